@@ -1,0 +1,70 @@
+# Tell-Once Forms Hub. Two commands matter: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+RUN := $(UV) run --frozen --no-sync
+PACKAGES := -p tellonce_shared -p tellonce_identity -p tellonce_registry -p tellonce_submissions -p tellonce_portal -p tellonce_gateway
+SERVICES := identity registry submissions portal
+
+.PHONY: help bootstrap run migrate seed test test-fast lint fmt typecheck bench rotate-keys images clean
+
+help:
+	@echo "make run    - set up .venv, migrate, seed the demo catalog and start every process"
+	@echo "make test   - set up .venv, lint, type-check and run the whole test suite"
+	@echo "make lint | fmt | typecheck | bench | rotate-keys | images | clean"
+
+$(UV):
+	python3 -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) uv.lock pyproject.toml $(wildcard */pyproject.toml services/*/pyproject.toml)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+bootstrap: .venv/.synced
+
+migrate: bootstrap
+	@for s in $(SERVICES); do $(RUN) tellonce-$$s migrate || exit 1; done
+
+seed: migrate
+	@for s in $(SERVICES); do $(RUN) tellonce-$$s seed || exit 1; done
+
+run: seed
+	@echo ""
+	@echo "  Tell-Once Forms Hub: open http://127.0.0.1:8000/"
+	@echo "  (demo accounts in README.md; Ctrl-C stops every process)"
+	@echo ""
+	$(RUN) honcho start -f Procfile
+
+lint: bootstrap
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) lint-imports
+
+fmt: bootstrap
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+typecheck: bootstrap
+	$(RUN) mypy $(PACKAGES)
+
+test: lint typecheck
+	$(RUN) pytest -q shared services gateway tests
+
+test-fast: bootstrap
+	$(RUN) pytest -q -x shared services gateway
+
+bench: bootstrap
+	$(RUN) python -m bench.run
+
+rotate-keys: bootstrap
+	$(RUN) tellonce-identity rotate-keys
+
+images:
+	@for d in services/identity services/forms-registry services/submissions services/portal gateway; do \
+		docker build -f $$d/Dockerfile -t tellonce/$$(basename $$d):latest . || exit 1; done
+
+clean:
+	rm -rf .venv .tools var

@@ -1,0 +1,1 @@
+"""gateway (the public entry point)."""

@@ -1,0 +1,11 @@
+"""Database models of the gateway service."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import DeclarativeBase
+
+from tellonce_shared.db import new_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()

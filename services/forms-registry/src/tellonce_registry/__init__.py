@@ -1,0 +1,1 @@
+"""forms registry (catalog, data elements, agreements, redundancy audit)."""

@@ -1,0 +1,1 @@
+"""identity (OAuth 2.0 / OpenID Connect provider)."""

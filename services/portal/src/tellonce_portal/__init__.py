@@ -1,0 +1,1 @@
+"""portal (web frontend)."""

@@ -1,0 +1,1 @@
+"""submissions (drafts, prefill, submissions, fan-out)."""

@@ -1,0 +1,71 @@
+"""The one way a service becomes an ASGI app: problem handlers, request ids, body limit,
+metrics, health checks and token verification wired the same everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import ORJSONResponse
+
+from tellonce_shared.auth import TokenVerifier
+from tellonce_shared.health import Check, health_router
+from tellonce_shared.logging import configure_logging
+from tellonce_shared.metrics import metrics_router
+from tellonce_shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from tellonce_shared.problems import install_problem_handlers
+from tellonce_shared.settings import ServiceSettings
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def build_verifier(settings: ServiceSettings) -> TokenVerifier:
+    return TokenVerifier(
+        jwks_url=settings.identity_url.rstrip("/") + "/.well-known/jwks.json",
+        issuer=settings.issuer,
+        audience=settings.audience,
+        cache_seconds=settings.jwks_cache_seconds,
+    )
+
+
+def create_service_app(
+    *,
+    service: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    checks: Mapping[str, Check] | None = None,
+    lifespan: Lifespan | None = None,
+    verifier: TokenVerifier | None = None,
+    title: str | None = None,
+    version: str = "0.1.0",
+    **fastapi_kwargs: Any,
+) -> FastAPI:
+    configure_logging(service, settings.log_level)
+
+    @asynccontextmanager
+    async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if lifespan is None:
+            yield
+        else:
+            async with lifespan(app):
+                yield
+
+    app = FastAPI(
+        title=title or f"Tell-Once {service}",
+        version=version,
+        lifespan=_lifespan,
+        default_response_class=ORJSONResponse,
+        **fastapi_kwargs,
+    )
+    app.state.settings = settings
+    app.state.verifier = verifier or build_verifier(settings)
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    app.include_router(health_router(checks or {}))
+    app.include_router(metrics_router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, service=service)
+    return app

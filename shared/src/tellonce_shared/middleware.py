@@ -1,0 +1,131 @@
+"""Pure ASGI middleware every service mounts: request ids, body size limit, metrics and
+access logs. Pure ASGI (not BaseHTTPMiddleware) so bodies stream and nothing is buffered."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tellonce_shared.logging import request_id_var
+from tellonce_shared.metrics import observe_request
+from tellonce_shared.problems import PayloadTooLarge, problem_response
+
+REQUEST_ID_HEADER = "x-request-id"
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+access_log = logging.getLogger("tellonce.access")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def accept_request_id(value: str | None) -> str:
+    """Keep a well-formed incoming id; make a new one otherwise."""
+    if value and _VALID_ID.match(value):
+        return value
+    return new_request_id()
+
+
+class RequestContextMiddleware:
+    """Sets the request id (from the header or new), echoes it back, logs one access line,
+    and records Prometheus metrics per route template."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for key, value in scope.get("headers", []):
+            if key == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        rid = accept_request_id(incoming)
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status_holder = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder[0] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", rid.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            if template not in ("/metrics", "/healthz", "/readyz"):
+                access_log.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "route": template,
+                        "status": status_holder[0],
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            observe_request(self.service, scope["method"], template, status_holder[0], elapsed)
+            request_id_var.reset(token)
+
+
+class BodyLimitMiddleware:
+    """413 before reading a body whose Content-Length is too big, and while streaming one
+    that has no Content-Length, so nothing oversized is ever buffered."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        problem = PayloadTooLarge(f"The request body is over the limit of {self.max_bytes} bytes.")
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = 0
+                if declared > self.max_bytes:
+                    await problem_response(problem, scope.get("path"))(scope, receive, send)
+                    return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not response_started:
+                await problem_response(problem, scope.get("path"))(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
