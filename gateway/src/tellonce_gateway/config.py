@@ -1,9 +1,11 @@
-"""Settings of the gateway service (env prefix GATEWAY_)."""
+"""Settings of the gateway (env prefix GATEWAY_): where each service answers, and the edge
+limits. Upstream URLs are settings so Kubernetes service names can replace local ports."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from tellonce_shared.settings import ServiceSettings
@@ -12,8 +14,56 @@ from tellonce_shared.settings import ServiceSettings
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
-    database_url: str = "sqlite+aiosqlite:///var/gateway.db"
+    database_url: str = ""
+    """Unused: the gateway keeps no database (empty so production mode does not refuse it)."""
     port: int = 8000
+    workers: int = 1
+
+    identity_url: str = "http://127.0.0.1:8001"
+    registry_url: str = "http://127.0.0.1:8002"
+    submissions_url: str = "http://127.0.0.1:8003"
+    portal_url: str = "http://127.0.0.1:8004"
+
+    connect_timeout: float = 1.0
+    """Seconds to open a connection to a service; past it the service counts as down (503)."""
+    default_timeout: float = 15.0
+    """Seconds without a byte from the service before the gateway answers 504."""
+    route_timeouts: dict[str, float] = Field(
+        default_factory=lambda: {
+            "/api/v1/audit": 60.0,
+            "/api/v1/submissions": 30.0,
+            "/api/v1/identity": 10.0,
+            "/.well-known": 5.0,
+        }
+    )
+    """Per route prefix overrides of ``default_timeout`` (PDFs and the audit take longer)."""
+
+    pool_limit: int = 512
+    """Connections kept open to all services together."""
+    keepalive_seconds: float = 4.0
+    """Idle time after which a pooled connection is closed; below uvicorn's 5 s default so
+    the gateway never reuses a connection the service is about to close."""
+    buffer_request_bytes: int = 262_144
+    """Request bodies with a Content-Length up to this size are read whole and sent with a
+    Content-Length; bigger or chunked ones stream."""
+
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 200
+    auth_rate_limit_per_minute: float = 20.0
+    auth_rate_limit_burst: int = 10
+    """The stricter limit on ``POST /api/v1/identity/token`` and sign-up, per address."""
+
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    """Peers (addresses or CIDR blocks) whose X-Forwarded-For / -Proto the gateway believes:
+    the portal and an ingress in front of the gateway."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """Browser origins allowed to call the API cross-origin; empty means CORS is closed."""
+
+    token_cache_seconds: float = 60.0
+    """How long a verified access token is remembered (never past its ``exp``)."""
+    openapi_cache_seconds: float = 30.0
+    readiness_timeout: float = 2.0
+    hsts_max_age: int = 63_072_000
 
 
 @lru_cache

@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import ORJSONResponse
 
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.health import Check, health_router
@@ -56,7 +55,6 @@ def create_service_app(
         title=title or f"Tell-Once {service}",
         version=version,
         lifespan=_lifespan,
-        default_response_class=ORJSONResponse,
         **fastapi_kwargs,
     )
     app.state.settings = settings

@@ -104,7 +104,9 @@ def asgi_client(app: Any, **kwargs: Any) -> Any:
     import httpx
 
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://testserver", **kwargs
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://testserver",
+        **kwargs,
     )
 
 

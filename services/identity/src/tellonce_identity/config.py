@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from tellonce_shared.settings import ServiceSettings
+
+DEMO_KEY_ENCRYPTION_KEY = "local-only-demo-key-encryption-key-change-me"
 
 
 class Settings(ServiceSettings):
@@ -14,6 +17,30 @@ class Settings(ServiceSettings):
 
     database_url: str = "sqlite+aiosqlite:///var/identity.db"
     port: int = 8001
+
+    key_encryption_key: SecretStr = SecretStr(DEMO_KEY_ENCRYPTION_KEY)
+    """Encrypts the signing keys' private halves at rest (AES-256-GCM, key derived by HKDF)."""
+
+    access_token_seconds: int = Field(default=900, ge=60, le=3600)
+    refresh_token_seconds: int = Field(default=14 * 24 * 3600, ge=300)
+    """Idle lifetime of one refresh token; every use rotates it and restarts this clock."""
+    refresh_family_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+    """Absolute lifetime of a sign-in: no refresh extends a session past this."""
+    key_publish_grace_seconds: int = Field(default=120, ge=0)
+    """How long past the last token lifetime a retired key stays in the JWKS (clock skew)."""
+
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_max_failures_per_address: int = Field(default=100, ge=1)
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    """Peers whose X-Forwarded-For header is believed (the gateway)."""
+
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19_456, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
+        return {"IDENTITY_KEY_ENCRYPTION_KEY": self.key_encryption_key}
 
 
 @lru_cache

@@ -1,5 +1,0 @@
-from tellonce_gateway.config import get_settings
-from tellonce_gateway.models import Base
-from tellonce_shared.migrations import run_env
-
-run_env(Base.metadata, get_settings().database_url)

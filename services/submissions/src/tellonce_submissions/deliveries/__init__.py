@@ -1,0 +1,1 @@
+"""Fan-out: the outbox, webhook endpoints, workers' delivery logic, the pull feed."""

@@ -1,0 +1,137 @@
+"""Every error path of a service built with create_service_app answers problem+json."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+import pytest
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from tellonce_shared.app import create_service_app
+from tellonce_shared.auth import PrincipalDep
+from tellonce_shared.problems import Conflict
+from tellonce_shared.settings import ServiceSettings
+from tellonce_shared.testing import TokenFactory, asgi_client, static_verifier
+
+
+class Thing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    count: int
+
+
+router = APIRouter()
+
+
+@router.post("/things", status_code=201)
+async def create_thing(thing: Thing) -> Thing:
+    if thing.name == "taken":
+        raise Conflict("That name is taken.")
+    return thing
+
+
+@router.get("/boom")
+async def boom() -> None:
+    raise RuntimeError("secret internals")
+
+
+@router.get("/whoami")
+async def whoami(principal: PrincipalDep) -> dict[str, str | None]:
+    return {"sub": principal.sub, "role": principal.role, "agency": principal.agency}
+
+
+tokens = TokenFactory()
+
+
+@pytest.fixture(scope="module")
+def client() -> httpx.AsyncClient:
+    settings = ServiceSettings(max_body_bytes=1000)
+    app = create_service_app(
+        service="test", settings=settings, routers=[router], verifier=static_verifier(tokens)
+    )
+    return asgi_client(app, headers={"x-request-id": "test-request-0001"})
+
+
+def assert_problem(resp: httpx.Response, status: int) -> dict[str, object]:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    body = resp.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= body.keys()
+    return dict(body)
+
+
+async def test_request_validation_lists_every_field(client: httpx.AsyncClient) -> None:
+    resp = await client.post("/things", json={"name": 3, "extra": True})
+    body = assert_problem(resp, 422)
+    pointers = {e["pointer"] for e in body["errors"]}  # type: ignore[attr-defined]
+    assert pointers == {"/name", "/count", "/extra"}
+
+
+async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
+    resp = await client.post(
+        "/things", content=b'{"name": ', headers={"content-type": "application/json"}
+    )
+    assert_problem(resp, 400)
+
+
+async def test_oversized_body_is_413_by_content_length(client: httpx.AsyncClient) -> None:
+    resp = await client.post("/things", content=b"x" * 2000)
+    assert_problem(resp, 413)
+
+
+async def test_oversized_streamed_body_is_413(client: httpx.AsyncClient) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(5):
+            yield b"x" * 400
+
+    resp = await client.post("/things", content=chunks())
+    assert_problem(resp, 413)
+
+
+async def test_unknown_route_is_404_and_wrong_method_405(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/nowhere"), 404)
+    assert_problem(await client.delete("/things"), 405)
+
+
+async def test_domain_problem_and_success(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.post("/things", json={"name": "taken", "count": 1}), 409)
+    ok = await client.post("/things", json={"name": "fine", "count": 1})
+    assert ok.status_code == 201
+    assert ok.headers["x-request-id"] == "test-request-0001"
+
+
+async def test_unexpected_error_hides_internals(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        body = assert_problem(await client.get("/boom"), 500)
+    assert "secret internals" not in json.dumps(body)
+    assert any("unhandled" in r.getMessage() for r in caplog.records)
+
+
+async def test_request_id_is_made_when_absent_or_malformed(client: httpx.AsyncClient) -> None:
+    resp = await client.get("/healthz", headers={"x-request-id": "bad id\n"})
+    assert resp.status_code == 200
+    assert len(resp.headers["x-request-id"]) == 32
+
+
+async def test_token_required_and_verified(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/whoami"), 401)
+    assert_problem(await client.get("/whoami", headers={"authorization": "Bearer x.y.z"}), 401)
+    other = TokenFactory()
+    assert_problem(await client.get("/whoami", headers=other.headers(role="admin")), 401)
+    resp = await client.get("/whoami", headers=tokens.headers("u1", role="agency", agency="DSS"))
+    assert resp.json() == {"sub": "u1", "role": "agency", "agency": "DSS"}
+
+
+async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).status_code == 200
+    assert (await client.get("/readyz")).json()["status"] == "ok"
+    await client.post("/things", json={"name": "m", "count": 2})
+    metrics = (await client.get("/metrics")).text
+    assert 'tellonce_http_requests_total{method="POST",route="/things",service="test"' in metrics
+    assert "tellonce_http_request_duration_seconds_bucket" in metrics
