@@ -1,37 +1,39 @@
-"""Command line of the gateway service: migrate, serve."""
+"""Command line of the gateway: serve (it has no database, so no migrate or seed)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import uvicorn
 
 from tellonce_gateway.config import get_settings
-from tellonce_shared.migrations import upgrade
-
-SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tellonce-gateway")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="alembic upgrade head")
-    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve = sub.add_parser("serve", help="run the gateway")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None)
+    sub.add_parser("migrate", help="nothing to do: the gateway keeps no database")
+    sub.add_parser("seed", help="nothing to do: the gateway keeps no database")
     args = parser.parse_args(argv)
     settings = get_settings()
-    if args.command == "migrate":
-        upgrade(SERVICE_DIR, settings.database_url)
-    elif args.command == "serve":
+    if args.command == "serve":
         uvicorn.run(
             "tellonce_gateway.main:create_app",
             factory=True,
             host=args.host,
             port=args.port or settings.port,
+            workers=args.workers or settings.workers,
+            loop="uvloop",
+            http="httptools",
             log_config=None,
             access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_keep_alive=30,
         )
 
 

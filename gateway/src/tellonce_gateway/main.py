@@ -1,35 +1,15 @@
-"""create_app() for the gateway service."""
+"""create_app() for the gateway: the plain ASGI Gateway with its settings and verifier."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import FastAPI
-
+from tellonce_gateway.app import Gateway
 from tellonce_gateway.config import Settings, get_settings
-from tellonce_gateway.db import Database
-from tellonce_shared.app import create_service_app
+from tellonce_shared.app import build_verifier
 from tellonce_shared.auth import TokenVerifier
-from tellonce_shared.db import ping
+from tellonce_shared.logging import configure_logging
 
 
-def create_app(settings: Settings | None = None, verifier: TokenVerifier | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, verifier: TokenVerifier | None = None) -> Gateway:
     settings = settings or get_settings()
-    database = Database(settings.database_url)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await database.dispose()
-
-    app = create_service_app(
-        service="gateway",
-        settings=settings,
-        routers=[],
-        checks={"database": lambda: ping(database.engine)},
-        lifespan=lifespan,
-        verifier=verifier,
-    )
-    app.state.database = database
-    return app
+    configure_logging("gateway", settings.log_level)
+    return Gateway(settings, verifier or build_verifier(settings))

@@ -1,22 +1,57 @@
-"""Command line of the forms registry service: migrate, serve."""
+"""Command line of the forms registry service: migrate, seed, import, serve."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from pathlib import Path
 
 import uvicorn
 
-from tellonce_registry.config import get_settings
+from tellonce_registry.config import Settings, get_settings
+from tellonce_registry.db import Database
+from tellonce_registry.seeding import Report, import_files, seed
 from tellonce_shared.migrations import upgrade
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
+
+
+async def _run_seed(settings: Settings) -> Report:
+    database = Database(settings.database_url)
+    try:
+        return await seed(database, settings)
+    finally:
+        await database.dispose()
+
+
+async def _run_import(settings: Settings, files: list[Path], agency: str, publish: bool) -> Report:
+    database = Database(settings.database_url)
+    try:
+        return await import_files(database, settings, files, agency, publish=publish)
+    finally:
+        await database.dispose()
+
+
+def _print(report: Report) -> int:
+    for line in report.lines:
+        print(line)
+    return 1 if report.failed else 0
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tellonce-registry")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="alembic upgrade head")
+    sub.add_parser(
+        "seed",
+        help="add agencies and the element dictionary; in local mode also the demo catalog"
+        " (idempotent)",
+    )
+    imp = sub.add_parser("import", help="import JSON Schema files as draft versions")
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="schema files or folders")
+    imp.add_argument("--agency", required=True, help="the owning agency's code, e.g. DVA")
+    imp.add_argument("--publish", action="store_true", help="publish each imported version")
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
@@ -24,6 +59,10 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     if args.command == "migrate":
         upgrade(SERVICE_DIR, settings.database_url)
+    elif args.command == "seed":
+        sys.exit(_print(asyncio.run(_run_seed(settings))))
+    elif args.command == "import":
+        sys.exit(_print(asyncio.run(_run_import(settings, args.files, args.agency, args.publish))))
     elif args.command == "serve":
         uvicorn.run(
             "tellonce_registry.main:create_app",

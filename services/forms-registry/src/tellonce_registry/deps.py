@@ -8,7 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tellonce_registry.config import Settings
 from tellonce_registry.db import Database
+from tellonce_registry.forms.cache import PublishedCache
+from tellonce_shared.auth import require_roles
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -23,4 +26,55 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+class LazySession:
+    """A session opened only when a route first needs it: the hot cached reads of published
+    versions then never touch the pool. Opened, committed and closed by the dependency."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._session: AsyncSession | None = None
+
+    def get(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._database.sessions()
+        return self._session
+
+    async def finish(self, ok: bool) -> None:
+        if self._session is None:
+            return
+        try:
+            if ok:
+                await self._session.commit()
+            else:
+                await self._session.rollback()
+        finally:
+            await self._session.close()
+
+
+async def get_lazy_session(request: Request) -> AsyncIterator[LazySession]:
+    lazy = LazySession(request.app.state.database)
+    try:
+        yield lazy
+    except BaseException:
+        await lazy.finish(ok=False)
+        raise
+    await lazy.finish(ok=True)
+
+
+# Dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a worker
+# thread, which costs more than the whole cached read of a published version.
+async def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_cache(request: Request) -> PublishedCache:
+    cache: PublishedCache = request.app.state.published_cache
+    return cache
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+LazySessionDep = Annotated[LazySession, Depends(get_lazy_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+CacheDep = Annotated[PublishedCache, Depends(get_cache)]
+AdminOnly = require_roles("admin")

@@ -143,9 +143,7 @@ class Agreement(Base):
     """A data-sharing agreement: ``agency`` receives ``fields`` of ``form``."""
 
     __tablename__ = "agreements"
-    __table_args__ = (
-        UniqueConstraint("form_id", "agency_code", name="uq_agreements_form_agency"),
-    )
+    __table_args__ = (UniqueConstraint("form_id", "agency_code", name="uq_agreements_form_agency"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     agency_code: Mapped[str] = mapped_column(ForeignKey("agencies.code"), index=True)

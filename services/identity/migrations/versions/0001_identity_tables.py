@@ -1,8 +1,8 @@
-"""identity tables
+"""identity tables: users, clients, signing keys, refresh tokens, login failures, audit events
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 13:46:56.385214
+Create Date: 2026-11-25
 """
 from alembic import op
 import sqlalchemy as sa

@@ -1,14 +1,27 @@
-"""Command line of the identity service: migrate, serve."""
+"""Command line of the identity service: migrate, seed, serve, rotate-keys, keys, prune,
+create-admin."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
+import os
+import sys
 from pathlib import Path
 
 import uvicorn
 
 from tellonce_identity.config import get_settings
+from tellonce_identity.seed import (
+    run_create_admin,
+    run_list_keys,
+    run_prune,
+    run_rotate,
+    run_seed,
+)
 from tellonce_shared.migrations import upgrade
+from tellonce_shared.problems import Problem
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
@@ -17,6 +30,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tellonce-identity")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="alembic upgrade head")
+    sub.add_parser(
+        "seed",
+        help="the portal client and a signing key; the demo accounts in local mode only",
+    )
+    sub.add_parser("rotate-keys", help="add a signing key and retire the current one")
+    sub.add_parser("keys", help="list signing keys and whether they are published")
+    sub.add_parser("prune", help="delete dead refresh tokens and old login failures")
+    admin = sub.add_parser(
+        "create-admin",
+        help="create an admin account (password from IDENTITY_ADMIN_PASSWORD or a prompt)",
+    )
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--full-name", required=True)
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
@@ -24,6 +50,36 @@ def main(argv: list[str] | None = None) -> None:
     settings = get_settings()
     if args.command == "migrate":
         upgrade(SERVICE_DIR, settings.database_url)
+    elif args.command == "seed":
+        done = asyncio.run(run_seed(settings))
+        for line in done:
+            print(f"identity seed: {line}")
+        if not done:
+            print("identity seed: nothing to do (already seeded)")
+        if not settings.is_local:
+            print("identity seed: production mode: demo accounts are not seeded")
+    elif args.command == "rotate-keys":
+        kid, retired = asyncio.run(run_rotate(settings))
+        print(f"identity: new signing key {kid}")
+        for old in retired:
+            print(
+                f"identity: retired {old}; it stays in the JWKS for "
+                f"{settings.access_token_seconds + settings.key_publish_grace_seconds} s"
+            )
+    elif args.command == "keys":
+        for line in asyncio.run(run_list_keys(settings)):
+            print(line)
+    elif args.command == "prune":
+        for table, n in asyncio.run(run_prune(settings)).items():
+            print(f"identity prune: deleted {n} rows of {table}")
+    elif args.command == "create-admin":
+        password = os.environ.get("IDENTITY_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+        try:
+            user_id = asyncio.run(run_create_admin(settings, args.email, args.full_name, password))
+        except Problem as exc:
+            messages = "; ".join(e["message"] for e in exc.errors or []) or exc.detail
+            sys.exit(f"identity create-admin: {messages}")
+        print(f"identity: created admin {args.email} ({user_id})")
     elif args.command == "serve":
         uvicorn.run(
             "tellonce_identity.main:create_app",

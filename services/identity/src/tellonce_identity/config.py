@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tellonce_shared.settings import ServiceSettings
@@ -32,8 +32,9 @@ class Settings(ServiceSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     login_max_failures_per_account: int = Field(default=10, ge=1)
     login_max_failures_per_address: int = Field(default=100, ge=1)
-    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
-    """Peers whose X-Forwarded-For header is believed (the gateway)."""
+    trusted_proxies: list[str] = ["127.0.0.1/32", "::1/128"]
+    """Peers (addresses or CIDR blocks) whose X-Forwarded-For header is believed: the
+    gateway's addresses (in Kubernetes, the pod network)."""
 
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_kib: int = Field(default=19_456, ge=8)
@@ -41,6 +42,12 @@ class Settings(ServiceSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
         return {"IDENTITY_KEY_ENCRYPTION_KEY": self.key_encryption_key}
+
+    @model_validator(mode="after")
+    def _strong_key_in_production(self) -> Settings:
+        if self.mode == "production" and len(self.key_encryption_key.get_secret_value()) < 32:
+            raise ValueError("IDENTITY_KEY_ENCRYPTION_KEY needs at least 32 characters")
+        return self
 
 
 @lru_cache

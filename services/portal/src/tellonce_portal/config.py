@@ -1,9 +1,12 @@
-"""Settings of the portal service (env prefix PORTAL_)."""
+"""Settings of the portal (env prefix PORTAL_). The portal keeps no database: the user's
+tokens live in an encrypted, HttpOnly session cookie, everything else is read through the
+gateway."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from tellonce_shared.settings import ServiceSettings
@@ -12,8 +15,23 @@ from tellonce_shared.settings import ServiceSettings
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
 
-    database_url: str = "sqlite+aiosqlite:///var/portal.db"
+    database_url: str = ""
+    """Unused: the portal has no database (kept empty so production's SQLite check passes)."""
     port: int = 8004
+    gateway_url: str = "http://127.0.0.1:8000"
+    """Where the portal calls the public API, as the signed-in user."""
+    client_id: str = "portal"
+    session_secret: SecretStr = SecretStr("local-only-portal-session-secret-change-me")
+    """Encrypts the session cookie (tokens, CSRF token); refused in production if a demo value."""
+    session_max_age: int = 8 * 3600
+    gateway_timeout: float = 20.0
+
+    def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
+        return {"session_secret": self.session_secret}
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.mode == "production"
 
 
 @lru_cache

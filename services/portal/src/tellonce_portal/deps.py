@@ -1,26 +1,150 @@
-"""Annotated dependency aliases used by the routers."""
+"""What every page handler gets: the session, the user's gateway client (tokens refreshed when
+they expire), the translator, and helpers that render or redirect with the session cookie."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
 
+import httpx
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from tellonce_portal.db import Database
+from tellonce_portal.api import ApiError, Gateway, SignInRequired
+from tellonce_portal.config import Settings
+from tellonce_portal.i18n import Translator
+from tellonce_portal.session import COOKIE, Session, SessionCodec
+from tellonce_portal.templating import environment
 
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, committed when the route returns, rolled back if it raises."""
-    database: Database = request.app.state.database
-    async with database.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+REFRESH_MARGIN = 30
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+class CsrfRejected(Exception):
+    """A form post without this session's CSRF token."""
+
+
+class RoleForbidden(Exception):
+    """Signed in, but this page is for another role."""
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+@dataclass
+class PageContext:
+    request: Request
+    settings: Settings
+    session: Session
+    codec: SessionCodec
+    client: httpx.AsyncClient
+
+    @property
+    def t(self) -> Translator:
+        return Translator(self.session.lang)
+
+    @property
+    def locale(self) -> str:
+        return self.t.locale
+
+    @property
+    def forwarded_for(self) -> str | None:
+        incoming = self.request.headers.get("x-forwarded-for")
+        if incoming:
+            return incoming
+        return self.request.client.host if self.request.client else None
+
+    def anonymous(self) -> Gateway:
+        return Gateway(self.client, forwarded_for=self.forwarded_for)
+
+    async def api(self) -> Gateway:
+        """The signed-in user's client; refreshes the access token shortly before it expires."""
+        session = self.session
+        if not session.signed_in:
+            raise SignInRequired()
+        if session.expires_at - REFRESH_MARGIN < time.time():
+            if not session.refresh_token:
+                raise SignInRequired()
+            try:
+                tokens = await self.anonymous().refresh_grant(
+                    self.settings.client_id, session.refresh_token
+                )
+            except ApiError as exc:
+                raise SignInRequired() from exc
+            session.access_token = tokens.access_token
+            session.refresh_token = tokens.refresh_token or session.refresh_token
+            session.expires_at = time.time() + tokens.expires_in
+            session.dirty = True
+        return Gateway(self.client, session.access_token, self.forwarded_for)
+
+    def require(self, *roles: str) -> None:
+        if not self.session.signed_in:
+            raise SignInRequired()
+        if roles and self.session.role not in roles:
+            raise RoleForbidden()
+
+    def finish(self, response: Response) -> Response:
+        if self.session.dirty:
+            self.codec.save(response, self.session)
+        return response
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        html = (
+            environment()
+            .get_template(template)
+            .render(
+                t=self.t,
+                locale=self.locale,
+                session=self.session,
+                csrf=self.session.csrf,
+                path=self.request.url.path,
+                full_path=_full_path(self.request),
+                flash=self.session.pop_flash(),
+                **context,
+            )
+        )
+        return self.finish(HTMLResponse(html, status_code=status))
+
+    def redirect(self, url: str) -> Response:
+        return self.finish(RedirectResponse(url, status_code=303))
+
+    def sign_in_url(self) -> str:
+        return "/sign-in?next=" + quote(_full_path(self.request), safe="/")
+
+
+def _full_path(request: Request) -> str:
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+def load_session(request: Request) -> Session:
+    state = request.state
+    if not hasattr(state, "session"):
+        codec: SessionCodec = request.app.state.codec
+        state.session = codec.load(request.cookies.get(COOKIE))
+    session: Session = state.session
+    return session
+
+
+async def page_context(request: Request) -> PageContext:
+    session = load_session(request)
+    if request.method == "POST":
+        form = await request.form()
+        token = form.get("csrf_token")
+        if not session.check_csrf(token if isinstance(token, str) else None):
+            raise CsrfRejected()
+    return PageContext(
+        request=request,
+        settings=request.app.state.settings,
+        session=session,
+        codec=request.app.state.codec,
+        client=request.app.state.gateway,
+    )
+
+
+PageDep = Annotated[PageContext, Depends(page_context)]

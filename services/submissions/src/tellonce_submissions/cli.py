@@ -17,13 +17,35 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="tellonce-submissions")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="alembic upgrade head")
+    sub.add_parser("seed", help="demo data (none: submissions start empty)")
+    sub.add_parser(
+        "purge", help="retention: delete drafts past 60 days and idempotency keys past 24 h"
+    )
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None)
+    worker = sub.add_parser("worker", help="deliver the outbox (webhooks, retries)")
+    worker.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1"
+    )
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "migrate":
         upgrade(SERVICE_DIR, settings.database_url)
+    elif args.command == "seed":
+        print("submissions: nothing to seed (residents create drafts and submissions)")
+    elif args.command == "purge":
+        import asyncio
+
+        from tellonce_submissions.retention import purge_now
+
+        print(asyncio.run(purge_now(settings)))
+    elif args.command == "worker":
+        import asyncio
+
+        from tellonce_submissions.worker import run_worker
+
+        asyncio.run(run_worker(settings, metrics_port=args.metrics_port))
     elif args.command == "serve":
         uvicorn.run(
             "tellonce_submissions.main:create_app",

@@ -11,6 +11,8 @@ from tellonce_shared.settings import ServiceSettings
 
 # A demo key for local mode only: its id says so, and production mode refuses it.
 DEMO_ANSWER_KEYS = "local-only-1:dGVsbC1vbmNlIGxvY2FsLW9ubHkgZGVtbyBrZXkgISE="
+# The same for the keys that encrypt agencies' webhook secrets (fan-out, issue 6).
+DEMO_WEBHOOK_SECRET_KEYS = "local-only-wh1:dGVsbC1vbmNlIHdlYmhvb2sgbG9jYWwtb25seSBrZXk="
 
 
 class Settings(ServiceSettings):
@@ -39,8 +41,26 @@ class Settings(ServiceSettings):
     max_answer_values: int = 10_000
     max_answer_depth: int = 32
 
+    # Fan-out (issue 6): webhook secrets, workers, outbound HTTP. See docs/fan-out.md.
+    webhook_secret_keys: SecretStr = SecretStr(DEMO_WEBHOOK_SECRET_KEYS)
+    """AES-256-GCM keys that encrypt webhook secrets at rest, ``kid:base64key``
+    comma-separated; the first encrypts, every one decrypts."""
+    delivery_lease_seconds: float = 30.0
+    """How long a claimed delivery belongs to one worker; a killed worker's deliveries are
+    retaken after this (must exceed the 15 s HTTP timeout)."""
+    delivery_poll_seconds: float = 0.5
+    """The longest a worker sleeps between looks at the outbox (LISTEN/NOTIFY wakes it
+    sooner on PostgreSQL)."""
+    delivery_batch_size: int = 64
+    """Deliveries one worker claims and sends concurrently at a time."""
+    delivery_timeout_seconds: float = 15.0
+    delivery_max_connections: int = 200
+    endpoint_disable_after_days: float = 5.0
+    """An endpoint failing for this long without one success is disabled."""
+    secret_rotation_overlap_hours: float = 24.0
+
     def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
-        return {"answer_keys": self.answer_keys}
+        return {"answer_keys": self.answer_keys, "webhook_secret_keys": self.webhook_secret_keys}
 
 
 @lru_cache

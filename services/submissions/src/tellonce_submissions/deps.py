@@ -23,4 +23,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+"""``scope="function"``: the commit happens before the response is sent, so a client never
+sees a 201 for a transaction that then fails to commit (FastAPI's default runs the exit code
+of yield dependencies after the response)."""

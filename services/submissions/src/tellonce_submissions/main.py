@@ -5,31 +5,65 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.db import ping
+from tellonce_shared.http import service_client
 from tellonce_submissions.config import Settings, get_settings
+from tellonce_submissions.context import system_clock
+from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.db import Database
+from tellonce_submissions.deliveries.router import router as deliveries_router
+from tellonce_submissions.drafts.router import router as drafts_router
+from tellonce_submissions.profile.router import router as profile_router
+from tellonce_submissions.receipts.render import ReceiptRenderer
+from tellonce_submissions.registry.client import RegistryClient
+from tellonce_submissions.retention import retention_loop
+from tellonce_submissions.submissions.router import router as submissions_router
 
 
-def create_app(settings: Settings | None = None, verifier: TokenVerifier | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    verifier: TokenVerifier | None = None,
+    *,
+    registry_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """``registry_transport`` lets tests answer the registry's calls in-process."""
     settings = settings or get_settings()
     database = Database(settings.database_url)
+    registry = RegistryClient(
+        service_client(
+            settings.registry_url,
+            timeout=settings.registry_timeout_seconds,
+            **({"transport": registry_transport} if registry_transport else {}),
+        ),
+        status_ttl=settings.version_status_cache_seconds,
+        agreements_ttl=settings.agreements_cache_seconds,
+    )
+    receipts = ReceiptRenderer(workers=settings.receipt_workers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with retention_loop(database, settings, app.state.clock):
+            yield
+        receipts.close()
+        await registry.aclose()
         await database.dispose()
 
     app = create_service_app(
         service="submissions",
         settings=settings,
-        routers=[],
+        routers=[submissions_router, drafts_router, profile_router, deliveries_router],
         checks={"database": lambda: ping(database.engine)},
         lifespan=lifespan,
         verifier=verifier,
     )
     app.state.database = database
+    app.state.registry = registry
+    app.state.sealer = AnswerSealer(settings.answer_keys.get_secret_value())
+    app.state.clock = system_clock
+    app.state.receipts = receipts
     return app

@@ -150,9 +150,7 @@ def anchors(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def resolve_local_ref(
-    schema: dict[str, Any], ref: str, named: dict[str, dict[str, Any]]
-) -> Any:
+def resolve_local_ref(schema: dict[str, Any], ref: str, named: dict[str, dict[str, Any]]) -> Any:
     """The schema a local ``$ref`` points to; ``KeyError`` when it resolves nowhere."""
     if not ref.startswith("#"):
         raise KeyError(ref)
@@ -186,9 +184,7 @@ def check_refs(schema: dict[str, Any], base: str) -> list[dict[str, str]]:
             try:
                 target = resolve_local_ref(schema, ref, named)
             except (KeyError, ValueError):
-                errors.append(
-                    {"pointer": where, "message": f"Reference {ref!r} resolves nowhere."}
-                )
+                errors.append({"pointer": where, "message": f"Reference {ref!r} resolves nowhere."})
                 continue
             if not isinstance(target, dict | bool):
                 errors.append(
@@ -213,9 +209,7 @@ def metaschema_errors(schema: dict[str, Any], dialect: str, base: str) -> list[d
 def check_schema(schema: Any, *, max_bytes: int, base: str = "/schema") -> CheckedSchema:
     """Raise :class:`SchemaRejected` unless ``schema`` can be imported as it is."""
     if not isinstance(schema, dict):
-        raise SchemaRejected(
-            [{"pointer": base, "message": "A form schema must be a JSON object."}]
-        )
+        raise SchemaRejected([{"pointer": base, "message": "A form schema must be a JSON object."}])
     size = len(orjson.dumps(schema))
     if size > max_bytes:
         raise SchemaRejected(
@@ -236,5 +230,7 @@ def check_schema(schema: Any, *, max_bytes: int, base: str = "/schema") -> Check
     try:
         jsonschema_rs.validator_for(schema)
     except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
-        raise SchemaRejected([{"pointer": base, "message": f"The schema does not compile: {exc}"}])
+        raise SchemaRejected(
+            [{"pointer": base, "message": f"The schema does not compile: {exc}"}]
+        ) from exc
     return CheckedSchema(dialect=dialect, warnings=warnings)

@@ -63,17 +63,13 @@ class Delivery(Base):
     positions become visible in order (see docs/fan-out.md)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     """Attempts in the current round (reset by a replay); the schedule reads this."""
-    next_attempt_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None
-    )
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     """When a worker may push it next; NULL when nothing is to be pushed."""
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     leased_by: Mapped[str | None] = mapped_column(String(64), default=None)
     last_status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
-    first_attempt_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), default=None
-    )
+    first_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)

@@ -57,7 +57,7 @@ async def enqueue_deliveries(
             )
         )
     session.add_all(rows)
-    await session.flush(rows)
+    await session.flush()
     if rows and session.get_bind().dialect.name == "postgresql":
         # Delivered by PostgreSQL only if and when the caller's transaction commits.
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})

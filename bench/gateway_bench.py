@@ -1,0 +1,293 @@
+"""Gateway benchmark (issue 7), one run, one machine, one load generator (wrk):
+
+a small GET (public catalog read, no token) and a 50 KB JSON POST (with a bearer token the
+gateway verifies) sent
+
+1. direct to a bare FastAPI service (uvicorn, 1 worker, uvloop + httptools),
+2. through the gateway (``tellonce-gateway serve``, 1 worker, every edge check on: token,
+   rate limit with a limit too high to trip, request id, security headers, access log,
+   metrics), and
+3. through nginx (Debian's package, 1 worker process) as a plain keep-alive reverse proxy.
+
+Each case has a throughput run (wrk -t2 -c64) and a latency run (wrk -t1 -c1, so p50 is the
+time a request takes, not the time it queues). Everything binds 127.0.0.1 and stops by itself.
+
+Run: ``uv run python -m bench.gateway_bench`` (needs wrk; nginx optional). Writes the
+"Gateway" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tellonce_shared.testing import TokenFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+THROUGHPUT_CONNECTIONS = 64
+DURATION = int(os.environ.get("BENCH_DURATION", "8"))
+LATENCY_DURATION = max(3, DURATION // 2)
+PATH = "/api/v1/forms/bench"
+
+NGINX_CONF = """
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  client_max_body_size 1m;
+  client_body_buffer_size 128k;
+  upstream service {{ server 127.0.0.1:{service_port}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://service;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+    }}
+  }}
+}}
+"""
+
+POST_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+local parts = {{}}
+for i = 1, 500 do
+  parts[#parts + 1] = string.format('"field%d": "%s"', i, string.rep("x", 84))
+end
+wrk.body = '{{"answers": {{' .. table.concat(parts, ", ") .. '}}}}'
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args,
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def wrk(
+    url: str, *, threads: int, connections: int, duration: int, script: str | None
+) -> dict[str, float]:
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float:
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)\b", out)
+        if not m:
+            raise RuntimeError(out)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": rps,
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }
+
+
+def measure(base: str, script: str | None) -> dict[str, dict[str, float]]:
+    url = base + PATH
+    wrk(url, threads=1, connections=8, duration=2, script=script)  # warm-up, pools filled
+    load = wrk(url, threads=2, connections=THROUGHPUT_CONNECTIONS, duration=DURATION, script=script)
+    single = wrk(url, threads=1, connections=1, duration=LATENCY_DURATION, script=script)
+    return {"load": load, "single": single}
+
+
+def run(tmp: Path) -> dict[str, Any]:
+    tokens = TokenFactory()
+    service_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
+    service = start(
+        [
+            sys.executable, "-m", "uvicorn", "bench.gateway_upstream:app",
+            "--host", "127.0.0.1", "--port", str(service_port),
+            "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+            "--log-level", "warning", "--timeout-keep-alive", "30",
+        ],
+        {"BENCH_JWKS": json.dumps(tokens.jwks)},
+    )  # fmt: skip
+    service_url = f"http://127.0.0.1:{service_port}"
+    gateway = start(
+        [sys.executable, "-m", "tellonce_gateway.cli", "serve", "--port", str(gateway_port)],
+        {
+            "GATEWAY_IDENTITY_URL": service_url,
+            "GATEWAY_REGISTRY_URL": service_url,
+            "GATEWAY_SUBMISSIONS_URL": service_url,
+            "GATEWAY_PORTAL_URL": service_url,
+            "GATEWAY_ISSUER": tokens.issuer,
+            "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000000",
+            "GATEWAY_RATE_LIMIT_BURST": "1000000000",
+        },
+    )
+    procs = [service, gateway]
+    nginx_path = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    try:
+        if nginx_path:
+            conf = tmp / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(tmp=tmp, service_port=service_port, port=nginx_port))
+            procs.append(start([nginx_path, "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"]))
+        wait_port(service_port)
+        wait_port(gateway_port)
+        if nginx_path:
+            wait_port(nginx_port)
+        script = tmp / "post.lua"
+        script.write_text(POST_SCRIPT.format(token=tokens.token("bench-client", lifetime=3600)))
+        targets = {
+            "direct": service_url,
+            "gateway": f"http://127.0.0.1:{gateway_port}",
+        }
+        if nginx_path:
+            targets["nginx"] = f"http://127.0.0.1:{nginx_port}"
+        results: dict[str, Any] = {"GET small": {}, "POST 50 KB": {}}
+        for name, base in targets.items():
+            results["GET small"][name] = measure(base, None)
+            results["POST 50 KB"][name] = measure(base, str(script))
+            print(name, json.dumps({k: v[name] for k, v in results.items()}), flush=True)
+        return results
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
+
+
+def write_report(results: dict[str, Any]) -> str:
+    lines = [
+        "<!-- gateway:begin -->",
+        "## Gateway (issue 7): `uv run python -m bench.gateway_bench`",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; wrk, "
+        "the service, the gateway and nginx all share the machine. Service: bare FastAPI on "
+        "uvicorn (1 worker, uvloop, httptools). Gateway: `tellonce-gateway serve` (1 worker) "
+        "with every edge check on (the rate limit set too high to trip). nginx: Debian's "
+        "package, 1 worker process, keep-alive upstream. Throughput: wrk -t2 "
+        f"-c{THROUGHPUT_CONNECTIONS} -d{DURATION}s; latency: wrk -t1 -c1 -d{LATENCY_DURATION}s "
+        "(one request at a time, so p50 is service time, not queueing).",
+        "",
+        "| request | path | req/s (64 conn) | share of direct | p50 ms (64 conn) "
+        "| p99 ms (64 conn) | p50 ms (1 conn) | added p50 ms (1 conn) | non-2xx |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    verdicts: list[str] = []
+    for request, by_target in results.items():
+        direct = by_target["direct"]
+        for target, r in by_target.items():
+            load, single = r["load"], r["single"]
+            share = load["rps"] / direct["load"]["rps"]
+            added = single["p50_ms"] - direct["single"]["p50_ms"]
+            lines.append(
+                f"| {request} | {target} | {load['rps']:.0f} | {share:.2f} | "
+                f"{load['p50_ms']:.2f} | {load['p99_ms']:.2f} | {single['p50_ms']:.3f} | "
+                f"{added:+.3f} | {load['non_2xx'] + single['non_2xx']:.0f} |"
+            )
+        gw = by_target["gateway"]
+        added_gw = gw["single"]["p50_ms"] - direct["single"]["p50_ms"]
+        share_gw = gw["load"]["rps"] / direct["load"]["rps"]
+        verdict = (
+            f"{request}: gateway adds {added_gw:.3f} ms at p50 (target <= 1 ms: "
+            f"{'met' if added_gw <= 1.0 else 'NOT met'}), keeps {share_gw:.2f} of direct "
+            f"throughput (target >= 0.60: {'met' if share_gw >= 0.6 else 'NOT met'})"
+        )
+        if "nginx" in by_target:
+            ng = by_target["nginx"]
+            added_ng = ng["single"]["p50_ms"] - direct["single"]["p50_ms"]
+            ratio = added_gw / added_ng if added_ng > 0 else float("inf")
+            verdict += (
+                f"; nginx adds {added_ng:.3f} ms, so the gateway's added latency is "
+                f"{ratio:.1f}x nginx's (target <= 2x: {'met' if ratio <= 2 else 'NOT met'})"
+            )
+        verdicts.append("- " + verdict + ".")
+    lines += ["", *verdicts, "<!-- gateway:end -->"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install -y wrk (nginx-light for the comparison)")
+    with tempfile.TemporaryDirectory() as tmp:
+        results = run(Path(tmp))
+    section = write_report(results)
+    print(section)
+    doc = ROOT / "docs" / "benchmarks.md"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
+    if "<!-- gateway:begin -->" in text:
+        text = re.sub(r"<!-- gateway:begin -->.*?<!-- gateway:end -->\n", section, text, flags=re.S)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    doc.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""Submissions benchmark (issue 12), one run, same machine, same load generator:
+
+1. durable submissions: ``POST /api/v1/submissions`` of 10-10CG with its example answers,
+   3 receiving agencies, a fresh Idempotency-Key each, through the real service (2 uvicorn
+   workers) on PostgreSQL, against a bare FastAPI endpoint parsing the same JSON (2 workers);
+2. validation alone: the service's compiled validator vs jsonschema-rs vs ``jsonschema``;
+3. the PDF receipt (one page), rendered as the service does.
+
+Run: ``uv run python -m bench.submissions`` (needs wrk and PostgreSQL on 127.0.0.1:5432).
+Writes its section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "services" / "submissions" / "tests" / "data" / "va-forms"
+DURATION = int(os.environ.get("BENCH_SECONDS", "15"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+STUB_PORT, SERVICE_PORT, BARE_PORT = 18102, 18103, 18104
+
+LUA = """
+local counter = 0
+local thread_id = 0
+setup = function(thread) thread:set("tid", math.random(1, 1e9)) end
+init = function(args) thread_id = tid end
+request = function()
+  counter = counter + 1
+  local headers = {}
+  headers["Content-Type"] = "application/json"
+  headers["Authorization"] = "Bearer %(token)s"
+  headers["Idempotency-Key"] = "bench-" .. thread_id .. "-" .. counter
+  return wrk.format("POST", "/api/v1/submissions", headers, %(body)s)
+end
+"""
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def wrk(port: int, script: str) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{CONNECTIONS}",
+            f"-d{DURATION}s",
+            "--latency",
+            "-s",
+            script,
+            f"http://127.0.0.1:{port}/api/v1/submissions",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float:
+        m = re.search(rf"\s{label}%\s+([\d.]+)(us|ms|s)", out)
+        assert m, out
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rps,
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        args,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def http_bench(tmp: Path) -> dict[str, Any]:
+    from sqlalchemy import create_engine, text
+
+    from tellonce_shared.migrations import sync_url, upgrade
+    from tellonce_shared.testing import TokenFactory, create_database, drop_database
+
+    tokens = TokenFactory()
+    (tmp / "jwks.json").write_text(json.dumps(tokens.jwks))
+    token = tokens.token("bench-resident", lifetime=3600)
+    answers = json.loads((DATA / "10-10CG-example.json").read_text())
+    body = json.dumps({"form": "10-10cg", "version": 1, "answers": answers})
+    script = tmp / "post.lua"
+    script.write_text(LUA % {"token": token, "body": json.dumps(body)})
+    url = create_database("submissions_bench")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        upgrade(ROOT / "services" / "submissions", url)
+        procs.append(
+            start(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.submissions_stub",
+                    str(STUB_PORT),
+                    str(tmp / "jwks.json"),
+                ],
+                {},
+            )
+        )
+        wait_port(STUB_PORT)
+        env = {
+            "SUBMISSIONS_DATABASE_URL": url,
+            "SUBMISSIONS_REGISTRY_URL": f"http://127.0.0.1:{STUB_PORT}",
+            "SUBMISSIONS_IDENTITY_URL": f"http://127.0.0.1:{STUB_PORT}",
+            "SUBMISSIONS_LOG_LEVEL": "WARNING",
+        }
+        uvicorn = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        procs.append(
+            start(
+                [
+                    *uvicorn,
+                    "--factory",
+                    "tellonce_submissions.main:create_app",
+                    "--port",
+                    str(SERVICE_PORT),
+                ],
+                env,
+            )
+        )
+        procs.append(start([*uvicorn, "bench.bare_parse:app", "--port", str(BARE_PORT)], {}))
+        wait_port(SERVICE_PORT)
+        wait_port(BARE_PORT)
+        time.sleep(2)
+        # warm up: registry cache, compiled validator, JWKS, connection pools
+        subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                "-c4",
+                "-d2s",
+                "-s",
+                str(script),
+                f"http://127.0.0.1:{SERVICE_PORT}/api/v1/submissions",
+            ],
+            capture_output=True,
+            check=True,
+        )
+        bare = wrk(BARE_PORT, str(script))
+        service = wrk(SERVICE_PORT, str(script))
+        engine = create_engine(sync_url(url))
+        with engine.connect() as conn:
+            submissions = conn.execute(text("SELECT count(*) FROM submissions")).scalar_one()
+            deliveries = conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
+        engine.dispose()
+        return {
+            "bare": bare,
+            "service": service,
+            "submissions": submissions,
+            "deliveries": deliveries,
+        }
+    finally:
+        for proc in procs:
+            stop(proc)
+        drop_database(url)
+
+
+def per_doc_us(fn: Any, doc: Any, n: int) -> float:
+    for _ in range(min(n, 200)):
+        fn(doc)
+    started = time.perf_counter()
+    for _ in range(n):
+        fn(doc)
+    return (time.perf_counter() - started) / n * 1e6
+
+
+def validation_bench() -> dict[str, float]:
+    import jsonschema
+    import jsonschema_rs
+
+    from tellonce_submissions.validation import CompiledSchema
+
+    schema = json.loads((DATA / "10-10CG-schema.json").read_text())
+    doc = json.loads((DATA / "10-10CG-example.json").read_text())
+    ours = CompiledSchema(schema, [])
+    raw = jsonschema_rs.validator_for(schema)
+    reference = jsonschema.validators.validator_for(schema)(schema)
+    return {
+        "service_us": per_doc_us(ours.is_valid, doc, 20000),
+        "jsonschema_rs_us": per_doc_us(raw.is_valid, doc, 20000),
+        "jsonschema_us": per_doc_us(reference.is_valid, doc, 500),
+    }
+
+
+def receipt_bench() -> dict[str, float]:
+    from tellonce_submissions.receipts.render import render_pdf
+
+    answers = json.loads((DATA / "10-10CG-example.json").read_text())
+    rows = [
+        {"label": k, "value": str(v), "agencies": "DVA, DSS"}
+        for k, v in (("/" + "/".join(map(str, p)), val) for p, val in _leaves(answers))
+    ]
+    data = {
+        "id": "0" * 36,
+        "reference": "CT-2026-7K4M-9Q2D",
+        "form": "10-10cg",
+        "form_title": "Caregiver assistance application",
+        "version": 1,
+        "submitted_at": "2026-11-25 12:00 UTC",
+        "receivers": [
+            {"agency": "DVA", "fields": "/veteran, /primaryCaregiver"},
+            {"agency": "DSS", "fields": "/veteran/address, /veteran/dateOfBirth"},
+            {"agency": "DOL", "fields": "/primaryCaregiver/fullName"},
+        ],
+        "answers": rows,
+    }
+    render_pdf(data)
+    times = []
+    for _ in range(20):
+        started = time.perf_counter()
+        render_pdf(data)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {"p50_ms": statistics.median(times), "p95_ms": times[int(len(times) * 0.95) - 1]}
+
+
+def _leaves(doc: Any, prefix: tuple[Any, ...] = ()) -> Any:
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _leaves(v, (*prefix, k))
+    else:
+        yield prefix, doc
+
+
+def _row(name: str, r: dict[str, float]) -> str:
+    return (
+        f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']:.0f} |"
+    )
+
+
+def write_report(http: dict[str, Any], val: dict[str, float], pdf: dict[str, float]) -> str:
+    s, b = http["service"], http["bare"]
+    lines = [
+        "<!-- submissions:begin -->",
+        "## Submissions (issue 12): `uv run python -m bench.submissions`",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, wrk -t2 -c{CONNECTIONS} "
+        f"-d{DURATION}s on this 2-core machine (wrk, PostgreSQL and both servers share it), "
+        "2 uvicorn workers each; 10-10CG example answers, 3 receiving agencies (DVA, DSS, DOL), "
+        "a fresh Idempotency-Key per request.",
+        "",
+        "| endpoint | req/s | p50 ms | p99 ms | non-2xx |",
+        "| --- | --- | --- | --- | --- |",
+        _row("bare FastAPI, parse JSON only", b),
+        _row("POST /api/v1/submissions (durable)", s),
+        "",
+        f"Ratio service/bare: {s['rps'] / b['rps']:.3f}. Rows written: {http['submissions']} "
+        f"submissions, {http['deliveries']} deliveries (3 per submission expected).",
+        "Targets: >= 1,000 durable submissions/s with p99 < 50 ms.",
+        "",
+        "| validation of one 10-10CG document | us |",
+        "| --- | --- |",
+        f"| service (CompiledSchema.is_valid) | {val['service_us']:.2f} |",
+        f"| jsonschema-rs alone | {val['jsonschema_rs_us']:.2f} |",
+        f"| reference jsonschema | {val['jsonschema_us']:.1f} |",
+        "",
+        f"Service vs jsonschema-rs: {val['service_us'] / val['jsonschema_rs_us']:.2f}x "
+        f"(target <= 2x); reference / service: {val['jsonschema_us'] / val['service_us']:.0f}x "
+        "(target >= 50x).",
+        "",
+        "Receipt PDF (one page, rendered in-process as the pool worker does): "
+        f"p50 {pdf['p50_ms']:.0f} ms, p95 {pdf['p95_ms']:.0f} ms (target p95 < 500 ms).",
+        "<!-- submissions:end -->",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        http = http_bench(Path(tmp))
+    val = validation_bench()
+    pdf = receipt_bench()
+    section = write_report(http, val, pdf)
+    print(section)
+    doc = ROOT / "docs" / "benchmarks.md"
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n\n"
+    if "<!-- submissions:begin -->" in text:
+        text = re.sub(
+            r"<!-- submissions:begin -->.*?<!-- submissions:end -->\n", section, text, flags=re.S
+        )
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    doc.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

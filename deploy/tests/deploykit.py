@@ -1,0 +1,162 @@
+"""What the deployment checks share (imported by conftest.py and the tests): the
+repository's own list of services (read from the code, so a new service without manifests
+fails), the rendered Kubernetes overlays, and how a missing external tool is treated.
+
+External tools (kubectl for kustomize, kubernetes-validate, checkov, hadolint) are skipped
+when absent, except with TELLONCE_DEPLOY_STRICT=1 (``make deploy-check`` sets it), where a
+missing tool fails the run instead of hiding a check.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped,unused-ignore]
+from pydantic import SecretStr
+
+from tellonce_shared.settings import ServiceSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+OVERLAYS = ("local", "production")
+STRICT = os.environ.get("TELLONCE_DEPLOY_STRICT") == "1"
+
+Obj = dict[str, Any]
+
+
+def need_tool(reason: str) -> None:
+    """Skip (or fail in strict mode) a check whose external tool is missing."""
+    if STRICT:
+        pytest.fail(f"{reason} (TELLONCE_DEPLOY_STRICT=1 forbids skipping)")
+    pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    """One deployable process family as the code defines it."""
+
+    directory: Path
+    name: str
+    """Kubernetes, compose and image name: the directory's name (``forms-registry``)."""
+    package: str
+    script: str
+    settings: type[ServiceSettings]
+
+    @property
+    def prefix(self) -> str:
+        return str(self.settings.model_config.get("env_prefix", ""))
+
+    @property
+    def port(self) -> int:
+        return int(self.settings.model_fields["port"].default)
+
+    @property
+    def has_database(self) -> bool:
+        return bool(self.settings.model_fields["database_url"].default)
+
+    def env_names(self) -> set[str]:
+        return {self.prefix + field.upper() for field in self.settings.model_fields}
+
+    def secret_env_names(self) -> set[str]:
+        """Settings that must come from a Secret: the database URL and every SecretStr."""
+        names = {
+            self.prefix + field.upper()
+            for field, info in self.settings.model_fields.items()
+            if info.annotation is SecretStr or isinstance(info.default, SecretStr)
+        }
+        if self.has_database:
+            names.add(self.prefix + "DATABASE_URL")
+        return names
+
+
+def _services() -> list[ServiceInfo]:
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    members: list[Path] = []
+    for pattern in root["tool"]["uv"]["workspace"]["members"]:
+        members += sorted(p for p in ROOT.glob(pattern) if (p / "pyproject.toml").exists())
+    found = []
+    for directory in members:
+        project = tomllib.loads((directory / "pyproject.toml").read_text())
+        scripts = project["project"].get("scripts", {})
+        if not scripts:
+            continue  # a library (shared/), not a process
+        (script,) = scripts
+        package = scripts[script].split(".")[0]
+        settings = importlib.import_module(f"{package}.config").Settings
+        found.append(ServiceInfo(directory, directory.name, package, script, settings))
+    return found
+
+
+SERVICES = _services()
+BY_NAME = {s.name: s for s in SERVICES}
+WORKER = "submissions-worker"
+"""The one process that is not its service's HTTP server (``tellonce-submissions worker``)."""
+
+
+def render(overlay: str) -> list[Obj]:
+    """``kubectl kustomize`` (kustomize built into kubectl) of one overlay."""
+    kubectl = shutil.which("kubectl")
+    kustomize = shutil.which("kustomize")
+    if kubectl:
+        command = [kubectl, "kustomize", str(K8S / "overlays" / overlay)]
+    elif kustomize:
+        command = [kustomize, "build", str(K8S / "overlays" / overlay)]
+    else:
+        need_tool("neither kubectl nor kustomize is installed")
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def of_kind(objs: list[Obj], kind: str) -> dict[str, Obj]:
+    return {o["metadata"]["name"]: o for o in objs if o["kind"] == kind}
+
+
+def workloads(objs: list[Obj]) -> Iterator[Obj]:
+    for o in objs:
+        if o["kind"] in ("Deployment", "Job"):
+            yield o
+
+
+def pod_spec(o: Obj) -> Obj:
+    spec: Obj = o["spec"]["template"]["spec"]
+    return spec
+
+
+def pod_labels(o: Obj) -> dict[str, str]:
+    labels: dict[str, str] = o["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+def service_of(workload: Obj) -> ServiceInfo:
+    name = workload["metadata"]["name"].removesuffix("-migrate")
+    return BY_NAME["submissions" if name == WORKER else name]
+
+
+def env_of(
+    container: Obj, rendered: list[Obj]
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """The plain settings (ConfigMaps, literal env) and the Secret-backed ones of a container."""
+    config_maps = of_kind(rendered, "ConfigMap")
+    plain: dict[str, str] = {}
+    secret: dict[str, tuple[str, str]] = {}
+    for source in container.get("envFrom", []):
+        assert "secretRef" not in source, "Secrets by explicit key only, so the manifest says which"
+        plain.update(config_maps[source["configMapRef"]["name"]]["data"])
+    for var in container.get("env", []):
+        if "value" in var:
+            plain[var["name"]] = var["value"]
+        else:
+            ref = var["valueFrom"]["secretKeyRef"]
+            secret[var["name"]] = (ref["name"], ref["key"])
+    return plain, secret

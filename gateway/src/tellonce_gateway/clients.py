@@ -1,0 +1,49 @@
+"""Who is calling, by address: the peer, or the address a trusted proxy (the portal, an
+ingress) says it forwarded for. An untrusted peer's X-Forwarded-For is ignored, so nobody
+can pick another client's rate-limit bucket by sending a header."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class TrustedProxies:
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.exact: set[str] = set()
+        self.networks: list[Network] = []
+        for entry in entries:
+            if "/" in entry:
+                self.networks.append(ipaddress.ip_network(entry, strict=False))
+            else:
+                self.exact.add(str(ipaddress.ip_address(entry)))
+
+    def trusts(self, address: str) -> bool:
+        if address in self.exact:
+            return True
+        if not self.networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def client_address(self, peer: str, forwarded_for: bytes | None) -> str:
+        """The rightmost address in the chain that is not a trusted proxy."""
+        if forwarded_for is None or not self.trusts(peer):
+            return peer
+        hops = [h.strip() for h in forwarded_for.decode("latin-1").split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not self.trusts(hop):
+                return _valid_or(hop, peer)
+        return _valid_or(hops[0], peer) if hops else peer
+
+
+def _valid_or(candidate: str, fallback: str) -> str:
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return fallback

@@ -1,0 +1,193 @@
+"""The reverse proxy itself: one aiohttp ClientSession with a pooled, keep-alive connector,
+bodies streamed both ways without re-encoding, and every failure of a service turned into a
+problem+json answer (503 down, 504 slow, 502 broken) instead of a hang or a 500."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+from starlette.types import Receive, Send
+from yarl import URL
+
+from tellonce_gateway.config import Settings
+from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
+from tellonce_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
+from tellonce_gateway.routes import Route
+from tellonce_shared.problems import PayloadTooLarge, Problem, ServiceUnavailable
+
+log = logging.getLogger("tellonce.gateway.proxy")
+
+# aiohttp adds these when absent; a proxy must send only what the client sent.
+SKIP_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
+WHOLE_RESPONSE_BYTES = 1 << 20
+"""A response with a Content-Length up to this size is read whole and sent in one piece."""
+
+
+class BadGateway(Problem):
+    status, slug, title = 502, "bad-gateway", "Bad gateway"
+
+
+class UpstreamTimeout(Problem):
+    status, slug, title = 504, "gateway-timeout", "Gateway timeout"
+
+
+class ClientGone(Exception):
+    """The client hung up while sending its body."""
+
+
+def make_session(settings: Settings) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(
+        limit=settings.pool_limit,
+        limit_per_host=0,
+        keepalive_timeout=settings.keepalive_seconds,
+        ttl_dns_cache=60,
+        use_dns_cache=True,
+        enable_cleanup_closed=False,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.connect_timeout),
+        skip_auto_headers=SKIP_AUTO_HEADERS,
+        trust_env=False,
+    )
+
+
+async def read_whole_body(receive: Receive, limit: int) -> bytes:
+    """Read a body already known (by Content-Length) to be small."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"The request body is over the limit of {limit} bytes.")
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class StreamedBody:
+    """A request body passed on as it arrives, counted against the limit on the way."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.too_large = False
+        self.client_gone = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.client_gone = True
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                self.too_large = True
+                raise PayloadTooLarge(f"The request body is over the limit of {self.limit} bytes.")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+
+async def forward(
+    session: aiohttp.ClientSession,
+    route: Route,
+    method: str,
+    target: str,
+    headers: list[tuple[str, str]],
+    body: bytes | StreamedBody | None,
+    send: Send,
+) -> int:
+    """Send the request to the route's service and stream its answer back; returns the
+    status sent. Raises a Problem (nothing sent yet) when the service cannot answer."""
+    data = body.chunks() if isinstance(body, StreamedBody) else body
+    url = URL(route.base_url + target, encoded=True)
+    upstream = route.upstream
+    sent_at = time.perf_counter()
+    try:
+        resp = await session.request(
+            method,
+            url,
+            headers=headers,
+            data=data,
+            allow_redirects=False,
+            timeout=route.timeout,
+            skip_auto_headers=SKIP_AUTO_HEADERS,
+        )
+    except Exception as exc:
+        raise _problem_for(exc, upstream, body) from exc
+    try:
+        UPSTREAM_LATENCY.labels(upstream).observe(time.perf_counter() - sent_at)
+        out: list[tuple[bytes, bytes]] = []
+        listed: frozenset[bytes] = frozenset()
+        for key, value in resp.raw_headers:
+            name = key.lower()
+            if name in RESPONSE_DROP:
+                if name == b"connection":
+                    listed = connection_tokens(((name, value),))
+                continue
+            out.append((name, value))
+        if listed:
+            out = [(k, v) for k, v in out if k not in listed]
+        status = resp.status
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        if method == "HEAD" or status in (204, 304):
+            await send({"type": "http.response.body", "body": b""})
+            return status
+        length = resp.content_length
+        try:
+            if length is not None and length <= WHOLE_RESPONSE_BYTES:
+                await send({"type": "http.response.body", "body": await resp.read()})
+                return status
+            async for chunk in resp.content.iter_any():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Headers are out: all that is left is to cut the connection so the client
+            # sees a truncated body instead of a complete-looking one.
+            kind = "timeout" if isinstance(exc, TimeoutError) else "broken"
+            UPSTREAM_ERRORS.labels(upstream, kind).inc()
+            log.warning(
+                "upstream failed mid-response",
+                extra={"upstream": upstream, "error": type(exc).__name__},
+            )
+        return status
+    finally:
+        resp.release()
+
+
+def _problem_for(exc: Exception, upstream: str, body: bytes | StreamedBody | None) -> Exception:
+    if isinstance(body, StreamedBody):
+        if body.too_large:
+            return PayloadTooLarge(f"The request body is over the limit of {body.limit} bytes.")
+        if body.client_gone:
+            return ClientGone()
+    if isinstance(exc, Problem | ClientGone):
+        return exc
+    if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
+        UPSTREAM_ERRORS.labels(upstream, "down").inc()
+        return ServiceUnavailable(
+            f"The {upstream} service is not answering; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, TimeoutError):
+        UPSTREAM_ERRORS.labels(upstream, "timeout").inc()
+        return UpstreamTimeout(f"The {upstream} service took too long to answer.")
+    if isinstance(exc, aiohttp.ClientError):
+        UPSTREAM_ERRORS.labels(upstream, "broken").inc()
+        return BadGateway(f"The {upstream} service closed the connection without an answer.")
+    return exc

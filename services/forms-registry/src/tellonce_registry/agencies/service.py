@@ -1,0 +1,28 @@
+"""Agencies own forms and receive answers."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_registry.agencies import repository
+from tellonce_registry.models import Agency
+from tellonce_shared.problems import Conflict, NotFound
+
+
+async def create(session: AsyncSession, code: str, name: str) -> Agency:
+    if await repository.get(session, code) is not None:
+        raise Conflict(f"The agency {code} already exists.")
+    agency = repository.add(session, code, name)
+    await session.flush()
+    return agency
+
+
+async def get(session: AsyncSession, code: str) -> Agency:
+    agency = await repository.get(session, code)
+    if agency is None:
+        raise NotFound(f"No agency {code}.")
+    return agency
+
+
+async def page(session: AsyncSession, after: str | None, limit: int) -> list[Agency]:
+    return await repository.page(session, after, limit + 1)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from tellonce_registry.agreements import service
+from tellonce_registry.agreements.schemas import AgreementCreate, AgreementOut, AgreementPage, Owner
+from tellonce_registry.deps import AdminOnly, SessionDep
+from tellonce_registry.paging import Cursor, Limit
+from tellonce_shared.pagination import decode_cursor, encode_cursor
+from tellonce_shared.problems import BadRequest
+
+router = APIRouter(prefix="/api/v1/agreements", tags=["catalog"])
+
+
+def _after(cursor: str | None) -> int | None:
+    value = decode_cursor(cursor)
+    if value is None:
+        return None
+    after = value.get("after")
+    if not isinstance(after, int):
+        raise BadRequest("The cursor is not valid.")
+    return after
+
+
+@router.get("")
+async def list_agreements(
+    session: SessionDep,
+    form: Annotated[str | None, Query(max_length=100)] = None,
+    agency: Annotated[str | None, Query(max_length=16)] = None,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> AgreementPage:
+    """Who receives what. Public: residents see it before they submit. With ``?form=`` each
+    agreement's ``pointers`` are resolved against that form's latest published version (or
+    ``?version=``), and ``owner`` names the agency that receives every answer."""
+    items, owner, resolved = await service.page(
+        session,
+        form_slug=form,
+        agency=agency,
+        version_number=version,
+        after=_after(cursor),
+        limit=limit,
+    )
+    more = len(items) > limit
+    items = items[:limit]
+    return AgreementPage(
+        form=form,
+        version=resolved,
+        owner=Owner(agency=owner) if owner else None,
+        items=items,
+        next_cursor=encode_cursor({"after": items[-1].id}) if more else None,
+    )
+
+
+@router.post("", status_code=201, dependencies=[AdminOnly])
+async def create_agreement(body: AgreementCreate, session: SessionDep) -> AgreementOut:
+    return await service.create(session, body)
+
+
+@router.get("/{agreement_id}")
+async def get_agreement(agreement_id: int, session: SessionDep) -> AgreementOut:
+    return await service.get(session, agreement_id)
+
+
+@router.delete("/{agreement_id}", status_code=204, dependencies=[AdminOnly])
+async def delete_agreement(agreement_id: int, session: SessionDep) -> Response:
+    await service.delete(session, agreement_id)
+    return Response(status_code=204)

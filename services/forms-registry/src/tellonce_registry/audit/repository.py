@@ -1,0 +1,159 @@
+"""Queries of the redundancy audit: the published catalog it reads, and reviewers' decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_registry.audit.models import AuditDecision, AuditFieldMapping
+from tellonce_registry.models import Agency, DataElement, Form, FormField, FormVersion
+
+PUBLISHED = "published"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedVersion:
+    version_id: int
+    number: int
+    schema: dict[str, Any]
+    slug: str
+    agency: str
+    title: str
+    minutes: int | None
+    yearly_volume: int | None
+
+
+async def fingerprint(session: AsyncSession) -> tuple[Any, ...]:
+    """Changes whenever anything the audit reads changes: a version published or retired, a
+    form's burden figures edited, an element added, a decision taken or undone."""
+    published = FormVersion.status == PUBLISHED
+    row = (
+        await session.execute(
+            select(
+                select(func.count()).where(published).select_from(FormVersion).scalar_subquery(),
+                select(func.max(FormVersion.id)).where(published).scalar_subquery(),
+                select(func.max(FormVersion.published_at)).scalar_subquery(),
+                select(func.max(FormVersion.retired_at)).scalar_subquery(),
+                select(func.count()).select_from(Form).scalar_subquery(),
+                select(func.max(Form.updated_at)).scalar_subquery(),
+                select(func.count()).select_from(DataElement).scalar_subquery(),
+                select(func.count()).select_from(AuditDecision).scalar_subquery(),
+                select(func.max(AuditDecision.id)).scalar_subquery(),
+            )
+        )
+    ).one()
+    return tuple(str(v) for v in row)
+
+
+async def published_versions(session: AsyncSession) -> list[PublishedVersion]:
+    rows = await session.execute(
+        select(
+            FormVersion.id,
+            FormVersion.number,
+            FormVersion.schema,
+            Form.slug,
+            Form.agency_code,
+            Form.title,
+            Form.minutes,
+            Form.yearly_volume,
+        )
+        .join(Form, Form.id == FormVersion.form_id)
+        .where(FormVersion.status == PUBLISHED)
+        .order_by(Form.slug, FormVersion.number)
+    )
+    return [PublishedVersion(*row) for row in rows]
+
+
+async def field_rows(session: AsyncSession, version_ids: Sequence[int]) -> list[FormField]:
+    if not version_ids:
+        return []
+    result = await session.scalars(
+        select(FormField)
+        .where(FormField.version_id.in_(list(version_ids)))
+        .order_by(FormField.version_id, FormField.position)
+    )
+    return list(result)
+
+
+@dataclass(frozen=True, slots=True)
+class ElementInfo:
+    label: str
+    aliases: list[str]
+    type: str | None
+
+
+async def elements(session: AsyncSession) -> dict[str, ElementInfo]:
+    rows = await session.execute(
+        select(DataElement.id, DataElement.label_en, DataElement.aliases, DataElement.schema)
+    )
+    out: dict[str, ElementInfo] = {}
+    for element_id, label, aliases, schema in rows:
+        kind = schema.get("type") if isinstance(schema, dict) else None
+        out[str(element_id)] = ElementInfo(
+            str(label),
+            [str(a) for a in aliases] if isinstance(aliases, list) else [],
+            kind if isinstance(kind, str) else None,
+        )
+    return out
+
+
+async def element_exists(session: AsyncSession, element_id: str) -> bool:
+    return await session.get(DataElement, element_id) is not None
+
+
+async def agency_exists(session: AsyncSession, code: str) -> bool:
+    return await session.get(Agency, code) is not None
+
+
+async def decisions(session: AsyncSession) -> list[AuditDecision]:
+    return list(await session.scalars(select(AuditDecision).order_by(AuditDecision.id)))
+
+
+async def get_decision(session: AsyncSession, decision_id: int) -> AuditDecision | None:
+    return await session.get(AuditDecision, decision_id)
+
+
+async def add_decision(session: AsyncSession, decision: AuditDecision) -> AuditDecision:
+    session.add(decision)
+    await session.flush()
+    return decision
+
+
+async def map_fields(
+    session: AsyncSession, decision: AuditDecision, element_id: str, keys: Sequence[tuple[str, str]]
+) -> None:
+    """Record ``keys`` as mapped to ``element_id``; a later confirmation of a field wins."""
+    for form_slug, pointer in keys:
+        await session.execute(
+            delete(AuditFieldMapping).where(
+                AuditFieldMapping.form_slug == form_slug, AuditFieldMapping.pointer == pointer
+            )
+        )
+    session.add_all(
+        AuditFieldMapping(
+            form_slug=form_slug, pointer=pointer, element_id=element_id, decision_id=decision.id
+        )
+        for form_slug, pointer in keys
+    )
+    await session.flush()
+
+
+async def delete_decision(session: AsyncSession, decision: AuditDecision) -> None:
+    await session.execute(
+        delete(AuditFieldMapping).where(AuditFieldMapping.decision_id == decision.id)
+    )
+    await session.execute(delete(AuditDecision).where(AuditDecision.id == decision.id))
+    await session.flush()
+
+
+async def mappings(session: AsyncSession, form_slug: str | None) -> list[AuditFieldMapping]:
+    query = select(AuditFieldMapping).order_by(
+        AuditFieldMapping.form_slug, AuditFieldMapping.pointer
+    )
+    if form_slug is not None:
+        query = query.where(AuditFieldMapping.form_slug == form_slug)
+    return list(await session.scalars(query))

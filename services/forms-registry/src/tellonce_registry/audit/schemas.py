@@ -1,0 +1,85 @@
+"""Request and response models of the audit's review endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tellonce_registry.audit.models import AuditDecision
+
+
+class FieldRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    form: str = Field(min_length=1, max_length=100)
+    pointer: str = Field(min_length=1, max_length=500, pattern=r"^/")
+
+
+class ConfirmBody(BaseModel):
+    """Confirm a cluster as a data element: its fields (all, or the ones named) are mapped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    element: str = Field(min_length=1, max_length=100)
+    fields: list[FieldRef] | None = Field(default=None, min_length=1, max_length=5000)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class SplitBody(BaseModel):
+    """Move some fields of a cluster to a cluster of their own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: list[FieldRef] = Field(min_length=1, max_length=5000)
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RejectBody(BaseModel):
+    """Some fields do not hold the cluster's fact."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fields: list[FieldRef] = Field(min_length=1, max_length=5000)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class DecisionOut(BaseModel):
+    id: int
+    kind: str
+    cluster: str
+    element: str | None
+    label: str | None
+    fields: list[FieldRef]
+    note: str | None
+    decided_by: str
+    decided_at: datetime
+
+    @classmethod
+    def of(cls, d: AuditDecision) -> DecisionOut:
+        return cls(
+            id=d.id,
+            kind=d.kind,
+            cluster=d.cluster_id,
+            element=d.element_id,
+            label=d.label,
+            fields=[FieldRef(form=str(f[0]), pointer=str(f[1])) for f in d.fields],
+            note=d.note,
+            decided_by=d.decided_by,
+            decided_at=d.decided_at,
+        )
+
+
+class DecisionList(BaseModel):
+    items: list[DecisionOut]
+
+
+class MappingOut(BaseModel):
+    form: str
+    pointer: str
+    element: str
+
+
+class MappingList(BaseModel):
+    items: list[MappingOut]

@@ -1,0 +1,317 @@
+"""The redundancy audit's decisions: read the published catalog, cluster it (cached until the
+catalog changes), shape the report, and record reviewers' confirm / split / reject decisions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_registry.audit import repository
+from tellonce_registry.audit.clustering import Cluster, Decision, cluster_fields
+from tellonce_registry.audit.fields import FieldRecord, flatten_schema
+from tellonce_registry.audit.models import AuditDecision
+from tellonce_registry.audit.report import Assumptions, FormFacts, build_report
+from tellonce_registry.audit.schemas import DecisionOut, FieldRef
+from tellonce_shared.auth import Principal
+from tellonce_shared.problems import NotFound, ValidationFailed
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """The clustered catalog for one fingerprint of the database."""
+
+    fingerprint: tuple[Any, ...]
+    clusters: list[Cluster]
+    forms: dict[str, FormFacts]
+    reports: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    """Reports already built from these clusters, by their parameters."""
+
+
+class AuditCache:
+    """The last clustered catalog, per process, reused until the catalog's fingerprint changes
+    (one cheap query per request). Clustering runs in a worker thread so the event loop keeps
+    serving while a large catalog is read."""
+
+    def __init__(self) -> None:
+        self.catalog: Catalog | None = None
+        self.lock = asyncio.Lock()
+
+    async def get(self, session: AsyncSession) -> Catalog:
+        current = await repository.fingerprint(session)
+        if self.catalog is not None and self.catalog.fingerprint == current:
+            return self.catalog
+        async with self.lock:
+            if self.catalog is not None and self.catalog.fingerprint == current:
+                return self.catalog
+            self.catalog = await load_catalog(session, current)
+            return self.catalog
+
+
+def records_of(version: repository.PublishedVersion, rows: Sequence[Any]) -> list[FieldRecord]:
+    """The registry's field rows of a version, with the evidence only the schema holds
+    (pattern, lengths, definition name) joined by pointer; the schema alone when the version
+    has no rows."""
+    walked = {
+        r.pointer: r
+        for r in flatten_schema(
+            version.schema, form=version.slug, agency=version.agency, version=version.number
+        )
+    }
+    if not rows:
+        return list(walked.values())
+    # Rows for objects and arrays that hold other rows are sections, not questions.
+    parents = {r.pointer.rsplit("/", 1)[0] for r in rows}
+    parents |= {p.removesuffix("/*") for p in parents}
+    out: list[FieldRecord] = []
+    for row in rows:
+        if row.pointer in parents:
+            continue
+        enum = tuple(str(v) for v in row.enum) if isinstance(row.enum, list) else None
+        base = FieldRecord(
+            form=version.slug,
+            agency=version.agency,
+            version=version.number,
+            pointer=row.pointer,
+            name=row.name,
+            title=row.title,
+            description=row.description,
+            type=row.type,
+            format=row.format,
+            enum=enum,
+            element=row.element_id,
+        )
+        extra = walked.get(row.pointer)
+        if extra is not None:
+            base = replace(
+                base,
+                pattern=extra.pattern,
+                min_length=extra.min_length,
+                max_length=extra.max_length,
+                ref=extra.ref,
+                enum=base.enum or extra.enum,
+                format=base.format or extra.format,
+            )
+        out.append(base)
+    return out
+
+
+async def load_catalog(session: AsyncSession, fingerprint: tuple[Any, ...]) -> Catalog:
+    versions = await repository.published_versions(session)
+    rows = await repository.field_rows(session, [v.version_id for v in versions])
+    by_version: dict[int, list[Any]] = {}
+    for row in rows:
+        by_version.setdefault(row.version_id, []).append(row)
+    known = await repository.elements(session)
+    stored = await repository.decisions(session)
+    mapped = await repository.mappings(session, None)
+    decisions = [
+        Decision(
+            id=d.id,
+            kind=d.kind,
+            cluster=d.cluster_id,
+            fields=tuple((str(f[0]), str(f[1])) for f in d.fields),
+            element=d.element_id,
+            label=d.label,
+        )
+        for d in stored
+        if d.kind != "confirm"
+    ]
+    # Confirmations act through the mappings they recorded (the latest per field wins).
+    decisions.extend(
+        Decision(
+            id=0,
+            kind="confirm",
+            cluster="",
+            fields=((m.form_slug, m.pointer),),
+            element=m.element_id,
+        )
+        for m in mapped
+    )
+    forms: dict[str, FormFacts] = {}
+    for v in versions:
+        current = forms.get(v.slug)
+        if current is None or v.number > current.version:
+            forms[v.slug] = FormFacts(
+                v.slug, v.agency, v.title, v.minutes, v.yearly_volume, v.number
+            )
+
+    def compute() -> list[Cluster]:
+        records: list[FieldRecord] = []
+        for v in versions:
+            records.extend(records_of(v, by_version.get(v.version_id, [])))
+        return cluster_fields(
+            records,
+            decisions=decisions,
+            element_labels={k: v.label for k, v in known.items()},
+            element_aliases={k: v.aliases for k, v in known.items()},
+            element_types={k: v.type for k, v in known.items()},
+        )
+
+    clusters = await asyncio.to_thread(compute)
+    return Catalog(fingerprint, clusters, forms)
+
+
+async def report(
+    session: AsyncSession,
+    cache: AuditCache,
+    *,
+    agency: str | None,
+    form: str | None,
+    min_forms: int,
+    pairs_limit: int,
+    assumptions: Assumptions,
+) -> dict[str, Any]:
+    catalog = await cache.get(session)
+    key = (agency, form, min_forms, pairs_limit, assumptions)
+    cached = catalog.reports.get(key)
+    if cached is not None:
+        return cached
+    if agency is not None and not await repository.agency_exists(session, agency):
+        raise NotFound(f"No agency {agency!r}.")
+    doc = await asyncio.to_thread(
+        _shape, catalog, agency, form, min_forms, pairs_limit, assumptions
+    )
+    if len(catalog.reports) >= 64:
+        catalog.reports.clear()
+    catalog.reports[key] = doc
+    return doc
+
+
+def _shape(
+    catalog: Catalog,
+    agency: str | None,
+    form: str | None,
+    min_forms: int,
+    pairs_limit: int,
+    assumptions: Assumptions,
+) -> dict[str, Any]:
+    clusters = catalog.clusters
+    forms = catalog.forms
+    if form is not None:
+        if form not in forms:
+            raise NotFound(f"No published form {form!r}.")
+        clusters = [c for c in clusters if form in c.forms]
+        forms = {form: forms[form]}
+    if agency is not None:
+        clusters = [c for c in clusters if agency in c.agencies]
+        forms = {k: v for k, v in forms.items() if v.agency == agency}
+    doc = build_report(
+        clusters,
+        catalog.forms,
+        assumptions=assumptions,
+        pairs_limit=pairs_limit,
+        min_forms=min_forms,
+    )
+    if form is not None or agency is not None:
+        # The clusters keep every form that asks the fact; burden and pairs are about the
+        # selected forms.
+        doc["burden"]["forms"] = [r for r in doc["burden"]["forms"] if r["form"] in forms]
+        doc["burden"]["forms_without_figures"] = [
+            f for f in doc["burden"]["forms_without_figures"] if f in forms
+        ]
+        own = [r for r in doc["burden"]["forms"]]
+        total = sum(r["burden_hours"] or 0 for r in own)
+        saved = sum(r["prefill_hours_saved"] for r in own)
+        doc["burden"]["total_burden_hours"] = round(total, 1)
+        doc["burden"]["prefill_hours_saved"] = round(saved, 1)
+        doc["burden"]["prefill_share_saved"] = round(saved / total, 4) if total else 0.0
+        doc["form_pairs"] = [p for p in doc["form_pairs"] if p["a"] in forms or p["b"] in forms]
+        doc["totals"]["forms"] = len(forms)
+    doc["filters"] = {"agency": agency, "form": form, "min_forms": min_forms}
+    return doc
+
+
+def _keys(fields: Sequence[FieldRef]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys((f.form, f.pointer) for f in fields))
+
+
+async def _cluster(session: AsyncSession, cache: AuditCache, cluster_id: str) -> Cluster:
+    catalog = await cache.get(session)
+    for cluster in catalog.clusters:
+        if cluster.id == cluster_id:
+            return cluster
+    raise NotFound(f"No cluster {cluster_id!r} in the current audit.")
+
+
+def _members(cluster: Cluster, fields: Sequence[FieldRef] | None) -> list[tuple[str, str]]:
+    members = [m.record.key for m in cluster.members]
+    if fields is None:
+        return members
+    known = set(members)
+    errors = [
+        {
+            "pointer": f"/fields/{i}",
+            "message": f"{f.form} {f.pointer} is not a field of cluster {cluster.id}.",
+        }
+        for i, f in enumerate(fields)
+        if (f.form, f.pointer) not in known
+    ]
+    if errors:
+        raise ValidationFailed("Some fields are not in this cluster.", errors=errors)
+    return _keys(fields)
+
+
+async def decide(
+    session: AsyncSession,
+    cache: AuditCache,
+    principal: Principal,
+    *,
+    kind: str,
+    cluster_id: str,
+    fields: Sequence[FieldRef] | None,
+    element: str | None = None,
+    label: str | None = None,
+    note: str | None = None,
+) -> DecisionOut:
+    cluster = await _cluster(session, cache, cluster_id)
+    keys = _members(cluster, fields)
+    if kind == "confirm":
+        assert element is not None
+        if not await repository.element_exists(session, element):
+            raise ValidationFailed(
+                "No such data element.",
+                errors=[{"pointer": "/element", "message": f"No data element {element!r}."}],
+            )
+    elif len(keys) == len(cluster.members):
+        raise ValidationFailed(
+            f"A {kind} names some of the cluster's fields, not all of them.",
+            errors=[{"pointer": "/fields", "message": "Leave at least one field in the cluster."}],
+        )
+    decision = await repository.add_decision(
+        session,
+        AuditDecision(
+            kind=kind,
+            cluster_id=cluster_id,
+            element_id=element,
+            label=label,
+            fields=[list(k) for k in keys],
+            note=note,
+            decided_by=principal.email or principal.sub,
+        ),
+    )
+    if kind == "confirm":
+        assert element is not None
+        await repository.map_fields(session, decision, element, keys)
+    return DecisionOut.of(decision)
+
+
+async def list_decisions(session: AsyncSession) -> list[DecisionOut]:
+    return [DecisionOut.of(d) for d in await repository.decisions(session)]
+
+
+async def undo(session: AsyncSession, decision_id: int) -> None:
+    decision = await repository.get_decision(session, decision_id)
+    if decision is None:
+        raise NotFound(f"No decision {decision_id}.")
+    await repository.delete_decision(session, decision)
+
+
+async def confirmed_mappings(session: AsyncSession, form: str | None) -> list[dict[str, str]]:
+    return [
+        {"form": m.form_slug, "pointer": m.pointer, "element": m.element_id}
+        for m in await repository.mappings(session, form)
+    ]

@@ -1,0 +1,81 @@
+"""The shared dictionary of data elements (like NIEM or the EU Semantic Repository)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_registry.elements import repository
+from tellonce_registry.elements.schemas import ElementCreate, ElementOut, Label
+from tellonce_registry.models import DataElement
+from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
+
+
+def check_element_schema(schema: dict[str, Any]) -> None:
+    errors = list(
+        jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA).iter_errors(
+            schema
+        )
+    )
+    if errors:
+        raise ValidationFailed(
+            "The element's schema is not valid JSON Schema 2020-12.",
+            errors=[
+                {
+                    "pointer": "/schema" + "".join(f"/{p}" for p in e.absolute_path),
+                    "message": e.message,
+                }
+                for e in errors[:20]
+            ],
+        )
+    if "$ref" in schema:
+        raise ValidationFailed(
+            "An element's schema must stand alone.",
+            errors=[{"pointer": "/schema/$ref", "message": "References are not allowed here."}],
+        )
+
+
+async def create(session: AsyncSession, data: ElementCreate) -> DataElement:
+    check_element_schema(data.schema_)
+    if await repository.get(session, data.id) is not None:
+        raise Conflict(f"The element {data.id} already exists.")
+    element = DataElement(
+        id=data.id,
+        schema=data.schema_,
+        label_en=data.label.en,
+        label_es=data.label.es,
+        sensitivity=data.sensitivity,
+        aliases=list(data.aliases),
+        description=data.description,
+    )
+    repository.add(session, element)
+    await session.flush()
+    return element
+
+
+async def get(session: AsyncSession, element_id: str) -> DataElement:
+    element = await repository.get(session, element_id)
+    if element is None:
+        raise NotFound(f"No data element {element_id}.")
+    return element
+
+
+async def page(
+    session: AsyncSession, after: str | None, limit: int, prefix: str | None
+) -> list[DataElement]:
+    return await repository.page(session, after, limit + 1, prefix)
+
+
+def to_out(element: DataElement) -> ElementOut:
+    return ElementOut.model_validate(
+        {
+            "id": element.id,
+            "schema": element.schema,
+            "label": Label(en=element.label_en, es=element.label_es),
+            "sensitivity": element.sensitivity,
+            "aliases": list(element.aliases or []),
+            "description": element.description,
+        }
+    )

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_registry.models import Form, FormField, FormVersion
+
+PUBLISHED = "published"
+
+
+async def get_form(session: AsyncSession, slug: str) -> Form | None:
+    return await session.scalar(select(Form).where(Form.slug == slug))
+
+
+async def page_forms(
+    session: AsyncSession,
+    *,
+    agency: str | None,
+    q: str | None,
+    priority: str | None,
+    topic: str | None,
+    published_only: bool,
+    after: str | None,
+    limit: int,
+) -> list[Form]:
+    query = select(Form).order_by(Form.slug).limit(limit)
+    if agency:
+        query = query.where(Form.agency_code == agency)
+    if topic:
+        query = query.where(Form.topic == topic)
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Form.title).like(like, escape="\\"),
+                func.lower(Form.description).like(like, escape="\\"),
+                Form.slug.like(like, escape="\\"),
+            )
+        )
+    if published_only:
+        query = query.where(
+            exists().where(FormVersion.form_id == Form.id, FormVersion.status == PUBLISHED)
+        )
+    if after is not None:
+        query = query.where(Form.slug > after)
+    rows = list((await session.scalars(query)).all())
+    if priority:  # a JSON list column: filtered here, portable across PostgreSQL and SQLite
+        rows = [f for f in rows if priority in (f.priorities or [])]
+    return rows
+
+
+async def versions_of(session: AsyncSession, form_ids: Sequence[int]) -> list[FormVersion]:
+    if not form_ids:
+        return []
+    query = (
+        select(FormVersion)
+        .where(FormVersion.form_id.in_(form_ids))
+        .order_by(FormVersion.form_id, FormVersion.number)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def latest_published_numbers(
+    session: AsyncSession, form_ids: Sequence[int]
+) -> dict[int, int]:
+    if not form_ids:
+        return {}
+    query = (
+        select(FormVersion.form_id, func.max(FormVersion.number))
+        .where(FormVersion.form_id.in_(form_ids), FormVersion.status == PUBLISHED)
+        .group_by(FormVersion.form_id)
+    )
+    return {form_id: number for form_id, number in (await session.execute(query)).all()}
+
+
+async def get_version(session: AsyncSession, form_id: int, number: int) -> FormVersion | None:
+    return await session.scalar(
+        select(FormVersion).where(FormVersion.form_id == form_id, FormVersion.number == number)
+    )
+
+
+async def latest_published(session: AsyncSession, form_id: int) -> FormVersion | None:
+    return await session.scalar(
+        select(FormVersion)
+        .where(FormVersion.form_id == form_id, FormVersion.status == PUBLISHED)
+        .order_by(FormVersion.number.desc())
+        .limit(1)
+    )
+
+
+async def newest_version(session: AsyncSession, form_id: int) -> FormVersion | None:
+    return await session.scalar(
+        select(FormVersion)
+        .where(FormVersion.form_id == form_id)
+        .order_by(FormVersion.number.desc())
+        .limit(1)
+    )
+
+
+async def next_number(session: AsyncSession, form_id: int) -> int:
+    current = await session.scalar(
+        select(func.max(FormVersion.number)).where(FormVersion.form_id == form_id)
+    )
+    return int(current or 0) + 1
+
+
+async def fields_of(session: AsyncSession, version_id: int) -> list[FormField]:
+    query = select(FormField).where(FormField.version_id == version_id).order_by(FormField.position)
+    return list((await session.scalars(query)).all())
+
+
+async def replace_fields(session: AsyncSession, version_id: int, rows: Iterable[FormField]) -> None:
+    await session.execute(delete(FormField).where(FormField.version_id == version_id))
+    session.add_all(list(rows))
+
+
+async def get_form_by_id(session: AsyncSession, form_id: int) -> Form:
+    form = await session.get(Form, form_id)
+    assert form is not None  # guarded by a foreign key
+    return form

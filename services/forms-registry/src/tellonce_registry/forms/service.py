@@ -1,0 +1,459 @@
+"""Forms and their versions: import (checks, flattening, suggestions), the draft -> published
+-> retired lifecycle, breaking-change detection and element mappings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_registry.agencies import repository as agencies
+from tellonce_registry.agreements import repository as agreements
+from tellonce_registry.elements import repository as elements
+from tellonce_registry.forms import repository
+from tellonce_registry.forms.schemas import (
+    FormCreate,
+    FormDetail,
+    FormOut,
+    FormUpdate,
+    MappingsUpdate,
+    VersionSummary,
+)
+from tellonce_registry.forms.ui import ui_errors
+from tellonce_registry.models import DataElement, Form, FormField, FormVersion
+from tellonce_registry.schema_import.check import SchemaRejected, check_schema
+from tellonce_registry.schema_import.diff import Shared, compare
+from tellonce_registry.schema_import.flatten import FlatField, flatten
+from tellonce_registry.schema_import.suggest import ElementProfile, suggest
+from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
+
+DRAFT, PUBLISHED, RETIRED = "draft", "published", "retired"
+
+
+@dataclass
+class Limits:
+    max_schema_bytes: int
+    max_fields: int
+
+
+@dataclass
+class Prepared:
+    dialect: str
+    rows: list[FlatField]
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- forms
+
+
+def burden_hours(form: Form) -> float | None:
+    if form.minutes is None or form.yearly_volume is None:
+        return None
+    return round(form.minutes * form.yearly_volume / 60, 1)
+
+
+def form_out(form: Form, latest: int | None) -> FormOut:
+    return FormOut(
+        slug=form.slug,
+        agency=form.agency_code,
+        title=form.title,
+        description=form.description,
+        minutes=form.minutes,
+        yearly_volume=form.yearly_volume,
+        burden_hours=burden_hours(form),
+        priorities=list(form.priorities or []),
+        topic=form.topic,
+        latest_version=latest,
+    )
+
+
+async def create_form(session: AsyncSession, data: FormCreate) -> Form:
+    if await agencies.get(session, data.agency) is None:
+        raise ValidationFailed(
+            "The form names an unknown agency.",
+            errors=[{"pointer": "/agency", "message": f"No agency {data.agency}."}],
+        )
+    if await repository.get_form(session, data.slug) is not None:
+        raise Conflict(f"The form {data.slug} already exists.")
+    form = Form(
+        slug=data.slug,
+        agency_code=data.agency,
+        title=data.title,
+        description=data.description,
+        minutes=data.minutes,
+        yearly_volume=data.yearly_volume,
+        priorities=list(dict.fromkeys(data.priorities)),
+        topic=data.topic,
+    )
+    session.add(form)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"The form {data.slug} already exists.") from exc
+    return form
+
+
+async def require_form(session: AsyncSession, slug: str) -> Form:
+    form = await repository.get_form(session, slug)
+    if form is None:
+        raise NotFound(f"No form {slug}.")
+    return form
+
+
+async def update_form(session: AsyncSession, slug: str, data: FormUpdate) -> Form:
+    form = await require_form(session, slug)
+    changes = data.model_dump(exclude_unset=True)
+    for name in ("title", "description", "priorities"):
+        if name in changes and changes[name] is None:
+            raise ValidationFailed(
+                "A field cannot be cleared.",
+                errors=[{"pointer": f"/{name}", "message": f"{name} cannot be null."}],
+            )
+    for name, value in changes.items():
+        if name == "priorities":
+            value = list(dict.fromkeys(value))
+        setattr(form, name, value)
+    form.updated_at = now()
+    await session.flush()
+    return form
+
+
+async def page_forms(
+    session: AsyncSession,
+    *,
+    agency: str | None,
+    q: str | None,
+    priority: str | None,
+    topic: str | None,
+    include_unpublished: bool,
+    after: str | None,
+    limit: int,
+) -> tuple[list[FormOut], list[str]]:
+    rows = await repository.page_forms(
+        session,
+        agency=agency,
+        q=q,
+        priority=priority,
+        topic=topic,
+        published_only=not include_unpublished,
+        after=after,
+        limit=limit + 1,
+    )
+    latest = await repository.latest_published_numbers(session, [f.id for f in rows])
+    return [form_out(f, latest.get(f.id)) for f in rows], [f.slug for f in rows]
+
+
+async def form_detail(session: AsyncSession, slug: str, *, is_admin: bool) -> FormDetail:
+    form = await require_form(session, slug)
+    versions = await repository.versions_of(session, [form.id])
+    visible = [v for v in versions if is_admin or v.status != DRAFT]
+    if not visible and not is_admin:
+        raise NotFound(f"No form {slug}.")
+    published = [v.number for v in versions if v.status == PUBLISHED]
+    out = form_out(form, max(published) if published else None)
+    return FormDetail(
+        **out.model_dump(),
+        versions=[
+            VersionSummary(
+                version=v.number,
+                status=v.status,
+                breaking=v.breaking,
+                created_at=v.created_at,
+                published_at=v.published_at,
+                retired_at=v.retired_at,
+            )
+            for v in visible
+        ],
+    )
+
+
+# ---------------------------------------------------------------- importing a schema
+
+
+def _element_warnings(rows: list[FlatField], known: dict[str, DataElement]) -> list[dict[str, Any]]:
+    warnings: list[dict[str, Any]] = []
+    for row in rows:
+        if row.element_id is None:
+            continue
+        element_type = known[row.element_id].schema.get("type")
+        if isinstance(element_type, str) and row.type and element_type != row.type:
+            if {element_type, row.type} == {"integer", "number"}:
+                continue
+            warnings.append(
+                {
+                    "pointer": row.element_location or row.pointer,
+                    "message": f"Field type {row.type} differs from element {row.element_id}'s"
+                    f" type {element_type}.",
+                }
+            )
+    return warnings
+
+
+async def prepare(
+    session: AsyncSession, schema: Any, ui: Any, limits: Limits, base: str = ""
+) -> Prepared:
+    """Check and flatten a schema (and its UI document) as a new version would hold them."""
+    try:
+        checked = check_schema(schema, max_bytes=limits.max_schema_bytes, base=base + "/schema")
+        rows = flatten(schema, max_fields=limits.max_fields, base=base + "/schema")
+    except SchemaRejected as exc:
+        raise ValidationFailed("The schema cannot be imported.", errors=exc.errors) from exc
+    known = await elements.by_ids(session, {r.element_id for r in rows if r.element_id})
+    unknown = [
+        {
+            "pointer": r.element_location or base + "/schema",
+            "message": f"No data element {r.element_id!r} in the dictionary.",
+        }
+        for r in rows
+        if r.element_id and r.element_id not in known
+    ]
+    if unknown:
+        raise ValidationFailed("The schema maps fields to unknown data elements.", errors=unknown)
+    if ui is not None:
+        errors = ui_errors(ui, {r.pointer for r in rows}, base=base + "/ui")
+        if errors:
+            raise ValidationFailed("The UI document does not fit the schema.", errors=errors)
+    dictionary = await elements.all_elements(session)
+    profiles = [ElementProfile.of(e.id, e.schema, e.label_en, e.aliases or []) for e in dictionary]
+    return Prepared(
+        dialect=checked.dialect,
+        rows=rows,
+        warnings=[*checked.warnings, *_element_warnings(rows, known)],
+        suggestions=suggest(rows, profiles),
+    )
+
+
+def _field_rows(version_id: int, rows: list[FlatField]) -> list[FormField]:
+    return [
+        FormField(
+            version_id=version_id,
+            position=i,
+            pointer=r.pointer,
+            name=r.name[:200],
+            title=r.title[:500] if r.title else None,
+            type=r.type,
+            format=r.format[:50] if r.format else None,
+            required=r.required,
+            enum=r.enum,
+            description=r.description,
+            element_id=r.element_id,
+        )
+        for i, r in enumerate(rows)
+    ]
+
+
+async def _compare_with_published(
+    session: AsyncSession, form: Form, rows: list[Any], exclude_version: int | None = None
+) -> tuple[bool, list[dict[str, Any]]]:
+    previous = await repository.latest_published(session, form.id)
+    if previous is None or previous.id == exclude_version:
+        return False, []
+    old = await repository.fields_of(session, previous.id)
+    shared = Shared.of(
+        name
+        for agreement in await agreements.for_form(session, form.id)
+        for name in agreement.fields
+    )
+    breaking, changes = compare(old, rows, shared)
+    for change in changes:
+        change["since"] = previous.number
+    return breaking, changes
+
+
+async def create_version(
+    session: AsyncSession, slug: str, schema: Any, ui: Any, limits: Limits
+) -> tuple[FormVersion, Prepared]:
+    form = await require_form(session, slug)
+    prepared = await prepare(session, schema, ui, limits)
+    breaking, changes = await _compare_with_published(session, form, prepared.rows)
+    version = FormVersion(
+        form_id=form.id,
+        number=await repository.next_number(session, form.id),
+        status=DRAFT,
+        dialect=prepared.dialect,
+        schema=schema,
+        ui=ui,
+        breaking=breaking,
+        changes=changes,
+        warnings=prepared.warnings,
+        suggestions=prepared.suggestions,
+    )
+    session.add(version)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("Another version of this form was created at the same moment.") from exc
+    session.add_all(_field_rows(version.id, prepared.rows))
+    await session.flush()
+    return version, prepared
+
+
+async def require_version(
+    session: AsyncSession, slug: str, ref: str, *, include_drafts: bool
+) -> tuple[Form, FormVersion]:
+    form = await require_form(session, slug)
+    if ref == "latest":
+        version = await repository.latest_published(session, form.id)
+        if version is None:
+            raise NotFound(f"The form {slug} has no published version.")
+        return form, version
+    if not ref.isdigit() or len(ref) > 9:
+        raise ValidationFailed(
+            "A version is a number or 'latest'.",
+            errors=[{"pointer": "/path/n", "message": f"{ref!r} is not a version number."}],
+        )
+    found = await repository.get_version(session, form.id, int(ref))
+    if found is None or (found.status == DRAFT and not include_drafts):
+        raise NotFound(f"The form {slug} has no version {ref}.")
+    return form, found
+
+
+def version_document(form: Form, version: FormVersion) -> dict[str, Any]:
+    return {
+        "form": form.slug,
+        "agency": form.agency_code,
+        "version": version.number,
+        "status": version.status,
+        "dialect": version.dialect,
+        "schema": version.schema,
+        "ui": version.ui,
+        "breaking": version.breaking,
+        "changes": version.changes,
+        "created_at": version.created_at,
+        "published_at": version.published_at,
+        "retired_at": version.retired_at,
+    }
+
+
+async def fields_document(
+    session: AsyncSession, form: Form, version: FormVersion
+) -> dict[str, Any]:
+    rows = await repository.fields_of(session, version.id)
+    known = await elements.by_ids(session, {r.element_id for r in rows if r.element_id})
+    return {
+        "form": form.slug,
+        "version": version.number,
+        "status": version.status,
+        "items": [
+            {
+                "pointer": r.pointer,
+                "name": r.name,
+                "title": r.title,
+                "type": r.type,
+                "format": r.format,
+                "required": r.required,
+                "enum": r.enum,
+                "description": r.description,
+                "element": r.element_id,
+                "sensitivity": known[r.element_id].sensitivity if r.element_id in known else None,
+            }
+            for r in rows
+        ],
+    }
+
+
+def _immutable(version: FormVersion) -> Conflict:
+    return Conflict(
+        f"Version {version.number} is {version.status}: a published version never changes."
+        " Create a new version instead."
+    )
+
+
+async def replace_draft(
+    session: AsyncSession, slug: str, ref: str, schema: Any, ui: Any, limits: Limits
+) -> tuple[FormVersion, Prepared]:
+    form, version = await require_version(session, slug, ref, include_drafts=True)
+    if version.status != DRAFT:
+        raise _immutable(version)
+    prepared = await prepare(session, schema, ui, limits)
+    version.breaking, version.changes = await _compare_with_published(session, form, prepared.rows)
+    version.schema = schema
+    version.ui = ui
+    version.dialect = prepared.dialect
+    version.warnings = prepared.warnings
+    version.suggestions = prepared.suggestions
+    await repository.replace_fields(session, version.id, _field_rows(version.id, prepared.rows))
+    await session.flush()
+    return version, prepared
+
+
+async def publish(session: AsyncSession, slug: str, ref: str) -> tuple[Form, FormVersion]:
+    form, version = await require_version(session, slug, ref, include_drafts=True)
+    if version.status != DRAFT:
+        raise Conflict(f"Version {version.number} is already {version.status}.")
+    rows = await repository.fields_of(session, version.id)
+    version.breaking, version.changes = await _compare_with_published(session, form, rows)
+    version.status = PUBLISHED
+    version.published_at = now()
+    await session.flush()
+    return form, version
+
+
+async def retire(session: AsyncSession, slug: str, ref: str) -> tuple[Form, FormVersion]:
+    form, version = await require_version(session, slug, ref, include_drafts=True)
+    if version.status != PUBLISHED:
+        raise Conflict(
+            f"Only a published version can be retired; version {version.number}"
+            f" is {version.status}."
+        )
+    version.status = RETIRED
+    version.retired_at = now()
+    await session.flush()
+    return form, version
+
+
+async def confirm_mappings(
+    session: AsyncSession, slug: str, ref: str, data: MappingsUpdate
+) -> tuple[Form, FormVersion]:
+    form, version = await require_version(session, slug, ref, include_drafts=True)
+    if version.status != DRAFT:
+        raise _immutable(version)
+    rows = {r.pointer: r for r in await repository.fields_of(session, version.id)}
+    known = await elements.by_ids(session, {m.element for m in data.mappings if m.element})
+    errors: list[dict[str, str]] = []
+    for i, mapping in enumerate(data.mappings):
+        if mapping.pointer not in rows:
+            errors.append(
+                {"pointer": f"/mappings/{i}/pointer", "message": f"No field {mapping.pointer!r}."}
+            )
+        if mapping.element is not None and mapping.element not in known:
+            errors.append(
+                {
+                    "pointer": f"/mappings/{i}/element",
+                    "message": f"No data element {mapping.element!r}.",
+                }
+            )
+    if errors:
+        raise ValidationFailed("Some mappings cannot be applied.", errors=errors)
+    for mapping in data.mappings:
+        rows[mapping.pointer].element_id = mapping.element
+    mapped = {m.pointer for m in data.mappings}
+    version.suggestions = [s for s in version.suggestions if s["pointer"] not in mapped]
+    await session.flush()
+    return form, version
+
+
+def summary(version: FormVersion, form: Form, fields: int | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "form": form.slug,
+        "version": version.number,
+        "status": version.status,
+        "dialect": version.dialect,
+        "breaking": version.breaking,
+        "changes": version.changes,
+        "warnings": version.warnings,
+        "suggestions": version.suggestions,
+        "published_at": version.published_at,
+        "retired_at": version.retired_at,
+    }
+    if fields is not None:
+        doc["fields"] = fields
+    return doc

@@ -1,0 +1,269 @@
+"""Flatten a form schema into one row per question (what submissions, the portal and the audit
+read): pointer into the answers, name, title, type, format, required, enum, description and the
+data element named by ``x-element``.
+
+Local ``$ref``s are followed (sibling keywords override the target, as real schemas expect),
+``allOf`` branches merge, ``anyOf``/``oneOf``/``if``-``then``-``else`` branches contribute their
+properties as optional, and an array of objects yields ``/list/*/field`` rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tellonce_registry.schema_import import pointers
+from tellonce_registry.schema_import.check import SchemaRejected, anchors, resolve_local_ref
+
+ELEMENT_KEYWORD = "x-element"
+MAX_DEPTH = 24
+
+
+@dataclass
+class FlatField:
+    pointer: str
+    name: str
+    title: str | None
+    type: str | None
+    format: str | None
+    required: bool
+    enum: list[Any] | None
+    description: str | None
+    element_id: str | None
+    element_location: str | None = None
+    """Where ``x-element`` sits in the schema document (for error pointers)."""
+
+    def public(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc.pop("element_location")
+        return doc
+
+
+@dataclass
+class _Prop:
+    name: str
+    schema: dict[str, Any]
+    loc: str
+    required: bool
+
+
+class Flattener:
+    def __init__(self, schema: dict[str, Any], *, max_fields: int, base: str = "/schema") -> None:
+        self.root = schema
+        self.base = base
+        self.max_fields = max_fields
+        self.named = anchors(schema)
+        self.rows: list[FlatField] = []
+        self.seen: set[str] = set()
+
+    def resolve(
+        self, node: Any, loc: str, refs: tuple[str, ...]
+    ) -> tuple[dict[str, Any], str, tuple[str, ...]]:
+        """Follow ``$ref`` chains; sibling keywords of a ``$ref`` win over the target's."""
+        merged: dict[str, Any] = {}
+        current: Any = node
+        where = loc
+        while isinstance(current, dict) and isinstance(current.get("$ref"), str):
+            ref = current["$ref"]
+            for key, value in current.items():
+                if key != "$ref":
+                    merged.setdefault(key, value)
+            if ref in refs:  # a recursive schema: stop descending here
+                return {**merged, "x-recursive": True}, where, refs
+            refs = (*refs, ref)
+            try:
+                current = resolve_local_ref(self.root, ref, self.named)
+            except (KeyError, ValueError) as exc:
+                raise SchemaRejected(
+                    [
+                        {
+                            "pointer": self.base + pointers.join(where, "$ref"),
+                            "message": f"Reference {ref!r} resolves nowhere.",
+                        }
+                    ]
+                ) from exc
+            where = pointers.fragment_pointer(ref[1:]) if ref.startswith("#/") else where
+        if isinstance(current, dict):
+            for key, value in current.items():
+                merged.setdefault(key, value)
+        return merged, where, refs
+
+    def properties(
+        self, node: dict[str, Any], loc: str, refs: tuple[str, ...], optional: bool = False
+    ) -> list[tuple[_Prop, tuple[str, ...]]]:
+        required = (
+            set(node.get("required", [])) if isinstance(node.get("required"), list) else set()
+        )
+        found: list[tuple[_Prop, tuple[str, ...]]] = []
+        props = node.get("properties")
+        if isinstance(props, dict):
+            for name, sub in props.items():
+                if isinstance(sub, dict):
+                    found.append(
+                        (
+                            _Prop(
+                                name,
+                                sub,
+                                pointers.join(loc, "properties", name),
+                                (name in required) and not optional,
+                            ),
+                            refs,
+                        )
+                    )
+        branches: list[tuple[str, bool]] = [("allOf", optional)]
+        branches += [(k, True) for k in ("anyOf", "oneOf")]
+        for key, branch_optional in branches:
+            items = node.get(key)
+            if not isinstance(items, list):
+                continue
+            for i, branch in enumerate(items):
+                resolved, where, branch_refs = self.resolve(
+                    branch, pointers.join(loc, key, i), refs
+                )
+                found.extend(self.properties(resolved, where, branch_refs, branch_optional))
+        for key in ("then", "else"):
+            branch = node.get(key)
+            if isinstance(branch, dict):
+                resolved, where, branch_refs = self.resolve(branch, pointers.join(loc, key), refs)
+                found.extend(self.properties(resolved, where, branch_refs, True))
+        deps = node.get("dependencies") or node.get("dependentSchemas")
+        if isinstance(deps, dict):
+            for dep_name, branch in deps.items():
+                if isinstance(branch, dict):
+                    resolved, where, branch_refs = self.resolve(
+                        branch, pointers.join(loc, "dependencies", dep_name), refs
+                    )
+                    found.extend(self.properties(resolved, where, branch_refs, True))
+        # a name required by the parent but declared in a branch is still required
+        return [
+            (_Prop(p.name, p.schema, p.loc, p.required or (p.name in required and not optional)), r)
+            for p, r in found
+        ]
+
+    def walk(
+        self, node: dict[str, Any], prefix: str, loc: str, refs: tuple[str, ...], depth: int
+    ) -> None:
+        if depth > MAX_DEPTH or node.get("x-recursive"):
+            return
+        for prop, prop_refs in self.properties(node, loc, refs):
+            pointer = pointers.join(prefix, prop.name)
+            if pointer in self.seen:
+                self._merge_required(pointer, prop.required)
+                continue
+            resolved, where, sub_refs = self.resolve(prop.schema, prop.loc, prop_refs)
+            self.emit(pointer, prop.name, resolved, prop.required, prop.loc)
+            kind = type_of(resolved)
+            if kind == "object":
+                self.walk(resolved, pointer, where, sub_refs, depth + 1)
+            elif kind == "array":
+                items = resolved.get("items")
+                if isinstance(items, dict):
+                    item, item_where, item_refs = self.resolve(
+                        items, pointers.join(where, "items"), sub_refs
+                    )
+                    if type_of(item) == "object":
+                        self.walk(
+                            item,
+                            pointers.join(pointer, pointers.ANY_ITEM),
+                            item_where,
+                            item_refs,
+                            depth + 1,
+                        )
+
+    def _merge_required(self, pointer: str, required: bool) -> None:
+        if required:
+            for row in self.rows:
+                if row.pointer == pointer:
+                    row.required = True
+
+    def emit(
+        self, pointer: str, name: str, schema: dict[str, Any], required: bool, loc: str
+    ) -> None:
+        if len(self.rows) >= self.max_fields:
+            raise SchemaRejected(
+                [
+                    {
+                        "pointer": self.base,
+                        "message": f"The schema has more than {self.max_fields} fields.",
+                    }
+                ]
+            )
+        self.seen.add(pointer)
+        kind = type_of(schema)
+        enum = schema.get("enum")
+        fmt = schema.get("format")
+        if kind == "array" and isinstance(schema.get("items"), dict):
+            items, _, _ = self.resolve(schema["items"], loc, ())
+            enum = enum if enum is not None else items.get("enum")
+        element = schema.get(ELEMENT_KEYWORD)
+        element_location = None
+        if element is not None:
+            element_location = self.base + pointers.join(loc, ELEMENT_KEYWORD)
+            if not isinstance(element, str):
+                raise SchemaRejected(
+                    [{"pointer": element_location, "message": "x-element must be an element id."}]
+                )
+        self.rows.append(
+            FlatField(
+                pointer=pointer,
+                name=name,
+                title=_text(schema.get("title")),
+                type=kind,
+                format=fmt if isinstance(fmt, str) else None,
+                required=required,
+                enum=enum if isinstance(enum, list) else None,
+                description=_text(schema.get("description")),
+                element_id=element,
+                element_location=element_location,
+            )
+        )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def type_of(schema: dict[str, Any]) -> str | None:
+    """The field's one JSON type (``null`` dropped from a type list), inferred when absent."""
+    declared = schema.get("type")
+    if isinstance(declared, str):
+        return declared
+    if isinstance(declared, list):
+        real = [t for t in declared if isinstance(t, str) and t != "null"]
+        return real[0] if real else "null"
+    if isinstance(schema.get("properties"), dict):
+        return "object"
+    if "items" in schema or "prefixItems" in schema:
+        return "array"
+    values = schema.get("enum")
+    if isinstance(values, list) and values:
+        return _json_type(values[0])
+    if "const" in schema:
+        return _json_type(schema["const"])
+    return None
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def flatten(
+    schema: dict[str, Any], *, max_fields: int = 5000, base: str = "/schema"
+) -> list[FlatField]:
+    """The field rows of ``schema`` in document order."""
+    flattener = Flattener(schema, max_fields=max_fields, base=base)
+    root, where, refs = flattener.resolve(schema, "", ())
+    flattener.walk(root, "", where, refs, 0)
+    return flattener.rows

@@ -1,0 +1,345 @@
+"""GET /api/v1/audit/redundancy and the review decisions, on a real PostgreSQL database with
+forms published through the registry's own API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tellonce_registry.config import Settings
+from tellonce_registry.main import create_app
+from tellonce_shared.testing import TokenFactory, asgi_client, static_verifier
+
+URL = "/api/v1/audit/redundancy"
+S = {"type": "string"}
+
+
+def obj(**props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props}
+
+
+SNAP = obj(
+    applicant=obj(
+        firstName=S,
+        lastName=S,
+        dob={"type": "string", "format": "date", "x-element": "person.birthDate"},
+        ssn={"type": "string", "pattern": "^[0-9]{9}$"},
+        email={"type": "string", "format": "email"},
+        phone=S,
+    ),
+    householdSize={"type": "integer"},
+)
+UI = obj(
+    claimant=obj(
+        givenName=S,
+        surname=S,
+        birthDate={"type": "string", "format": "date"},
+        socialSecurityNumber={"type": "string", "pattern": "^\\d{3}-?\\d{2}-?\\d{4}$"},
+        emailAddress=S,
+        telephone=S,
+    ),
+    employerName=S,
+)
+WIC = obj(parent=obj(first_name=S, last_name=S, date_of_birth=S), zip=S)
+
+
+class Catalog:
+    def __init__(self) -> None:
+        tag = uuid.uuid4().hex[:4].upper()
+        self.a = f"AUA{tag}"
+        self.b = f"AUB{tag}"
+        low = tag.lower()
+        self.snap = f"aud-snap-{low}"
+        self.ui = f"aud-ui-{low}"
+        self.wic = f"aud-wic-{low}"
+        self.draft = f"aud-draft-{low}"
+
+
+@pytest.fixture(scope="module")
+async def catalog(
+    client: httpx.AsyncClient, admin: dict[str, str], publish: Callable[..., Awaitable[None]]
+) -> Catalog:
+    c = Catalog()
+    for code in (c.a, c.b):
+        resp = await client.post(
+            "/api/v1/agencies", json={"code": code, "name": f"Agency {code}"}, headers=admin
+        )
+        assert resp.status_code == 201, resp.text
+    await publish(slug=c.snap, agency=c.a, schema=SNAP, minutes=30, yearly_volume=12000)
+    await publish(slug=c.ui, agency=c.b, schema=UI, minutes=20, yearly_volume=6000)
+    await publish(slug=c.wic, agency=c.a, schema=WIC, minutes=10, yearly_volume=3000)
+    await publish(slug=c.draft, agency=c.b, schema=UI, publish=False)
+    return c
+
+
+def cluster_of(doc: dict[str, Any], form: str, pointer: str) -> dict[str, Any]:
+    for cluster in doc["clusters"]:
+        for f in cluster["fields"]:
+            if f["form"] == form and f["pointer"] == pointer:
+                return cluster
+    raise AssertionError(f"{form} {pointer} is in no cluster")
+
+
+async def audit(
+    client: httpx.AsyncClient, headers: dict[str, str], **params: Any
+) -> dict[str, Any]:
+    resp = await client.get(URL, params=params, headers=headers)
+    assert resp.status_code == 200, resp.text
+    doc: dict[str, Any] = resp.json()
+    return doc
+
+
+async def test_only_auditors_and_admins_read_the_audit(
+    client: httpx.AsyncClient, tokens: TokenFactory, catalog: Catalog
+) -> None:
+    resp = await client.get(URL)
+    assert resp.status_code == 401
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    for role, agency in (("resident", None), ("agency", catalog.a)):
+        resp = await client.get(URL, headers=tokens.headers(role=role, agency=agency))
+        assert resp.status_code == 403, role
+        assert resp.json()["status"] == 403
+    for role in ("auditor", "admin"):
+        resp = await client.get(URL, headers=tokens.headers(role=role))
+        assert resp.status_code == 200, role
+
+
+async def test_report_groups_the_same_fact_across_forms_and_agencies(
+    client: httpx.AsyncClient, auditor: dict[str, str], catalog: Catalog
+) -> None:
+    doc = await audit(client, auditor)
+    birth = cluster_of(doc, catalog.ui, "/claimant/birthDate")
+    assert birth["id"] == "e-person.birthDate"
+    assert birth["element"] == "person.birthDate"
+    pointers = {(f["form"], f["pointer"]) for f in birth["fields"]}
+    assert pointers == {
+        (catalog.snap, "/applicant/dob"),
+        (catalog.ui, "/claimant/birthDate"),
+        (catalog.wic, "/parent/date_of_birth"),
+    }
+    assert (birth["forms"], birth["agencies"]) == (3, 2)
+    for key in ("id", "label", "element", "forms", "agencies", "fields"):
+        assert key in birth
+    for key in ("form", "version", "pointer", "name", "title", "type"):
+        assert key in birth["fields"][0]
+    ssn = cluster_of(doc, catalog.snap, "/applicant/ssn")
+    assert ssn["id"] == cluster_of(doc, catalog.ui, "/claimant/socialSecurityNumber")["id"]
+    assert ssn["label"] == "Social security number"
+    assert ssn["element"] is None
+    assert ssn["suggested_element"] == "person.ssn"
+    assert {f["whose"] for f in ssn["fields"]} == {"applicant", "claimant"}
+    # the employer's name is not a person's name
+    assert all(f["pointer"] != "/employerName" for c in doc["clusters"] for f in c["fields"])
+    assert all(f["form"] != catalog.draft for c in doc["clusters"] for f in c["fields"])
+
+
+async def test_form_pairs_and_burden(
+    client: httpx.AsyncClient, auditor: dict[str, str], catalog: Catalog
+) -> None:
+    doc = await audit(client, auditor, agency=catalog.a, min_forms=1)
+    pair = next(p for p in doc["form_pairs"] if {p["a"], p["b"]} == {catalog.snap, catalog.wic})
+    # snap and wic share first name, last name, date of birth; snap asks 7 facts, wic 4
+    assert pair["shared"] == 3
+    assert pair["jaccard"] == round(3 / (7 + 4 - 3), 4)
+    forms = {f["form"]: f for f in doc["burden"]["forms"]}
+    assert set(forms) == {catalog.snap, catalog.wic}
+    assert forms[catalog.snap]["burden_hours"] == 30 * 12000 / 60
+    assert forms[catalog.wic]["burden_hours"] == 10 * 3000 / 60
+    assert doc["burden"]["total_burden_hours"] == 6000 + 500
+    share = doc["burden"]["assumptions"]["repeat_filer_share"]
+    review = doc["burden"]["assumptions"]["review_fraction"]
+    assert (share, review) == (0.25, 0.2)
+    assert "25%" in doc["burden"]["assumptions"]["text"]
+    # date of birth: asked once by each of the three forms (one is another agency's)
+    full = await audit(client, auditor)
+    birth = cluster_of(full, catalog.snap, "/applicant/dob")
+    assert birth["statements_per_year"] == 12000 + 6000 + 3000
+    expected = sum(
+        volume * 0.25 * 0.8 * (minutes / fields) / 60
+        for volume, minutes, fields in ((12000, 30, 7), (6000, 20, 7), (3000, 10, 4))
+    )
+    assert birth["prefill_hours_saved"] == pytest.approx(expected, abs=0.05)
+    # an analyst can ask "what if half the filers file more than one of these forms"
+    what_if = await audit(client, auditor, repeat_filer_share=0.5)
+    assert cluster_of(what_if, catalog.snap, "/applicant/dob")[
+        "prefill_hours_saved"
+    ] == pytest.approx(2 * expected, abs=0.1)
+
+
+async def test_filters_and_their_errors(
+    client: httpx.AsyncClient, auditor: dict[str, str], catalog: Catalog
+) -> None:
+    doc = await audit(client, auditor, form=catalog.ui)
+    assert doc["clusters"]
+    assert all(any(f["form"] == catalog.ui for f in c["fields"]) for c in doc["clusters"])
+    assert [f["form"] for f in doc["burden"]["forms"]] == [catalog.ui]
+    for params in ({"form": "no-such-form"}, {"agency": "NOPE9"}):
+        resp = await client.get(URL, params=params, headers=auditor)
+        assert resp.status_code == 404
+        assert resp.headers["content-type"].startswith("application/problem+json")
+    resp = await client.get(URL, params={"format": "xml"}, headers=auditor)
+    assert resp.status_code == 422
+    resp = await client.get(URL, params={"repeat_filer_share": 2}, headers=auditor)
+    assert resp.status_code == 422
+
+
+async def test_csv_html_and_pdf(
+    client: httpx.AsyncClient, auditor: dict[str, str], catalog: Catalog
+) -> None:
+    resp = await client.get(URL, headers={**auditor, "Accept": "text/csv"})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(resp.text)))
+    row = next(r for r in rows if r["form"] == catalog.ui and r["pointer"] == "/claimant/birthDate")
+    assert row["cluster"] == "e-person.birthDate"
+    assert row["whose"] == "claimant"
+    resp = await client.get(URL, params={"format": "csv", "table": "forms"}, headers=auditor)
+    forms = {r["form"]: r for r in csv.DictReader(io.StringIO(resp.text))}
+    assert float(forms[catalog.snap]["burden_hours"]) == 6000.0
+    resp = await client.get(URL, params={"format": "html"}, headers=auditor)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "<svg" in resp.text
+    assert "Date of birth" in resp.text
+    assert "Hours tell-once prefill would save" in resp.text
+    resp = await client.get(URL, params={"format": "pdf"}, headers=auditor)
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/pdf"
+    assert resp.content.startswith(b"%PDF")
+
+
+async def test_confirm_split_reject_persist_across_reruns(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    admin: dict[str, str],
+    tokens: TokenFactory,
+    settings: Settings,
+    catalog: Catalog,
+) -> None:
+    doc = await audit(client, auditor)
+    ssn = cluster_of(doc, catalog.snap, "/applicant/ssn")
+    email = cluster_of(doc, catalog.snap, "/applicant/email")
+    phone = cluster_of(doc, catalog.snap, "/applicant/phone")
+    base = "/api/v1/audit/clusters"
+
+    # confirm: the SSN fields become mapped to the element
+    resp = await client.post(
+        f"{base}/{ssn['id']}/confirm", json={"element": "person.ssn"}, headers=auditor
+    )
+    assert resp.status_code == 201, resp.text
+    confirmed = resp.json()
+    assert confirmed["kind"] == "confirm"
+    assert confirmed["decided_by"] == "auditor@demo.gov"
+    # split: the UI claim's email gets a cluster of its own
+    resp = await client.post(
+        f"{base}/{email['id']}/split",
+        json={
+            "fields": [{"form": catalog.ui, "pointer": "/claimant/emailAddress"}],
+            "label": "Claim notices email",
+        },
+        headers=admin,
+    )
+    assert resp.status_code == 201, resp.text
+    split = resp.json()
+    # reject: the WIC has no phone; take the UI telephone out of the phone cluster
+    resp = await client.post(
+        f"{base}/{phone['id']}/reject",
+        json={"fields": [{"form": catalog.ui, "pointer": "/claimant/telephone"}]},
+        headers=auditor,
+    )
+    assert resp.status_code == 201, resp.text
+
+    async def check(c: httpx.AsyncClient) -> None:
+        doc = await audit(c, auditor, min_forms=1)
+        ssn_now = cluster_of(doc, catalog.ui, "/claimant/socialSecurityNumber")
+        assert ssn_now["id"] == "e-person.ssn"
+        assert all(f["confidence"] == 1.0 for f in ssn_now["fields"])
+        assert any("confirmed by a reviewer" in e for e in ssn_now["fields"][0]["evidence"])
+        moved = cluster_of(doc, catalog.ui, "/claimant/emailAddress")
+        assert (moved["id"], moved["label"]) == (f"s-{split['id']}", "Claim notices email")
+        assert cluster_of(doc, catalog.snap, "/applicant/email")["id"] == email["id"]
+        assert cluster_of(doc, catalog.ui, "/claimant/telephone")["kind"] == "rejected"
+
+    await check(client)
+    # a new process (empty cache) reads the decisions back from the database
+    other = create_app(settings, verifier=static_verifier(tokens))
+    async with asgi_client(other) as c:
+        await check(c)
+        resp = await c.get("/api/v1/audit/mappings", params={"form": catalog.ui})
+        assert resp.json()["items"] == [
+            {
+                "form": catalog.ui,
+                "pointer": "/claimant/socialSecurityNumber",
+                "element": "person.ssn",
+            }
+        ]
+    await other.state.database.dispose()
+
+    listed = (await client.get("/api/v1/audit/decisions", headers=auditor)).json()["items"]
+    assert [d["id"] for d in listed][-3:] == [confirmed["id"], split["id"], listed[-1]["id"]]
+    # undo the split: the email is back with the others
+    resp = await client.delete(f"/api/v1/audit/decisions/{split['id']}", headers=auditor)
+    assert resp.status_code == 204
+    doc = await audit(client, auditor)
+    assert cluster_of(doc, catalog.ui, "/claimant/emailAddress")["id"] == email["id"]
+    resp = await client.delete(f"/api/v1/audit/decisions/{split['id']}", headers=auditor)
+    assert resp.status_code == 404
+
+
+async def test_bad_decisions_are_refused_clearly(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    tokens: TokenFactory,
+    catalog: Catalog,
+) -> None:
+    doc = await audit(client, auditor)
+    first = cluster_of(doc, catalog.snap, "/applicant/firstName")
+    base = f"/api/v1/audit/clusters/{first['id']}"
+    cases: list[tuple[str, dict[str, Any], int]] = [
+        ("confirm", {"element": "no.such.element"}, 422),
+        ("confirm", {"element": "person.givenName", "extra": 1}, 422),
+        ("split", {"fields": [{"form": catalog.ui, "pointer": "/employerName"}]}, 422),
+        ("split", {"fields": []}, 422),
+        (
+            "reject",
+            {"fields": [{"form": f["form"], "pointer": f["pointer"]} for f in first["fields"]]},
+            422,
+        ),
+    ]
+    for action, body, status in cases:
+        resp = await client.post(f"{base}/{action}", json=body, headers=auditor)
+        assert resp.status_code == status, (action, body, resp.text)
+        assert resp.headers["content-type"].startswith("application/problem+json")
+    resp = await client.post(
+        "/api/v1/audit/clusters/w-000000000000/confirm",
+        json={"element": "person.givenName"},
+        headers=auditor,
+    )
+    assert resp.status_code == 404
+    resp = await client.post(
+        f"{base}/confirm",
+        json={"element": "person.givenName"},
+        headers=tokens.headers(role="resident"),
+    )
+    assert resp.status_code == 403
+    resp = await client.post(f"{base}/confirm", content=b"{not json", headers=auditor)
+    assert resp.status_code in (400, 422)
+
+
+async def test_a_newly_published_form_shows_up_at_once(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    await audit(client, auditor)
+    slug = f"aud-late-{uuid.uuid4().hex[:4]}"
+    await publish(slug=slug, agency=catalog.b, schema=WIC, minutes=5, yearly_volume=100)
+    doc = await audit(client, auditor)
+    assert cluster_of(doc, slug, "/parent/date_of_birth")["id"] == "e-person.birthDate"

@@ -1,0 +1,45 @@
+"""The migrations build the schema the models describe, on PostgreSQL and on SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect
+
+from tellonce_registry.models import Base
+from tellonce_shared.migrations import sync_url, upgrade
+
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+TABLES = {"agencies", "data_elements", "forms", "form_versions", "form_fields", "agreements"}
+
+
+def _diff(url: str) -> list[object]:
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+    finally:
+        engine.dispose()
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(sync_url(url))
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_upgrade_from_empty_matches_the_models(database_url: str) -> None:
+    assert _tables(database_url) >= TABLES
+    assert _diff(database_url) == []
+
+
+def test_sqlite_upgrade_from_empty_matches_the_models(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}"
+    upgrade(SERVICE_DIR, url)
+    assert _tables(url) >= TABLES
+    assert _diff(url) == []

@@ -1,0 +1,89 @@
+"""The demo catalog seeds a believable state catalog, and seeding twice changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tellonce_registry.config import Settings
+from tellonce_registry.main import create_app
+from tellonce_registry.seeding import seed
+from tellonce_shared.testing import TokenFactory, asgi_client, migrated_database, static_verifier
+
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+async def seeded() -> AsyncIterator[tuple[httpx.AsyncClient, list[list[str]]]]:
+    with migrated_database("registry_test_seed", SERVICE_DIR) as url:
+        settings = Settings(database_url=url)
+        app = create_app(settings, verifier=static_verifier(TokenFactory()))
+        first = await seed(app.state.database, settings)
+        second = await seed(app.state.database, settings)
+        assert first.failed == second.failed == 0, first.lines
+        async with asgi_client(app) as client:
+            yield client, [first.lines, second.lines]
+        await app.state.database.dispose()
+
+
+async def test_seed_is_idempotent(seeded: tuple[httpx.AsyncClient, list[list[str]]]) -> None:
+    _, (first, second) = seeded
+    assert "agencies: 9 added" in first
+    assert "agencies: 0 added" in second
+    assert "data elements: 0 added" in second
+    assert not [
+        line
+        for line in second
+        if line.endswith(": published") or ("added" in line and "0 added" not in line)
+    ]
+
+
+async def test_seeded_catalog_is_believable(
+    seeded: tuple[httpx.AsyncClient, list[list[str]]],
+) -> None:
+    client, _ = seeded
+    agencies = (await client.get("/api/v1/agencies")).json()["items"]
+    assert len(agencies) >= 8
+    elements = (await client.get("/api/v1/elements", params={"limit": 500})).json()["items"]
+    assert len(elements) >= 40
+    assert all(e["label"]["en"] and e["label"]["es"] for e in elements)
+    assert {e["sensitivity"] for e in elements} == {"public", "personal", "restricted"}
+    forms = (await client.get("/api/v1/forms", params={"limit": 500})).json()["items"]
+    state = [f for f in forms if f["agency"] != "DVA" or not f["slug"].startswith("va-")]
+    va = [f for f in forms if f["slug"].startswith("va-")]
+    assert len(state) >= 12
+    assert len(va) == 24
+    assert all(f["agency"] == "DVA" for f in va)
+    assert all(f["latest_version"] == 1 and f["burden_hours"] for f in forms)
+    assert {p for f in forms for p in f["priorities"]} == {
+        "jobs-economy",
+        "child-family",
+        "transportation",
+        "community-vitality",
+    }
+    snap = (await client.get("/api/v1/forms/dss-snap-application/versions/latest")).json()
+    assert snap["ui"]["locales"] == ["en", "es"]
+    assert snap["ui"]["fields"]["/dateOfBirth"]["label"]["es"] == "Fecha de nacimiento"
+    fields = (await client.get("/api/v1/forms/dss-snap-application/versions/1/fields")).json()
+    rows = {r["pointer"]: r for r in fields["items"]}
+    assert rows["/householdMembers/*/dateOfBirth"]["element"] == "person.birthDate"
+    assert rows["/ssn"]["sensitivity"] == "restricted"
+    # the same facts are asked by several agencies' forms
+    owners_asking_dob = set()
+    for form in state:
+        rows_of = (await client.get(f"/api/v1/forms/{form['slug']}/versions/1/fields")).json()[
+            "items"
+        ]
+        if any(r["format"] == "date" and "birth" in (r["title"] or "").lower() for r in rows_of):
+            owners_asking_dob.add(form["agency"])
+    assert len(owners_asking_dob) >= 6
+    agreements = (
+        await client.get("/api/v1/agreements", params={"form": "dol-unemployment-claim"})
+    ).json()
+    receivers = {a["agency"]: a["pointers"] for a in agreements["items"]}
+    assert receivers["DMV"] == ["/mailingAddress"]
+    assert receivers["DVA"][0] == "/isVeteran"
+    assert agreements["owner"]["agency"] == "DOL"

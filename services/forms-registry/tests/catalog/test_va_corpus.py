@@ -1,0 +1,117 @@
+"""Every real VA schema of the corpus imports (draft-04, $refs, oneOf, custom formats), and the
+filled-in examples validate against the published versions."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import jsonschema_rs
+import pytest
+
+from tellonce_registry import cli
+from tellonce_registry.config import get_settings
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "va-forms"
+SCHEMAS = sorted(DATA.glob("*-schema.json"))
+EXAMPLES = sorted(DATA.glob("*-example.json"))
+DOCS: dict[str, Any] = {p.name: json.loads(p.read_text()) for p in DATA.glob("*.json")}
+
+
+def test_the_corpus_is_complete() -> None:
+    assert len(SCHEMAS) == 24
+    assert len(EXAMPLES) == 3
+
+
+@pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name.removesuffix("-schema.json"))
+async def test_each_va_schema_imports_and_publishes(
+    path: Path, client: httpx.AsyncClient, admin: dict[str, str], catalog: Any
+) -> None:
+    schema = DOCS[path.name]
+    slug = await catalog.make_form(agency="DVA")
+    created = await catalog.add_version(slug, schema, publish=True)
+    assert created["dialect"] == "draft-04"
+    fetched = await client.get(f"/api/v1/forms/{slug}/versions/latest")
+    assert fetched.status_code == 200
+    assert fetched.json()["schema"] == schema
+    fields = (await client.get(f"/api/v1/forms/{slug}/versions/1/fields")).json()["items"]
+    assert len(fields) == created["fields"] > 0
+    pointers = [f["pointer"] for f in fields]
+    assert len(pointers) == len(set(pointers))
+    assert all(p.startswith("/") for p in pointers)
+
+
+async def test_large_form_is_flattened_with_refs_and_arrays(
+    client: httpx.AsyncClient, catalog: Any
+) -> None:
+    schema = DOCS["21-526EZ-ALLCLAIMS-schema.json"]
+    slug = await catalog.make_form(agency="DVA")
+    created = await catalog.add_version(slug, schema, publish=True)
+    assert created["fields"] > 300
+    rows = {
+        r["pointer"]: r
+        for r in (await client.get(f"/api/v1/forms/{slug}/versions/1/fields")).json()["items"]
+    }
+    # reached through "$ref": "#/definitions/..." and array items
+    assert rows["/alternateNames/*/first"]["type"] == "string"
+    suggested = {s["pointer"]: s["element"] for s in created["suggestions"]}
+    assert suggested["/alternateNames/*/first"] == "person.givenName"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name.removesuffix("-example.json"))
+async def test_examples_validate_against_the_published_version(
+    path: Path, client: httpx.AsyncClient, catalog: Any
+) -> None:
+    slug = await catalog.make_form(agency="DVA")
+    await catalog.add_version(
+        slug, DOCS[path.name.replace("-example.json", "-schema.json")], publish=True
+    )
+    published = (await client.get(f"/api/v1/forms/{slug}/versions/latest")).json()["schema"]
+    answers = DOCS[path.name]
+    assert jsonschema_rs.validator_for(published).is_valid(answers)
+    validator = jsonschema.Draft4Validator(published, format_checker=jsonschema.FormatChecker())
+    assert list(validator.iter_errors(answers)) == []
+    # and the same schema does reject a broken answer
+    broken: dict[str, Any] = copy.deepcopy(answers)
+    required = published["required"]
+    broken.pop(required[0])
+    assert not jsonschema_rs.validator_for(published).is_valid(broken)
+
+
+def test_cli_imports_a_folder_as_drafts_and_reports_bad_files(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("REGISTRY_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as done:
+            cli.main(["import", str(DATA), "--agency", "DVA"])
+        assert done.value.code == 0
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 24
+        assert all(" draft," in line for line in lines), lines
+        assert any(line.split(": ")[1].startswith("21-526ez-allclaims version") for line in lines)
+
+        broken = tmp_path / "broken-schema.json"
+        broken.write_text(json.dumps({"properties": {"a": {"$ref": "#/definitions/gone"}}}))
+        notjson = tmp_path / "notjson-schema.json"
+        notjson.write_text("{not json")
+        with pytest.raises(SystemExit) as done:
+            cli.main(["import", str(broken), str(notjson), "--agency", "DVA"])
+        assert done.value.code == 1
+        out = capsys.readouterr().out
+        assert "/schema/properties/a/$ref" in out
+        assert "cannot read JSON" in out
+        with pytest.raises(SystemExit) as done:
+            cli.main(["import", str(broken), "--agency", "NOPE"])
+        assert done.value.code == 1
+        assert "no agency NOPE" in capsys.readouterr().out
+    finally:
+        get_settings.cache_clear()

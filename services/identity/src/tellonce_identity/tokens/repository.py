@@ -1,0 +1,58 @@
+"""Queries on refresh tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_identity.models import RefreshToken
+
+
+async def by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def mark_used(session: AsyncSession, token_id: str, at: datetime) -> bool:
+    """Claim the token for one rotation; False when another request used it first."""
+    stmt = (
+        update(RefreshToken)
+        .where(
+            RefreshToken.id == token_id,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(used_at=at)
+    )
+    result = await session.execute(stmt)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
+async def revoke_family(session: AsyncSession, family_id: str, at: datetime) -> int:
+    stmt = (
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    result = await session.execute(stmt)
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def add(session: AsyncSession, token: RefreshToken) -> None:
+    session.add(token)
+
+
+async def revoke_all_for_user(session: AsyncSession, user_id: str, at: datetime) -> int:
+    """Sign a user out everywhere (account disabled, password changed)."""
+    stmt = (
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    result = await session.execute(stmt)
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

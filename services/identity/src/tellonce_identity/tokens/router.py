@@ -1,0 +1,84 @@
+"""POST /api/v1/identity/token (RFC 6749) and /revoke (RFC 7009), form-encoded."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Header, Response
+
+from tellonce_identity.deps import AddressDep, KeyringDep, PasswordsDep, SessionDep, SettingsDep
+from tellonce_identity.http import json_response
+from tellonce_identity.tokens import service
+from tellonce_identity.tokens.errors import NO_STORE
+from tellonce_identity.tokens.service import TokenContext, TokenForm
+
+router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
+FormField = Annotated[str | None, Form()]
+AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
+
+
+@router.post(
+    "/token",
+    responses={
+        200: {"description": "access_token, token_type, expires_in, scope, refresh_token?"},
+        400: {"description": "RFC 6749 error: invalid_request, invalid_grant, ..."},
+        401: {"description": "invalid_client"},
+        429: {"description": "too many failed sign-ins (Retry-After)"},
+    },
+)
+async def token(
+    session: SessionDep,
+    settings: SettingsDep,
+    keyring: KeyringDep,
+    passwords: PasswordsDep,
+    address: AddressDep,
+    grant_type: FormField = None,
+    username: FormField = None,
+    password: FormField = None,
+    client_id: FormField = None,
+    client_secret: FormField = None,
+    refresh_token: FormField = None,
+    scope: FormField = None,
+    authorization: AuthorizationHeader = None,
+) -> Response:
+    """Grants: ``password`` (client_id=portal), ``client_credentials`` (agency systems, secret
+    in the body or HTTP Basic) and ``refresh_token`` (rotated on every use)."""
+    form = TokenForm(
+        grant_type=grant_type,
+        username=username,
+        password=password,
+        client_id=client_id,
+        client_secret=client_secret,
+        refresh_token=refresh_token,
+        scope=scope,
+        authorization=authorization,
+    )
+    ctx = TokenContext(settings=settings, keyring=keyring, passwords=passwords, address=address)
+    body: dict[str, Any] = await service.issue(session, form, ctx)
+    return json_response(body, headers=NO_STORE)
+
+
+@router.post("/revoke", responses={200: {"description": "revoked, or not a known token"}})
+async def revoke(
+    session: SessionDep,
+    settings: SettingsDep,
+    keyring: KeyringDep,
+    passwords: PasswordsDep,
+    address: AddressDep,
+    token: FormField = None,
+    token_type_hint: FormField = None,
+    client_id: FormField = None,
+    client_secret: FormField = None,
+    authorization: AuthorizationHeader = None,
+) -> Response:
+    """RFC 7009: revoke a refresh token (and its sign-in). Unknown tokens answer 200 too."""
+    form = TokenForm(
+        token=token,
+        token_type_hint=token_type_hint,
+        client_id=client_id,
+        client_secret=client_secret,
+        authorization=authorization,
+    )
+    ctx = TokenContext(settings=settings, keyring=keyring, passwords=passwords, address=address)
+    await service.revoke(session, form, ctx)
+    return Response(status_code=200, headers=NO_STORE)

@@ -1,0 +1,553 @@
+"""The public API, as the portal uses it through the gateway. The one module that knows the
+other services' response shapes: everything else reads the small records defined here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tellonce_shared.http import service_client
+
+
+class ApiError(Exception):
+    """A 4xx answer the page can explain (problem+json or RFC 6749 error)."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body if isinstance(body, dict) else {}
+        detail = self.body.get("detail") or self.body.get("error_description") or ""
+        super().__init__(f"{status} {detail}".strip())
+
+    @property
+    def detail(self) -> str:
+        return str(self.body.get("detail") or self.body.get("error_description") or "")
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        raw = self.body.get("errors")
+        return [e for e in raw if isinstance(e, dict)] if isinstance(raw, list) else []
+
+
+class ApiUnavailable(Exception):
+    """The gateway or a service behind it did not answer, or answered 5xx."""
+
+
+class SignInRequired(Exception):
+    """The API said 401: the session is gone or was never there."""
+
+
+@dataclass
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    expires_in: int
+
+
+@dataclass
+class Me:
+    sub: str
+    role: str
+    email: str | None = None
+    full_name: str | None = None
+    agency: str | None = None
+
+
+@dataclass
+class Agency:
+    code: str
+    name: str
+
+
+@dataclass
+class FormSummary:
+    slug: str
+    agency: str
+    title: str
+    description: str = ""
+    minutes: int | None = None
+    topic: str | None = None
+    latest_version: int | None = None
+    title_es: str | None = None
+    description_es: str | None = None
+
+    def localized_title(self, locale: str) -> str:
+        return (self.title_es if locale == "es" and self.title_es else None) or self.title
+
+    def localized_description(self, locale: str) -> str:
+        return (
+            self.description_es if locale == "es" and self.description_es else None
+        ) or self.description
+
+
+@dataclass
+class FormVersion:
+    slug: str
+    version: int
+    schema: dict[str, Any]
+    ui: Any
+    status: str = "published"
+
+
+@dataclass
+class Agreement:
+    agency: str
+    fields: list[str]
+    purpose: str = ""
+    legal_basis: str = ""
+
+
+@dataclass
+class Sharing:
+    owner: str | None
+    agreements: list[Agreement]
+
+
+@dataclass
+class Draft:
+    id: str
+    form: str
+    version: int
+    answers: dict[str, Any]
+    prefilled: list[str] = field(default_factory=list)
+    updated_at: str | None = None
+
+
+@dataclass
+class TimelineEntry:
+    at: str
+    agency: str | None
+    status: str
+    message: str | None
+
+
+@dataclass
+class DeliverySummary:
+    agency: str
+    fields: list[str]
+    status: str
+
+
+@dataclass
+class Submission:
+    id: str
+    reference: str
+    form: str
+    version: int
+    submitted_at: str
+    status: str = ""
+    deliveries: list[DeliverySummary] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    answers: dict[str, Any] | None = None
+
+
+@dataclass
+class ProfileValue:
+    element: str
+    value: Any
+    masked: bool
+    source_form: str | None
+
+
+@dataclass
+class Profile:
+    keep: bool
+    values: list[ProfileValue]
+
+
+@dataclass
+class Delivery:
+    """One delivery to the staff member's agency: only the fields its agreement names."""
+
+    id: str
+    submission_id: str
+    reference: str
+    form: str
+    version: int | None
+    status: str
+    submitted_at: str | None
+    answers: dict[str, Any]
+
+
+@dataclass
+class DeliveryPage:
+    items: list[Delivery]
+    next_cursor: str | None
+
+
+@dataclass
+class Download:
+    content: bytes
+    media_type: str
+    filename: str
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _s(doc: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = doc.get(key)
+    return default if value is None else str(value)
+
+
+def _submission(doc: dict[str, Any]) -> Submission:
+    return Submission(
+        id=_s(doc, "id"),
+        reference=_s(doc, "reference"),
+        form=_s(doc, "form"),
+        version=int(doc.get("version") or 0),
+        submitted_at=_s(doc, "submitted_at"),
+        status=_s(doc, "status"),
+        deliveries=[
+            DeliverySummary(
+                agency=_s(d, "agency"), fields=list(d.get("fields") or []), status=_s(d, "status")
+            )
+            for d in doc.get("deliveries") or []
+            if isinstance(d, dict)
+        ],
+        timeline=[
+            TimelineEntry(
+                at=_s(t, "at"),
+                agency=t.get("agency"),
+                status=_s(t, "status"),
+                message=t.get("message"),
+            )
+            for t in doc.get("timeline") or []
+            if isinstance(t, dict)
+        ],
+        answers=doc.get("answers") if isinstance(doc.get("answers"), dict) else None,
+    )
+
+
+def _draft(doc: dict[str, Any]) -> Draft:
+    return Draft(
+        id=_s(doc, "id"),
+        form=_s(doc, "form"),
+        version=int(doc.get("version") or 0),
+        answers=_obj(doc.get("answers")),
+        prefilled=[p for p in doc.get("prefilled") or [] if isinstance(p, str)],
+        updated_at=doc.get("updated_at"),
+    )
+
+
+def _delivery(doc: dict[str, Any]) -> Delivery:
+    data = doc.get("data") if isinstance(doc.get("data"), dict) else doc
+    assert isinstance(data, dict)
+    answers = data.get("answers") if isinstance(data.get("answers"), dict) else {}
+    version = data.get("version")
+    return Delivery(
+        id=_s(doc, "id") or _s(data, "delivery_id"),
+        submission_id=_s(data, "submission_id") or _s(doc, "submission_id"),
+        reference=_s(data, "reference"),
+        form=_s(data, "form"),
+        version=int(version) if isinstance(version, int) else None,
+        status=_s(doc, "status"),
+        submitted_at=data.get("submitted_at") or doc.get("created_at"),
+        answers=answers or {},
+    )
+
+
+class Gateway:
+    """Calls the gateway as one user (their bearer token), or anonymously."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        token: str | None = None,
+        forwarded_for: str | None = None,
+    ) -> None:
+        self.client = client
+        self.token = token
+        self.forwarded_for = forwarded_for
+        """The resident's address chain, so the gateway's per-address limits see them and not
+        the portal (the gateway believes it only from a trusted proxy)."""
+
+    def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.forwarded_for:
+            headers["X-Forwarded-For"] = self.forwarded_for
+        if extra:
+            headers.update(extra)
+        return headers
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        raw: bool = False,
+    ) -> Any:
+        clean = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        try:
+            resp = await self.client.request(
+                method, path, json=json, data=data, params=clean, headers=self._headers(headers)
+            )
+        except httpx.HTTPError as exc:
+            raise ApiUnavailable(f"{method} {path}: {exc.__class__.__name__}") from exc
+        if resp.status_code == 401 and self.token:
+            raise SignInRequired()
+        if resp.status_code >= 500:
+            raise ApiUnavailable(f"{method} {path}: {resp.status_code}")
+        if resp.status_code >= 400:
+            try:
+                body = resp.json()
+            except ValueError:
+                body = {"detail": resp.text[:500]}
+            raise ApiError(resp.status_code, body)
+        if raw:
+            return resp
+        if resp.status_code == 204 or not resp.content:
+            return None
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise ApiUnavailable(f"{method} {path}: not JSON") from exc
+
+    # -- identity -------------------------------------------------------------------------
+
+    async def password_grant(self, client_id: str, email: str, password: str) -> TokenSet:
+        body = await self._call(
+            "POST",
+            "/api/v1/identity/token",
+            data={
+                "grant_type": "password",
+                "username": email,
+                "password": password,
+                "client_id": client_id,
+            },
+        )
+        return self._tokens(body)
+
+    async def refresh_grant(self, client_id: str, refresh_token: str) -> TokenSet:
+        body = await self._call(
+            "POST",
+            "/api/v1/identity/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": client_id,
+            },
+        )
+        return self._tokens(body)
+
+    @staticmethod
+    def _tokens(body: Any) -> TokenSet:
+        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
+            raise ApiUnavailable("the token endpoint answered without an access token")
+        return TokenSet(
+            access_token=body["access_token"],
+            refresh_token=body.get("refresh_token"),
+            expires_in=int(body.get("expires_in") or 900),
+        )
+
+    async def revoke(self, client_id: str, refresh_token: str) -> None:
+        await self._call(
+            "POST",
+            "/api/v1/identity/revoke",
+            data={"token": refresh_token, "client_id": client_id},
+        )
+
+    async def sign_up(self, email: str, password: str, full_name: str) -> None:
+        await self._call(
+            "POST",
+            "/api/v1/identity/residents",
+            json={"email": email, "password": password, "full_name": full_name},
+        )
+
+    async def me(self) -> Me:
+        body = await self._call("GET", "/api/v1/identity/me")
+        return Me(
+            sub=_s(body, "sub"),
+            role=_s(body, "role", "resident"),
+            email=body.get("email"),
+            full_name=body.get("full_name"),
+            agency=body.get("agency"),
+        )
+
+    # -- catalog --------------------------------------------------------------------------
+
+    async def agencies(self) -> list[Agency]:
+        body = await self._call("GET", "/api/v1/agencies", params={"limit": 100})
+        return [
+            Agency(code=_s(a, "code"), name=_s(a, "name"))
+            for a in (body or {}).get("items") or []
+            if isinstance(a, dict)
+        ]
+
+    async def forms(self, agency: str | None = None, q: str | None = None) -> list[FormSummary]:
+        body = await self._call(
+            "GET", "/api/v1/forms", params={"agency": agency, "q": q, "limit": 100}
+        )
+        return [self._form(f) for f in (body or {}).get("items") or [] if isinstance(f, dict)]
+
+    async def form(self, slug: str) -> FormSummary:
+        return self._form(await self._call("GET", f"/api/v1/forms/{slug}"))
+
+    @staticmethod
+    def _form(doc: dict[str, Any]) -> FormSummary:
+        i18n = _obj(doc.get("i18n"))
+        es = _obj(i18n.get("es"))
+        title_es = doc.get("title_es") or es.get("title")
+        return FormSummary(
+            slug=_s(doc, "slug"),
+            agency=_s(doc, "agency"),
+            title=_s(doc, "title"),
+            description=_s(doc, "description"),
+            minutes=doc.get("minutes") if isinstance(doc.get("minutes"), int) else None,
+            topic=doc.get("topic"),
+            latest_version=doc.get("latest_version"),
+            title_es=title_es if isinstance(title_es, str) else None,
+            description_es=(doc.get("description_es") or es.get("description")) or None,
+        )
+
+    async def version(self, slug: str, version: int | str = "latest") -> FormVersion:
+        body = await self._call("GET", f"/api/v1/forms/{slug}/versions/{version}")
+        schema = body.get("schema") if isinstance(body.get("schema"), dict) else {}
+        return FormVersion(
+            slug=slug,
+            version=int(body.get("version") or 0),
+            schema=schema,
+            ui=body.get("ui"),
+            status=_s(body, "status", "published"),
+        )
+
+    async def sharing(self, slug: str, version: int | None = None) -> Sharing:
+        body = await self._call(
+            "GET", "/api/v1/agreements", params={"form": slug, "version": version, "limit": 100}
+        )
+        owner = body.get("owner") if isinstance(body.get("owner"), dict) else None
+        return Sharing(
+            owner=_s(owner, "agency") if owner else None,
+            agreements=[
+                Agreement(
+                    agency=_s(a, "agency"),
+                    fields=list(a.get("pointers") or a.get("fields") or []),
+                    purpose=_s(a, "purpose"),
+                    legal_basis=_s(a, "legal_basis"),
+                )
+                for a in body.get("items") or []
+                if isinstance(a, dict)
+            ],
+        )
+
+    # -- drafts and submissions -----------------------------------------------------------
+
+    async def create_draft(self, form: str, version: int | None, prefill: bool) -> Draft:
+        body: dict[str, Any] = {"form": form, "prefill": prefill}
+        if version:
+            body["version"] = version
+        return _draft(await self._call("POST", "/api/v1/drafts", json=body))
+
+    async def draft(self, draft_id: str) -> Draft:
+        return _draft(await self._call("GET", f"/api/v1/drafts/{draft_id}"))
+
+    async def drafts(self) -> list[Draft]:
+        body = await self._call("GET", "/api/v1/drafts")
+        return [_draft(d) for d in (body or {}).get("items") or [] if isinstance(d, dict)]
+
+    async def save_draft(self, draft_id: str, answers: dict[str, Any]) -> Draft:
+        return _draft(
+            await self._call("PATCH", f"/api/v1/drafts/{draft_id}", json={"answers": answers})
+        )
+
+    async def submit(
+        self, form: str, version: int, answers: dict[str, Any], draft_id: str, key: str
+    ) -> Submission:
+        body = await self._call(
+            "POST",
+            "/api/v1/submissions",
+            json={"form": form, "version": version, "answers": answers, "draft": draft_id},
+            headers={"Idempotency-Key": key},
+        )
+        return _submission(body)
+
+    async def submissions(self) -> list[Submission]:
+        body = await self._call("GET", "/api/v1/submissions", params={"limit": 100})
+        return [_submission(s) for s in (body or {}).get("items") or [] if isinstance(s, dict)]
+
+    async def submission(self, id_or_reference: str) -> Submission:
+        return _submission(await self._call("GET", f"/api/v1/submissions/{id_or_reference}"))
+
+    async def receipt(self, submission_id: str) -> Download:
+        resp = await self._call(
+            "GET",
+            f"/api/v1/submissions/{submission_id}/receipt.pdf",
+            headers={"Accept": "application/pdf"},
+            raw=True,
+        )
+        return Download(resp.content, "application/pdf", f"receipt-{submission_id}.pdf")
+
+    async def post_status(self, submission_id: str, status: str, message: str | None) -> None:
+        await self._call(
+            "POST",
+            f"/api/v1/submissions/{submission_id}/status",
+            json={"status": status, "message": message or None},
+        )
+
+    # -- profile --------------------------------------------------------------------------
+
+    async def profile(self) -> Profile:
+        body = await self._call("GET", "/api/v1/profile")
+        return Profile(
+            keep=bool(body.get("keep")),
+            values=[
+                ProfileValue(
+                    element=_s(v, "element"),
+                    value=v.get("value"),
+                    masked=bool(v.get("masked")),
+                    source_form=v.get("source_form"),
+                )
+                for v in body.get("values") or []
+                if isinstance(v, dict)
+            ],
+        )
+
+    async def set_consent(self, keep: bool) -> None:
+        await self._call("PUT", "/api/v1/profile/consent", json={"keep": keep})
+
+    async def erase_profile(self) -> None:
+        await self._call("DELETE", "/api/v1/profile")
+
+    # -- agencies and auditors ------------------------------------------------------------
+
+    async def deliveries(self, after: str | None = None, limit: int = 50) -> DeliveryPage:
+        body = await self._call(
+            "GET", "/api/v1/deliveries", params={"after": after, "limit": limit}
+        )
+        return DeliveryPage(
+            items=[_delivery(d) for d in (body or {}).get("items") or [] if isinstance(d, dict)],
+            next_cursor=(body or {}).get("next_cursor"),
+        )
+
+    async def audit(self) -> dict[str, Any]:
+        body = await self._call("GET", "/api/v1/audit/redundancy")
+        return body if isinstance(body, dict) else {}
+
+    async def audit_download(self, fmt: str) -> Download:
+        media = {"csv": "text/csv", "pdf": "application/pdf"}[fmt]
+        resp = await self._call(
+            "GET",
+            "/api/v1/audit/redundancy",
+            params={"format": fmt},
+            headers={"Accept": media},
+            raw=True,
+        )
+        return Download(resp.content, media, f"redundancy-audit.{fmt}")
+
+
+def gateway_client(
+    base_url: str, timeout: float, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    """One pooled client per portal process; tests pass a MockTransport."""
+    if transport is not None:
+        return service_client(base_url, timeout=timeout, transport=transport)
+    return service_client(base_url, timeout=timeout)

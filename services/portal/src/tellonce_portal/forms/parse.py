@@ -1,0 +1,195 @@
+"""Posted HTML form data back into a JSON answers document, coerced per the schema.
+
+A value that cannot be coerced (``twelve`` for an integer) is not written into the answers:
+it is kept as typed (``raw``) and reported, so the page shows it again next to its error.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tellonce_portal.forms import pointers
+from tellonce_portal.forms.model import Field, FieldError, Option
+
+FormData = Mapping[str, Sequence[str]]
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+@dataclass
+class ParseResult:
+    answers: dict[str, Any]
+    errors: list[FieldError] = field(default_factory=list)
+    raw: dict[str, str] = field(default_factory=dict)
+
+
+def _first(form: FormData, name: str) -> str:
+    values = form.get(name) or []
+    return values[0].strip() if values else ""
+
+
+def coerce_number(text: str, *, integer: bool) -> int | float | None:
+    cleaned = text.replace(",", "").replace("$", "").strip()
+    if not _NUMBER.match(cleaned):
+        return None
+    value = float(cleaned)
+    if integer:
+        return int(value) if value.is_integer() else None
+    return int(value) if value.is_integer() and not re.search(r"[.eE]", cleaned) else value
+
+
+def _match_option(options: Sequence[Option], text: str) -> tuple[bool, Any]:
+    for option in options:
+        if option.html_value == text:
+            return True, option.value
+    return False, None
+
+
+def parse_fields(fields: Sequence[Field], form: FormData, answers: dict[str, Any]) -> ParseResult:
+    """Apply the posted values of ``fields`` onto a copy of ``answers``."""
+    result = ParseResult(answers=copy.deepcopy(answers))
+    for f in fields:
+        _parse_one(f, form, result)
+    for f in fields:
+        _drop_unmet(f, result.answers)
+    return result
+
+
+def _put(result: ParseResult, pointer: str, value: Any) -> None:
+    if value is None:
+        pointers.delete(result.answers, pointer)
+    else:
+        pointers.set_value(result.answers, pointer, value)
+
+
+def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
+    if f.kind == "group":
+        for child in f.children:
+            _parse_one(child, form, result)
+        return
+    if f.kind == "repeat":
+        if not isinstance(pointers.get(result.answers, f.pointer), list):
+            pointers.set_value(result.answers, f.pointer, [])
+        for child in f.children:
+            if not isinstance(pointers.get(result.answers, child.pointer), dict):
+                pointers.set_value(result.answers, child.pointer, {})
+            _parse_one(child, form, result)
+        return
+    if f.kind == "checkboxes":
+        chosen = []
+        for text in form.get(f.name) or []:
+            ok, value = _match_option(f.options, text)
+            if not ok:
+                result.errors.append(FieldError(f.pointer, _choose(f.label)))
+                return
+            if value not in chosen:
+                chosen.append(value)
+        _put(result, f.pointer, chosen or None)
+        return
+    if f.kind == "lines":
+        text = "\n".join(form.get(f.name) or [])
+        items: list[Any] = []
+        for line in (ln.strip() for ln in text.splitlines()):
+            if not line:
+                continue
+            if f.item_type in ("integer", "number"):
+                num = coerce_number(line, integer=f.item_type == "integer")
+                if num is None:
+                    result.raw[f.name] = text
+                    result.errors.append(
+                        FieldError(f.pointer, f"Enter {f.label.lower()} as numbers, one per line")
+                    )
+                    return
+                items.append(num)
+            else:
+                items.append(line)
+        _put(result, f.pointer, items or None)
+        return
+    text = _first(form, f.name)
+    if f.kind == "checkbox":
+        _put(result, f.pointer, True if text == "true" else None)
+        return
+    if text == "":
+        _put(result, f.pointer, None)
+        return
+    if f.kind == "yesno":
+        if text not in ("true", "false"):
+            result.raw[f.name] = text
+            result.errors.append(FieldError(f.pointer, f"Select yes or no for {f.label.lower()}"))
+            return
+        _put(result, f.pointer, text == "true")
+        return
+    if f.kind in ("radios", "select", "hidden") and f.options:
+        ok, value = _match_option(f.options, text)
+        if not ok:
+            result.raw[f.name] = text
+            result.errors.append(FieldError(f.pointer, _choose(f.label)))
+            return
+        _put(result, f.pointer, value)
+        return
+    if f.kind in ("integer", "number"):
+        num = coerce_number(text, integer=f.kind == "integer")
+        if num is None:
+            result.raw[f.name] = text
+            what = "a whole number" if f.kind == "integer" else "a number"
+            result.errors.append(FieldError(f.pointer, f"{f.label} must be {what}"))
+            return
+        _put(result, f.pointer, num)
+        return
+    _put(result, f.pointer, text)
+
+
+def _drop_unmet(f: Field, answers: dict[str, Any]) -> None:
+    """Answers to a question whose condition is not met are not kept."""
+    if f.condition is not None and not f.condition.met(answers):
+        pointers.delete(answers, f.pointer)
+        return
+    for child in f.children:
+        _drop_unmet(child, answers)
+
+
+@dataclass(frozen=True)
+class ListAction:
+    """``add:/dependents`` or ``remove:/dependents/1``, sent by the page's buttons."""
+
+    verb: str
+    pointer: str
+
+    @classmethod
+    def parse(cls, text: str) -> ListAction | None:
+        verb, _, pointer = text.partition(":")
+        if verb not in ("add", "remove") or not pointer.startswith("/"):
+            return None
+        if verb == "remove" and not pointer.rsplit("/", 1)[-1].isdigit():
+            return None
+        return cls(verb, pointer)
+
+    def apply(self, answers: dict[str, Any], fields: Sequence[Field]) -> bool:
+        """Apply to the answers if the pointer names a list on this page; say if it did."""
+        target = self.pointer if self.verb == "add" else self.pointer.rsplit("/", 1)[0]
+        repeat = next(
+            (f for top in fields for f in top.walk() if f.kind == "repeat" and f.pointer == target),
+            None,
+        )
+        if repeat is None:
+            return False
+        current = pointers.get(answers, target)
+        items = list(current) if isinstance(current, list) else []
+        if self.verb == "add":
+            if repeat.max_items is not None and len(items) >= repeat.max_items:
+                return False
+            items.append({})
+        else:
+            index = int(self.pointer.rsplit("/", 1)[-1])
+            if index >= len(items):
+                return False
+            items.pop(index)
+        pointers.set_value(answers, target, items)
+        return True
+
+
+def _choose(label: str) -> str:
+    return "Select " + label.lower() + " from the list"  # noqa: S608 (not SQL)

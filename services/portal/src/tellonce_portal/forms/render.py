@@ -1,0 +1,117 @@
+"""Fields to accessible HTML: every input has a label, groups are fieldsets with legends, hints
+and errors are tied to their input with ``aria-describedby``, answers are kept as typed, and
+answers that came from the resident's profile say so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import Environment
+from markupsafe import Markup
+
+from tellonce_portal.forms import pointers
+from tellonce_portal.forms.model import Field, FieldError, encode_value, html_id
+
+
+@dataclass
+class FieldState:
+    """What a page knows when it draws its fields."""
+
+    answers: dict[str, Any]
+    errors: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+    prefilled: set[str] = field(default_factory=set)
+    on_page: set[str] = field(default_factory=set)
+    """Pointers of the page's own questions: a condition on one of them is shown with a
+    progressive-enhancement reveal instead of being decided on the server."""
+
+    @classmethod
+    def build(
+        cls,
+        answers: dict[str, Any],
+        errors: Iterable[FieldError] = (),
+        raw: dict[str, str] | None = None,
+        prefilled: Iterable[str] = (),
+        fields: Sequence[Field] = (),
+    ) -> FieldState:
+        first: dict[str, str] = {}
+        for error in errors:
+            first.setdefault(error.pointer, error.message)
+        return cls(
+            answers=answers,
+            errors=first,
+            raw=raw or {},
+            prefilled=set(prefilled),
+            on_page={f.pointer for top in fields for f in top.walk()},
+        )
+
+    def value(self, f: Field) -> str:
+        if f.name in self.raw:
+            return self.raw[f.name]
+        current = pointers.get(self.answers, f.pointer)
+        if f.kind == "lines" and isinstance(current, list):
+            return "\n".join(encode_value(v) for v in current)
+        if isinstance(current, (dict, list)):
+            return ""
+        return encode_value(current)
+
+    def selected(self, f: Field) -> list[str]:
+        current = pointers.get(self.answers, f.pointer)
+        if isinstance(current, list):
+            return [encode_value(v) for v in current]
+        return [] if current is None else [encode_value(current)]
+
+    def error(self, f: Field) -> str:
+        return self.errors.get(f.pointer, "")
+
+    def is_prefilled(self, f: Field) -> bool:
+        return f.pointer in self.prefilled
+
+    def visible(self, f: Field) -> bool:
+        """A question whose condition depends on another page's answer is left out when that
+        answer does not meet it."""
+        cond = f.condition
+        if cond is None or cond.pointer in self.on_page:
+            return True
+        return cond.met(self.answers)
+
+    def reveal_id(self, f: Field) -> str:
+        return html_id(f.condition.pointer) if f.condition is not None else ""
+
+    def describedby(self, f: Field, *extra: str) -> str:
+        ids = [*extra]
+        if f.hint:
+            ids.append(f.html_id + "-hint")
+        if self.is_prefilled(f):
+            ids.append(f.html_id + "-prefilled")
+        if self.error(f):
+            ids.append(f.html_id + "-error")
+        return " ".join(ids)
+
+
+def render_fields(
+    env: Environment, fields: Sequence[Field], state: FieldState, t: Any, *, heading: bool = False
+) -> Markup:
+    """The HTML of a page's fields, drawn by the ``_fields.html`` macros."""
+    template = env.get_template("_fields.html")
+    module = template.make_module({"t": t})
+    out = Markup("")
+    for f in fields:
+        out += module.field(f, state, top=True, single=heading and len(fields) == 1)  # type: ignore[attr-defined]
+    return out
+
+
+def error_summary(errors: Sequence[FieldError], fields: Sequence[Field]) -> list[tuple[str, str]]:
+    """(href, message) pairs for the error summary, linking to the input (the first option of
+    a set of radios, the fieldset of a group)."""
+    index = {f.pointer: f for top in fields for f in top.walk()}
+    out = []
+    for error in errors:
+        target = index.get(error.pointer)
+        anchor = html_id(error.pointer)
+        if target is not None and target.kind in ("radios", "yesno", "checkboxes"):
+            anchor = target.html_id + "-0"
+        out.append(("#" + anchor, error.message))
+    return out

@@ -1,0 +1,576 @@
+"""From a JSON Schema (draft-04 to 2020-12) and a UI document to fields and pages.
+
+Real agencies' schemas use ``$ref`` into ``definitions``/``$defs``, ``allOf``, and ``oneOf`` /
+``anyOf`` either as constraints ("one of these is required"), as nullable wrappers
+(``[{"type": "null"}, {...}]``) or as object variants (an address by country). The renderer
+merges variants into one set of questions and leaves the exact rule to the validator, which
+reports it against the right pointer.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from tellonce_portal.forms import pointers
+from tellonce_portal.forms.model import Condition, Field, Kind, Option, Page
+
+MAX_DEPTH = 12
+AUTO_PAGE_SIZE = 6
+SINGLE_PAGE_LEAVES = 12
+LONG_TEXT = 255
+DATE_PATTERN = re.compile(r"^\^\(\\d\{4\}\|XXXX\)-")
+
+WIDGET_ALIASES = {"radio": "radios", "ssn": "text", "repeat": None, "number": None}
+"""The registry's UI-document widget names -> the renderer's (None: decided by the type)."""
+
+AUTOCOMPLETE = {
+    "first": "given-name",
+    "firstname": "given-name",
+    "middle": "additional-name",
+    "last": "family-name",
+    "lastname": "family-name",
+    "suffix": "honorific-suffix",
+    "email": "email",
+    "emailaddress": "email",
+    "phone": "tel",
+    "homephone": "tel",
+    "mobilephone": "tel",
+    "dayphone": "tel",
+    "nightphone": "tel",
+    "daytimephone": "tel",
+    "phonenumber": "tel",
+    "street": "address-line1",
+    "street1": "address-line1",
+    "addressline1": "address-line1",
+    "street2": "address-line2",
+    "addressline2": "address-line2",
+    "street3": "address-line3",
+    "addressline3": "address-line3",
+    "city": "address-level2",
+    "state": "address-level1",
+    "postalcode": "postal-code",
+    "zipcode": "postal-code",
+    "country": "country",
+    "dateofbirth": "bday",
+    "birthdate": "bday",
+}
+
+
+def humanize(name: str) -> str:
+    """``veteranDateOfBirth`` -> ``Veteran date of birth``."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name.replace("_", " ")).split()
+    if not words:
+        return name
+    text = " ".join(w if (w.isupper() and len(w) > 1) else w.lower() for w in words)
+    return text[0].upper() + text[1:]
+
+
+def _localized(value: Any, locale: str) -> tuple[str, str | None] | None:
+    """A UI text in the page's locale; the second item names the fallback language, if any."""
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, dict):
+        if isinstance(value.get(locale), str):
+            return value[locale], None
+        for lang in ("en", *value.keys()):
+            if isinstance(value.get(lang), str):
+                return value[lang], (lang if lang != locale else None)
+    return None
+
+
+class UIDocument:
+    """The UI document, read tolerantly. Documented shape (docs/portal.md):
+    ``{"pages": [{"id", "title": {en, es}, "fields": [pointer...], "show_if"?}],
+    "fields": {pointer: {"label", "hint", "widget", "show_if", "options": {value: label}}},
+    "omit": [pointer...]}``; ``sections`` is accepted for ``pages`` and plain strings for
+    localized texts."""
+
+    def __init__(self, raw: Any) -> None:
+        doc = raw if isinstance(raw, dict) else {}
+        self.pages = doc.get("pages") or doc.get("sections") or []
+        if not isinstance(self.pages, list):
+            self.pages = []
+        fields = doc.get("fields") or {}
+        self.fields: dict[str, dict[str, Any]] = {}
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                if isinstance(value, dict):
+                    self.fields[_as_pointer(key)] = value
+        omit = doc.get("omit") or []
+        self.omit = {_as_pointer(p) for p in omit if isinstance(p, str)}
+
+    def spec(self, pointer: str) -> dict[str, Any]:
+        """UI settings for a concrete pointer; array indexes match ``*`` or are dropped."""
+        if pointer in self.fields:
+            return self.fields[pointer]
+        generic = re.sub(r"/\d+(?=/|$)", "/*", pointer)
+        if generic in self.fields:
+            return self.fields[generic]
+        stripped = re.sub(r"/\d+(?=/|$)", "", pointer)
+        return self.fields.get(stripped, {})
+
+    def omitted(self, pointer: str) -> bool:
+        generic = re.sub(r"/\d+(?=/|$)", "/*", pointer)
+        return pointer in self.omit or generic in self.omit
+
+
+def _as_pointer(key: str) -> str:
+    return key if key.startswith("/") else "/" + key.replace(".", "/")
+
+
+class FormDefinition:
+    """One form version: its schema, UI document and title, drawn in a locale."""
+
+    def __init__(
+        self, schema: dict[str, Any], ui: Any = None, *, title: str = "", locale: str = "en"
+    ) -> None:
+        self.schema = schema
+        self.ui = UIDocument(ui)
+        self.title = title or str(schema.get("title") or "")
+        self.locale = locale
+
+    # -- schema normalisation -------------------------------------------------------------
+
+    def resolve(self, node: Any, depth: int = 0) -> dict[str, Any]:
+        """Follow local ``$ref`` chains; an unresolvable one becomes an empty schema."""
+        seen = 0
+        while isinstance(node, dict) and "$ref" in node and seen < 16:
+            ref = node["$ref"]
+            target: Any = None
+            if isinstance(ref, str) and ref.startswith("#"):
+                try:
+                    target = pointers.get(self.schema, ref[1:]) if ref != "#" else self.schema
+                except ValueError:
+                    target = None
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            node = {**(target if isinstance(target, dict) else {}), **rest}
+            seen += 1
+        return node if isinstance(node, dict) else {}
+
+    def normalize(self, node: Any) -> tuple[dict[str, Any], bool]:
+        """Resolve refs and merge ``allOf``/``oneOf``/``anyOf`` into one schema; the flag says
+        whether ``null`` is allowed."""
+        node = self.resolve(node)
+        merged = {k: v for k, v in node.items() if k not in ("allOf", "oneOf", "anyOf", "not")}
+        nullable = False
+        for sub in node.get("allOf", []) or []:
+            part, sub_null = self.normalize(sub)
+            merged = _merge(merged, part, base_wins=False)
+            nullable = nullable or sub_null
+        for key in ("oneOf", "anyOf"):
+            branches = node.get(key) or []
+            variants: list[dict[str, Any]] = []
+            for branch in branches:
+                part, _ = self.normalize(branch)
+                if part.get("type") == "null":
+                    nullable = True
+                    continue
+                if set(part) <= {"required", "description", "title"}:
+                    continue  # a constraint ("one of these is required"), not a question
+                variants.append(part)
+            if variants:
+                merged = _merge_variants(merged, variants)
+        typ = merged.get("type")
+        if isinstance(typ, list):
+            nullable = nullable or "null" in typ
+            rest = [t for t in typ if t != "null"]
+            merged["type"] = rest[0] if rest else "null"
+        if "type" not in merged:
+            if "properties" in merged:
+                merged["type"] = "object"
+            elif "items" in merged:
+                merged["type"] = "array"
+            elif merged.get("enum"):
+                merged["type"] = _json_type(merged["enum"][0])
+        return merged, nullable
+
+    # -- fields ---------------------------------------------------------------------------
+
+    def top_level(self) -> list[tuple[str, Any]]:
+        root, _ = self.normalize(self.schema)
+        props = root.get("properties") or {}
+        return [(name, sub) for name, sub in props.items() if isinstance(sub, (dict, bool))]
+
+    def field_for(self, pointer: str, answers: dict[str, Any]) -> Field | None:
+        """The concrete field for a top-level (or deeper, schema-path) pointer."""
+        parts = pointers.split(pointer)
+        node: Any = self.schema
+        required: list[str] = []
+        for part in parts:
+            norm, _ = self.normalize(node)
+            if part.isdigit() and norm.get("type") == "array":
+                node = norm.get("items") or {}
+                required = []
+                continue
+            props = norm.get("properties") or {}
+            if part not in props:
+                return None
+            required = list(norm.get("required") or [])
+            node = props[part]
+        name = parts[-1] if parts else ""
+        return self._build(node, pointer, name, name in required, answers, 0)
+
+    def _build(
+        self,
+        node: Any,
+        pointer: str,
+        name: str,
+        required: bool,
+        answers: dict[str, Any],
+        depth: int,
+    ) -> Field | None:
+        if depth > MAX_DEPTH or node is False or self.ui.omitted(pointer):
+            return None
+        norm, _nullable = self.normalize(node if isinstance(node, dict) else {})
+        spec = self.ui.spec(pointer)
+        label, label_lang = self._label(spec, norm, name)
+        hint_text = _localized(spec.get("hint") or spec.get("help"), self.locale)
+        hint = hint_text[0] if hint_text else str(norm.get("description") or "")
+        if hint == label:
+            hint = ""
+        base: dict[str, Any] = {
+            "pointer": pointer,
+            "name": pointer,
+            "label": label,
+            "hint": hint,
+            "required": required,
+            "element": norm.get("x-element") if isinstance(norm.get("x-element"), str) else None,
+            "condition": Condition.parse(spec.get("show_if")),
+            "label_lang": label_lang,
+        }
+        typ = norm.get("type")
+        widget = WIDGET_ALIASES.get(str(spec.get("widget")), spec.get("widget"))
+        if typ == "object":
+            props = norm.get("properties") or {}
+            if not props:
+                return None
+            req = set(norm.get("required") or [])
+            children = []
+            for child_name, child in props.items():
+                built = self._build(
+                    child, pointers.join(pointer, child_name), child_name, child_name in req,
+                    answers, depth + 1,
+                )  # fmt: skip
+                if built is not None:
+                    children.append(built)
+            if not children:
+                return None
+            return Field(kind="group", children=children, **base)
+        if typ == "array":
+            return self._build_array(norm, base, spec, answers, depth)
+        if typ in (None, "null"):
+            return None
+        options = self._options(norm, spec)
+        kind: Kind
+        if typ == "boolean":
+            enum = norm.get("enum")
+            kind = "checkbox" if enum == [True] or widget == "checkbox" else "yesno"
+            return Field(kind=kind, **base)
+        if options:
+            if len(options) == 1 and "default" in norm and widget != "radios":
+                kind = "hidden"
+            elif widget == "radios":
+                kind = "radios"
+            elif widget == "select":
+                kind = "select"
+            else:
+                kind = "radios" if len(options) <= 5 else "select"
+            return Field(kind=kind, options=options, **base)
+        if typ in ("integer", "number"):
+            return Field(kind="integer" if typ == "integer" else "number", **base)
+        kind = self._string_kind(norm, name, widget)
+        max_length = norm.get("maxLength") if isinstance(norm.get("maxLength"), int) else None
+        auto = AUTOCOMPLETE.get(name.lower()) if kind != "date" or "birth" in name.lower() else None
+        if kind == "date" and auto != "bday":
+            auto = None
+        return Field(kind=kind, max_length=max_length, autocomplete=auto, **base)
+
+    def _build_array(
+        self,
+        norm: dict[str, Any],
+        base: dict[str, Any],
+        spec: dict[str, Any],
+        answers: dict[str, Any],
+        depth: int,
+    ) -> Field | None:
+        items, _ = self.normalize(norm.get("items") or {})
+        min_items = int(norm.get("minItems") or 0)
+        max_items = norm.get("maxItems") if isinstance(norm.get("maxItems"), int) else None
+        item_type = items.get("type")
+        if item_type == "object":
+            current = pointers.get(answers, base["pointer"])
+            count = len(current) if isinstance(current, list) else 0
+            item_label = _localized(spec.get("item_label"), self.locale)
+            children = []
+            for index in range(count):
+                built = self._build(
+                    norm.get("items") or {}, pointers.join(base["pointer"], index), "", False,
+                    answers, depth + 1,
+                )  # fmt: skip
+                if built is not None:
+                    children.append(built)
+            return Field(
+                kind="repeat",
+                children=children,
+                min_items=min_items,
+                max_items=max_items,
+                item_label=item_label[0] if item_label else _singular(base["label"]),
+                **base,
+            )
+        options = self._options(items, {})
+        if options:
+            return Field(kind="checkboxes", options=options, min_items=min_items, **base)
+        if item_type in ("string", "integer", "number"):
+            return Field(kind="lines", item_type=str(item_type), min_items=min_items, **base)
+        return None
+
+    def _label(
+        self, spec: dict[str, Any], norm: dict[str, Any], name: str
+    ) -> tuple[str, str | None]:
+        found = _localized(spec.get("label"), self.locale)
+        if found:
+            return found
+        if isinstance(norm.get("title"), str) and norm["title"].strip():
+            return norm["title"], ("en" if self.locale != "en" else None)
+        return humanize(name) if name else "", ("en" if self.locale != "en" else None)
+
+    def _options(self, norm: dict[str, Any], spec: dict[str, Any]) -> list[Option]:
+        enum = norm.get("enum")
+        if not isinstance(enum, list) or not enum:
+            return []
+        names = norm.get("enumNames") if isinstance(norm.get("enumNames"), list) else None
+        raw_labels = spec.get("options")
+        ui_labels: dict[str, Any] = raw_labels if isinstance(raw_labels, dict) else {}
+        out = []
+        for i, value in enumerate(enum):
+            ui_label = _localized(ui_labels.get(str(value)), self.locale)
+            if ui_label:
+                label = ui_label[0]
+            elif names and i < len(names):
+                label = str(names[i])
+            elif value is True:
+                label = "Yes"
+            elif value is False:
+                label = "No"
+            else:
+                label = str(value)
+            out.append(Option(value=value, label=label))
+        return out
+
+    @staticmethod
+    def _string_kind(norm: dict[str, Any], name: str, widget: Any) -> Kind:
+        if widget in ("textarea", "text", "email", "tel", "url", "date", "hidden"):
+            return widget  # type: ignore[no-any-return]
+        fmt = norm.get("format")
+        pattern = norm.get("pattern") if isinstance(norm.get("pattern"), str) else ""
+        if fmt == "date" or (pattern and DATE_PATTERN.match(pattern)):
+            return "date"
+        if fmt == "date-time":
+            return "datetime"
+        if fmt == "email" or name.lower() in ("email", "emailaddress"):
+            return "email"
+        if fmt in ("uri", "url"):
+            return "url"
+        if "phone" in name.lower():
+            return "tel"
+        max_length = norm.get("maxLength")
+        if isinstance(max_length, int) and max_length > LONG_TEXT:
+            return "textarea"
+        return "text"
+
+    # -- pages ----------------------------------------------------------------------------
+
+    def pages(self, answers: dict[str, Any]) -> list[Page]:
+        """The pages to show, in order, skipping those whose condition is not met."""
+        return [p for p in self.all_pages() if p.condition is None or p.condition.met(answers)]
+
+    def all_pages(self) -> list[Page]:
+        if self.ui.pages:
+            out = []
+            for i, raw in enumerate(self.ui.pages):
+                if not isinstance(raw, dict):
+                    continue
+                title = _localized(raw.get("title"), self.locale)
+                fields = [_as_pointer(p) for p in raw.get("fields") or [] if isinstance(p, str)]
+                out.append(
+                    Page(
+                        id=str(raw.get("id") or f"page-{i + 1}"),
+                        title=title[0] if title else f"{self.title} ({i + 1})",
+                        pointers=fields,
+                        condition=Condition.parse(raw.get("show_if")),
+                    )
+                )
+            if out:
+                return out
+        return self._auto_pages()
+
+    def _auto_pages(self) -> list[Page]:
+        """One page per section (object or list) and short runs of single questions; a short
+        form is one page."""
+        tops: list[Field] = []
+        total = 0
+        for name, _sub in self.top_level():
+            pointer = "/" + pointers.escape(name)
+            if self.ui.omitted(pointer):
+                continue
+            built = self.field_for(pointer, {})
+            if built is None:
+                continue
+            tops.extend(_split_big(built))
+            total += max(1, len(built.leaves()))
+        if not tops:
+            return []
+        if total <= SINGLE_PAGE_LEAVES:
+            return [Page(id="page-1", title=self.title, pointers=[f.pointer for f in tops])]
+        pages: list[Page] = []
+        run: list[Field] = []
+
+        def flush() -> None:
+            if run:
+                title = run[0].label if len(run) == 1 else self.title
+                pages.append(
+                    Page(
+                        id=f"page-{len(pages) + 1}", title=title, pointers=[f.pointer for f in run]
+                    )
+                )
+                run.clear()
+
+        for built in tops:
+            if built.is_container:
+                flush()
+                pages.append(
+                    Page(id=f"page-{len(pages) + 1}", title=built.label, pointers=[built.pointer])
+                )
+            else:
+                run.append(built)
+                if len(run) >= AUTO_PAGE_SIZE:
+                    flush()
+        flush()
+        return pages
+
+    def page_fields(self, page: Page, answers: dict[str, Any]) -> list[Field]:
+        out = []
+        for pointer in page.pointers:
+            built = self.field_for(pointer, answers)
+            if built is not None:
+                out.append(built)
+        return out
+
+    def fields(self, answers: dict[str, Any]) -> list[Field]:
+        """Every field of the form's visible pages."""
+        out: list[Field] = []
+        for page in self.pages(answers):
+            out.extend(self.page_fields(page, answers))
+        return out
+
+    def page_of(self, pointer: str, answers: dict[str, Any]) -> int | None:
+        """Index of the visible page holding ``pointer`` (or its nearest ancestor)."""
+        for index, page in enumerate(self.pages(answers)):
+            for top in page.pointers:
+                if pointers.is_within(pointer, top) or pointers.is_within(top, pointer):
+                    return index
+        return None
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def _merge(base: dict[str, Any], other: dict[str, Any], *, base_wins: bool) -> dict[str, Any]:
+    out = copy.copy(base)
+    for key, value in other.items():
+        if key == "properties" and isinstance(value, dict):
+            props = dict(out.get("properties") or {})
+            for name, sub in value.items():
+                if name not in props or not base_wins:
+                    props[name] = (
+                        sub if name not in props else {**_as_dict(props[name]), **_as_dict(sub)}
+                    )
+            out["properties"] = props
+        elif key == "required" and isinstance(value, list):
+            out["required"] = sorted(set(out.get("required") or []) | set(value))
+        elif key not in out or not base_wins:
+            out[key] = value
+    return out
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _merge_variants(base: dict[str, Any], variants: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge alternative branches: properties are united (the base's own win), a property
+    whose branches all have an ``enum`` gets their union, one that is free text in any
+    branch stays free text; only what every branch requires is required."""
+    out = copy.copy(base)
+    props = dict(out.get("properties") or {})
+    own = set(props)
+    branch_props: dict[str, list[Any]] = {}
+    requireds: list[set[str]] = []
+    scalar_enums: list[Any] = []
+    for variant in variants:
+        for name, sub in (variant.get("properties") or {}).items():
+            branch_props.setdefault(name, []).append(sub)
+        requireds.append(set(variant.get("required") or []))
+        if "properties" not in variant:
+            for key, value in variant.items():
+                if key == "enum" and isinstance(value, list):
+                    scalar_enums.extend(v for v in value if v not in scalar_enums)
+                elif key not in out and key != "required":
+                    out[key] = value
+    for name, subs in branch_props.items():
+        if name in own:
+            continue
+        dicts = [s for s in subs if isinstance(s, dict)]
+        merged: dict[str, Any] = {}
+        for sub in dicts:
+            merged = {**sub, **merged} if merged else dict(sub)
+        if dicts and all(isinstance(s.get("enum"), list) for s in dicts) and len(dicts) > 1:
+            values: list[Any] = []
+            for sub in dicts:
+                values.extend(v for v in sub["enum"] if v not in values)
+            merged["enum"] = values
+            merged.pop("enumNames", None)
+        elif len(dicts) > 1 and any("enum" not in s and "$ref" not in s for s in dicts):
+            merged.pop("enum", None)
+            merged.pop("enumNames", None)
+        props[name] = merged
+    if props:
+        out["properties"] = props
+        if "type" not in out:
+            out["type"] = "object"
+    if scalar_enums and "properties" not in out:
+        out["enum"] = scalar_enums
+    if requireds:
+        common = set.intersection(*requireds)
+        out["required"] = sorted(set(out.get("required") or []) | common)
+    return out
+
+
+def _singular(label: str) -> str:
+    """``Dependents`` -> ``dependent``, for "Add another dependent"."""
+    text = label[:1].lower() + label[1:]
+    if text.endswith("ies"):
+        return text[:-3] + "y"
+    if text.endswith("s") and not text.endswith("ss"):
+        return text[:-1]
+    return text or "item"
+
+
+def _split_big(section: Field) -> list[Field]:
+    """A section too long for one page (a form whose answers all sit under one object) is
+    split into its own sub-sections."""
+    if section.kind == "group" and len(section.leaves()) > 2 * SINGLE_PAGE_LEAVES:
+        out: list[Field] = []
+        for child in section.children:
+            out.extend(_split_big(child))
+        return out
+    return [section]

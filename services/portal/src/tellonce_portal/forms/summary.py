@@ -1,0 +1,110 @@
+"""Answers as a summary list (check your answers, an application's page): one row per
+answered question, its value shown as the resident chose it (option labels, Yes/No, dates in
+the page's language)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tellonce_portal.forms import pointers
+from tellonce_portal.forms.model import Field, encode_value
+from tellonce_portal.forms.schema import FormDefinition
+from tellonce_portal.i18n import Translator
+
+
+@dataclass
+class Row:
+    label: str
+    value: str
+    pointer: str
+    html_id: str
+
+
+@dataclass
+class Section:
+    title: str
+    page: int
+    rows: list[Row]
+
+
+def display(f: Field, value: Any, t: Translator) -> str:
+    if value is None or value == "" or value == []:
+        return ""
+    if f.kind in ("yesno", "checkbox") and isinstance(value, bool):
+        return t("yes") if value else t("no")
+    if f.options:
+        labels = {o.html_value: o.label for o in f.options}
+        if isinstance(value, list):
+            return ", ".join(labels.get(encode_value(v), encode_value(v)) for v in value)
+        return labels.get(encode_value(value), encode_value(value))
+    if f.kind == "date":
+        return t.date(value)
+    if f.kind in ("number", "integer"):
+        return t.number(value)
+    if isinstance(value, list):
+        return ", ".join(encode_value(v) for v in value)
+    return encode_value(value)
+
+
+def rows_for(fields: Sequence[Field], answers: dict[str, Any], t: Translator) -> list[Row]:
+    out: list[Row] = []
+
+    def visit(f: Field, prefix: str) -> None:
+        if f.condition is not None and not f.condition.met(answers):
+            return
+        label = f"{prefix}{f.label}" if f.label else prefix.rstrip(": ")
+        if f.kind == "group":
+            for child in f.children:
+                visit(child, f"{label}: " if label else "")
+            return
+        if f.kind == "repeat":
+            for index, item in enumerate(f.children, start=1):
+                item_prefix = f"{label} {index}: " if label else f"{index}: "
+                for child in item.children:
+                    visit(child, item_prefix)
+            return
+        if f.kind == "hidden":
+            return
+        text = display(f, pointers.get(answers, f.pointer), t)
+        if text:
+            out.append(Row(label=label, value=text, pointer=f.pointer, html_id=f.html_id))
+
+    for f in fields:
+        visit(f, "")
+    return out
+
+
+def sections(defn: FormDefinition, answers: dict[str, Any], t: Translator) -> list[Section]:
+    out = []
+    for index, page in enumerate(defn.pages(answers), start=1):
+        fields = defn.page_fields(page, answers)
+        out.append(Section(title=page.title, page=index, rows=rows_for(fields, answers, t)))
+    return out
+
+
+def visible_answers(defn: FormDefinition, answers: dict[str, Any]) -> dict[str, Any]:
+    """The answers without those on pages or questions whose condition is not met (a resident
+    who changes an earlier answer does not send what no longer applies)."""
+    kept: dict[str, Any] = {}
+    for f in defn.fields(answers):
+        _copy_visible(f, answers, kept)
+    pruned: dict[str, Any] = pointers.prune(kept)
+    return pruned
+
+
+def _copy_visible(f: Field, source: dict[str, Any], target: dict[str, Any]) -> None:
+    if f.condition is not None and not f.condition.met(source):
+        return
+    if f.kind in ("group", "repeat"):
+        if f.kind == "repeat":
+            items = pointers.get(source, f.pointer)
+            if isinstance(items, list):
+                pointers.set_value(target, f.pointer, [{} for _ in items])
+        for child in f.children:
+            _copy_visible(child, source, target)
+        return
+    value = pointers.get(source, f.pointer)
+    if value is not None:
+        pointers.set_value(target, f.pointer, value)

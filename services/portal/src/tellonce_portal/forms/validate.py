@@ -1,0 +1,219 @@
+"""Checking a page's answers against the schema before moving on, with messages a resident
+can act on (GOV.UK style: say what to do, name the field), and placing the API's
+``errors[{pointer, message}]`` on the fields they belong to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError
+
+from tellonce_portal.forms import pointers
+from tellonce_portal.forms.model import Field, FieldError
+
+REQUIRED = "required"
+"""Placeholder message of an API "required" error until it is placed on a labelled field."""
+_REQUIRED = re.compile(r"^'([^']+)' is a required property$")
+
+
+def _label_index(fields: Sequence[Field]) -> dict[str, Field]:
+    return {f.pointer: f for top in fields for f in top.walk()}
+
+
+def _missing_required(error: ValidationError) -> list[str]:
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    wanted = error.validator_value if isinstance(error.validator_value, list) else []
+    return [str(name) for name in wanted if name not in instance]
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    return "".join("/" + pointers.escape(p) for p in path)
+
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "confirm": "Confirm {lower}",
+        "select": "Select {lower}",
+        "enter": "Enter {lower}",
+        "real_date": "{name} must be a real date",
+        "format": "Enter {lower} in the correct format",
+        "email": "Enter an email address in the correct format, like name@example.com",
+        "max_length": "{name} must be {n} characters or fewer",
+        "from_list": "Select {lower} from the list",
+        "minimum": "{name} must be {n} or more",
+        "maximum": "{name} must be {n} or less",
+        "ex_minimum": "{name} must be more than {n}",
+        "ex_maximum": "{name} must be less than {n}",
+        "min_items": "Add at least {n} to {lower}",
+        "max_items": "{name} can have at most {n}",
+        "type": "{name} must be {n}",
+        "one_of": "Enter at least one of: {n}",
+        "fit": "Check {lower}: the answers do not fit together",
+        "extra": "This answer is not part of the form",
+        "check": "Check {lower}",
+    },
+    "es": {
+        "confirm": "Confirme {lower}",
+        "select": "Seleccione {lower}",
+        "enter": "Escriba {lower}",
+        "real_date": "{name} debe ser una fecha real",
+        "format": "Escriba {lower} en el formato correcto",
+        "email": "Escriba un correo electrónico en el formato correcto, como nombre@ejemplo.com",
+        "max_length": "{name} debe tener {n} caracteres o menos",
+        "from_list": "Seleccione {lower} de la lista",
+        "minimum": "{name} debe ser {n} o más",
+        "maximum": "{name} debe ser {n} o menos",
+        "ex_minimum": "{name} debe ser mayor que {n}",
+        "ex_maximum": "{name} debe ser menor que {n}",
+        "min_items": "Agregue al menos {n} a {lower}",
+        "max_items": "{name} admite como máximo {n}",
+        "type": "{name} debe ser {n}",
+        "one_of": "Escriba al menos uno de: {n}",
+        "fit": "Revise {lower}: las respuestas no concuerdan",
+        "extra": "Esta respuesta no es parte del formulario",
+        "check": "Revise {lower}",
+    },
+}
+
+_SIMPLE = {
+    "maxLength": "max_length",
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "exclusiveMinimum": "ex_minimum",
+    "exclusiveMaximum": "ex_maximum",
+    "minItems": "min_items",
+    "maxItems": "max_items",
+    "type": "type",
+}
+
+
+def message_for(
+    validator: str, value: Any, field: Field | None, pointer: str, locale: str = "en"
+) -> str:
+    """A GOV.UK-style message for one failed schema keyword on one field."""
+    table = MESSAGES.get(locale, MESSAGES["en"])
+    parts = pointers.split(pointer) if pointer.startswith("/") else []
+    name = field.label if field is not None and field.label else (parts[-1] if parts else "")
+    name = name or ("this answer" if locale == "en" else "esta respuesta")
+    lower = _lower_first(name)
+    kind = field.kind if field is not None else "text"
+    choose = kind in ("radios", "select", "yesno", "checkboxes")
+
+    def say(key: str, n: Any = "") -> str:
+        return table[key].format(name=name, lower=lower, n=n)
+
+    if validator == "required":
+        if kind == "checkbox":
+            return say("confirm")
+        return say("select") if choose else say("enter")
+    if validator in ("pattern", "format"):
+        if kind == "date" or value in ("date", "date-time"):
+            return say("real_date")
+        if value == "email":
+            return say("email")
+        return say("format")
+    if validator == "minLength":
+        return say("enter")
+    if validator in ("enum", "const"):
+        return say("from_list")
+    if validator in _SIMPLE:
+        return say(_SIMPLE[validator], value)
+    if validator in ("anyOf", "oneOf") and isinstance(value, list):
+        options = [
+            b["required"][0]
+            for b in value
+            if isinstance(b, dict) and set(b) == {"required"} and b["required"]
+        ]
+        if options and len(options) == len(value):
+            return say("one_of", ", ".join(options))
+        return say("fit")
+    if validator == "additionalProperties":
+        return say("extra")
+    return say("check")
+
+
+def validate(
+    schema: dict[str, Any],
+    answers: dict[str, Any],
+    fields: Sequence[Field],
+    locale: str = "en",
+) -> list[FieldError]:
+    """Every schema error in ``answers``, as friendly messages on the fields' pointers."""
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    index = _label_index(fields)
+    out: list[FieldError] = []
+    seen: set[str] = set()
+    try:
+        errors = sorted(validator.iter_errors(answers), key=lambda e: list(e.absolute_path))
+    except (jsonschema.exceptions.SchemaError, jsonschema.exceptions.RefResolutionError):
+        return []
+    for error in errors:
+        base = _pointer(error.absolute_path)
+        targets = (
+            [pointers.join(base, m) for m in _missing_required(error)]
+            if error.validator == "required"
+            else [base]
+        )
+        for target in targets:
+            if target in seen:
+                continue
+            seen.add(target)
+            message = message_for(
+                str(error.validator), error.validator_value, index.get(target), target, locale
+            )
+            out.append(FieldError(target, message))
+    return out
+
+
+def on_fields(
+    errors: Sequence[FieldError], fields: Sequence[Field], locale: str = "en"
+) -> list[FieldError]:
+    """Only the errors that belong to these fields (a page), each moved onto the deepest
+    field that contains its pointer; the API's "required" errors get the field's label."""
+    index = _label_index(fields)
+    out = []
+    for error in errors:
+        owners = [p for p in index if pointers.is_within(error.pointer, p)]
+        if owners:
+            owner = max(owners, key=len)
+            message = error.message
+            if message == REQUIRED:
+                message = message_for("required", None, index[owner], owner, locale)
+            out.append(FieldError(owner, message))
+    return out
+
+
+def from_api(errors: Any) -> list[FieldError]:
+    """The API's ``errors: [{pointer, message}]``; a "required" message on an object is moved
+    onto the missing property."""
+    out: list[FieldError] = []
+    if not isinstance(errors, list):
+        return out
+    for raw in errors:
+        if not isinstance(raw, dict):
+            continue
+        pointer = str(raw.get("pointer") or "")
+        message = str(raw.get("message") or "Check this answer")
+        if pointer and not pointer.startswith("/"):
+            pointer = "/" + pointer.lstrip("#/")
+        match = _REQUIRED.match(message)
+        if match:
+            pointer = pointers.join(pointer, match.group(1))
+            message = REQUIRED
+        out.append(FieldError(pointer, message))
+    return out
+
+
+def _lower_first(label: str) -> str:
+    """ "Full name" -> "full name"; proper names and acronyms keep their capitals ("Social
+    Security number", "VA file number")."""
+    words = label.split()
+    if not words or (words[0].isupper() and len(words[0]) > 1):
+        return label
+    if len(words) > 1 and words[1][:1].isupper():
+        return label
+    return label[:1].lower() + label[1:]

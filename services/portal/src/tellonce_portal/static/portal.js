@@ -1,0 +1,43 @@
+/* Progressive enhancement only: every page works without this file. */
+(function () {
+  "use strict";
+  // GOV.UK: move focus to the error summary so screen readers announce it.
+  var summary = document.querySelector("[data-error-summary]");
+  if (summary) { summary.focus(); }
+
+  // Conditional questions on the same page: hide them until their answer applies.
+  function currentValue(name) {
+    var inputs = document.querySelectorAll('[name="' + name.replace(/"/g, '\\"') + '"]');
+    for (var i = 0; i < inputs.length; i++) {
+      var el = inputs[i];
+      if ((el.type === "radio" || el.type === "checkbox")) { if (el.checked) { return el.value; } }
+      else { return el.value; }
+    }
+    return "";
+  }
+  function encode(raw) {
+    try { var v = JSON.parse(raw); return v === true ? "true" : v === false ? "false" : String(v); }
+    catch (e) { return raw; }
+  }
+  var dependents = document.querySelectorAll("[data-show-if]");
+  function update() {
+    for (var i = 0; i < dependents.length; i++) {
+      var el = dependents[i];
+      var wanted = el.getAttribute("data-show-values").split("|").map(encode);
+      el.hidden = wanted.indexOf(currentValue(el.getAttribute("data-show-if"))) === -1;
+    }
+  }
+  if (dependents.length) {
+    document.addEventListener("change", update);
+    update();
+  }
+
+  // A second click on "Accept and send" is ignored (the server is idempotent anyway).
+  var once = document.querySelectorAll("form[data-submit-once]");
+  for (var j = 0; j < once.length; j++) {
+    once[j].addEventListener("submit", function (event) {
+      if (this.getAttribute("data-sent")) { event.preventDefault(); return; }
+      this.setAttribute("data-sent", "1");
+    });
+  }
+})();

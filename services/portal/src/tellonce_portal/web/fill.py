@@ -1,0 +1,280 @@
+"""Filling a form: one page at a time, saved to the draft on every step, check your answers,
+and submit with an Idempotency-Key derived from the draft and its answers, so a double click
+(or a reload of the POST) never files twice."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query
+from starlette.responses import Response
+
+from tellonce_portal.api import ApiError, Draft, FormSummary, FormVersion, Gateway
+from tellonce_portal.deps import PageContext, PageDep
+from tellonce_portal.forms import pointers
+from tellonce_portal.forms.model import FieldError, Page, html_id
+from tellonce_portal.forms.parse import ListAction, parse_fields
+from tellonce_portal.forms.render import FieldState, error_summary, render_fields
+from tellonce_portal.forms.schema import FormDefinition
+from tellonce_portal.forms.summary import sections, visible_answers
+from tellonce_portal.forms.validate import from_api, on_fields, validate
+from tellonce_portal.session import PREFILL_COOKIE
+from tellonce_portal.templating import environment
+from tellonce_portal.web.catalog import _receivers
+
+router = APIRouter()
+
+
+class PageMissing(Exception):
+    """A page number outside the form."""
+
+
+@dataclass
+class Filling:
+    gateway: Gateway
+    draft: Draft
+    form: FormSummary
+    version: FormVersion
+    defn: FormDefinition
+    prefilled: set[str]
+
+
+async def load(ctx: PageContext, draft_id: str) -> Filling:
+    ctx.require("resident")
+    gateway = await ctx.api()
+    draft = await gateway.draft(draft_id)
+    form = await gateway.form(draft.form)
+    version = await gateway.version(draft.form, draft.version)
+    defn = FormDefinition(
+        version.schema, version.ui, title=form.localized_title(ctx.locale), locale=ctx.locale
+    )
+    prefilled = set(draft.prefilled) | ctx.codec.prefilled(
+        ctx.request.cookies.get(PREFILL_COOKIE), draft.id
+    )
+    return Filling(gateway, draft, form, version, defn, prefilled)
+
+
+def _page(pages: list[Page], n: int) -> Page:
+    if n < 1 or n > len(pages):
+        raise PageMissing()
+    return pages[n - 1]
+
+
+def _merge_errors(first: list[FieldError], then: list[FieldError]) -> list[FieldError]:
+    seen = {e.pointer for e in first}
+    return first + [e for e in then if e.pointer not in seen and not seen.add(e.pointer)]  # type: ignore[func-returns-value]
+
+
+def render_page(
+    ctx: PageContext,
+    filling: Filling,
+    n: int,
+    answers: dict[str, Any],
+    errors: list[FieldError],
+    raw: dict[str, str],
+    status: int = 200,
+) -> Response:
+    pages = filling.defn.pages(answers)
+    page = _page(pages, n)
+    fields = filling.defn.page_fields(page, answers)
+    state = FieldState.build(answers, errors, raw, filling.prefilled, fields)
+    return ctx.render(
+        "page.html",
+        status=status,
+        filling=filling,
+        page=page,
+        n=n,
+        total=len(pages),
+        fields_html=render_fields(environment(), fields, state, ctx.t),
+        summary=error_summary(errors, fields),
+        back=f"/drafts/{filling.draft.id}/pages/{n - 1}"
+        if n > 1
+        else f"/forms/{filling.form.slug}",
+        action=f"/drafts/{filling.draft.id}/pages/{n}",
+    )
+
+
+@router.get("/drafts/{draft_id}")
+async def resume(ctx: PageDep, draft_id: str) -> Response:
+    await load(ctx, draft_id)
+    return ctx.redirect(f"/drafts/{draft_id}/pages/1")
+
+
+@router.get("/drafts/{draft_id}/pages/{n}")
+async def show_page(
+    ctx: PageDep, draft_id: str, n: int, check: Annotated[bool, Query()] = False
+) -> Response:
+    filling = await load(ctx, draft_id)
+    answers = filling.draft.answers
+    errors: list[FieldError] = []
+    if check:
+        page = _page(filling.defn.pages(answers), n)
+        fields = filling.defn.page_fields(page, answers)
+        errors = on_fields(validate(filling.defn.schema, answers, fields, ctx.locale), fields)
+    return render_page(ctx, filling, n, answers, errors, {})
+
+
+@router.post("/drafts/{draft_id}/pages/{n}")
+async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
+    filling = await load(ctx, draft_id)
+    answers = filling.draft.answers
+    page = _page(filling.defn.pages(answers), n)
+    fields = filling.defn.page_fields(page, answers)
+    posted = await ctx.request.form()
+    data = {key: [str(v) for v in posted.getlist(key)] for key in posted if key.startswith("/")}
+    result = parse_fields(fields, data, answers)
+    updated: dict[str, Any] = pointers.prune(result.answers)
+    action_text = str(posted.get("_action") or "continue")
+    base = f"/drafts/{draft_id}/pages/{n}"
+
+    list_action = ListAction.parse(action_text)
+    if list_action is not None:
+        list_action.apply(updated, fields)
+        await filling.gateway.save_draft(draft_id, updated)
+        if result.errors:
+            return render_page(ctx, filling, n, updated, result.errors, result.raw, status=422)
+        target = list_action.pointer
+        if list_action.verb == "add":
+            items = pointers.get(updated, target)
+            anchor = html_id(pointers.join(target, len(items) - 1)) if items else html_id(target)
+        else:
+            anchor = html_id(target.rsplit("/", 1)[0])
+        return ctx.redirect(f"{base}#{anchor}")
+
+    await filling.gateway.save_draft(draft_id, updated)
+    if action_text == "save":
+        ctx.session.flash = ctx.t("saved")
+        ctx.session.dirty = True
+        return ctx.redirect("/applications")
+
+    fields_now = filling.defn.page_fields(page, updated)
+    checked = on_fields(validate(filling.defn.schema, updated, fields_now, ctx.locale), fields_now)
+    errors = _merge_errors(result.errors, checked)
+    if errors:
+        return render_page(ctx, filling, n, updated, errors, result.raw, status=422)
+    pages = filling.defn.pages(updated)
+    index = next((i for i, p in enumerate(pages) if p.id == page.id), n - 1)
+    if index + 1 >= len(pages) or posted.get("_return") == "check":
+        return ctx.redirect(f"/drafts/{draft_id}/check")
+    return ctx.redirect(f"/drafts/{draft_id}/pages/{index + 2}")
+
+
+def idempotency_key(draft_id: str, answers: dict[str, Any]) -> str:
+    """Stable for one draft with one set of answers: a double click sends the same key (the
+    API returns the first result); changed answers after an error send a new one."""
+    canonical = json.dumps(answers, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "portal-" + hashlib.sha256(f"{draft_id}\n{canonical}".encode()).hexdigest()[:48]
+
+
+async def render_check(
+    ctx: PageContext, filling: Filling, errors: list[tuple[str, str]], status: int = 200
+) -> Response:
+    answers = visible_answers(filling.defn, filling.draft.answers)
+    gateway = filling.gateway
+    sharing = await gateway.sharing(filling.form.slug, filling.draft.version)
+    names = {a.code: a.name for a in await gateway.agencies()}
+    return ctx.render(
+        "check.html",
+        status=status,
+        filling=filling,
+        sections=sections(filling.defn, filling.draft.answers, ctx.t),
+        receivers=_receivers(sharing, filling.defn, names, ctx.t),
+        summary=errors,
+        key=idempotency_key(filling.draft.id, answers),
+    )
+
+
+@router.get("/drafts/{draft_id}/check")
+async def check(ctx: PageDep, draft_id: str) -> Response:
+    filling = await load(ctx, draft_id)
+    return await render_check(ctx, filling, [])
+
+
+def _link_errors(filling: Filling, errors: list[FieldError], locale: str) -> list[tuple[str, str]]:
+    """Each API error as a link to the page (and the field) that can fix it."""
+    answers = filling.draft.answers
+    fields = filling.defn.fields(answers)
+    placed = {e.pointer: e for e in on_fields(errors, fields, locale)}
+    out = []
+    for error in errors:
+        owner = next(
+            (
+                p
+                for p in sorted(placed, key=len, reverse=True)
+                if pointers.is_within(error.pointer, p)
+            ),
+            None,
+        )
+        message = placed[owner].message if owner else error.message
+        page = filling.defn.page_of(owner or error.pointer, answers) if error.pointer else None
+        n = (page or 0) + 1
+        anchor = "#" + html_id(owner) if owner else ""
+        out.append((f"/drafts/{filling.draft.id}/pages/{n}?check=1{anchor}", message))
+    return out
+
+
+@router.post("/drafts/{draft_id}/submit")
+async def submit(
+    ctx: PageDep,
+    draft_id: str,
+    key: Annotated[str, Form()] = "",
+    form: Annotated[str, Form()] = "",
+) -> Response:
+    earlier = ctx.session.submitted.get(key) if key else None
+    try:
+        filling = await load(ctx, draft_id)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        # The draft is gone because a first click already filed it: show that filing.
+        if earlier:
+            return ctx.redirect(f"/applications/{earlier}/confirmation")
+        latest = await _latest_submission(await ctx.api(), form)
+        if latest:
+            return ctx.redirect(f"/applications/{latest}/confirmation")
+        raise
+    answers = visible_answers(filling.defn, filling.draft.answers)
+    idem = idempotency_key(draft_id, answers)
+    submission = None
+    for attempt in range(4):
+        try:
+            submission = await filling.gateway.submit(
+                filling.form.slug, filling.draft.version, answers, draft_id, idem
+            )
+            break
+        except ApiError as exc:
+            if exc.status == 409 and attempt < 3:
+                await asyncio.sleep(0.5 * (attempt + 1))  # the same key is still in flight
+                continue
+            if exc.status in (400, 409, 422):
+                errors = from_api(exc.errors)
+                links = _link_errors(filling, errors, ctx.locale) if errors else []
+                if not links:
+                    links = [(f"/drafts/{draft_id}/pages/1", exc.detail or ctx.t("unavailable"))]
+                return await render_check(ctx, filling, links, status=422)
+            raise
+    assert submission is not None
+    ctx.session.remember_submission(idem, submission.id)
+    if key and key != idem:
+        ctx.session.remember_submission(key, submission.id)
+    return ctx.redirect(f"/applications/{submission.id}/confirmation")
+
+
+async def _latest_submission(gateway: Gateway, form: str) -> str | None:
+    """The resident's newest submission of ``form`` in the last few minutes, if any."""
+    if not form:
+        return None
+    recent = datetime.now(UTC) - timedelta(minutes=5)
+    for item in await gateway.submissions():
+        try:
+            at = datetime.fromisoformat(item.submitted_at.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if item.form == form and at.tzinfo is not None and at >= recent:
+            return item.id
+    return None

@@ -1,0 +1,283 @@
+"""A stand-in for the gateway at the portal's outbound boundary (an ``httpx.MockTransport``):
+in-memory catalog, drafts, submissions with Idempotency-Key replay, deliveries and audit,
+answering in the public API's shapes so the portal's pages can be exercised end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+import jsonschema
+
+PASSWORD = "correct horse battery staple"
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "required": ["fullName", "ssn", "household"],
+    "properties": {
+        "fullName": {"type": "string", "minLength": 1, "x-element": "person.fullName"},
+        "ssn": {"type": "string", "pattern": "^[0-9]{9}$", "x-element": "person.ssn"},
+        "dateOfBirth": {"type": "string", "format": "date"},
+        "household": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+            },
+        },
+        "monthlyIncome": {"type": "number"},
+    },
+}
+UI: dict[str, Any] = {
+    "pages": [
+        {"id": "you", "title": {"en": "About you", "es": "Sobre usted"},
+         "fields": ["/fullName", "/ssn", "/dateOfBirth"]},
+        {"id": "household", "title": {"en": "Your household", "es": "Su hogar"},
+         "fields": ["/household", "/monthlyIncome"]},
+    ],
+    "fields": {
+        "/fullName": {"label": {"en": "Full name", "es": "Nombre completo"}},
+        "/ssn": {"label": {"en": "Social Security number", "es": "Número de Seguro Social"},
+                 "help": {"en": "9 digits", "es": "9 dígitos"}},
+    },
+}  # fmt: skip
+
+
+@dataclass
+class FakeGateway:
+    drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    submissions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    profile_values: dict[str, Any] = field(default_factory=lambda: {"person.fullName": "Ana Diaz"})
+    keep: bool = True
+    refreshes: int = 0
+    calls: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=lambda: {
+        "resident@demo.gov": {"sub": "r1", "email": "resident@demo.gov", "role": "resident",
+                              "full_name": "Ana Diaz"},
+        "staff@dss.demo.gov": {"sub": "s1", "email": "staff@dss.demo.gov", "role": "agency",
+                               "agency": "DSS"},
+        "auditor@demo.gov": {"sub": "a1", "email": "auditor@demo.gov", "role": "auditor"},
+    })  # fmt: skip
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _who(self, request: httpx.Request) -> dict[str, Any] | None:
+        auth = request.headers.get("authorization", "")
+        return self.tokens.get(auth.removeprefix("Bearer "))
+
+    def _issue(self, user: dict[str, Any]) -> dict[str, Any]:
+        access = "at-" + uuid.uuid4().hex
+        self.tokens[access] = user
+        return {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": user.get("expires_in", 900),
+            "refresh_token": "rt-" + json.dumps(user["email"]),
+            "scope": "",
+        }
+
+    # -- the API --------------------------------------------------------------------------
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        method = request.method
+        self.calls.append((method, path, dict(request.headers)))
+        body: Any = None
+        if request.content and request.headers.get("content-type", "").startswith(
+            "application/json"
+        ):
+            body = json.loads(request.content)
+        if path == "/api/v1/identity/token":
+            form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+            if form.get("client_id") != "portal":
+                return httpx.Response(401, json={"error": "invalid_client"})
+            if form.get("grant_type") == "password":
+                user = self.users.get(form.get("username", ""))
+                if user is None or form.get("password") != PASSWORD:
+                    return httpx.Response(400, json={"error": "invalid_grant"})
+                return httpx.Response(200, json=self._issue(user))
+            if form.get("grant_type") == "refresh_token":
+                self.refreshes += 1
+                email = json.loads(form["refresh_token"].removeprefix("rt-"))
+                return httpx.Response(200, json=self._issue(self.users[email]))
+            return httpx.Response(400, json={"error": "unsupported_grant_type"})
+        if path == "/api/v1/identity/residents" and method == "POST":
+            if len(body.get("password", "")) < 15:
+                return httpx.Response(
+                    422,
+                    json={"status": 422, "detail": "weak", "errors": [
+                        {"pointer": "/password", "message": "Use at least 15 characters"}]},
+                )  # fmt: skip
+            self.users[body["email"]] = {"sub": "r-new", "email": body["email"], "role": "resident",
+                                         "full_name": body["full_name"]}  # fmt: skip
+            return httpx.Response(201, json={"id": "r-new", "email": body["email"]})
+        if path == "/api/v1/agencies":
+            return httpx.Response(200, json={"items": [
+                {"code": "DSS", "name": "Department of Social Services"},
+                {"code": "DOL", "name": "Department of Labor"}], "next_cursor": None})  # fmt: skip
+        if path == "/api/v1/forms":
+            items = [self._form()]
+            q = request.url.params.get("q")
+            if q and q.lower() not in "snap food help":
+                items = []
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
+        if path == "/api/v1/forms/snap":
+            return httpx.Response(200, json={**self._form(), "versions": []})
+        if re.fullmatch(r"/api/v1/forms/snap/versions/(1|latest)", path):
+            return httpx.Response(200, json={"form": "snap", "version": 1, "status": "published",
+                                             "schema": SCHEMA, "ui": UI})  # fmt: skip
+        if path.startswith("/api/v1/forms/"):
+            return httpx.Response(404, json={"status": 404, "detail": "no such form"})
+        if path == "/api/v1/agreements":
+            return httpx.Response(200, json={
+                "form": "snap", "version": 1, "owner": {"agency": "DSS", "fields": "all"},
+                "items": [{"id": 1, "agency": "DOL", "form": "snap", "fields": ["person.fullName"],
+                           "pointers": ["/fullName", "/monthlyIncome"], "purpose": "Job matching",
+                           "legal_basis": "State law 12-3", "created_at": "2026-11-25T10:00:00Z"}],
+                "next_cursor": None})  # fmt: skip
+        if path == "/api/v1/audit/redundancy":
+            if (self._who(request) or {}).get("role") not in ("auditor", "admin"):
+                return httpx.Response(403, json={"status": 403, "detail": "auditors only"})
+            if request.url.params.get("format") == "csv":
+                return httpx.Response(200, text="cluster,forms\nbirth date,3\n",
+                                      headers={"content-type": "text/csv"})  # fmt: skip
+            return httpx.Response(200, json={
+                "clusters": [{"id": "c1", "label": "Date of birth", "element": "person.birthDate",
+                              "forms": 3, "agencies": 2, "fields": [
+                                  {"form": "snap", "version": 1, "pointer": "/dateOfBirth",
+                                   "name": "dateOfBirth", "title": None, "type": "string"}]}],
+                "form_pairs": [{"a": "snap", "b": "wic", "shared": 4, "jaccard": 0.5}],
+                "burden": {"total_hours": 12000, "hours_saved": 3400.5}})  # fmt: skip
+        who = self._who(request)
+        if who is None:
+            return httpx.Response(401, json={"status": 401, "detail": "sign in"})
+        if path == "/api/v1/identity/me":
+            return httpx.Response(200, json={k: v for k, v in who.items() if k != "expires_in"})
+        if path == "/api/v1/drafts" and method == "POST":
+            draft_id = str(uuid.uuid4())
+            answers: dict[str, Any] = {}
+            prefilled: list[str] = []
+            if body.get("prefill") and self.keep and "person.fullName" in self.profile_values:
+                answers["fullName"] = self.profile_values["person.fullName"]
+                prefilled = ["/fullName"]
+            self.drafts[draft_id] = {"id": draft_id, "form": body["form"], "version": 1,
+                                     "answers": answers, "owner": who["sub"]}  # fmt: skip
+            return httpx.Response(201, json={**self._draft(draft_id), "prefilled": prefilled})
+        if path == "/api/v1/drafts" and method == "GET":
+            items = [self._draft(d) for d, v in self.drafts.items() if v["owner"] == who["sub"]]
+            return httpx.Response(200, json={"items": items})
+        match = re.fullmatch(r"/api/v1/drafts/([^/]+)", path)
+        if match:
+            draft = self.drafts.get(match.group(1))
+            if draft is None or draft["owner"] != who["sub"]:
+                return httpx.Response(404, json={"status": 404, "detail": "no draft"})
+            if method == "PATCH":
+                draft["answers"] = body["answers"]
+            return httpx.Response(200, json=self._draft(draft["id"]))
+        if path == "/api/v1/submissions" and method == "POST":
+            return self._submit(request, body, who)
+        if path == "/api/v1/submissions" and method == "GET":
+            items = [s for s in self.submissions.values() if s["owner"] == who["sub"]]
+            return httpx.Response(200, json={"items": [self._public(s) for s in items],
+                                             "next_cursor": None})  # fmt: skip
+        match = re.fullmatch(r"/api/v1/submissions/([^/]+)(/receipt\.pdf|/status)?", path)
+        if match:
+            sub = self.submissions.get(match.group(1))
+            if sub is None:
+                return httpx.Response(404, json={"status": 404, "detail": "no submission"})
+            if match.group(2) == "/receipt.pdf":
+                return httpx.Response(200, content=b"%PDF-1.7 receipt " + sub["reference"].encode(),
+                                      headers={"content-type": "application/pdf"})  # fmt: skip
+            if match.group(2) == "/status":
+                entry = {"at": "2026-11-25T12:00:00Z", "agency": who.get("agency"), **body}
+                sub["timeline"].append(entry)
+                self.statuses.append(entry)
+                return httpx.Response(201, json=entry)
+            return httpx.Response(200, json={**self._public(sub), "answers": sub["answers"]})
+        if path == "/api/v1/deliveries":
+            items = [
+                {"id": f"d-{s['id']}", "status": "delivered", "created_at": s["submitted_at"],
+                 "data": {"delivery_id": f"d-{s['id']}", "submission_id": s["id"],
+                          "reference": s["reference"], "form": s["form"], "version": 1,
+                          "agency": who.get("agency"), "submitted_at": s["submitted_at"],
+                          "answers": {"fullName": s["answers"].get("fullName")}
+                          if who.get("agency") == "DOL" else s["answers"]}}
+                for s in self.submissions.values()
+            ]  # fmt: skip
+            return httpx.Response(200, json={"items": items, "next_cursor": None})
+        if path == "/api/v1/profile" and method == "GET":
+            return httpx.Response(200, json={"keep": self.keep, "values": [
+                {"element": k, "value": v, "masked": False, "source_form": "snap",
+                 "source_version": 1, "updated_at": "2026-11-25T10:00:00Z"}
+                for k, v in self.profile_values.items()]})  # fmt: skip
+        if path == "/api/v1/profile/consent":
+            self.keep = bool(body["keep"])
+            return httpx.Response(200, json={"keep": self.keep, "values": []})
+        if path == "/api/v1/profile" and method == "DELETE":
+            self.profile_values.clear()
+            return httpx.Response(204)
+        return httpx.Response(404, json={"status": 404, "detail": f"fake has no {path}"})
+
+    def _form(self) -> dict[str, Any]:
+        return {"slug": "snap", "agency": "DSS", "title": "Food help (SNAP)",
+                "description": "Money for groceries.", "minutes": 20, "yearly_volume": 1000,
+                "burden_hours": 333.3, "priorities": [], "topic": "benefits",
+                "latest_version": 1}  # fmt: skip
+
+    def _draft(self, draft_id: str) -> dict[str, Any]:
+        d = self.drafts[draft_id]
+        return {"id": d["id"], "form": d["form"], "version": d["version"],
+                "answers": d["answers"], "prefilled": [],
+                "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z",
+                "expires_at": "2026-12-25T10:00:00Z"}  # fmt: skip
+
+    def _public(self, sub: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in sub.items() if k not in ("owner", "answers")}
+
+    def _submit(
+        self, request: httpx.Request, body: dict[str, Any], who: dict[str, Any]
+    ) -> httpx.Response:
+        key = request.headers.get("idempotency-key")
+        if not key:
+            return httpx.Response(400, json={"status": 400, "detail": "Idempotency-Key missing"})
+        canonical = json.dumps(body, sort_keys=True)
+        if key in self.keys:
+            first_body, sub_id = self.keys[key]
+            if first_body != canonical:
+                return httpx.Response(422, json={"status": 422, "detail": "key reused"})
+            return httpx.Response(201, json=self._public(self.submissions[sub_id]))
+        validator = jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+        errors = [
+            {"pointer": "".join(f"/{p}" for p in e.absolute_path), "message": e.message}
+            for e in validator.iter_errors(body["answers"])
+        ]
+        if errors:
+            return httpx.Response(422, json={"status": 422, "detail": "invalid", "errors": errors})
+        sub_id = str(uuid.uuid4())
+        reference = f"CT-2026-{sub_id[:4].upper()}-{sub_id[4:8].upper()}"
+        self.submissions[sub_id] = {
+            "id": sub_id, "reference": reference, "form": body["form"], "version": 1,
+            "submitted_at": "2026-11-25T11:00:00Z", "status": "delivered", "owner": who["sub"],
+            "deliveries": [{"agency": "DSS", "fields": ["*"], "status": "pending"},
+                           {"agency": "DOL", "fields": ["/fullName"], "status": "pending"}],
+            "timeline": [{"at": "2026-11-25T11:00:00Z", "agency": None, "status": "submitted",
+                          "message": None}],
+            "answers": body["answers"],
+        }  # fmt: skip
+        self.keys[key] = (canonical, sub_id)
+        self.drafts.pop(body.get("draft") or "", None)
+        return httpx.Response(201, json=self._public(self.submissions[sub_id]))

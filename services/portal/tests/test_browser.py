@@ -1,0 +1,175 @@
+"""The portal's pages in Debian's Chromium with axe-core, the gateway stood in for at the
+outbound boundary: fast accessibility feedback on every page kind without the whole hub (the
+end-to-end journeys live in tests/browser/)."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from tellonce_portal.config import Settings
+from tellonce_portal.main import create_app
+
+from .fake_gateway import PASSWORD, FakeGateway
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).resolve().parents[3] / "tests" / "browser" / "vendor" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian's chromium is not installed at /usr/bin/chromium"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def portal_url() -> Iterator[str]:
+    fake = FakeGateway()
+    app = create_app(Settings(gateway_url="http://gateway.test"), transport=fake.transport())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "the portal did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def page(portal_url: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        context = browser.new_context(base_url=portal_url)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
+
+
+def axe(page: Any, shot: str | None = None) -> None:
+    """Zero axe-core violations on the page; with TELLONCE_SCREENSHOTS=1, a screenshot."""
+    if shot and os.environ.get("TELLONCE_SCREENSHOTS"):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"), full_page=True)
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+        ".violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.html)}))",
+        AXE_TAGS,
+    )
+    assert violations == [], f"axe on {page.url}: {violations}"
+
+
+def sign_in(page: Any, email: str) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+
+
+def test_every_page_of_a_resident_journey_passes_axe(page: Any) -> None:
+    page.goto("/forms")
+    axe(page, "catalog")
+    page.goto("/sign-in")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.locator("[data-error-summary]").evaluate("el => el === document.activeElement")
+    axe(page)
+    page.goto("/sign-up")
+    axe(page)
+    sign_in(page, "resident@demo.gov")
+    page.goto("/forms/snap")
+    axe(page, "start")
+    page.get_by_role("button", name="Start now").click()
+    page.wait_for_url(re.compile(r"/pages/1$"))
+    axe(page, "prefilled")
+    assert page.locator("#f-fullName-prefilled").is_visible()
+    page.get_by_label("Social Security number").fill("12")
+    page.get_by_role("button", name="Continue").click()
+    page.locator("[data-error-summary]").wait_for()
+    axe(page, "error")
+    page.locator("[data-error-summary] a").first.click()
+    assert page.evaluate("document.activeElement.id") == "f-ssn"
+    page.get_by_label("Social Security number").fill("123456789")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/pages/2$"))
+    page.get_by_role("button", name="Add a household").click()
+    page.wait_for_load_state()
+    page.get_by_label("Name", exact=True).fill("Ana")
+    axe(page, "household")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(re.compile(r"/check$"))
+    axe(page, "check")
+    page.get_by_role("button", name="Accept and send").click()
+    page.wait_for_url(re.compile(r"/confirmation$"))
+    axe(page, "confirmation")
+    assert re.match(r"CT-2026-", page.locator("[data-reference]").inner_text())
+    page.goto("/applications")
+    axe(page, "applications")
+    page.get_by_role("link", name="Food help (SNAP)").first.click()
+    page.wait_for_load_state()
+    axe(page, "timeline")
+    page.goto("/profile")
+    axe(page, "profile")
+    page.goto("/no-such-page")
+    axe(page)
+    page.goto("/language?to=es&next=/forms/snap")
+    assert page.locator("html").get_attribute("lang") == "es"
+    axe(page, "start-es")
+    page.goto("/language?to=en&next=/")
+
+
+def test_axe_finds_violations_when_there_are_some(page: Any) -> None:
+    """The check above cannot pass vacuously: a page with an unlabelled input fails it."""
+    page.goto("/forms")
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<input>')")
+    with pytest.raises(AssertionError, match="label"):
+        axe(page)
+
+
+def test_staff_and_auditor_pages_pass_axe(page: Any) -> None:
+    page.context.clear_cookies()
+    sign_in(page, "staff@dss.demo.gov")
+    page.wait_for_url(re.compile(r"/inbox$"))
+    axe(page, "inbox")
+    links = page.locator("table a")
+    if links.count():
+        links.first.click()
+        page.wait_for_load_state()
+        axe(page, "delivery")
+        page.get_by_role("button", name="Send update").click()
+        page.locator("[data-error-summary]").wait_for()
+        axe(page)
+    page.context.clear_cookies()
+    sign_in(page, "auditor@demo.gov")
+    page.wait_for_url(re.compile(r"/audit$"))
+    axe(page, "audit")
+    page.goto("/audit?cluster=c1")
+    axe(page)

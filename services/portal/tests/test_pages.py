@@ -1,0 +1,285 @@
+"""The portal's pages, driven like a browser without JavaScript would, against a stand-in for
+the gateway at the outbound boundary."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tellonce_portal.config import Settings
+from tellonce_portal.main import create_app
+from tellonce_portal.session import COOKIE
+
+from .fake_gateway import PASSWORD, FakeGateway
+
+
+@pytest.fixture
+def fake() -> FakeGateway:
+    return FakeGateway()
+
+
+@pytest.fixture
+async def browser(fake: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(gateway_url="http://gateway.test"), transport=fake.transport())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://portal.test",
+        headers={"accept": "text/html"},
+    ) as client:
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "every form carries the CSRF token"
+    return match.group(1)
+
+
+async def post(
+    client: httpx.AsyncClient, page: str, data: dict[str, Any], action: str | None = None
+) -> httpx.Response:
+    """Submit a form on ``page`` as a browser would: with the page's CSRF token."""
+    html = (await client.get(page)).text
+    return await client.post(action or page, data={**data, "csrf_token": csrf_of(html)})
+
+
+async def sign_in(client: httpx.AsyncClient, email: str = "resident@demo.gov") -> httpx.Response:
+    return await post(client, "/sign-in", {"email": email, "password": PASSWORD})
+
+
+async def test_catalog_lists_and_searches_forms(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    page = await browser.get("/forms")
+    assert page.status_code == 200
+    assert "Food help (SNAP)" in page.text
+    assert "Department of Social Services" in page.text
+    assert '<a class="usa-skipnav" href="#main-content">' in page.text
+    empty = await browser.get("/forms", params={"q": "fishing licence"})
+    assert "No forms match your search." in empty.text
+    assert ("GET", "/api/v1/forms") in [(m, p) for m, p, _ in fake.calls]
+
+
+async def test_start_page_shows_who_receives_which_answers(browser: httpx.AsyncClient) -> None:
+    page = await browser.get("/forms/snap")
+    assert "Who will receive your answers" in page.text
+    assert "Department of Labor" in page.text
+    assert "Full name" in page.text
+    assert "All your answers on this form" in page.text
+    assert "Job matching" in page.text
+
+
+async def test_sign_in_sets_a_protected_session_cookie(browser: httpx.AsyncClient) -> None:
+    response = await sign_in(browser)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/applications"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(COOKIE + "=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Secure" not in cookie, "local mode runs on http"
+    assert "at-" not in cookie, "the tokens are encrypted in the cookie"
+
+
+async def test_wrong_password_shows_an_error_summary_and_keeps_the_email(
+    browser: httpx.AsyncClient,
+) -> None:
+    response = await post(browser, "/sign-in", {"email": "resident@demo.gov", "password": "nope"})
+    assert response.status_code == 400
+    assert "There is a problem" in response.text
+    assert 'href="#f-email"' in response.text
+    assert 'value="resident@demo.gov"' in response.text
+    assert "<title>Error: Sign in" in response.text
+
+
+async def test_a_post_without_the_csrf_token_is_refused(browser: httpx.AsyncClient) -> None:
+    await browser.get("/sign-in")
+    response = await browser.post(
+        "/sign-in", data={"email": "resident@demo.gov", "password": PASSWORD}
+    )
+    assert response.status_code == 403
+    assert "This page has expired" in response.text
+    forged = await browser.post(
+        "/sign-in", data={"email": "x", "password": "y", "csrf_token": "forged"}
+    )
+    assert forged.status_code == 403
+
+
+async def test_signed_out_pages_redirect_to_sign_in(browser: httpx.AsyncClient) -> None:
+    response = await browser.get("/applications")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/sign-in?next=/applications")
+
+
+async def test_a_resident_files_a_form_with_one_error_fixed_and_a_double_click(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    await sign_in(browser)
+    started = await post(
+        browser, "/forms/snap", {"prefill": "yes", "version": "1"}, "/forms/snap/start"
+    )
+    assert started.status_code == 303
+    first_page = started.headers["location"]
+    draft_id = first_page.split("/")[2]
+
+    page = await browser.get(first_page)
+    assert 'value="Ana Diaz"' in page.text
+    assert "From your profile" in page.text, "prefilled answers are marked"
+
+    bad = await post(
+        browser,
+        first_page,
+        {"/fullName": "Ana Diaz", "/ssn": "12345", "/dateOfBirth": "1990-04-02"},
+    )
+    assert bad.status_code == 422
+    assert "There is a problem" in bad.text
+    assert 'href="#f-ssn"' in bad.text
+    assert (
+        "Enter social Security number in the correct format" in bad.text
+        or "correct format" in bad.text
+    )
+    assert 'value="12345"' in bad.text, "the answer is kept"
+    assert 'aria-describedby="f-ssn-hint f-ssn-error"' in bad.text
+
+    good = await post(
+        browser,
+        first_page,
+        {"/fullName": "Ana Diaz", "/ssn": "123456789", "/dateOfBirth": "1990-04-02"},
+    )
+    assert good.status_code == 303
+    assert good.headers["location"] == f"/drafts/{draft_id}/pages/2"
+
+    second = f"/drafts/{draft_id}/pages/2"
+    added = await post(browser, second, {"_action": "add:/household"})
+    assert added.status_code == 303
+    assert fake.drafts[draft_id]["answers"]["household"] == [{}]
+    done = await post(
+        browser,
+        second,
+        {"/household/0/name": "Ana", "/household/0/age": "34", "/monthlyIncome": "1,200"},
+    )
+    assert done.headers["location"] == f"/drafts/{draft_id}/check"
+    assert fake.drafts[draft_id]["answers"]["household"] == [{"name": "Ana", "age": 34}]
+    assert fake.drafts[draft_id]["answers"]["monthlyIncome"] == 1200
+
+    check = await browser.get(f"/drafts/{draft_id}/check")
+    assert "Check your answers" in check.text
+    assert "2 April 1990" in check.text
+    token = csrf_of(check.text)
+    key = re.search(r'name="key" value="([^"]+)"', check.text)
+    assert key
+    data = {"csrf_token": token, "key": key.group(1), "form": "snap"}
+    first = await browser.post(f"/drafts/{draft_id}/submit", data=data)
+    second_click = await browser.post(f"/drafts/{draft_id}/submit", data=data)
+    assert first.status_code == second_click.status_code == 303
+    assert len(fake.submissions) == 1, "a double click files once"
+    assert first.headers["location"] == second_click.headers["location"]
+
+    confirmation = await browser.get(first.headers["location"])
+    submission = next(iter(fake.submissions.values()))
+    assert submission["reference"] in confirmation.text
+    receipt = await browser.get(f"/applications/{submission['id']}/receipt.pdf")
+    assert receipt.headers["content-type"] == "application/pdf"
+    assert receipt.content.startswith(b"%PDF")
+
+
+async def test_api_errors_on_submit_link_to_the_page_that_fixes_them(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    await sign_in(browser)
+    started = await post(browser, "/forms/snap", {"version": "1"}, "/forms/snap/start")
+    draft_id = started.headers["location"].split("/")[2]
+    check = await browser.get(f"/drafts/{draft_id}/check")
+    response = await browser.post(
+        f"/drafts/{draft_id}/submit", data={"csrf_token": csrf_of(check.text), "form": "snap"}
+    )
+    assert response.status_code == 422
+    assert f'href="/drafts/{draft_id}/pages/1?check=1#f-fullName"' in response.text
+    assert f'href="/drafts/{draft_id}/pages/2?check=1#f-household"' in response.text
+    assert "Enter full name" in response.text
+    assert not fake.submissions
+    revisit = await browser.get(f"/drafts/{draft_id}/pages/1?check=1")
+    assert "Enter full name" in revisit.text
+
+
+async def test_an_expired_access_token_is_refreshed(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    fake.users["resident@demo.gov"]["expires_in"] = 1  # inside the refresh margin at once
+    await sign_in(browser)
+    page = await browser.get("/applications")
+    assert page.status_code == 200
+    assert fake.refreshes >= 1
+
+
+async def test_staff_see_their_inbox_and_post_a_status(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    fake.submissions["s1"] = {
+        "id": "s1", "reference": "CT-2026-AAAA-BBBB", "form": "snap", "version": 1,
+        "submitted_at": "2026-11-25T11:00:00Z", "status": "delivered", "owner": "r1",
+        "deliveries": [], "timeline": [], "answers": {"fullName": "Ana Diaz", "ssn": "123456789"},
+    }  # fmt: skip
+    await sign_in(browser, "staff@dss.demo.gov")
+    inbox = await browser.get("/inbox")
+    assert "CT-2026-AAAA-BBBB" in inbox.text
+    view = await browser.get("/inbox/d-s1")
+    assert "Ana Diaz" in view.text
+    missing = await post(
+        browser,
+        "/inbox/d-s1",
+        {"submission_id": "s1", "status": "needs_info"},
+        "/inbox/d-s1/status",
+    )
+    assert missing.status_code == 422
+    assert "Say what information you need" in missing.text
+    posted = await post(
+        browser,
+        "/inbox/d-s1",
+        {"submission_id": "s1", "status": "needs_info", "message": "Send a pay slip"},
+        "/inbox/d-s1/status",
+    )
+    assert posted.status_code == 303
+    assert fake.statuses[-1]["status"] == "needs_info"
+    resident_pages = await browser.get("/applications")
+    assert resident_pages.status_code == 403, "a staff member is not a resident"
+
+
+async def test_the_auditor_reads_the_audit_and_downloads_csv(browser: httpx.AsyncClient) -> None:
+    await sign_in(browser, "auditor@demo.gov")
+    page = await browser.get("/audit")
+    assert "Date of birth" in page.text
+    assert "12,000" in page.text
+    drill = await browser.get("/audit", params={"cluster": "c1"})
+    assert "/dateOfBirth" in drill.text
+    csv = await browser.get("/audit/redundancy.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "birth date" in csv.text
+
+
+async def test_language_switch_to_spanish(browser: httpx.AsyncClient) -> None:
+    switched = await browser.get("/language", params={"to": "es", "next": "/forms/snap"})
+    assert switched.headers["location"] == "/forms/snap"
+    page = await browser.get("/forms/snap")
+    assert '<html lang="es">' in page.text
+    assert "Quién recibirá sus respuestas" in page.text
+    evil = await browser.get("/language", params={"to": "en", "next": "//evil.example"})
+    assert evil.headers["location"] == "/"
+
+
+async def test_unknown_pages_are_html_for_browsers_and_problems_for_clients(
+    browser: httpx.AsyncClient,
+) -> None:
+    html = await browser.get("/no-such-page")
+    assert html.status_code == 404
+    assert "Page not found" in html.text
+    problem = await browser.get("/no-such-page", headers={"accept": "application/json"})
+    assert problem.status_code == 404
+    assert problem.headers["content-type"] == "application/problem+json"
+    missing_form = await browser.get("/forms/nope")
+    assert missing_form.status_code == 404
+    assert "Page not found" in missing_form.text

@@ -1,0 +1,192 @@
+"""Pure functions over an answers document: JSON pointers (RFC 6901, with ``*`` for any
+array item as the registry writes them), size limits, per-agency projection, and taking
+restricted values out for sealing and putting them back."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+WILDCARD = "*"
+
+
+class AnswersTooLarge(ValueError):
+    """More values or deeper nesting than the service accepts."""
+
+
+def parse_pointer(pointer: str) -> tuple[str, ...]:
+    if pointer in ("", "/"):
+        return ()
+    if not pointer.startswith("/"):
+        raise ValueError(f"not a JSON pointer: {pointer!r}")
+    return tuple(p.replace("~1", "/").replace("~0", "~") for p in pointer[1:].split("/"))
+
+
+def format_pointer(tokens: Iterable[str | int]) -> str:
+    parts = [str(t).replace("~", "~0").replace("/", "~1") for t in tokens]
+    return "/" + "/".join(parts) if parts else ""
+
+
+def check_limits(doc: Any, *, max_values: int, max_depth: int) -> None:
+    """Count every value (containers included) and the nesting depth, without recursion."""
+    count = 0
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        count += 1
+        if count > max_values:
+            raise AnswersTooLarge(f"The answers hold more than {max_values} values.")
+        if depth > max_depth:
+            raise AnswersTooLarge(f"The answers are nested deeper than {max_depth} levels.")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
+def expand(doc: Any, tokens: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every concrete (tokens, value) a pattern matches in ``doc`` (``*`` = each item)."""
+    if not tokens:
+        yield (), doc
+        return
+    head, rest = tokens[0], tokens[1:]
+    if isinstance(doc, dict):
+        if head in doc:
+            for sub, value in expand(doc[head], rest):
+                yield (head, *sub), value
+    elif isinstance(doc, list):
+        if head == WILDCARD:
+            indexes: Iterable[int] = range(len(doc))
+        elif head.isdigit() and int(head) < len(doc):
+            indexes = (int(head),)
+        else:
+            indexes = ()
+        for i in indexes:
+            for sub, value in expand(doc[i], rest):
+                yield (str(i), *sub), value
+
+
+def get_at(doc: Any, tokens: tuple[str, ...]) -> tuple[bool, Any]:
+    """(found, value) for a concrete pointer."""
+    for found_tokens, value in expand(doc, tokens):
+        if found_tokens == tokens:
+            return True, value
+    return False, None
+
+
+def set_at(doc: dict[str, Any], tokens: tuple[str, ...], value: Any) -> None:
+    """Set a concrete pointer, making the objects on the way (arrays must already exist)."""
+    if not tokens:
+        raise ValueError("cannot replace the whole document")
+    node: Any = doc
+    for token in tokens[:-1]:
+        if isinstance(node, list):
+            node = node[int(token)]
+            continue
+        nxt = node.get(token)
+        if not isinstance(nxt, dict | list):
+            nxt = {}
+            node[token] = nxt
+        node = nxt
+    last = tokens[-1]
+    if isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def delete_at(doc: Any, tokens: tuple[str, ...]) -> None:
+    node = doc
+    for token in tokens[:-1]:
+        node = node[int(token)] if isinstance(node, list) else node[token]
+    if isinstance(node, dict):
+        node.pop(tokens[-1], None)
+
+
+def matches(pattern: tuple[str, ...], concrete: tuple[str, ...]) -> bool:
+    """Whether ``concrete`` lies at or under ``pattern`` (``*`` matches any index)."""
+    if len(pattern) > len(concrete):
+        return False
+    pairs = zip(pattern, concrete[: len(pattern)], strict=True)
+    return all(p == c or (p == WILDCARD and c.isdigit()) for p, c in pairs)
+
+
+def project(doc: dict[str, Any], patterns: Iterable[tuple[str, ...]]) -> dict[str, Any]:
+    """A new document holding only what the patterns reach: an agency's share."""
+    result: dict[str, Any] = {}
+    for pattern in patterns:
+        if not pattern:
+            return copy.deepcopy(doc)
+        for tokens, value in expand(doc, pattern):
+            _graft(result, doc, tokens, value)
+    return result
+
+
+def _graft(target: Any, source: Any, tokens: tuple[str, ...], value: Any) -> None:
+    """Copy ``value`` into ``target`` at ``tokens``, shaping containers like ``source``."""
+    node_t, node_s = target, source
+    for token in tokens[:-1]:
+        if isinstance(node_s, list):
+            idx = int(token)
+            while len(node_t) <= idx:
+                node_t.append(None)
+            child_s = node_s[idx]
+            if node_t[idx] is None:
+                node_t[idx] = [] if isinstance(child_s, list) else {}
+            node_t, node_s = node_t[idx], child_s
+        else:
+            child_s = node_s[token]
+            if token not in node_t:
+                node_t[token] = [] if isinstance(child_s, list) else {}
+            node_t, node_s = node_t[token], child_s
+    last = tokens[-1]
+    if isinstance(node_s, list):
+        idx = int(last)
+        while len(node_t) <= idx:
+            node_t.append(None)
+        node_t[idx] = copy.deepcopy(value)
+    else:
+        node_t[last] = copy.deepcopy(value)
+
+
+def flatten(doc: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Leaves in document order; a list of scalars counts as one leaf (shown as one line)."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from flatten(value, (*prefix, key))
+    elif isinstance(doc, list) and any(isinstance(v, dict | list) for v in doc):
+        for i, value in enumerate(doc):
+            yield from flatten(value, (*prefix, str(i)))
+    else:
+        yield prefix, doc
+
+
+def take_out(
+    doc: dict[str, Any], patterns: Iterable[tuple[str, ...]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(a copy without the matched values, {concrete pointer: value} of what was taken)."""
+    public = copy.deepcopy(doc)
+    taken: dict[str, Any] = {}
+    for pattern in patterns:
+        if not pattern:
+            continue
+        for tokens, value in list(expand(public, pattern)):
+            taken[format_pointer(tokens)] = value
+            delete_at(public, tokens)
+    return public, taken
+
+
+def put_back(public: dict[str, Any], taken: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(public)
+    for pointer, value in taken.items():
+        set_at(doc, parse_pointer(pointer), value)
+    return doc
+
+
+def mask(value: Any) -> str:
+    """Restricted values on a receipt: everything but the last 4 characters hidden."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= 4:
+        return "\u2022" * len(text)
+    return "\u2022" * (len(text) - 4) + text[-4:]

@@ -1,0 +1,301 @@
+"""Queries of the fan-out tables. No HTTP errors here: callers decide what a miss means."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_submissions.deliveries.models import (
+    ENDPOINT_ACTIVE,
+    PENDING,
+    AnswerAccess,
+    Delivery,
+    DeliveryAttempt,
+    WebhookEndpoint,
+)
+from tellonce_submissions.deliveries.outbox import NOTIFY_CHANNEL
+
+FEED_LOCK_KEY = 6_020_260_006
+"""pg advisory lock held by the one transaction that numbers the pull feed."""
+
+_NUMBER_FEED_PG = text(
+    """
+    UPDATE deliveries SET feed_seq = numbered.base + numbered.rn
+    FROM (
+        SELECT todo.id, row_number() OVER (ORDER BY todo.created_at, todo.id) AS rn, top.base
+        FROM (
+            SELECT id, created_at FROM deliveries WHERE feed_seq IS NULL
+            ORDER BY created_at, id LIMIT :batch FOR UPDATE SKIP LOCKED
+        ) AS todo
+        CROSS JOIN (SELECT coalesce(max(feed_seq), 0) AS base FROM deliveries) AS top
+    ) AS numbered
+    WHERE deliveries.id = numbered.id
+    """
+)
+"""Rows another transaction has locked are skipped (numbered next time) so numbering never
+waits on, or deadlocks with, a worker recording an attempt."""
+
+_NUMBER_FEED_SQLITE = text(
+    """
+    UPDATE deliveries SET feed_seq = numbered.base + numbered.rn
+    FROM (
+        SELECT todo.id, row_number() OVER (ORDER BY todo.created_at, todo.id) AS rn, top.base
+        FROM (
+            SELECT id, created_at FROM deliveries WHERE feed_seq IS NULL
+            ORDER BY created_at, id LIMIT :batch
+        ) AS todo
+        CROSS JOIN (SELECT coalesce(max(feed_seq), 0) AS base FROM deliveries) AS top
+    ) AS numbered
+    WHERE deliveries.id = numbered.id
+    """
+)
+FEED_NUMBER_BATCH = 5000
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def notify_workers(session: AsyncSession) -> None:
+    if is_postgres(session):
+        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
+
+
+# --- the pull feed ---------------------------------------------------------------------
+
+
+async def number_feed(session: AsyncSession) -> int:
+    """Give feed positions to committed rows that have none, in one statement, by one
+    transaction at a time (PostgreSQL: a transaction-scoped advisory lock; SQLite has a
+    single writer). Positions therefore become visible in increasing order, so a reader
+    that has seen position N will never later find a new row below N. Returns how many
+    rows were numbered (0 when another transaction holds the lock: it is numbering)."""
+    if is_postgres(session):
+        got = await session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FEED_LOCK_KEY}
+        )
+        if not got:
+            return 0
+    statement = _NUMBER_FEED_PG if is_postgres(session) else _NUMBER_FEED_SQLITE
+    result = await session.execute(statement, {"batch": FEED_NUMBER_BATCH})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def feed_page(
+    session: AsyncSession, *, agency: str, after: int, limit: int
+) -> Sequence[Delivery]:
+    stmt = (
+        select(Delivery)
+        .where(Delivery.agency == agency, Delivery.feed_seq.is_not(None), Delivery.feed_seq > after)
+        .order_by(Delivery.feed_seq)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def log_access(session: AsyncSession, rows: Sequence[AnswerAccess]) -> None:
+    session.add_all(rows)
+
+
+async def access_log_page(
+    session: AsyncSession,
+    *,
+    agency: str | None,
+    submission_id: str | None,
+    after_id: int,
+    limit: int,
+) -> Sequence[AnswerAccess]:
+    stmt = select(AnswerAccess).where(AnswerAccess.id > after_id)
+    if agency:
+        stmt = stmt.where(AnswerAccess.agency == agency)
+    if submission_id:
+        stmt = stmt.where(AnswerAccess.submission_id == submission_id)
+    return (await session.scalars(stmt.order_by(AnswerAccess.id).limit(limit))).all()
+
+
+# --- deliveries ------------------------------------------------------------------------
+
+
+async def get_delivery(
+    session: AsyncSession, delivery_id: str, *, lock: bool = False
+) -> Delivery | None:
+    stmt = select(Delivery).where(Delivery.id == delivery_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    agency: str | None,
+    status: str | None,
+    submission_id: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Sequence[Delivery]:
+    stmt = select(Delivery)
+    if agency:
+        stmt = stmt.where(Delivery.agency == agency)
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    if submission_id:
+        stmt = stmt.where(Delivery.submission_id == submission_id)
+    if after is not None:
+        at, last_id = after
+        stmt = stmt.where(
+            or_(Delivery.created_at > at, (Delivery.created_at == at) & (Delivery.id > last_id))
+        )
+    stmt = stmt.order_by(Delivery.created_at, Delivery.id).limit(limit)
+    return (await session.scalars(stmt)).all()
+
+
+async def attempts_of(
+    session: AsyncSession, delivery_ids: Sequence[str]
+) -> dict[str, list[DeliveryAttempt]]:
+    out: dict[str, list[DeliveryAttempt]] = {i: [] for i in delivery_ids}
+    if not delivery_ids:
+        return out
+    stmt = (
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id.in_(list(delivery_ids)))
+        .order_by(DeliveryAttempt.id)
+    )
+    for attempt in (await session.scalars(stmt)).all():
+        out[attempt.delivery_id].append(attempt)
+    return out
+
+
+async def dead_for_replay(
+    session: AsyncSession, *, agency: str | None, limit: int
+) -> Sequence[Delivery]:
+    stmt = select(Delivery).where(Delivery.status == "dead")
+    if agency:
+        stmt = stmt.where(Delivery.agency == agency)
+    stmt = stmt.order_by(Delivery.created_at, Delivery.id).limit(limit).with_for_update()
+    return (await session.scalars(stmt)).all()
+
+
+async def counts_by_state(session: AsyncSession) -> dict[tuple[str, str], int]:
+    stmt = select(Delivery.agency, Delivery.status, func.count()).group_by(
+        Delivery.agency, Delivery.status
+    )
+    return {(a, s): int(n) for a, s, n in (await session.execute(stmt)).all()}
+
+
+async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
+    stmt = select(func.min(Delivery.next_attempt_at)).where(
+        Delivery.status == PENDING, Delivery.next_attempt_at <= now
+    )
+    value: datetime | None = await session.scalar(stmt)
+    return value
+
+
+# --- the workers' side -----------------------------------------------------------------
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease_until: datetime, worker: str, limit: int
+) -> Sequence[Delivery]:
+    """Take up to ``limit`` due deliveries nobody holds a live lease on. On PostgreSQL the
+    rows are locked ``FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint sets;
+    the lease (committed with the claim) keeps them out of other workers' claims until it
+    expires, which is how a killed worker's deliveries come back."""
+    stmt = (
+        select(Delivery)
+        .where(
+            Delivery.status == PENDING,
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+        )
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    rows = (await session.scalars(stmt)).all()
+    for row in rows:
+        row.lease_until = lease_until
+        row.leased_by = worker
+    await session.flush()
+    return rows
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    value: datetime | None = await session.scalar(
+        select(func.min(func.coalesce(Delivery.lease_until, Delivery.next_attempt_at))).where(
+            Delivery.status == PENDING, Delivery.next_attempt_at.is_not(None)
+        )
+    )
+    return value
+
+
+async def active_endpoints(
+    session: AsyncSession, agencies: Sequence[str]
+) -> dict[str, WebhookEndpoint]:
+    if not agencies:
+        return {}
+    stmt = (
+        select(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.agency.in_(list(set(agencies))),
+            WebhookEndpoint.status == ENDPOINT_ACTIVE,
+        )
+        .order_by(WebhookEndpoint.created_at)
+    )
+    return {e.agency: e for e in (await session.scalars(stmt)).all()}
+
+
+async def update_delivery(
+    session: AsyncSession, delivery_id: str, *, only_if_pending: bool, values: dict[str, Any]
+) -> bool:
+    stmt = update(Delivery).where(Delivery.id == delivery_id)
+    if only_if_pending:
+        stmt = stmt.where(Delivery.status == PENDING)
+    result = await session.execute(stmt.values(**values))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def add_attempts(session: AsyncSession, attempts: Sequence[DeliveryAttempt]) -> None:
+    session.add_all(attempts)
+
+
+# --- endpoints -------------------------------------------------------------------------
+
+
+async def get_endpoint(
+    session: AsyncSession, endpoint_id: str, *, lock: bool = False
+) -> WebhookEndpoint | None:
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def list_endpoints(session: AsyncSession, agency: str | None) -> Sequence[WebhookEndpoint]:
+    stmt = select(WebhookEndpoint)
+    if agency:
+        stmt = stmt.where(WebhookEndpoint.agency == agency)
+    return (await session.scalars(stmt.order_by(WebhookEndpoint.created_at))).all()
+
+
+async def lock_agency_endpoints(session: AsyncSession, agency: str) -> Sequence[WebhookEndpoint]:
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.agency == agency).with_for_update()
+    return (await session.scalars(stmt)).all()
+
+
+async def update_delivery_if_leased(
+    session: AsyncSession, delivery_id: str, *, worker: str, values: dict[str, Any]
+) -> bool:
+    """Record a failed attempt only if this worker still holds the lease (a worker whose
+    lease expired and was taken over must not reschedule the new holder's delivery)."""
+    stmt = (
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == PENDING, Delivery.leased_by == worker)
+        .values(**values)
+    )
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))

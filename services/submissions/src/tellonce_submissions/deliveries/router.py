@@ -1,0 +1,145 @@
+"""The Deliveries routes of API.md: webhook endpoints, the pull feed and ack, dead letters
+and replay, and every delivery's state for admins and auditors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from tellonce_shared.auth import Principal, PrincipalDep, require_roles
+from tellonce_shared.problems import Forbidden
+from tellonce_submissions.config import Settings
+from tellonce_submissions.deliveries.clock import Clock, SystemClock
+from tellonce_submissions.deliveries.schemas import (
+    AccessLog,
+    AckResult,
+    DeliveryList,
+    DeliveryPublic,
+    EndpointCreate,
+    EndpointList,
+    EndpointPublic,
+    EndpointWithSecret,
+    Feed,
+    ReplayResult,
+)
+from tellonce_submissions.deliveries.service import DeliveryService
+from tellonce_submissions.deps import SessionDep
+
+router = APIRouter(prefix="/api/v1/deliveries", tags=["deliveries"])
+
+AgencyOnly = Annotated[Principal, require_roles("agency")]
+AgencyOrAdmin = Annotated[Principal, require_roles("agency", "admin")]
+Anyone = Annotated[Principal, require_roles("agency", "admin", "auditor")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+
+
+def get_service(request: Request, session: SessionDep) -> DeliveryService:
+    settings: Settings = request.app.state.settings
+    clock: Clock = getattr(request.app.state, "delivery_clock", None) or SystemClock()
+    return DeliveryService(session, settings, clock)
+
+
+ServiceDep = Annotated[DeliveryService, Depends(get_service)]
+
+
+@router.post("/endpoints", status_code=201, response_model=EndpointWithSecret)
+async def create_endpoint(
+    body: EndpointCreate, principal: AgencyOnly, service: ServiceDep
+) -> EndpointWithSecret:
+    """Register the agency's webhook receiver; the ``whsec_`` secret is shown only here."""
+    return await service.create_endpoint(principal, body.url)
+
+
+@router.get("/endpoints", response_model=EndpointList)
+async def list_endpoints(
+    principal: Anyone, service: ServiceDep, agency: str | None = None
+) -> EndpointList:
+    return await service.list_endpoints(principal, agency)
+
+
+@router.delete("/endpoints/{endpoint_id}", status_code=204)
+async def delete_endpoint(endpoint_id: str, principal: AgencyOnly, service: ServiceDep) -> Response:
+    await service.delete_endpoint(principal, endpoint_id)
+    return Response(status_code=204)
+
+
+@router.post("/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret)
+async def rotate_secret(
+    endpoint_id: str, principal: AgencyOnly, service: ServiceDep
+) -> EndpointWithSecret:
+    return await service.rotate_secret(principal, endpoint_id)
+
+
+@router.post("/endpoints/{endpoint_id}/enable", response_model=EndpointPublic)
+async def enable_endpoint(
+    endpoint_id: str, principal: AgencyOnly, service: ServiceDep
+) -> EndpointPublic:
+    """Turn a disabled endpoint back on once the agency has fixed its receiver."""
+    return await service.enable_endpoint(principal, endpoint_id)
+
+
+@router.get("", response_model=Feed | DeliveryList)
+async def deliveries(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    limit: Limit = 100,
+    after: str | None = None,
+    status: str | None = None,
+    agency: str | None = None,
+    submission: str | None = None,
+    cursor: str | None = None,
+) -> Feed | DeliveryList:
+    """For an agency without ``status``: its pull feed, oldest first, never skipping one
+    (``?after=<next_cursor>``). With ``?status=`` (e.g. ``dead``), or for admins and
+    auditors: delivery states and attempts, without answers."""
+    if principal.role == "agency" and status is None and agency is None and submission is None:
+        return await service.feed(principal, after, limit)
+    if principal.role not in ("agency", "admin", "auditor"):
+        raise Forbidden("Deliveries are visible to agencies, admins and auditors.")
+    return await service.list(
+        principal,
+        status=status,
+        agency=agency,
+        submission_id=submission,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.post("/replay", response_model=ReplayResult)
+async def replay_all(
+    principal: AgencyOrAdmin, service: ServiceDep, agency: str | None = None
+) -> ReplayResult:
+    """Replay every dead delivery of the agency (admins: of every agency, or ``?agency=``)."""
+    return await service.replay_all(principal, agency)
+
+
+@router.get("/access-log", response_model=AccessLog)
+async def access_log(
+    principal: Annotated[Principal, require_roles("admin", "auditor", "agency")],
+    service: ServiceDep,
+    limit: Limit = 100,
+    agency: str | None = None,
+    submission: str | None = None,
+    cursor: str | None = None,
+) -> AccessLog:
+    """Every read of resident answers by an agency: webhook sent or feed page read."""
+    return await service.access_log(
+        principal, agency=agency, submission_id=submission, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/{delivery_id}", response_model=DeliveryPublic)
+async def get_delivery(delivery_id: str, principal: Anyone, service: ServiceDep) -> DeliveryPublic:
+    return await service.get(principal, delivery_id)
+
+
+@router.post("/{delivery_id}/ack", response_model=AckResult)
+async def ack(delivery_id: str, principal: AgencyOnly, service: ServiceDep) -> AckResult:
+    return await service.ack(principal, delivery_id)
+
+
+@router.post("/{delivery_id}/replay", response_model=DeliveryPublic)
+async def replay(delivery_id: str, principal: AgencyOrAdmin, service: ServiceDep) -> DeliveryPublic:
+    return await service.replay(principal, delivery_id)

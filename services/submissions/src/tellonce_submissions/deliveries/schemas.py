@@ -1,0 +1,125 @@
+"""Request and response bodies of the Deliveries routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EndpointCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2048)
+
+
+class EndpointPublic(BaseModel):
+    id: str
+    agency: str
+    url: str
+    status: str
+    disabled_reason: str | None
+    disabled_at: datetime | None
+    failing_since: datetime | None
+    previous_secret_expires_at: datetime | None
+    """While set and in the future, webhooks carry a second signature (the old secret)."""
+    created_at: datetime
+
+
+class EndpointWithSecret(EndpointPublic):
+    secret: str
+    """``whsec_...``: shown once, at creation and at rotation."""
+
+
+class EndpointList(BaseModel):
+    items: list[EndpointPublic]
+
+
+class AttemptPublic(BaseModel):
+    at: datetime
+    url: str
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    outcome: str
+
+
+class DeliveryPublic(BaseModel):
+    """A delivery's state, without the resident's answers (admins, auditors, dead letters)."""
+
+    id: str
+    submission_id: str
+    reference: str
+    agency: str
+    form: str
+    version: int
+    fields: list[str]
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    first_attempt_at: datetime | None
+    delivered_at: datetime | None
+    acked_at: datetime | None
+    dead_at: datetime | None
+    replays: int
+    attempt_log: list[AttemptPublic] | None = None
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryPublic]
+    next_cursor: str | None
+
+
+class FeedItem(BaseModel):
+    """One pulled delivery: the same ``data`` a webhook carries, plus its state."""
+
+    id: str
+    delivery_id: str
+    submission_id: str
+    reference: str
+    form: str
+    version: int
+    agency: str
+    submitted_at: datetime
+    answers: dict[str, Any]
+    fields: list[str]
+    status: str
+    acked_at: datetime | None
+    created_at: datetime
+
+
+class Feed(BaseModel):
+    items: list[FeedItem]
+    next_cursor: str
+    """Pass it as ``after`` to read on; it is the same cursor when nothing new has come."""
+
+
+class AckResult(BaseModel):
+    id: str
+    status: str
+    acked_at: datetime | None
+
+
+class ReplayResult(BaseModel):
+    replayed: int
+    ids: list[str]
+
+
+class AccessEntry(BaseModel):
+    id: int
+    agency: str
+    submission_id: str
+    delivery_id: str
+    fields: list[str]
+    channel: str
+    actor: str | None
+    at: datetime
+
+
+class AccessLog(BaseModel):
+    items: list[AccessEntry]
+    next_cursor: str | None

@@ -1,0 +1,410 @@
+"""Decisions of the Deliveries routes: who may see or change which delivery or endpoint,
+and what each action does to the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_shared.auth import Principal
+from tellonce_shared.pagination import decode_cursor, encode_cursor
+from tellonce_shared.problems import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from tellonce_submissions.config import Settings
+from tellonce_submissions.deliveries import repository
+from tellonce_submissions.deliveries.clock import Clock, SystemClock, aware, aware_or_none
+from tellonce_submissions.deliveries.models import (
+    ACKED,
+    DEAD,
+    DELIVERY_STATES,
+    ENDPOINT_ACTIVE,
+    ENDPOINT_DISABLED,
+    PENDING,
+    AnswerAccess,
+    Delivery,
+    DeliveryAttempt,
+    WebhookEndpoint,
+)
+from tellonce_submissions.deliveries.schemas import (
+    AccessEntry,
+    AccessLog,
+    AckResult,
+    AttemptPublic,
+    DeliveryList,
+    DeliveryPublic,
+    EndpointList,
+    EndpointPublic,
+    EndpointWithSecret,
+    Feed,
+    FeedItem,
+    ReplayResult,
+)
+from tellonce_submissions.deliveries.signing import SecretBox, new_secret
+from tellonce_submissions.deliveries.ssrf import UnsafeURL, check_url
+
+STAFF_ROLES = ("admin", "auditor")
+MAX_REPLAY_ALL = 10_000
+
+
+def agency_of(principal: Principal) -> str:
+    """The agency an agency-role caller acts for (403 if the token names none)."""
+    if principal.role != "agency" or not principal.agency:
+        raise Forbidden("This needs an agency token (role agency with an agency claim).")
+    return principal.agency
+
+
+def scope_agency(principal: Principal, requested: str | None) -> str | None:
+    """Agencies see only their own deliveries; admins and auditors see every agency's (or
+    the one they ask for)."""
+    if principal.role in STAFF_ROLES:
+        return requested
+    own = agency_of(principal)
+    if requested and requested != own:
+        raise Forbidden("An agency sees only its own deliveries.")
+    return own
+
+
+class DeliveryService:
+    def __init__(
+        self, session: AsyncSession, settings: Settings, clock: Clock | None = None
+    ) -> None:
+        self.session = session
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.box = SecretBox(settings.webhook_secret_keys.get_secret_value())
+
+    # --- endpoints ---------------------------------------------------------------------
+
+    async def create_endpoint(self, principal: Principal, url: str) -> EndpointWithSecret:
+        agency = agency_of(principal)
+        url = url.strip()
+        try:
+            await check_url(url, production=not self.settings.is_local)
+        except UnsafeURL as exc:
+            raise ValidationFailed(
+                f"This URL cannot be a webhook endpoint: {exc}.",
+                errors=[{"pointer": "/url", "message": str(exc)}],
+            ) from exc
+        if repository.is_postgres(self.session):
+            # One registration per agency at a time, so "one active endpoint" holds.
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": "endpoint:" + agency}
+            )
+        existing = await repository.lock_agency_endpoints(self.session, agency)
+        if any(e.status == ENDPOINT_ACTIVE for e in existing):
+            raise Conflict(
+                "This agency already has an active webhook endpoint; delete it first or "
+                "rotate its secret."
+            )
+        secret = new_secret()
+        endpoint_id = str(uuid.uuid4())
+        endpoint = WebhookEndpoint(
+            id=endpoint_id,
+            agency=agency,
+            url=url,
+            secret=self.box.seal(secret, context=endpoint_id),
+            status=ENDPOINT_ACTIVE,
+            created_at=self.clock.now(),
+        )
+        self.session.add(endpoint)
+        await self.session.flush()
+        return EndpointWithSecret(**_endpoint(endpoint).model_dump(), secret=secret)
+
+    async def list_endpoints(self, principal: Principal, agency: str | None) -> EndpointList:
+        scope = scope_agency(principal, agency)
+        rows = await repository.list_endpoints(self.session, scope)
+        return EndpointList(items=[_endpoint(e) for e in rows])
+
+    async def _own_endpoint(self, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
+        agency = agency_of(principal)
+        endpoint = await repository.get_endpoint(self.session, endpoint_id, lock=True)
+        if endpoint is None or endpoint.agency != agency:
+            raise NotFound("No webhook endpoint with this id belongs to your agency.")
+        return endpoint
+
+    async def delete_endpoint(self, principal: Principal, endpoint_id: str) -> None:
+        endpoint = await self._own_endpoint(principal, endpoint_id)
+        await self.session.delete(endpoint)
+        await self.session.flush()
+
+    async def rotate_secret(self, principal: Principal, endpoint_id: str) -> EndpointWithSecret:
+        """The new secret signs from now on; the old one keeps signing alongside it for the
+        overlap (24 h), so a receiver can switch without losing a delivery."""
+        endpoint = await self._own_endpoint(principal, endpoint_id)
+        now = self.clock.now()
+        secret = new_secret()
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = now + timedelta(
+            hours=self.settings.secret_rotation_overlap_hours
+        )
+        endpoint.secret = self.box.seal(secret, context=endpoint.id)
+        await self.session.flush()
+        return EndpointWithSecret(**_endpoint(endpoint).model_dump(), secret=secret)
+
+    async def enable_endpoint(self, principal: Principal, endpoint_id: str) -> EndpointPublic:
+        endpoint = await self._own_endpoint(principal, endpoint_id)
+        if endpoint.status != ENDPOINT_DISABLED:
+            return _endpoint(endpoint)
+        others = await repository.lock_agency_endpoints(self.session, endpoint.agency)
+        if any(e.status == ENDPOINT_ACTIVE and e.id != endpoint.id for e in others):
+            raise Conflict("This agency already has another active webhook endpoint.")
+        try:
+            await check_url(endpoint.url, production=not self.settings.is_local)
+        except UnsafeURL as exc:
+            raise ValidationFailed(f"The endpoint's URL is no longer acceptable: {exc}.") from exc
+        endpoint.status = ENDPOINT_ACTIVE
+        endpoint.failing_since = None
+        endpoint.disabled_at = None
+        endpoint.disabled_reason = None
+        await self.session.flush()
+        return _endpoint(endpoint)
+
+    # --- the pull feed -----------------------------------------------------------------
+
+    async def feed(self, principal: Principal, after: str | None, limit: int) -> Feed:
+        agency = agency_of(principal)
+        position = _feed_position(after)
+        await repository.number_feed(self.session)
+        rows = await repository.feed_page(self.session, agency=agency, after=position, limit=limit)
+        now = self.clock.now()
+        await repository.log_access(
+            self.session,
+            [
+                AnswerAccess(
+                    agency=agency,
+                    submission_id=row.submission_id,
+                    delivery_id=row.id,
+                    fields=list(row.fields),
+                    channel="feed",
+                    actor=principal.sub,
+                    at=now,
+                )
+                for row in rows
+            ],
+        )
+        last = rows[-1].feed_seq if rows else position
+        return Feed(
+            items=[_feed_item(row) for row in rows],
+            next_cursor=encode_cursor({"f": last}),
+        )
+
+    async def ack(self, principal: Principal, delivery_id: str) -> AckResult:
+        agency = agency_of(principal)
+        row = await repository.get_delivery(self.session, delivery_id, lock=True)
+        if row is None or row.agency != agency:
+            raise NotFound("No delivery with this id is addressed to your agency.")
+        if row.status != ACKED:
+            row.status = ACKED
+            row.acked_at = self.clock.now()
+            row.next_attempt_at = None
+            row.lease_until = None
+            row.leased_by = None
+            await self.session.flush()
+        return AckResult(id=row.id, status=row.status, acked_at=aware_or_none(row.acked_at))
+
+    # --- state, dead letters and replay ------------------------------------------------
+
+    async def list(
+        self,
+        principal: Principal,
+        *,
+        status: str | None,
+        agency: str | None,
+        submission_id: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> DeliveryList:
+        if status is not None and status not in DELIVERY_STATES:
+            raise ValidationFailed(
+                f"status must be one of {', '.join(DELIVERY_STATES)}.",
+                errors=[{"pointer": "/query/status", "message": "unknown status"}],
+            )
+        scope = scope_agency(principal, agency)
+        after = _list_position(cursor)
+        rows = await repository.list_deliveries(
+            self.session,
+            agency=scope,
+            status=status,
+            submission_id=submission_id,
+            after=after,
+            limit=limit + 1,
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        attempts = await repository.attempts_of(self.session, [r.id for r in rows])
+        items = [_delivery(r, attempts[r.id]) for r in rows]
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            next_cursor = encode_cursor({"c": aware(last.created_at).isoformat(), "i": last.id})
+        return DeliveryList(items=items, next_cursor=next_cursor)
+
+    async def get(self, principal: Principal, delivery_id: str) -> DeliveryPublic:
+        row = await repository.get_delivery(self.session, delivery_id)
+        if row is None or (
+            principal.role not in STAFF_ROLES and row.agency != agency_of(principal)
+        ):
+            raise NotFound("No delivery with this id is visible to you.")
+        attempts = await repository.attempts_of(self.session, [row.id])
+        return _delivery(row, attempts[row.id])
+
+    async def replay(self, principal: Principal, delivery_id: str) -> DeliveryPublic:
+        row = await repository.get_delivery(self.session, delivery_id, lock=True)
+        if row is None or (principal.role != "admin" and row.agency != agency_of(principal)):
+            raise NotFound("No delivery with this id is visible to you.")
+        if row.status != DEAD:
+            raise Conflict(f"Only dead deliveries are replayed; this one is {row.status}.")
+        self._revive(row)
+        await self.session.flush()
+        await repository.notify_workers(self.session)
+        attempts = await repository.attempts_of(self.session, [row.id])
+        return _delivery(row, attempts[row.id])
+
+    async def replay_all(self, principal: Principal, agency: str | None) -> ReplayResult:
+        scope = agency if principal.role == "admin" else scope_agency(principal, agency)
+        rows = await repository.dead_for_replay(self.session, agency=scope, limit=MAX_REPLAY_ALL)
+        for row in rows:
+            self._revive(row)
+        await self.session.flush()
+        if rows:
+            await repository.notify_workers(self.session)
+        return ReplayResult(replayed=len(rows), ids=[r.id for r in rows])
+
+    def _revive(self, row: Delivery) -> None:
+        row.status = PENDING
+        row.attempts = 0
+        row.next_attempt_at = self.clock.now()
+        row.dead_at = None
+        row.lease_until = None
+        row.leased_by = None
+        row.replays += 1
+
+    async def access_log(
+        self,
+        principal: Principal,
+        *,
+        agency: str | None,
+        submission_id: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> AccessLog:
+        scope = scope_agency(principal, agency)
+        decoded = decode_cursor(cursor) or {}
+        after_id = decoded.get("a", 0)
+        if not isinstance(after_id, int):
+            raise BadRequest("The cursor is not valid.")
+        rows = await repository.access_log_page(
+            self.session,
+            agency=scope,
+            submission_id=submission_id,
+            after_id=after_id,
+            limit=limit + 1,
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return AccessLog(
+            items=[
+                AccessEntry(
+                    id=r.id,
+                    agency=r.agency,
+                    submission_id=r.submission_id,
+                    delivery_id=r.delivery_id,
+                    fields=list(r.fields),
+                    channel=r.channel,
+                    actor=r.actor,
+                    at=aware(r.at),
+                )
+                for r in rows
+            ],
+            next_cursor=encode_cursor({"a": rows[-1].id}) if more and rows else None,
+        )
+
+
+def _feed_position(after: str | None) -> int:
+    decoded = decode_cursor(after)
+    if decoded is None:
+        return 0
+    value = decoded.get("f")
+    if not isinstance(value, int) or value < 0:
+        raise BadRequest("The cursor is not valid.")
+    return value
+
+
+def _list_position(cursor: str | None) -> tuple[datetime, str] | None:
+    decoded = decode_cursor(cursor)
+    if decoded is None:
+        return None
+    try:
+        return datetime.fromisoformat(str(decoded["c"])), str(decoded["i"])
+    except (KeyError, ValueError) as exc:
+        raise BadRequest("The cursor is not valid.") from exc
+
+
+def _endpoint(e: WebhookEndpoint) -> EndpointPublic:
+    return EndpointPublic(
+        id=e.id,
+        agency=e.agency,
+        url=e.url,
+        status=e.status,
+        disabled_reason=e.disabled_reason,
+        disabled_at=aware_or_none(e.disabled_at),
+        failing_since=aware_or_none(e.failing_since),
+        previous_secret_expires_at=aware_or_none(e.previous_secret_expires_at),
+        created_at=aware(e.created_at),
+    )
+
+
+def _delivery(d: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryPublic:
+    return DeliveryPublic(
+        id=d.id,
+        submission_id=d.submission_id,
+        reference=d.reference,
+        agency=d.agency,
+        form=d.form,
+        version=d.version,
+        fields=list(d.fields),
+        status=d.status,
+        attempts=len(attempts),
+        next_attempt_at=aware_or_none(d.next_attempt_at),
+        last_status_code=d.last_status_code,
+        last_error=d.last_error,
+        created_at=aware(d.created_at),
+        first_attempt_at=aware_or_none(d.first_attempt_at),
+        delivered_at=aware_or_none(d.delivered_at),
+        acked_at=aware_or_none(d.acked_at),
+        dead_at=aware_or_none(d.dead_at),
+        replays=d.replays,
+        attempt_log=[
+            AttemptPublic(
+                at=aware(a.started_at),
+                url=a.url,
+                status_code=a.status_code,
+                latency_ms=a.latency_ms,
+                error=a.error,
+                outcome=a.outcome,
+            )
+            for a in attempts
+        ],
+    )
+
+
+def _feed_item(d: Delivery) -> FeedItem:
+    data: dict[str, Any] = dict(d.answers)
+    return FeedItem(
+        id=d.id,
+        delivery_id=d.id,
+        submission_id=d.submission_id,
+        reference=d.reference,
+        form=d.form,
+        version=d.version,
+        agency=d.agency,
+        submitted_at=aware(d.submitted_at),
+        answers=data,
+        fields=list(d.fields),
+        status=d.status,
+        acked_at=aware_or_none(d.acked_at),
+        created_at=aware(d.created_at),
+    )

@@ -1,0 +1,34 @@
+"""Request and response models of the prefill profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ConsentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keep: bool
+
+
+class ValueUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any
+
+
+class ProfileValueOut(BaseModel):
+    element: str
+    value: Any
+    masked: bool
+    source_form: str | None
+    source_version: int | None
+    updated_at: datetime
+
+
+class ProfileOut(BaseModel):
+    keep: bool
+    values: list[ProfileValueOut]

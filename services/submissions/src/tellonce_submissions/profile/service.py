@@ -1,0 +1,168 @@
+"""Tell once: element values kept, with consent, to prefill the next form.
+
+Values are keyed by data element, not by form field, so a date of birth given as
+``veteranDateOfBirth`` on one form prefills ``birthDate`` on another when both map to
+``person.birthDate``. Restricted elements are sealed (AES-GCM) with the owner and element
+bound as associated data. Withdrawing consent erases what was kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_shared.problems import Conflict, NotFound
+from tellonce_submissions.answers import WILDCARD, get_at, mask, set_at
+from tellonce_submissions.crypto import AnswerSealer
+from tellonce_submissions.models import ProfileValue
+from tellonce_submissions.profile import repository
+from tellonce_submissions.profile.schemas import ProfileOut, ProfileValueOut
+from tellonce_submissions.registry.client import FormVersion, RegistryClient
+
+
+def _context(owner: str, element: str) -> str:
+    return f"profile:{owner}:{element}"
+
+
+def _plain(row: ProfileValue, sealer: AnswerSealer) -> Any:
+    if row.sealed is not None and row.key_id is not None:
+        return sealer.open(row.sealed, row.key_id, context=_context(row.owner, row.element))
+    return row.value
+
+
+async def read(
+    session: AsyncSession, owner: str, sealer: AnswerSealer, *, reveal: bool
+) -> ProfileOut:
+    profile = await repository.get(session, owner)
+    rows = await repository.values(session, owner)
+    values = []
+    for row in rows:
+        sealed = row.sealed is not None
+        value = _plain(row, sealer)
+        values.append(
+            ProfileValueOut(
+                element=row.element,
+                value=value if (reveal or not sealed) else mask(value),
+                masked=sealed and not reveal,
+                source_form=row.source_form,
+                source_version=row.source_version,
+                updated_at=row.updated_at,
+            )
+        )
+    return ProfileOut(keep=bool(profile and profile.keep), values=values)
+
+
+async def set_consent(session: AsyncSession, owner: str, keep: bool, now: datetime) -> None:
+    await repository.set_consent(session, owner, keep, now)
+    if not keep:
+        await repository.delete_values(session, owner)
+
+
+async def erase(session: AsyncSession, owner: str) -> None:
+    await repository.delete_profile(session, owner)
+
+
+async def correct(
+    session: AsyncSession,
+    owner: str,
+    element: str,
+    value: Any,
+    *,
+    sealer: AnswerSealer,
+    registry: RegistryClient,
+    now: datetime,
+) -> None:
+    profile = await repository.get(session, owner)
+    if profile is None or not profile.keep:
+        raise Conflict("Turn on keeping your answers (PUT /api/v1/profile/consent) first.")
+    sensitivity = await registry.sensitivities()
+    if element not in sensitivity:
+        raise NotFound(f"There is no data element {element!r}.")
+    row = _row(owner, element, value, sealer, sensitivity[element] == "restricted", now)
+    await repository.upsert_values(session, [row])
+
+
+async def remove_value(session: AsyncSession, owner: str, element: str) -> None:
+    if await repository.delete_values(session, owner, element) == 0:
+        raise NotFound(f"Your profile holds no value for {element!r}.")
+
+
+def _row(
+    owner: str,
+    element: str,
+    value: Any,
+    sealer: AnswerSealer,
+    restricted: bool,
+    now: datetime,
+    form: str | None = None,
+    version: int | None = None,
+) -> dict[str, Any]:
+    sealed, key_id = (None, None)
+    if restricted:
+        sealed, key_id = sealer.seal(value, context=_context(owner, element))
+        value = None
+    return {
+        "owner": owner,
+        "element": element,
+        "value": value,
+        "sealed": sealed,
+        "key_id": key_id,
+        "source_form": form,
+        "source_version": version,
+        "updated_at": now,
+    }
+
+
+async def remember(
+    session: AsyncSession,
+    owner: str,
+    version: FormVersion,
+    answers: dict[str, Any],
+    *,
+    sealer: AnswerSealer,
+    now: datetime,
+) -> int:
+    """Keep the mapped answers of a submission, if the resident consented. Returns how many."""
+    profile = await repository.get(session, owner)
+    if profile is None or not profile.keep:
+        return 0
+    restricted = {tuple(t) for t in version.compiled.restricted}
+    rows: dict[str, dict[str, Any]] = {}
+    for f in version.fields:
+        if not f.element or WILDCARD in f.tokens or f.element in rows:
+            continue
+        found, value = get_at(answers, f.tokens)
+        if not found or value is None or isinstance(value, dict | list):
+            continue
+        rows[f.element] = _row(
+            owner,
+            f.element,
+            value,
+            sealer,
+            f.tokens in restricted,
+            now,
+            version.form,
+            version.version,
+        )
+    await repository.upsert_values(session, list(rows.values()))
+    return len(rows)
+
+
+async def prefill(
+    session: AsyncSession, owner: str, version: FormVersion, sealer: AnswerSealer
+) -> tuple[dict[str, Any], list[str]]:
+    """Answers for a new draft from the profile: every field mapped to a known element."""
+    rows = {row.element: row for row in await repository.values(session, owner)}
+    answers: dict[str, Any] = {}
+    filled: list[str] = []
+    for f in version.fields:
+        if not f.element or WILDCARD in f.tokens or not f.tokens:
+            continue
+        row = rows.get(f.element)
+        if row is None:
+            continue
+        set_at(answers, f.tokens, _plain(row, sealer))
+        filled.append(f.pointer)
+    return answers, filled

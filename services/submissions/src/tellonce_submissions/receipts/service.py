@@ -1,0 +1,57 @@
+"""What goes on a receipt, gathered from the stored submission and its version's labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tellonce_submissions.answers import flatten, format_pointer, mask, matches, parse_pointer
+from tellonce_submissions.models import Submission
+from tellonce_submissions.registry.client import FormVersion
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return ", ".join(_show(v) for v in value)
+    if isinstance(value, dict):
+        return ""
+    return str(value)
+
+
+def receipt_data(
+    submission: Submission, answers: dict[str, Any], version: FormVersion
+) -> dict[str, Any]:
+    """A plain, picklable dict for the renderer (restricted values already masked here)."""
+    receivers = [
+        (str(r["agency"]), [parse_pointer(p) for p in r["fields"]]) for r in submission.receivers
+    ]
+    restricted = version.compiled.restricted
+    rows = []
+    for tokens, value in flatten(answers):
+        shown = _show(value)
+        if any(matches(p, tokens) for p in restricted):
+            shown = mask(shown)
+        agencies = [a for a, patterns in receivers if any(matches(p, tokens) for p in patterns)]
+        rows.append(
+            {
+                "label": version.label(tokens) or format_pointer(tokens),
+                "value": shown,
+                "agencies": ", ".join(agencies),
+            }
+        )
+    return {
+        "id": submission.id,
+        "reference": submission.reference,
+        "form": submission.form,
+        "form_title": version.form_title,
+        "version": submission.version,
+        "submitted_at": submission.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "receivers": [
+            {"agency": str(r["agency"]), "fields": ", ".join(r["fields"])}
+            for r in submission.receivers
+        ],
+        "answers": rows,
+    }

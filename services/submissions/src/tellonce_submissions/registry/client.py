@@ -1,0 +1,229 @@
+"""What submissions needs from the forms registry, read over HTTP and cached.
+
+A published version never changes, so its schema, fields and compiled validator are kept
+for the life of the process; only its lifecycle status (published -> retired) is re-read
+after ``version_status_cache_seconds``. Agreements and element sensitivities can change and
+are kept for a short while only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from tellonce_shared.problems import NotFound, ServiceUnavailable
+from tellonce_submissions.answers import parse_pointer
+from tellonce_submissions.validation import CompiledSchema
+
+PUBLISHED = "published"
+RETIRED = "retired"
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    pointer: str
+    tokens: tuple[str, ...]
+    name: str
+    title: str
+    element: str | None
+
+
+@dataclass
+class FormVersion:
+    """One version of a form as submissions uses it."""
+
+    form: str
+    version: int
+    status: str
+    owning_agency: str
+    form_title: str
+    fields: list[FieldInfo]
+    compiled: CompiledSchema
+    fetched_at: float = field(default=0.0)
+
+    def element_pointers(self, element: str) -> list[tuple[str, ...]]:
+        return [f.tokens for f in self.fields if f.element == element]
+
+    def label(self, tokens: tuple[str, ...]) -> str:
+        """The field's title for a concrete pointer (array indexes matched by ``*``)."""
+        for f in self.fields:
+            if len(f.tokens) == len(tokens) and all(
+                p == c or (p == "*" and c.isdigit()) for p, c in zip(f.tokens, tokens, strict=True)
+            ):
+                return f.title or f.name
+        return tokens[-1] if tokens else ""
+
+
+@dataclass(frozen=True)
+class Agreement:
+    agency: str
+    fields: tuple[str, ...]
+    purpose: str
+
+
+def _items(body: Any, *keys: str) -> list[Any]:
+    """Lists come bare or wrapped (``{"items": [...]}``); accept both."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        for key in ("items", *keys):
+            value = body.get(key)
+            if isinstance(value, list):
+                return value
+    raise ServiceUnavailable("The forms registry answered in an unexpected shape.")
+
+
+class RegistryClient:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        status_ttl: float = 60.0,
+        agreements_ttl: float = 30.0,
+        elements_ttl: float = 300.0,
+    ) -> None:
+        self._client = client
+        self._status_ttl = status_ttl
+        self._agreements_ttl = agreements_ttl
+        self._elements_ttl = elements_ttl
+        self._versions: dict[tuple[str, int], FormVersion] = {}
+        self._agreements: dict[str, tuple[float, list[Agreement]]] = {}
+        self._sensitivity: tuple[float, dict[str, str]] | None = None
+        self._locks: dict[object, asyncio.Lock] = {}
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _lock(self, key: object) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def _get(self, path: str, *, missing: str, **params: Any) -> Any:
+        try:
+            resp = await self._client.get(path, params=params or None)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable("The forms registry cannot be reached.") from exc
+        if resp.status_code == 404:
+            raise NotFound(missing)
+        if resp.status_code >= 400:
+            raise ServiceUnavailable(f"The forms registry answered {resp.status_code}.")
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise ServiceUnavailable("The forms registry answered with bad JSON.") from exc
+
+    async def latest_version(self, form: str) -> int:
+        doc = await self._get(
+            f"/api/v1/forms/{form}/versions/latest",
+            missing=f"There is no published form {form!r}.",
+        )
+        return int(doc["version"])
+
+    async def version(self, form: str, number: int) -> FormVersion:
+        key = (form, number)
+        cached = self._versions.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached.fetched_at < self._status_ttl:
+            return cached
+        async with self._lock(key):
+            cached = self._versions.get(key)
+            if cached is not None and time.monotonic() - cached.fetched_at < self._status_ttl:
+                return cached
+            fresh = await self._load(form, number, cached)
+            if fresh.status in (PUBLISHED, RETIRED):
+                self._versions[key] = fresh
+            return fresh
+
+    async def _load(self, form: str, number: int, cached: FormVersion | None) -> FormVersion:
+        missing = f"Form {form!r} has no version {number}."
+        doc = await self._get(f"/api/v1/forms/{form}/versions/{number}", missing=missing)
+        status = str(doc.get("status", ""))
+        if cached is not None:
+            # The content of a published version never changes: keep fields and validator.
+            cached.status = status
+            cached.fetched_at = time.monotonic()
+            return cached
+        form_doc = await self._get(f"/api/v1/forms/{form}", missing=f"There is no form {form!r}.")
+        fields_doc = await self._get(
+            f"/api/v1/forms/{form}/versions/{number}/fields", missing=missing
+        )
+        fields = [
+            FieldInfo(
+                pointer=str(f["pointer"]),
+                tokens=parse_pointer(str(f["pointer"])),
+                name=str(f.get("name") or ""),
+                title=str(f.get("title") or f.get("name") or ""),
+                element=f.get("element") or f.get("element_id"),
+            )
+            for f in _items(fields_doc, "fields")
+        ]
+        sensitivity = await self.sensitivities()
+        restricted = [
+            f.tokens for f in fields if f.element and sensitivity.get(f.element) == "restricted"
+        ]
+        agency = form_doc.get("agency") or form_doc.get("agency_code")
+        if not isinstance(agency, str):
+            raise ServiceUnavailable(f"The forms registry names no owning agency for {form!r}.")
+        schema = doc.get("schema")
+        if not isinstance(schema, dict):
+            raise ServiceUnavailable(f"Form {form!r} version {number} has no schema.")
+        compiled = await asyncio.to_thread(CompiledSchema, schema, restricted)
+        return FormVersion(
+            form=form,
+            version=number,
+            status=status,
+            owning_agency=agency,
+            form_title=str(form_doc.get("title") or form),
+            fields=fields,
+            compiled=compiled,
+            fetched_at=time.monotonic(),
+        )
+
+    async def agreements(self, form: str) -> list[Agreement]:
+        cached = self._agreements.get(form)
+        if cached is not None and time.monotonic() - cached[0] < self._agreements_ttl:
+            return cached[1]
+        async with self._lock(("agreements", form)):
+            cached = self._agreements.get(form)
+            if cached is not None and time.monotonic() - cached[0] < self._agreements_ttl:
+                return cached[1]
+            body = await self._get(
+                "/api/v1/agreements", missing=f"There is no form {form!r}.", form=form
+            )
+            result = [
+                Agreement(
+                    agency=str(a.get("agency") or a.get("agency_code")),
+                    fields=tuple(str(x) for x in a.get("fields") or ()),
+                    purpose=str(a.get("purpose") or ""),
+                )
+                for a in _items(body, "agreements")
+                if (a.get("form") in (None, form))
+            ]
+            self._agreements[form] = (time.monotonic(), result)
+            return result
+
+    async def sensitivities(self) -> dict[str, str]:
+        """Element id -> sensitivity, for every element in the dictionary."""
+        if self._sensitivity and time.monotonic() - self._sensitivity[0] < self._elements_ttl:
+            return self._sensitivity[1]
+        async with self._lock("elements"):
+            result: dict[str, str] = {}
+            cursor: str | None = None
+            for _ in range(1000):
+                params: dict[str, Any] = {"limit": 200}
+                if cursor:
+                    params["cursor"] = cursor
+                body = await self._get("/api/v1/elements", missing="No elements.", **params)
+                for e in _items(body, "elements"):
+                    result[str(e["id"])] = str(e.get("sensitivity") or "personal")
+                cursor = body.get("next_cursor") if isinstance(body, dict) else None
+                if not cursor:
+                    break
+            self._sensitivity = (time.monotonic(), result)
+            return result

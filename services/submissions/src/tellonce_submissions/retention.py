@@ -1,0 +1,64 @@
+"""The retention job: drafts untouched for 60 days and idempotency keys older than 24 hours
+are deleted. Run it from cron (``tellonce-submissions purge``) or let ``serve`` run it every
+``retention_interval_seconds``; it is idempotent, so several replicas doing it is harmless."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from tellonce_submissions.config import Settings
+from tellonce_submissions.db import Database
+from tellonce_submissions.drafts.service import purge_expired as purge_drafts
+from tellonce_submissions.idempotency.service import purge_expired as purge_keys
+
+log = logging.getLogger("tellonce.submissions.retention")
+
+
+async def purge(database: Database, settings: Settings, now: datetime) -> dict[str, int]:
+    async with database.sessions() as session:
+        drafts = await purge_drafts(session, now=now, retention_days=settings.draft_retention_days)
+        keys = await purge_keys(
+            session, now=now, retention_hours=settings.idempotency_retention_hours
+        )
+        await session.commit()
+    return {"drafts": drafts, "idempotency_keys": keys}
+
+
+async def purge_now(settings: Settings) -> dict[str, int]:
+    """One round of the retention job, for cron (``tellonce-submissions purge``)."""
+    database = Database(settings.database_url)
+    try:
+        return await purge(database, settings, datetime.now(UTC))
+    finally:
+        await database.dispose()
+
+
+@asynccontextmanager
+async def retention_loop(
+    database: Database, settings: Settings, clock: Callable[[], datetime]
+) -> AsyncIterator[None]:
+    if settings.retention_interval_seconds <= 0:
+        yield
+        return
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(settings.retention_interval_seconds)
+            try:
+                removed = await purge(database, settings, clock())
+                log.info("retention purge", extra=removed)
+            except Exception:  # the next round retries; a failed purge must not kill serve
+                log.exception("retention purge failed")
+
+    task = asyncio.create_task(run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

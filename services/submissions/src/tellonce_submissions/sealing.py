@@ -1,0 +1,57 @@
+"""Stored answers with their restricted values sealed apart (drafts and submissions)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from tellonce_submissions.answers import mask, matches, parse_pointer, put_back, take_out
+from tellonce_submissions.crypto import AnswerSealer
+
+
+def seal_answers(
+    answers: dict[str, Any],
+    restricted: Iterable[tuple[str, ...]],
+    sealer: AnswerSealer,
+    *,
+    context: str,
+) -> tuple[dict[str, Any], bytes | None, str | None]:
+    """(answers without restricted values, their sealed blob or None, key id or None)."""
+    public, taken = take_out(answers, restricted)
+    if not taken:
+        return public, None, None
+    blob, key_id = sealer.seal(taken, context=context)
+    return public, blob, key_id
+
+
+def open_answers(
+    public: dict[str, Any],
+    sealed: bytes | None,
+    key_id: str | None,
+    sealer: AnswerSealer,
+    *,
+    context: str,
+) -> dict[str, Any]:
+    if sealed is None or key_id is None:
+        return public
+    return put_back(public, sealer.open(sealed, key_id, context=context))
+
+
+def masked_answers(
+    public: dict[str, Any],
+    sealed: bytes | None,
+    key_id: str | None,
+    sealer: AnswerSealer,
+    *,
+    context: str,
+) -> dict[str, Any]:
+    """The answers with every restricted value shown as its last 4 characters only."""
+    if sealed is None or key_id is None:
+        return public
+    taken = sealer.open(sealed, key_id, context=context)
+    return put_back(public, {p: mask(v) for p, v in taken.items()})
+
+
+def is_restricted(pointer: str, restricted: Iterable[tuple[str, ...]]) -> bool:
+    tokens = parse_pointer(pointer)
+    return any(matches(p, tokens) and len(p) == len(tokens) for p in restricted)

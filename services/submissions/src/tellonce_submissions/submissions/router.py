@@ -1,0 +1,183 @@
+"""Submissions routes: parse, authorize, hand over to the service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response
+
+from tellonce_shared.auth import Principal, require_roles
+from tellonce_submissions.context import (
+    ClockDep,
+    DatabaseDep,
+    ReceiptRendererDep,
+    RegistryDep,
+    SealerDep,
+    SettingsDep,
+)
+from tellonce_submissions.deps import SessionDep
+from tellonce_submissions.idempotency import service as idempotency
+from tellonce_submissions.receipts.render import ReceiptRenderer
+from tellonce_submissions.receipts.service import receipt_data
+from tellonce_submissions.submissions.schemas import (
+    StatusCreate,
+    SubmissionCreate,
+    SubmissionCreated,
+    SubmissionOut,
+    SubmissionPage,
+    TimelineEntry,
+)
+from tellonce_submissions.submissions.service import SubmissionService
+
+router = APIRouter(prefix="/api/v1/submissions", tags=["submissions"])
+
+Resident = Annotated[Principal, require_roles("resident")]
+ResidentOrAdmin = Annotated[Principal, require_roles("resident", "admin")]
+Agency = Annotated[Principal, require_roles("agency")]
+
+
+def _json(body: object, *, status_code: int, headers: dict[str, str]) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status_code, media_type="application/json", headers=headers
+    )
+
+
+def _service(
+    session: SessionDep,
+    registry: RegistryDep,
+    sealer: SealerDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> SubmissionService:
+    return SubmissionService(
+        session, registry=registry, sealer=sealer, settings=settings, now=clock()
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=SubmissionCreated,
+    responses={400: {}, 409: {}, 413: {}, 422: {}},
+)
+async def create_submission(
+    body: SubmissionCreate,
+    principal: Resident,
+    session: SessionDep,
+    database: DatabaseDep,
+    registry: RegistryDep,
+    sealer: SealerDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    """Validate, store and fan out once per ``Idempotency-Key``."""
+    key = idempotency.check_key(idempotency_key)
+    now = clock()
+    claim = await idempotency.claim(
+        database,
+        owner=principal.sub,
+        key=key,
+        print_=idempotency.fingerprint(body.model_dump(mode="json")),
+        now=now,
+        lease_seconds=settings.idempotency_lease_seconds,
+        retention_hours=settings.idempotency_retention_hours,
+    )
+    if claim.is_replay:
+        return _json(
+            claim.replay_body,
+            status_code=claim.replay_status or 201,
+            headers={"Idempotent-Replayed": "true"},
+        )
+    service = SubmissionService(
+        session, registry=registry, sealer=sealer, settings=settings, now=now
+    )
+    try:
+        created = await service.submit(principal, body)
+        payload = created.model_dump(mode="json")
+        await idempotency.complete(session, claim, status_code=201, body=payload)
+    except BaseException:
+        await session.rollback()
+        await idempotency.release(database, claim)
+        raise
+    return _json(payload, status_code=201, headers={"Location": f"{router.prefix}/{created.id}"})
+
+
+@router.get("", response_model=SubmissionPage)
+async def list_submissions(
+    principal: ResidentOrAdmin,
+    session: SessionDep,
+    registry: RegistryDep,
+    sealer: SealerDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> SubmissionPage:
+    """A resident's own submissions, newest first (an admin sees all)."""
+    service = _service(session, registry, sealer, settings, clock)
+    return await service.page(principal, limit=limit, cursor=cursor)
+
+
+@router.get("/{id_or_reference}", response_model=SubmissionOut)
+async def get_submission(
+    id_or_reference: str,
+    principal: ResidentOrAdmin,
+    session: SessionDep,
+    registry: RegistryDep,
+    sealer: SealerDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> SubmissionOut:
+    """By id or by reference (any case, dashes optional), with the timeline."""
+    service = _service(session, registry, sealer, settings, clock)
+    return await service.read(principal, id_or_reference)
+
+
+@router.get(
+    "/{submission_id}/receipt.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def get_receipt(
+    submission_id: str,
+    principal: Resident,
+    session: SessionDep,
+    registry: RegistryDep,
+    sealer: SealerDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    renderer: Annotated[ReceiptRenderer, ReceiptRendererDep],
+) -> Response:
+    """The PDF receipt, rendered in a worker process."""
+    service = _service(session, registry, sealer, settings, clock)
+    submission = await service.find(principal, submission_id)
+    version = await registry.version(submission.form, submission.version)
+    data = receipt_data(submission, service.answers_of(submission, masked=False), version)
+    pdf = await renderer.render(data)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="receipt-{submission.reference}.pdf"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.post("/{submission_id}/status", status_code=201, response_model=TimelineEntry)
+async def post_status(
+    submission_id: str,
+    body: StatusCreate,
+    principal: Agency,
+    session: SessionDep,
+    registry: RegistryDep,
+    sealer: SealerDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> TimelineEntry:
+    """An agency that received the submission reports where it stands."""
+    service = _service(session, registry, sealer, settings, clock)
+    return await service.post_status(principal, submission_id, body)

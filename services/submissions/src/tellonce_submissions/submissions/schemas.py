@@ -1,0 +1,66 @@
+"""Request and response models of submissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AgencyStatus = Literal["received", "in_review", "needs_info", "approved", "denied"]
+
+
+class SubmissionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    form: str = Field(min_length=1, max_length=128)
+    version: int = Field(ge=1)
+    answers: dict[str, Any]
+    draft: str | None = Field(
+        default=None,
+        max_length=36,
+        description="The draft these answers come from; it is deleted once submitted. "
+        "Needed to submit against a version retired since the draft was started.",
+    )
+
+
+class StatusCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: AgencyStatus
+    message: str | None = Field(default=None, max_length=4000)
+
+
+class DeliveryOut(BaseModel):
+    agency: str
+    fields: list[str]
+    status: str
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    agency: str | None
+    status: str
+    message: str | None
+
+
+class SubmissionCreated(BaseModel):
+    id: str
+    reference: str
+    form: str
+    version: int
+    submitted_at: datetime
+    deliveries: list[DeliveryOut]
+
+
+class SubmissionOut(SubmissionCreated):
+    status: str
+    """The latest status on the timeline."""
+    timeline: list[TimelineEntry]
+    answers: dict[str, Any] | None = None
+    """Included for the resident (restricted values masked); omitted in lists."""
+
+
+class SubmissionPage(BaseModel):
+    items: list[SubmissionOut]
+    next_cursor: str | None

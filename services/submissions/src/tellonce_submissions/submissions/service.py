@@ -1,0 +1,328 @@
+"""Submitting once, delivering to many.
+
+One transaction stores the submission (restricted values sealed), its first timeline event,
+the resident's profile values (with consent), the idempotency record, and one outbox row per
+receiving agency, each with only the fields that agency may receive. Validation happens
+before anything is written, so an invalid submission leaves no trace.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_shared.auth import Principal
+from tellonce_shared.pagination import decode_cursor, encode_cursor
+from tellonce_shared.problems import BadRequest, Conflict, NotFound, ValidationFailed
+from tellonce_submissions.answers import flatten, format_pointer, matches, parse_pointer, project
+from tellonce_submissions.config import Settings
+from tellonce_submissions.crypto import AnswerSealer
+from tellonce_submissions.deliveries.models import Delivery
+from tellonce_submissions.deliveries.outbox import enqueue_deliveries
+from tellonce_submissions.drafts import repository as drafts_repository
+from tellonce_submissions.drafts.service import DraftService, check_size
+from tellonce_submissions.models import Submission, SubmissionEvent
+from tellonce_submissions.profile import service as profile
+from tellonce_submissions.reference import new_reference, normalize_reference
+from tellonce_submissions.registry.client import (
+    PUBLISHED,
+    RETIRED,
+    Agreement,
+    FormVersion,
+    RegistryClient,
+)
+from tellonce_submissions.sealing import masked_answers, open_answers, seal_answers
+from tellonce_submissions.submissions import repository
+from tellonce_submissions.submissions.schemas import (
+    DeliveryOut,
+    StatusCreate,
+    SubmissionCreate,
+    SubmissionCreated,
+    SubmissionOut,
+    SubmissionPage,
+    TimelineEntry,
+)
+
+SUBMITTED = "submitted"
+
+
+def answers_context(submission_id: str) -> str:
+    return f"submission:{submission_id}"
+
+
+def receivers_for(
+    version: FormVersion, agreements: Sequence[Agreement], answers: dict[str, Any]
+) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """(agency, its share of the answers, the pointers it receives): the owning agency gets
+    everything; an agreement's agency gets the fields it names (pointers, or element ids
+    resolved to this version's fields), and only those present in the answers."""
+    owner_fields = [format_pointer((key,)) for key in answers]
+    result: list[tuple[str, dict[str, Any], list[str]]] = [
+        (version.owning_agency, answers, owner_fields)
+    ]
+    wanted: dict[str, list[tuple[str, ...]]] = {}
+    for agreement in agreements:
+        if agreement.agency == version.owning_agency:
+            continue
+        patterns = wanted.setdefault(agreement.agency, [])
+        for name in agreement.fields:
+            if name.startswith("/"):
+                patterns.append(parse_pointer(name))
+            else:
+                patterns.extend(version.element_pointers(name))
+    for agency, patterns in wanted.items():
+        share = project(answers, patterns)
+        leaves = [leaf for leaf, _ in flatten(share, ())]
+        present = sorted(
+            {format_pointer(p) for p in patterns if p and any(matches(p, leaf) for leaf in leaves)}
+        )
+        if present:
+            result.append((agency, share, present))
+    return result
+
+
+class SubmissionService:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        registry: RegistryClient,
+        sealer: AnswerSealer,
+        settings: Settings,
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.registry = registry
+        self.sealer = sealer
+        self.settings = settings
+        self.now = now
+
+    async def check(self, owner: str, body: SubmissionCreate) -> FormVersion:
+        """Everything that can refuse a submission, before anything is written."""
+        version = await self.registry.version(body.form, body.version)
+        if version.status == RETIRED:
+            if body.draft is None:
+                raise Conflict(
+                    f"Version {body.version} of {body.form!r} is retired; only a draft "
+                    "started on it can still be submitted (send its id as 'draft')."
+                )
+        elif version.status != PUBLISHED:
+            raise Conflict(f"Version {body.version} of {body.form!r} is not published.")
+        if body.draft is not None:
+            drafts = DraftService(
+                self.session,
+                registry=self.registry,
+                sealer=self.sealer,
+                settings=self.settings,
+                now=self.now,
+            )
+            draft = await drafts.pinned(owner, body.draft)
+            if (draft.form, draft.version) != (body.form, body.version):
+                raise ValidationFailed(
+                    "The draft is pinned to another form or version.",
+                    errors=[
+                        {
+                            "pointer": "/draft",
+                            "message": f"draft is for {draft.form} version {draft.version}",
+                        }
+                    ],
+                )
+        check_size(body.answers, self.settings)
+        if not version.compiled.is_valid(body.answers):
+            raise ValidationFailed(
+                f"The answers do not match {body.form} version {body.version}.",
+                errors=version.compiled.errors(body.answers),
+            )
+        return version
+
+    async def submit(self, principal: Principal, body: SubmissionCreate) -> SubmissionCreated:
+        version = await self.check(principal.sub, body)
+        agreements = await self.registry.agreements(body.form)
+        receivers = receivers_for(version, agreements, body.answers)
+        submission_id = str(uuid.uuid4())
+        public, sealed, key_id = seal_answers(
+            body.answers,
+            version.compiled.restricted,
+            self.sealer,
+            context=answers_context(submission_id),
+        )
+        submission = Submission(
+            id=submission_id,
+            reference=await self._free_reference(),
+            owner=principal.sub,
+            form=body.form,
+            version=body.version,
+            owning_agency=version.owning_agency,
+            answers=public,
+            sealed=sealed,
+            key_id=key_id,
+            receivers=[{"agency": a, "fields": f} for a, _, f in receivers],
+            submitted_at=self.now,
+        )
+        self.session.add(submission)
+        repository.add_event(
+            self.session, submission_id=submission_id, at=self.now, status=SUBMITTED
+        )
+        deliveries = await enqueue_deliveries(
+            self.session,
+            submission_id=submission_id,
+            reference=submission.reference,
+            form=body.form,
+            version=body.version,
+            submitted_at=self.now,
+            receivers=receivers,
+        )
+        await profile.remember(
+            self.session, principal.sub, version, body.answers, sealer=self.sealer, now=self.now
+        )
+        if body.draft is not None:
+            await drafts_repository.remove(self.session, body.draft)
+        return SubmissionCreated(
+            id=submission.id,
+            reference=submission.reference,
+            form=submission.form,
+            version=submission.version,
+            submitted_at=submission.submitted_at,
+            deliveries=[_delivery_out(d) for d in deliveries],
+        )
+
+    async def _free_reference(self) -> str:
+        """A reference not yet given (31^7 codes a year: collisions are rare, not impossible;
+        the unique index still guards the last race)."""
+        for _ in range(8):
+            reference = new_reference(self.settings.reference_prefix, self.now)
+            taken = await repository.by_id_or_reference(
+                self.session, submission_id=None, reference=reference
+            )
+            if taken is None:
+                return reference
+        raise Conflict("No free reference number was found; please retry.")
+
+    async def find(self, principal: Principal, id_or_reference: str) -> Submission:
+        """A resident's own submission, or any for an admin; 404 otherwise (ids not probed)."""
+        reference = normalize_reference(id_or_reference)
+        submission_id = id_or_reference if _looks_like_uuid(id_or_reference) else None
+        submission = await repository.by_id_or_reference(
+            self.session, submission_id=submission_id, reference=reference
+        )
+        if submission is None or not (
+            principal.role == "admin" or submission.owner == principal.sub
+        ):
+            raise NotFound(f"There is no submission {id_or_reference}.")
+        return submission
+
+    async def read(self, principal: Principal, id_or_reference: str) -> SubmissionOut:
+        submission = await self.find(principal, id_or_reference)
+        [out] = await self._outs([submission], with_answers=True)
+        return out
+
+    async def page(self, principal: Principal, *, limit: int, cursor: str | None) -> SubmissionPage:
+        after = None
+        position = decode_cursor(cursor)
+        if position is not None:
+            try:
+                after = (datetime.fromisoformat(str(position["at"])), str(position["id"]))
+            except (KeyError, ValueError) as exc:
+                raise BadRequest("The cursor is not valid.") from exc
+        owner = None if principal.role == "admin" else principal.sub
+        rows = await repository.page_for_owner(
+            self.session, owner=owner, limit=limit + 1, after=after
+        )
+        items = list(rows[:limit])
+        next_cursor = None
+        if len(rows) > limit:
+            last = items[-1]
+            next_cursor = encode_cursor({"at": last.submitted_at.isoformat(), "id": last.id})
+        return SubmissionPage(
+            items=await self._outs(items, with_answers=False), next_cursor=next_cursor
+        )
+
+    async def post_status(
+        self, principal: Principal, submission_id: str, body: StatusCreate
+    ) -> TimelineEntry:
+        agency = principal.agency
+        submission = await repository.by_id_or_reference(
+            self.session,
+            submission_id=submission_id if _looks_like_uuid(submission_id) else None,
+            reference=normalize_reference(submission_id),
+        )
+        if (
+            submission is None
+            or agency is None
+            or not await repository.agency_received(
+                self.session, submission_id=submission.id, agency=agency
+            )
+        ):
+            raise NotFound(f"Your agency received no submission {submission_id}.")
+        message = (body.message or "").strip() or None
+        if body.status == "needs_info" and message is None:
+            raise ValidationFailed(
+                "Say what information is needed.",
+                errors=[{"pointer": "/message", "message": "needs_info requires a message"}],
+            )
+        event = repository.add_event(
+            self.session,
+            submission_id=submission.id,
+            at=self.now,
+            status=body.status,
+            agency=agency,
+            message=message,
+            actor=principal.sub,
+        )
+        return _timeline_entry(event)
+
+    def answers_of(self, submission: Submission, *, masked: bool) -> dict[str, Any]:
+        reveal = masked_answers if masked else open_answers
+        return reveal(
+            submission.answers,
+            submission.sealed,
+            submission.key_id,
+            self.sealer,
+            context=answers_context(submission.id),
+        )
+
+    async def _outs(
+        self, submissions: Sequence[Submission], *, with_answers: bool
+    ) -> list[SubmissionOut]:
+        ids = [s.id for s in submissions]
+        events = await repository.events_for(self.session, ids)
+        deliveries = await repository.deliveries_for(self.session, ids)
+        result = []
+        for s in submissions:
+            timeline = [_timeline_entry(e) for e in events[s.id]]
+            result.append(
+                SubmissionOut(
+                    id=s.id,
+                    reference=s.reference,
+                    form=s.form,
+                    version=s.version,
+                    submitted_at=s.submitted_at,
+                    deliveries=[_delivery_out(d) for d in deliveries[s.id]],
+                    status=timeline[-1].status if timeline else SUBMITTED,
+                    timeline=timeline,
+                    answers=self.answers_of(s, masked=True) if with_answers else None,
+                )
+            )
+        return result
+
+
+def _delivery_out(delivery: Delivery) -> DeliveryOut:
+    return DeliveryOut(agency=delivery.agency, fields=list(delivery.fields), status=delivery.status)
+
+
+def _timeline_entry(event: SubmissionEvent) -> TimelineEntry:
+    return TimelineEntry(
+        at=event.at, agency=event.agency, status=event.status, message=event.message
+    )
+
+
+def _looks_like_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True

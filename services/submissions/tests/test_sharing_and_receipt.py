@@ -1,0 +1,85 @@
+"""Who receives which answers, and what the receipt shows (pure functions)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+from typing import Any
+
+from tellonce_submissions.answers import parse_pointer
+from tellonce_submissions.models import Submission
+from tellonce_submissions.receipts.render import receipt_html
+from tellonce_submissions.receipts.service import receipt_data
+from tellonce_submissions.registry.client import Agreement, FieldInfo, FormVersion
+from tellonce_submissions.submissions.service import receivers_for
+from tellonce_submissions.validation import CompiledSchema
+
+from .registry_double import CG_ELEMENTS, flatten_fields, load
+
+
+def cg_version() -> FormVersion:
+    schema = load("10-10CG-schema.json")
+    rows = flatten_fields(schema, CG_ELEMENTS)
+    fields = [
+        FieldInfo(r["pointer"], parse_pointer(r["pointer"]), r["name"], r["title"], r["element"])
+        for r in rows
+    ]
+    return FormVersion(
+        form="10-10cg",
+        version=1,
+        status="published",
+        owning_agency="DVA",
+        form_title="Caregiver assistance application",
+        fields=fields,
+        compiled=CompiledSchema(schema, [parse_pointer("/veteran/ssnOrTin")]),
+    )
+
+
+def test_receivers_get_only_their_fields() -> None:
+    answers: dict[str, Any] = load("10-10CG-example.json")
+    agreements = [
+        Agreement("DSS", ("person.birthDate",), "p"),
+        Agreement("DSS", ("/veteran/address/city",), "p"),  # a second agreement merges
+        Agreement("DOL", ("/secondaryCaregiverTwo/fullName",), "p"),  # absent: no delivery
+        Agreement("DVA", ("/veteran/ssnOrTin",), "p"),  # the owner already has everything
+    ]
+    receivers = receivers_for(cg_version(), agreements, answers)
+    by_agency = {a: (share, fields) for a, share, fields in receivers}
+    assert set(by_agency) == {"DVA", "DSS"}
+    assert by_agency["DVA"][0] == answers
+    assert by_agency["DSS"] == (
+        {
+            "veteran": {
+                "dateOfBirth": answers["veteran"]["dateOfBirth"],
+                "address": {"city": answers["veteran"]["address"]["city"]},
+            }
+        },
+        ["/veteran/address/city", "/veteran/dateOfBirth"],
+    )
+
+
+def test_receipt_masks_restricted_values_and_names_receivers() -> None:
+    answers = copy.deepcopy(load("10-10CG-example.json"))
+    version = cg_version()
+    receivers = receivers_for(version, [Agreement("DSS", ("person.birthDate",), "p")], answers)
+    submission = Submission(
+        id="00000000-0000-0000-0000-000000000001",
+        reference="CT-2026-7K4M-9Q2D",
+        form="10-10cg",
+        version=1,
+        submitted_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+        receivers=[{"agency": a, "fields": f} for a, _, f in receivers],
+    )
+    data = receipt_data(submission, answers, version)
+    rows = {r["label"]: r for r in data["answers"]}
+    ssn = answers["veteran"]["ssnOrTin"]
+    ssn_rows = [r for r in data["answers"] if r["value"].endswith(ssn[-4:])]
+    assert ssn_rows
+    assert all(ssn not in r["value"] for r in data["answers"])
+    birth = [r for r in data["answers"] if r["value"] == answers["veteran"]["dateOfBirth"]]
+    assert birth[0]["agencies"] == "DVA, DSS"
+    assert rows  # labels come from the version's field titles
+    html = receipt_html(data)
+    assert "CT-2026-7K4M-9Q2D" in html
+    assert ssn not in html
+    assert "<script" not in receipt_html({**data, "form_title": "<script>x</script>"})

@@ -1,0 +1,379 @@
+"""POST/GET submissions, idempotency, outbox rows, encryption at rest, status and timeline,
+on PostgreSQL through the ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import func, select, text
+
+from tellonce_shared.testing import TokenFactory
+from tellonce_submissions.deliveries.models import Delivery
+from tellonce_submissions.models import IdempotencyKey, Submission
+
+from .conftest import FakeClock
+
+REFERENCE = re.compile(r"^CT-\d{4}-[2-9A-HJ-KM-NP-Z]{4}-[2-9A-HJ-KM-NP-Z]{4}$")
+
+
+def body(answers: dict[str, Any], form: str = "10-10cg", version: int = 1) -> dict[str, Any]:
+    return {"form": form, "version": version, "answers": answers}
+
+
+async def submit(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    sub: str,
+    payload: dict[str, Any],
+    key: str | None = None,
+) -> httpx.Response:
+    headers = tokens.headers(sub)
+    headers["Idempotency-Key"] = key or uuid.uuid4().hex
+    return await client.post("/api/v1/submissions", json=payload, headers=headers)
+
+
+async def count(app: FastAPI, model: Any, *where: Any) -> int:
+    async with app.state.database.sessions() as s:
+        return int(
+            (await s.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+        )
+
+
+async def test_valid_submission_gets_reference_and_one_delivery_per_agency(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
+) -> None:
+    resp = await submit(client, tokens, "alice", body(cg_answers))
+    assert resp.status_code == 201, resp.text
+    doc = resp.json()
+    assert REFERENCE.match(doc["reference"])
+    assert doc["form"] == "10-10cg"
+    assert doc["version"] == 1
+    by_agency = {d["agency"]: d for d in doc["deliveries"]}
+    assert set(by_agency) == {"DVA", "DSS", "DOL"}
+    assert by_agency["DSS"]["fields"] == ["/veteran/address", "/veteran/dateOfBirth"]
+    assert by_agency["DOL"]["fields"] == ["/primaryCaregiver/fullName"]
+    assert all(d["status"] == "pending" for d in doc["deliveries"])
+    async with app.state.database.sessions() as s:
+        rows = (
+            (await s.execute(select(Delivery).where(Delivery.submission_id == doc["id"])))
+            .scalars()
+            .all()
+        )
+    shares = {d.agency: d.answers for d in rows}
+    assert shares["DVA"] == cg_answers
+    assert shares["DSS"] == {
+        "veteran": {
+            "dateOfBirth": cg_answers["veteran"]["dateOfBirth"],
+            "address": cg_answers["veteran"]["address"],
+        }
+    }
+    assert shares["DOL"] == {
+        "primaryCaregiver": {"fullName": cg_answers["primaryCaregiver"]["fullName"]}
+    }
+
+
+async def test_missing_idempotency_key_is_400(
+    client: httpx.AsyncClient, tokens: TokenFactory, cg_answers: dict[str, Any]
+) -> None:
+    resp = await client.post(
+        "/api/v1/submissions", json=body(cg_answers), headers=tokens.headers("alice")
+    )
+    assert resp.status_code == 400
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert "Idempotency-Key" in resp.json()["detail"]
+
+
+async def test_same_key_same_body_replays_first_response(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
+) -> None:
+    key = uuid.uuid4().hex
+    first = await submit(client, tokens, "bob", body(cg_answers), key)
+    # the same JSON with keys in another order is the same body
+    reordered = {"answers": cg_answers, "version": 1, "form": "10-10cg"}
+    second = await submit(client, tokens, "bob", reordered, key)
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers.get("idempotent-replayed") == "true"
+    assert await count(app, Submission, Submission.owner == "bob") == 1
+
+
+async def test_same_key_other_body_is_422(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
+) -> None:
+    key = uuid.uuid4().hex
+    assert (await submit(client, tokens, "carol", body(cg_answers), key)).status_code == 201
+    other = copy.deepcopy(cg_answers)
+    other["veteran"]["plannedClinic"] = "741"
+    resp = await submit(client, tokens, "carol", body(other), key)
+    assert resp.status_code == 422
+    assert resp.json()["type"].endswith("idempotency-key-reused")
+    assert await count(app, Submission, Submission.owner == "carol") == 1
+
+
+async def test_key_is_per_resident(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
+) -> None:
+    key = uuid.uuid4().hex
+    a = await submit(client, tokens, "kp-1", body(cg_answers), key)
+    b = await submit(client, tokens, "kp-2", body(cg_answers), key)
+    assert a.status_code == b.status_code == 201
+    assert a.json()["id"] != b.json()["id"]
+
+
+async def test_in_flight_key_is_409(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    app: FastAPI,
+    clock: FakeClock,
+    cg_answers: dict[str, Any],
+) -> None:
+    from tellonce_submissions.idempotency.service import fingerprint
+
+    key = uuid.uuid4().hex
+    async with app.state.database.sessions() as s:
+        s.add(
+            IdempotencyKey(
+                owner="dave",
+                key=key,
+                fingerprint=fingerprint({**body(cg_answers), "draft": None}),
+                state="in_flight",
+                created_at=clock.now,
+                locked_until=clock.now + timedelta(seconds=60),
+            )
+        )
+        await s.commit()
+    resp = await submit(client, tokens, "dave", body(cg_answers), key)
+    assert resp.status_code == 409
+    assert resp.headers["retry-after"] == "1"
+    # a request that died holding the key: after its lease the key is taken over
+    clock.advance(seconds=61)
+    resp = await submit(client, tokens, "dave", body(cg_answers), key)
+    assert resp.status_code == 201
+    assert await count(app, Submission, Submission.owner == "dave") == 1
+
+
+async def test_fifty_concurrent_posts_with_one_key_create_one_submission(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
+) -> None:
+    key = uuid.uuid4().hex
+    headers = tokens.headers("erin")
+    headers["Idempotency-Key"] = key
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/v1/submissions", json=body(cg_answers), headers=headers)
+            for _ in range(50)
+        )
+    )
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}, statuses
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    assert len(created) == 1
+    assert await count(app, Submission, Submission.owner == "erin") == 1
+    [sid] = created
+    assert await count(app, Delivery, Delivery.submission_id == sid) == 3
+    # after the dust settles every retry gets the one submission
+    again = await client.post("/api/v1/submissions", json=body(cg_answers), headers=headers)
+    assert again.status_code == 201
+    assert again.json()["id"] == sid
+
+
+async def test_invalid_answers_list_every_error_and_store_nothing(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
+) -> None:
+    bad = copy.deepcopy(cg_answers)
+    bad["veteran"]["ssnOrTin"] = "12-34"
+    del bad["veteran"]["dateOfBirth"]
+    bad["veteran"]["plannedClinic"] = 740
+    key = uuid.uuid4().hex
+    before = await count(app, Delivery)
+    resp = await submit(client, tokens, "frank", body(bad), key)
+    assert resp.status_code == 422
+    problem = resp.json()
+    assert resp.headers["content-type"] == "application/problem+json"
+    pointers = {e["pointer"] for e in problem["errors"]}
+    assert pointers == {
+        "/answers/veteran",
+        "/answers/veteran/ssnOrTin",
+        "/answers/veteran/plannedClinic",
+    }
+    assert all(e["message"] for e in problem["errors"])
+    # the restricted value is not echoed back
+    assert "12-34" not in resp.text
+    assert await count(app, Submission, Submission.owner == "frank") == 0
+    assert await count(app, Delivery) == before
+    assert await count(app, IdempotencyKey, IdempotencyKey.owner == "frank") == 0
+    # the key was released: the corrected body can use it
+    assert (await submit(client, tokens, "frank", body(cg_answers), key)).status_code == 201
+
+
+async def test_unknown_form_and_version(
+    client: httpx.AsyncClient, tokens: TokenFactory, cg_answers: dict[str, Any]
+) -> None:
+    assert (await submit(client, tokens, "g", body(cg_answers, form="nope"))).status_code == 404
+    assert (await submit(client, tokens, "g", body(cg_answers, version=9))).status_code == 404
+
+
+async def test_limits(client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI) -> None:
+    huge = {"x": "a" * (1024 * 1024 + 10)}
+    resp = await submit(client, tokens, "limits", body(huge))
+    assert resp.status_code == 413
+    many = {"items": list(range(10_001))}
+    resp = await submit(client, tokens, "limits", body(many))
+    assert resp.status_code == 422
+    assert "10000" in resp.json()["detail"]
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(40):
+        node["n"] = {}
+        node = node["n"]
+    resp = await submit(client, tokens, "limits", body(deep))
+    assert resp.status_code == 422
+    assert "32" in resp.json()["detail"]
+    assert await count(app, Submission, Submission.owner == "limits") == 0
+
+
+async def test_restricted_values_are_encrypted_at_rest(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
+) -> None:
+    resp = await submit(client, tokens, "heidi", body(cg_answers))
+    sid = resp.json()["id"]
+    ssn = cg_answers["veteran"]["ssnOrTin"]
+    async with app.state.database.sessions() as s:
+        raw = (
+            await s.execute(
+                text("SELECT answers::text, sealed, key_id FROM submissions WHERE id = :id"),
+                {"id": sid},
+            )
+        ).one()
+    assert ssn not in raw[0]
+    assert raw[1] is not None
+    assert ssn.encode() not in bytes(raw[1])
+    assert raw[2] == "local-only-1"
+    shown = (await client.get(f"/api/v1/submissions/{sid}", headers=tokens.headers("heidi"))).json()
+    assert shown["answers"]["veteran"]["ssnOrTin"].endswith(ssn[-4:])
+    assert ssn not in str(shown)
+    # the owning agency's outbox row still carries the real value for delivery
+    async with app.state.database.sessions() as s:
+        dva = (
+            await s.execute(
+                select(Delivery).where(Delivery.submission_id == sid, Delivery.agency == "DVA")
+            )
+        ).scalar_one()
+    assert dva.answers["veteran"]["ssnOrTin"] == ssn
+
+
+async def test_get_by_id_or_reference_and_list(
+    client: httpx.AsyncClient, tokens: TokenFactory, cg_answers: dict[str, Any]
+) -> None:
+    sub = "ivan-" + uuid.uuid4().hex[:6]
+    created = [(await submit(client, tokens, sub, body(cg_answers))).json() for _ in range(3)]
+    first = created[0]
+    headers = tokens.headers(sub)
+    loose = first["reference"].lower().replace("-", "")
+    for ident in (first["id"], first["reference"], loose):
+        resp = await client.get(f"/api/v1/submissions/{ident}", headers=headers)
+        assert resp.status_code == 200, ident
+        assert resp.json()["id"] == first["id"]
+        assert resp.json()["timeline"][0]["status"] == "submitted"
+    # one wrong character: the check character refuses it, so it is not found
+    ref = first["reference"]
+    typo = ref[:-1] + ("2" if ref[-1] != "2" else "3")
+    assert (await client.get(f"/api/v1/submissions/{typo}", headers=headers)).status_code == 404
+    page1 = (await client.get("/api/v1/submissions?limit=2", headers=headers)).json()
+    assert len(page1["items"]) == 2
+    assert page1["next_cursor"]
+    page2 = (
+        await client.get(
+            f"/api/v1/submissions?limit=2&cursor={page1['next_cursor']}", headers=headers
+        )
+    ).json()
+    seen = [i["id"] for i in page1["items"] + page2["items"]]
+    assert sorted(seen) == sorted(c["id"] for c in created)
+    assert page2["next_cursor"] is None
+
+
+async def test_residents_see_only_their_own(
+    client: httpx.AsyncClient, tokens: TokenFactory, cg_answers: dict[str, Any]
+) -> None:
+    mine = (await submit(client, tokens, "judy", body(cg_answers))).json()
+    other = tokens.headers("mallory")
+    for path in (
+        f"/api/v1/submissions/{mine['id']}",
+        f"/api/v1/submissions/{mine['reference']}",
+        f"/api/v1/submissions/{mine['id']}/receipt.pdf",
+    ):
+        resp = await client.get(path, headers=other)
+        assert resp.status_code == 404, path
+    listed = (await client.get("/api/v1/submissions", headers=other)).json()
+    assert mine["id"] not in {i["id"] for i in listed["items"]}
+    admin = tokens.headers("root", role="admin")
+    assert (await client.get(f"/api/v1/submissions/{mine['id']}", headers=admin)).status_code == 200
+    assert (await client.get("/api/v1/submissions")).status_code == 401
+
+
+async def test_agency_status_builds_the_timeline(
+    client: httpx.AsyncClient, tokens: TokenFactory, clock: FakeClock, cg_answers: dict[str, Any]
+) -> None:
+    mine = (await submit(client, tokens, "kim", body(cg_answers))).json()
+    sid = mine["id"]
+    dss = tokens.headers("dss-staff", role="agency", agency="DSS")
+    dol = tokens.headers("dol-staff", role="agency", agency="DOL")
+    dmv = tokens.headers("dmv-staff", role="agency", agency="DMV")
+    clock.advance(minutes=5)
+    resp = await client.post(
+        f"/api/v1/submissions/{sid}/status", json={"status": "received"}, headers=dss
+    )
+    assert resp.status_code == 201
+    clock.advance(minutes=5)
+    resp = await client.post(
+        f"/api/v1/submissions/{sid}/status",
+        json={"status": "needs_info", "message": "Send proof of address."},
+        headers=dol,
+    )
+    assert resp.status_code == 201
+    # needs_info without a message, an unknown status, an agency that did not receive it
+    r = await client.post(
+        f"/api/v1/submissions/{sid}/status", json={"status": "needs_info"}, headers=dss
+    )
+    assert r.status_code == 422
+    r = await client.post(f"/api/v1/submissions/{sid}/status", json={"status": "lost"}, headers=dss)
+    assert r.status_code == 422
+    r = await client.post(
+        f"/api/v1/submissions/{sid}/status", json={"status": "approved"}, headers=dmv
+    )
+    assert r.status_code == 404
+    r = await client.post(
+        f"/api/v1/submissions/{sid}/status",
+        json={"status": "approved"},
+        headers=tokens.headers("kim"),
+    )
+    assert r.status_code == 403
+    shown = (await client.get(f"/api/v1/submissions/{sid}", headers=tokens.headers("kim"))).json()
+    timeline = [(t["agency"], t["status"], t["message"]) for t in shown["timeline"]]
+    assert timeline == [
+        (None, "submitted", None),
+        ("DSS", "received", None),
+        ("DOL", "needs_info", "Send proof of address."),
+    ]
+    assert shown["status"] == "needs_info"
+
+
+async def test_receipt_pdf(
+    client: httpx.AsyncClient, tokens: TokenFactory, cg_answers: dict[str, Any]
+) -> None:
+    mine = (await submit(client, tokens, "leo", body(cg_answers))).json()
+    resp = await client.get(
+        f"/api/v1/submissions/{mine['id']}/receipt.pdf", headers=tokens.headers("leo")
+    )
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "application/pdf"
+    assert resp.content.startswith(b"%PDF-")
+    assert len(resp.content) > 5000
+    assert "receipt-CT-" in resp.headers["content-disposition"]
