@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 SERVICE_PORT, BARE_PORT = 18202, 18203
 PATH = "/api/v1/forms/va-21-526ez-allclaims/versions/latest"
 BEGIN, END = "<!-- registry:begin -->", "<!-- registry:end -->"
@@ -105,26 +106,29 @@ def run(tmp: Path) -> dict[str, dict[str, dict[str, float]]]:
         service = start(
             uvicorn("tellonce_registry.main:create_app", SERVICE_PORT, workers, True), env
         )
+        bare: subprocess.Popen[bytes] | None = None
         try:
             wait_port(SERVICE_PORT)
             with urllib.request.urlopen(f"http://127.0.0.1:{SERVICE_PORT}{PATH}") as resp:
                 body = resp.read()
             (tmp / "body.json").write_bytes(body)
-            service_result = wrk(SERVICE_PORT)
+            bare = start(
+                uvicorn("bench.registry_bare:app", BARE_PORT, workers, False),
+                {"BENCH_BODY_FILE": str(tmp / "body.json")},
+            )
+            wait_port(BARE_PORT)
+            # the machine is shared: alternate the two and keep each one's best round
+            runs: dict[str, list[dict[str, float]]] = {"service": [], "bare": []}
+            for _ in range(ROUNDS):
+                runs["service"].append(wrk(SERVICE_PORT))
+                runs["bare"].append(wrk(BARE_PORT))
         finally:
             stop(service)
-        bare = start(
-            uvicorn("bench.registry_bare:app", BARE_PORT, workers, False),
-            {"BENCH_BODY_FILE": str(tmp / "body.json")},
-        )
-        try:
-            wait_port(BARE_PORT)
-            bare_result = wrk(BARE_PORT)
-        finally:
-            stop(bare)
+            if bare is not None:
+                stop(bare)
         results[str(workers)] = {
-            "service": service_result,
-            "bare": bare_result,
+            "service": max(runs["service"], key=lambda r: r["rps"]),
+            "bare": max(runs["bare"], key=lambda r: r["rps"]),
             "bytes": {"n": len(body)},
         }
     return results
@@ -136,11 +140,12 @@ def report(results: dict[str, dict[str, dict[str, float]]]) -> str:
         "## Forms registry (issue 5): `uv run python -m bench.registry`",
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, wrk -t2 -c{CONNECTIONS} "
-        f"-d{DURATION}s on this 2-core machine (wrk and the server share it). "
+        f"-d{DURATION}s on this 2-core machine (wrk and the servers share it; best of {ROUNDS} "
+        "alternating rounds each). "
         f"`GET {PATH}` ({int(results['1']['bytes']['n']):,} bytes: the 21-526EZ schema, the "
-        "largest corpus form) through the real service (all middleware: request id, metrics, "
-        "body limit; the published-version cache warm) against a bare FastAPI endpoint "
-        "returning the same bytes.",
+        "largest corpus form) through the real service (all middleware: request id, access log, "
+        "metrics, body limit; the published-version cache warm, served by its fast path "
+        "before routing) against a bare FastAPI endpoint returning the same bytes.",
         "",
         "| uvicorn workers | endpoint | req/s | p50 ms | p99 ms | non-2xx |",
         "| --- | --- | --- | --- | --- | --- |",

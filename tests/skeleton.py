@@ -116,7 +116,7 @@ def run_skeleton(gateway_url: str, codes: tuple[str, str] = ("DSS", "DOL")) -> O
                 secrets[code] = resp.json()["secret"]
 
             email = f"resident-{uuid.uuid4().hex[:8]}@example.org"
-            password = "correct horse battery staple 42"
+            password = "lantern orbit meadow tulip 42"
             resp = c.post("/api/v1/identity/residents",
                           json={"email": email, "password": password, "full_name": "Ana Diaz"})
             assert resp.status_code == 201, resp.text

@@ -9,55 +9,12 @@ import re
 import shutil
 import subprocess
 import tomllib
-from dataclasses import dataclass, field
 
 import pytest
-from deploykit import ROOT, SERVICES, ServiceInfo, need_tool
+from deploykit import ROOT, SERVICES, ServiceInfo, ignored, need_tool, parse
 
 HADOLINT_VERSION = "2.15.1.2"
 PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?$")
-
-
-@dataclass
-class Stage:
-    base: str
-    name: str
-    instructions: list[tuple[str, str]] = field(default_factory=list)
-
-    def all(self, keyword: str) -> list[str]:
-        return [args for kw, args in self.instructions if kw == keyword]
-
-
-def parse(text: str) -> tuple[dict[str, str], list[Stage]]:
-    """Global ARG defaults and the stages, with continuation lines joined, comments dropped."""
-    logical: list[str] = []
-    pending = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        logical.append(pending + line)
-        pending = ""
-    args: dict[str, str] = {}
-    stages: list[Stage] = []
-    for line in logical:
-        keyword, _, rest = line.partition(" ")
-        keyword = keyword.upper()
-        if keyword == "FROM":
-            words = rest.split()
-            base = words[0]
-            for name, default in args.items():
-                base = base.replace("${" + name + "}", default)
-            stages.append(Stage(base, words[2] if len(words) > 2 else ""))
-        elif stages:
-            stages[-1].instructions.append((keyword, rest))
-        elif keyword == "ARG" and "=" in rest:
-            name, _, default = rest.partition("=")
-            args[name] = default
-    return args, stages
 
 
 def dockerfile(service: ServiceInfo) -> str:
@@ -134,48 +91,6 @@ def test_healthcheck_entrypoint_and_port_match_the_code(service: ServiceInfo) ->
     assert final.all("EXPOSE") == [str(service.port)]
     assert final.all("ENTRYPOINT") == [f'["{service.script}"]']
     assert final.all("CMD") == ['["serve", "--host", "0.0.0.0"]'], "listen on the pod's address"
-
-
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """A .dockerignore pattern as Docker reads it: Go's filepath.Match per path segment,
-    ``**`` for any number of segments, a leading slash ignored."""
-    segments = pattern.strip("/").split("/")
-    out = ""
-    for i, segment in enumerate(segments):
-        last = i == len(segments) - 1
-        if segment == "**":
-            out += ".*" if last else "(?:[^/]+/)*"
-            continue
-        chars, j = "", 0
-        while j < len(segment):
-            ch = segment[j]
-            if ch == "*":
-                chars += "[^/]*"
-            elif ch == "?":
-                chars += "[^/]"
-            elif ch == "[" and "]" in segment[j:]:
-                close = segment.index("]", j)
-                chars += "[" + segment[j + 1 : close].replace("!", "^", 1) + "]"
-                j = close
-            else:
-                chars += re.escape(ch)
-            j += 1
-        out += chars + ("" if last else "/")
-    return re.compile(out + r"\Z")
-
-
-def ignored(patterns: list[str], path: str) -> bool:
-    """Whether .dockerignore drops `path`: a pattern matching the path or one of its parent
-    folders drops it; the last matching pattern wins, ``!`` re-includes."""
-    parts = path.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    result = False
-    for raw in patterns:
-        negate = raw.startswith("!")
-        regex = pattern_regex(raw.removeprefix("!"))
-        if any(regex.match(prefix) for prefix in prefixes):
-            result = not negate
-    return result
 
 
 def test_dockerignore_sends_what_images_need_and_nothing_private() -> None:

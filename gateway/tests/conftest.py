@@ -42,7 +42,7 @@ class Running:
         await self.task
 
 
-async def serve(app: Any, *, gateway: bool = False) -> Running:
+async def serve(app: Any, *, gateway: bool = False, keep_alive: int = 30) -> Running:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -53,7 +53,7 @@ async def serve(app: Any, *, gateway: bool = False) -> Running:
         access_log=False,
         ws="none",
         lifespan="on",
-        timeout_keep_alive=30,
+        timeout_keep_alive=keep_alive,
         proxy_headers=False,
         server_header=not gateway,  # as the gateway's own CLI runs it
     )
@@ -90,6 +90,7 @@ def upstream_app(up: Upstream, tokens: TokenFactory) -> FastAPI:
             "query": request.url.query,
             "headers": {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers.raw},
             "sha256": digest,
+            "client_port": request.client.port if request.client else None,
             "size": size,
         }
         up.seen.append(entry)
@@ -257,6 +258,23 @@ async def start_gateway(stack: Stack) -> AsyncIterator[GatewayFactory]:
 @pytest_asyncio.fixture
 async def gateway(start_gateway: GatewayFactory) -> str:
     return await start_gateway()
+
+
+@pytest_asyncio.fixture
+async def extra_upstream(tokens: TokenFactory) -> AsyncIterator[Callable[..., Awaitable[Upstream]]]:
+    """Start one more test upstream, e.g. with a short keep-alive of its own."""
+    running: list[Running] = []
+
+    async def start(name: str = "registry", keep_alive: int = 30) -> Upstream:
+        up = Upstream(name)
+        server = await serve(upstream_app(up, tokens), keep_alive=keep_alive)
+        up.url = server.url
+        running.append(server)
+        return up
+
+    yield start
+    for server in running:
+        await server.stop()
 
 
 async def raw_request(base_url: str, request: bytes, read_timeout: float = 5.0) -> bytes:

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
+import pytest
 
 from tellonce_shared.testing import TokenFactory
 
@@ -89,7 +90,8 @@ async def test_catalog_writes_need_a_token(stack, gateway: str, client) -> None:
 async def test_one_client_over_the_limit_gets_429_with_retry_after(
     stack, start_gateway, client
 ) -> None:
-    gateway = await start_gateway(rate_limit_per_second=50, rate_limit_burst=200)
+    # A low steady rate, so the result does not hang on how fast this machine is today.
+    gateway = await start_gateway(rate_limit_per_second=5, rate_limit_burst=200)
     headers = stack.tokens.headers("busy-client")
     statuses: list[int] = []
     retry_after: set[str] = set()
@@ -108,8 +110,8 @@ async def test_one_client_over_the_limit_gets_429_with_retry_after(
     elapsed = time.monotonic() - started
     allowed = statuses.count(200)
     assert statuses.count(429) + allowed == 1000
-    # The burst of 200 plus at most 50 per second of the run, and not much less.
-    assert 200 <= allowed <= 200 + 50 * elapsed + 5
+    # The burst of 200 plus at most 5 per second of the run, and not less.
+    assert 200 <= allowed <= 200 + 5 * elapsed + 2
     assert retry_after
     assert all(int(v) >= 1 for v in retry_after)
     # Another client is not affected by the first one's flood.
@@ -170,9 +172,11 @@ async def test_declared_oversize_body_is_refused_before_it_is_read(
     assert stack.registry.completed_bodies == 0
 
 
+@pytest.mark.parametrize("kind", ["native", "aiohttp"])
 async def test_streamed_oversize_body_without_length_is_cut_off(
-    stack, gateway: str, client
+    kind: str, stack, start_gateway, client
 ) -> None:
+    gateway = await start_gateway(client=kind)
     before = stack.submissions.completed_bodies
 
     async def two_mebibytes() -> AsyncIterator[bytes]:
@@ -201,8 +205,11 @@ async def test_malformed_content_length_is_a_400(gateway: str, raw) -> None:
 # -- timeouts and dead services ----------------------------------------------------------
 
 
-async def test_a_slow_service_gives_504_after_the_route_timeout(start_gateway, client) -> None:
-    gateway = await start_gateway(route_timeouts={"/api/v1/forms": 0.3})
+@pytest.mark.parametrize("kind", ["native", "aiohttp"])
+async def test_a_slow_service_gives_504_after_the_route_timeout(
+    kind: str, start_gateway, client
+) -> None:
+    gateway = await start_gateway(client=kind, route_timeouts={"/api/v1/forms": 0.3})
     started = time.monotonic()
     resp = await client.get(gateway + "/api/v1/forms/slow?seconds=3")
     elapsed = time.monotonic() - started
@@ -219,9 +226,10 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_a_dead_service_gives_503_quickly(start_gateway, client) -> None:
+@pytest.mark.parametrize("kind", ["native", "aiohttp"])
+async def test_a_dead_service_gives_503_quickly(kind: str, start_gateway, client) -> None:
     dead = f"http://127.0.0.1:{_closed_port()}"
-    gateway = await start_gateway(registry_url=dead)
+    gateway = await start_gateway(client=kind, registry_url=dead)
     started = time.monotonic()
     resp = await client.get(gateway + "/api/v1/forms")
     elapsed = time.monotonic() - started

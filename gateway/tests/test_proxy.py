@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
 
+import pytest
+import pytest_asyncio
+
 from tellonce_gateway.routes import TABLE
+
+
+@pytest_asyncio.fixture(params=["native", "aiohttp"])
+async def gateway(request: pytest.FixtureRequest, start_gateway) -> str:
+    """Every proxy behaviour holds for both upstream clients (GATEWAY_CLIENT)."""
+    return str(await start_gateway(client=request.param))
 
 
 async def test_each_prefix_reaches_its_service(stack, gateway: str, client) -> None:
@@ -191,3 +201,25 @@ def test_routing_table_matches_architecture() -> None:
     }
     for prefix, upstream in expected.items():
         assert prefixes[prefix] == upstream
+
+
+async def test_connections_to_a_service_are_kept_alive(stack, gateway: str, client) -> None:
+    stack.registry.seen.clear()
+    for _ in range(10):
+        assert (await client.get(gateway + "/api/v1/forms/echo/k")).status_code == 200
+    ports = {entry["client_port"] for entry in stack.registry.seen}
+    assert len(ports) <= 2, ports
+
+
+@pytest.mark.parametrize("kind", ["native", "aiohttp"])
+async def test_a_connection_the_service_closed_while_idle_is_retried(
+    kind: str, start_gateway, extra_upstream, client
+) -> None:
+    # The service drops idle connections after 1 s; the gateway would keep them for 30 s.
+    registry = await extra_upstream("registry", keep_alive=1)
+    gateway = await start_gateway(client=kind, registry_url=registry.url, keepalive_seconds=30)
+    for _ in range(3):
+        resp = await client.get(gateway + "/api/v1/forms/echo/idle")
+        assert resp.status_code == 200
+        await asyncio.sleep(1.3)
+    assert len(registry.seen) == 3

@@ -69,8 +69,9 @@ def test_route_table_prefixes_and_token_policy() -> None:
 
 def test_route_timeouts_come_from_settings() -> None:
     table = RouteTable(Settings(default_timeout=7, route_timeouts={"/api/v1/audit": 90}))
-    assert table.match("/api/v1/audit/redundancy").timeout.sock_read == 90
-    assert table.match("/api/v1/forms").timeout.sock_read == 7
+    assert table.match("/api/v1/audit/redundancy").read_timeout == 90
+    assert table.match("/api/v1/forms").read_timeout == 7
+    assert table.match("/api/v1/forms").client_timeout.sock_read == 7
 
 
 def test_upstream_urls_are_settings() -> None:

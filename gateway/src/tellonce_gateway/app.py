@@ -25,10 +25,18 @@ from tellonce_gateway.cors import CorsPolicy
 from tellonce_gateway.edge_auth import EdgeAuth, bearer_token
 from tellonce_gateway.headers import REQUEST_DROP, SecurityHeaders, connection_tokens
 from tellonce_gateway.metrics import EDGE_REJECTIONS, RequestMetrics
+from tellonce_gateway.native_proxy import forward_native, make_pool
 from tellonce_gateway.openapi import DOCS_HTML, DOCS_INIT_JS, OpenAPICache
-from tellonce_gateway.proxy import ClientGone, StreamedBody, forward, make_session, read_whole_body
+from tellonce_gateway.proxy import (
+    ClientGone,
+    StreamedBody,
+    forward_aiohttp,
+    make_session,
+    read_whole_body,
+)
 from tellonce_gateway.ratelimit import RateLimiter
 from tellonce_gateway.routes import API_UPSTREAMS, AUTH_ENDPOINTS, RouteTable
+from tellonce_gateway.upstream_client import UpstreamPool
 from tellonce_shared.auth import Principal, TokenVerifier
 from tellonce_shared.logging import request_id_var
 from tellonce_shared.middleware import accept_request_id
@@ -64,6 +72,12 @@ class Gateway:
         self.max_body = settings.max_body_bytes
         self.buffer_limit = min(settings.buffer_request_bytes, settings.max_body_bytes)
         self._session: aiohttp.ClientSession | None = None
+        self.pools: dict[str, UpstreamPool] | None = None
+        if settings.client == "native":
+            self.pools = {
+                name: make_pool(url, settings.connect_timeout, settings.keepalive_seconds)
+                for name, url in self.table.upstreams.items()
+            }
         self.metrics = RequestMetrics()
         self.openapi = OpenAPICache(
             {name: self.table.upstreams[name] for name in API_UPSTREAMS},
@@ -90,6 +104,8 @@ class Gateway:
         return self._session
 
     async def close(self) -> None:
+        for pool in (self.pools or {}).values():
+            pool.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -120,7 +136,7 @@ class Gateway:
         started = time.perf_counter()
         request_id = length = chunked = authorization = origin = forwarded_for = None
         forwarded_proto = host = None
-        upstream_headers: list[tuple[str, str]] = []
+        upstream_headers: list[tuple[bytes, bytes]] = []
         listed: frozenset[bytes] = frozenset()
         for key, value in scope["headers"]:
             if key in REQUEST_DROP:
@@ -144,7 +160,7 @@ class Gateway:
                 authorization = value
             elif key == b"origin":
                 origin = value
-            upstream_headers.append((key.decode("latin-1"), value.decode("latin-1")))
+            upstream_headers.append((key, value))
         rid = accept_request_id(request_id.decode("latin-1") if request_id else None)
         context = request_id_var.set(rid)
         path: str = scope["path"]
@@ -184,9 +200,7 @@ class Gateway:
             if upstream == "portal":
                 csp_kind = "portal"
             if listed:
-                upstream_headers = [
-                    (k, v) for k, v in upstream_headers if k.encode("latin-1") not in listed
-                ]
+                upstream_headers = [(k, v) for k, v in upstream_headers if k not in listed]
             if (
                 method == "OPTIONS"
                 and origin is not None
@@ -217,19 +231,27 @@ class Gateway:
                 if declared <= self.buffer_limit:
                     body = await read_whole_body(receive, declared)
                 else:
-                    body = StreamedBody(receive, declared)
-                    upstream_headers.append(("Content-Length", str(declared)))
-            upstream_headers.append(("X-Request-ID", rid))
-            upstream_headers.append(("X-Forwarded-For", self._forwarded_for(scope, forwarded_for)))
-            upstream_headers.append(("X-Forwarded-Proto", self._proto(scope, forwarded_proto)))
+                    body = StreamedBody(receive, declared, declared)
+                    upstream_headers.append((b"content-length", str(declared).encode()))
+            upstream_headers.append((b"x-request-id", exchange.rid_bytes))
+            upstream_headers.append(
+                (b"x-forwarded-for", self._forwarded_for(scope, forwarded_for).encode())
+            )
+            upstream_headers.append((b"x-forwarded-proto", self._proto(scope, forwarded_proto)))
             if host is not None:
-                upstream_headers.append(("X-Forwarded-Host", host.decode("latin-1")))
+                upstream_headers.append((b"x-forwarded-host", host))
             query: bytes = scope.get("query_string", b"")
-            raw_path: bytes = scope.get("raw_path") or path.encode()
-            target = raw_path.decode("latin-1")
+            target: bytes = scope.get("raw_path") or path.encode()
             if query:
-                target += "?" + query.decode("latin-1")
-            await forward(self.session, route, method, target, upstream_headers, body, send_out)
+                target += b"?" + query
+            if self.pools is not None:
+                await forward_native(
+                    self.pools[upstream], route, method, target, upstream_headers, body, send_out
+                )
+            else:
+                await forward_aiohttp(
+                    self.session, route, method, target, upstream_headers, body, send_out
+                )
         except Problem as problem:
             if exchange.status is None:
                 await problem_response(problem, path)(scope, receive, send_out)
@@ -278,14 +300,14 @@ class Gateway:
             return f"{forwarded_for.decode('latin-1')}, {peer}"
         return peer
 
-    def _proto(self, scope: Scope, forwarded_proto: bytes | None) -> str:
+    def _proto(self, scope: Scope, forwarded_proto: bytes | None) -> bytes:
         if forwarded_proto is not None:
             client = scope.get("client")
             if client and self.proxies.trusts(client[0]):
-                value = forwarded_proto.decode("latin-1").split(",")[0].strip().lower()
-                if value in ("http", "https"):
+                value = forwarded_proto.split(b",")[0].strip().lower()
+                if value in (b"http", b"https"):
                     return value
-        return str(scope.get("scheme", "http"))
+        return b"https" if scope.get("scheme") == "https" else b"http"
 
     async def _principal(
         self, exchange: _Exchange, authorization: bytes | None, address: str, basic_ok: bool

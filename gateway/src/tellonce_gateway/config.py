@@ -4,6 +4,7 @@ limits. Upstream URLs are settings so Kubernetes service names can replace local
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -24,6 +25,9 @@ class Settings(ServiceSettings):
     submissions_url: str = "http://127.0.0.1:8003"
     portal_url: str = "http://127.0.0.1:8004"
 
+    client: Literal["native", "aiohttp"] = "native"
+    """Which HTTP client forwards requests: the gateway's own pooled HTTP/1.1 protocol
+    (fastest, measured in docs/benchmarks.md) or an aiohttp ClientSession."""
     connect_timeout: float = 1.0
     """Seconds to open a connection to a service; past it the service counts as down (503)."""
     default_timeout: float = 15.0

@@ -29,6 +29,7 @@ REQUEST_DROP = HOP_BY_HOP | {
     b"x-forwarded-host",
     b"forwarded",
     b"x-real-ip",
+    b"expect",  # the gateway sends the whole body itself; no 100-continue dance upstream
 }
 # The gateway's server writes its own Date; a service's Server and request id are replaced.
 RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}

@@ -79,9 +79,11 @@ async def read_whole_body(receive: Receive, limit: int) -> bytes:
 class StreamedBody:
     """A request body passed on as it arrives, counted against the limit on the way."""
 
-    def __init__(self, receive: Receive, limit: int) -> None:
+    def __init__(self, receive: Receive, limit: int, declared: int | None = None) -> None:
         self.receive = receive
         self.limit = limit
+        self.declared = declared
+        """The Content-Length the client sent (forwarded as is), or None for chunked."""
         self.too_large = False
         self.client_gone = False
 
@@ -103,19 +105,20 @@ class StreamedBody:
                 return
 
 
-async def forward(
+async def forward_aiohttp(
     session: aiohttp.ClientSession,
     route: Route,
     method: str,
-    target: str,
-    headers: list[tuple[str, str]],
+    target: bytes,
+    raw_headers: list[tuple[bytes, bytes]],
     body: bytes | StreamedBody | None,
     send: Send,
 ) -> int:
     """Send the request to the route's service and stream its answer back; returns the
     status sent. Raises a Problem (nothing sent yet) when the service cannot answer."""
     data = body.chunks() if isinstance(body, StreamedBody) else body
-    url = URL(route.base_url + target, encoded=True)
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]
+    url = URL(route.base_url + target.decode("latin-1"), encoded=True)
     upstream = route.upstream
     sent_at = time.perf_counter()
     try:
@@ -125,7 +128,7 @@ async def forward(
             headers=headers,
             data=data,
             allow_redirects=False,
-            timeout=route.timeout,
+            timeout=route.client_timeout,
             skip_auto_headers=SKIP_AUTO_HEADERS,
         )
     except Exception as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -29,7 +30,10 @@ class Route:
     prefix: str
     upstream: str
     base_url: str
-    timeout: aiohttp.ClientTimeout
+    host_header: bytes
+    read_timeout: float
+    """Seconds without a byte from the service before the gateway gives up (504)."""
+    client_timeout: aiohttp.ClientTimeout
     policy: TokenPolicy
     public_posts: frozenset[str] = frozenset()
     """Paths under an ALWAYS prefix that anyone may POST to (sign-up, token, revoke)."""
@@ -91,15 +95,13 @@ def upstream_urls(settings: Settings) -> dict[str, str]:
     }
 
 
-def _timeout_for(prefix: str, settings: Settings) -> aiohttp.ClientTimeout:
+def _timeout_for(prefix: str, settings: Settings) -> float:
     seconds = settings.default_timeout
     best = ""
     for candidate, value in settings.route_timeouts.items():
         if prefix.startswith(candidate.rstrip("/")) and len(candidate) > len(best):
             best, seconds = candidate, value
-    return aiohttp.ClientTimeout(
-        total=None, sock_connect=settings.connect_timeout, sock_read=seconds
-    )
+    return seconds
 
 
 class RouteTable:
@@ -111,7 +113,13 @@ class RouteTable:
                 prefix=prefix,
                 upstream=upstream,
                 base_url=urls[upstream],
-                timeout=_timeout_for(prefix, settings),
+                host_header=(urlsplit(urls[upstream]).netloc or "localhost").encode("latin-1"),
+                read_timeout=_timeout_for(prefix, settings),
+                client_timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    sock_connect=settings.connect_timeout,
+                    sock_read=_timeout_for(prefix, settings),
+                ),
                 policy=policy,
                 public_posts=IDENTITY_PUBLIC_POSTS if upstream == "identity" else frozenset(),
             )

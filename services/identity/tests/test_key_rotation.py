@@ -14,13 +14,16 @@ from sqlalchemy import select, update
 
 from tellonce_identity.cli import main
 from tellonce_identity.config import Settings, get_settings
+from tellonce_identity.db import Database
 from tellonce_identity.keys.crypto import KeyCipher, KeyDecryptionError
+from tellonce_identity.keys.service import Keyring
 from tellonce_identity.models import AuditEvent, SigningKey
-from tellonce_identity.seed import run_rotate
+from tellonce_identity.seed import run_rewrap, run_rotate, run_seed
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.problems import Unauthorized
+from tellonce_shared.testing import migrated_database
 
-from .conftest import ISSUER, password_login
+from .conftest import ISSUER, SERVICE_DIR, password_login
 
 ME = "/api/v1/identity/me"
 
@@ -50,7 +53,9 @@ async def test_rotation_keeps_old_tokens_valid_and_signs_with_the_new_key(
     verifier = fresh_verifier(client)
     await verifier.verify(before)  # the verifier now caches the pre-rotation key set
 
-    new_kid, retired = await run_rotate(settings)
+    rotated = await run_rotate(settings)
+    assert rotated is not None
+    new_kid, retired = rotated
     assert new_kid != old_kid
     assert old_kid in retired
     assert {old_kid, new_kid} <= await published_kids(client)
@@ -115,5 +120,34 @@ def test_rotate_keys_cli(
         listing = capsys.readouterr().out
         assert "signing" in listing
         assert listing.count("signing") == 1
+        main(["rotate-keys", "--if-older-than-days", "1"])
+        assert "not rotated" in capsys.readouterr().out
+        main(["keys"])
+        assert capsys.readouterr().out == listing
     finally:
         get_settings.cache_clear()
+
+
+async def decryptable(settings: Settings) -> int:
+    database = Database(settings.database_url)
+    try:
+        async with database.sessions() as session:
+            return await Keyring(settings).check_decryptable(session)
+    finally:
+        await database.dispose()
+
+
+async def test_key_encryption_key_rotation_with_rewrap() -> None:
+    old_kek, new_kek = "kek-old-" + "a" * 32, "kek-new-" + "b" * 32
+    with migrated_database("identity_test", SERVICE_DIR) as url:
+        await run_seed(Settings(database_url=url, key_encryption_key=old_kek))
+        only_new = Settings(database_url=url, key_encryption_key=new_kek)
+        with pytest.raises(KeyDecryptionError):
+            await decryptable(only_new)
+        both = Settings(
+            database_url=url, key_encryption_key=new_kek, previous_key_encryption_keys=[old_kek]
+        )
+        assert await decryptable(both) == 1
+        assert len(await run_rewrap(both)) == 1
+        assert await run_rewrap(both) == []  # idempotent
+        assert await decryptable(only_new) == 1

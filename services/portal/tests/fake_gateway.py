@@ -62,12 +62,19 @@ class FakeGateway:
     refreshes: int = 0
     calls: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    added_agencies: list[dict[str, Any]] = field(default_factory=list)
+    added_agreements: list[dict[str, Any]] = field(default_factory=list)
+    versions: list[dict[str, Any]] = field(default_factory=list)
+    dead: dict[str, dict[str, Any]] = field(default_factory=dict)
     users: dict[str, dict[str, Any]] = field(default_factory=lambda: {
         "resident@demo.gov": {"sub": "r1", "email": "resident@demo.gov", "role": "resident",
                               "full_name": "Ana Diaz"},
         "staff@dss.demo.gov": {"sub": "s1", "email": "staff@dss.demo.gov", "role": "agency",
                                "agency": "DSS"},
         "auditor@demo.gov": {"sub": "a1", "email": "auditor@demo.gov", "role": "auditor"},
+        "admin@demo.gov": {"sub": "ad1", "email": "admin@demo.gov", "role": "admin"},
     })  # fmt: skip
 
     def transport(self) -> httpx.MockTransport:
@@ -125,6 +132,26 @@ class FakeGateway:
             self.users[body["email"]] = {"sub": "r-new", "email": body["email"], "role": "resident",
                                          "full_name": body["full_name"]}  # fmt: skip
             return httpx.Response(201, json={"id": "r-new", "email": body["email"]})
+        if path == "/api/v1/agencies" and method == "POST":
+            if (self._who(request) or {}).get("role") != "admin":
+                return httpx.Response(403, json={"status": 403, "detail": "admins only"})
+            if not re.fullmatch(r"[A-Z][A-Z0-9]{1,15}", body.get("code", "")):
+                return httpx.Response(422, json={"status": 422, "detail": "invalid", "errors": [
+                    {"pointer": "/code", "message": "2 to 16 capital letters"}]})  # fmt: skip
+            self.added_agencies.append(body)
+            return httpx.Response(201, json=body)
+        if path == "/api/v1/forms/snap/versions" and method == "POST":
+            schema = body.get("schema")
+            if not isinstance(schema, dict) or "$ref" in json.dumps(schema):
+                return httpx.Response(422, json={"status": 422, "detail": "bad schema", "errors": [
+                    {"pointer": "/schema/properties/x/$ref",
+                     "message": "The $ref resolves nowhere."}]})  # fmt: skip
+            self.versions.append(body)
+            return httpx.Response(201, json={
+                "form": "snap", "version": 2, "status": "draft", "dialect": "2020-12",
+                "breaking": True, "fields": 3, "suggestions": [], "warnings": [],
+                "changes": [{"pointer": "/ssn", "kind": "removed", "breaking": True,
+                             "message": "The field was removed."}]})  # fmt: skip
         if path == "/api/v1/agencies":
             return httpx.Response(200, json={"items": [
                 {"code": "DSS", "name": "Department of Social Services"},
@@ -136,12 +163,18 @@ class FakeGateway:
                 items = []
             return httpx.Response(200, json={"items": items, "next_cursor": None})
         if path == "/api/v1/forms/snap":
-            return httpx.Response(200, json={**self._form(), "versions": []})
+            versions = [{"version": 1, "status": "published", "breaking": False,
+                         "created_at": "2026-11-01T00:00:00Z",
+                         "published_at": "2026-11-02T00:00:00Z", "retired_at": None}]  # fmt: skip
+            return httpx.Response(200, json={**self._form(), "versions": versions})
         if re.fullmatch(r"/api/v1/forms/snap/versions/(1|latest)", path):
             return httpx.Response(200, json={"form": "snap", "version": 1, "status": "published",
                                              "schema": SCHEMA, "ui": UI})  # fmt: skip
         if path.startswith("/api/v1/forms/"):
             return httpx.Response(404, json={"status": 404, "detail": "no such form"})
+        if path == "/api/v1/agreements" and method == "POST":
+            self.added_agreements.append(body)
+            return httpx.Response(201, json={"id": 2, **body})
         if path == "/api/v1/agreements":
             return httpx.Response(200, json={
                 "form": "snap", "version": 1, "owner": {"agency": "DSS", "fields": "all"},
@@ -149,6 +182,12 @@ class FakeGateway:
                            "pointers": ["/fullName", "/monthlyIncome"], "purpose": "Job matching",
                            "legal_basis": "State law 12-3", "created_at": "2026-11-25T10:00:00Z"}],
                 "next_cursor": None})  # fmt: skip
+        match = re.fullmatch(r"/api/v1/audit/clusters/([^/]+)/(confirm|split)", path)
+        if match:
+            if (self._who(request) or {}).get("role") not in ("auditor", "admin"):
+                return httpx.Response(403, json={"status": 403, "detail": "auditors only"})
+            self.decisions.append({"kind": match.group(2), "cluster": match.group(1), **body})
+            return httpx.Response(201, json={"id": len(self.decisions), **body})
         if path == "/api/v1/audit/redundancy":
             if (self._who(request) or {}).get("role") not in ("auditor", "admin"):
                 return httpx.Response(403, json={"status": 403, "detail": "auditors only"})
@@ -161,7 +200,12 @@ class FakeGateway:
                                   {"form": "snap", "version": 1, "pointer": "/dateOfBirth",
                                    "name": "dateOfBirth", "title": None, "type": "string"}]}],
                 "form_pairs": [{"a": "snap", "b": "wic", "shared": 4, "jaccard": 0.5}],
-                "burden": {"total_hours": 12000, "hours_saved": 3400.5}})  # fmt: skip
+                "burden": {"total_burden_hours": 12000, "prefill_hours_saved": 3400.5,
+                           "prefill_share_saved": 0.2834,
+                           "forms": [{"form": "snap", "agency": "DSS", "title": "Food help",
+                                      "minutes": 20, "yearly_volume": 36000,
+                                      "burden_hours": 12000.0,
+                                      "prefill_hours_saved": 3400.5}]}})  # fmt: skip
         who = self._who(request)
         if who is None:
             return httpx.Response(401, json={"status": 401, "detail": "sign in"})
@@ -208,6 +252,39 @@ class FakeGateway:
                 self.statuses.append(entry)
                 return httpx.Response(201, json=entry)
             return httpx.Response(200, json={**self._public(sub), "answers": sub["answers"]})
+        if path == "/api/v1/deliveries/endpoints" and method == "POST":
+            if not body["url"].startswith("https://"):
+                return httpx.Response(422, json={"status": 422, "detail": "Use an https URL."})
+            endpoint = {
+                "id": f"e{len(self.endpoints) + 1}",
+                "agency": who.get("agency"),
+                "url": body["url"],
+                "status": "active",
+                "disabled_reason": None,
+            }
+            self.endpoints[endpoint["id"]] = endpoint
+            return httpx.Response(201, json={**endpoint, "secret": "whsec_" + "A" * 32})
+        if path == "/api/v1/deliveries/endpoints":
+            return httpx.Response(200, json={"items": list(self.endpoints.values())})
+        match = re.fullmatch(r"/api/v1/deliveries/endpoints/([^/]+)(/rotate-secret)?", path)
+        if match:
+            if match.group(2):
+                return httpx.Response(200, json={**self.endpoints[match.group(1)],
+                                                 "secret": "whsec_" + "B" * 32})  # fmt: skip
+            self.endpoints.pop(match.group(1), None)
+            return httpx.Response(204)
+        if path == "/api/v1/deliveries/replay":
+            replayed = list(self.dead)
+            self.dead.clear()
+            return httpx.Response(200, json={"replayed": len(replayed), "ids": replayed})
+        match = re.fullmatch(r"/api/v1/deliveries/([^/]+)/replay", path)
+        if match:
+            self.dead.pop(match.group(1), None)
+            return httpx.Response(200, json={"id": match.group(1), "status": "pending"})
+        if path == "/api/v1/deliveries" and request.url.params.get("status") == "dead":
+            return httpx.Response(
+                200, json={"items": list(self.dead.values()), "next_cursor": None}
+            )
         if path == "/api/v1/deliveries":
             items = [
                 {"id": f"d-{s['id']}", "status": "delivered", "created_at": s["submitted_at"],

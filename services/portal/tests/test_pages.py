@@ -3,6 +3,7 @@ the gateway at the outbound boundary."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -249,13 +250,35 @@ async def test_staff_see_their_inbox_and_post_a_status(
     assert resident_pages.status_code == 403, "a staff member is not a resident"
 
 
-async def test_the_auditor_reads_the_audit_and_downloads_csv(browser: httpx.AsyncClient) -> None:
+async def test_the_auditor_reads_the_audit_and_downloads_csv(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
     await sign_in(browser, "auditor@demo.gov")
     page = await browser.get("/audit")
     assert "Date of birth" in page.text
     assert "12,000" in page.text
     drill = await browser.get("/audit", params={"cluster": "c1"})
     assert "/dateOfBirth" in drill.text
+    assert "3,400.5" in page.text
+    assert "28.3 %" in page.text
+    split = await post(
+        browser,
+        "/audit?cluster=c1",
+        {"field": "snap /dateOfBirth", "label": "Child's birth"},
+        "/audit/clusters/c1/split",
+    )
+    assert split.status_code == 303
+    assert fake.decisions[-1] == {
+        "kind": "split", "cluster": "c1", "label": "Child's birth",
+        "fields": [{"form": "snap", "pointer": "/dateOfBirth"}],
+    }  # fmt: skip
+    empty = await post(browser, "/audit?cluster=c1", {}, "/audit/clusters/c1/split")
+    assert empty.status_code == 422
+    confirm = await post(
+        browser, "/audit?cluster=c1", {"element": "person.birthDate"}, "/audit/clusters/c1/confirm"
+    )
+    assert confirm.status_code == 303
+    assert fake.decisions[-1]["element"] == "person.birthDate"
     csv = await browser.get("/audit/redundancy.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert "birth date" in csv.text
@@ -283,3 +306,92 @@ async def test_unknown_pages_are_html_for_browsers_and_problems_for_clients(
     missing_form = await browser.get("/forms/nope")
     assert missing_form.status_code == 404
     assert "Page not found" in missing_form.text
+
+
+async def test_staff_manage_webhook_endpoints_and_replay_dead_letters(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    fake.dead["d9"] = {
+        "id": "d9", "submission_id": "s9", "reference": "CT-2026-DEAD-0001", "agency": "DSS",
+        "form": "snap", "version": 1, "fields": ["*"], "status": "dead", "attempts": 17,
+        "last_error": "connect timeout", "created_at": "2026-11-22T10:00:00Z",
+    }  # fmt: skip
+    await sign_in(browser, "staff@dss.demo.gov")
+    page = await browser.get("/inbox/systems")
+    assert "CT-2026-DEAD-0001" in page.text
+    assert "connect timeout" in page.text
+    bad = await post(browser, "/inbox/systems", {"url": "ftp://x"}, "/inbox/systems/endpoints")
+    assert bad.status_code == 422
+    assert 'href="#f-url"' in bad.text
+    created = await post(
+        browser,
+        "/inbox/systems",
+        {"url": "https://dss.example.gov/hook"},
+        "/inbox/systems/endpoints",
+    )
+    assert created.status_code == 201
+    assert "whsec_" + "A" * 32 in created.text, "the secret is shown once"
+    again = await browser.get("/inbox/systems")
+    assert "whsec_" not in again.text
+    assert "https://dss.example.gov/hook" in again.text
+    replayed = await post(browser, "/inbox/systems", {"delivery": "d9"}, "/inbox/systems/replay")
+    assert replayed.status_code == 303
+    assert not fake.dead
+    after = await browser.get("/inbox/systems")
+    assert "1 deliveries queued again." in after.text
+
+
+async def test_admins_add_agencies_import_versions_and_agreements(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    signed_in = await sign_in(browser, "admin@demo.gov")
+    assert signed_in.headers["location"] == "/admin"
+    home = await browser.get("/admin")
+    assert "Catalog administration" in home.text
+    bad = await post(browser, "/admin", {"code": "x", "name": "X"}, "/admin/agencies")
+    assert bad.status_code == 422
+    assert "2 to 16 capital letters" in bad.text
+    good = await post(
+        browser, "/admin", {"code": "dmv", "name": "Motor Vehicles"}, "/admin/agencies"
+    )
+    assert good.status_code == 303
+    assert fake.added_agencies == [{"code": "DMV", "name": "Motor Vehicles"}]
+
+    page = await browser.get("/admin/forms/snap")
+    token = csrf_of(page.text)
+    schema = {"type": "object", "properties": {"fullName": {"type": "string"}}}
+    imported = await browser.post(
+        "/admin/forms/snap/versions",
+        data={"csrf_token": token},
+        files={"schema_file": ("snap.json", json.dumps(schema).encode(), "application/json")},
+    )
+    assert imported.status_code == 201
+    assert "This is a breaking change" in imported.text
+    assert "The field was removed." in imported.text
+    assert fake.versions == [{"schema": schema}]
+    broken = await browser.post(
+        "/admin/forms/snap/versions",
+        data={"csrf_token": token},
+        files={"schema_file": ("bad.json", b"{not json", "application/json")},
+    )
+    assert broken.status_code == 422
+    assert "The schema file is not valid JSON" in broken.text
+    dangling = await browser.post(
+        "/admin/forms/snap/versions",
+        data={"csrf_token": token},
+        files={"schema_file": ("ref.json", b'{"$ref": "#/nowhere"}', "application/json")},
+    )
+    assert dangling.status_code == 422
+    assert "The $ref resolves nowhere." in dangling.text
+
+    agreement = await post(
+        browser,
+        "/admin",
+        {"agency": "DOL", "form": "snap", "fields": "/fullName\nperson.birthDate\n",
+         "purpose": "Job matching", "legal_basis": "Law 1"},
+        "/admin/agreements",
+    )  # fmt: skip
+    assert agreement.status_code == 303
+    assert fake.added_agreements[-1]["fields"] == ["/fullName", "person.birthDate"]
+    resident_only = await browser.get("/applications")
+    assert resident_only.status_code == 403

@@ -128,7 +128,7 @@ class RegistryDouble:
             },
         ]
         self.add_form("snap", "DSS", "SNAP application")
-        self.add_version("snap", 1, SNAP_SCHEMA, SNAP_ELEMENTS)
+        self.add_version("snap", 1, SNAP_SCHEMA, SNAP_ELEMENTS, with_sensitivity=True)
         self.agreements["snap"] = []
 
     def add_form(self, slug: str, agency: str, title: str) -> None:
@@ -141,7 +141,10 @@ class RegistryDouble:
         schema: dict[str, Any],
         elements: dict[str, str],
         status: str = "published",
+        with_sensitivity: bool = False,
     ) -> None:
+        """``with_sensitivity``: rows carry each element's sensitivity, as the real registry
+        does; without it the service must ask the element dictionary."""
         self.versions[(slug, number)] = {
             "version": number,
             "status": status,
@@ -149,7 +152,12 @@ class RegistryDouble:
             "ui": None,
             "published_at": "2026-01-01T00:00:00Z" if status != "draft" else None,
         }
-        self.fields[(slug, number)] = flatten_fields(schema, elements)
+        rows = flatten_fields(schema, elements)
+        if with_sensitivity:
+            level = {e["id"]: e["sensitivity"] for e in ELEMENTS}
+            for row in rows:
+                row["sensitivity"] = level.get(row["element"]) if row["element"] else None
+        self.fields[(slug, number)] = rows
 
     def app(self) -> Starlette:
         async def form(request: Request) -> JSONResponse:

@@ -3,11 +3,14 @@ with other naming habits."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+import tellonce_registry
 from tellonce_registry.audit.clustering import Cluster, Decision, cluster_fields
 from tellonce_registry.audit.fields import FieldRecord, flatten_schema
 
@@ -279,3 +282,47 @@ def test_reviewers_decisions_are_applied(va_records: tuple[FieldRecord, ...]) ->
     # one confirmed field maps the element; its look-alikes follow it into the element cluster
     assert index[intl].id == "e-person.phone"
     assert index[("22-1990", "/homePhone")].id == "e-person.phone"
+
+
+def seed_dictionary() -> dict[str, Any]:
+    """The element dictionary ``make run`` seeds (labels, aliases, value types)."""
+    path = Path(tellonce_registry.__file__).parent / "seed_data" / "elements.json"
+    items = json.loads(path.read_text())
+    return {
+        "element_labels": {e["id"]: e["label"]["en"] for e in items},
+        "element_aliases": {e["id"]: e.get("aliases", []) for e in items},
+        "element_types": {e["id"]: e["schema"].get("type") for e in items},
+    }
+
+
+@pytest.mark.parametrize("concept", CONCEPTS)
+def test_labelled_recall_and_purity_with_the_element_dictionary(
+    va_records: tuple[FieldRecord, ...], labels: dict[str, list[tuple[str, str]]], concept: str
+) -> None:
+    clusters = cluster_fields(list(va_records), **seed_dictionary())
+    recall, purity = recall_purity(clusters, labels[concept])
+    assert recall >= 0.9, f"{concept}: recall {recall:.3f}"
+    assert purity >= 0.95, f"{concept}: purity {purity:.3f}"
+
+
+def test_dictionary_aliases_name_facts_the_concept_table_does_not_know() -> None:
+    records = [
+        *_form("dmv-a", "DMV", {"vehicle": {"type": "object", "properties": {"plate": S}}}),
+        *_form("dmv-b", "DMV", {"licensePlate": S, "vehicleMake": S}),
+        *_form("dss-c", "DSS", {"autos": {"type": "object", "properties": {"plateNumber": S}}}),
+        # a divorce's reason is not why a job ended, whatever the dictionary's aliases say
+        *_form(
+            "dss-d",
+            "DSS",
+            {"marriages": {"type": "object", "properties": {"reasonForSeparation": S}}},
+        ),
+    ]
+    clusters = cluster_fields(records, **seed_dictionary())
+    index = where(clusters)
+    plate = index[("dmv-a", "/vehicle/plate")]
+    assert plate.suggested_element == "vehicle.plateNumber"
+    assert plate.label == "License plate number"
+    assert {m.record.form for m in plate.members} == {"dmv-a", "dmv-b", "dss-c"}
+    assert any("alias" in e for e in plate.members[0].evidence)
+    separation = index[("dss-d", "/marriages/reasonForSeparation")]
+    assert separation.suggested_element != "employment.separationReason"

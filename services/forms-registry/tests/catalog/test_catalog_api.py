@@ -222,6 +222,13 @@ async def test_lifecycle_immutability_and_visibility(
     )
     assert changed.status_code == 200
     assert changed.json()["fields"] == 7
+    # a bad replacement is refused whole: the draft keeps its schema and fields
+    refused = await client.put(
+        f"{base}/1", json={"schema": {"properties": {"a": {"$ref": "#/nope"}}}}, headers=admin
+    )
+    assert_problem(refused, 422, "/schema/properties/a/$ref")
+    kept = (await client.get(f"{base}/1/fields", headers=admin)).json()["items"]
+    assert len(kept) == 7
     assert_problem(await client.post(f"{base}/1/retire", headers=admin), 409)
     assert_problem(await client.post(f"{base}/1/publish", headers=resident), 403)
     published = await client.post(f"{base}/1/publish", headers=admin)
@@ -247,6 +254,11 @@ async def test_lifecycle_immutability_and_visibility(
     assert doc["schema"] == person_schema(email={"type": "string"})
     assert doc["ui"] == ui
     assert doc["published_at"]
+    again = await client.get(f"{base}/1")  # answered from the cache, before routing
+    assert again.content == one.content
+    assert again.headers["content-type"] == one.headers["content-type"] == "application/json"
+    assert again.headers["etag"] == one.headers["etag"]
+    assert again.headers["x-request-id"]
     etag = one.headers["etag"]
     assert (await client.get(f"{base}/1", headers={"If-None-Match": etag})).status_code == 304
     fields = (await client.get(f"{base}/1/fields")).json()

@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import tellonce_registry.main  # noqa: F401  (registers every feature's models, the audit's too)
 from tellonce_registry.models import Base
 from tellonce_shared.migrations import sync_url, upgrade
 

@@ -109,6 +109,12 @@ def test_cli_imports_a_folder_as_drafts_and_reports_bad_files(
         out = capsys.readouterr().out
         assert "/schema/properties/a/$ref" in out
         assert "cannot read JSON" in out
+        good = tmp_path / "Tiny-Form-schema.json"
+        good.write_text(json.dumps({"type": "object", "properties": {"dob": {"type": "string"}}}))
+        with pytest.raises(SystemExit) as done:
+            cli.main(["import", str(good), "--agency", "DSS", "--publish"])
+        assert done.value.code == 0
+        assert "tiny-form version 1 published, 1 fields" in capsys.readouterr().out
         with pytest.raises(SystemExit) as done:
             cli.main(["import", str(broken), "--agency", "NOPE"])
         assert done.value.code == 1

@@ -8,6 +8,7 @@ import asyncio
 import getpass
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -17,6 +18,7 @@ from tellonce_identity.seed import (
     run_create_admin,
     run_list_keys,
     run_prune,
+    run_rewrap,
     run_rotate,
     run_seed,
 )
@@ -34,7 +36,18 @@ def main(argv: list[str] | None = None) -> None:
         "seed",
         help="the portal client and a signing key; the demo accounts in local mode only",
     )
-    sub.add_parser("rotate-keys", help="add a signing key and retire the current one")
+    rotate = sub.add_parser("rotate-keys", help="add a signing key and retire the current one")
+    rotate.add_argument(
+        "--if-older-than-days",
+        type=float,
+        default=None,
+        help="rotate only when the signing key is older than this (for a scheduled job)",
+    )
+    sub.add_parser(
+        "rewrap-keys",
+        help="re-encrypt the signing keys under IDENTITY_KEY_ENCRYPTION_KEY (after changing it; "
+        "the old one in IDENTITY_PREVIOUS_KEY_ENCRYPTION_KEYS)",
+    )
     sub.add_parser("keys", help="list signing keys and whether they are published")
     sub.add_parser("prune", help="delete dead refresh tokens and old login failures")
     admin = sub.add_parser(
@@ -59,7 +72,13 @@ def main(argv: list[str] | None = None) -> None:
         if not settings.is_local:
             print("identity seed: production mode: demo accounts are not seeded")
     elif args.command == "rotate-keys":
-        kid, retired = asyncio.run(run_rotate(settings))
+        days = args.if_older_than_days
+        max_age = timedelta(days=days) if days is not None else None
+        rotated = asyncio.run(run_rotate(settings, max_age=max_age))
+        if rotated is None:
+            print(f"identity: the signing key is younger than {days} days; not rotated")
+            return
+        kid, retired = rotated
         print(f"identity: new signing key {kid}")
         for old in retired:
             print(
@@ -69,6 +88,9 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "keys":
         for line in asyncio.run(run_list_keys(settings)):
             print(line)
+    elif args.command == "rewrap-keys":
+        rewrapped = asyncio.run(run_rewrap(settings))
+        print(f"identity: re-encrypted {len(rewrapped)} signing keys under the current key")
     elif args.command == "prune":
         for table, n in asyncio.run(run_prune(settings)).items():
             print(f"identity prune: deleted {n} rows of {table}")

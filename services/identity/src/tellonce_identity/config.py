@@ -20,6 +20,9 @@ class Settings(ServiceSettings):
 
     key_encryption_key: SecretStr = SecretStr(DEMO_KEY_ENCRYPTION_KEY)
     """Encrypts the signing keys' private halves at rest (AES-256-GCM, key derived by HKDF)."""
+    previous_key_encryption_keys: list[SecretStr] = []
+    """Older key-encryption keys still accepted for decryption while ``rewrap-keys``
+    re-encrypts every signing key under the current one (JSON list)."""
 
     access_token_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_seconds: int = Field(default=14 * 24 * 3600, ge=300)

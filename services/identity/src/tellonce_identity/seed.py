@@ -101,11 +101,20 @@ async def run_seed(settings: Settings) -> list[str]:
         await database.dispose()
 
 
-async def run_rotate(settings: Settings) -> tuple[str, list[str]]:
+async def run_rotate(
+    settings: Settings, *, max_age: timedelta | None = None
+) -> tuple[str, list[str]] | None:
+    """Rotate now, or, with ``max_age``, only when the signing key is older than that (for a
+    scheduled job); None when nothing was rotated."""
     database = Database(settings.database_url)
     try:
         async with database.sessions() as session:
-            row, retired = await Keyring(settings).rotate(session)
+            keyring = Keyring(settings)
+            if max_age is not None:
+                newest = await keys_repository.newest_active(session)
+                if newest is not None and utcnow() - newest.created_at < max_age:
+                    return None
+            row, retired = await keyring.rotate(session)
             record(
                 session,
                 "key.rotate",
@@ -181,5 +190,18 @@ async def run_prune(settings: Settings) -> dict[str, int]:
             "refresh_tokens": int(getattr(tokens, "rowcount", 0)),
             "login_failures": int(getattr(failures, "rowcount", 0)),
         }
+    finally:
+        await database.dispose()
+
+
+async def run_rewrap(settings: Settings) -> list[str]:
+    database = Database(settings.database_url)
+    try:
+        async with database.sessions() as session:
+            rewrapped = await Keyring(settings).rewrap(session)
+            if rewrapped:
+                record(session, "key.rewrap", actor="cli", detail={"kids": rewrapped})
+            await session.commit()
+        return rewrapped
     finally:
         await database.dispose()

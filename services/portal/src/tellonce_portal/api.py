@@ -97,6 +97,28 @@ class Agreement:
     fields: list[str]
     purpose: str = ""
     legal_basis: str = ""
+    form: str = ""
+
+
+@dataclass
+class VersionSummary:
+    version: int
+    status: str
+    breaking: bool
+    created_at: str | None
+    published_at: str | None
+
+
+@dataclass
+class VersionReport:
+    """What the registry says about a new version: the breaking-change report."""
+
+    version: int
+    status: str
+    breaking: bool
+    changes: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
+    fields: int
 
 
 @dataclass
@@ -169,6 +191,26 @@ class Delivery:
     status: str
     submitted_at: str | None
     answers: dict[str, Any]
+
+
+@dataclass
+class Endpoint:
+    id: str
+    url: str
+    status: str
+    disabled_reason: str | None = None
+    secret: str | None = None
+    """Only when just created or rotated: shown once."""
+
+
+@dataclass
+class DeadLetter:
+    id: str
+    reference: str
+    form: str
+    attempts: int
+    last_error: str | None
+    created_at: str | None
 
 
 @dataclass
@@ -439,6 +481,66 @@ class Gateway:
             ],
         )
 
+    # -- catalog administration (admins) --------------------------------------------------
+
+    async def add_agency(self, code: str, name: str) -> None:
+        await self._call("POST", "/api/v1/agencies", json={"code": code, "name": name})
+
+    async def all_forms(self) -> list[FormSummary]:
+        body = await self._call("GET", "/api/v1/forms", params={"all": "true", "limit": 100})
+        return [self._form(f) for f in _obj(body).get("items") or [] if isinstance(f, dict)]
+
+    async def add_form(self, doc: dict[str, Any]) -> None:
+        await self._call("POST", "/api/v1/forms", json=doc)
+
+    async def form_versions(self, slug: str) -> list[VersionSummary]:
+        body = _obj(await self._call("GET", f"/api/v1/forms/{slug}"))
+        return [
+            VersionSummary(
+                version=int(v.get("version") or 0),
+                status=_s(v, "status"),
+                breaking=bool(v.get("breaking")),
+                created_at=v.get("created_at"),
+                published_at=v.get("published_at"),
+            )
+            for v in body.get("versions") or []
+            if isinstance(v, dict)
+        ]
+
+    async def add_version(self, slug: str, schema: Any, ui: Any) -> VersionReport:
+        body: dict[str, Any] = {"schema": schema}
+        if ui is not None:
+            body["ui"] = ui
+        doc = _obj(await self._call("POST", f"/api/v1/forms/{slug}/versions", json=body))
+        return VersionReport(
+            version=int(doc.get("version") or 0),
+            status=_s(doc, "status"),
+            breaking=bool(doc.get("breaking")),
+            changes=[c for c in doc.get("changes") or [] if isinstance(c, dict)],
+            warnings=[w for w in doc.get("warnings") or [] if isinstance(w, dict)],
+            fields=int(doc.get("fields") or 0),
+        )
+
+    async def lifecycle(self, slug: str, version: int, action: str) -> None:
+        await self._call("POST", f"/api/v1/forms/{slug}/versions/{version}/{action}")
+
+    async def agreements(self) -> list[Agreement]:
+        body = _obj(await self._call("GET", "/api/v1/agreements", params={"limit": 100}))
+        return [
+            Agreement(
+                agency=_s(a, "agency"),
+                fields=list(a.get("fields") or []),
+                purpose=_s(a, "purpose"),
+                legal_basis=_s(a, "legal_basis"),
+                form=_s(a, "form"),
+            )
+            for a in body.get("items") or []
+            if isinstance(a, dict)
+        ]
+
+    async def add_agreement(self, doc: dict[str, Any]) -> None:
+        await self._call("POST", "/api/v1/agreements", json=doc)
+
     # -- drafts and submissions -----------------------------------------------------------
 
     async def create_draft(self, form: str, version: int | None, prefill: bool) -> Draft:
@@ -528,9 +630,78 @@ class Gateway:
             next_cursor=(body or {}).get("next_cursor"),
         )
 
+    @staticmethod
+    def _endpoint(doc: dict[str, Any]) -> Endpoint:
+        return Endpoint(
+            id=_s(doc, "id"),
+            url=_s(doc, "url"),
+            status=_s(doc, "status"),
+            disabled_reason=doc.get("disabled_reason"),
+            secret=doc.get("secret"),
+        )
+
+    async def endpoints(self) -> list[Endpoint]:
+        body = await self._call("GET", "/api/v1/deliveries/endpoints")
+        return [self._endpoint(e) for e in _obj(body).get("items") or [] if isinstance(e, dict)]
+
+    async def add_endpoint(self, url: str) -> Endpoint:
+        return self._endpoint(
+            _obj(await self._call("POST", "/api/v1/deliveries/endpoints", json={"url": url}))
+        )
+
+    async def rotate_endpoint(self, endpoint_id: str) -> Endpoint:
+        path = f"/api/v1/deliveries/endpoints/{endpoint_id}/rotate-secret"
+        return self._endpoint(_obj(await self._call("POST", path)))
+
+    async def delete_endpoint(self, endpoint_id: str) -> None:
+        await self._call("DELETE", f"/api/v1/deliveries/endpoints/{endpoint_id}")
+
+    async def dead_letters(self) -> list[DeadLetter]:
+        body = await self._call(
+            "GET", "/api/v1/deliveries", params={"status": "dead", "limit": 100}
+        )
+        return [
+            DeadLetter(
+                id=_s(d, "id"),
+                reference=_s(d, "reference"),
+                form=_s(d, "form"),
+                attempts=int(d.get("attempts") or 0),
+                last_error=d.get("last_error"),
+                created_at=d.get("created_at"),
+            )
+            for d in _obj(body).get("items") or []
+            if isinstance(d, dict)
+        ]
+
+    async def replay(self, delivery_id: str) -> None:
+        await self._call("POST", f"/api/v1/deliveries/{delivery_id}/replay")
+
+    async def replay_all(self) -> int:
+        body = _obj(await self._call("POST", "/api/v1/deliveries/replay"))
+        return int(body.get("replayed") or 0)
+
     async def audit(self) -> dict[str, Any]:
         body = await self._call("GET", "/api/v1/audit/redundancy")
         return body if isinstance(body, dict) else {}
+
+    async def confirm_cluster(self, cluster_id: str, element: str, note: str | None) -> None:
+        await self._call(
+            "POST",
+            f"/api/v1/audit/clusters/{cluster_id}/confirm",
+            json={"element": element, "note": note or None},
+        )
+
+    async def split_cluster(
+        self, cluster_id: str, fields: list[tuple[str, str]], label: str | None
+    ) -> None:
+        await self._call(
+            "POST",
+            f"/api/v1/audit/clusters/{cluster_id}/split",
+            json={
+                "fields": [{"form": form, "pointer": pointer} for form, pointer in fields],
+                "label": label or None,
+            },
+        )
 
     async def audit_download(self, fmt: str) -> Download:
         media = {"csv": "text/csv", "pdf": "application/pdf"}[fmt]

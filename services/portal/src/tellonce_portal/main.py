@@ -21,7 +21,7 @@ from tellonce_portal.deps import CsrfRejected, RoleForbidden, load_session
 from tellonce_portal.i18n import Translator
 from tellonce_portal.session import SessionCodec
 from tellonce_portal.templating import STATIC_DIR, environment
-from tellonce_portal.web import applications, audit, auth, catalog, fill, profile, staff
+from tellonce_portal.web import admin, applications, audit, auth, catalog, fill, profile, staff
 from tellonce_portal.web.fill import PageMissing
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import TokenVerifier
@@ -153,6 +153,7 @@ def create_app(
             profile.router,
             staff.router,
             audit.router,
+            admin.router,
         ],
         lifespan=lifespan,
         verifier=verifier,

@@ -4,11 +4,19 @@ restricted values out for sealing and putting them back."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import orjson
+
 WILDCARD = "*"
+
+
+def clone(doc: Any) -> Any:
+    """A deep copy of JSON data (several times faster than ``copy.deepcopy``)."""
+    if isinstance(doc, dict | list):
+        return orjson.loads(orjson.dumps(doc))
+    return doc
 
 
 class AnswersTooLarge(ValueError):
@@ -117,7 +125,8 @@ def project(doc: dict[str, Any], patterns: Iterable[tuple[str, ...]]) -> dict[st
     result: dict[str, Any] = {}
     for pattern in patterns:
         if not pattern:
-            return copy.deepcopy(doc)
+            whole: dict[str, Any] = clone(doc)
+            return whole
         for tokens, value in expand(doc, pattern):
             _graft(result, doc, tokens, value)
     return result
@@ -145,9 +154,9 @@ def _graft(target: Any, source: Any, tokens: tuple[str, ...], value: Any) -> Non
         idx = int(last)
         while len(node_t) <= idx:
             node_t.append(None)
-        node_t[idx] = copy.deepcopy(value)
+        node_t[idx] = clone(value)
     else:
-        node_t[last] = copy.deepcopy(value)
+        node_t[last] = clone(value)
 
 
 def flatten(doc: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
@@ -166,7 +175,7 @@ def take_out(
     doc: dict[str, Any], patterns: Iterable[tuple[str, ...]]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(a copy without the matched values, {concrete pointer: value} of what was taken)."""
-    public = copy.deepcopy(doc)
+    public = clone(doc)
     taken: dict[str, Any] = {}
     for pattern in patterns:
         if not pattern:
@@ -178,7 +187,7 @@ def take_out(
 
 
 def put_back(public: dict[str, Any], taken: dict[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(public)
+    doc: dict[str, Any] = clone(public)
     for pointer, value in taken.items():
         set_at(doc, parse_pointer(pointer), value)
     return doc

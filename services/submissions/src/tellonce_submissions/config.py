@@ -33,8 +33,6 @@ class Settings(ServiceSettings):
     reference_prefix: str = "CT"
     draft_retention_days: int = 60
     idempotency_retention_hours: int = 24
-    idempotency_lease_seconds: int = 60
-    """An in-flight key older than this (its request died) may be taken over."""
     retention_interval_seconds: int = 3600
     """How often the serve process purges expired drafts and keys (0: never; use the CLI)."""
     receipt_workers: int = 1

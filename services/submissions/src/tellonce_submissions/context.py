@@ -22,32 +22,32 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _registry(request: Request) -> RegistryClient:
+async def _registry(request: Request) -> RegistryClient:
     registry: RegistryClient = request.app.state.registry
     return registry
 
 
-def _sealer(request: Request) -> AnswerSealer:
+async def _sealer(request: Request) -> AnswerSealer:
     sealer: AnswerSealer = request.app.state.sealer
     return sealer
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def _database(request: Request) -> Database:
+async def _database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _receipts(request: Request) -> ReceiptRenderer:
+async def _receipts(request: Request) -> ReceiptRenderer:
     renderer: ReceiptRenderer = request.app.state.receipts
     return renderer
 

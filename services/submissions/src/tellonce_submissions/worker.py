@@ -22,6 +22,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -46,6 +47,7 @@ from tellonce_submissions.deliveries.dispatch import (
 )
 from tellonce_submissions.deliveries.models import (
     ENDPOINT_DISABLED,
+    PENDING,
     AnswerAccess,
     Delivery,
     DeliveryAttempt,
@@ -168,6 +170,8 @@ class DeliveryWorker:
         by_endpoint: dict[str, list[tuple[AttemptResult, str, str | None]]] = defaultdict(list)
         attempts: list[DeliveryAttempt] = []
         reads: list[AnswerAccess] = []
+        delivered: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
         for result in results:
             job = result.job
             decision = decide(result, rng=self.rng)
@@ -200,39 +204,35 @@ class DeliveryWorker:
                         at=result.started_at,
                     )
                 )
-            values: dict[str, object] = {
+            values: dict[str, Any] = {
+                "id": job.delivery_id,
+                "status": PENDING,
                 "attempts": job.attempts + 1,
+                "next_attempt_at": None,
+                "lease_until": None,
+                "leased_by": None,
                 "last_status_code": result.status_code,
                 "last_error": result.error,
                 "first_attempt_at": job.first_attempt_at or result.started_at,
+                "delivered_at": None,
+                "dead_at": None,
             }
             if decision.outcome == DELIVERED:
-                values |= {
-                    "status": states.DELIVERED,
-                    "delivered_at": result.started_at,
-                    "next_attempt_at": None,
-                    "lease_until": None,
-                    "leased_by": None,
-                    "last_error": None,
-                }
-                # Whoever holds the lease now, a success ends the delivery.
-                await repository.update_delivery(
-                    session, job.delivery_id, only_if_pending=True, values=values
-                )
+                values |= {"status": states.DELIVERED, "delivered_at": result.started_at}
+                delivered.append(values)
                 continue
             if decision.outcome in (DEAD, DISABLED):
                 values |= {
                     "status": states.DEAD,
                     "dead_at": result.started_at,
-                    "next_attempt_at": None,
                     "last_error": f"{decision.reason}; last error: {result.error}",
                 }
             else:
                 values |= {"next_attempt_at": decision.next_attempt_at}
-            values |= {"lease_until": None, "leased_by": None}
-            await repository.update_delivery_if_leased(
-                session, job.delivery_id, worker=self.name, values=values
-            )
+            failed.append(values)
+        # Whoever holds the lease now, a success ends the delivery.
+        await repository.record_outcomes(session, delivered, require_lease_of=None)
+        await repository.record_outcomes(session, failed, require_lease_of=self.name)
         await repository.add_attempts(session, attempts)
         await repository.log_access(session, reads)
         await self._endpoint_health(session, by_endpoint)
@@ -258,6 +258,11 @@ class DeliveryWorker:
                 endpoint.disabled_reason = f"{gone[0]} at {now.isoformat()}"
                 continue
             if any(outcome == DELIVERED for _, outcome, _ in outcomes):
+                if endpoint.failing_since is not None:
+                    # The receiver is back: retries scheduled for later go now, so a
+                    # backlog drains in minutes instead of waiting out the schedule.
+                    await repository.pull_retries_forward(session, endpoint.agency, now)
+                    self._wake.set()
                 endpoint.failing_since = None
                 continue
             first_failure = min(r.started_at for r, _, _ in outcomes)

@@ -169,7 +169,8 @@ async def test_killed_worker_delivery_is_retaken_within_60_seconds(
         Webhook(secret).verify(second.body, second.headers)
         async with database.sessions() as session:
             row = await session.get(Delivery, delivery_id)
-            assert row is not None and row.status == "delivered"
+            assert row is not None
+            assert row.status == "delivered"
     finally:
         stop(process)
         await database.dispose()

@@ -82,7 +82,8 @@ def test_schedule_is_the_standard_webhooks_one_with_bounded_jitter() -> None:
     # Retry-After longer than the schedule wins; shorter does not shorten it.
     assert next_delay(1, retry_after=timedelta(minutes=2), rng=rng) == timedelta(minutes=2)
     slow = next_delay(2, retry_after=timedelta(seconds=1), rng=rng)
-    assert slow is not None and slow >= timedelta(minutes=4, seconds=30)
+    assert slow is not None
+    assert slow >= timedelta(minutes=4, seconds=30)
 
 
 def test_retry_after_parsing() -> None:

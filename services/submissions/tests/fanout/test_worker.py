@@ -398,3 +398,26 @@ async def test_redirects_are_not_followed(
     assert row.status == "pending"
     assert row.last_status_code == 307
     assert orjson.loads(receiver.received[0].body)["data"]["delivery_id"] == delivery_id
+
+
+async def test_a_recovered_endpoint_gets_its_waiting_retries_at_once(
+    env: Env, receiver_factory: Callable[[], Awaitable[Receiver]]
+) -> None:
+    receiver = await receiver_factory()
+    agency = agency_code()
+    await env.register(agency, receiver.url)
+    receiver.respond(503)
+    waiting = []
+    for n in range(3):
+        waiting.extend(await enqueue_submission(env.database, [(agency, {"n": n}, ["/n"])]))
+    await env.worker.run_once()
+    env.clock.advance(timedelta(seconds=6))
+    await env.worker.run_once()  # second failure: the next try is ~5 minutes away
+    receiver.respond(200)
+    [fresh] = await enqueue_submission(env.database, [(agency, {"n": 9}, ["/n"])])
+    assert await env.worker.run_once() == 1  # only the new one is due; it succeeds
+    assert (await env.delivery(fresh)).status == "delivered"
+    # No clock movement: the success made the waiting retries due now.
+    assert await env.worker.run_once() == 3
+    for delivery_id in waiting:
+        assert (await env.delivery(delivery_id)).status == "delivered"

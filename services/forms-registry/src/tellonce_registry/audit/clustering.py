@@ -24,6 +24,7 @@ from rapidfuzz import fuzz, process
 from tellonce_registry.audit.concepts import (
     CONCEPTS_BY_ID,
     CONTAINERS,
+    NAMESPACE_CONTEXT,
     PART_WORDS,
     THIN_CONTAINERS,
     Concept,
@@ -250,6 +251,24 @@ class DictionaryEntry:
     type: str | None
 
 
+def _alias_fits(
+    entry: DictionaryEntry,
+    reading: Reading,
+    family: str,
+    form_words: frozenset[str],
+    top_level: bool,
+) -> bool:
+    """An alias counts when the value type fits and, for domain-specific elements, the path
+    speaks of the domain (``vehicle``, ``employer``...), or, for a field at the top of its form,
+    the form does somewhere."""
+    if entry.type is not None and _family(entry.type) != family:
+        return False
+    needs = NAMESPACE_CONTEXT.get(entry.element.split(".", 1)[0])
+    if needs is None or needs & reading.context:
+        return True
+    return top_level and bool(needs & form_words)
+
+
 def dictionary_index(
     aliases: Mapping[str, Sequence[str]],
     labels: Mapping[str, str],
@@ -279,6 +298,7 @@ def match_field(
     record: FieldRecord,
     ignore: frozenset[str] = frozenset(),
     dictionary: Mapping[frozenset[str], DictionaryEntry] | None = None,
+    form_words: frozenset[str] = frozenset(),
 ) -> tuple[Reading, Match]:
     reading = read_field(record, ignore)
     contradicted: list[str] = []
@@ -321,7 +341,8 @@ def match_field(
         )
     family = _family(record.type)
     entry = dictionary.get(reading.core) if dictionary else None
-    if entry is not None and (entry.type is None or _family(entry.type) == family):
+    top_level = record.pointer.count("/") == 1
+    if entry is not None and _alias_fits(entry, reading, family, form_words, top_level):
         evidence = (
             f"name '{record.name}' is an alias of {entry.element} in the element dictionary",
             *contradicted,
@@ -369,10 +390,17 @@ def cluster_fields(
             for key in decision.fields:
                 mappings[key] = decision.element
 
+    words_of: dict[str, set[str]] = defaultdict(set)
+    if dictionary:
+        for record in fields:
+            words_of[record.form] |= read_field(record, ignore).context
+    form_words = {form: frozenset(words) for form, words in words_of.items()}
     auto: dict[str, Cluster] = {}
     placed: list[tuple[FieldRecord, Reading, Match, str | None]] = []
     for record in fields:
-        reading, match = match_field(record, ignore, dictionary)
+        reading, match = match_field(
+            record, ignore, dictionary, form_words.get(record.form, frozenset())
+        )
         element = mappings.get(record.key) or record.element
         placed.append((record, reading, match, element))
         if match.cluster_id not in auto:

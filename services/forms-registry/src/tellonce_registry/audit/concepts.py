@@ -268,6 +268,20 @@ CONCEPTS: tuple[Concept, ...] = (
     Concept("person.deathDate", "Date of death", _p("date death", "death")),
 )
 
+# A dictionary alias of an element in these domains counts only where the path speaks of the
+# domain: ``reasonForSeparation`` under ``marriages`` is not why a job ended.
+NAMESPACE_CONTEXT: dict[str, frozenset[str]] = {
+    "employment": frozenset(
+        {"employ", "employer", "employment", "job", "work", "occupation", "wage", "income"}
+    ),
+    "vehicle": frozenset({"vehicle", "automobile", "car", "auto", "truck", "motor"}),
+    "veteran": frozenset({"veteran", "service", "military", "duty", "branch"}),
+    "driver": frozenset({"driver", "license", "licence"}),
+    "health": frozenset({"health", "medical", "medicaid", "insurance", "pregnant"}),
+    "tax": frozenset({"tax", "filing"}),
+    "child": frozenset({"child", "care"}),
+}
+
 _PHRASE_INDEX: dict[frozenset[str], list[Concept]] = {}
 for _concept in CONCEPTS:
     for _phrase in _concept.phrases:

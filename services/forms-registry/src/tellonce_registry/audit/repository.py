@@ -68,11 +68,23 @@ async def published_versions(session: AsyncSession) -> list[PublishedVersion]:
     return [PublishedVersion(*row) for row in rows]
 
 
-async def field_rows(session: AsyncSession, version_ids: Sequence[int]) -> list[FormField]:
+async def field_rows(session: AsyncSession, version_ids: Sequence[int]) -> list[Any]:
+    """The flattened fields of these versions, as plain rows (tens of thousands of them: no ORM
+    objects)."""
     if not version_ids:
         return []
-    result = await session.scalars(
-        select(FormField)
+    result = await session.execute(
+        select(
+            FormField.version_id,
+            FormField.pointer,
+            FormField.name,
+            FormField.title,
+            FormField.type,
+            FormField.format,
+            FormField.enum,
+            FormField.description,
+            FormField.element_id,
+        )
         .where(FormField.version_id.in_(list(version_ids)))
         .order_by(FormField.version_id, FormField.position)
     )

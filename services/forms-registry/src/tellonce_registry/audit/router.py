@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -93,32 +92,43 @@ async def redundancy(
         ),
         review_fraction=settings.review_fraction if review_fraction is None else review_fraction,
     )
-    doc = await service.report(
-        session,
-        cache,
-        agency=agency,
-        form=form,
-        min_forms=min_forms,
-        pairs_limit=pairs_limit or settings.pairs_limit,
-        assumptions=assumptions,
-    )
+    params: dict[str, Any] = {
+        "agency": agency,
+        "form": form,
+        "min_forms": min_forms,
+        "pairs_limit": pairs_limit or settings.pairs_limit,
+        "assumptions": assumptions,
+    }
     wanted = _wanted(format, request.headers.get("accept", ""))
     if wanted == "csv":
+        body = await service.rendered(
+            session, cache, lambda doc: to_csv(doc, table).encode(), ("csv", table), **params
+        )
         return Response(
-            to_csv(doc, table),
+            body,
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="redundancy-{table}.csv"'},
         )
     if wanted == "html":
-        return HTMLResponse(to_html(doc))
+        body = await service.rendered(
+            session, cache, lambda doc: to_html(doc).encode(), ("html",), **params
+        )
+        return HTMLResponse(body)
     if wanted == "pdf":
-        html = to_html(doc, for_pdf=True, max_clusters=settings.pdf_clusters)
-        pdf = await asyncio.to_thread(to_pdf, html)
+        limit = settings.pdf_clusters
+        body = await service.rendered(
+            session,
+            cache,
+            lambda doc: to_pdf(to_html(doc, for_pdf=True, max_clusters=limit)),
+            ("pdf", limit),
+            **params,
+        )
         return Response(
-            pdf,
+            body,
             media_type="application/pdf",
             headers={"Content-Disposition": 'inline; filename="redundancy-audit.pdf"'},
         )
+    doc = await service.report(session, cache, **params)
     return Response(orjson.dumps(doc), media_type="application/json")
 
 

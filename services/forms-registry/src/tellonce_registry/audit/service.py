@@ -4,7 +4,7 @@ catalog changes), shape the report, and record reviewers' confirm / split / reje
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -29,6 +29,8 @@ class Catalog:
     forms: dict[str, FormFacts]
     reports: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     """Reports already built from these clusters, by their parameters."""
+    renders: dict[tuple[Any, ...], bytes] = field(default_factory=dict)
+    """CSV, HTML and PDF renderings already made, by parameters and format."""
 
 
 class AuditCache:
@@ -179,6 +181,27 @@ async def report(
         catalog.reports.clear()
     catalog.reports[key] = doc
     return doc
+
+
+async def rendered(
+    session: AsyncSession,
+    cache: AuditCache,
+    render: Callable[[dict[str, Any]], bytes],
+    variant: tuple[Any, ...],
+    **params: Any,
+) -> bytes:
+    """A rendering of the report (CSV, HTML, PDF), made in a worker thread and kept until the
+    catalog changes: a PDF takes WeasyPrint a second or more."""
+    doc = await report(session, cache, **params)
+    catalog = await cache.get(session)
+    key = (*variant, *sorted(params.items()))
+    body = catalog.renders.get(key)
+    if body is None:
+        body = await asyncio.to_thread(render, doc)
+        if len(catalog.renders) >= 32:
+            catalog.renders.clear()
+        catalog.renders[key] = body
+    return body
 
 
 def _shape(

@@ -65,7 +65,11 @@ class PublishedFastPath:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
             ]
-        start: dict[str, Any] = {"type": "http.response.start", "status": status, "headers": headers}
+        start: dict[str, Any] = {
+            "type": "http.response.start",
+            "status": status,
+            "headers": headers,
+        }
         await send(start)
         payload = body if status == 200 and scope["method"] == "GET" else b""
         await send({"type": "http.response.body", "body": payload})

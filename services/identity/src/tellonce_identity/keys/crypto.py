@@ -30,8 +30,12 @@ def _derive(secret: str) -> bytes:
 
 
 class KeyCipher:
-    def __init__(self, secret: str) -> None:
+    """Encrypts with the current key-encryption key; decrypts with it or, during a rotation
+    of that key, with one of the previous ones."""
+
+    def __init__(self, secret: str, previous: tuple[str, ...] = ()) -> None:
         self._aead = AESGCM(_derive(secret))
+        self._previous = tuple(AESGCM(_derive(old)) for old in previous)
 
     def encrypt(self, plaintext: bytes, kid: str) -> str:
         nonce = os.urandom(12)
@@ -39,13 +43,22 @@ class KeyCipher:
         return f"{FORMAT}.{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
     def decrypt(self, token: str, kid: str) -> bytes:
+        return self.decrypt_with_current(token, kid)[0]
+
+    def decrypt_with_current(self, token: str, kid: str) -> tuple[bytes, bool]:
+        """The plaintext, and whether the current key-encryption key opened it."""
         fmt, _, body = token.partition(".")
         if fmt != FORMAT:
             raise KeyDecryptionError(f"unknown key format {fmt!r}")
         try:
             raw = base64.urlsafe_b64decode(body.encode())
-            return self._aead.decrypt(raw[:12], raw[12:], kid.encode())
-        except (InvalidTag, ValueError) as exc:
-            raise KeyDecryptionError(
-                "the signing key does not decrypt: is IDENTITY_KEY_ENCRYPTION_KEY right?"
-            ) from exc
+        except ValueError as exc:
+            raise KeyDecryptionError("the stored signing key is corrupt") from exc
+        for index, aead in enumerate((self._aead, *self._previous)):
+            try:
+                return aead.decrypt(raw[:12], raw[12:], kid.encode()), index == 0
+            except (InvalidTag, ValueError):
+                continue
+        raise KeyDecryptionError(
+            "the signing key does not decrypt: is IDENTITY_KEY_ENCRYPTION_KEY right?"
+        )

@@ -27,7 +27,10 @@ class Keyring:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.cipher = KeyCipher(settings.key_encryption_key.get_secret_value())
+        self.cipher = KeyCipher(
+            settings.key_encryption_key.get_secret_value(),
+            tuple(old.get_secret_value() for old in settings.previous_key_encryption_keys),
+        )
         self._private: dict[str, ECKey] = {}
 
     def publish_horizon(self, now: datetime) -> datetime:
@@ -77,6 +80,18 @@ class Keyring:
         await session.flush()
         retired = await repository.retire_all_except(session, row.kid, now)
         return row, retired
+
+    async def rewrap(self, session: AsyncSession) -> list[str]:
+        """Re-encrypt every stored private key under the current key-encryption key."""
+        rewrapped = []
+        for row in await repository.all_keys(session):
+            plaintext, current = self.cipher.decrypt_with_current(
+                row.private_key_encrypted, row.kid
+            )
+            if not current:
+                row.private_key_encrypted = self.cipher.encrypt(plaintext, row.kid)
+                rewrapped.append(row.kid)
+        return rewrapped
 
     async def jwks(self, session: AsyncSession) -> dict[str, Any]:
         await self.signing_key(session)  # a fresh install publishes its first key at once

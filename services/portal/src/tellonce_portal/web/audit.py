@@ -1,15 +1,17 @@
 """OPM's redundancy audit: clusters of fields that ask the same fact, ranked, with bars drawn
-in CSS next to the figures (the table is the chart's text alternative), and the CSV and PDF
-downloads."""
+as SVG next to the figures (the tables are the charts' text alternative), burden hours and
+hours a tell-once prefill saves, drill-down to a cluster's fields, confirm it as a data
+element or split fields off, and the CSV and PDF downloads."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
-from tellonce_portal.deps import PageDep
+from tellonce_portal.api import ApiError
+from tellonce_portal.deps import PageContext, PageDep
 
 router = APIRouter()
 
@@ -20,25 +22,86 @@ def _clusters(report: dict[str, Any]) -> list[dict[str, Any]]:
     return clusters
 
 
-@router.get("/audit")
-async def audit(
-    ctx: PageDep, cluster: Annotated[str | None, Query(max_length=200)] = None
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+async def _page(
+    ctx: PageContext, cluster: str | None, errors: list[tuple[str, str]], status: int = 200
 ) -> Response:
-    ctx.require("auditor", "admin")
     report = await (await ctx.api()).audit()
     clusters = _clusters(report)
     most = max((c.get("forms") or 0 for c in clusters), default=0) or 1
     selected = next((c for c in clusters if str(c.get("id")) == cluster), None) if cluster else None
     pairs = [p for p in report.get("form_pairs") or [] if isinstance(p, dict)]
     burden = report.get("burden") if isinstance(report.get("burden"), dict) else {}
+    assert isinstance(burden, dict)
+    per_form = [f for f in burden.get("forms") or [] if isinstance(f, dict)]
+    per_form.sort(key=lambda f: -_number(f.get("burden_hours")))
+    most_hours = max((_number(f.get("burden_hours")) for f in per_form), default=0.0) or 1.0
     return ctx.render(
         "audit.html",
+        status=status,
         clusters=clusters,
         most=most,
         selected=selected,
         pairs=pairs[:20],
         burden=burden,
+        per_form=per_form[:30],
+        most_hours=most_hours,
+        errors=errors,
     )
+
+
+@router.get("/audit")
+async def audit(
+    ctx: PageDep, cluster: Annotated[str | None, Query(max_length=200)] = None
+) -> Response:
+    ctx.require("auditor", "admin")
+    return await _page(ctx, cluster, [])
+
+
+@router.post("/audit/clusters/{cluster_id}/confirm")
+async def confirm(
+    ctx: PageDep,
+    cluster_id: str,
+    element: Annotated[str, Form(max_length=100)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    ctx.require("auditor", "admin")
+    if not element.strip():
+        return await _page(ctx, cluster_id, [("element", "Enter the data element id")], 422)
+    try:
+        await (await ctx.api()).confirm_cluster(cluster_id, element.strip(), note.strip())
+    except ApiError as exc:
+        return await _page(ctx, cluster_id, [("element", exc.detail or "Check the element")], 422)
+    ctx.session.flash = ctx.t("confirmed", element=element.strip())
+    ctx.session.dirty = True
+    return ctx.redirect(f"/audit?cluster={cluster_id}")
+
+
+@router.post("/audit/clusters/{cluster_id}/split")
+async def split(
+    ctx: PageDep,
+    cluster_id: str,
+    label: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    ctx.require("auditor", "admin")
+    posted = await ctx.request.form()
+    fields = []
+    for raw in posted.getlist("field"):
+        form, _, pointer = str(raw).partition(" ")
+        if form and pointer.startswith("/"):
+            fields.append((form, pointer))
+    if not fields:
+        return await _page(ctx, cluster_id, [("fields", "Select the fields to split off")], 422)
+    try:
+        await (await ctx.api()).split_cluster(cluster_id, fields, label.strip())
+    except ApiError as exc:
+        return await _page(ctx, cluster_id, [("fields", exc.detail or "Check the fields")], 422)
+    ctx.session.flash = ctx.t("split_off", n=len(fields))
+    ctx.session.dirty = True
+    return ctx.redirect("/audit")
 
 
 @router.get("/audit/redundancy.{fmt}")

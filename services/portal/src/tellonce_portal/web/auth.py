@@ -16,7 +16,7 @@ from tellonce_portal.i18n import LOCALES
 
 router = APIRouter()
 
-HOME_BY_ROLE = {"agency": "/inbox", "auditor": "/audit", "admin": "/forms"}
+HOME_BY_ROLE = {"agency": "/inbox", "auditor": "/audit", "admin": "/admin"}
 
 
 async def _establish(ctx: PageContext, email: str, password: str) -> None:

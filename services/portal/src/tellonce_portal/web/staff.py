@@ -3,14 +3,17 @@ allows), one delivery's answers, and posting a status the resident then sees."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
-from tellonce_portal.api import ApiError, Delivery, Gateway
-from tellonce_portal.deps import PageDep
+from tellonce_portal.api import ApiError, Delivery, Endpoint, Gateway
+from tellonce_portal.deps import PageContext, PageDep
 from tellonce_portal.forms import pointers
+from tellonce_portal.forms.schema import FormDefinition
+from tellonce_portal.web.labels import field_labels
 
 router = APIRouter()
 
@@ -29,6 +32,26 @@ async def _all_deliveries(gateway: Gateway) -> list[Delivery]:
             break
         cursor = page.next_cursor
     return items
+
+
+async def _labelled(
+    ctx: PageContext, gateway: Gateway, found: Delivery
+) -> list[tuple[str, str, str]]:
+    """(pointer, question, value) rows; the question from the form version when it can be
+    read (a public catalog read), else the pointer alone."""
+    labels: dict[str, str] = {}
+    if found.form and found.version:
+        try:
+            version = await gateway.version(found.form, found.version)
+            defn = FormDefinition(version.schema, version.ui, locale=ctx.locale)
+            labels = field_labels(defn)
+        except ApiError:
+            labels = {}
+    rows = []
+    for pointer, value in flat_answers(found.answers):
+        generic = re.sub(r"/\d+(?=/|$)", "/*", pointer)
+        rows.append((pointer, labels.get(pointer) or labels.get(generic) or "", value))
+    return rows
 
 
 def flat_answers(answers: object, prefix: str = "") -> list[tuple[str, str]]:
@@ -56,6 +79,69 @@ async def inbox(ctx: PageDep) -> Response:
     return ctx.render("inbox.html", deliveries=deliveries)
 
 
+@router.get("/inbox/systems")
+async def systems(ctx: PageDep) -> Response:
+    """The agency's webhook endpoints and its dead letters, with replay."""
+    ctx.require("agency")
+    return await _systems_page(ctx, created=None, errors=[])
+
+
+async def _systems_page(
+    ctx: PageContext, created: Endpoint | None, errors: list[tuple[str, str]], status: int = 200
+) -> Response:
+    gateway = await ctx.api()
+    return ctx.render(
+        "systems.html",
+        status=status,
+        endpoints=await gateway.endpoints(),
+        dead=await gateway.dead_letters(),
+        created=created,
+        errors=errors,
+    )
+
+
+@router.post("/inbox/systems/endpoints")
+async def add_endpoint(ctx: PageDep, url: Annotated[str, Form(max_length=2048)] = "") -> Response:
+    ctx.require("agency")
+    if not url.strip().startswith(("https://", "http://")):
+        return await _systems_page(
+            ctx, None, [("url", "Enter the address of your receiver, like https://...")], 422
+        )
+    try:
+        created = await (await ctx.api()).add_endpoint(url.strip())
+    except ApiError as exc:
+        return await _systems_page(ctx, None, [("url", exc.detail or "Check the address")], 422)
+    return await _systems_page(ctx, created, [], 201)
+
+
+@router.post("/inbox/systems/endpoints/{endpoint_id}/rotate")
+async def rotate_endpoint(ctx: PageDep, endpoint_id: str) -> Response:
+    ctx.require("agency")
+    rotated = await (await ctx.api()).rotate_endpoint(endpoint_id)
+    return await _systems_page(ctx, rotated, [])
+
+
+@router.post("/inbox/systems/endpoints/{endpoint_id}/delete")
+async def delete_endpoint(ctx: PageDep, endpoint_id: str) -> Response:
+    ctx.require("agency")
+    await (await ctx.api()).delete_endpoint(endpoint_id)
+    return ctx.redirect("/inbox/systems")
+
+
+@router.post("/inbox/systems/replay")
+async def replay(ctx: PageDep, delivery: Annotated[str, Form(max_length=64)] = "") -> Response:
+    ctx.require("agency")
+    gateway = await ctx.api()
+    if delivery:
+        await gateway.replay(delivery)
+        count = 1
+    else:
+        count = await gateway.replay_all()
+    ctx.session.flash = ctx.t("replayed", n=count)
+    ctx.session.dirty = True
+    return ctx.redirect("/inbox/systems")
+
+
 @router.get("/inbox/{delivery_id}")
 async def delivery(
     ctx: PageDep, delivery_id: str, posted: Annotated[bool, Query()] = False
@@ -67,7 +153,7 @@ async def delivery(
     return ctx.render(
         "delivery.html",
         delivery=found,
-        rows=flat_answers(found.answers),
+        rows=await _labelled(ctx, await ctx.api(), found),
         statuses=STATUSES,
         errors=[],
         posted=posted,
@@ -103,7 +189,7 @@ async def post_status(
         "delivery.html",
         status=422,
         delivery=found,
-        rows=flat_answers(found.answers),
+        rows=await _labelled(ctx, gateway, found),
         statuses=STATUSES,
         errors=errors,
         posted=False,

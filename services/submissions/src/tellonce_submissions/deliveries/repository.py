@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Table, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.deliveries.models import (
@@ -201,12 +201,13 @@ async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease_until: datetime, worker: str, limit: int
 ) -> Sequence[Delivery]:
-    """Take up to ``limit`` due deliveries nobody holds a live lease on. On PostgreSQL the
-    rows are locked ``FOR UPDATE SKIP LOCKED`` so concurrent workers take disjoint sets;
-    the lease (committed with the claim) keeps them out of other workers' claims until it
-    expires, which is how a killed worker's deliveries come back."""
-    stmt = (
-        select(Delivery)
+    """Take up to ``limit`` due deliveries nobody holds a live lease on, in one statement.
+    On PostgreSQL the candidate rows are locked ``FOR UPDATE SKIP LOCKED`` so concurrent
+    workers take disjoint sets; the lease (committed with the claim) keeps them out of
+    other workers' claims until it expires, which is how a killed worker's deliveries
+    come back."""
+    due = (
+        select(Delivery.id)
         .where(
             Delivery.status == PENDING,
             Delivery.next_attempt_at <= now,
@@ -216,12 +217,55 @@ async def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = (await session.scalars(stmt)).all()
-    for row in rows:
-        row.lease_until = lease_until
-        row.leased_by = worker
-    await session.flush()
-    return rows
+    stmt = (
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(lease_until=lease_until, leased_by=worker)
+        .returning(Delivery)
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+_OUTCOME_COLUMNS = (
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "lease_until",
+    "leased_by",
+    "last_status_code",
+    "last_error",
+    "first_attempt_at",
+    "delivered_at",
+    "dead_at",
+)
+
+
+async def record_outcomes(
+    session: AsyncSession,
+    outcomes: Sequence[dict[str, Any]],
+    *,
+    require_lease_of: str | None,
+) -> None:
+    """Write many attempts' consequences in one executemany. Each dict has ``id`` and
+    every column of ``_OUTCOME_COLUMNS``. Only pending rows change; with
+    ``require_lease_of`` only rows that worker still holds (a success is recorded whoever
+    holds the lease now; a failure must not reschedule another worker's claim)."""
+    if not outcomes:
+        return
+    table = cast(Table, Delivery.__table__)
+    conditions = [table.c.id == bindparam("v_id"), table.c.status == PENDING]
+    if require_lease_of is not None:
+        conditions.append(table.c.leased_by == require_lease_of)
+    stmt = (
+        update(table)
+        .where(*conditions)
+        .values({name: bindparam("v_" + name) for name in _OUTCOME_COLUMNS})
+    )
+    params = [
+        {"v_id": o["id"], **{"v_" + name: o[name] for name in _OUTCOME_COLUMNS}} for o in outcomes
+    ]
+    await session.execute(stmt, params)
 
 
 async def next_due_at(session: AsyncSession) -> datetime | None:
@@ -299,3 +343,19 @@ async def update_delivery_if_leased(
     )
     result = await session.execute(stmt)
     return bool(getattr(result, "rowcount", 0))
+
+
+async def pull_retries_forward(session: AsyncSession, agency: str, now: datetime) -> int:
+    """Make every pending retry of ``agency`` due now (its endpoint has just recovered)."""
+    stmt = (
+        update(Delivery)
+        .where(
+            Delivery.agency == agency,
+            Delivery.status == PENDING,
+            Delivery.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0) or 0)

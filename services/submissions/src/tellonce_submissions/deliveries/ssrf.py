@@ -149,8 +149,9 @@ class WebhookClient:
         """One POST; raises :class:`Refused`, ``aiohttp.ClientConnectorError`` (nothing
         sent), ``asyncio.TimeoutError`` or another ``aiohttp.ClientError``."""
         if self.production:
-            host, _port = check_url_shape(url, production=True)
+            host = urlsplit(url).hostname or ""
             if _is_ip(host) and not is_public(host):
+                # An address literal never reaches the resolver, so it is checked here.
                 raise Refused(f"refused: {host} is not a public address")
         session = self._open()
         async with session.post(

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/drafts", tags=["drafts"])
 Resident = Annotated[Principal, require_roles("resident")]
 
 
-def _service(
+async def _service(
     session: SessionDep,
     registry: RegistryDep,
     sealer: SealerDep,

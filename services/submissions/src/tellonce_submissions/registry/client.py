@@ -153,6 +153,7 @@ class RegistryClient:
         fields_doc = await self._get(
             f"/api/v1/forms/{form}/versions/{number}/fields", missing=missing
         )
+        rows = [r for r in _items(fields_doc, "fields") if isinstance(r, dict)]
         fields = [
             FieldInfo(
                 pointer=str(f["pointer"]),
@@ -161,11 +162,19 @@ class RegistryClient:
                 title=str(f.get("title") or f.get("name") or ""),
                 element=f.get("element") or f.get("element_id"),
             )
-            for f in _items(fields_doc, "fields")
+            for f in rows
         ]
-        sensitivity = await self.sensitivities()
+        # The registry names each mapped field's sensitivity; older shapes do not, and then
+        # the element dictionary answers.
+        given = {
+            str(f.get("element") or f.get("element_id")): str(f["sensitivity"])
+            for f in rows
+            if (f.get("element") or f.get("element_id")) and f.get("sensitivity")
+        }
+        if any(f.element and f.element not in given for f in fields):
+            given = {**(await self.sensitivities()), **given}
         restricted = [
-            f.tokens for f in fields if f.element and sensitivity.get(f.element) == "restricted"
+            f.tokens for f in fields if f.element and given.get(f.element) == "restricted"
         ]
         agency = form_doc.get("agency") or form_doc.get("agency_code")
         if not isinstance(agency, str):
@@ -193,18 +202,27 @@ class RegistryClient:
             cached = self._agreements.get(form)
             if cached is not None and time.monotonic() - cached[0] < self._agreements_ttl:
                 return cached[1]
-            body = await self._get(
-                "/api/v1/agreements", missing=f"There is no form {form!r}.", form=form
-            )
-            result = [
-                Agreement(
-                    agency=str(a.get("agency") or a.get("agency_code")),
-                    fields=tuple(str(x) for x in a.get("fields") or ()),
-                    purpose=str(a.get("purpose") or ""),
+            result: list[Agreement] = []
+            cursor: str | None = None
+            for _ in range(100):
+                params: dict[str, Any] = {"form": form, "limit": 500}
+                if cursor:
+                    params["cursor"] = cursor
+                body = await self._get(
+                    "/api/v1/agreements", missing=f"There is no form {form!r}.", **params
                 )
-                for a in _items(body, "agreements")
-                if (a.get("form") in (None, form))
-            ]
+                result.extend(
+                    Agreement(
+                        agency=str(a.get("agency") or a.get("agency_code")),
+                        fields=tuple(str(x) for x in a.get("fields") or ()),
+                        purpose=str(a.get("purpose") or ""),
+                    )
+                    for a in _items(body, "agreements")
+                    if a.get("form") in (None, form)
+                )
+                cursor = body.get("next_cursor") if isinstance(body, dict) else None
+                if not cursor:
+                    break
             self._agreements[form] = (time.monotonic(), result)
             return result
 

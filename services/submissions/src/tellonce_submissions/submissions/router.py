@@ -11,7 +11,6 @@ from fastapi.responses import Response
 from tellonce_shared.auth import Principal, require_roles
 from tellonce_submissions.context import (
     ClockDep,
-    DatabaseDep,
     ReceiptRendererDep,
     RegistryDep,
     SealerDep,
@@ -66,7 +65,6 @@ async def create_submission(
     body: SubmissionCreate,
     principal: Resident,
     session: SessionDep,
-    database: DatabaseDep,
     registry: RegistryDep,
     sealer: SealerDep,
     settings: SettingsDep,
@@ -77,12 +75,11 @@ async def create_submission(
     key = idempotency.check_key(idempotency_key)
     now = clock()
     claim = await idempotency.claim(
-        database,
+        session,
         owner=principal.sub,
         key=key,
         print_=idempotency.fingerprint(body.model_dump(mode="json")),
         now=now,
-        lease_seconds=settings.idempotency_lease_seconds,
         retention_hours=settings.idempotency_retention_hours,
     )
     if claim.is_replay:
@@ -94,14 +91,9 @@ async def create_submission(
     service = SubmissionService(
         session, registry=registry, sealer=sealer, settings=settings, now=now
     )
-    try:
-        created = await service.submit(principal, body)
-        payload = created.model_dump(mode="json")
-        await idempotency.complete(session, claim, status_code=201, body=payload)
-    except BaseException:
-        await session.rollback()
-        await idempotency.release(database, claim)
-        raise
+    created = await service.submit(principal, body)
+    payload = created.model_dump(mode="json")
+    await idempotency.complete(session, claim, status_code=201, body=payload, now=now)
     return _json(payload, status_code=201, headers={"Location": f"{router.prefix}/{created.id}"})
 
 

@@ -1,0 +1,158 @@
+"""The default forwarder: the request written to a pooled keep-alive connection in one
+``write`` (head and, when small, body), the answer streamed back as it arrives, with the same
+failure mapping as the aiohttp forwarder (503 down, 504 slow, 502 broken)."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from urllib.parse import urlsplit
+
+from starlette.types import Send
+
+from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
+from tellonce_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
+from tellonce_gateway.proxy import BadGateway, StreamedBody, UpstreamTimeout
+from tellonce_gateway.routes import Route
+from tellonce_gateway.upstream_client import UpstreamConnection, UpstreamError, UpstreamPool
+from tellonce_shared.problems import Problem, ServiceUnavailable
+
+log = logging.getLogger("tellonce.gateway.proxy")
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def make_pool(base_url: str, connect_timeout: float, keepalive_seconds: float) -> UpstreamPool:
+    parts = urlsplit(base_url)
+    tls = parts.scheme == "https"
+    return UpstreamPool(
+        parts.hostname or "127.0.0.1",
+        parts.port or (443 if tls else 80),
+        connect_timeout=connect_timeout,
+        keepalive_seconds=keepalive_seconds,
+        ssl_context=ssl.create_default_context() if tls else None,
+    )
+
+
+def request_head(
+    method: str,
+    target: bytes,
+    host: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes | StreamedBody | None,
+) -> list[bytes]:
+    parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
+    for key, value in headers:
+        parts += (key, b": ", value, b"\r\n")
+    if isinstance(body, bytes):
+        parts += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
+    elif isinstance(body, StreamedBody):
+        if body.declared is None:
+            parts.append(b"transfer-encoding: chunked\r\n")
+        parts.append(b"\r\n")
+    else:
+        if method in BODY_METHODS:
+            parts.append(b"content-length: 0\r\n")
+        parts.append(b"\r\n")
+    return parts
+
+
+async def _send_request(
+    conn: UpstreamConnection, head: list[bytes], body: bytes | StreamedBody | None
+) -> None:
+    conn.write(b"".join(head))
+    if isinstance(body, StreamedBody):
+        chunked = body.declared is None
+        async for chunk in body.chunks():
+            if chunked:
+                conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            else:
+                conn.write(chunk)
+            await conn.drain()
+        if chunked:
+            conn.write(b"0\r\n\r\n")
+
+
+async def forward_native(
+    pool: UpstreamPool,
+    route: Route,
+    method: str,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes | StreamedBody | None,
+    send: Send,
+) -> int:
+    upstream = route.upstream
+    head = request_head(method, target, route.host_header, headers, body)
+    sent_at = time.perf_counter()
+    retry = method in IDEMPOTENT and not isinstance(body, StreamedBody)
+    while True:
+        try:
+            conn, reused = await pool.acquire()
+        except UpstreamError as exc:
+            raise _problem(exc, upstream) from None
+        conn.begin(head_only=method == "HEAD")
+        try:
+            await _send_request(conn, head, body)
+            await conn.wait_head(route.read_timeout)
+            break
+        except UpstreamError as exc:
+            conn.close()
+            if retry and reused and exc.kind == "broken" and not conn.received_any:
+                retry = False  # the service closed an idle connection just now: once more
+                continue
+            raise _problem(exc, upstream) from None
+        except BaseException:
+            conn.close()
+            raise
+    try:
+        UPSTREAM_LATENCY.labels(upstream).observe(time.perf_counter() - sent_at)
+        out: list[tuple[bytes, bytes]] = []
+        listed: frozenset[bytes] = frozenset()
+        for name, value in conn.headers:
+            if name in RESPONSE_DROP:
+                if name == b"connection":
+                    listed = connection_tokens(((name, value),))
+                continue
+            out.append((name, value))
+        if listed:
+            out = [(k, v) for k, v in out if k not in listed]
+        status = conn.status
+        whole = conn.whole_body()
+        if whole is not None:
+            await send({"type": "http.response.start", "status": status, "headers": out})
+            await send({"type": "http.response.body", "body": whole})
+            return status
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        try:
+            async for chunk in conn.body(route.read_timeout):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except UpstreamError as exc:
+            # Headers are out: cut the connection so the client sees a truncated body.
+            UPSTREAM_ERRORS.labels(upstream, exc.kind).inc()
+            log.warning(
+                "upstream failed mid-response", extra={"upstream": upstream, "error": exc.kind}
+            )
+            conn.close()
+            return status
+        await send({"type": "http.response.body", "body": b""})
+        return status
+    except BaseException:
+        conn.close()
+        raise
+    finally:
+        pool.release(conn)
+
+
+def _problem(exc: UpstreamError, upstream: str) -> Problem:
+    UPSTREAM_ERRORS.labels(upstream, exc.kind).inc()
+    if exc.kind == "down":
+        return ServiceUnavailable(
+            f"The {upstream} service is not answering; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+    if exc.kind == "timeout":
+        return UpstreamTimeout(f"The {upstream} service took too long to answer.")
+    return BadGateway(f"The {upstream} service closed the connection without an answer.")
