@@ -258,6 +258,58 @@ async def through_the_api(schemas: dict[str, dict[str, Any]], facts: dict[str, F
                         }
                     )
                 )
+            # one more form published: the re-run reuses what it read before
+            extra = generate_schema(random.Random(99))
+            async with app.state.database.sessions() as session:
+                n = len(schemas) + 1
+                session.add(
+                    Form(
+                        id=n,
+                        slug="form-new",
+                        agency_code=AGENCIES[0],
+                        title="New",
+                        minutes=10,
+                        yearly_volume=1000,
+                    )
+                )
+                session.add(
+                    FormVersion(
+                        id=n,
+                        form_id=n,
+                        number=1,
+                        status="published",
+                        dialect="2020-12",
+                        schema=extra,
+                        published_at=now,
+                    )
+                )
+                for k, r in enumerate(walk(extra, form="form-new", agency=AGENCIES[0], version=1)):
+                    session.add(
+                        FormField(
+                            version_id=n,
+                            position=k,
+                            pointer=r.pointer,
+                            name=r.name,
+                            title=r.title,
+                            type=r.type,
+                            format=r.format,
+                        )
+                    )
+                await session.commit()
+            c0, t0 = time.process_time(), time.perf_counter()
+            resp = await client.get("/api/v1/audit/redundancy", headers=headers)
+            assert resp.status_code == 200, resp.text
+            print(
+                json.dumps(
+                    {
+                        "bench": "audit",
+                        "call": "api_after_one_new_form",
+                        "wall_s": round(time.perf_counter() - t0, 3),
+                        "cpu_s": round(time.process_time() - c0, 3),
+                        "bytes": len(resp.content),
+                    }
+                )
+            )
         await app.state.database.dispose()
 
 

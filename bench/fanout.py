@@ -47,7 +47,11 @@ app = web.Application()
 app.router.add_post("/{tail:.*}", handle)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
 """
-ANSWERS = {"name": "Ada Lovelace", "income": 1234, "address": {"line1": "1 Main St", "zip": "06103"}}
+ANSWERS = {
+    "name": "Ada Lovelace",
+    "income": 1234,
+    "address": {"line1": "1 Main St", "zip": "06103"},
+}
 
 
 class OffsetClock:
@@ -113,9 +117,9 @@ async def latency(db: Database, settings: Settings, url: str, n: int) -> dict[st
     async with db.sessions() as session:
         while True:
             pending = await session.scalar(
-                select(func.count()).select_from(Delivery).where(
-                    Delivery.agency == "LAT", Delivery.first_attempt_at.is_(None)
-                )
+                select(func.count())
+                .select_from(Delivery)
+                .where(Delivery.agency == "LAT", Delivery.first_attempt_at.is_(None))
             )
             await session.rollback()
             if not pending:
@@ -123,7 +127,9 @@ async def latency(db: Database, settings: Settings, url: str, n: int) -> dict[st
             await asyncio.sleep(0.1)
         rows = (
             await session.execute(
-                select(Delivery.created_at, Delivery.first_attempt_at).where(Delivery.agency == "LAT")
+                select(Delivery.created_at, Delivery.first_attempt_at).where(
+                    Delivery.agency == "LAT"
+                )
             )
         ).all()
     stop.set()
@@ -176,7 +182,9 @@ async def outage(db: Database, settings: Settings, minutes: int, rate: int) -> d
         if recovered_at is not None:
             async with db.sessions() as session:
                 left = await session.scalar(
-                    select(func.count()).select_from(Delivery).where(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(
                         Delivery.agency == "OUT",
                         Delivery.status != "delivered",
                         Delivery.created_at < recovered_at - clock.offset,
@@ -196,14 +204,21 @@ async def outage(db: Database, settings: Settings, minutes: int, rate: int) -> d
     }
 
 
+def start_receiver(port: int) -> subprocess.Popen[bytes]:
+    """The receiver runs in its own process so it does not share the worker's CPU."""
+    return subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+
+
 async def main() -> None:
     configure_logging("bench", "WARNING")
     url = create_database("fanout_bench")
     port = free_port()
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)])
+    receiver = start_receiver(port)
     try:
         await asyncio.to_thread(upgrade, SERVICE_DIR, url)
-        settings = Settings(database_url=url, delivery_batch_size=int(os.environ.get("BATCH", "64")))
+        settings = Settings(
+            database_url=url, delivery_batch_size=int(os.environ.get("BATCH", "64"))
+        )
         db = Database(url)
         await asyncio.sleep(1.0)
         receiver_url = f"http://127.0.0.1:{port}/hook"

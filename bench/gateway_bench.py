@@ -137,7 +137,9 @@ def wrk(
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
+    done = re.search(r"(\d+) requests in", out)
     return {
+        "requests": float(done.group(1)) if done else 0.0,
         "rps": rps,
         "p50_ms": pct("50"),
         "p99_ms": pct("99"),
@@ -146,10 +148,29 @@ def wrk(
     }
 
 
-def measure(base: str, script: str | None) -> dict[str, dict[str, float]]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children (nginx's worker)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    total = 0
+    for p in [pid, *(int(p) for p in found.split())]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    base: str, script: str | None, proxy_pid: int | None, service_pid: int
+) -> dict[str, dict[str, float]]:
+    """CPU time per request is the steadier figure on a shared machine: wall-clock rates
+    move with whatever else runs, the CPU a request costs much less."""
     url = base + PATH
     wrk(url, threads=1, connections=8, duration=2, script=script)  # warm-up, pools filled
+    proxy_before = cpu_seconds(proxy_pid) if proxy_pid else 0.0
+    service_before = cpu_seconds(service_pid)
     load = wrk(url, threads=2, connections=THROUGHPUT_CONNECTIONS, duration=DURATION, script=script)
+    n = max(load["requests"], 1.0)
+    load["proxy_cpu_us"] = (cpu_seconds(proxy_pid) - proxy_before) / n * 1e6 if proxy_pid else 0.0
+    load["service_cpu_us"] = (cpu_seconds(service_pid) - service_before) / n * 1e6
     single = wrk(url, threads=1, connections=1, duration=LATENCY_DURATION, script=script)
     return {"load": load, "single": single}
 
@@ -167,19 +188,20 @@ def run(tmp: Path) -> dict[str, Any]:
         {"BENCH_JWKS": json.dumps(tokens.jwks)},
     )  # fmt: skip
     service_url = f"http://127.0.0.1:{service_port}"
-    gateway = start(
-        [sys.executable, "-m", "tellonce_gateway.cli", "serve", "--port", str(gateway_port)],
-        {
-            "GATEWAY_IDENTITY_URL": service_url,
-            "GATEWAY_REGISTRY_URL": service_url,
-            "GATEWAY_SUBMISSIONS_URL": service_url,
-            "GATEWAY_PORTAL_URL": service_url,
-            "GATEWAY_ISSUER": tokens.issuer,
-            "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000000",
-            "GATEWAY_RATE_LIMIT_BURST": "1000000000",
-        },
-    )
-    procs = [service, gateway]
+    gateway_env = {
+        "GATEWAY_IDENTITY_URL": service_url,
+        "GATEWAY_REGISTRY_URL": service_url,
+        "GATEWAY_SUBMISSIONS_URL": service_url,
+        "GATEWAY_PORTAL_URL": service_url,
+        "GATEWAY_ISSUER": tokens.issuer,
+        "GATEWAY_RATE_LIMIT_PER_SECOND": "1000000000",
+        "GATEWAY_RATE_LIMIT_BURST": "1000000000",
+    }
+    serve = [sys.executable, "-m", "tellonce_gateway.cli", "serve", "--port"]
+    gateway = start([*serve, str(gateway_port)], gateway_env)
+    aio_port = free_port()
+    gateway_aiohttp = start([*serve, str(aio_port)], {**gateway_env, "GATEWAY_CLIENT": "aiohttp"})
+    procs = [service, gateway, gateway_aiohttp]
     nginx_path = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
@@ -190,20 +212,22 @@ def run(tmp: Path) -> dict[str, Any]:
             procs.append(start([nginx_path, "-c", str(conf), "-p", str(tmp), "-g", "daemon off;"]))
         wait_port(service_port)
         wait_port(gateway_port)
+        wait_port(aio_port)
         if nginx_path:
             wait_port(nginx_port)
         script = tmp / "post.lua"
         script.write_text(POST_SCRIPT.format(token=tokens.token("bench-client", lifetime=3600)))
-        targets = {
-            "direct": service_url,
-            "gateway": f"http://127.0.0.1:{gateway_port}",
+        targets: dict[str, tuple[str, int | None]] = {
+            "direct": (service_url, None),
+            "gateway": (f"http://127.0.0.1:{gateway_port}", gateway.pid),
+            "gateway (aiohttp client)": (f"http://127.0.0.1:{aio_port}", gateway_aiohttp.pid),
         }
         if nginx_path:
-            targets["nginx"] = f"http://127.0.0.1:{nginx_port}"
+            targets["nginx"] = (f"http://127.0.0.1:{nginx_port}", procs[-1].pid)
         results: dict[str, Any] = {"GET small": {}, "POST 50 KB": {}}
-        for name, base in targets.items():
-            results["GET small"][name] = measure(base, None)
-            results["POST 50 KB"][name] = measure(base, str(script))
+        for name, (base, pid) in targets.items():
+            results["GET small"][name] = measure(base, None, pid, service.pid)
+            results["POST 50 KB"][name] = measure(base, str(script), pid, service.pid)
             print(name, json.dumps({k: v[name] for k, v in results.items()}), flush=True)
         return results
     finally:
@@ -237,8 +261,9 @@ def write_report(results: dict[str, Any]) -> str:
         "(one request at a time, so p50 is service time, not queueing).",
         "",
         "| request | path | req/s (64 conn) | share of direct | p50 ms (64 conn) "
-        "| p99 ms (64 conn) | p50 ms (1 conn) | added p50 ms (1 conn) | non-2xx |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| p99 ms (64 conn) | p50 ms (1 conn) | added p50 ms (1 conn) | proxy CPU us/req "
+        "| service CPU us/req | non-2xx |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     verdicts: list[str] = []
     for request, by_target in results.items():
@@ -250,7 +275,8 @@ def write_report(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {request} | {target} | {load['rps']:.0f} | {share:.2f} | "
                 f"{load['p50_ms']:.2f} | {load['p99_ms']:.2f} | {single['p50_ms']:.3f} | "
-                f"{added:+.3f} | {load['non_2xx'] + single['non_2xx']:.0f} |"
+                f"{added:+.3f} | {load['proxy_cpu_us']:.0f} | {load['service_cpu_us']:.0f} | "
+                f"{load['non_2xx'] + single['non_2xx']:.0f} |"
             )
         gw = by_target["gateway"]
         added_gw = gw["single"]["p50_ms"] - direct["single"]["p50_ms"]

@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, get_args
 
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
@@ -35,7 +35,7 @@ STRICT = os.environ.get("TELLONCE_DEPLOY_STRICT") == "1"
 Obj = dict[str, Any]
 
 
-def need_tool(reason: str) -> None:
+def need_tool(reason: str) -> NoReturn:
     """Skip (or fail in strict mode) a check whose external tool is missing."""
     if STRICT:
         pytest.fail(f"{reason} (TELLONCE_DEPLOY_STRICT=1 forbids skipping)")
@@ -73,7 +73,8 @@ class ServiceInfo:
         names = {
             self.prefix + field.upper()
             for field, info in self.settings.model_fields.items()
-            if info.annotation is SecretStr or isinstance(info.default, SecretStr)
+            if SecretStr in (info.annotation, *get_args(info.annotation))
+            or isinstance(info.default, SecretStr)
         }
         if self.has_database:
             names.add(self.prefix + "DATABASE_URL")
@@ -104,6 +105,14 @@ WORKER = "submissions-worker"
 """The one process that is not its service's HTTP server (``tellonce-submissions worker``)."""
 
 
+def uv_tool(name: str) -> str | None:
+    """`uv` or `uvx`: from PATH, else where `make bootstrap` installs uv (.tools/bin)."""
+    found = shutil.which(name)
+    if found is None and (ROOT / ".tools" / "bin" / name).exists():
+        found = str(ROOT / ".tools" / "bin" / name)
+    return found
+
+
 def render(overlay: str) -> list[Obj]:
     """``kubectl kustomize`` (kustomize built into kubectl) of one overlay."""
     kubectl = shutil.which("kubectl")
@@ -124,23 +133,30 @@ def of_kind(objs: list[Obj], kind: str) -> dict[str, Obj]:
 
 
 def workloads(objs: list[Obj]) -> Iterator[Obj]:
+    """Everything that runs pods: Deployments, Jobs and CronJobs."""
     for o in objs:
-        if o["kind"] in ("Deployment", "Job"):
+        if o["kind"] in ("Deployment", "Job", "CronJob"):
             yield o
 
 
+def pod_template(o: Obj) -> Obj:
+    spec = o["spec"]["jobTemplate"]["spec"] if o["kind"] == "CronJob" else o["spec"]
+    template: Obj = spec["template"]
+    return template
+
+
 def pod_spec(o: Obj) -> Obj:
-    spec: Obj = o["spec"]["template"]["spec"]
+    spec: Obj = pod_template(o)["spec"]
     return spec
 
 
 def pod_labels(o: Obj) -> dict[str, str]:
-    labels: dict[str, str] = o["spec"]["template"]["metadata"]["labels"]
+    labels: dict[str, str] = pod_template(o)["metadata"]["labels"]
     return labels
 
 
 def service_of(workload: Obj) -> ServiceInfo:
-    name = workload["metadata"]["name"].removesuffix("-migrate")
+    name = workload["metadata"]["name"].removesuffix("-migrate").removesuffix("-prune")
     return BY_NAME["submissions" if name == WORKER else name]
 
 

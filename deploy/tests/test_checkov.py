@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
-from deploykit import DEPLOY, OVERLAYS, need_tool, render
+from deploykit import DEPLOY, OVERLAYS, need_tool, render, uv_tool
 
 CHECKOV_VERSION = "3.3.30"
 
@@ -45,10 +45,9 @@ BROKEN = {
 def checkov_command() -> list[str]:
     if found := shutil.which("checkov"):
         return [found]
-    if found := shutil.which("uvx"):
+    if found := uv_tool("uvx"):
         return [found, "--from", f"checkov=={CHECKOV_VERSION}", "checkov"]
     need_tool("checkov is not installed and uvx cannot fetch it")
-    raise AssertionError("unreachable")
 
 
 def test_checkov_finds_nothing_unjustified(tmp_path: Path) -> None:

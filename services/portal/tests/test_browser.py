@@ -23,6 +23,7 @@ from .fake_gateway import PASSWORD, FakeGateway
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).resolve().parents[3] / "tests" / "browser" / "vendor" / "axe.min.js"
+AXE_SOURCE = AXE.read_text(encoding="utf-8") if AXE.exists() else ""
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
 
 pytestmark = [
@@ -64,21 +65,28 @@ def page(portal_url: str) -> Iterator[Any]:
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )  # fmt: skip
-        context = browser.new_context(base_url=portal_url)
-        yield context.new_page()
+        context = browser.new_context(base_url=portal_url, bypass_csp=False)
+        tab = context.new_page()
+        tab.on("console", lambda message: CONSOLE.append(message.text))
+        yield tab
         context.close()
         browser.close()
 
 
+CONSOLE: list[str] = []
+"""What the page logged: a Content-Security-Policy refusal would show here."""
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 
 
 def axe(page: Any, shot: str | None = None) -> None:
-    """Zero axe-core violations on the page; with TELLONCE_SCREENSHOTS=1, a screenshot."""
+    """Zero axe-core violations on the page and nothing its Content-Security-Policy blocked;
+    with TELLONCE_SCREENSHOTS=1, a screenshot."""
+    blocked = [m for m in CONSOLE if "Content Security Policy" in m]
+    assert blocked == [], blocked
     if shot and os.environ.get("TELLONCE_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"), full_page=True)
-    page.add_script_tag(path=str(AXE))
+    page.evaluate(AXE_SOURCE)  # evaluated by the debugger protocol: the page's CSP stays on
     violations = page.evaluate(
         "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
         ".violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.html)}))",
@@ -152,6 +160,15 @@ def test_axe_finds_violations_when_there_are_some(page: Any) -> None:
     page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<input>')")
     with pytest.raises(AssertionError, match="label"):
         axe(page)
+    page.goto("/forms")
+    page.evaluate(
+        "document.querySelector('main').insertAdjacentHTML('beforeend', "
+        '\'<img alt="" src="https://example.invalid/pixel.png">\')'
+    )
+    page.wait_for_timeout(200)
+    with pytest.raises(AssertionError, match="Content Security Policy"):
+        axe(page)
+    CONSOLE.clear()
 
 
 def test_staff_and_auditor_pages_pass_axe(page: Any) -> None:

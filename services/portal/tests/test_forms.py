@@ -344,3 +344,51 @@ def test_prefilled_answers_are_marked_and_described() -> None:
     assert 'id="f-ssn-prefilled"' in html
     assert 'aria-describedby="f-ssn-prefilled"' in html
     assert 'value="123456789"' in html
+
+
+def test_check_your_answers_rows_use_option_labels_and_the_locale() -> None:
+    from tellonce_portal.forms.summary import sections, visible_answers
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "state": {
+                "type": "string",
+                "enum": ["CT", "NY"],
+                "enumNames": ["Connecticut", "New York"],
+            },
+            "married": {"type": "boolean"},
+            "born": {"type": "string", "format": "date"},
+            "household": HOUSEHOLD["properties"]["household"],
+            "spouse": {"type": "string"},
+        },
+    }
+    ui = {
+        "pages": [
+            {"id": "a", "title": {"en": "You", "es": "Usted"},
+             "fields": ["/state", "/married", "/born", "/household"]},
+            {"id": "b", "title": "Spouse", "fields": ["/spouse"],
+             "show_if": {"pointer": "/married", "equals": True}},
+        ]
+    }  # fmt: skip
+    answers = {
+        "state": "CT",
+        "married": False,
+        "born": "1990-04-02",
+        "household": [{"name": "Ana", "age": 7}],
+        "spouse": "Kim",
+    }
+    defn = FormDefinition(schema, ui, locale="es")
+    [only] = sections(defn, answers, Translator("es"))
+    values = {row.label: row.value for row in only.rows}
+    assert only.title == "Usted"
+    assert values["State"] == "Connecticut"
+    assert values["Married"] == "No"
+    assert values["Born"] == "2 de abril de 1990"
+    assert values["Household 1: Name"] == "Ana"
+    assert visible_answers(defn, answers) == {
+        "state": "CT",
+        "married": False,
+        "born": "1990-04-02",
+        "household": [{"name": "Ana", "age": 7}],
+    }, "the spouse page is skipped, so its answer is not sent"

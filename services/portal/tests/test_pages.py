@@ -95,6 +95,27 @@ async def test_wrong_password_shows_an_error_summary_and_keeps_the_email(
     assert 'href="#f-email"' in response.text
     assert 'value="resident@demo.gov"' in response.text
     assert "<title>Error: Sign in" in response.text
+    assert "tell-once-demo-password" in response.text, "local mode lists the demo accounts"
+
+
+async def test_production_mode_does_not_list_demo_accounts(fake: FakeGateway) -> None:
+    settings = Settings(
+        mode="production",
+        gateway_url="http://gateway.test",
+        session_secret="a-real-secret-from-the-vault-0123456789",  # type: ignore[arg-type]
+    )
+    app = create_app(settings, transport=fake.transport())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://portal.test"
+    ) as client:
+        page = await client.get("/sign-in")
+        assert "tell-once-demo-password" not in page.text
+        assert "Secure" in page.headers["set-cookie"], "production cookies are Secure"
+
+
+def test_production_refuses_the_demo_session_secret() -> None:
+    with pytest.raises(ValueError, match="session_secret"):
+        Settings(mode="production", gateway_url="http://gateway.test")
 
 
 async def test_a_post_without_the_csrf_token_is_refused(browser: httpx.AsyncClient) -> None:

@@ -10,11 +10,13 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.deliveries.models import Delivery
+from tellonce_submissions.deliveries.outbox import default_box, open_answers
 from tellonce_submissions.models import IdempotencyKey, Submission
 
 from .conftest import FakeClock
@@ -65,7 +67,7 @@ async def test_valid_submission_gets_reference_and_one_delivery_per_agency(
             .scalars()
             .all()
         )
-    shares = {d.agency: d.answers for d in rows}
+    shares = {d.agency: open_answers(d, default_box()) for d in rows}
     assert shares["DVA"] == cg_answers
     assert shares["DSS"] == {
         "veteran": {
@@ -266,7 +268,7 @@ async def test_restricted_values_are_encrypted_at_rest(
                 select(Delivery).where(Delivery.submission_id == sid, Delivery.agency == "DVA")
             )
         ).scalar_one()
-    assert dva.answers["veteran"]["ssnOrTin"] == ssn
+    assert open_answers(dva, default_box())["veteran"]["ssnOrTin"] == ssn
 
 
 async def test_get_by_id_or_reference_and_list(
@@ -377,3 +379,87 @@ async def test_receipt_pdf(
     assert resp.content.startswith(b"%PDF-")
     assert len(resp.content) > 5000
     assert "receipt-CT-" in resp.headers["content-disposition"]
+
+
+async def test_reference_collision_is_a_clean_retryable_409(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    app: FastAPI,
+    cg_answers: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import tellonce_submissions.submissions.service as service_module
+
+    first = (await submit(client, tokens, "pat", body(cg_answers))).json()
+    monkeypatch.setattr(service_module, "new_reference", lambda *_: first["reference"])
+    key = uuid.uuid4().hex
+    before = await count(app, Delivery)
+    resp = await submit(client, tokens, "pat", body(cg_answers), key)
+    assert resp.status_code == 409
+    assert resp.headers["retry-after"] == "1"
+    assert await count(app, Submission, Submission.owner == "pat") == 1
+    assert await count(app, Delivery) == before
+    monkeypatch.undo()
+    retry = await submit(client, tokens, "pat", body(cg_answers), key)
+    assert retry.status_code == 201
+    assert retry.json()["reference"] != first["reference"]
+
+
+async def test_bad_requests_are_clear_4xx(
+    client: httpx.AsyncClient, tokens: TokenFactory, cg_answers: dict[str, Any]
+) -> None:
+    headers = {**tokens.headers("quinn"), "Idempotency-Key": uuid.uuid4().hex}
+    resp = await client.post(
+        "/api/v1/submissions",
+        content=b'{"form": "10-10cg", "version": 1, "answers": {',
+        headers={**headers, "content-type": "application/json"},
+    )
+    assert resp.status_code == 400
+    assert resp.headers["content-type"] == "application/problem+json"
+    resp = await client.post(
+        "/api/v1/submissions",
+        json={"form": "10-10cg", "version": "one", "answers": []},
+        headers=headers,
+    )
+    assert resp.status_code == 422
+    assert {e["pointer"] for e in resp.json()["errors"]} == {"/version", "/answers"}
+    resp = await client.post(
+        "/api/v1/submissions",
+        json=body(cg_answers),
+        headers={**headers, "Idempotency-Key": "k" * 300},
+    )
+    assert resp.status_code == 400
+    resp = await client.get("/api/v1/submissions?cursor=garbage", headers=headers)
+    assert resp.status_code == 400
+    agency = tokens.headers("a", role="agency", agency="DSS")
+    resp = await client.post(
+        "/api/v1/submissions", json=body(cg_answers), headers={**agency, "Idempotency-Key": "x"}
+    )
+    assert resp.status_code == 403
+
+
+async def test_registry_down_is_503_and_stores_nothing(
+    settings: Any, tokens: TokenFactory, cg_answers: dict[str, Any]
+) -> None:
+    from tellonce_shared.testing import asgi_client, static_verifier
+    from tellonce_submissions.main import create_app
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    app = create_app(
+        settings, verifier=static_verifier(tokens), registry_transport=httpx.MockTransport(refuse)
+    )
+    try:
+        async with asgi_client(app) as c:
+            resp = await submit(c, tokens, "rita", body(cg_answers))
+            assert resp.status_code == 503
+            assert resp.headers["content-type"] == "application/problem+json"
+            assert await count(app, Submission, Submission.owner == "rita") == 0
+            drafts = await c.post(
+                "/api/v1/drafts", json={"form": "x"}, headers=tokens.headers("rita")
+            )
+            assert drafts.status_code == 503
+    finally:
+        await app.state.registry.aclose()
+        await app.state.database.dispose()

@@ -17,11 +17,19 @@ from tellonce_registry.elements.router import router as elements_router
 from tellonce_registry.forms.cache import PublishedCache
 from tellonce_registry.forms.fastpath import PublishedFastPath
 from tellonce_registry.forms.router import router as forms_router
+from tellonce_registry.referral_rules.router import router as referral_rules_router
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.db import ping
 
-ROUTERS = [agencies_router, elements_router, forms_router, agreements_router, audit_router]
+ROUTERS = [
+    agencies_router,
+    elements_router,
+    forms_router,
+    agreements_router,
+    audit_router,
+    referral_rules_router,
+]
 
 
 def create_app(settings: Settings | None = None, verifier: TokenVerifier | None = None) -> FastAPI:

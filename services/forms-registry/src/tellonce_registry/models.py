@@ -28,6 +28,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without their zone; every one stored here is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     metadata = new_metadata()
 
@@ -73,6 +80,8 @@ class Form(Base):
     yearly_volume: Mapped[int | None] = mapped_column(Integer, default=None)
     priorities: Mapped[list[str]] = mapped_column(JSON, default=list)
     topic: Mapped[str | None] = mapped_column(String(50), default=None)
+    i18n: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSON, default=None)
+    """Translations of title and description per locale: ``{"es": {"title", "description"}}``."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -154,3 +163,8 @@ class Agreement(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     form: Mapped[Form] = relationship(lazy="raise")
+
+
+# Referral rules (issue 11), imported here so alembic's autogenerate and the
+# models-match-migrations tests see the table.
+from tellonce_registry.referral_rules import models as _referral_rules_models  # noqa: E402, F401

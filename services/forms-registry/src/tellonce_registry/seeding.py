@@ -99,6 +99,9 @@ async def _ensure_published(
         form = await forms_repo.get_form(session, meta.slug)
         if form is None:
             form = await forms.create_form(session, meta)
+        elif form.i18n is None and meta.i18n:  # catalogs seeded before translations existed
+            form.i18n = {k: v.model_dump(exclude_none=True) for k, v in meta.i18n.items()}
+            await session.commit()
         if await forms_repo.newest_version(session, form.id) is not None:
             return "kept"
         version, _ = await forms.create_version(session, meta.slug, schema, ui, limits(settings))
@@ -129,6 +132,7 @@ async def seed_demo_forms(database: Database, settings: Settings, report: Report
             yearly_volume=spec["yearly_volume"],
             priorities=spec["priorities"],
             topic=spec["topic"],
+            i18n={"es": {"title": spec["title_es"], "description": spec["description_es"]}},
         )
         try:
             outcome = await _ensure_published(database, settings, meta, schema, ui)

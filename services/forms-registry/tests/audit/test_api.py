@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tellonce_registry.config import Settings
 from tellonce_registry.main import create_app
@@ -337,9 +338,14 @@ async def test_a_newly_published_form_shows_up_at_once(
     auditor: dict[str, str],
     catalog: Catalog,
     publish: Callable[..., Awaitable[None]],
+    app: FastAPI,
 ) -> None:
     await audit(client, auditor)
+    cached = app.state.audit_cache.catalog
+    await audit(client, auditor, format="json")
+    assert app.state.audit_cache.catalog is cached  # nothing changed: nothing recomputed
     slug = f"aud-late-{uuid.uuid4().hex[:4]}"
     await publish(slug=slug, agency=catalog.b, schema=WIC, minutes=5, yearly_volume=100)
     doc = await audit(client, auditor)
+    assert app.state.audit_cache.catalog is not cached
     assert cluster_of(doc, slug, "/parent/date_of_birth")["id"] == "e-person.birthDate"

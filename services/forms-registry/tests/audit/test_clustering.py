@@ -13,6 +13,9 @@ import pytest
 import tellonce_registry
 from tellonce_registry.audit.clustering import Cluster, Decision, cluster_fields
 from tellonce_registry.audit.fields import FieldRecord, flatten_schema
+from tellonce_registry.audit.repository import PublishedVersion
+from tellonce_registry.audit.service import records_of
+from tellonce_registry.schema_import.flatten import flatten
 
 CONCEPTS = [
     "ssn",
@@ -326,3 +329,25 @@ def test_dictionary_aliases_name_facts_the_concept_table_does_not_know() -> None
     assert any("alias" in e for e in plate.members[0].evidence)
     separation = index[("dss-d", "/marriages/reasonForSeparation")]
     assert separation.suggested_element != "employment.separationReason"
+
+
+def test_labelled_set_as_the_endpoint_reads_it(
+    labels: dict[str, list[tuple[str, str]]],
+) -> None:
+    """Through the registry's own flattened rows joined with the audit's evidence (what
+    ``GET /api/v1/audit/redundancy`` clusters), recall and purity hold too."""
+    records: list[FieldRecord] = []
+    for i, path in enumerate(
+        sorted((Path(__file__).parents[1] / "data" / "va-forms").glob("*-schema.json"))
+    ):
+        schema = json.loads(path.read_text())
+        slug = path.name.removesuffix("-schema.json")
+        version = PublishedVersion(i, 1, schema, slug, "VA", slug, 20, 1000)
+        records.extend(records_of(version, flatten(schema, max_fields=5000)))
+    clusters = cluster_fields(records, **seed_dictionary())
+    known = {r.key for r in records}
+    for concept, keys in labels.items():
+        assert all(k in known for k in keys), concept
+        recall, purity = recall_purity(clusters, keys)
+        assert recall >= 0.9, f"{concept}: recall {recall:.3f}"
+        assert purity >= 0.95, f"{concept}: purity {purity:.3f}"

@@ -132,6 +132,17 @@ async def test_form_create_patch_priorities_and_catalog_visibility(
     )
     assert patch.status_code == 200
     assert patch.json()["priorities"] == ["jobs-economy", "transportation"]
+    translated = await client.patch(
+        f"/api/v1/forms/{slug}",
+        json={"i18n": {"es": {"title": "Un formulario", "description": "Prueba"}}},
+        headers=admin,
+    )
+    assert translated.json()["i18n"] == {"es": {"title": "Un formulario", "description": "Prueba"}}
+    assert translated.json()["priorities"] == ["jobs-economy", "transportation"]
+    bad_locale = await client.patch(
+        f"/api/v1/forms/{slug}", json={"i18n": {"spanish": {"title": "x"}}}, headers=admin
+    )
+    assert_problem(bad_locale, 422)
     bad = await client.patch(f"/api/v1/forms/{slug}", json={"priorities": ["fun"]}, headers=admin)
     assert_problem(bad, 422, "/priorities/0")
     assert_problem(await client.patch(f"/api/v1/forms/{slug}", json={"title": "x"}), 401)
@@ -144,6 +155,10 @@ async def test_form_create_patch_priorities_and_catalog_visibility(
     assert found[0]["latest_version"] == 1
     searched = (await client.get("/api/v1/forms", params={"q": "A TEST FORM", "limit": 500})).json()
     assert slug in [f["slug"] for f in searched["items"]]
+    for odd in ("100%", "a_b", "trailing\\", "\\%_"):
+        resp = await client.get("/api/v1/forms", params={"q": odd})
+        assert resp.status_code == 200
+        assert resp.json()["items"] == []
 
 
 async def test_import_errors_are_422_with_pointers_and_write_nothing(
@@ -172,6 +187,27 @@ async def test_import_errors_are_422_with_pointers_and_write_nothing(
     for schema, pointer in cases:
         resp = await client.post(url, json={"schema": schema}, headers=admin)
         assert_problem(resp, 422, pointer)
+    # what the service could not store or serve back is refused up front, never a 500
+    deep = '{"schema":' + '{"properties":{"a":' * 40 + "{}" + "}}" * 40 + "}"
+    resp = await client.post(
+        url, content=deep, headers={**admin, "content-type": "application/json"}
+    )
+    body = assert_problem(resp, 422)
+    assert body["errors"][0]["pointer"].startswith("/schema/properties/a/properties/a/")
+    too_big = "1" + "0" * 30
+    huge = '{"schema":{"properties":{"a":{"type":"integer","maximum":' + too_big + "}}}}"
+    resp = await client.post(
+        url, content=huge, headers={**admin, "content-type": "application/json"}
+    )
+    assert_problem(resp, 422, "/schema")
+    long_name = {"type": "object", "properties": {"a" * 600: {"type": "string"}}}
+    resp = await client.post(url, json={"schema": long_name}, headers=admin)
+    assert_problem(resp, 422, "/schema/properties/" + "a" * 600)
+    huge_ui = '{"schema":{"type":"object"},"ui":{"x":123456789012345678901234567890}}'
+    resp = await client.post(
+        url, content=huge_ui, headers={**admin, "content-type": "application/json"}
+    )
+    assert_problem(resp, 422, "/ui")
     ui_bad = {"pages": [{"id": "p1", "fields": ["/firstName", "/nope"]}]}
     resp = await client.post(url, json={"schema": person_schema(), "ui": ui_bad}, headers=admin)
     assert_problem(resp, 422, "/ui/pages/0/fields/1")
@@ -254,6 +290,9 @@ async def test_lifecycle_immutability_and_visibility(
     assert doc["schema"] == person_schema(email={"type": "string"})
     assert doc["ui"] == ui
     assert doc["published_at"]
+    # a published version is public whatever token comes along (cached or not)
+    expired = {"Authorization": "Bearer not-a-token"}
+    assert (await client.get(f"{base}/1/fields", headers=expired)).status_code == 200
     again = await client.get(f"{base}/1")  # answered from the cache, before routing
     assert again.content == one.content
     assert again.headers["content-type"] == one.headers["content-type"] == "application/json"
@@ -314,6 +353,18 @@ async def test_suggestions_are_proposed_and_confirmed_by_an_admin(
     assert fields["/dob"]["element"] == "person.birthDate"
     left = (await client.get(f"{base}/suggestions", headers=admin)).json()["items"]
     assert "/dob" not in [s["pointer"] for s in left]
+    # the next version is offered the confirmed mapping again, still only as a suggestion
+    assert (await client.post(f"{base}/publish", headers=admin)).status_code == 200
+    created = await catalog.add_version(slug, person_schema(email={"type": "string"}))
+    carried = [s for s in created["suggestions"] if s["pointer"] == "/dob"]
+    assert carried == [
+        {
+            "pointer": "/dob",
+            "element": "person.birthDate",
+            "score": 100.0,
+            "reason": "mapped in version 1",
+        }
+    ]
 
 
 async def test_agreements_are_validated_against_the_form_fields(

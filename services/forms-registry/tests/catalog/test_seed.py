@@ -64,6 +64,8 @@ async def test_seeded_catalog_is_believable(
         "transportation",
         "community-vitality",
     }
+    snap_form = (await client.get("/api/v1/forms/dss-snap-application")).json()
+    assert snap_form["i18n"]["es"]["title"] == "Solicitud de beneficios de alimentos SNAP"
     snap = (await client.get("/api/v1/forms/dss-snap-application/versions/latest")).json()
     assert snap["ui"]["locales"] == ["en", "es"]
     assert snap["ui"]["fields"]["/dateOfBirth"]["label"]["es"] == "Fecha de nacimiento"

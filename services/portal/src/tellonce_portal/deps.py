@@ -19,6 +19,12 @@ from tellonce_portal.session import COOKIE, Session, SessionCodec
 from tellonce_portal.templating import environment
 
 REFRESH_MARGIN = 30
+CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+"""The portal's own pages need nothing inline and nothing from elsewhere (the gateway sets the
+same policy; this keeps it true when the portal is reached directly)."""
 
 
 class CsrfRejected(Exception):
@@ -108,7 +114,9 @@ class PageContext:
                 **context,
             )
         )
-        return self.finish(HTMLResponse(html, status_code=status))
+        response = HTMLResponse(html, status_code=status)
+        response.headers["Content-Security-Policy"] = CSP
+        return self.finish(response)
 
     def redirect(self, url: str) -> Response:
         return self.finish(RedirectResponse(url, status_code=303))

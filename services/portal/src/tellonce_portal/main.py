@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tellonce_portal.api import ApiError, ApiUnavailable, SignInRequired, gateway_client
 from tellonce_portal.config import Settings, get_settings
-from tellonce_portal.deps import CsrfRejected, RoleForbidden, load_session
+from tellonce_portal.deps import CSP, CsrfRejected, RoleForbidden, load_session
 from tellonce_portal.i18n import Translator
 from tellonce_portal.session import SessionCodec
 from tellonce_portal.templating import STATIC_DIR, environment
@@ -58,7 +58,7 @@ def error_page(
             detail=detail,
         )
     )
-    return HTMLResponse(html, status_code=status)
+    return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": CSP})
 
 
 def install_html_errors(app: FastAPI) -> None:

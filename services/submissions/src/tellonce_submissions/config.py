@@ -25,6 +25,8 @@ class Settings(ServiceSettings):
     registry_timeout_seconds: float = 5.0
     agreements_cache_seconds: float = 30.0
     """Agreements can change; published versions and their fields never do."""
+    catalog_cache_seconds: float = 60.0
+    """Forms' priorities and referral rules (performance management, issue 11)."""
     version_status_cache_seconds: float = 60.0
     """How long a version's lifecycle status (published/retired) is trusted from cache."""
     answer_keys: SecretStr = SecretStr(DEMO_ANSWER_KEYS)

@@ -18,8 +18,11 @@ from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.db import Database
 from tellonce_submissions.deliveries.router import router as deliveries_router
 from tellonce_submissions.drafts.router import router as drafts_router
+from tellonce_submissions.performance.catalog import CatalogClient
+from tellonce_submissions.performance.router import router as performance_router
 from tellonce_submissions.profile.router import router as profile_router
 from tellonce_submissions.receipts.render import ReceiptRenderer
+from tellonce_submissions.referrals.router import router as referrals_router
 from tellonce_submissions.registry.client import RegistryClient
 from tellonce_submissions.retention import retention_loop
 from tellonce_submissions.submissions.router import router as submissions_router
@@ -44,6 +47,15 @@ def create_app(
         agreements_ttl=settings.agreements_cache_seconds,
     )
     receipts = ReceiptRenderer(workers=settings.receipt_workers)
+    # performance management and referrals (issue 11): forms' priorities and referral rules
+    catalog = CatalogClient(
+        service_client(
+            settings.registry_url,
+            timeout=settings.registry_timeout_seconds,
+            **({"transport": registry_transport} if registry_transport else {}),
+        ),
+        ttl=settings.catalog_cache_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,18 +63,27 @@ def create_app(
             yield
         receipts.close()
         await registry.aclose()
+        await catalog.aclose()
         await database.dispose()
 
     app = create_service_app(
         service="submissions",
         settings=settings,
-        routers=[submissions_router, drafts_router, profile_router, deliveries_router],
+        routers=[
+            submissions_router,
+            drafts_router,
+            profile_router,
+            deliveries_router,
+            performance_router,
+            referrals_router,
+        ],
         checks={"database": lambda: ping(database.engine)},
         lifespan=lifespan,
         verifier=verifier,
     )
     app.state.database = database
     app.state.registry = registry
+    app.state.catalog = catalog
     app.state.sealer = AnswerSealer(settings.answer_keys.get_secret_value())
     app.state.clock = system_clock
     app.state.receipts = receipts

@@ -128,4 +128,16 @@ class ProfileValue(Base):
 # models-match-migrations test see them.
 from tellonce_submissions.deliveries import models as _deliveries_models  # noqa: E402
 
-__all__ = ["Base", "Draft", "Submission", "SubmissionEvent", "_deliveries_models"]
+# Performance management and referrals (issue 11), likewise.
+from tellonce_submissions.performance import models as _performance_models  # noqa: E402
+from tellonce_submissions.referrals import models as _referrals_models  # noqa: E402
+
+__all__ = [
+    "Base",
+    "Draft",
+    "Submission",
+    "SubmissionEvent",
+    "_deliveries_models",
+    "_performance_models",
+    "_referrals_models",
+]

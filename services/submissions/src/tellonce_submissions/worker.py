@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import random
@@ -22,13 +23,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import psycopg
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tellonce_shared.db import is_sqlite
 from tellonce_shared.logging import configure_logging
 from tellonce_submissions.config import Settings
 from tellonce_submissions.db import Database
@@ -53,7 +56,7 @@ from tellonce_submissions.deliveries.models import (
     DeliveryAttempt,
     WebhookEndpoint,
 )
-from tellonce_submissions.deliveries.outbox import NOTIFY_CHANNEL
+from tellonce_submissions.deliveries.outbox import NOTIFY_CHANNEL, open_answers
 from tellonce_submissions.deliveries.signing import SecretBox, SecretBoxError
 from tellonce_submissions.deliveries.ssrf import WebhookClient, webhook_client
 
@@ -117,7 +120,7 @@ class DeliveryWorker:
                 worker=self.name,
                 limit=self.settings.delivery_batch_size,
             )
-            jobs = [_job(row) for row in rows]
+            jobs = [_job(row, self.box) for row in rows]
             endpoints = await repository.active_endpoints(session, [j.agency for j in jobs])
             targets = {agency: self._target(ep, now) for agency, ep in endpoints.items()}
         if not jobs:
@@ -318,6 +321,11 @@ class DeliveryWorker:
                 except (SQLAlchemyError, OSError) as exc:
                     log.warning("worker turn failed", extra={"error": repr(exc)})
                     timeout = 1.0
+                except Exception:
+                    # A bug must not stop delivery for everyone: log it, back off, go on
+                    # (the claimed rows' leases expire and they are tried again).
+                    log.exception("worker turn failed unexpectedly")
+                    timeout = 1.0
                 await _wait_any(self._wake, stop, timeout)
         finally:
             if listener is not None:
@@ -356,7 +364,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _job(row: Delivery) -> Job:
+def _job(row: Delivery, box: SecretBox) -> Job:
     return Job(
         delivery_id=row.id,
         submission_id=row.submission_id,
@@ -365,7 +373,7 @@ def _job(row: Delivery) -> Job:
         form=row.form,
         version=row.version,
         submitted_at=_aware(row.submitted_at),
-        answers=dict(row.answers),
+        answers=open_answers(row, box),
         fields=list(row.fields),
         attempts=row.attempts,
         created_at=_aware(row.created_at),
@@ -382,6 +390,7 @@ async def run_worker(settings: Settings, *, metrics_port: int | None = None) -> 
 
         start_http_server(metrics_port, addr="127.0.0.1")
     configure_logging("submissions-worker", settings.log_level)
+    guard = sqlite_single_worker(settings.database_url)
     database = Database(settings.database_url)
     worker = DeliveryWorker(database, settings)
     stop = asyncio.Event()
@@ -393,3 +402,28 @@ async def run_worker(settings: Settings, *, metrics_port: int | None = None) -> 
     finally:
         await worker.aclose()
         await database.dispose()
+        if guard is not None:
+            guard.close()
+
+
+class AnotherWorkerRuns(SystemExit):
+    pass
+
+
+def sqlite_single_worker(url: str) -> IO[bytes] | None:
+    """On SQLite only one worker may run (no SKIP LOCKED): hold an exclusive lock on
+    ``<database>.worker.lock`` for the process's life, and refuse to start without it."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    handle = Path(database + ".worker.lock").open("wb")  # noqa: SIM115 - held for life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise AnotherWorkerRuns(
+            "another worker already runs on this SQLite database; run one (or use PostgreSQL)"
+        ) from None
+    return handle

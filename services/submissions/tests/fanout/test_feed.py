@@ -9,6 +9,8 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import text
+
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.db import Database
 from tellonce_submissions.deliveries.outbox import enqueue_deliveries
@@ -52,6 +54,19 @@ async def test_feed_shows_only_own_fields_in_order_and_ack(
             reference=f"CT-FEED-{n}",
         )
         refs.append(f"CT-FEED-{n}")
+    # At rest the answers (an SSN among them) are sealed, never in clear.
+    async with database.sessions() as session:
+        raw = (
+            await session.execute(
+                text("SELECT answers, sealed_answers FROM deliveries WHERE agency = :a"),
+                {"a": owner},
+            )
+        ).all()
+    assert len(raw) == 5
+    for answers, sealed in raw:
+        assert answers in ({}, "{}")
+        assert "123-45-6789" not in sealed
+        assert "N0" not in sealed
     auth_other = tokens.headers(role="agency", agency=other)
     items, cursor = await read_all(client, auth_other, None, limit=2)
     assert [i["reference"] for i in items] == refs

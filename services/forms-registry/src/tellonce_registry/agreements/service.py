@@ -13,7 +13,7 @@ from tellonce_registry.agencies import repository as agencies
 from tellonce_registry.agreements import repository
 from tellonce_registry.agreements.schemas import AgreementCreate, AgreementOut
 from tellonce_registry.forms import repository as forms
-from tellonce_registry.models import Agreement, FormField, FormVersion
+from tellonce_registry.models import Agreement, FormField, FormVersion, as_utc
 from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
 
 
@@ -46,7 +46,7 @@ def to_out(agreement: Agreement, slug: str, pointers: list[str] | None) -> Agree
         pointers=pointers,
         purpose=agreement.purpose,
         legal_basis=agreement.legal_basis,
-        created_at=agreement.created_at,
+        created_at=as_utc(agreement.created_at) or agreement.created_at,
     )
 
 

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -294,12 +295,16 @@ def dictionary_index(
     return index
 
 
-def match_field(
-    record: FieldRecord,
-    ignore: frozenset[str] = frozenset(),
-    dictionary: Mapping[frozenset[str], DictionaryEntry] | None = None,
-    form_words: frozenset[str] = frozenset(),
-) -> tuple[Reading, Match]:
+_MATCHES: dict[tuple[Any, ...], tuple[Reading, Match | None, tuple[str, ...]]] = {}
+"""Concept matches by everything of a field they depend on: published versions never change,
+so a re-run after a decision or a new form mostly reads fields it has read before."""
+
+
+def _match_concept(
+    record: FieldRecord, ignore: frozenset[str]
+) -> tuple[Reading, Match | None, tuple[str, ...]]:
+    """The concept a field's name, definition or title names, unless its values contradict it;
+    with the contradictions found on the way."""
     reading = read_field(record, ignore)
     contradicted: list[str] = []
     chosen: tuple[str, Concept, float] | None = None
@@ -324,21 +329,50 @@ def match_field(
             if concept.by_format and record.format in concept.formats:
                 chosen = (f"format {record.format}", concept, 0.6)
                 break
-    notes = list(reading.notes)
-    if chosen is not None:
-        source, concept, base = chosen
-        confidence = base + (0.15 if support else 0.0) + (0.05 if agreeing else 0.0)
-        if reading.notes:
-            confidence -= 0.1
-        evidence = (source, *agreeing, *support, *notes, f"whose: {reading.whose}")
-        return reading, Match(
-            concept,
-            "c-" + concept.id,
-            concept.label,
-            round(min(confidence, 0.99), 3),
-            evidence,
-            concept.id,
-        )
+    if chosen is None:
+        return reading, None, tuple(contradicted)
+    source, concept, base = chosen
+    confidence = base + (0.15 if support else 0.0) + (0.05 if agreeing else 0.0)
+    if reading.notes:
+        confidence -= 0.1
+    evidence = (source, *agreeing, *support, *reading.notes, f"whose: {reading.whose}")
+    match = Match(
+        concept,
+        "c-" + concept.id,
+        concept.label,
+        round(min(confidence, 0.99), 3),
+        evidence,
+        concept.id,
+    )
+    return reading, match, ()
+
+
+def match_field(
+    record: FieldRecord,
+    ignore: frozenset[str] = frozenset(),
+    dictionary: Mapping[frozenset[str], DictionaryEntry] | None = None,
+    form_words: frozenset[str] = frozenset(),
+) -> tuple[Reading, Match]:
+    signature = (
+        record.name,
+        record.pointer,
+        record.title,
+        record.ref,
+        record.type,
+        record.format,
+        record.pattern,
+        record.enum,
+        ignore,
+    )
+    found = _MATCHES.get(signature)
+    if found is None:
+        if len(_MATCHES) > 250_000:
+            _MATCHES.clear()
+        found = _MATCHES[signature] = _match_concept(record, ignore)
+    reading, concept_match, contradicted = found
+    if concept_match is not None:
+        return reading, concept_match
+    notes = reading.notes
     family = _family(record.type)
     entry = dictionary.get(reading.core) if dictionary else None
     top_level = record.pointer.count("/") == 1
@@ -352,8 +386,12 @@ def match_field(
         return reading, Match(
             None, "c-" + entry.element, entry.label, 0.75, evidence, entry.element
         )
-    evidence = (f"same words '{reading.key}' ({family})", *contradicted, *notes)
-    evidence = (*evidence, f"whose: {reading.whose}")
+    evidence = (
+        f"same words '{reading.key}' ({family})",
+        *contradicted,
+        *notes,
+        f"whose: {reading.whose}",
+    )
     return reading, Match(
         None, _words_id(reading.key, family), reading.key.capitalize(), 0.6, evidence
     )

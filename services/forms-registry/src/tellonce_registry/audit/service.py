@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +41,8 @@ class AuditCache:
     def __init__(self) -> None:
         self.catalog: Catalog | None = None
         self.lock = asyncio.Lock()
+        self.walked: dict[int, dict[str, FieldRecord]] = {}
+        """Each published version's schema walked once (a published version never changes)."""
 
     async def get(self, session: AsyncSession) -> Catalog:
         current = await repository.fingerprint(session)
@@ -49,59 +51,74 @@ class AuditCache:
         async with self.lock:
             if self.catalog is not None and self.catalog.fingerprint == current:
                 return self.catalog
-            self.catalog = await load_catalog(session, current)
+            self.catalog = await load_catalog(session, current, self.walked)
             return self.catalog
 
 
-def records_of(version: repository.PublishedVersion, rows: Sequence[Any]) -> list[FieldRecord]:
+def records_of(
+    version: repository.PublishedVersion,
+    rows: Sequence[Any],
+    walked_cache: dict[int, dict[str, FieldRecord]] | None = None,
+) -> list[FieldRecord]:
     """The registry's field rows of a version, with the evidence only the schema holds
-    (pattern, lengths, definition name) joined by pointer; the schema alone when the version
-    has no rows."""
-    walked = {
-        r.pointer: r
-        for r in flatten_schema(
-            version.schema, form=version.slug, agency=version.agency, version=version.number
-        )
-    }
+    (pattern, lengths, definition name) joined by pointer, plus leaves the rows leave out; the
+    schema alone when the version has no rows."""
+    cache = {} if walked_cache is None else walked_cache
+    walked = cache.get(version.version_id)
+    if walked is None:
+        if len(cache) > 10_000:
+            cache.clear()
+        walked = cache[version.version_id] = {
+            r.pointer: r
+            for r in flatten_schema(
+                version.schema, form=version.slug, agency=version.agency, version=version.number
+            )
+        }
     if not rows:
         return list(walked.values())
     # Rows for objects and arrays that hold other rows are sections, not questions.
     parents = {r.pointer.rsplit("/", 1)[0] for r in rows}
     parents |= {p.removesuffix("/*") for p in parents}
-    out: list[FieldRecord] = []
+    listed = {r.pointer for r in rows}
+    # Leaves the rows leave out (branches such as ``oneOf: [{type: null}, {...}]``) still ask
+    # residents for facts: the audit counts them from its own walk.
+    out: list[FieldRecord] = [
+        record
+        for pointer, record in walked.items()
+        if pointer not in listed and pointer not in parents and pointer + "/*" not in listed
+    ]
     for row in rows:
         if row.pointer in parents:
             continue
         enum = tuple(str(v) for v in row.enum) if isinstance(row.enum, list) else None
-        base = FieldRecord(
-            form=version.slug,
-            agency=version.agency,
-            version=version.number,
-            pointer=row.pointer,
-            name=row.name,
-            title=row.title,
-            description=row.description,
-            type=row.type,
-            format=row.format,
-            enum=enum,
-            element=row.element_id,
-        )
         extra = walked.get(row.pointer)
-        if extra is not None:
-            base = replace(
-                base,
-                pattern=extra.pattern,
-                min_length=extra.min_length,
-                max_length=extra.max_length,
-                ref=extra.ref,
-                enum=base.enum or extra.enum,
-                format=base.format or extra.format,
+        out.append(
+            FieldRecord(
+                form=version.slug,
+                agency=version.agency,
+                version=version.number,
+                pointer=row.pointer,
+                name=row.name,
+                title=row.title,
+                description=row.description,
+                type=row.type,
+                format=row.format or (extra.format if extra else None),
+                pattern=extra.pattern if extra else None,
+                enum=enum or (extra.enum if extra else None),
+                min_length=extra.min_length if extra else None,
+                max_length=extra.max_length if extra else None,
+                element=row.element_id,
+                ref=extra.ref if extra else None,
             )
-        out.append(base)
+        )
     return out
 
 
-async def load_catalog(session: AsyncSession, fingerprint: tuple[Any, ...]) -> Catalog:
+async def load_catalog(
+    session: AsyncSession,
+    fingerprint: tuple[Any, ...],
+    walked: dict[int, dict[str, FieldRecord]] | None = None,
+) -> Catalog:
     versions = await repository.published_versions(session)
     rows = await repository.field_rows(session, [v.version_id for v in versions])
     by_version: dict[int, list[Any]] = {}
@@ -144,7 +161,7 @@ async def load_catalog(session: AsyncSession, fingerprint: tuple[Any, ...]) -> C
     def compute() -> list[Cluster]:
         records: list[FieldRecord] = []
         for v in versions:
-            records.extend(records_of(v, by_version.get(v.version_id, [])))
+            records.extend(records_of(v, by_version.get(v.version_id, []), walked))
         return cluster_fields(
             records,
             decisions=decisions,

@@ -10,10 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tellonce_registry.elements import repository
 from tellonce_registry.elements.schemas import ElementCreate, ElementOut, Label
 from tellonce_registry.models import DataElement
+from tellonce_registry.schema_import.check import SchemaRejected, encoded_size
 from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
 
 
 def check_element_schema(schema: dict[str, Any]) -> None:
+    try:
+        encoded_size(schema, "/schema", "schema")
+    except SchemaRejected as exc:
+        raise ValidationFailed("The element's schema cannot be stored.", errors=exc.errors) from exc
     errors = list(
         jsonschema.Draft202012Validator(jsonschema.Draft202012Validator.META_SCHEMA).iter_errors(
             schema

@@ -31,7 +31,8 @@ async def page_forms(
     if topic:
         query = query.where(Form.topic == topic)
     if q:
-        like = f"%{q.lower()}%"
+        escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
         query = query.where(
             or_(
                 func.lower(Form.title).like(like, escape="\\"),

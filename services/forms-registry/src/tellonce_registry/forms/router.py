@@ -22,6 +22,7 @@ from tellonce_registry.forms.schemas import (
 )
 from tellonce_registry.paging import Cursor, Limit, after_key, next_cursor
 from tellonce_shared.auth import OptionalPrincipalDep, optional_principal
+from tellonce_shared.problems import NotFound
 
 router = APIRouter(prefix="/api/v1/forms", tags=["catalog"])
 JSON = "application/json"
@@ -114,11 +115,11 @@ async def _cached_read(
 ) -> Response:
     hit = cache.get(slug, n, kind)
     if hit is None:
-        principal = await optional_principal(request)
         session = lazy.get()
-        form, version = await service.require_version(
-            session, slug, n, include_drafts=_is_admin(principal)
-        )
+        form, version = await service.require_version(session, slug, n, include_drafts=True)
+        # only a draft looks at the caller: published versions are public, token or not
+        if version.status == service.DRAFT and not _is_admin(await optional_principal(request)):
+            raise NotFound(f"The form {slug} has no version {n}.")
         if kind == "version":
             doc = service.version_document(form, version)
         else:

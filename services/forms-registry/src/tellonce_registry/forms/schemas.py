@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Priority = Literal["jobs-economy", "child-family", "transportation", "community-vitality"]
 Topic = Literal[
@@ -21,6 +21,16 @@ Topic = Literal[
 SLUG = r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$"
 
 
+class Translation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+I18n = dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")], Translation]
+
+
 class FormCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -32,6 +42,9 @@ class FormCreate(BaseModel):
     yearly_volume: int | None = Field(default=None, ge=0, le=1_000_000_000)
     priorities: list[Priority] = Field(default_factory=list, max_length=4)
     topic: Topic | None = None
+    i18n: I18n | None = Field(
+        default=None, description='Translations: {"es": {"title": ..., "description": ...}}.'
+    )
 
 
 class FormUpdate(BaseModel):
@@ -43,6 +56,7 @@ class FormUpdate(BaseModel):
     yearly_volume: int | None = Field(default=None, ge=0, le=1_000_000_000)
     priorities: list[Priority] | None = Field(default=None, max_length=4)
     topic: Topic | None = None
+    i18n: I18n | None = None
 
 
 class VersionSummary(BaseModel):
@@ -65,6 +79,8 @@ class FormOut(BaseModel):
     """minutes x yearly volume / 60: the Paperwork Reduction Act burden."""
     priorities: list[str]
     topic: str | None
+    i18n: dict[str, dict[str, str]]
+    """Translated ``title`` and ``description`` per locale (``es``)."""
     latest_version: int | None
     """The newest published version, the one residents file."""
 

@@ -20,11 +20,12 @@ from tellonce_registry.forms.schemas import (
     FormOut,
     FormUpdate,
     MappingsUpdate,
+    Translation,
     VersionSummary,
 )
 from tellonce_registry.forms.ui import ui_errors
-from tellonce_registry.models import DataElement, Form, FormField, FormVersion
-from tellonce_registry.schema_import.check import SchemaRejected, check_schema
+from tellonce_registry.models import DataElement, Form, FormField, FormVersion, as_utc
+from tellonce_registry.schema_import.check import SchemaRejected, check_schema, encoded_size
 from tellonce_registry.schema_import.diff import Shared, compare
 from tellonce_registry.schema_import.flatten import FlatField, flatten
 from tellonce_registry.schema_import.suggest import ElementProfile, suggest
@@ -71,8 +72,15 @@ def form_out(form: Form, latest: int | None) -> FormOut:
         burden_hours=burden_hours(form),
         priorities=list(form.priorities or []),
         topic=form.topic,
+        i18n=dict(form.i18n or {}),
         latest_version=latest,
     )
+
+
+def _i18n(value: dict[str, Translation] | None) -> dict[str, dict[str, str]] | None:
+    if not value:
+        return None
+    return {locale: t.model_dump(exclude_none=True) for locale, t in value.items()}
 
 
 async def create_form(session: AsyncSession, data: FormCreate) -> Form:
@@ -92,6 +100,7 @@ async def create_form(session: AsyncSession, data: FormCreate) -> Form:
         yearly_volume=data.yearly_volume,
         priorities=list(dict.fromkeys(data.priorities)),
         topic=data.topic,
+        i18n=_i18n(data.i18n),
     )
     session.add(form)
     try:
@@ -120,6 +129,8 @@ async def update_form(session: AsyncSession, slug: str, data: FormUpdate) -> For
     for name, value in changes.items():
         if name == "priorities":
             value = list(dict.fromkeys(value))
+        elif name == "i18n":
+            value = _i18n(data.i18n)
         setattr(form, name, value)
     form.updated_at = now()
     await session.flush()
@@ -166,9 +177,9 @@ async def form_detail(session: AsyncSession, slug: str, *, is_admin: bool) -> Fo
                 version=v.number,
                 status=v.status,
                 breaking=v.breaking,
-                created_at=v.created_at,
-                published_at=v.published_at,
-                retired_at=v.retired_at,
+                created_at=as_utc(v.created_at),
+                published_at=as_utc(v.published_at),
+                retired_at=as_utc(v.retired_at),
             )
             for v in visible
         ],
@@ -218,6 +229,10 @@ async def prepare(
     if unknown:
         raise ValidationFailed("The schema maps fields to unknown data elements.", errors=unknown)
     if ui is not None:
+        try:
+            encoded_size(ui, base + "/ui", "UI document")
+        except SchemaRejected as exc:
+            raise ValidationFailed("The UI document cannot be stored.", errors=exc.errors) from exc
         errors = ui_errors(ui, {r.pointer for r in rows}, base=base + "/ui")
         if errors:
             raise ValidationFailed("The UI document does not fit the schema.", errors=errors)
@@ -268,11 +283,39 @@ async def _compare_with_published(
     return breaking, changes
 
 
+async def _carry_mappings(session: AsyncSession, form: Form, prepared: Prepared) -> None:
+    """Propose again the mappings the last published version had for the same pointers: an
+    admin confirmed them once, but a new schema may mean something else, so they stay
+    suggestions."""
+    previous = await repository.latest_published(session, form.id)
+    if previous is None:
+        return
+    mapped = {
+        f.pointer: f.element_id
+        for f in await repository.fields_of(session, previous.id)
+        if f.element_id
+    }
+    carried = {
+        r.pointer: {
+            "pointer": r.pointer,
+            "element": mapped[r.pointer],
+            "score": 100.0,
+            "reason": f"mapped in version {previous.number}",
+        }
+        for r in prepared.rows
+        if r.element_id is None and r.pointer in mapped
+    }
+    if carried:
+        rest = [s for s in prepared.suggestions if s["pointer"] not in carried]
+        prepared.suggestions = [*carried.values(), *rest]
+
+
 async def create_version(
     session: AsyncSession, slug: str, schema: Any, ui: Any, limits: Limits
 ) -> tuple[FormVersion, Prepared]:
     form = await require_form(session, slug)
     prepared = await prepare(session, schema, ui, limits)
+    await _carry_mappings(session, form, prepared)
     breaking, changes = await _compare_with_published(session, form, prepared.rows)
     version = FormVersion(
         form_id=form.id,
@@ -327,9 +370,9 @@ def version_document(form: Form, version: FormVersion) -> dict[str, Any]:
         "ui": version.ui,
         "breaking": version.breaking,
         "changes": version.changes,
-        "created_at": version.created_at,
-        "published_at": version.published_at,
-        "retired_at": version.retired_at,
+        "created_at": as_utc(version.created_at),
+        "published_at": as_utc(version.published_at),
+        "retired_at": as_utc(version.retired_at),
     }
 
 
@@ -374,6 +417,7 @@ async def replace_draft(
     if version.status != DRAFT:
         raise _immutable(version)
     prepared = await prepare(session, schema, ui, limits)
+    await _carry_mappings(session, form, prepared)
     version.breaking, version.changes = await _compare_with_published(session, form, prepared.rows)
     version.schema = schema
     version.ui = ui
@@ -451,8 +495,8 @@ def summary(version: FormVersion, form: Form, fields: int | None = None) -> dict
         "changes": version.changes,
         "warnings": version.warnings,
         "suggestions": version.suggestions,
-        "published_at": version.published_at,
-        "retired_at": version.retired_at,
+        "published_at": as_utc(version.published_at),
+        "retired_at": as_utc(version.retired_at),
     }
     if fields is not None:
         doc["fields"] = fields

@@ -40,22 +40,8 @@ UI_SCHEMA: dict[str, Any] = {
                 "properties": {
                     "label": LOCALIZED,
                     "help": LOCALIZED,
-                    "widget": {
-                        "enum": [
-                            "text",
-                            "textarea",
-                            "date",
-                            "number",
-                            "select",
-                            "radio",
-                            "checkbox",
-                            "email",
-                            "tel",
-                            "repeat",
-                            "ssn",
-                            "hidden",
-                        ]
-                    },
+                    "hint": LOCALIZED,
+                    "widget": {"type": "string", "pattern": "^[a-z][a-z-]{0,29}$"},
                 },
             },
         },

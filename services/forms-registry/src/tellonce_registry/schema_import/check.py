@@ -34,6 +34,8 @@ VALIDATORS: dict[str, type[Validator]] = {
     "2020-12": jsonschema.Draft202012Validator,
 }
 MAX_ERRORS = 20
+MAX_DEPTH = 64
+"""Nesting levels of JSON a schema or UI document may have (real forms use about 20)."""
 
 # Keywords whose value is one schema, a list of schemas, or a map of name -> schema. Walking
 # only these keeps data that merely looks like a schema (enum, const, examples) out of it.
@@ -206,11 +208,46 @@ def metaschema_errors(schema: dict[str, Any], dialect: str, base: str) -> list[d
     ]
 
 
+def too_deep(document: Any, max_depth: int) -> str | None:
+    """The pointer of the first place nested deeper than ``max_depth``, if any."""
+    stack: list[tuple[Any, str, int]] = [(document, "", 0)]
+    while stack:
+        node, where, depth = stack.pop()
+        if depth > max_depth:
+            return where
+        if isinstance(node, dict):
+            stack.extend((v, pointers.join(where, k), depth + 1) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, pointers.join(where, i), depth + 1) for i, v in enumerate(node))
+    return None
+
+
+def encoded_size(document: Any, base: str, what: str) -> int:
+    """The compact JSON size of a document the service will store and serve; a 422 when it
+    nests too deep or holds a number JSON consumers cannot read (beyond 64 bits)."""
+    deep = too_deep(document, MAX_DEPTH)
+    if deep is not None:
+        raise SchemaRejected(
+            [
+                {
+                    "pointer": base + deep,
+                    "message": f"The {what} nests deeper than {MAX_DEPTH} levels.",
+                }
+            ]
+        )
+    try:
+        return len(orjson.dumps(document))
+    except TypeError as exc:  # orjson.JSONEncodeError: an integer beyond 64 bits
+        raise SchemaRejected(
+            [{"pointer": base, "message": f"The {what} cannot be stored: {exc}."}]
+        ) from exc
+
+
 def check_schema(schema: Any, *, max_bytes: int, base: str = "/schema") -> CheckedSchema:
     """Raise :class:`SchemaRejected` unless ``schema`` can be imported as it is."""
     if not isinstance(schema, dict):
         raise SchemaRejected([{"pointer": base, "message": "A form schema must be a JSON object."}])
-    size = len(orjson.dumps(schema))
+    size = encoded_size(schema, base, "schema")
     if size > max_bytes:
         raise SchemaRejected(
             [

@@ -17,6 +17,7 @@ from tellonce_registry.schema_import.check import SchemaRejected, anchors, resol
 
 ELEMENT_KEYWORD = "x-element"
 MAX_DEPTH = 24
+MAX_POINTER = 500
 
 
 @dataclass
@@ -185,6 +186,15 @@ class Flattener:
                     {
                         "pointer": self.base,
                         "message": f"The schema has more than {self.max_fields} fields.",
+                    }
+                ]
+            )
+        if len(pointer) > MAX_POINTER:
+            raise SchemaRejected(
+                [
+                    {
+                        "pointer": self.base + loc,
+                        "message": f"The field's pointer is over {MAX_POINTER} characters.",
                     }
                 ]
             )

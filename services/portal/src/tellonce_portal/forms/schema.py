@@ -128,8 +128,11 @@ class FormDefinition:
     ) -> None:
         self.schema = schema
         self.ui = UIDocument(ui)
-        self.title = title or str(schema.get("title") or "")
         self.locale = locale
+        ui_title = _localized(ui.get("title"), locale) if isinstance(ui, dict) else None
+        if ui_title and ui_title[1] is None and (locale != "en" or not title):
+            title = ui_title[0]
+        self.title = title or str(schema.get("title") or "")
 
     # -- schema normalisation -------------------------------------------------------------
 

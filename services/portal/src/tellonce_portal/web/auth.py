@@ -37,7 +37,9 @@ async def _establish(ctx: PageContext, email: str, password: str) -> None:
 
 @router.get("/sign-in")
 async def sign_in_page(ctx: PageDep, next: Annotated[str | None, Query()] = None) -> Response:
-    return ctx.render("sign_in.html", next=safe_next(next, ""), errors=[], email="")
+    return ctx.render(
+        "sign_in.html", next=safe_next(next, ""), errors=[], email="", demo=ctx.settings.is_local
+    )
 
 
 @router.post("/sign-in")
@@ -63,7 +65,12 @@ async def sign_in(
             errors.append(("email", message))
     if errors:
         return ctx.render(
-            "sign_in.html", status=400, next=safe_next(next, ""), errors=errors, email=email
+            "sign_in.html",
+            status=400,
+            next=safe_next(next, ""),
+            errors=errors,
+            email=email,
+            demo=ctx.settings.is_local,
         )
     default = HOME_BY_ROLE.get(ctx.session.role or "", "/applications")
     return ctx.redirect(safe_next(next, default))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
-from tellonce_portal.api import ApiError, FormSummary, Sharing
+from tellonce_portal.api import ApiError, Sharing
 from tellonce_portal.deps import PageDep
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.web.labels import field_labels
@@ -47,7 +47,7 @@ async def catalog(
     )
 
 
-def _receivers(
+def receivers(
     sharing: Sharing, defn: FormDefinition, names: dict[str, str], t: Any
 ) -> list[dict[str, Any]]:
     """Rows of "who receives what": the owner gets everything, others their agreed fields."""
@@ -86,7 +86,7 @@ async def start_page(ctx: PageDep, slug: str) -> Response:
         "start.html",
         form=form,
         owner=names.get(form.agency, form.agency),
-        receivers=_receivers(sharing, defn, names, ctx.t),
+        receivers=receivers(sharing, defn, names, ctx.t),
         pages=len(defn.pages({})),
         version=version.version,
     )
@@ -112,7 +112,3 @@ async def start(
     if draft.prefilled:
         ctx.codec.save_prefilled(response, draft.id, draft.prefilled)
     return response
-
-
-def title_of(form: FormSummary, locale: str) -> str:
-    return form.localized_title(locale)

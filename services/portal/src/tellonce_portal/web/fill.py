@@ -25,7 +25,7 @@ from tellonce_portal.forms.summary import sections, visible_answers
 from tellonce_portal.forms.validate import from_api, on_fields, validate
 from tellonce_portal.session import PREFILL_COOKIE
 from tellonce_portal.templating import environment
-from tellonce_portal.web.catalog import _receivers
+from tellonce_portal.web.catalog import receivers
 
 router = APIRouter()
 
@@ -66,8 +66,14 @@ def _page(pages: list[Page], n: int) -> Page:
 
 
 def _merge_errors(first: list[FieldError], then: list[FieldError]) -> list[FieldError]:
+    """Parse errors first (the value as typed), then schema errors on other fields."""
+    out = list(first)
     seen = {e.pointer for e in first}
-    return first + [e for e in then if e.pointer not in seen and not seen.add(e.pointer)]  # type: ignore[func-returns-value]
+    for error in then:
+        if error.pointer not in seen:
+            seen.add(error.pointer)
+            out.append(error)
+    return out
 
 
 def render_page(
@@ -183,7 +189,7 @@ async def render_check(
         status=status,
         filling=filling,
         sections=sections(filling.defn, filling.draft.answers, ctx.t),
-        receivers=_receivers(sharing, filling.defn, names, ctx.t),
+        receivers=receivers(sharing, filling.defn, names, ctx.t),
         summary=errors,
         key=idempotency_key(filling.draft.id, answers),
     )

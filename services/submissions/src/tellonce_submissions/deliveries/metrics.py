@@ -10,6 +10,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.deliveries import repository
+from tellonce_submissions.deliveries.clock import aware
 from tellonce_submissions.deliveries.models import DELIVERY_STATES
 
 ATTEMPTS = Counter(
@@ -39,4 +40,4 @@ async def refresh_gauges(session: AsyncSession, now: datetime) -> None:
         for state in DELIVERY_STATES:
             STATE.labels(agency, state).set(counts.get((agency, state), 0))
     oldest = await repository.oldest_due(session, now)
-    OLDEST_DUE_AGE.set(max((now - oldest).total_seconds(), 0.0) if oldest else 0.0)
+    OLDEST_DUE_AGE.set(max((now - aware(oldest)).total_seconds(), 0.0) if oldest else 0.0)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tellonce_submissions.config import get_settings
 from tellonce_submissions.deliveries.models import PENDING, Delivery
+from tellonce_submissions.deliveries.signing import SecretBox
 
 NOTIFY_CHANNEL = "tellonce_deliveries"
 """PostgreSQL channel the workers LISTEN on; NOTIFY is sent when the caller commits."""
@@ -25,12 +29,15 @@ async def enqueue_deliveries(
     version: int,
     submitted_at: datetime,
     receivers: list[tuple[str, dict[str, Any], list[str]]],
+    box: SecretBox | None = None,
 ) -> list[Delivery]:
     """Add one outbox row per receiving agency to the caller's transaction (no commit).
 
     ``receivers`` holds ``(agency code, the answers that agency may see, the field pointers
     it gets)``. Each row is due at once; the workers are woken when the caller commits.
+    The answers are sealed at rest (``box``: by default the keys of the service settings).
     """
+    box = box or default_box()
     now = datetime.now(UTC)
     seen: set[str] = set()
     rows: list[Delivery] = []
@@ -38,9 +45,10 @@ async def enqueue_deliveries(
         if agency in seen:
             raise ValueError(f"agency {agency} is listed twice for one submission")
         seen.add(agency)
+        delivery_id = str(uuid.uuid4())
         rows.append(
             Delivery(
-                id=str(uuid.uuid4()),
+                id=delivery_id,
                 submission_id=submission_id,
                 reference=reference,
                 agency=agency,
@@ -48,7 +56,8 @@ async def enqueue_deliveries(
                 version=version,
                 submitted_at=submitted_at,
                 fields=list(fields),
-                answers=dict(answers),
+                answers={},
+                sealed_answers=box.seal(orjson.dumps(answers).decode(), context=delivery_id),
                 status=PENDING,
                 created_at=now,
                 attempts=0,
@@ -62,3 +71,18 @@ async def enqueue_deliveries(
         # Delivered by PostgreSQL only if and when the caller's transaction commits.
         await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
     return rows
+
+
+@lru_cache
+def default_box() -> SecretBox:
+    return SecretBox(get_settings().webhook_secret_keys.get_secret_value())
+
+
+def open_answers(row: Delivery, box: SecretBox) -> dict[str, Any]:
+    """The answers a delivery carries (sealed rows opened; older clear rows as stored)."""
+    if row.sealed_answers is None:
+        return dict(row.answers)
+    value = orjson.loads(box.open(row.sealed_answers, context=row.id))
+    if not isinstance(value, dict):
+        raise ValueError(f"delivery {row.id} holds answers that are not an object")
+    return value

@@ -28,6 +28,7 @@ from tellonce_submissions.deliveries.models import (
     DeliveryAttempt,
     WebhookEndpoint,
 )
+from tellonce_submissions.deliveries.outbox import open_answers
 from tellonce_submissions.deliveries.schemas import (
     AccessEntry,
     AccessLog,
@@ -187,7 +188,7 @@ class DeliveryService:
         )
         last = rows[-1].feed_seq if rows else position
         return Feed(
-            items=[_feed_item(row) for row in rows],
+            items=[_feed_item(row, self.box) for row in rows],
             next_cursor=encode_cursor({"f": last}),
         )
 
@@ -391,8 +392,8 @@ def _delivery(d: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryPublic:
     )
 
 
-def _feed_item(d: Delivery) -> FeedItem:
-    data: dict[str, Any] = dict(d.answers)
+def _feed_item(d: Delivery, box: SecretBox) -> FeedItem:
+    data: dict[str, Any] = open_answers(d, box)
     return FeedItem(
         id=d.id,
         delivery_id=d.id,

@@ -22,8 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.problems import BadRequest, Conflict, Problem
@@ -86,15 +85,25 @@ async def claim(
     now: datetime,
     retention_hours: int,
 ) -> Claim:
+    key_row = select(IdempotencyKey).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
     if session.get_bind().dialect.name == "postgresql":
-        locked = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_id(owner, key))))
-        if not locked:
+        # One round trip: the lock and the stored outcome. A twin committing between this
+        # statement's snapshot and its lock is still caught by the primary key at flush.
+        lock = func.pg_try_advisory_xact_lock(lock_id(owner, key)).label("locked")
+        found = (
+            await session.execute(
+                select(lock, IdempotencyKey).outerjoin_from(
+                    select(literal(1).label("one")).subquery(),
+                    IdempotencyKey,
+                    (IdempotencyKey.owner == owner) & (IdempotencyKey.key == key),
+                )
+            )
+        ).one()
+        if not found.locked:
             raise in_flight()
-    row = (
-        await session.execute(
-            select(IdempotencyKey).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
-        )
-    ).scalar_one_or_none()
+        row = found.IdempotencyKey
+    else:
+        row = (await session.execute(key_row)).scalar_one_or_none()
     if row is not None:
         created = row.created_at
         if created.tzinfo is None and now.tzinfo is not None:  # SQLite drops the zone
@@ -109,7 +118,7 @@ async def claim(
     return Claim(owner, key, print_)
 
 
-async def complete(
+def record(
     session: AsyncSession,
     claim_: Claim,
     *,
@@ -117,7 +126,8 @@ async def complete(
     body: dict[str, Any],
     now: datetime,
 ) -> None:
-    """Store the outcome in the caller's transaction, next to what it describes."""
+    """Add the outcome to the caller's transaction, flushed with what it describes. A twin
+    that got there first (possible on SQLite only) makes that flush fail: nothing is stored."""
     session.add(
         IdempotencyKey(
             owner=claim_.owner,
@@ -130,10 +140,6 @@ async def complete(
             locked_until=now,
         )
     )
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # SQLite: a concurrent twin got there first
-        raise in_flight() from exc
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime, retention_hours: int) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Query
@@ -91,9 +91,14 @@ async def create_submission(
     service = SubmissionService(
         session, registry=registry, sealer=sealer, settings=settings, now=now
     )
-    created = await service.submit(principal, body)
-    payload = created.model_dump(mode="json")
-    await idempotency.complete(session, claim, status_code=201, body=payload, now=now)
+    payloads: list[dict[str, Any]] = []
+
+    def remember_outcome(created: SubmissionCreated) -> None:
+        payloads.append(created.model_dump(mode="json"))
+        idempotency.record(session, claim, status_code=201, body=payloads[0], now=now)
+
+    created = await service.submit(principal, body, before_flush=remember_outcome)
+    payload = payloads[0]
     return _json(payload, status_code=201, headers={"Location": f"{router.prefix}/{created.id}"})
 
 

@@ -9,10 +9,11 @@ before anything is written, so an invalid submission leaves no trace.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.auth import Principal
@@ -21,7 +22,7 @@ from tellonce_shared.problems import BadRequest, Conflict, NotFound, ValidationF
 from tellonce_submissions.answers import flatten, format_pointer, matches, parse_pointer, project
 from tellonce_submissions.config import Settings
 from tellonce_submissions.crypto import AnswerSealer
-from tellonce_submissions.deliveries.models import Delivery
+from tellonce_submissions.deliveries.models import PENDING, Delivery
 from tellonce_submissions.deliveries.outbox import enqueue_deliveries
 from tellonce_submissions.drafts import repository as drafts_repository
 from tellonce_submissions.drafts.service import DraftService, check_size
@@ -139,7 +140,15 @@ class SubmissionService:
             )
         return version
 
-    async def submit(self, principal: Principal, body: SubmissionCreate) -> SubmissionCreated:
+    async def submit(
+        self,
+        principal: Principal,
+        body: SubmissionCreate,
+        *,
+        before_flush: Callable[[SubmissionCreated], None] | None = None,
+    ) -> SubmissionCreated:
+        """Store and fan out. ``before_flush`` sees the response before anything is written,
+        so the idempotency record joins the same flush and the same transaction."""
         version = await self.check(principal.sub, body)
         agreements = await self.registry.agreements(body.form)
         receivers = receivers_for(version, agreements, body.answers)
@@ -152,7 +161,7 @@ class SubmissionService:
         )
         submission = Submission(
             id=submission_id,
-            reference=await self._free_reference(),
+            reference=new_reference(self.settings.reference_prefix, self.now),
             owner=principal.sub,
             form=body.form,
             version=body.version,
@@ -167,40 +176,47 @@ class SubmissionService:
         repository.add_event(
             self.session, submission_id=submission_id, at=self.now, status=SUBMITTED
         )
-        deliveries = await enqueue_deliveries(
-            self.session,
-            submission_id=submission_id,
-            reference=submission.reference,
-            form=body.form,
-            version=body.version,
-            submitted_at=self.now,
-            receivers=receivers,
-        )
-        await profile.remember(
-            self.session, principal.sub, version, body.answers, sealer=self.sealer, now=self.now
-        )
-        if body.draft is not None:
-            await drafts_repository.remove(self.session, body.draft)
-        return SubmissionCreated(
+        created = SubmissionCreated(
             id=submission.id,
             reference=submission.reference,
             form=submission.form,
             version=submission.version,
             submitted_at=submission.submitted_at,
-            deliveries=[_delivery_out(d) for d in deliveries],
+            deliveries=[DeliveryOut(agency=a, fields=f, status=PENDING) for a, _, f in receivers],
         )
+        if before_flush is not None:
+            before_flush(created)
+        try:
+            await self._enqueue(submission, receivers)
+        except IntegrityError as exc:
+            # 31^7 references a year: two submissions drawing the same one is rare but
+            # possible (and on SQLite a same-key twin may win the race); a unique index
+            # refuses this one, nothing is stored, and the retry (same Idempotency-Key)
+            # draws another number or replays the twin's response.
+            raise Conflict(
+                "The submission could not be stored this time; please retry.",
+                headers={"Retry-After": "1"},
+            ) from exc
+        await profile.remember(
+            self.session, principal.sub, version, body.answers, sealer=self.sealer, now=self.now
+        )
+        if body.draft is not None:
+            await drafts_repository.remove(self.session, body.draft)
+        return created
 
-    async def _free_reference(self) -> str:
-        """A reference not yet given (31^7 codes a year: collisions are rare, not impossible;
-        the unique index still guards the last race)."""
-        for _ in range(8):
-            reference = new_reference(self.settings.reference_prefix, self.now)
-            taken = await repository.by_id_or_reference(
-                self.session, submission_id=None, reference=reference
-            )
-            if taken is None:
-                return reference
-        raise Conflict("No free reference number was found; please retry.")
+    async def _enqueue(
+        self, submission: Submission, receivers: list[tuple[str, dict[str, Any], list[str]]]
+    ) -> list[Delivery]:
+        """The outbox rows, flushed with the submission in this transaction."""
+        return await enqueue_deliveries(
+            self.session,
+            submission_id=submission.id,
+            reference=submission.reference,
+            form=submission.form,
+            version=submission.version,
+            submitted_at=submission.submitted_at,
+            receivers=receivers,
+        )
 
     async def find(self, principal: Principal, id_or_reference: str) -> Submission:
         """A resident's own submission, or any for an admin; 404 otherwise (ids not probed)."""

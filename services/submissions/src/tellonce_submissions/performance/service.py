@@ -1,0 +1,403 @@
+"""Performance management for OPM: the measures per form, agency or priority over a period,
+targets with red/amber/green, the weekly trend, and the referral funnel.
+
+Privacy: only aggregates leave this module, and any figure resting on fewer than
+``MIN_CELL`` applications is replaced by ``null`` (small-cell suppression)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tellonce_shared.auth import Principal
+from tellonce_shared.problems import NotFound, Problem
+from tellonce_submissions.performance import repository
+from tellonce_submissions.performance.catalog import CatalogClient, FormFacts
+from tellonce_submissions.performance.models import PerformanceTarget
+from tellonce_submissions.performance.periods import Period, parse_period
+from tellonce_submissions.performance.repository import Scope
+from tellonce_submissions.performance.schemas import (
+    BacklogCell,
+    Deliveries,
+    Durations,
+    FunnelReport,
+    FunnelRow,
+    GroupBy,
+    GroupMeasures,
+    PerformanceReport,
+    Rag,
+    TargetIn,
+    TargetOut,
+    TargetPage,
+    TargetResult,
+    WeekPoint,
+)
+
+MIN_CELL = 10
+"""Fewer applications than this behind a figure: the figure is not shown."""
+AMBER_BAND = 0.10
+"""Within ten points below the target share is amber; further below is red."""
+PRIORITIES = ("jobs-economy", "child-family", "transportation", "community-vitality")
+
+
+class NeedsPostgreSQL(Problem):
+    status, slug, title = 409, "needs-postgresql", "Needs PostgreSQL"
+
+
+def rag(share_met: float | None, target_share: float | None) -> Rag | None:
+    if share_met is None or target_share is None:
+        return None
+    if share_met >= target_share - 1e-9:
+        return "green"
+    if share_met >= target_share - AMBER_BAND - 1e-9:
+        return "amber"
+    return "red"
+
+
+def _days(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 86400, 2)
+
+
+def _durations(count: int, seconds: Sequence[float | None] | None) -> Durations:
+    if count < MIN_CELL or not seconds:
+        return Durations(count=None if count < MIN_CELL else count, median_days=None, p90_days=None)
+    return Durations(count=count, median_days=_days(seconds[0]), p90_days=_days(seconds[1]))
+
+
+def _share(part: int, whole: int) -> float | None:
+    return None if whole < MIN_CELL else round(part / whole, 4)
+
+
+def _target(due: int, met: int, target_share: float | None) -> TargetResult:
+    if due < MIN_CELL or target_share is None:
+        return TargetResult(
+            due=None if due < MIN_CELL else due,
+            met=None,
+            share_met=None,
+            target_share=None if target_share is None else round(target_share, 4),
+            rag=None,
+        )
+    share = round(met / due, 4)
+    return TargetResult(
+        due=due,
+        met=met,
+        share_met=share,
+        target_share=round(target_share, 4),
+        rag=rag(share, target_share),
+    )
+
+
+class PerformanceService:
+    def __init__(self, session: AsyncSession, *, catalog: CatalogClient, now: datetime) -> None:
+        self.session = session
+        self.catalog = catalog
+        self.now = now
+
+    def _require_postgresql(self) -> None:
+        bind = self.session.get_bind()
+        if bind.dialect.name != "postgresql":
+            raise NeedsPostgreSQL(
+                "Performance measures are computed by SQL aggregation that needs PostgreSQL "
+                "(percentile_cont, FILTER, GROUPING SETS); this deployment runs on "
+                f"{bind.dialect.name}."
+            )
+
+    async def report(
+        self,
+        *,
+        period: str | None,
+        group_by: GroupBy,
+        agency: str | None = None,
+        priority: str | None = None,
+        form: str | None = None,
+    ) -> PerformanceReport:
+        self._require_postgresql()
+        window = parse_period(period, self.now)
+        as_of = min(window.end, self.now)
+        catalog = await self.catalog.forms()
+        forms = None
+        if priority is not None:
+            forms = sorted(slug for slug, f in catalog.items() if priority in f.priorities)
+        mapping = [(slug, p) for slug, f in sorted(catalog.items()) for p in f.priorities]
+        if priority is not None:
+            mapping = [(f, p) for f, p in mapping if p == priority]
+        scope = Scope(
+            start=window.start,
+            end=window.end,
+            as_of=as_of,
+            group_by=group_by,
+            agency=agency,
+            form=form,
+            forms=forms,
+            mapping=mapping,
+        )
+        measure_rows = await repository.measures(self.session, scope)
+        backlog_rows = await repository.backlog(self.session, scope)
+        delivery_rows = await repository.deliveries(self.session, scope)
+        volumes = await repository.form_volumes(self.session, scope)
+        return PerformanceReport(
+            period=window.label,
+            start=window.start,
+            end=window.end,
+            as_of=as_of,
+            group_by=group_by,
+            min_cell=MIN_CELL,
+            groups=_groups(
+                window, as_of, group_by, catalog, measure_rows, backlog_rows, delivery_rows, volumes
+            ),
+        )
+
+    async def funnel(self, *, period: str | None) -> FunnelReport:
+        self._require_postgresql()
+        window = parse_period(period, self.now)
+        rows = await repository.funnel(self.session, window.start, window.end)
+        out = [
+            _funnel_row(r["from_form"], r["to_form"], r["suggested"], r["started"], r["submitted"])
+            for r in rows
+        ]
+        total = _funnel_row(
+            "*",
+            "*",
+            sum(r["suggested"] for r in rows),
+            sum(r["started"] for r in rows),
+            sum(r["submitted"] for r in rows),
+        )
+        return FunnelReport(
+            period=window.label,
+            start=window.start,
+            end=window.end,
+            min_cell=MIN_CELL,
+            rows=out,
+            total=total,
+        )
+
+    async def targets(self) -> TargetPage:
+        return TargetPage(items=[_target_out(t) for t in await repository.targets(self.session)])
+
+    async def set_target(self, principal: Principal, form: str, body: TargetIn) -> TargetOut:
+        catalog = await self.catalog.forms()
+        if form not in catalog:
+            raise NotFound(f"There is no form {form!r} in the catalog.")
+        target = await repository.target(self.session, form)
+        if target is None:
+            target = PerformanceTarget(form=form)
+            repository.add_target(self.session, target)
+        target.days, target.share = body.days, body.share
+        target.updated_at, target.updated_by = self.now, principal.sub
+        await self.session.flush()
+        return _target_out(target)
+
+    async def remove_target(self, form: str) -> None:
+        if not await repository.remove_target(self.session, form):
+            raise NotFound(f"There is no target for {form!r}.")
+
+
+def _target_out(t: PerformanceTarget) -> TargetOut:
+    return TargetOut(
+        form=t.form, days=t.days, share=t.share, updated_at=t.updated_at, updated_by=t.updated_by
+    )
+
+
+def _funnel_row(
+    from_form: str, to_form: str, suggested: int, started: int, submitted: int
+) -> FunnelRow:
+    hidden = suggested < MIN_CELL
+    return FunnelRow(
+        from_form=from_form,
+        to_form=to_form,
+        suppressed=hidden,
+        suggested=None if hidden else suggested,
+        started=None if hidden else started,
+        submitted=None if hidden else submitted,
+    )
+
+
+def _label(group_by: str, key: str, catalog: dict[str, FormFacts]) -> str:
+    if group_by == "form" and key in catalog:
+        return catalog[key].title
+    return key
+
+
+def _groups(
+    window: Period,
+    as_of: datetime,
+    group_by: str,
+    catalog: dict[str, FormFacts],
+    measure_rows: list[Any],
+    backlog_rows: list[Any],
+    delivery_rows: list[Any],
+    volumes: list[Any],
+) -> list[GroupMeasures]:
+    totals: dict[str, Any] = {}
+    weeks: dict[str, list[Any]] = defaultdict(list)
+    for row in measure_rows:
+        if row["week"] is None:
+            totals[row["grp"]] = row
+        else:
+            weeks[row["grp"]].append(row)
+    cells: dict[str, list[Any]] = defaultdict(list)
+    for row in backlog_rows:
+        cells[row["grp"]].append(row)
+    delivered = {row["grp"]: row for row in delivery_rows}
+    # digital uptake: only the forms whose yearly volume the catalog knows
+    uptake_volume: dict[str, int] = defaultdict(int)
+    uptake_yearly: dict[str, int] = defaultdict(int)
+    for row in volumes:
+        facts = catalog.get(row["form"])
+        if facts is not None and facts.yearly_volume:
+            uptake_volume[row["grp"]] += row["n"]
+            uptake_yearly[row["grp"]] += facts.yearly_volume
+    elapsed_days = max((as_of - window.start).total_seconds() / 86400, 0.0)
+    result = []
+    for key in sorted(set(totals) | set(cells)):
+        row = totals.get(key)
+        volume = int(row["volume"]) if row is not None else 0
+        hidden = volume < MIN_CELL
+        backlog = [
+            BacklogCell(
+                status=c["status"], age=c["age"], count=c["n"] if c["n"] >= MIN_CELL else None
+            )
+            for c in cells.get(key, [])
+        ]
+        yearly = uptake_yearly.get(key) or None
+        uptake = None
+        if not hidden and yearly and elapsed_days > 0:
+            uptake = round(uptake_volume[key] / (yearly * elapsed_days / 365), 4)
+        d = delivered.get(key)
+        if hidden or row is None:
+            result.append(
+                GroupMeasures(
+                    key=key,
+                    label=_label(group_by, key, catalog),
+                    suppressed=True,
+                    volume=None,
+                    first_response=Durations(count=None, median_days=None, p90_days=None),
+                    decision=Durations(count=None, median_days=None, p90_days=None),
+                    needs_info_share=None,
+                    backlog=backlog,
+                    deliveries=Deliveries(
+                        total=None,
+                        dead_letters=None,
+                        median_minutes_to_deliver=None,
+                        p90_minutes_to_deliver=None,
+                    ),
+                    yearly_volume=yearly,
+                    digital_uptake=None,
+                    target=_target(0, 0, None),
+                    trend=[],
+                )
+            )
+            continue
+        result.append(
+            GroupMeasures(
+                key=key,
+                label=_label(group_by, key, catalog),
+                suppressed=False,
+                volume=volume,
+                first_response=_durations(row["responded"], row["response_s"]),
+                decision=_durations(row["decided"], row["decision_s"]),
+                needs_info_share=_share(row["needed_info"], volume),
+                backlog=backlog,
+                deliveries=_deliveries(d),
+                yearly_volume=yearly,
+                digital_uptake=uptake,
+                target=_target(row["due"], row["met"], row["target_share"]),
+                trend=[_week(w) for w in weeks.get(key, [])],
+            )
+        )
+    return result
+
+
+def _deliveries(row: Any) -> Deliveries:
+    total = int(row["total"]) if row is not None else 0
+    if total < MIN_CELL:
+        return Deliveries(
+            total=None,
+            dead_letters=None,
+            median_minutes_to_deliver=None,
+            p90_minutes_to_deliver=None,
+        )
+    seconds = row["deliver_s"] or [None, None]
+    return Deliveries(
+        total=total,
+        dead_letters=int(row["dead"]),
+        median_minutes_to_deliver=None if seconds[0] is None else round(seconds[0] / 60, 2),
+        p90_minutes_to_deliver=None if seconds[1] is None else round(seconds[1] / 60, 2),
+    )
+
+
+def _week(row: Any) -> WeekPoint:
+    volume = int(row["volume"])
+    if volume < MIN_CELL:
+        return WeekPoint(
+            week=row["week"],
+            volume=None,
+            decided=None,
+            median_days_to_decision=None,
+            share_met=None,
+            rag=None,
+        )
+    decision = _durations(row["decided"], row["decision_s"])
+    target = _target(row["due"], row["met"], row["target_share"])
+    return WeekPoint(
+        week=row["week"],
+        volume=volume,
+        decided=decision.count,
+        median_days_to_decision=decision.median_days,
+        share_met=target.share_met,
+        rag=target.rag,
+    )
+
+
+CSV_COLUMNS = (
+    "group_by", "key", "label", "suppressed", "volume",
+    "first_response_count", "first_response_median_days", "first_response_p90_days",
+    "decision_count", "decision_median_days", "decision_p90_days",
+    "needs_info_share", "backlog_open", "deliveries", "dead_letters",
+    "median_minutes_to_deliver", "p90_minutes_to_deliver", "yearly_volume", "digital_uptake",
+    "target_due", "target_met", "share_met", "target_share", "rag",
+)  # fmt: skip
+
+
+def report_csv(report: PerformanceReport) -> str:
+    """One line per group (the weekly trend and backlog cells stay in the JSON)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for g in report.groups:
+        shown = [c.count for c in g.backlog if c.count is not None]
+        writer.writerow(
+            [
+                report.group_by,
+                g.key,
+                g.label,
+                g.suppressed,
+                g.volume,
+                g.first_response.count,
+                g.first_response.median_days,
+                g.first_response.p90_days,
+                g.decision.count,
+                g.decision.median_days,
+                g.decision.p90_days,
+                g.needs_info_share,
+                sum(shown) if shown else None,
+                g.deliveries.total,
+                g.deliveries.dead_letters,
+                g.deliveries.median_minutes_to_deliver,
+                g.deliveries.p90_minutes_to_deliver,
+                g.yearly_volume,
+                g.digital_uptake,
+                g.target.due,
+                g.target.met,
+                g.target.share_met,
+                g.target.target_share,
+                g.target.rag,
+            ]
+        )
+    return buffer.getvalue()
