@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen --no-sync
 PACKAGES := -p tellonce_shared -p tellonce_identity -p tellonce_registry -p tellonce_submissions -p tellonce_portal -p tellonce_gateway
 SERVICES := identity registry submissions portal
 
-.PHONY: help bootstrap run migrate seed test test-fast lint fmt typecheck bench rotate-keys images clean
+.PHONY: help bootstrap run migrate seed test test-fast lint fmt typecheck bench rotate-keys images clean deploy-check
 
 help:
 	@echo "make run    - set up .venv, migrate, seed the demo catalog and start every process"
@@ -50,8 +50,12 @@ fmt: bootstrap
 typecheck: bootstrap
 	$(RUN) mypy $(PACKAGES)
 
-test: lint typecheck
+test: lint typecheck deploy-check
 	$(RUN) pytest -q shared services gateway tests
+
+deploy-check: bootstrap
+	MYPYPATH=deploy/tests $(RUN) mypy deploy/make_secrets.py deploy/settings_table.py deploy/tests
+	TELLONCE_DEPLOY_STRICT=1 $(RUN) pytest -q deploy/tests
 
 test-fast: bootstrap
 	$(RUN) pytest -q -x shared services gateway

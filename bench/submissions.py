@@ -57,7 +57,7 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def wrk(port: int, script: str) -> dict[str, float]:
+def wrk(port: int, script: str) -> dict[str, Any]:
     out = subprocess.run(
         [
             "wrk",
@@ -65,6 +65,8 @@ def wrk(port: int, script: str) -> dict[str, float]:
             f"-c{CONNECTIONS}",
             f"-d{DURATION}s",
             "--latency",
+            "--timeout",
+            "10s",
             "-s",
             script,
             f"http://127.0.0.1:{port}/api/v1/submissions",
@@ -82,11 +84,13 @@ def wrk(port: int, script: str) -> dict[str, float]:
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
     return {
         "rps": rps,
         "p50_ms": pct("50"),
         "p99_ms": pct("99"),
         "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+        "socket_errors": errors.group(1).strip() if errors else "none",
     }
 
 
@@ -271,9 +275,10 @@ def _leaves(doc: Any, prefix: tuple[Any, ...] = ()) -> Any:
         yield prefix, doc
 
 
-def _row(name: str, r: dict[str, float]) -> str:
+def _row(name: str, r: dict[str, Any]) -> str:
     return (
-        f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['non_2xx']:.0f} |"
+        f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+        f"{r['non_2xx']:.0f} | {r['socket_errors']} |"
     )
 
 
@@ -286,10 +291,11 @@ def write_report(http: dict[str, Any], val: dict[str, float], pdf: dict[str, flo
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, wrk -t2 -c{CONNECTIONS} "
         f"-d{DURATION}s on this 2-core machine (wrk, PostgreSQL and both servers share it), "
         "2 uvicorn workers each; 10-10CG example answers, 3 receiving agencies (DVA, DSS, DOL), "
-        "a fresh Idempotency-Key per request.",
+        "a fresh Idempotency-Key per request. Load average when the report was written: "
+        f"{os.getloadavg()[0]:.1f} (the machine is shared; compare the two rows as a ratio).",
         "",
-        "| endpoint | req/s | p50 ms | p99 ms | non-2xx |",
-        "| --- | --- | --- | --- | --- |",
+        "| endpoint | req/s | p50 ms | p99 ms | non-2xx | socket errors |",
+        "| --- | --- | --- | --- | --- | --- |",
         _row("bare FastAPI, parse JSON only", b),
         _row("POST /api/v1/submissions (durable)", s),
         "",

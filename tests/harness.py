@@ -110,19 +110,12 @@ def start_hub(
     env["GATEWAY_SUBMISSIONS_URL"] = urls["submissions"]
     env["GATEWAY_PORTAL_URL"] = urls["portal"]
     try:
-        for name, (_prefix, module, has_db) in SERVICES.items():
-            if not has_db:
-                continue
-            subprocess.run(  # noqa: S603
-                [sys.executable, "-m", module, "migrate"], cwd=ROOT, env=env, check=True,
-                capture_output=True,
-            )
+        run_all(
+            [[sys.executable, "-m", m, "migrate"] for _p, m, has_db in SERVICES.values() if has_db],
+            env,
+        )
         seeds = ["identity"] + (["registry", "submissions", "portal"] if seed_catalog else [])
-        for name in seeds:
-            subprocess.run(  # noqa: S603
-                [sys.executable, "-m", SERVICES[name][1], "seed"], cwd=ROOT, env=env,
-                check=True, capture_output=True,
-            )
+        run_all([[sys.executable, "-m", SERVICES[name][1], "seed"] for name in seeds], env)
         for name, (_prefix, module, _has_db) in SERVICES.items():
             hub.start(name, module, "serve", "--port", str(ports[name]))
         for i in range(workers):
@@ -134,7 +127,21 @@ def start_hub(
     return hub
 
 
-def wait_healthy(hub: Hub, timeout: float = 60.0) -> None:
+def run_all(commands: list[list[str]], env: dict[str, str]) -> None:
+    """Run one-shot commands (migrations, seeds) side by side; fail with their output."""
+    procs = [
+        subprocess.Popen(  # noqa: S603
+            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for cmd in commands
+    ]
+    for cmd, proc in zip(commands, procs, strict=True):
+        out, _ = proc.communicate(timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[2:])} failed:\n{out.decode(errors='replace')}")
+
+
+def wait_healthy(hub: Hub, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     pending = dict(hub.urls)
     while pending:
@@ -148,5 +155,6 @@ def wait_healthy(hub: Hub, timeout: float = 60.0) -> None:
             except httpx.HTTPError:
                 pass
         if pending and time.monotonic() > deadline:
-            raise RuntimeError(f"not healthy in {timeout}s: {sorted(pending)}")
+            tails = "\n".join(f"--- {n}\n{hub.logs(n)[-1500:]}" for n in pending)
+            raise RuntimeError(f"not healthy in {timeout}s: {sorted(pending)}\n{tails}")
         time.sleep(0.2)

@@ -130,8 +130,10 @@ def test_every_server_has_a_healthcheck_and_the_gateway_waits_for_them() -> None
         assert test[0] == "CMD", s.name
         assert f"127.0.0.1:{s.port}/" in " ".join(test), s.name
         assert services[s.name]["command"] == ["serve", "--host", "0.0.0.0"]
-    assert services[WORKER]["command"] == ["worker"]
-    assert services[WORKER]["healthcheck"] == {"disable": True}, "no HTTP in the worker"
+    worker = services[WORKER]
+    assert worker["command"][0] == "worker"
+    port = worker["command"][worker["command"].index("--metrics-port") + 1]
+    assert f"http://127.0.0.1:{port}/metrics" in " ".join(worker["healthcheck"]["test"])
     waits = services["gateway"]["depends_on"]
     for s in SERVICES:
         if s.name != "gateway":

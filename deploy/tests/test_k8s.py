@@ -132,8 +132,13 @@ def test_http_servers_have_readiness_and_liveness_probes(rendered: list[Obj]) ->
     for name, d in of_kind(rendered, "Deployment").items():
         container = pod_spec(d)["containers"][0]
         if name == WORKER:
-            assert container["args"] == ["worker"]
-            continue  # no HTTP port: see docs/deployment.md ("The worker")
+            args = container["args"]
+            assert args[0] == "worker"
+            assert "readinessProbe" not in container, "the worker takes no traffic"
+            port = args[args.index("--metrics-port") + 1]
+            probe = " ".join(container["livenessProbe"]["exec"]["command"])
+            assert f"http://127.0.0.1:{port}/metrics" in probe
+            continue
         assert container["args"][:1] == ["serve"], name
         assert "0.0.0.0" in container["args"], name
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}

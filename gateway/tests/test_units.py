@@ -153,3 +153,34 @@ def test_route_lookup_agrees_with_a_plain_prefix_scan() -> None:
     for path in paths:
         scanned = next(r for r in table.routes if r.matches(path))
         assert table.match(path) is scanned, path
+
+
+def test_access_log_direct_path_writes_the_same_shape_as_the_json_formatter() -> None:
+    import io
+    import json
+    import logging
+
+    from tellonce_gateway.accesslog import AccessLog
+    from tellonce_shared.logging import JSONFormatter, request_id_var
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers, root.level
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter("gateway"))
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    token = request_id_var.set("rid-12345678")
+    try:
+        AccessLog().request({"method": "GET", "route": "/api/v1/forms", "status": 200})
+        logging.getLogger("tellonce.access").info("request", extra={"method": "GET"})
+    finally:
+        request_id_var.reset(token)
+        root.handlers, root.level = saved_handlers, saved_level
+    direct, via_logging = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert direct["request_id"] == via_logging["request_id"] == "rid-12345678"
+    for key in ("level", "service", "logger", "msg"):
+        assert direct[key] == via_logging[key]
+    assert direct["route"] == "/api/v1/forms"
+    assert direct["ts"].endswith("Z")
+    assert len(direct["ts"]) == len(via_logging["ts"])

@@ -19,6 +19,7 @@ import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Message, Receive, Scope, Send
 
+from tellonce_gateway.accesslog import AccessLog
 from tellonce_gateway.clients import TrustedProxies
 from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
@@ -50,7 +51,6 @@ from tellonce_shared.problems import (
     problem_response,
 )
 
-access_log = logging.getLogger("tellonce.access")
 log = logging.getLogger("tellonce.gateway")
 
 OwnHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -79,6 +79,7 @@ class Gateway:
                 for name, url in self.table.upstreams.items()
             }
         self.metrics = RequestMetrics()
+        self.access_log = AccessLog()
         self.openapi = OpenAPICache(
             {name: self.table.upstreams[name] for name in API_UPSTREAMS},
             self._fetch_json,
@@ -271,9 +272,8 @@ class Gateway:
             elapsed = time.perf_counter() - started
             status = exchange.status or 500
             if path not in QUIET_PATHS:
-                access_log.info(
-                    "request",
-                    extra={
+                self.access_log.request(
+                    {
                         "method": method,
                         "route": route_label,
                         "path": path,
@@ -281,7 +281,7 @@ class Gateway:
                         "duration_ms": round(elapsed * 1000, 2),
                         "upstream": upstream,
                         "client": exchange.client,
-                    },
+                    }
                 )
             self.metrics.observe(method, route_label, status, elapsed)
             request_id_var.reset(context)

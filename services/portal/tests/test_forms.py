@@ -392,3 +392,13 @@ def test_check_your_answers_rows_use_option_labels_and_the_locale() -> None:
         "born": "1990-04-02",
         "household": [{"name": "Ana", "age": 7}],
     }, "the spouse page is skipped, so its answer is not sent"
+
+
+def test_the_ui_document_titles_the_form_in_spanish() -> None:
+    schema = {"type": "object", "title": "Schema title", "properties": {"a": {"type": "string"}}}
+    ui = {"title": {"en": "Food help", "es": "Ayuda alimentaria"}}
+    assert (
+        FormDefinition(schema, ui, title="Catalog title", locale="es").title == "Ayuda alimentaria"
+    )
+    assert FormDefinition(schema, ui, title="Catalog title", locale="en").title == "Catalog title"
+    assert FormDefinition(schema, None, locale="es").title == "Schema title"

@@ -351,3 +351,25 @@ def test_labelled_set_as_the_endpoint_reads_it(
         recall, purity = recall_purity(clusters, keys)
         assert recall >= 0.9, f"{concept}: recall {recall:.3f}"
         assert purity >= 0.95, f"{concept}: purity {purity:.3f}"
+
+
+def test_meaningless_names_are_read_by_their_titles() -> None:
+    records = [
+        *_form(
+            "paper-form",
+            "DOH",
+            {
+                "q1": {"type": "string", "title": "Social Security Number"},
+                "q2": {"type": "string", "title": "Date of Birth"},
+                "q3": {"type": "string", "title": "Telephone number"},
+                "q4": {"type": "string", "title": "Number of children"},
+            },
+        ),
+        *_form("web-form", "DOH", {"ssn": S, "dob": S, "phone": S}),
+    ]
+    index = where(cluster_fields(records))
+    for q, element in (("/q1", "person.ssn"), ("/q2", "person.birthDate"), ("/q3", "person.phone")):
+        cluster = index[("paper-form", q)]
+        assert cluster.suggested_element == element
+        assert len(cluster.forms) == 2
+    assert index[("paper-form", "/q4")].suggested_element is None

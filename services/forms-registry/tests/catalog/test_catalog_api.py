@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import jsonschema
+import pytest
 
 D2020 = "https://json-schema.org/draft/2020-12/schema"
 PROBLEM = "application/problem+json"
@@ -458,3 +459,35 @@ async def test_published_schema_validates_answers(
     validator = jsonschema.Draft202012Validator(schema)
     assert validator.is_valid({"firstName": "Ana", "dob": "1990-01-02"})
     assert not validator.is_valid({"firstName": "Ana"})
+
+
+DIALECT_URIS = {
+    "draft-04": "http://json-schema.org/draft-04/schema#",
+    "draft-06": "http://json-schema.org/draft-06/schema#",
+    "draft-07": "http://json-schema.org/draft-07/schema#",
+    "2019-09": "https://json-schema.org/draft/2019-09/schema",
+    "2020-12": "https://json-schema.org/draft/2020-12/schema",
+}
+
+
+@pytest.mark.parametrize("dialect", list(DIALECT_URIS))
+async def test_each_dialect_is_checked_against_its_own_metaschema(
+    dialect: str, client: httpx.AsyncClient, admin: dict[str, str], catalog: Any
+) -> None:
+    slug = await catalog.make_form()
+    defs = "definitions" if dialect.startswith("draft") else "$defs"
+    schema = {
+        "$schema": DIALECT_URIS[dialect],
+        "type": "object",
+        defs: {"zip": {"type": "string", "pattern": "^[0-9]{5}$"}},
+        "properties": {"zip": {"$ref": f"#/{defs}/zip"}, "age": {"type": "integer"}},
+    }
+    created = await catalog.add_version(slug, schema)
+    assert created["dialect"] == dialect
+    assert created["fields"] == 2
+    # draft-04 wants a boolean exclusiveMinimum, every later dialect a number
+    value: Any = 5 if dialect == "draft-04" else True
+    bad = {**schema, "properties": {"age": {"type": "integer", "exclusiveMinimum": value}}}
+    resp = await client.post(f"/api/v1/forms/{slug}/versions", json={"schema": bad}, headers=admin)
+    body = assert_problem(resp, 422, "/schema/properties/age/exclusiveMinimum")
+    assert dialect in body["errors"][0]["message"]

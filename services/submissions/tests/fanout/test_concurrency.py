@@ -197,17 +197,23 @@ async def test_thousand_submissions_three_agencies_three_workers_one_killed(
     workers = [spawn_worker(fresh_database_url, **lease) for _ in range(3)]
     expected: set[str] = set()
     try:
-        for n in range(1000):
+
+        async def submit(n: int) -> None:
             answers = {"name": f"R{n}", "ssn": f"000-00-{n:04d}", "income": n, "address": "1 Main"}
             receivers_list = [
                 (agencies[key], {k.strip("/"): answers[k.strip("/")] for k in f}, f)
                 for key, f in fields.items()
             ]
             expected.update(await enqueue_submission(database, receivers_list))
-            if n == 400:
+
+        # Eight writers at a time, one transaction per submission; worker 0 is killed
+        # (SIGKILL) after 400 submissions and started again after 600.
+        for wave in range(0, 1000, 8):
+            await asyncio.gather(*(submit(n) for n in range(wave, min(wave + 8, 1000))))
+            if wave == 400:
                 workers[0].send_signal(signal.SIGKILL)
                 workers[0].wait()
-            if n == 600:
+            if wave == 600:
                 workers[0] = spawn_worker(fresh_database_url, **lease)
 
         def arrived() -> set[str]:

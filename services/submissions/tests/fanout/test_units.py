@@ -182,3 +182,6 @@ async def test_ssrf_guard_in_production_and_local() -> None:
         with pytest.raises(UnsafeURL):
             await check_url(url, production=True)
     await check_url("https://8.8.8.8/hook", production=True)
+    for bad in ("http://exa mple.test/x", "http://127.0.0.1/x\r\nX-Injected: 1"):
+        with pytest.raises(UnsafeURL):
+            await check_url(bad, production=False)

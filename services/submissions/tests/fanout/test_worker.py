@@ -304,6 +304,24 @@ async def test_410_disables_the_endpoint_and_later_deliveries_wait_for_pull(
     assert (await env.delivery(second)).next_attempt_at is None
     feed = await env.client.get("/api/v1/deliveries", headers=auth)
     assert [i["id"] for i in feed.json()["items"]] == [first, second]
+    summary = await env.client.get("/api/v1/deliveries/summary", headers=auth)
+    assert summary.status_code == 200
+    assert summary.json()["agencies"] == [
+        {
+            "agency": agency,
+            "pending": 1,
+            "delivered": 0,
+            "acked": 0,
+            "dead": 1,
+            "endpoint_status": "disabled",
+        }
+    ]
+    admin_view = await env.client.get(
+        "/api/v1/deliveries/summary", headers=env.tokens.headers(role="admin")
+    )
+    assert agency in {a["agency"] for a in admin_view.json()["agencies"]}
+    scraped = await env.client.get("/metrics")
+    assert f'tellonce_deliveries{{agency="{agency}",state="dead"}} 1.0' in scraped.text
     # The agency fixes its receiver, re-enables the endpoint and replays the dead one.
     receiver.respond(200)
     enabled = await env.client.post(

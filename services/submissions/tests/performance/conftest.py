@@ -29,10 +29,12 @@ SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 @dataclass
 class Clock:
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """The wall clock, unless a test pins ``now``."""
+
+    now: datetime | None = None
 
     def __call__(self) -> datetime:
-        return self.now
+        return self.now or datetime.now(UTC)
 
 
 @dataclass
@@ -118,9 +120,9 @@ async def perf_app(
 @pytest.fixture
 def clock(perf_app: FastAPI) -> Iterator[Clock]:
     fake: Clock = perf_app.state.clock
-    fake.now = datetime.now(UTC)
+    fake.now = None
     yield fake
-    fake.now = datetime.now(UTC)
+    fake.now = None
 
 
 @pytest.fixture(scope="session")

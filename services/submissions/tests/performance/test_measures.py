@@ -183,7 +183,8 @@ async def test_measures_per_form_match_hand_computed_values(
     await set_target(perf_client, opm, "perf-a", 10, 0.9)
     await set_target(perf_client, opm, "perf-b", 3, 0.95)
     doc = await report(perf_client, opm, group_by="form")
-    assert doc["start"].startswith("2026-04-01") and doc["end"].startswith("2026-07-01")
+    assert doc["start"].startswith("2026-04-01")
+    assert doc["end"].startswith("2026-07-01")
     assert [g["key"] for g in doc["groups"]] == ["perf-a", "perf-b", "perf-small"]
 
     a = group(doc, "perf-a")
@@ -279,7 +280,8 @@ async def test_measures_per_agency_and_priority(
     assert aaa["needs_info_share"] == round(6 / 42, 4)
     assert aaa["digital_uptake"] == round(42 / ((1200 + 365) * 91 / 365), 4)
     # 42 due, 21 met; the target share is the due-weighted mean of 90% and 95%
-    assert aaa["target"]["due"] == 42 and aaa["target"]["met"] == 21
+    assert aaa["target"]["due"] == 42
+    assert aaa["target"]["met"] == 21
     assert aaa["target"]["target_share"] == round((30 * 0.9 + 12 * 0.95) / 42, 4)
     assert aaa["target"]["rag"] == "red"
 

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_registry.audit import repository
+from tellonce_registry.audit.batch import collector_paused
 from tellonce_registry.audit.clustering import Cluster, Decision, cluster_fields
 from tellonce_registry.audit.fields import FieldRecord, flatten_schema
 from tellonce_registry.audit.models import AuditDecision
@@ -119,8 +120,9 @@ async def load_catalog(
     fingerprint: tuple[Any, ...],
     walked: dict[int, dict[str, FieldRecord]] | None = None,
 ) -> Catalog:
-    versions = await repository.published_versions(session)
-    rows = await repository.field_rows(session, [v.version_id for v in versions])
+    with collector_paused():  # tens of thousands of rows: see batch.py
+        versions = await repository.published_versions(session)
+        rows = await repository.field_rows(session, [v.version_id for v in versions])
     by_version: dict[int, list[Any]] = {}
     for row in rows:
         by_version.setdefault(row.version_id, []).append(row)
@@ -159,6 +161,10 @@ async def load_catalog(
             )
 
     def compute() -> list[Cluster]:
+        with collector_paused():
+            return grouped()
+
+    def grouped() -> list[Cluster]:
         records: list[FieldRecord] = []
         for v in versions:
             records.extend(records_of(v, by_version.get(v.version_id, []), walked))
@@ -222,6 +228,18 @@ async def rendered(
 
 
 def _shape(
+    catalog: Catalog,
+    agency: str | None,
+    form: str | None,
+    min_forms: int,
+    pairs_limit: int,
+    assumptions: Assumptions,
+) -> dict[str, Any]:
+    with collector_paused():
+        return _shape_report(catalog, agency, form, min_forms, pairs_limit, assumptions)
+
+
+def _shape_report(
     catalog: Catalog,
     agency: str | None,
     form: str | None,

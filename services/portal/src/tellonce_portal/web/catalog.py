@@ -81,10 +81,13 @@ async def start_page(ctx: PageDep, slug: str) -> Response:
     version = await gateway.version(slug, "latest")
     sharing = await gateway.sharing(slug, version.version)
     names = {a.code: a.name for a in await gateway.agencies()}
-    defn = FormDefinition(version.schema, version.ui, title=form.title, locale=ctx.locale)
+    defn = FormDefinition(
+        version.schema, version.ui, title=form.localized_title(ctx.locale), locale=ctx.locale
+    )
     return ctx.render(
         "start.html",
         form=form,
+        title=defn.title,
         owner=names.get(form.agency, form.agency),
         receivers=receivers(sharing, defn, names, ctx.t),
         pages=len(defn.pages({})),

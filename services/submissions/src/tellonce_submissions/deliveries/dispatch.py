@@ -130,6 +130,11 @@ async def attempt(
         error = "timeout: no answer in time"
     except aiohttp.ClientError as exc:
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+    except (ValueError, UnicodeError, OSError) as exc:
+        # A URL the HTTP stack cannot use: recorded as a failed attempt like any other,
+        # so one bad endpoint never stalls the worker's batch.
+        reached = False
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
     latency = int((time.perf_counter() - began) * 1000)
     return AttemptResult(
         job=job,

@@ -35,9 +35,14 @@ OLDEST_DUE_AGE = Gauge(
 
 async def refresh_gauges(session: AsyncSession, now: datetime) -> None:
     counts = await repository.counts_by_state(session)
-    agencies = {agency for agency, _ in counts}
-    for agency in agencies:
+    oldest = await repository.oldest_due(session, now)
+    refresh_from(counts, now, oldest)
+
+
+def refresh_from(
+    counts: dict[tuple[str, str], int], now: datetime, oldest: datetime | None
+) -> None:
+    for agency in {agency for agency, _ in counts}:
         for state in DELIVERY_STATES:
             STATE.labels(agency, state).set(counts.get((agency, state), 0))
-    oldest = await repository.oldest_due(session, now)
     OLDEST_DUE_AGE.set(max((now - aware(oldest)).total_seconds(), 0.0) if oldest else 0.0)

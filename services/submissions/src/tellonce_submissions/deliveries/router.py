@@ -22,6 +22,7 @@ from tellonce_submissions.deliveries.schemas import (
     EndpointWithSecret,
     Feed,
     ReplayResult,
+    Summary,
 )
 from tellonce_submissions.deliveries.service import DeliveryService
 from tellonce_submissions.deps import SessionDep
@@ -113,6 +114,13 @@ async def replay_all(
 ) -> ReplayResult:
     """Replay every dead delivery of the agency (admins: of every agency, or ``?agency=``)."""
     return await service.replay_all(principal, agency)
+
+
+@router.get("/summary", response_model=Summary)
+async def summary(principal: Anyone, service: ServiceDep) -> Summary:
+    """Deliveries by agency and state, each agency's endpoint status, and the age of the
+    oldest due push (also refreshes this process's delivery gauges on /metrics)."""
+    return await service.summary(principal)
 
 
 @router.get("/access-log", response_model=AccessLog)

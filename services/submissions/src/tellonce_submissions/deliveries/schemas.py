@@ -123,3 +123,21 @@ class AccessEntry(BaseModel):
 class AccessLog(BaseModel):
     items: list[AccessEntry]
     next_cursor: str | None
+
+
+class AgencyCounts(BaseModel):
+    agency: str
+    pending: int
+    delivered: int
+    acked: int
+    dead: int
+    endpoint_status: str | None
+    """``active``, ``disabled`` or ``None`` (the agency pulls)."""
+
+
+class Summary(BaseModel):
+    """Delivery health at a glance (admins and auditors; an agency sees its own row)."""
+
+    agencies: list[AgencyCounts]
+    oldest_due_age_seconds: float
+    """How long the oldest due push has waited past its due time (0: no backlog)."""

@@ -14,11 +14,12 @@ from tellonce_shared.auth import Principal
 from tellonce_shared.pagination import decode_cursor, encode_cursor
 from tellonce_shared.problems import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from tellonce_submissions.config import Settings
-from tellonce_submissions.deliveries import repository
+from tellonce_submissions.deliveries import metrics, repository
 from tellonce_submissions.deliveries.clock import Clock, SystemClock, aware, aware_or_none
 from tellonce_submissions.deliveries.models import (
     ACKED,
     DEAD,
+    DELIVERED,
     DELIVERY_STATES,
     ENDPOINT_ACTIVE,
     ENDPOINT_DISABLED,
@@ -33,6 +34,7 @@ from tellonce_submissions.deliveries.schemas import (
     AccessEntry,
     AccessLog,
     AckResult,
+    AgencyCounts,
     AttemptPublic,
     DeliveryList,
     DeliveryPublic,
@@ -42,6 +44,7 @@ from tellonce_submissions.deliveries.schemas import (
     Feed,
     FeedItem,
     ReplayResult,
+    Summary,
 )
 from tellonce_submissions.deliveries.signing import SecretBox, new_secret
 from tellonce_submissions.deliveries.ssrf import UnsafeURL, check_url
@@ -282,6 +285,37 @@ class DeliveryService:
         row.lease_until = None
         row.leased_by = None
         row.replays += 1
+
+    async def summary(self, principal: Principal) -> Summary:
+        scope = scope_agency(principal, None)
+        now = self.clock.now()
+        counts = await repository.counts_by_state(self.session)
+        endpoints = await repository.list_endpoints(self.session, scope)
+        status_of: dict[str, str] = {}
+        for e in endpoints:
+            if status_of.get(e.agency) != ENDPOINT_ACTIVE:
+                status_of[e.agency] = e.status
+        agencies = sorted({a for a, _ in counts} | set(status_of))
+        if scope is not None:
+            agencies = [a for a in agencies if a == scope]
+        oldest = await repository.oldest_due(self.session, now)
+        metrics.refresh_from(counts, now, oldest)
+        return Summary(
+            agencies=[
+                AgencyCounts(
+                    agency=a,
+                    pending=counts.get((a, PENDING), 0),
+                    delivered=counts.get((a, DELIVERED), 0),
+                    acked=counts.get((a, ACKED), 0),
+                    dead=counts.get((a, DEAD), 0),
+                    endpoint_status=status_of.get(a),
+                )
+                for a in agencies
+            ],
+            oldest_due_age_seconds=(
+                max((now - aware(oldest)).total_seconds(), 0.0) if oldest else 0.0
+            ),
+        )
 
     async def access_log(
         self,

@@ -39,6 +39,8 @@ def check_url_shape(url: str, *, production: bool) -> tuple[str, int]:
     """The host and port of an acceptable URL, or :class:`UnsafeURL` saying why not."""
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeURL(f"the URL is longer than {MAX_URL_LENGTH} characters")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise UnsafeURL("the URL may not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -80,7 +80,7 @@ WITH scope AS (
   SELECT s.id, s.form, s.submitted_at, {scope.key()} AS grp
   FROM submissions s{scope.join()}
   WHERE s.submitted_at >= :start AND s.submitted_at < :end{scope.where()}
-), facts AS (
+), facts AS MATERIALIZED (
   SELECT sc.grp, sc.form, sc.submitted_at,
     (SELECT min(e.at) FROM submission_events e
       WHERE e.submission_id = sc.id AND e.agency IS NOT NULL AND e.at <= :as_of) AS responded_at,
