@@ -18,6 +18,7 @@ Run: ``uv run python -m bench.gateway_bench`` (needs wrk; nginx optional). Write
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import platform
@@ -38,8 +39,7 @@ from tellonce_shared.testing import TokenFactory
 ROOT = Path(__file__).resolve().parents[1]
 THROUGHPUT_CONNECTIONS = 64
 DURATION = int(os.environ.get("BENCH_DURATION", "8"))
-LATENCY_DURATION = 3
-LATENCY_ROUNDS = int(os.environ.get("BENCH_LATENCY_ROUNDS", "3"))
+LATENCY_SAMPLES = int(os.environ.get("BENCH_LATENCY_SAMPLES", "2000"))
 PATH = "/api/v1/forms/bench"
 
 NGINX_CONF = """
@@ -177,22 +177,42 @@ def measure_load(
     return load
 
 
-def measure_latency(targets: dict[str, str], script: str | None) -> dict[str, dict[str, float]]:
-    """One request at a time, the targets taken in turn for LATENCY_ROUNDS rounds; each
-    target's p50 is the median of its rounds, so a burst of other work on the machine
-    hits every target alike instead of one."""
-    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
-    for _ in range(LATENCY_ROUNDS):
-        for name, base in targets.items():
-            rounds[name].append(
-                wrk(base + PATH, threads=1, connections=1, duration=LATENCY_DURATION, script=script)
-            )
+def measure_latency(
+    targets: dict[str, str], body: bytes | None, headers: dict[str, str]
+) -> dict[str, dict[str, float]]:
+    """One request at a time over a kept-alive connection per target, the targets taken in
+    turn request by request (A, B, C, A, B, C...), LATENCY_SAMPLES times: a burst of other
+    work on this shared machine then slows every target alike, where whole runs one after
+    the other would each meet a different load."""
+    conns = {}
+    for name, base in targets.items():
+        host, port = base.removeprefix("http://").split(":")
+        conns[name] = http.client.HTTPConnection(host, int(port), timeout=30)
+    method = "POST" if body is not None else "GET"
+    samples: dict[str, list[float]] = {name: [] for name in targets}
+    errors = dict.fromkeys(targets, 0)
+    try:
+        for i in range(LATENCY_SAMPLES + 50):
+            for name, conn in conns.items():
+                started = time.perf_counter()
+                conn.request(method, PATH, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                elapsed = (time.perf_counter() - started) * 1000
+                if resp.status >= 300:
+                    errors[name] += 1
+                if i >= 50:  # the first ones warm pools and caches
+                    samples[name].append(elapsed)
+    finally:
+        for conn in conns.values():
+            conn.close()
     out: dict[str, dict[str, float]] = {}
-    for name, runs in rounds.items():
+    for name, values in samples.items():
+        values.sort()
         out[name] = {
-            "p50_ms": statistics.median(r["p50_ms"] for r in runs),
-            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
-            "non_2xx": sum(r["non_2xx"] for r in runs),
+            "p50_ms": statistics.median(values),
+            "p99_ms": values[int(len(values) * 0.99) - 1],
+            "non_2xx": float(errors[name]),
         }
     return out
 
@@ -238,7 +258,6 @@ def run(tmp: Path) -> dict[str, Any]:
         if nginx_path:
             wait_port(nginx_port)
         script = tmp / "post.lua"
-        script.write_text(POST_SCRIPT.format(token=tokens.token("bench-client", lifetime=3600)))
         targets: dict[str, tuple[str, int | None]] = {
             "direct": (service_url, None),
             "gateway": (f"http://127.0.0.1:{gateway_port}", gateway.pid),
@@ -246,12 +265,20 @@ def run(tmp: Path) -> dict[str, Any]:
         }
         if nginx_path:
             targets["nginx"] = (f"http://127.0.0.1:{nginx_port}", procs[-1].pid)
+        token = tokens.token("bench-client", lifetime=3600)
+        script.write_text(POST_SCRIPT.format(token=token))
+        post_body = json.dumps({"answers": {f"field{i}": "x" * 84 for i in range(1, 501)}}).encode()
+        post_headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         results: dict[str, Any] = {}
-        for request, lua in (("GET small", None), ("POST 50 KB", str(script))):
+        cases: tuple[tuple[str, str | None, bytes | None, dict[str, str]], ...] = (
+            ("GET small", None, None, {}),
+            ("POST 50 KB", str(script), post_body, post_headers),
+        )
+        for request, lua, body, headers in cases:
             results[request] = {}
             for name, (base, pid) in targets.items():
                 results[request][name] = {"load": measure_load(base, lua, pid, service.pid)}
-            latency = measure_latency({n: b for n, (b, _) in targets.items()}, lua)
+            latency = measure_latency({n: b for n, (b, _) in targets.items()}, body, headers)
             for name in targets:
                 results[request][name]["single"] = latency[name]
             print(request, json.dumps(results[request]), flush=True)
@@ -283,9 +310,10 @@ def write_report(results: dict[str, Any]) -> str:
         "uvicorn (1 worker, uvloop, httptools). Gateway: `tellonce-gateway serve` (1 worker) "
         "with every edge check on (the rate limit set too high to trip). nginx: Debian's "
         "package, 1 worker process, keep-alive upstream. Throughput: wrk -t2 "
-        f"-c{THROUGHPUT_CONNECTIONS} -d{DURATION}s; latency: wrk -t1 -c1 -d{LATENCY_DURATION}s "
-        f"per target, targets in turn, {LATENCY_ROUNDS} rounds, median p50 (one request at a "
-        "time, so p50 is service time, not queueing). CPU us/req: user+system CPU time of the "
+        f"-c{THROUGHPUT_CONNECTIONS} -d{DURATION}s. Latency: one request at a time on a "
+        f"kept-alive connection, the targets interleaved request by request, {LATENCY_SAMPLES} "
+        "samples each (p50 is the time a request takes, not queueing; the client's own cost is "
+        "the same for every target). CPU us/req: user+system CPU time of the "
         "proxy process (nginx: master and worker) and of the service during the 64-connection "
         "run, divided by the requests served.",
         "",

@@ -133,7 +133,6 @@ SELECT md5('r' || i)::uuid::text, 'res-' || (i % 250000), 'rule-' || (i % 7),
     + (i::float8 / {max(N // 10, 1)} * {DAYS}) * interval '1 day'
 FROM generate_series(1, {max(N // 10, 1)}) AS i
 """,
-    "ANALYZE",
 ]
 
 
@@ -178,6 +177,11 @@ async def run(url: str) -> tuple[dict[str, Any], list[tuple[str, str, str, float
     async with engine.begin() as conn:
         for statement in GENERATE:
             await conn.execute(text(statement))
+    # what autovacuum does to a live table: statistics and the visibility map (so the
+    # covering indexes answer without visiting the heap)
+    async with engine.connect() as conn:
+        auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await auto.execute(text("VACUUM ANALYZE"))
     counts["generate_seconds"] = time.perf_counter() - started
     async with sessions() as session:
         for table in ("submissions", "submission_events", "deliveries", "referrals"):
@@ -197,8 +201,7 @@ async def run(url: str) -> tuple[dict[str, Any], list[tuple[str, str, str, float
         for group_by in ("form", "agency", "priority"):
             scope = Scope(start=start, end=end, as_of=end, group_by=group_by, mapping=mapping())
             queries: dict[str, Callable[[AsyncSession], Awaitable[list[Any]]]] = {
-                "measures + weekly trend": lambda s, sc=scope: repository.measures(s, sc),
-                "backlog": lambda s, sc=scope: repository.backlog(s, sc),
+                "measures + trend + backlog": lambda s, sc=scope: repository.measures(s, sc),
                 "deliveries": lambda s, sc=scope: repository.deliveries(s, sc),
                 "volumes (uptake)": lambda s, sc=scope: repository.form_volumes(s, sc),
             }

@@ -195,17 +195,39 @@ def http_bench(tmp: Path) -> dict[str, Any]:
         with engine.connect() as conn:
             submissions = conn.execute(text("SELECT count(*) FROM submissions")).scalar_one()
             deliveries = conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
+            one = conn.execute(text("SELECT id FROM submissions LIMIT 1")).scalar_one()
         engine.dispose()
         return {
             "bare": bare,
             "service": service,
             "submissions": submissions,
             "deliveries": deliveries,
+            "receipt": receipt_over_http(f"http://127.0.0.1:{SERVICE_PORT}", one, token),
         }
     finally:
         for proc in procs:
             stop(proc)
         drop_database(url)
+
+
+def receipt_over_http(base: str, submission_id: str, token: str) -> dict[str, float]:
+    """GET .../receipt.pdf through the running service (process pool included), idle."""
+    import httpx
+
+    path = f"{base}/api/v1/submissions/{submission_id}/receipt.pdf"
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(timeout=60) as client:
+        for _ in range(4):  # both workers start their pool
+            assert client.get(path, headers=headers).status_code == 200
+        times = []
+        for _ in range(20):
+            started = time.perf_counter()
+            resp = client.get(path, headers=headers)
+            times.append((time.perf_counter() - started) * 1000)
+            assert resp.status_code == 200
+            assert resp.content.startswith(b"%PDF")
+    times.sort()
+    return {"p50_ms": statistics.median(times), "p95_ms": times[int(len(times) * 0.95) - 1]}
 
 
 def per_doc_us(fn: Any, doc: Any, n: int) -> float:
@@ -313,8 +335,10 @@ def write_report(http: dict[str, Any], val: dict[str, float], pdf: dict[str, flo
         f"(target <= 2x); reference / service: {val['jsonschema_us'] / val['service_us']:.0f}x "
         "(target >= 50x).",
         "",
-        "Receipt PDF (one page, rendered in-process as the pool worker does): "
-        f"p50 {pdf['p50_ms']:.0f} ms, p95 {pdf['p95_ms']:.0f} ms (target p95 < 500 ms).",
+        "Receipt PDF (one page), target p95 < 500 ms: rendered in-process as the pool worker "
+        f"does, p50 {pdf['p50_ms']:.0f} ms, p95 {pdf['p95_ms']:.0f} ms; through the service "
+        f"(GET .../receipt.pdf, process pool) p50 {http['receipt']['p50_ms']:.0f} ms, "
+        f"p95 {http['receipt']['p95_ms']:.0f} ms.",
         "<!-- submissions:end -->",
     ]
     return "\n".join(lines) + "\n"

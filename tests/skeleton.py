@@ -44,6 +44,25 @@ BENEFITS_SCHEMA: dict[str, Any] = {
 }
 
 
+ELEMENTS = [
+    ("person.fullName", {"type": "string"}, "Full name", "Nombre completo", "personal"),
+    (
+        "person.birthDate",
+        {"type": "string", "format": "date"},
+        "Date of birth",
+        "Fecha de nacimiento",
+        "personal",
+    ),
+    (
+        "person.ssn",
+        {"type": "string", "pattern": "^[0-9]{9}$"},
+        "Social Security number",
+        "Número de Seguro Social",
+        "restricted",
+    ),
+]
+
+
 def token(client: httpx.Client, **form: str) -> str:
     resp = client.post("/api/v1/identity/token", data=form)
     assert resp.status_code == 200, resp.text
@@ -69,22 +88,45 @@ def run_skeleton(gateway_url: str, codes: tuple[str, str] = ("DSS", "DOL")) -> O
     try:
         with httpx.Client(base_url=gateway_url, timeout=30) as c:
             admin = bearer(
-                token(c, grant_type="password", username="admin@demo.gov",
-                      password=DEMO_PASSWORD, client_id="portal")
+                token(
+                    c,
+                    grant_type="password",
+                    username="admin@demo.gov",
+                    password=DEMO_PASSWORD,
+                    client_id="portal",
+                )
             )
             for code, name in ((owner, "Social Services"), (partner, "Labor")):
                 resp = c.post("/api/v1/agencies", json={"code": code, "name": name}, headers=admin)
                 assert resp.status_code == 201, resp.text
+            for element_id, schema, en, es, sensitivity in ELEMENTS:
+                resp = c.post(
+                    "/api/v1/elements",
+                    headers=admin,
+                    json={
+                        "id": element_id,
+                        "schema": schema,
+                        "label": {"en": en, "es": es},
+                        "sensitivity": sensitivity,
+                    },
+                )
+                assert resp.status_code == 201, resp.text
             resp = c.post(
                 "/api/v1/forms",
                 headers=admin,
-                json={"slug": slug, "agency": owner, "title": "Benefits application",
-                      "description": "Food and cash assistance", "minutes": 45,
-                      "yearly_volume": 120000},
+                json={
+                    "slug": slug,
+                    "agency": owner,
+                    "title": "Benefits application",
+                    "description": "Food and cash assistance",
+                    "minutes": 45,
+                    "yearly_volume": 120000,
+                },
             )
             assert resp.status_code == 201, resp.text
-            resp = c.post(f"/api/v1/forms/{slug}/versions", headers=admin,
-                          json={"schema": BENEFITS_SCHEMA})
+            resp = c.post(
+                f"/api/v1/forms/{slug}/versions", headers=admin, json={"schema": BENEFITS_SCHEMA}
+            )
             assert resp.status_code == 201, resp.text
             version = resp.json()["version"]
             resp = c.post(f"/api/v1/forms/{slug}/versions/{version}/publish", headers=admin)
@@ -92,59 +134,77 @@ def run_skeleton(gateway_url: str, codes: tuple[str, str] = ("DSS", "DOL")) -> O
             resp = c.post(
                 "/api/v1/agreements",
                 headers=admin,
-                json={"agency": partner, "form": slug,
-                      "fields": ["/applicant/fullName", "/applicant/birthDate"],
-                      "purpose": "Verify identity for a job-training referral",
-                      "legal_basis": "State code 17b-1"},
+                json={
+                    "agency": partner,
+                    "form": slug,
+                    "fields": ["/applicant/fullName", "/applicant/birthDate"],
+                    "purpose": "Verify identity for a job-training referral",
+                    "legal_basis": "State code 17b-1",
+                },
             )
             assert resp.status_code == 201, resp.text
 
             secrets: dict[str, str] = {}
             for code, receiver in receivers.items():
-                resp = c.post("/api/v1/identity/clients", headers=admin,
-                              json={"agency": code, "name": f"{code} case system"})
+                resp = c.post(
+                    "/api/v1/identity/clients",
+                    headers=admin,
+                    json={"agency": code, "name": f"{code} case system"},
+                )
                 assert resp.status_code == 201, resp.text
                 creds = resp.json()
                 agency = bearer(
-                    token(c, grant_type="client_credentials", client_id=creds["client_id"],
-                          client_secret=creds["client_secret"])
+                    token(
+                        c,
+                        grant_type="client_credentials",
+                        client_id=creds["client_id"],
+                        client_secret=creds["client_secret"],
+                    )
                 )
-                resp = c.post("/api/v1/deliveries/endpoints", headers=agency,
-                              json={"url": receiver.url})
+                resp = c.post(
+                    "/api/v1/deliveries/endpoints", headers=agency, json={"url": receiver.url}
+                )
                 assert resp.status_code == 201, resp.text
                 assert resp.json()["secret"].startswith("whsec_")
                 secrets[code] = resp.json()["secret"]
 
             email = f"resident-{uuid.uuid4().hex[:8]}@example.org"
             password = "lantern orbit meadow tulip 42"
-            resp = c.post("/api/v1/identity/residents",
-                          json={"email": email, "password": password, "full_name": "Ana Diaz"})
+            resp = c.post(
+                "/api/v1/identity/residents",
+                json={"email": email, "password": password, "full_name": "Ana Diaz"},
+            )
             assert resp.status_code == 201, resp.text
             resident = bearer(
-                token(c, grant_type="password", username=email, password=password,
-                      client_id="portal")
+                token(
+                    c, grant_type="password", username=email, password=password, client_id="portal"
+                )
             )
             answers = {
-                "applicant": {"fullName": "Ana Diaz", "birthDate": "1990-04-01",
-                              "ssn": "123456789"},
+                "applicant": {
+                    "fullName": "Ana Diaz",
+                    "birthDate": "1990-04-01",
+                    "ssn": "123456789",
+                },
                 "household": {"size": 3, "monthlyIncome": 2100.5},
             }
             body = {"form": slug, "version": version, "answers": answers}
             key = str(uuid.uuid4())
-            resp = c.post("/api/v1/submissions", json=body,
-                          headers={**resident, "Idempotency-Key": key})
+            resp = c.post(
+                "/api/v1/submissions", json=body, headers={**resident, "Idempotency-Key": key}
+            )
             assert resp.status_code == 201, resp.text
             submission = resp.json()
-            replay = c.post("/api/v1/submissions", json=body,
-                            headers={**resident, "Idempotency-Key": key})
+            replay = c.post(
+                "/api/v1/submissions", json=body, headers={**resident, "Idempotency-Key": key}
+            )
 
             got: dict[str, tuple[dict[str, str], dict[str, Any]]] = {}
             for code, receiver in receivers.items():
                 (first, *_rest) = receiver.wait_for(1)
                 Webhook(secrets[code]).verify(first.body, first.headers)
                 got[code] = (first.headers, orjson.loads(first.body))
-            read_back = c.get(f"/api/v1/submissions/{submission['reference']}",
-                              headers=resident)
+            read_back = c.get(f"/api/v1/submissions/{submission['reference']}", headers=resident)
             assert read_back.status_code == 200, read_back.text
             return Outcome(submission, got, read_back.json(), replay)
     finally:

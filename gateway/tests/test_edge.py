@@ -310,3 +310,18 @@ async def test_an_answer_cut_short_reaches_the_client_cut_short(
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.mark.parametrize("kind", ["native", "aiohttp"])
+async def test_a_small_answer_cut_short_is_a_clean_502(kind: str, start_gateway, client) -> None:
+    # A small answer is held until all of it is in, so the gateway can still say so.
+    server, url = await _raw_upstream(
+        b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n"
+        + b"x" * 1000
+    )
+    try:
+        gateway = await start_gateway(client=kind, registry_url=url)
+        assert_problem(await client.get(gateway + "/api/v1/forms"), 502)
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -20,6 +20,8 @@ from tellonce_shared.problems import Problem, ServiceUnavailable
 
 log = logging.getLogger("tellonce.gateway.proxy")
 
+WHOLE_RESPONSE_BYTES = 64 * 1024
+"""An answer with a Content-Length up to this is sent in one piece once all of it is in."""
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -111,16 +113,27 @@ async def forward_native(
         UPSTREAM_LATENCY.labels(upstream).observe(time.perf_counter() - sent_at)
         out: list[tuple[bytes, bytes]] = []
         listed: frozenset[bytes] = frozenset()
+        length = -1
         for name, value in conn.headers:
             if name in RESPONSE_DROP:
                 if name == b"connection":
                     listed = connection_tokens(((name, value),))
                 continue
+            if name == b"content-length" and value.isdigit():
+                length = int(value)
             out.append((name, value))
         if listed:
             out = [(k, v) for k, v in out if k not in listed]
         status = conn.status
         whole = conn.whole_body()
+        if whole is None and 0 <= length <= WHOLE_RESPONSE_BYTES:
+            # A small answer whose body is still on its way: wait for it, so head and body
+            # leave together, and a failure before the end can still be a clean 502.
+            try:
+                whole = b"".join([chunk async for chunk in conn.body(route.read_timeout)])
+            except UpstreamError as exc:
+                conn.close()
+                raise _problem(exc, upstream) from None
         if whole is not None:
             await send({"type": "http.response.start", "status": status, "headers": out})
             await send({"type": "http.response.body", "body": whole})

@@ -22,7 +22,7 @@ log = logging.getLogger("tellonce.gateway.proxy")
 
 # aiohttp adds these when absent; a proxy must send only what the client sent.
 SKIP_AUTO_HEADERS = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
-WHOLE_RESPONSE_BYTES = 1 << 20
+WHOLE_RESPONSE_BYTES = 64 * 1024
 """A response with a Content-Length up to this size is read whole and sent in one piece."""
 
 
@@ -147,15 +147,24 @@ async def forward_aiohttp(
         if listed:
             out = [(k, v) for k, v in out if k not in listed]
         status = resp.status
-        await send({"type": "http.response.start", "status": status, "headers": out})
+        start = {"type": "http.response.start", "status": status, "headers": out}
         if method == "HEAD" or status in (204, 304):
+            await send(start)
             await send({"type": "http.response.body", "body": b""})
             return status
         length = resp.content_length
+        if length is not None and length <= WHOLE_RESPONSE_BYTES:
+            # Small: read it all first, so head and body leave together and a failure
+            # before the end is still a clean 502/504.
+            try:
+                whole = await resp.read()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise _problem_for(exc, upstream, None) from exc
+            await send(start)
+            await send({"type": "http.response.body", "body": whole})
+            return status
+        await send(start)
         try:
-            if length is not None and length <= WHOLE_RESPONSE_BYTES:
-                await send({"type": "http.response.body", "body": await resp.read()})
-                return status
             async for chunk in resp.content.iter_any():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})

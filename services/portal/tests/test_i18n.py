@@ -18,6 +18,9 @@ def test_dates_and_numbers_follow_the_locale() -> None:
     assert es.number(12000) == "12.000"
     assert es.number(3400.5) == "3.400,5"
     assert en.date("not a date") == "not a date"
+    assert en.datetime("2026-11-25T11:05:00+00:00") == "25 November 2026 at 11:05 UTC"
+    assert es.datetime("2026-11-25T13:05:00+02:00") == "25 de noviembre de 2026 a las 11:05 UTC"
+    assert en.datetime("2026-11-26T01:00:00+05:00") == "25 November 2026 at 20:00 UTC"
 
 
 def test_unknown_locale_falls_back_to_english_and_unknown_keys_show_themselves() -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-import tellonce_submissions.deliveries.models  # noqa: F401  (registers every table)
+import tellonce_submissions
 from tellonce_shared.migrations import sync_url, upgrade
 from tellonce_submissions.models import Base
+
+# Every feature's models register on the one metadata: import them all, whatever ran before.
+for _module in pkgutil.walk_packages(tellonce_submissions.__path__, "tellonce_submissions."):
+    if _module.name.endswith(".models"):
+        importlib.import_module(_module.name)
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 RESIDENT_TABLES = {

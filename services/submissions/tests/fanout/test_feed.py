@@ -84,6 +84,8 @@ async def test_feed_shows_only_own_fields_in_order_and_ack(
     )
     newer = await client.get("/api/v1/deliveries", params={"after": cursor}, headers=auth_other)
     assert [i["reference"] for i in newer.json()["items"]] == ["CT-FEED-NEW"]
+    alias = await client.get("/api/v1/deliveries", params={"cursor": cursor}, headers=auth_other)
+    assert alias.json() == newer.json()
 
     acked = await client.post(f"/api/v1/deliveries/{items[0]['id']}/ack", headers=auth_other)
     assert acked.status_code == 200

@@ -27,7 +27,6 @@ from tellonce_shared.auth import Principal, require_roles
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 Reviewer = Annotated[Principal, require_roles("auditor", "admin")]
-ClusterId = Annotated[str, Query(max_length=120)]
 
 
 def get_cache(request: Request) -> service.AuditCache:
@@ -80,12 +79,14 @@ async def redundancy(
     pairs_limit: Annotated[int | None, Query(ge=1, le=10000)] = None,
     repeat_filer_share: Annotated[float | None, Query(ge=0, le=1)] = None,
     review_fraction: Annotated[float | None, Query(ge=0, le=1)] = None,
+    fields: Annotated[bool, Query()] = True,
 ) -> Response:
     """Fields of all published forms grouped by the fact they collect, ranked by forms and
     agencies; the pairs of forms that overlap most; burden hours and the hours a tell-once
     prefill would save, with its assumptions. ``Accept: text/csv`` or ``?format=csv`` (one row
     per field; ``?table=clusters|pairs|forms`` for the other tables), ``?format=html`` (a page
-    with charts), ``?format=pdf``."""
+    with charts), ``?format=pdf``. ``?fields=false`` leaves the clusters' field lists out of the
+    JSON (a page listing clusters needs a fraction of the bytes)."""
     assumptions = Assumptions(
         repeat_filer_share=(
             settings.repeat_filer_share if repeat_filer_share is None else repeat_filer_share
@@ -129,6 +130,14 @@ async def redundancy(
             headers={"Content-Disposition": 'inline; filename="redundancy-audit.pdf"'},
         )
     doc = await service.report(session, cache, **params)
+    if not fields:
+        doc = {
+            **doc,
+            "clusters": [
+                {k: v for k, v in c.items() if k != "fields"} | {"field_count": len(c["fields"])}
+                for c in doc["clusters"]
+            ],
+        }
     return Response(orjson.dumps(doc), media_type="application/json")
 
 
@@ -145,7 +154,11 @@ async def _decide(
 
 @router.post("/clusters/{cluster_id}/confirm", status_code=201)
 async def confirm_cluster(
-    cluster_id: str, body: ConfirmBody, session: SessionDep, cache: CacheDep, reviewer: Reviewer
+    cluster_id: str,
+    body: ConfirmBody,
+    session: SessionDep,
+    cache: CacheDep,
+    reviewer: Reviewer,
 ) -> DecisionOut:
     """Confirm the cluster as a data element: its fields (or the ones named) are mapped to it,
     which feeds prefill, and they stay in the element's cluster on every re-run."""
@@ -163,7 +176,11 @@ async def confirm_cluster(
 
 @router.post("/clusters/{cluster_id}/split", status_code=201)
 async def split_cluster(
-    cluster_id: str, body: SplitBody, session: SessionDep, cache: CacheDep, reviewer: Reviewer
+    cluster_id: str,
+    body: SplitBody,
+    session: SessionDep,
+    cache: CacheDep,
+    reviewer: Reviewer,
 ) -> DecisionOut:
     """Move the named fields to a cluster of their own."""
     return await _decide(
@@ -180,11 +197,21 @@ async def split_cluster(
 
 @router.post("/clusters/{cluster_id}/reject", status_code=201)
 async def reject_members(
-    cluster_id: str, body: RejectBody, session: SessionDep, cache: CacheDep, reviewer: Reviewer
+    cluster_id: str,
+    body: RejectBody,
+    session: SessionDep,
+    cache: CacheDep,
+    reviewer: Reviewer,
 ) -> DecisionOut:
     """The named fields do not hold the cluster's fact: take them out of it."""
     return await _decide(
-        session, cache, reviewer, "reject", cluster_id, fields=body.fields, note=body.note
+        session,
+        cache,
+        reviewer,
+        "reject",
+        cluster_id,
+        fields=body.fields,
+        note=body.note,
     )
 
 

@@ -13,6 +13,7 @@ from tellonce_portal.api import ApiError, Delivery, Endpoint, Gateway
 from tellonce_portal.deps import PageContext, PageDep
 from tellonce_portal.forms import pointers
 from tellonce_portal.forms.schema import FormDefinition
+from tellonce_portal.forms.summary import display
 from tellonce_portal.web.labels import field_labels
 
 router = APIRouter()
@@ -37,8 +38,10 @@ async def _all_deliveries(gateway: Gateway) -> list[Delivery]:
 async def _labelled(
     ctx: PageContext, gateway: Gateway, found: Delivery
 ) -> list[tuple[str, str, str]]:
-    """(pointer, question, value) rows; the question from the form version when it can be
-    read (a public catalog read), else the pointer alone."""
+    """(pointer, question, value) rows; the question and the value's display (option labels,
+    Yes/No, dates per locale) from the form version when it can be read (a public catalog
+    read), else the pointer and the raw value."""
+    defn: FormDefinition | None = None
     labels: dict[str, str] = {}
     if found.form and found.version:
         try:
@@ -46,29 +49,38 @@ async def _labelled(
             defn = FormDefinition(version.schema, version.ui, locale=ctx.locale)
             labels = field_labels(defn)
         except ApiError:
-            labels = {}
+            defn = None
     rows = []
     for pointer, value in flat_answers(found.answers):
         generic = re.sub(r"/\d+(?=/|$)", "/*", pointer)
-        rows.append((pointer, labels.get(pointer) or labels.get(generic) or "", value))
+        field = defn.field_for(pointer, found.answers) if defn is not None else None
+        shown = display(field, value, ctx.t) if field is not None else ""
+        rows.append(
+            (pointer, labels.get(pointer) or labels.get(generic) or "", shown or _raw(value))
+        )
     return rows
 
 
-def flat_answers(answers: object, prefix: str = "") -> list[tuple[str, str]]:
-    """(pointer, value) rows of a delivered answers document."""
+def _raw(value: object) -> str:
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return "" if value is None else str(value)
+
+
+def flat_answers(answers: object, prefix: str = "") -> list[tuple[str, object]]:
+    """(pointer, value) rows of a delivered answers document, one per scalar or list of
+    scalars."""
     if isinstance(answers, dict):
-        rows: list[tuple[str, str]] = []
+        rows: list[tuple[str, object]] = []
         for key, value in answers.items():
             rows.extend(flat_answers(value, pointers.join(prefix, key)))
         return rows
-    if isinstance(answers, list):
+    if isinstance(answers, list) and any(isinstance(v, (dict, list)) for v in answers):
         rows = []
         for index, value in enumerate(answers):
             rows.extend(flat_answers(value, pointers.join(prefix, index)))
         return rows
-    if isinstance(answers, bool):
-        return [(prefix, "Yes" if answers else "No")]
-    return [(prefix, "" if answers is None else str(answers))]
+    return [(prefix, answers)]
 
 
 @router.get("/inbox")

@@ -95,7 +95,8 @@ async def deliveries(
     (``?after=<next_cursor>``). With ``?status=`` (e.g. ``dead``), or for admins and
     auditors: delivery states and attempts, without answers."""
     if principal.role == "agency" and status is None and agency is None and submission is None:
-        return await service.feed(principal, after, limit)
+        # ``cursor`` is accepted too, as on every other list endpoint.
+        return await service.feed(principal, after or cursor, limit)
     if principal.role not in ("agency", "admin", "auditor"):
         raise Forbidden("Deliveries are visible to agencies, admins and auditors.")
     return await service.list(

@@ -137,8 +137,9 @@ class PerformanceService:
             forms=forms,
             mapping=mapping,
         )
-        measure_rows = await repository.measures(self.session, scope)
-        backlog_rows = await repository.backlog(self.session, scope)
+        rows = await repository.measures(self.session, scope)
+        measure_rows = [r for r in rows if r["kind"] != "backlog"]
+        backlog_rows = [r for r in rows if r["kind"] == "backlog" and r["age"] is not None]
         delivery_rows = await repository.deliveries(self.session, scope)
         volumes = await repository.form_volumes(self.session, scope)
         return PerformanceReport(
@@ -237,13 +238,15 @@ def _groups(
     totals: dict[str, Any] = {}
     weeks: dict[str, list[Any]] = defaultdict(list)
     for row in measure_rows:
-        if row["week"] is None:
+        if row["kind"] == "total":
             totals[row["grp"]] = row
         else:
             weeks[row["grp"]].append(row)
     cells: dict[str, list[Any]] = defaultdict(list)
     for row in backlog_rows:
-        cells[row["grp"]].append(row)
+        open_count = int(row["volume"]) - int(row["decided"])
+        if open_count:
+            cells[row["grp"]].append({**row, "n": open_count})
     delivered = {row["grp"]: row for row in delivery_rows}
     # digital uptake: only the forms whose yearly volume the catalog knows
     uptake_volume: dict[str, int] = defaultdict(int)
