@@ -300,7 +300,7 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
-def write_report(results: dict[str, Any]) -> str:
+def write_report(results: dict[str, Any], load: tuple[float, float]) -> str:
     lines = [
         "<!-- gateway:begin -->",
         "## Gateway (issue 7): `uv run python -m bench.gateway_bench`",
@@ -315,7 +315,9 @@ def write_report(results: dict[str, Any]) -> str:
         "samples each (p50 is the time a request takes, not queueing; the client's own cost is "
         "the same for every target). CPU us/req: user+system CPU time of the "
         "proxy process (nginx: master and worker) and of the service during the 64-connection "
-        "run, divided by the requests served.",
+        "run, divided by the requests served. The machine is shared: 1-minute load average "
+        f"{load[0]:.1f} at the start and {load[1]:.1f} at the end of this run, so compare rows "
+        "of one run as ratios, not with other runs.",
         "",
         "| request | path | req/s (64 conn) | share of direct | p50 ms (64 conn) "
         "| p99 ms (64 conn) | p50 ms (1 conn) | added p50 ms (1 conn) | proxy CPU us/req "
@@ -359,9 +361,10 @@ def write_report(results: dict[str, Any]) -> str:
 def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk (nginx-light for the comparison)")
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         results = run(Path(tmp))
-    section = write_report(results)
+    section = write_report(results, (load_before, os.getloadavg()[0]))
     print(section)
     doc = ROOT / "docs" / "benchmarks.md"
     text = doc.read_text() if doc.exists() else "# Benchmarks\n\n"

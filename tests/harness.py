@@ -47,7 +47,7 @@ class Hub:
 
     def start(self, name: str, module: str, *args: str) -> None:
         log = (self.log_dir / f"{name}.log").open("ab")
-        self.processes[name] = subprocess.Popen(  # noqa: S603
+        self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", module, *args],
             cwd=ROOT,
             env=self.env,
@@ -130,7 +130,7 @@ def start_hub(
 def run_all(commands: list[list[str]], env: dict[str, str]) -> None:
     """Run one-shot commands (migrations, seeds) side by side; fail with their output."""
     procs = [
-        subprocess.Popen(  # noqa: S603
+        subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
         for cmd in commands

@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 
 from tests.receivers import start_receiver
 
-DEMO_PASSWORD = "tell-once-demo-password"  # noqa: S105 (the documented local demo password)
+DEMO_PASSWORD = "tell-once-demo-password"
 
 BENEFITS_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

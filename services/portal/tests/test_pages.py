@@ -416,3 +416,24 @@ async def test_admins_add_agencies_import_versions_and_agreements(
     assert fake.added_agreements[-1]["fields"] == ["/fullName", "person.birthDate"]
     resident_only = await browser.get("/applications")
     assert resident_only.status_code == 403
+
+
+async def test_sign_up_signs_the_new_resident_in_or_explains_the_password_rule(
+    browser: httpx.AsyncClient,
+) -> None:
+    weak = await post(
+        browser, "/sign-up", {"full_name": "Ana", "email": "ana@example.org", "password": "short"}
+    )
+    assert weak.status_code == 400
+    assert 'href="#f-password"' in weak.text
+    assert "Use at least 15 characters" in weak.text
+    assert 'value="ana@example.org"' in weak.text
+    done = await post(
+        browser,
+        "/sign-up",
+        {"full_name": "Ana", "email": "ana@example.org", "password": PASSWORD},
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/forms"
+    page = await browser.get("/applications")
+    assert page.status_code == 200, "the new resident is signed in"

@@ -73,8 +73,8 @@ async def get_cache(request: Request) -> PublishedCache:
     return cache
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-LazySessionDep = Annotated[LazySession, Depends(get_lazy_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+LazySessionDep = Annotated[LazySession, Depends(get_lazy_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CacheDep = Annotated[PublishedCache, Depends(get_cache)]
 AdminOnly = require_roles("admin")

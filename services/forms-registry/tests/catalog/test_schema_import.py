@@ -194,6 +194,51 @@ def test_flatten_merges_all_of_and_marks_one_of_branches_optional() -> None:
     assert rows["/c"].type == "boolean"
 
 
+def test_flatten_reads_the_kind_of_a_type_less_schema_from_its_branches() -> None:
+    schema = {
+        "type": "object",
+        "definitions": {"name": {"type": "string", "maxLength": 30}},
+        "properties": {
+            "claimant": {
+                "oneOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "required": ["first"],
+                        "properties": {
+                            "first": {"$ref": "#/definitions/name"},
+                            "dob": {
+                                "oneOf": [{"type": "null"}, {"type": "string", "format": "date"}]
+                            },
+                        },
+                    },
+                ]
+            },
+            "issues": {
+                "type": "array",
+                "items": {"anyOf": [{"properties": {"condition": {"type": "string"}}}]},
+            },
+            "code": {"allOf": [{"$ref": "#/definitions/name"}, {"maxLength": 5}]},
+            "anything": {"description": "no type anywhere"},
+        },
+    }
+    rows = {r.pointer: r for r in flatten(schema)}
+    assert list(rows) == [
+        "/claimant",
+        "/claimant/first",
+        "/claimant/dob",
+        "/issues",
+        "/issues/*/condition",
+        "/code",
+        "/anything",
+    ]
+    assert rows["/claimant"].type == "object"
+    assert rows["/claimant/first"].required is False  # inside a oneOf branch
+    assert (rows["/claimant/dob"].type, rows["/claimant/dob"].format) == ("string", "date")
+    assert rows["/code"].type == "string"
+    assert rows["/anything"].type is None
+
+
 def test_flatten_stops_at_recursive_refs() -> None:
     schema = {
         "type": "object",

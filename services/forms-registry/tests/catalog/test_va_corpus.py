@@ -14,7 +14,9 @@ import jsonschema_rs
 import pytest
 
 from tellonce_registry import cli
+from tellonce_registry.audit.fields import flatten_schema
 from tellonce_registry.config import get_settings
+from tellonce_registry.schema_import.flatten import FlatField, flatten
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "va-forms"
 SCHEMAS = sorted(DATA.glob("*-schema.json"))
@@ -60,6 +62,80 @@ async def test_large_form_is_flattened_with_refs_and_arrays(
     assert rows["/alternateNames/*/first"]["type"] == "string"
     suggested = {s["pointer"]: s["element"] for s in created["suggestions"]}
     assert suggested["/alternateNames/*/first"] == "person.givenName"
+
+
+def _leaves(rows: list[FlatField]) -> list[str]:
+    """Pointers of rows that hold no other rows (questions, not sections or lists)."""
+    parents = {r.pointer.rsplit("/", 1)[0] for r in rows}
+    parents |= {p.removesuffix("/*") for p in parents}
+    return [r.pointer for r in rows if r.pointer not in parents]
+
+
+@pytest.mark.parametrize(
+    ("form", "leaves", "present"),
+    [
+        (
+            "21-0779",
+            32,
+            [
+                "/claimantInformation/fullName/first",
+                "/claimantInformation/dateOfBirth",
+                "/claimantInformation/ssn",
+                "/claimantInformation/vaFileNumber",
+            ],
+        ),
+        (
+            "20-0996",
+            24,
+            [
+                "/data/attributes/informalConference",
+                "/data/attributes/veteran/address/zipCode5",
+                "/data/attributes/veteran/emailAddressText",
+                "/data/attributes/informalConferenceRep/phone/phoneNumber",
+            ],
+        ),
+        (
+            "21-526EZ-ALLCLAIMS",
+            327,
+            [
+                "/newPrimaryDisabilities/*/condition",
+                "/newPrimaryDisabilities/*/ratedDisability",
+                "/newSecondaryDisabilities/*/vaMistreatmentDate",
+            ],
+        ),
+    ],
+)
+def test_fields_under_type_less_branches_are_flattened(
+    form: str, leaves: int, present: list[str]
+) -> None:
+    """``oneOf: [{"type": "null"}, {object}]``, a ``oneOf`` of objects and array items that are
+    an ``anyOf`` of objects declare no type of their own: their properties are still fields."""
+    rows = {r.pointer: r for r in flatten(DOCS[f"{form}-schema.json"])}
+    assert len(_leaves(list(rows.values()))) == leaves
+    for pointer in present:
+        assert pointer in rows, pointer
+    if form == "21-0779":
+        assert rows["/claimantInformation"].type == "object"
+        assert rows["/claimantInformation/dateOfBirth"].type == "string"
+        assert rows["/claimantInformation/dateOfBirth"].format == "date"
+        assert rows["/claimantInformation/dateOfBirth"].required is False
+    if form == "20-0996":
+        assert rows["/data/attributes/veteran/emailAddressText"].format == "email"
+    if form == "21-526EZ-ALLCLAIMS":
+        assert rows["/newPrimaryDisabilities/*/cause"].enum == [
+            "NEW",
+            "SECONDARY",
+            "WORSENED",
+            "VA",
+        ]
+
+
+@pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name.removesuffix("-schema.json"))
+def test_every_leaf_of_the_audit_walk_is_a_field_row(path: Path) -> None:
+    schema = DOCS[path.name]
+    rows = {r.pointer for r in flatten(schema)}
+    walked = {r.pointer for r in flatten_schema(schema, form="f", agency="A", version=1)}
+    assert walked - rows == set()
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name.removesuffix("-example.json"))

@@ -88,7 +88,7 @@ def client_address(request: Request) -> str | None:
     return hops[0] if hops else peer
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 KeyringDep = Annotated[Keyring, Depends(get_keyring)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]

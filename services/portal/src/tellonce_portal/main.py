@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tellonce_portal.api import ApiError, ApiUnavailable, SignInRequired, gateway_client
 from tellonce_portal.config import Settings, get_settings
+from tellonce_portal.dashboard.router import router as dashboard_router
 from tellonce_portal.deps import CSP, CsrfRejected, RoleForbidden, load_session
 from tellonce_portal.i18n import Translator
 from tellonce_portal.session import SessionCodec
@@ -154,6 +155,7 @@ def create_app(
             staff.router,
             audit.router,
             admin.router,
+            dashboard_router,
         ],
         lifespan=lifespan,
         verifier=verifier,

@@ -4,7 +4,10 @@ data element named by ``x-element``.
 
 Local ``$ref``s are followed (sibling keywords override the target, as real schemas expect),
 ``allOf`` branches merge, ``anyOf``/``oneOf``/``if``-``then``-``else`` branches contribute their
-properties as optional, and an array of objects yields ``/list/*/field`` rows.
+properties as optional, and an array of objects yields ``/list/*/field`` rows. A schema that
+declares no type of its own takes it from its ``allOf``/``anyOf``/``oneOf`` branches (the first
+that is not ``null``), so ``oneOf: [{"type": "null"}, {"type": "object", ...}]`` is an object
+whose properties are fields.
 """
 
 from __future__ import annotations
@@ -152,8 +155,9 @@ class Flattener:
                 self._merge_required(pointer, prop.required)
                 continue
             resolved, where, sub_refs = self.resolve(prop.schema, prop.loc, prop_refs)
-            self.emit(pointer, prop.name, resolved, prop.required, prop.loc)
-            kind = type_of(resolved)
+            shape = self.shape(resolved, where, sub_refs)
+            self.emit(pointer, prop.name, resolved, shape, prop.required, prop.loc)
+            kind = type_of(shape)
             if kind == "object":
                 self.walk(resolved, pointer, where, sub_refs, depth + 1)
             elif kind == "array":
@@ -162,7 +166,7 @@ class Flattener:
                     item, item_where, item_refs = self.resolve(
                         items, pointers.join(where, "items"), sub_refs
                     )
-                    if type_of(item) == "object":
+                    if type_of(self.shape(item, item_where, item_refs)) == "object":
                         self.walk(
                             item,
                             pointers.join(pointer, pointers.ANY_ITEM),
@@ -171,6 +175,27 @@ class Flattener:
                             depth + 1,
                         )
 
+    def shape(
+        self, node: dict[str, Any], loc: str, refs: tuple[str, ...], depth: int = 0
+    ) -> dict[str, Any]:
+        """The schema that tells what kind of value ``node`` holds: ``node`` itself when it says
+        (a type, properties, items, an enum or a const), else its first ``allOf``/``anyOf``/
+        ``oneOf`` branch whose kind is known and not ``null``."""
+        if type_of(node) is not None or depth > MAX_DEPTH or node.get("x-recursive"):
+            return node
+        for key in ("allOf", "anyOf", "oneOf"):
+            branches = node.get(key)
+            if not isinstance(branches, list):
+                continue
+            for i, branch in enumerate(branches):
+                resolved, where, branch_refs = self.resolve(
+                    branch, pointers.join(loc, key, i), refs
+                )
+                found = self.shape(resolved, where, branch_refs, depth + 1)
+                if type_of(found) not in (None, "null"):
+                    return found
+        return node
+
     def _merge_required(self, pointer: str, required: bool) -> None:
         if required:
             for row in self.rows:
@@ -178,8 +203,16 @@ class Flattener:
                     row.required = True
 
     def emit(
-        self, pointer: str, name: str, schema: dict[str, Any], required: bool, loc: str
+        self,
+        pointer: str,
+        name: str,
+        schema: dict[str, Any],
+        shape: dict[str, Any],
+        required: bool,
+        loc: str,
     ) -> None:
+        """One row for ``schema``; its type, format and enum come from ``shape`` (the branch
+        that gives its kind) where the schema itself says nothing."""
         if len(self.rows) >= self.max_fields:
             raise SchemaRejected(
                 [
@@ -199,11 +232,11 @@ class Flattener:
                 ]
             )
         self.seen.add(pointer)
-        kind = type_of(schema)
-        enum = schema.get("enum")
-        fmt = schema.get("format")
-        if kind == "array" and isinstance(schema.get("items"), dict):
-            items, _, _ = self.resolve(schema["items"], loc, ())
+        kind = type_of(shape)
+        enum = schema.get("enum", shape.get("enum"))
+        fmt = schema.get("format", shape.get("format"))
+        if kind == "array" and isinstance(shape.get("items"), dict):
+            items, _, _ = self.resolve(shape["items"], loc, ())
             enum = enum if enum is not None else items.get("enum")
         element = schema.get(ELEMENT_KEYWORD)
         element_location = None

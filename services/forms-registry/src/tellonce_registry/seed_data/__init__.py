@@ -1,1 +1,2 @@
-"""Demo catalog shipped with the package: agencies, the element dictionary, state forms and the VA corpus."""
+"""Demo catalog shipped with the package: agencies, the element dictionary, state forms and
+the VA corpus."""

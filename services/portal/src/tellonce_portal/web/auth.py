@@ -3,6 +3,7 @@ language switch."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from typing import Annotated
@@ -102,11 +103,14 @@ async def sign_up(
         except ApiError as exc:
             errors.extend(_sign_up_errors(exc))
     if not errors:
-        try:
-            await _establish(ctx, email.strip(), password)
-        except ApiError:
-            return ctx.redirect("/sign-in")
-        return ctx.redirect("/forms")
+        for attempt in range(3):
+            try:
+                await _establish(ctx, email.strip(), password)
+                return ctx.redirect("/forms")
+            except ApiError:
+                # A new account may not be readable yet on another identity replica.
+                await asyncio.sleep(0.3 * (attempt + 1))
+        return ctx.redirect("/sign-in")
     values = {"full_name": full_name, "email": email}
     return ctx.render("sign_up.html", status=400, errors=errors, values=values)
 

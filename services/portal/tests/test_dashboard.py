@@ -1,0 +1,242 @@
+"""OPM's performance dashboard: measures with SVG charts, filters passed to the API,
+suppressed groups shown as a dash, red/amber/green, the referral funnel, CSV, and who may see
+it; the gateway is the fake one plus the two performance endpoints."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tellonce_portal.config import Settings
+from tellonce_portal.main import create_app
+
+from .fake_gateway import PASSWORD, FakeGateway
+
+REPORT: dict[str, Any] = {
+    "period": "2026-Q2",
+    "start": "2026-04-01T00:00:00Z",
+    "end": "2026-07-01T00:00:00Z",
+    "as_of": "2026-07-01T00:00:00Z",
+    "group_by": "agency",
+    "min_cell": 10,
+    "groups": [
+        {
+            "key": "DSS",
+            "label": "DSS",
+            "suppressed": False,
+            "volume": 420,
+            "first_response": {"count": 400, "median_days": 1.5, "p90_days": 4.0},
+            "decision": {"count": 300, "median_days": 12.0, "p90_days": 31.5},
+            "needs_info_share": 0.125,
+            "backlog": [{"status": "in_review", "age": "8-30d", "count": 55}],
+            "deliveries": {
+                "total": 420,
+                "dead_letters": 3,
+                "median_minutes_to_deliver": 0.5,
+                "p90_minutes_to_deliver": 2.0,
+            },
+            "yearly_volume": 95000,
+            "digital_uptake": 0.0177,
+            "target": {
+                "due": 350,
+                "met": 280,
+                "share_met": 0.8,
+                "target_share": 0.9,
+                "rag": "amber",
+            },
+            "trend": [
+                {
+                    "week": "2026-04-06",
+                    "volume": 30,
+                    "decided": 20,
+                    "median_days_to_decision": 10.0,
+                    "share_met": 0.8,
+                    "rag": "amber",
+                },
+                {
+                    "week": "2026-04-13",
+                    "volume": 45,
+                    "decided": 30,
+                    "median_days_to_decision": 14.0,
+                    "share_met": 0.7,
+                    "rag": "red",
+                },
+                {
+                    "week": "2026-04-20",
+                    "volume": None,
+                    "decided": None,
+                    "median_days_to_decision": None,
+                    "share_met": None,
+                    "rag": None,
+                },
+            ],
+        },
+        {
+            "key": "DMV",
+            "label": "DMV",
+            "suppressed": True,
+            "volume": None,
+            "first_response": {"count": None, "median_days": None, "p90_days": None},
+            "decision": {"count": None, "median_days": None, "p90_days": None},
+            "needs_info_share": None,
+            "backlog": [],
+            "deliveries": {
+                "total": None,
+                "dead_letters": None,
+                "median_minutes_to_deliver": None,
+                "p90_minutes_to_deliver": None,
+            },
+            "yearly_volume": 1000,
+            "digital_uptake": None,
+            "target": {
+                "due": None,
+                "met": None,
+                "share_met": None,
+                "target_share": None,
+                "rag": None,
+            },
+            "trend": [],
+        },
+    ],
+}
+FUNNEL = {
+    "period": "2026-Q2",
+    "start": "2026-04-01T00:00:00Z",
+    "end": "2026-07-01T00:00:00Z",
+    "min_cell": 10,
+    "rows": [
+        {
+            "from_form": "dss-snap-application",
+            "to_form": "oec-care4kids-application",
+            "suppressed": False,
+            "suggested": 40,
+            "started": 12,
+            "submitted": 5,
+        },
+        {
+            "from_form": "dol-unemployment-claim",
+            "to_form": "dss-snap-application",
+            "suppressed": True,
+            "suggested": None,
+            "started": None,
+            "submitted": None,
+        },
+    ],
+    "total": {
+        "from_form": "*",
+        "to_form": "*",
+        "suppressed": False,
+        "suggested": 44,
+        "started": 13,
+        "submitted": 5,
+    },
+}
+
+
+class Gateway(FakeGateway):
+    performance_calls: list[dict[str, str]]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if not path.startswith("/api/v1/performance"):
+            return super().handle(request)
+        if (self._who(request) or {}).get("role") not in ("auditor", "admin"):
+            return httpx.Response(403, json={"status": 403, "detail": "OPM only"})
+        params = dict(request.url.params)
+        self.performance_calls.append({"path": path, **params})
+        if path == "/api/v1/performance/referrals":
+            return httpx.Response(200, json=FUNNEL)
+        if params.get("format") == "csv":
+            return httpx.Response(
+                200, text="group_by,key\nagency,DSS\n", headers={"content-type": "text/csv"}
+            )
+        return httpx.Response(200, json=REPORT)
+
+
+@pytest.fixture
+def fake() -> Gateway:
+    gateway = Gateway()
+    gateway.performance_calls = []
+    return gateway
+
+
+@pytest.fixture
+async def browser(fake: Gateway) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(Settings(gateway_url="http://gateway.test"), transport=fake.transport())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://portal.test",
+        headers={"accept": "text/html"},
+    ) as client:
+        yield client
+
+
+async def sign_in(client: httpx.AsyncClient, email: str) -> None:
+    html = (await client.get("/sign-in")).text
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match
+    r = await client.post(
+        "/sign-in", data={"email": email, "password": PASSWORD, "csrf_token": match.group(1)}
+    )
+    assert r.status_code == 303, r.text
+
+
+async def test_auditor_sees_measures_charts_and_funnel(
+    browser: httpx.AsyncClient, fake: Gateway
+) -> None:
+    await sign_in(browser, "auditor@demo.gov")
+    page = await browser.get(
+        "/dashboard", params={"period": "2026-Q2", "priority": "child-family", "agency": "DSS"}
+    )
+    assert page.status_code == 200, page.text
+    html = page.text
+    # the filters reach the API
+    measures = next(c for c in fake.performance_calls if c["path"] == "/api/v1/performance")
+    assert measures["period"] == "2026-Q2"
+    assert measures["priority"] == "child-family"
+    assert measures["agency"] == "DSS"
+    # figures, a bar, the RAG badge and a sparkline for DSS
+    dss = html.split('data-group="DSS"')[1].split("</tr>")[0]
+    assert "420" in dss
+    assert "12 / 31.5" in dss
+    assert 'data-rag="amber"' in dss
+    assert "<polyline" in dss
+    assert "12.5 %" in dss
+    # the suppressed group shows no figure
+    dmv = html.split('data-group="DMV"')[1].split("</tr>")[0]
+    assert "fewer than 10" in dmv
+    assert not re.search(r"\d{2,}", dmv.replace("10", ""))
+    # the funnel: counts only, small cells hidden
+    funnel = html.split("data-funnel")[1]
+    assert "suggested: 40" in funnel
+    assert "started: 12" in funnel
+    assert "submitted: 5" in funnel
+    assert funnel.count("fewer than 10") == 1
+
+
+async def test_csv_download_and_bad_filters(browser: httpx.AsyncClient, fake: Gateway) -> None:
+    await sign_in(browser, "admin@demo.gov")
+    csv = await browser.get("/dashboard/performance.csv", params={"period": "2026-Q2"})
+    assert csv.status_code == 200
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "agency,DSS" in csv.text
+    bad = await browser.get("/dashboard", params={"period": "DROP TABLE", "priority": "x"})
+    assert bad.status_code == 200
+    assert "Use YYYY, YYYY-Qn, YYYY-MM or last-Nd" in bad.text
+    # the bad period was not sent: the default was
+    assert fake.performance_calls[-1]["period"] == "last-90d"
+    assert "priority" not in fake.performance_calls[-2]
+
+
+async def test_residents_and_agencies_cannot_open_it(
+    browser: httpx.AsyncClient, fake: Gateway
+) -> None:
+    await sign_in(browser, "resident@demo.gov")
+    assert (await browser.get("/dashboard")).status_code == 403
+    assert fake.performance_calls == []
+    anonymous = await browser.get("/dashboard/performance.csv", follow_redirects=False)
+    assert anonymous.status_code in (303, 403)
