@@ -62,8 +62,16 @@ def flatten_fields(schema: dict[str, Any], elements: dict[str, str]) -> list[dic
 
 
 ELEMENTS = [
-    {"id": "person.ssn", "sensitivity": "restricted"},
-    {"id": "person.birthDate", "sensitivity": "personal"},
+    {
+        "id": "person.ssn",
+        "sensitivity": "restricted",
+        "schema": {"type": "string", "pattern": "^[0-9]{9}$"},
+    },
+    {
+        "id": "person.birthDate",
+        "sensitivity": "personal",
+        "schema": {"type": "string", "format": "date"},
+    },
     {"id": "person.givenName", "sensitivity": "personal"},
     {"id": "person.familyName", "sensitivity": "personal"},
     {"id": "contact.phone", "sensitivity": "personal"},

@@ -265,6 +265,15 @@ async def test_profile_see_correct_and_erase(
     ] == "1991-02-03"
     r = await client.put("/api/v1/profile/values/no.such", json={"value": 1}, headers=me)
     assert r.status_code == 404
+    # a correction must still be a valid value of the element
+    r = await client.put(
+        "/api/v1/profile/values/person.birthDate", json={"value": "next tuesday"}, headers=me
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["pointer"] == "/value"
+    r = await client.put("/api/v1/profile/values/person.ssn", json={"value": "12-34"}, headers=me)
+    assert r.status_code == 422
+    assert "12-34" not in r.text
     assert (
         await client.delete("/api/v1/profile/values/contact.phone", headers=me)
     ).status_code == 204

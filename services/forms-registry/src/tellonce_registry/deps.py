@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from tellonce_registry.config import Settings
 from tellonce_registry.db import Database
@@ -63,6 +65,17 @@ async def get_lazy_session(request: Request) -> AsyncIterator[LazySession]:
 
 # Dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a worker
 # thread, which costs more than the whole cached read of a published version.
+def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run ``action`` once the request's transaction has committed (and not if it rolls back).
+    Cache drops belong there: dropped before the commit, a concurrent read could store the old
+    rows again."""
+
+    def run(_: Session) -> None:
+        action()
+
+    event.listen(session.sync_session, "after_commit", run, once=True)
+
+
 async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

@@ -354,3 +354,68 @@ async def test_a_newly_published_form_shows_up_at_once(
     doc = await audit(client, auditor)
     assert app.state.audit_cache.catalog is not cached
     assert cluster_of(doc, slug, "/parent/date_of_birth")["id"] == "e-person.birthDate"
+
+
+async def test_a_confirmation_feeds_the_fields_document_of_published_versions(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """Prefill reads ``.../versions/{n}/fields``: an audit confirmation must show there, past
+    the cache of published versions (and its ETag), and go away when undone."""
+    tag = uuid.uuid4().hex[:4]
+    one, two = f"aud-pre1-{tag}", f"aud-pre2-{tag}"
+    await publish(slug=one, agency=catalog.a, schema=SNAP, minutes=5, yearly_volume=10)
+    await publish(slug=two, agency=catalog.b, schema=UI, minutes=5, yearly_volume=10)
+    urls = [f"/api/v1/forms/{one}/versions/1/fields", f"/api/v1/forms/{one}/versions/latest/fields"]
+
+    async def items(url: str) -> dict[str, dict[str, Any]]:
+        resp = await client.get(url)
+        assert resp.status_code == 200, resp.text
+        return {f["pointer"]: f for f in resp.json()["items"]}
+
+    before = await items(urls[0])
+    await items(urls[1])  # both now in the published cache
+    etag = (await client.get(urls[0])).headers["etag"]
+    assert (await client.get(urls[0], headers={"If-None-Match": etag})).status_code == 304
+    ssn = before["/applicant/ssn"]
+    assert (ssn["element"], ssn["element_source"], ssn["sensitivity"]) == (None, None, None)
+    dob = before["/applicant/dob"]
+    assert (dob["element"], dob["element_source"]) == ("person.birthDate", "version")
+
+    doc = await audit(client, auditor, min_forms=1)
+    cluster = cluster_of(doc, one, "/applicant/ssn")
+    assert cluster_of(doc, two, "/claimant/socialSecurityNumber")["id"] == cluster["id"]
+    mine = [
+        {"form": one, "pointer": "/applicant/ssn"},
+        {"form": two, "pointer": "/claimant/socialSecurityNumber"},
+    ]
+    resp = await client.post(
+        f"/api/v1/audit/clusters/{cluster['id']}/confirm",
+        json={"element": "person.ssn", "fields": mine},
+        headers=auditor,
+    )
+    assert resp.status_code == 201, resp.text
+    decision = resp.json()["id"]
+
+    for url in urls:
+        ssn = (await items(url))["/applicant/ssn"]
+        assert (ssn["element"], ssn["element_source"]) == ("person.ssn", "audit")
+        assert ssn["sensitivity"] == "restricted"
+    other = (await items(f"/api/v1/forms/{two}/versions/1/fields"))[
+        "/claimant/socialSecurityNumber"
+    ]
+    assert (other["element"], other["element_source"]) == ("person.ssn", "audit")
+    # a field mapped by its version keeps its own element and source
+    assert (await items(urls[0]))["/applicant/dob"]["element_source"] == "version"
+    # the old ETag no longer matches: a client revalidating gets the new document
+    resp = await client.get(urls[0], headers={"If-None-Match": etag})
+    assert resp.status_code == 200
+    assert resp.headers["etag"] != etag
+
+    resp = await client.delete(f"/api/v1/audit/decisions/{decision}", headers=auditor)
+    assert resp.status_code == 204
+    for url in urls:
+        ssn = (await items(url))["/applicant/ssn"]
+        assert (ssn["element"], ssn["element_source"]) == (None, None)

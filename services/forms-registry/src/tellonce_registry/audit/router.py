@@ -21,7 +21,8 @@ from tellonce_registry.audit.schemas import (
     RejectBody,
     SplitBody,
 )
-from tellonce_registry.deps import SessionDep
+from tellonce_registry.deps import CacheDep as PublishedCacheDep
+from tellonce_registry.deps import SessionDep, after_commit
 from tellonce_shared.auth import Principal, require_roles
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -158,11 +159,13 @@ async def confirm_cluster(
     body: ConfirmBody,
     session: SessionDep,
     cache: CacheDep,
+    published: PublishedCacheDep,
     reviewer: Reviewer,
 ) -> DecisionOut:
     """Confirm the cluster as a data element: its fields (or the ones named) are mapped to it,
-    which feeds prefill, and they stay in the element's cluster on every re-run."""
-    return await _decide(
+    which feeds prefill (the forms' ``.../fields`` documents show the element), and they stay
+    in the element's cluster on every re-run."""
+    decision = await _decide(
         session,
         cache,
         reviewer,
@@ -172,6 +175,9 @@ async def confirm_cluster(
         element=body.element,
         note=body.note,
     )
+    forms = {f.form for f in decision.fields}
+    after_commit(session, lambda: published.drop_forms(forms))
+    return decision
 
 
 @router.post("/clusters/{cluster_id}/split", status_code=201)
@@ -221,9 +227,13 @@ async def list_decisions(session: SessionDep, _reviewer: Reviewer) -> DecisionLi
 
 
 @router.delete("/decisions/{decision_id}", status_code=204)
-async def undo_decision(decision_id: int, session: SessionDep, _reviewer: Reviewer) -> Response:
+async def undo_decision(
+    decision_id: int, session: SessionDep, published: PublishedCacheDep, _reviewer: Reviewer
+) -> Response:
     """Undo a decision (and the mappings a confirmation recorded)."""
-    await service.undo(session, decision_id)
+    forms = await service.undo(session, decision_id)
+    if forms:
+        after_commit(session, lambda: published.drop_forms(forms))
     return Response(status_code=204)
 
 

@@ -361,11 +361,14 @@ async def list_decisions(session: AsyncSession) -> list[DecisionOut]:
     return [DecisionOut.of(d) for d in await repository.decisions(session)]
 
 
-async def undo(session: AsyncSession, decision_id: int) -> None:
+async def undo(session: AsyncSession, decision_id: int) -> set[str]:
+    """Delete the decision; the forms whose confirmed mappings went with it."""
     decision = await repository.get_decision(session, decision_id)
     if decision is None:
         raise NotFound(f"No decision {decision_id}.")
+    forms = {str(f[0]) for f in decision.fields} if decision.kind == "confirm" else set()
     await repository.delete_decision(session, decision)
+    return forms
 
 
 async def confirmed_mappings(session: AsyncSession, form: str | None) -> list[dict[str, str]]:

@@ -5,6 +5,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tellonce_registry.audit.models import AuditFieldMapping
 from tellonce_registry.models import Form, FormField, FormVersion
 
 PUBLISHED = "published"
@@ -110,6 +111,14 @@ async def next_number(session: AsyncSession, form_id: int) -> int:
 async def fields_of(session: AsyncSession, version_id: int) -> list[FormField]:
     query = select(FormField).where(FormField.version_id == version_id).order_by(FormField.position)
     return list((await session.scalars(query)).all())
+
+
+async def audit_confirmed(session: AsyncSession, slug: str) -> dict[str, str]:
+    """Pointer -> element id of the form's fields mapped by confirming an audit cluster."""
+    query = select(AuditFieldMapping.pointer, AuditFieldMapping.element_id).where(
+        AuditFieldMapping.form_slug == slug
+    )
+    return {pointer: element for pointer, element in (await session.execute(query)).all()}
 
 
 async def replace_fields(session: AsyncSession, version_id: int, rows: Iterable[FormField]) -> None:

@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
-from tellonce_registry.deps import AdminOnly, CacheDep, LazySessionDep, SessionDep, SettingsDep
+from tellonce_registry.deps import (
+    AdminOnly,
+    CacheDep,
+    LazySessionDep,
+    SessionDep,
+    SettingsDep,
+    after_commit,
+)
 from tellonce_registry.forms import service
 from tellonce_registry.forms.cache import PublishedCache
 from tellonce_registry.forms.schemas import (
@@ -79,7 +87,7 @@ async def update_form(
     slug: str, body: FormUpdate, session: SessionDep, cache: CacheDep
 ) -> FormDetail:
     await service.update_form(session, slug, body)
-    cache.drop_form(slug)
+    after_commit(session, lambda: cache.drop_form(slug))
     return await service.form_detail(session, slug, is_admin=True)
 
 
@@ -115,6 +123,7 @@ async def _cached_read(
 ) -> Response:
     hit = cache.get(slug, n, kind)
     if hit is None:
+        epoch = cache.epoch  # a drop while this reads makes the answer unfit to keep
         session = lazy.get()
         form, version = await service.require_version(session, slug, n, include_drafts=True)
         # only a draft looks at the caller: published versions are public, token or not
@@ -126,9 +135,11 @@ async def _cached_read(
             doc = await service.fields_document(session, form, version)
         body = orjson.dumps(doc)
         etag = f'W/"{slug}-{version.number}-{version.status}-{kind}"'
+        if kind == "fields":  # audit confirmations change a published version's fields
+            etag = etag[:-1] + "-" + hashlib.blake2b(body, digest_size=8).hexdigest() + '"'
         if version.status == service.DRAFT:
             return Response(body, media_type=JSON, headers={"Cache-Control": "no-store"})
-        cache.put(slug, n, kind, body, etag)
+        cache.put(slug, n, kind, body, etag, epoch)
         body_etag = (body, etag)
     else:
         body_etag = (hit.body, hit.etag)
@@ -161,7 +172,9 @@ async def get_version(
     responses={
         200: {
             "description": "{form, version, status, items: [{pointer, name, title,"
-            " type, format, required, enum, description, element, sensitivity}]}"
+            " type, format, required, enum, description, element, element_source,"
+            ' sensitivity}]}; element_source is "version" (x-element or mapped on the'
+            ' draft), "audit" (confirmed in the redundancy audit) or null'
         }
     },
 )
@@ -215,12 +228,12 @@ async def publish_version(
     slug: str, n: str, session: SessionDep, cache: CacheDep
 ) -> dict[str, Any]:
     form, version = await service.publish(session, slug, n)
-    cache.drop_form(slug)
+    after_commit(session, lambda: cache.drop_form(slug))
     return service.summary(version, form)
 
 
 @router.post("/{slug}/versions/{n}/retire", dependencies=[AdminOnly])
 async def retire_version(slug: str, n: str, session: SessionDep, cache: CacheDep) -> dict[str, Any]:
     form, version = await service.retire(session, slug, n)
-    cache.drop_form(slug)
+    after_commit(session, lambda: cache.drop_form(slug))
     return service.summary(version, form)

@@ -379,8 +379,21 @@ def version_document(form: Form, version: FormVersion) -> dict[str, Any]:
 async def fields_document(
     session: AsyncSession, form: Form, version: FormVersion
 ) -> dict[str, Any]:
+    """The version's field rows. A row with no element of its own (``x-element`` or a mapping
+    confirmed on the draft: ``element_source: "version"``) takes the element an auditor mapped
+    its (form, pointer) to by confirming a redundancy-audit cluster (``"audit"``): published
+    versions never change, so that is how a confirmation reaches prefill."""
     rows = await repository.fields_of(session, version.id)
-    known = await elements.by_ids(session, {r.element_id for r in rows if r.element_id})
+    confirmed: dict[str, str] = {}
+    if any(r.element_id is None for r in rows):
+        confirmed = await repository.audit_confirmed(session, form.slug)
+    mapped: list[tuple[FormField, str | None, str | None]] = [
+        (r, r.element_id, "version")
+        if r.element_id
+        else (r, confirmed.get(r.pointer), "audit" if r.pointer in confirmed else None)
+        for r in rows
+    ]
+    known = await elements.by_ids(session, {e for _, e, _ in mapped if e})
     return {
         "form": form.slug,
         "version": version.number,
@@ -395,10 +408,11 @@ async def fields_document(
                 "required": r.required,
                 "enum": r.enum,
                 "description": r.description,
-                "element": r.element_id,
-                "sensitivity": known[r.element_id].sensitivity if r.element_id in known else None,
+                "element": element,
+                "element_source": source,
+                "sensitivity": known[element].sensitivity if element in known else None,
             }
-            for r in rows
+            for r, element, source in mapped
         ],
     }
 

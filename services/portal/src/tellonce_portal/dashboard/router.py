@@ -13,9 +13,11 @@ from starlette.responses import Response
 
 from tellonce_portal.api import ApiError, Gateway
 from tellonce_portal.dashboard.charts import funnel_bars, shape
+from tellonce_portal.dashboard.referrals import router as referrals_router
 from tellonce_portal.deps import PageDep
 
 router = APIRouter()
+router.include_router(referrals_router)
 
 PRIORITIES = ("jobs-economy", "child-family", "transportation", "community-vitality")
 PERIOD = re.compile(r"^(\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?|last-[1-9]\d{0,3}d)$")

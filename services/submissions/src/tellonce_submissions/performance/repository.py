@@ -72,6 +72,23 @@ class Scope:
         }
 
 
+# The latest status of an application, found with a plain ``max`` (which PostgreSQL can hash
+# aggregate, unlike ``array_agg(... ORDER BY ...)``): the event time in microseconds, times 8,
+# plus the status's code. Two events of one application in the same microsecond are ordered by
+# code, i.e. by how far along the workflow they are.
+STATUS_CODES = ("submitted", "received", "in_review", "needs_info", "approved", "denied")
+STATUS_CODE = (
+    "CASE e.status "
+    + " ".join(f"WHEN '{status}' THEN {code}" for code, status in enumerate(STATUS_CODES))
+    + f" ELSE {len(STATUS_CODES)} END"
+)
+LAST_STATUS = (
+    "CASE coalesce(f.last_key % 8, 0) "
+    + " ".join(f"WHEN {code} THEN '{status}'" for code, status in enumerate(STATUS_CODES))
+    + " ELSE 'other' END"
+)
+
+
 def measures_sql(scope: Scope) -> str:
     """One pass over the period's applications and their timeline events, grouped three ways
     (``kind``): ``total`` per group, ``week`` per group and week of submission, ``backlog``
@@ -91,14 +108,14 @@ WITH scope AS (
     min(e.at) FILTER (WHERE e.agency IS NOT NULL) AS responded_at,
     min(e.at) FILTER (WHERE e.status IN ('approved', 'denied')) AS decided_at,
     coalesce(bool_or(e.status = 'needs_info'), false) AS needed_info,
-    coalesce((array_agg(e.status ORDER BY e.at DESC, e.id DESC)
-      FILTER (WHERE e.id IS NOT NULL))[1], 'submitted') AS last_status
+    max((extract(epoch FROM e.at) * 1000000)::bigint * 8 + {STATUS_CODE}) AS last_key
   FROM scope sc
   LEFT JOIN submission_events e
     ON e.submission_id = sc.id AND e.at >= :start AND e.at <= :as_of
   GROUP BY sc.id, sc.grp, sc.form, sc.submitted_at
 ), judged AS (
   SELECT f.*, date_trunc('week', f.submitted_at AT TIME ZONE 'UTC')::date AS week, t.share,
+    {LAST_STATUS} AS last_status,
     t.form IS NOT NULL AND (f.decided_at IS NOT NULL
       OR f.submitted_at + t.days * interval '1 day' < :as_of) AS due,
     t.form IS NOT NULL AND f.decided_at IS NOT NULL
@@ -148,14 +165,18 @@ ORDER BY 1
 
 
 FUNNEL_SQL = """
-SELECT from_form, to_form, count(*) AS suggested,
-  count(*) FILTER (WHERE status IN ('started', 'submitted')) AS started,
-  count(*) FILTER (WHERE status = 'submitted') AS submitted
-FROM referrals
-WHERE created_at >= :start AND created_at < :end
+SELECT r.from_form, r.to_form, count(*) AS suggested,
+  count(*) FILTER (WHERE r.status IN ('started', 'submitted')) AS started,
+  count(*) FILTER (WHERE r.status = 'submitted' OR (r.status = 'started' AND EXISTS (
+    SELECT 1 FROM submissions s WHERE s.owner = r.owner AND s.form = r.to_form
+      AND s.submitted_at >= r.started_at))) AS submitted
+FROM referrals r
+WHERE r.created_at >= :start AND r.created_at < :end
 GROUP BY 1, 2
 ORDER BY 1, 2
 """
+"""``submitted`` also counts started referrals whose form the resident has submitted since,
+even if they have not listed their referrals again (which is when the row is updated)."""
 
 
 async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> list[Any]:

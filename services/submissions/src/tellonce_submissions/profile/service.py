@@ -11,15 +11,36 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import jsonschema_rs
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tellonce_shared.problems import Conflict, NotFound
-from tellonce_submissions.answers import WILDCARD, get_at, mask, set_at
+from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
+from tellonce_submissions.answers import WILDCARD, format_pointer, get_at, mask, set_at
 from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.models import ProfileValue
 from tellonce_submissions.profile import repository
 from tellonce_submissions.profile.schemas import ProfileOut, ProfileValueOut
 from tellonce_submissions.registry.client import FormVersion, RegistryClient
+
+
+def value_errors(schema: dict[str, Any], value: Any, *, restricted: bool) -> list[dict[str, str]]:
+    """A corrected value must still be what the element says it is (a restricted value is
+    not echoed back in the message)."""
+    try:
+        validator = jsonschema_rs.validator_for(schema, validate_formats=True, offline=True)
+    except (ValueError, jsonschema_rs.ReferencingError):
+        return []  # an element schema we cannot compile does not block the resident
+    return [
+        {
+            "pointer": "/value" + format_pointer(str(t) for t in err.instance_path),
+            "message": (
+                f"The value does not satisfy the element's {err.kind.__class__.__name__} rule."
+                if restricted
+                else str(err.message)
+            ),
+        }
+        for err in validator.iter_errors(value)
+    ]
 
 
 def _context(owner: str, element: str) -> str:
@@ -80,6 +101,11 @@ async def correct(
     sensitivity = await registry.sensitivities()
     if element not in sensitivity:
         raise NotFound(f"There is no data element {element!r}.")
+    schema = await registry.element_schema(element)
+    if schema is not None:
+        errors = value_errors(schema, value, restricted=sensitivity[element] == "restricted")
+        if errors:
+            raise ValidationFailed(f"The value is not a valid {element}.", errors=errors)
     row = _row(owner, element, value, sealer, sensitivity[element] == "restricted", now)
     await repository.upsert_values(session, [row])
 

@@ -93,6 +93,7 @@ class RegistryClient:
         self._versions: dict[tuple[str, int], FormVersion] = {}
         self._agreements: dict[str, tuple[float, list[Agreement]]] = {}
         self._sensitivity: tuple[float, dict[str, str]] | None = None
+        self._element_schemas: dict[str, dict[str, Any]] = {}
         self._locks: dict[object, asyncio.Lock] = {}
 
     async def aclose(self) -> None:
@@ -226,6 +227,12 @@ class RegistryClient:
             self._agreements[form] = (time.monotonic(), result)
             return result
 
+    async def element_schema(self, element: str) -> dict[str, Any] | None:
+        """The element's JSON Schema from the dictionary (None when unknown or not given)."""
+        if element not in await self.sensitivities():
+            return None
+        return self._element_schemas.get(element)
+
     async def sensitivities(self) -> dict[str, str]:
         """Element id -> sensitivity, for every element in the dictionary."""
         if self._sensitivity and time.monotonic() - self._sensitivity[0] < self._elements_ttl:
@@ -240,6 +247,8 @@ class RegistryClient:
                 body = await self._get("/api/v1/elements", missing="No elements.", **params)
                 for e in _items(body, "elements"):
                     result[str(e["id"])] = str(e.get("sensitivity") or "personal")
+                    if isinstance(e.get("schema"), dict):
+                        self._element_schemas[str(e["id"])] = e["schema"]
                 cursor = body.get("next_cursor") if isinstance(body, dict) else None
                 if not cursor:
                     break
