@@ -130,9 +130,7 @@ def start_hub(
 def run_all(commands: list[list[str]], env: dict[str, str]) -> None:
     """Run one-shot commands (migrations, seeds) side by side; fail with their output."""
     procs = [
-        subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
+        subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for cmd in commands
     ]
     for cmd, proc in zip(commands, procs, strict=True):

@@ -391,3 +391,51 @@ def test_the_resident_journey_in_spanish(catalog: Catalog, chromium: Any) -> Non
         assert reference
     finally:
         visit.close()
+
+
+def test_the_demo_resident_files_a_seeded_form(demo_hub: Hub, chromium: Any) -> None:
+    """What a newcomer does after `make run`: sign in as the demo resident (the sign-in page
+    lists the demo accounts) and file a form of the seeded catalog."""
+    visit = Visit(chromium, demo_hub.gateway_url)
+    page = visit.page
+    try:
+        visit.goto("/sign-in")
+        assert page.locator("[data-demo-accounts]").is_visible()
+        visit.sign_in("resident@demo.gov", DEMO_PASSWORD)
+        page.wait_for_url(re.compile(r"/applications$"))
+        visit.goto("/forms")
+        page.locator('a[href="/forms/dss-energy-assistance"]').click()
+        page.wait_for_url(re.compile(r"/forms/dss-energy-assistance$"))
+        visit.axe()
+        page.get_by_role("button", name="Start now").click()
+        page.wait_for_url(re.compile(r"/pages/1$"))
+        visit.axe()
+        page.get_by_label("Full name").fill("Ana Diaz")
+        page.get_by_label("Date of birth").fill("1990-04-02")
+        page.get_by_label("Social Security number").fill("123456789")
+        page.get_by_label("Phone number").fill("8605550123")
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(re.compile(r"/pages/2$"))
+        visit.axe()
+        page.get_by_label("Street address").fill("1 Main Street")
+        page.get_by_label("City or town").fill("Hartford")
+        page.get_by_label("State", exact=True).fill("CT")
+        page.get_by_label("ZIP code").fill("06103")
+        page.get_by_label("Main heating fuel").select_option(index=1)
+        page.get_by_label("Utility account number").fill("EV-1234")
+        page.get_by_role("group", name="Do you own your home?").get_by_label("No").check()
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(re.compile(r"/pages/3$"))
+        visit.axe()
+        page.get_by_label("Number of people in the household").fill("3")
+        page.get_by_label("Total monthly household income (USD)").fill("2,100")
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(re.compile(r"/check$"))
+        visit.axe()
+        page.get_by_role("button", name="Accept and send").click()
+        page.wait_for_url(re.compile(r"/confirmation$"))
+        visit.axe()
+        reference = page.locator("[data-reference]").inner_text().strip()
+        assert re.fullmatch(r"[A-Z]{2}-\d{4}-[0-9A-Z-]+", reference), reference
+    finally:
+        visit.close()

@@ -139,9 +139,12 @@ FUNNEL = {
 
 class Gateway(FakeGateway):
     performance_calls: list[dict[str, str]]
+    started: list[str]
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
+        if path.startswith("/api/v1/referrals"):
+            return self.referrals(request)
         if not path.startswith("/api/v1/performance"):
             return super().handle(request)
         if (self._who(request) or {}).get("role") not in ("auditor", "admin"):
@@ -156,11 +159,41 @@ class Gateway(FakeGateway):
             )
         return httpx.Response(200, json=REPORT)
 
+    def referrals(self, request: httpx.Request) -> httpx.Response:
+        if (self._who(request) or {}).get("role") != "resident":
+            return httpx.Response(403, json={"status": 403, "detail": "residents only"})
+        if request.url.path == "/api/v1/referrals":
+            return httpx.Response(200, json={"items": list(REFERRALS.values())})
+        match = re.fullmatch(r"/api/v1/referrals/([^/]+)/start", request.url.path)
+        if request.method == "POST" and match and match.group(1) in REFERRALS:
+            self.started.append(match.group(1))
+            return httpx.Response(201, json={"referral": {}, "draft": {"id": "d-from-referral"}})
+        return httpx.Response(404, json={"status": 404, "detail": "no such referral"})
+
+
+REFERRALS = {
+    "ref-1": {
+        "id": "ref-1",
+        "from_form": "dss-snap-application",
+        "to_form": "oec-care4kids-application",
+        "reason": {"en": "Children at home: child care help", "es": "Ayuda con el cuidado"},
+        "status": "suggested",
+    },
+    "ref-2": {
+        "id": "ref-2",
+        "from_form": "dss-snap-application",
+        "to_form": "dss-energy-assistance",
+        "reason": {"en": "Energy help", "es": "Ayuda con la energía"},
+        "status": "submitted",
+    },
+}
+
 
 @pytest.fixture
 def fake() -> Gateway:
     gateway = Gateway()
     gateway.performance_calls = []
+    gateway.started = []
     return gateway
 
 
@@ -240,3 +273,29 @@ async def test_residents_and_agencies_cannot_open_it(
     assert fake.performance_calls == []
     anonymous = await browser.get("/dashboard/performance.csv", follow_redirects=False)
     assert anonymous.status_code in (303, 403)
+
+
+async def test_resident_sees_referrals_and_starts_one_in_a_click(
+    browser: httpx.AsyncClient, fake: Gateway
+) -> None:
+    await sign_in(browser, "resident@demo.gov")
+    page = await browser.get("/referrals")
+    assert page.status_code == 200, page.text
+    assert "Children at home: child care help" in page.text
+    first = page.text.split('data-referral="ref-1"')[1].split("</li>")[0]
+    second = page.text.split('data-referral="ref-2"')[1].split("</li>")[0]
+    assert "Start with what I already told" in first
+    assert "You have sent it." in second
+    assert "<form" not in second
+    token = re.search(r'name="csrf_token" value="([^"]+)"', first)
+    assert token
+    r = await browser.post("/referrals/ref-1/start", data={"csrf_token": token.group(1)})
+    assert r.status_code == 303
+    assert r.headers["location"] == "/drafts/d-from-referral"
+    assert fake.started == ["ref-1"]
+    # without the CSRF token nothing is started
+    r = await browser.post("/referrals/ref-1/start", data={})
+    assert r.status_code in (400, 403)
+    assert fake.started == ["ref-1"]
+    r = await browser.post("/referrals/nope/start", data={"csrf_token": token.group(1)})
+    assert r.status_code == 404

@@ -63,8 +63,6 @@ async def get_lazy_session(request: Request) -> AsyncIterator[LazySession]:
     await lazy.finish(ok=True)
 
 
-# Dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a worker
-# thread, which costs more than the whole cached read of a published version.
 def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     """Run ``action`` once the request's transaction has committed (and not if it rolls back).
     Cache drops belong there: dropped before the commit, a concurrent read could store the old
@@ -76,6 +74,8 @@ def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
     event.listen(session.sync_session, "after_commit", run, once=True)
 
 
+# Dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a worker
+# thread, which costs more than the whole cached read of a published version.
 async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

@@ -39,7 +39,11 @@ async def start(ctx: PageDep, referral_id: str) -> Response:
     except ApiError as exc:
         if exc.status == 404:
             return ctx.render(
-                "error.html", status=404, title=ctx.t("not_found"), body=ctx.t("not_found_body")
+                "error.html",
+                status=404,
+                title=ctx.t("not_found"),
+                body=ctx.t("not_found_body"),
+                detail="",
             )
         raise
     draft = (started or {}).get("draft") or {}
