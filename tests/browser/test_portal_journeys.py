@@ -203,12 +203,16 @@ class Visit:
         self.context = chromium.new_context(base_url=base, accept_downloads=True)
         self.page = self.context.new_page()
         self.checked: list[str] = []
+        self.console: list[str] = []
+        self.page.on("console", lambda message: self.console.append(message.text))
 
     def close(self) -> None:
         self.context.close()
 
     def axe(self, shot: str | None = None) -> None:
         page = self.page
+        blocked = [m for m in self.console if "Content Security Policy" in m]
+        assert blocked == [], f"CSP refused something on {page.url}: {blocked}"
         page.evaluate(AXE_SOURCE)  # evaluated by the debugger protocol: the page's CSP stays on
         violations = page.evaluate(
             "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"

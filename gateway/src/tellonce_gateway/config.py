@@ -53,8 +53,8 @@ class Settings(ServiceSettings):
 
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200
-    auth_rate_limit_per_minute: float = 20.0
-    auth_rate_limit_burst: int = 10
+    auth_rate_limit_per_minute: float = 30.0
+    auth_rate_limit_burst: int = 30
     """The stricter limit on ``POST /api/v1/identity/token`` and sign-up, per address."""
 
     trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])

@@ -402,3 +402,11 @@ def test_the_ui_document_titles_the_form_in_spanish() -> None:
     )
     assert FormDefinition(schema, ui, title="Catalog title", locale="en").title == "Catalog title"
     assert FormDefinition(schema, None, locale="es").title == "Schema title"
+
+
+def test_parse_errors_speak_the_page_language() -> None:
+    schema = {"type": "object", "properties": {"children": {"type": "integer"}}}
+    ui = {"fields": {"/children": {"label": {"en": "Children", "es": "Hijos"}}}}
+    fields = FormDefinition(schema, ui, locale="es").fields({})
+    result = parse_fields(fields, {"/children": ["dos"]}, {}, "es")
+    assert [e.message for e in result.errors] == ["Hijos debe ser un número entero"]

@@ -33,6 +33,7 @@ class CompiledSchema:
             )
         except (ValueError, jsonschema_rs.ReferencingError) as exc:
             raise SchemaUnusable(str(exc)) from exc
+        self.schema = schema
         self.restricted = list(restricted)
         # the hot path: jsonschema-rs's own method, no Python wrapper in between
         self.is_valid: Callable[[Any], bool] = self._validator.is_valid

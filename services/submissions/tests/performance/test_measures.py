@@ -26,11 +26,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.deliveries.models import Delivery
 from tellonce_submissions.models import Submission, SubmissionEvent
+from tellonce_submissions.performance import facts
+from tellonce_submissions.performance.models import SubmissionFacts
 from tellonce_submissions.performance.service import rag
 
 from .conftest import Catalog, Clock
@@ -138,6 +140,7 @@ async def history(perf_app: FastAPI, catalog: Catalog) -> History:
         await s.execute(insert(Submission), h.submissions)
         await s.execute(insert(SubmissionEvent), h.events)
         await s.execute(insert(Delivery), h.deliveries)
+        await facts.backfill(s)  # history written directly, not through the API
         await s.commit()
     return h
 
@@ -409,3 +412,51 @@ async def test_who_may_read_and_bad_input(
     assert r.status_code == 404
     listed = (await perf_client.get("/api/v1/performance/targets", headers=admin)).json()
     assert {"perf-a", "perf-b"} <= {t["form"] for t in listed["items"]}
+
+
+async def test_facts_follow_submissions_and_status_posts(
+    perf_client: httpx.AsyncClient, perf_tokens: TokenFactory, perf_app: FastAPI
+) -> None:
+    """The two hooks keep each application's milestones as the backfill would compute them
+    from the timeline."""
+    sub = "res-" + uuid.uuid4().hex[:8]
+    answers = {"applicant": {"birthDate": "1990-01-01"}, "householdSize": 1}
+    r = await perf_client.post(
+        "/api/v1/submissions",
+        json={"form": "snap", "version": 1, "answers": answers},
+        headers={**perf_tokens.headers(sub), "Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    dss = perf_tokens.headers("staff", role="agency", agency="DSS")
+    for status, message in (("received", None), ("needs_info", "payslip"), ("approved", None)):
+        r = await perf_client.post(
+            f"/api/v1/submissions/{sid}/status",
+            json={"status": status, **({"message": message} if message else {})},
+            headers=dss,
+        )
+        assert r.status_code in (200, 201), r.text
+
+    def as_tuple(row: SubmissionFacts) -> tuple[Any, ...]:
+        return (
+            row.form,
+            row.owning_agency,
+            row.submitted_at,
+            row.responded_at,
+            row.decided_at,
+            row.needs_info_at,
+            row.last_status,
+            row.last_at,
+        )
+
+    async with perf_app.state.database.sessions() as s:
+        kept = as_tuple(await s.get_one(SubmissionFacts, sid))
+        await s.execute(delete(SubmissionFacts).where(SubmissionFacts.submission_id == sid))
+        await facts.backfill(s)
+        await s.commit()
+        s.expunge_all()
+        rebuilt = as_tuple(await s.get_one(SubmissionFacts, sid))
+    assert kept == rebuilt
+    assert kept[6] == "approved"
+    assert kept[3] is not None
+    assert kept[3] <= kept[5] <= kept[4]

@@ -14,6 +14,7 @@ from typing import Any
 
 from tellonce_portal.forms import pointers
 from tellonce_portal.forms.model import Field, FieldError, Option
+from tellonce_portal.forms.validate import MESSAGES, lower_first
 
 FormData = Mapping[str, Sequence[str]]
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -24,6 +25,7 @@ class ParseResult:
     answers: dict[str, Any]
     errors: list[FieldError] = field(default_factory=list)
     raw: dict[str, str] = field(default_factory=dict)
+    locale: str = "en"
 
 
 def _first(form: FormData, name: str) -> str:
@@ -48,9 +50,11 @@ def _match_option(options: Sequence[Option], text: str) -> tuple[bool, Any]:
     return False, None
 
 
-def parse_fields(fields: Sequence[Field], form: FormData, answers: dict[str, Any]) -> ParseResult:
+def parse_fields(
+    fields: Sequence[Field], form: FormData, answers: dict[str, Any], locale: str = "en"
+) -> ParseResult:
     """Apply the posted values of ``fields`` onto a copy of ``answers``."""
-    result = ParseResult(answers=copy.deepcopy(answers))
+    result = ParseResult(answers=copy.deepcopy(answers), locale=locale)
     for f in fields:
         _parse_one(f, form, result)
     for f in fields:
@@ -83,7 +87,7 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
         for text in form.get(f.name) or []:
             ok, value = _match_option(f.options, text)
             if not ok:
-                result.errors.append(FieldError(f.pointer, _choose(f.label)))
+                result.errors.append(FieldError(f.pointer, _say(result, "from_list", f)))
                 return
             if value not in chosen:
                 chosen.append(value)
@@ -99,9 +103,7 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
                 num = coerce_number(line, integer=f.item_type == "integer")
                 if num is None:
                     result.raw[f.name] = text
-                    result.errors.append(
-                        FieldError(f.pointer, f"Enter {f.label.lower()} as numbers, one per line")
-                    )
+                    result.errors.append(FieldError(f.pointer, _say(result, "numbers_per_line", f)))
                     return
                 items.append(num)
             else:
@@ -118,7 +120,7 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
     if f.kind == "yesno":
         if text not in ("true", "false"):
             result.raw[f.name] = text
-            result.errors.append(FieldError(f.pointer, f"Select yes or no for {f.label.lower()}"))
+            result.errors.append(FieldError(f.pointer, _say(result, "yes_or_no", f)))
             return
         _put(result, f.pointer, text == "true")
         return
@@ -126,7 +128,7 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
         ok, value = _match_option(f.options, text)
         if not ok:
             result.raw[f.name] = text
-            result.errors.append(FieldError(f.pointer, _choose(f.label)))
+            result.errors.append(FieldError(f.pointer, _say(result, "from_list", f)))
             return
         _put(result, f.pointer, value)
         return
@@ -134,8 +136,8 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
         num = coerce_number(text, integer=f.kind == "integer")
         if num is None:
             result.raw[f.name] = text
-            what = "a whole number" if f.kind == "integer" else "a number"
-            result.errors.append(FieldError(f.pointer, f"{f.label} must be {what}"))
+            key = "whole_number" if f.kind == "integer" else "a_number"
+            result.errors.append(FieldError(f.pointer, _say(result, key, f)))
             return
         _put(result, f.pointer, num)
         return
@@ -191,5 +193,6 @@ class ListAction:
         return True
 
 
-def _choose(label: str) -> str:
-    return "Select " + label.lower() + " from the list"  # noqa: S608 (not SQL)
+def _say(result: ParseResult, key: str, f: Field) -> str:
+    table = MESSAGES.get(result.locale, MESSAGES["en"])
+    return table[key].format(name=f.label, lower=lower_first(f.label))

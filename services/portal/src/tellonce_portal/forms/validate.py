@@ -54,6 +54,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fit": "Check {lower}: the answers do not fit together",
         "extra": "This answer is not part of the form",
         "check": "Check {lower}",
+        "whole_number": "{name} must be a whole number",
+        "a_number": "{name} must be a number",
+        "numbers_per_line": "Enter {lower} as numbers, one per line",
+        "yes_or_no": "Select yes or no for {lower}",
     },
     "es": {
         "confirm": "Confirme {lower}",
@@ -75,6 +79,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fit": "Revise {lower}: las respuestas no concuerdan",
         "extra": "Esta respuesta no es parte del formulario",
         "check": "Revise {lower}",
+        "whole_number": "{name} debe ser un número entero",
+        "a_number": "{name} debe ser un número",
+        "numbers_per_line": "Escriba {lower} como números, uno por línea",
+        "yes_or_no": "Seleccione sí o no en {lower}",
     },
 }
 
@@ -98,7 +106,7 @@ def message_for(
     parts = pointers.split(pointer) if pointer.startswith("/") else []
     name = field.label if field is not None and field.label else (parts[-1] if parts else "")
     name = name or ("this answer" if locale == "en" else "esta respuesta")
-    lower = _lower_first(name)
+    lower = lower_first(name)
     kind = field.kind if field is not None else "text"
     choose = kind in ("radios", "select", "yesno", "checkboxes")
 
@@ -208,7 +216,7 @@ def from_api(errors: Any) -> list[FieldError]:
     return out
 
 
-def _lower_first(label: str) -> str:
+def lower_first(label: str) -> str:
     """ "Full name" -> "full name"; proper names and acronyms keep their capitals ("Social
     Security number", "VA file number")."""
     words = label.split()

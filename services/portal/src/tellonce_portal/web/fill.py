@@ -133,7 +133,7 @@ async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
     fields = filling.defn.page_fields(page, answers)
     posted = await ctx.request.form()
     data = {key: [str(v) for v in posted.getlist(key)] for key in posted if key.startswith("/")}
-    result = parse_fields(fields, data, answers)
+    result = parse_fields(fields, data, answers, ctx.locale)
     updated: dict[str, Any] = pointers.prune(result.answers)
     action_text = str(posted.get("_action") or "continue")
     base = f"/drafts/{draft_id}/pages/{n}"

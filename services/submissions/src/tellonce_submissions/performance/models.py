@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tellonce_submissions.models import Base, Submission, SubmissionEvent
+from tellonce_submissions.models import Base, SubmissionEvent
 
 
 class PerformanceTarget(Base):
@@ -23,20 +23,8 @@ class PerformanceTarget(Base):
     updated_by: Mapped[str] = mapped_column(String(128))
 
 
-# The measures filter submissions by period (and form or agency), then join their timeline
-# events: the timeline index covers every column the join reads (no heap visits), and the
-# index on ``at`` lets a short period read only its own events.
-Index("ix_submissions_submitted_at", Submission.__table__.c.submitted_at)
-Index(
-    "ix_submissions_form_submitted_at",
-    Submission.__table__.c.form,
-    Submission.__table__.c.submitted_at,
-)
-Index(
-    "ix_submissions_agency_submitted_at",
-    Submission.__table__.c.owning_agency,
-    Submission.__table__.c.submitted_at,
-)
+# For a past period, the status an open application had at the period's end is read from its
+# timeline: the latest event by then, which this index finds without visiting the table.
 Index(
     "ix_submission_events_timeline",
     SubmissionEvent.__table__.c.submission_id,
@@ -45,4 +33,27 @@ Index(
     SubmissionEvent.__table__.c.agency,
     SubmissionEvent.__table__.c.id,
 )
-Index("ix_submission_events_at", SubmissionEvent.__table__.c.at)
+
+
+class SubmissionFacts(Base):
+    """One row per submission with the milestones the measures read (first agency response,
+    first decision, first needs_info, latest status), kept up to date when the submission is
+    stored and each time an agency posts a status. The measures then scan one narrow row per
+    application instead of joining the timeline (see docs/performance-management.md)."""
+
+    __tablename__ = "submission_facts"
+    __table_args__ = (
+        Index("ix_submission_facts_submitted_at", "submitted_at"),
+        Index("ix_submission_facts_form_submitted_at", "form", "submitted_at"),
+        Index("ix_submission_facts_agency_submitted_at", "owning_agency", "submitted_at"),
+    )
+
+    submission_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    form: Mapped[str] = mapped_column(String(128))
+    owning_agency: Mapped[str] = mapped_column(String(32))
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    needs_info_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    last_status: Mapped[str] = mapped_column(String(32))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

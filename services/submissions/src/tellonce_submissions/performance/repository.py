@@ -1,4 +1,5 @@
-"""The measure queries: SQL aggregation on PostgreSQL (``percentile_cont`` for medians and
+"""The measure queries over ``submission_facts`` (one row of milestones per application, kept
+by ``facts.py``): SQL aggregation on PostgreSQL (``percentile_cont`` for medians and
 90th percentiles, ``GROUPING SETS`` for the group and its weekly trend in one pass). Rows are
 never loaded into Python; only one row per group, week or backlog cell comes back.
 
@@ -72,50 +73,30 @@ class Scope:
         }
 
 
-# The latest status of an application, found with a plain ``max`` (which PostgreSQL can hash
-# aggregate, unlike ``array_agg(... ORDER BY ...)``): the event time in microseconds, times 8,
-# plus the status's code. Two events of one application in the same microsecond are ordered by
-# code, i.e. by how far along the workflow they are.
-STATUS_CODES = ("submitted", "received", "in_review", "needs_info", "approved", "denied")
-STATUS_CODE = (
-    "CASE e.status "
-    + " ".join(f"WHEN '{status}' THEN {code}" for code, status in enumerate(STATUS_CODES))
-    + f" ELSE {len(STATUS_CODES)} END"
-)
-LAST_STATUS = (
-    "CASE coalesce(f.last_key % 8, 0) "
-    + " ".join(f"WHEN {code} THEN '{status}'" for code, status in enumerate(STATUS_CODES))
-    + " ELSE 'other' END"
-)
-
-
 def measures_sql(scope: Scope) -> str:
-    """One pass over the period's applications and their timeline events, grouped three ways
-    (``kind``): ``total`` per group, ``week`` per group and week of submission, ``backlog``
-    per group, status at ``as_of`` and age (the open applications among them).
+    """One pass over the period's rows of ``submission_facts`` (one per application, with its
+    milestones), grouped three ways (``kind``): ``total`` per group, ``week`` per group and
+    week of submission, ``backlog`` per group, status at ``as_of`` and age.
 
-    Events are joined set-wise (a hash or merge join the planner picks) rather than looked up
-    one application at a time, and only events from the period start on are read: an event
-    is never older than its application."""
+    Milestones after ``as_of`` are ignored. The status at ``as_of`` is the stored latest one
+    unless that came later; only then, and only for applications still open at ``as_of``,
+    is the timeline read."""
     # only fixed fragments of Scope (never request text) are interpolated
     return f"""
 WITH scope AS (
-  SELECT s.id, s.form, s.submitted_at, {scope.key()} AS grp
-  FROM submissions s{scope.join()}
+  SELECT s.form, s.submitted_at, {scope.key()} AS grp,
+    CASE WHEN s.responded_at <= :as_of THEN s.responded_at END AS responded_at,
+    CASE WHEN s.decided_at <= :as_of THEN s.decided_at END AS decided_at,
+    coalesce(s.needs_info_at <= :as_of, false) AS needed_info,
+    CASE WHEN s.decided_at <= :as_of THEN NULL
+         WHEN s.last_at <= :as_of THEN s.last_status
+         ELSE coalesce((SELECT e.status FROM submission_events e
+           WHERE e.submission_id = s.submission_id AND e.at <= :as_of
+           ORDER BY e.at DESC, e.id DESC LIMIT 1), 'submitted') END AS last_status
+  FROM submission_facts s{scope.join()}
   WHERE s.submitted_at >= :start AND s.submitted_at < :end{scope.where()}
-), facts AS MATERIALIZED (
-  SELECT sc.grp, sc.form, sc.submitted_at,
-    min(e.at) FILTER (WHERE e.agency IS NOT NULL) AS responded_at,
-    min(e.at) FILTER (WHERE e.status IN ('approved', 'denied')) AS decided_at,
-    coalesce(bool_or(e.status = 'needs_info'), false) AS needed_info,
-    max((extract(epoch FROM e.at) * 1000000)::bigint * 8 + {STATUS_CODE}) AS last_key
-  FROM scope sc
-  LEFT JOIN submission_events e
-    ON e.submission_id = sc.id AND e.at >= :start AND e.at <= :as_of
-  GROUP BY sc.id, sc.grp, sc.form, sc.submitted_at
 ), judged AS (
   SELECT f.*, date_trunc('week', f.submitted_at AT TIME ZONE 'UTC')::date AS week, t.share,
-    {LAST_STATUS} AS last_status,
     t.form IS NOT NULL AND (f.decided_at IS NOT NULL
       OR f.submitted_at + t.days * interval '1 day' < :as_of) AS due,
     t.form IS NOT NULL AND f.decided_at IS NOT NULL
@@ -125,7 +106,7 @@ WITH scope AS (
          WHEN f.submitted_at > :as_of - interval '30 days' THEN '8-30d'
          WHEN f.submitted_at > :as_of - interval '90 days' THEN '31-90d'
          ELSE '90d+' END AS age
-  FROM facts f LEFT JOIN performance_targets t ON t.form = f.form
+  FROM scope f LEFT JOIN performance_targets t ON t.form = f.form
 )
 SELECT grp, week, last_status AS status, age,
   CASE WHEN GROUPING(week) = 0 THEN 'week'
@@ -156,8 +137,8 @@ SELECT {scope.key()} AS grp, count(*) AS total,
   percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
     (ORDER BY extract(epoch FROM coalesce(d.delivered_at, d.acked_at) - d.created_at))
     AS deliver_s
-FROM submissions s{scope.join()}
-JOIN deliveries d ON d.submission_id = s.id
+FROM submission_facts s{scope.join()}
+JOIN deliveries d ON d.submission_id = s.submission_id
 WHERE s.submitted_at >= :start AND s.submitted_at < :end{scope.where()}
 GROUP BY 1
 ORDER BY 1
@@ -223,7 +204,7 @@ def form_volumes_sql(scope: Scope) -> str:
     # only fixed fragments of Scope (never request text) are interpolated
     return f"""
 SELECT {scope.key()} AS grp, s.form, count(*) AS n
-FROM submissions s{scope.join()}
+FROM submission_facts s{scope.join()}
 WHERE s.submitted_at >= :start AND s.submitted_at < :end{scope.where()}
 GROUP BY 1, 2
 """  # noqa: S608

@@ -145,12 +145,42 @@ class RegistryClient:
         missing = f"Form {form!r} has no version {number}."
         doc = await self._get(f"/api/v1/forms/{form}/versions/{number}", missing=missing)
         status = str(doc.get("status", ""))
+        fields, restricted = await self._fields(form, number, missing)
         if cached is not None:
-            # The content of a published version never changes: keep fields and validator.
+            # The schema of a published version never changes, but its field -> element
+            # mappings may grow (an auditor confirming a cluster), so the fields are re-read
+            # on every status refresh and the validator recompiled only if the restricted
+            # set moved.
             cached.status = status
+            cached.fields = fields
+            if restricted != cached.compiled.restricted:
+                cached.compiled = await asyncio.to_thread(
+                    CompiledSchema, cached.compiled.schema, restricted
+                )
             cached.fetched_at = time.monotonic()
             return cached
         form_doc = await self._get(f"/api/v1/forms/{form}", missing=f"There is no form {form!r}.")
+        agency = form_doc.get("agency") or form_doc.get("agency_code")
+        if not isinstance(agency, str):
+            raise ServiceUnavailable(f"The forms registry names no owning agency for {form!r}.")
+        schema = doc.get("schema")
+        if not isinstance(schema, dict):
+            raise ServiceUnavailable(f"Form {form!r} version {number} has no schema.")
+        compiled = await asyncio.to_thread(CompiledSchema, schema, restricted)
+        return FormVersion(
+            form=form,
+            version=number,
+            status=status,
+            owning_agency=agency,
+            form_title=str(form_doc.get("title") or form),
+            fields=fields,
+            compiled=compiled,
+            fetched_at=time.monotonic(),
+        )
+
+    async def _fields(
+        self, form: str, number: int, missing: str
+    ) -> tuple[list[FieldInfo], list[tuple[str, ...]]]:
         fields_doc = await self._get(
             f"/api/v1/forms/{form}/versions/{number}/fields", missing=missing
         )
@@ -177,23 +207,7 @@ class RegistryClient:
         restricted = [
             f.tokens for f in fields if f.element and given.get(f.element) == "restricted"
         ]
-        agency = form_doc.get("agency") or form_doc.get("agency_code")
-        if not isinstance(agency, str):
-            raise ServiceUnavailable(f"The forms registry names no owning agency for {form!r}.")
-        schema = doc.get("schema")
-        if not isinstance(schema, dict):
-            raise ServiceUnavailable(f"Form {form!r} version {number} has no schema.")
-        compiled = await asyncio.to_thread(CompiledSchema, schema, restricted)
-        return FormVersion(
-            form=form,
-            version=number,
-            status=status,
-            owning_agency=agency,
-            form_title=str(form_doc.get("title") or form),
-            fields=fields,
-            compiled=compiled,
-            fetched_at=time.monotonic(),
-        )
+        return fields, restricted
 
     async def agreements(self, form: str) -> list[Agreement]:
         cached = self._agreements.get(form)

@@ -27,6 +27,7 @@ from tellonce_submissions.deliveries.outbox import enqueue_deliveries
 from tellonce_submissions.drafts import repository as drafts_repository
 from tellonce_submissions.drafts.service import DraftService, check_size
 from tellonce_submissions.models import Submission, SubmissionEvent
+from tellonce_submissions.performance import facts as performance_facts
 from tellonce_submissions.profile import service as profile
 from tellonce_submissions.reference import new_reference, normalize_reference
 from tellonce_submissions.registry.client import (
@@ -176,6 +177,7 @@ class SubmissionService:
         repository.add_event(
             self.session, submission_id=submission_id, at=self.now, status=SUBMITTED
         )
+        performance_facts.record_submission(self.session, submission)  # measures, issue 11
         created = SubmissionCreated(
             id=submission.id,
             reference=submission.reference,
@@ -289,6 +291,7 @@ class SubmissionService:
             message=message,
             actor=principal.sub,
         )
+        await performance_facts.record_event(self.session, event)  # measures, issue 11
         return _timeline_entry(event)
 
     def answers_of(self, submission: Submission, *, masked: bool) -> dict[str, Any]:
