@@ -62,7 +62,7 @@ def request_head(
 
 
 async def _send_request(
-    conn: UpstreamConnection, head: list[bytes], body: bytes | StreamedBody | None
+    conn: UpstreamConnection, head: list[bytes], body: bytes | StreamedBody | None, seconds: float
 ) -> None:
     conn.write(b"".join(head))
     if isinstance(body, StreamedBody):
@@ -72,7 +72,7 @@ async def _send_request(
                 conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
             else:
                 conn.write(chunk)
-            await conn.drain()
+            await conn.drain(seconds)
         if chunked:
             conn.write(b"0\r\n\r\n")
 
@@ -97,7 +97,7 @@ async def forward_native(
             raise _problem(exc, upstream) from None
         conn.begin(head_only=method == "HEAD")
         try:
-            await _send_request(conn, head, body)
+            await _send_request(conn, head, body, route.read_timeout)
             await conn.wait_head(route.read_timeout)
             break
         except UpstreamError as exc:

@@ -149,12 +149,14 @@ class UpstreamConnection(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(data)
 
-    async def drain(self) -> None:
+    async def drain(self, seconds: float) -> None:
+        """Wait until the service reads again; one that stops reading for ``seconds`` is
+        treated as timed out."""
         if self.write_paused and not self.closed:
             self.drain_waiter = self.loop.create_future()
-            await self.drain_waiter
-            if self.error is not None:
-                raise self.error
+            await _with_timeout(self.drain_waiter, seconds, self)
+        if self.error is not None:
+            raise self.error
 
     async def wait_head(self, seconds: float) -> None:
         if not self.head_done and self.error is None:

@@ -33,6 +33,7 @@ SCHEMA: dict[str, Any] = {
                 "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
             },
         },
+        "hasJob": {"type": "boolean"},
         "monthlyIncome": {"type": "number"},
     },
 }
@@ -41,12 +42,15 @@ UI: dict[str, Any] = {
         {"id": "you", "title": {"en": "About you", "es": "Sobre usted"},
          "fields": ["/fullName", "/ssn", "/dateOfBirth"]},
         {"id": "household", "title": {"en": "Your household", "es": "Su hogar"},
-         "fields": ["/household", "/monthlyIncome"]},
+         "fields": ["/household", "/hasJob", "/monthlyIncome"]},
     ],
     "fields": {
         "/fullName": {"label": {"en": "Full name", "es": "Nombre completo"}},
         "/ssn": {"label": {"en": "Social Security number", "es": "Número de Seguro Social"},
                  "help": {"en": "9 digits", "es": "9 dígitos"}},
+        "/hasJob": {"label": {"en": "Do you have a job?", "es": "¿Tiene trabajo?"}},
+        "/monthlyIncome": {"label": {"en": "Monthly income", "es": "Ingreso mensual"},
+                           "show_if": {"pointer": "/hasJob", "equals": True}},
     },
 }  # fmt: skip
 

@@ -131,6 +131,11 @@ def test_every_page_of_a_resident_journey_passes_axe(page: Any) -> None:
     page.get_by_role("button", name="Add a household").click()
     page.wait_for_load_state()
     page.get_by_label("Name", exact=True).fill("Ana")
+    income = page.get_by_label("Monthly income")
+    assert not income.is_visible(), "a question that does not apply yet is hidden"
+    page.get_by_role("group", name="Do you have a job?").get_by_label("Yes").check()
+    assert income.is_visible(), "answering Yes reveals it"
+    income.fill("1200")
     axe(page, "household")
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(r"/check$"))

@@ -182,7 +182,12 @@ async def test_a_resident_files_a_form_with_one_error_fixed_and_a_double_click(
     done = await post(
         browser,
         second,
-        {"/household/0/name": "Ana", "/household/0/age": "34", "/monthlyIncome": "1,200"},
+        {
+            "/household/0/name": "Ana",
+            "/household/0/age": "34",
+            "/hasJob": "true",
+            "/monthlyIncome": "1,200",
+        },
     )
     assert done.headers["location"] == f"/drafts/{draft_id}/check"
     assert fake.drafts[draft_id]["answers"]["household"] == [{"name": "Ana", "age": 34}]
@@ -437,3 +442,29 @@ async def test_sign_up_signs_the_new_resident_in_or_explains_the_password_rule(
     assert done.headers["location"] == "/forms"
     page = await browser.get("/applications")
     assert page.status_code == 200, "the new resident is signed in"
+
+
+async def test_a_failing_gateway_gets_a_503_page_and_a_bug_a_500_page_without_a_trace() -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    def buggy(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug in the portal's path")
+
+    for handler, status, text in (
+        (down, 503, "Sorry, there is a problem with the service"),
+        (buggy, 500, "Sorry, there is a problem with the service"),
+    ):
+        app = create_app(
+            Settings(gateway_url="http://gateway.test"), transport=httpx.MockTransport(handler)
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://portal.test",
+            headers={"accept": "text/html"},
+        ) as client:
+            page = await client.get("/forms")
+            assert page.status_code == status
+            assert text in page.text
+            assert "Traceback" not in page.text
+            assert "a bug in the portal" not in page.text

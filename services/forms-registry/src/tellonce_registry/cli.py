@@ -7,12 +7,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from tellonce_registry.config import Settings, get_settings
 from tellonce_registry.db import Database
 from tellonce_registry.seeding import Report, import_files, seed
 from tellonce_shared.migrations import upgrade
+from tellonce_shared.serve import add_serve_command, serve
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
@@ -52,9 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="schema files or folders")
     imp.add_argument("--agency", required=True, help="the owning agency's code, e.g. DVA")
     imp.add_argument("--publish", action="store_true", help="publish each imported version")
-    serve = sub.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=None)
+    add_serve_command(sub)
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "migrate":
@@ -64,14 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "import":
         sys.exit(_print(asyncio.run(_run_import(settings, args.files, args.agency, args.publish))))
     elif args.command == "serve":
-        uvicorn.run(
-            "tellonce_registry.main:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port or settings.port,
-            log_config=None,
-            access_log=False,
-        )
+        serve("tellonce_registry.main:create_app", args, settings.port)
 
 
 if __name__ == "__main__":

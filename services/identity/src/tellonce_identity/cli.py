@@ -11,8 +11,6 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-import uvicorn
-
 from tellonce_identity.config import get_settings
 from tellonce_identity.seed import (
     run_create_admin,
@@ -24,6 +22,7 @@ from tellonce_identity.seed import (
 )
 from tellonce_shared.migrations import upgrade
 from tellonce_shared.problems import Problem
+from tellonce_shared.serve import add_serve_command, serve
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
@@ -56,9 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     admin.add_argument("--email", required=True)
     admin.add_argument("--full-name", required=True)
-    serve = sub.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=None)
+    add_serve_command(sub)
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "migrate":
@@ -103,14 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"identity create-admin: {messages}")
         print(f"identity: created admin {args.email} ({user_id})")
     elif args.command == "serve":
-        uvicorn.run(
-            "tellonce_identity.main:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port or settings.port,
-            log_config=None,
-            access_log=False,
-        )
+        serve("tellonce_identity.main:create_app", args, settings.port)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import uvicorn
-
 from tellonce_shared.migrations import upgrade
+from tellonce_shared.serve import add_serve_command, serve
 from tellonce_submissions.config import get_settings
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
@@ -21,9 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser(
         "purge", help="retention: delete drafts past 60 days and idempotency keys past 24 h"
     )
-    serve = sub.add_parser("serve", help="run the HTTP service")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=None)
+    add_serve_command(sub)
     worker = sub.add_parser("worker", help="deliver the outbox (webhooks, retries)")
     worker.add_argument(
         "--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1"
@@ -47,14 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
         asyncio.run(run_worker(settings, metrics_port=args.metrics_port))
     elif args.command == "serve":
-        uvicorn.run(
-            "tellonce_submissions.main:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port or settings.port,
-            log_config=None,
-            access_log=False,
-        )
+        serve("tellonce_submissions.main:create_app", args, settings.port)
 
 
 if __name__ == "__main__":
