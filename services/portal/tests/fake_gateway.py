@@ -68,6 +68,8 @@ class FakeGateway:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    answer_reads: int = 0
+    """Pages of the pull feed read (each one a logged read of resident answers)."""
     added_agencies: list[dict[str, Any]] = field(default_factory=list)
     added_agreements: list[dict[str, Any]] = field(default_factory=list)
     versions: list[dict[str, Any]] = field(default_factory=list)
@@ -289,7 +291,18 @@ class FakeGateway:
             return httpx.Response(
                 200, json={"items": list(self.dead.values()), "next_cursor": None}
             )
+        if path == "/api/v1/deliveries" and request.url.params.get("agency"):
+            if request.url.params["agency"] != who.get("agency"):
+                return httpx.Response(403, json={"status": 403, "detail": "not your agency"})
+            states = [
+                {"id": f"d-{s['id']}", "submission_id": s["id"], "reference": s["reference"],
+                 "agency": who.get("agency"), "form": s["form"], "version": 1, "fields": [],
+                 "status": "delivered", "attempts": 1, "created_at": s["submitted_at"]}
+                for s in self.submissions.values()
+            ]  # fmt: skip
+            return httpx.Response(200, json={"items": states, "next_cursor": None})
         if path == "/api/v1/deliveries":
+            self.answer_reads += 1
             items = [
                 {"id": f"d-{s['id']}", "status": "delivered", "created_at": s["submitted_at"],
                  "data": {"delivery_id": f"d-{s['id']}", "submission_id": s["id"],

@@ -254,6 +254,7 @@ async def test_staff_see_their_inbox_and_post_a_status(
     await sign_in(browser, "staff@dss.demo.gov")
     inbox = await browser.get("/inbox")
     assert "CT-2026-AAAA-BBBB" in inbox.text
+    assert fake.answer_reads == 0, "listing the inbox reads no answers"
     view = await browser.get("/inbox/d-s1")
     assert "Ana Diaz" in view.text
     missing = await post(

@@ -708,6 +708,21 @@ class Gateway:
         body = _obj(await self._call("POST", "/api/v1/deliveries/replay"))
         return int(body.get("replayed") or 0)
 
+    async def delivery_states(self, agency: str, cursor: str | None = None) -> DeliveryPage:
+        """The agency's deliveries without their answers (no read of resident answers, so
+        nothing for the access log): what the inbox lists."""
+        body = _obj(
+            await self._call(
+                "GET",
+                "/api/v1/deliveries",
+                params={"agency": agency, "cursor": cursor, "limit": 100},
+            )
+        )
+        return DeliveryPage(
+            items=[_delivery(d) for d in body.get("items") or [] if isinstance(d, dict)],
+            next_cursor=body.get("next_cursor"),
+        )
+
     async def audit(self) -> dict[str, Any]:
         body = await self._call("GET", "/api/v1/audit/redundancy")
         return body if isinstance(body, dict) else {}

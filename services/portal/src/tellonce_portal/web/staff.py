@@ -83,11 +83,26 @@ def flat_answers(answers: object, prefix: str = "") -> list[tuple[str, object]]:
     return [(prefix, answers)]
 
 
+async def _states(gateway: Gateway, agency: str) -> list[Delivery]:
+    items: list[Delivery] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        page = await gateway.delivery_states(agency, cursor)
+        items.extend(page.items)
+        if not page.next_cursor or not page.items:
+            break
+        cursor = page.next_cursor
+    return items
+
+
 @router.get("/inbox")
 async def inbox(ctx: PageDep) -> Response:
+    """The list shows references and states only, so opening the inbox reads no answers;
+    answers are read (and logged by the API) when a delivery is opened."""
     ctx.require("agency")
-    deliveries = await _all_deliveries(await ctx.api())
-    deliveries.reverse()
+    gateway = await ctx.api()
+    deliveries = await _states(gateway, ctx.session.agency or "")
+    deliveries.sort(key=lambda d: d.submitted_at or "", reverse=True)
     return ctx.render("inbox.html", deliveries=deliveries)
 
 
