@@ -21,7 +21,7 @@ SERVICES = {
     "identity": ("IDENTITY", "tellonce_identity.cli", True),
     "registry": ("REGISTRY", "tellonce_registry.cli", True),
     "submissions": ("SUBMISSIONS", "tellonce_submissions.cli", True),
-    "portal": ("PORTAL", "tellonce_portal.cli", True),
+    "portal": ("PORTAL", "tellonce_portal.cli", False),
     "gateway": ("GATEWAY", "tellonce_gateway.cli", False),
 }
 
