@@ -223,7 +223,8 @@ async def run(url: str) -> tuple[dict[str, Any], list[tuple[str, str, str, float
         for group_by in ("form", "agency", "priority"):
             scope = Scope(start=start, end=end, as_of=end, group_by=group_by, mapping=mapping())
             queries: dict[str, Callable[[AsyncSession], Awaitable[list[Any]]]] = {
-                "measures + trend + backlog": lambda s, sc=scope: repository.measures(s, sc),
+                "measures + weekly trend": lambda s, sc=scope: repository.measures(s, sc),
+                "backlog": lambda s, sc=scope: repository.backlog(s, sc),
                 "deliveries": lambda s, sc=scope: repository.deliveries(s, sc),
                 "volumes (uptake)": lambda s, sc=scope: repository.form_volumes(s, sc),
             }

@@ -32,7 +32,9 @@ from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.deliveries.models import Delivery
 from tellonce_submissions.models import Submission, SubmissionEvent
 from tellonce_submissions.performance import facts
+from tellonce_submissions.performance import repository as performance_repository
 from tellonce_submissions.performance.models import SubmissionFacts
+from tellonce_submissions.performance.repository import Scope
 from tellonce_submissions.performance.service import rag
 
 from .conftest import Catalog, Clock
@@ -460,3 +462,25 @@ async def test_facts_follow_submissions_and_status_posts(
     assert kept[6] == "approved"
     assert kept[3] is not None
     assert kept[3] <= kept[5] <= kept[4]
+
+
+async def test_backlog_of_a_past_moment_reads_the_status_then(
+    perf_app: FastAPI, history: History
+) -> None:
+    """On 16 April, 13 of perf-a's first 20 applications were open: 8 received (their stored
+    latest status, a decision, came later), 5 not yet received. Unsuppressed, at the
+    repository level."""
+    as_of = datetime(2026, 4, 16, tzinfo=UTC)
+    scope = Scope(
+        start=datetime(2026, 4, 1, tzinfo=UTC),
+        end=datetime(2026, 5, 1, tzinfo=UTC),
+        as_of=as_of,
+        group_by="form",
+        form="perf-a",
+    )
+    async with perf_app.state.database.sessions() as s:
+        rows = [
+            (r["grp"], r["status"], r["age"], r["n"])
+            for r in await performance_repository.backlog(s, scope)
+        ]
+    assert rows == [("perf-a", "received", "0-7d", 8), ("perf-a", "submitted", "0-7d", 5)]

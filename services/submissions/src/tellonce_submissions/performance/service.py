@@ -137,9 +137,8 @@ class PerformanceService:
             forms=forms,
             mapping=mapping,
         )
-        rows = await repository.measures(self.session, scope)
-        measure_rows = [r for r in rows if r["kind"] != "backlog"]
-        backlog_rows = [r for r in rows if r["kind"] == "backlog" and r["age"] is not None]
+        measure_rows = await repository.measures(self.session, scope)
+        backlog_rows = await repository.backlog(self.session, scope)
         delivery_rows = await repository.deliveries(self.session, scope)
         volumes = await repository.form_volumes(self.session, scope)
         return PerformanceReport(
@@ -244,9 +243,7 @@ def _groups(
             weeks[row["grp"]].append(row)
     cells: dict[str, list[Any]] = defaultdict(list)
     for row in backlog_rows:
-        open_count = int(row["volume"]) - int(row["decided"])
-        if open_count:
-            cells[row["grp"]].append({**row, "n": open_count})
+        cells[row["grp"]].append(row)
     delivered = {row["grp"]: row for row in delivery_rows}
     # digital uptake: only the forms whose yearly volume the catalog knows
     uptake_volume: dict[str, int] = defaultdict(int)
