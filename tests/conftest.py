@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.harness import Hub, start_hub
+from hubkit.harness import Hub, start_hub
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,8 @@ import uuid
 
 import httpx
 import pytest
-
-from tests.harness import Hub
-from tests.skeleton import DEMO_PASSWORD, bearer, token
+from hubkit.harness import Hub
+from hubkit.skeleton import DEMO_PASSWORD, bearer, token
 
 pytestmark = pytest.mark.e2e
 

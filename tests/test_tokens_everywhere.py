@@ -12,14 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
+from hubkit.harness import Hub
+from hubkit.skeleton import DEMO_PASSWORD, token
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey
 
 from tellonce_identity.config import Settings as IdentitySettings
 from tellonce_identity.db import Database
 from tellonce_identity.keys.service import Keyring
-from tests.harness import Hub
-from tests.skeleton import DEMO_PASSWORD, token
 
 pytestmark = pytest.mark.e2e
 

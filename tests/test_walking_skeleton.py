@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.harness import Hub, start_hub
-from tests.skeleton import Outcome, run_skeleton
+from hubkit.harness import Hub, start_hub
+from hubkit.skeleton import Outcome, run_skeleton
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from tests.harness import Hub
+from hubkit.harness import Hub
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"

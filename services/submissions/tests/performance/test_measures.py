@@ -467,9 +467,9 @@ async def test_facts_follow_submissions_and_status_posts(
 async def test_backlog_of_a_past_moment_reads_the_status_then(
     perf_app: FastAPI, history: History
 ) -> None:
-    """On 16 April, 13 of perf-a's first 20 applications were open: 8 received (their stored
-    latest status, a decision, came later), 5 not yet received. Unsuppressed, at the
-    repository level."""
+    """At midnight on 16 April, 14 of perf-a's applications were open: 8 received (their
+    stored latest status, a decision, came later), 6 not yet received (the last one filed at
+    that very moment). Unsuppressed, at the repository level."""
     as_of = datetime(2026, 4, 16, tzinfo=UTC)
     scope = Scope(
         start=datetime(2026, 4, 1, tzinfo=UTC),
@@ -483,4 +483,4 @@ async def test_backlog_of_a_past_moment_reads_the_status_then(
             (r["grp"], r["status"], r["age"], r["n"])
             for r in await performance_repository.backlog(s, scope)
         ]
-    assert rows == [("perf-a", "received", "0-7d", 8), ("perf-a", "submitted", "0-7d", 5)]
+    assert rows == [("perf-a", "received", "0-7d", 8), ("perf-a", "submitted", "0-7d", 6)]

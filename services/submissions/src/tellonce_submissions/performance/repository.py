@@ -126,7 +126,7 @@ WITH open AS (
            ORDER BY e.at DESC, e.id DESC LIMIT 1), 'submitted') END AS status
   FROM submission_facts s{scope.join()}
   WHERE s.submitted_at >= :start AND s.submitted_at < :end{scope.where()}
-    AND (s.decided_at IS NULL OR s.decided_at > :as_of)
+    AND s.submitted_at <= :as_of AND (s.decided_at IS NULL OR s.decided_at > :as_of)
 )
 SELECT grp, status,
   CASE WHEN submitted_at > :as_of - interval '7 days' THEN '0-7d'

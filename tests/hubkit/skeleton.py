@@ -11,7 +11,7 @@ import httpx
 import orjson
 from standardwebhooks import Webhook
 
-from tests.receivers import start_receiver
+from hubkit.receivers import start_receiver
 
 DEMO_PASSWORD = "tell-once-demo-password"
 

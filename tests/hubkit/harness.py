@@ -15,7 +15,7 @@ import httpx
 
 from tellonce_shared.testing import create_database, drop_database
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {
     # name: (env prefix, cli module, has database)
     "identity": ("IDENTITY", "tellonce_identity.cli", True),

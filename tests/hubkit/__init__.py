@@ -1,0 +1,1 @@
+"""Starts and drives the whole hub for end-to-end tests."""
