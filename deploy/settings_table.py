@@ -1,8 +1,8 @@
-"""The configuration reference of docs/deployment.md, made from the services' settings classes
+"""The configuration reference of docs/operations.md, made from the services' settings classes
 so it cannot drift from the code:
 
     uv run python deploy/settings_table.py           # print the tables
-    uv run python deploy/settings_table.py --write   # refresh them in docs/deployment.md
+    uv run python deploy/settings_table.py --write   # refresh them in docs/operations.md
 
 deploy/tests/test_settings_table.py fails when the document is out of date.
 """
@@ -23,7 +23,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "deployment.md"
+DOC = ROOT / "docs" / "operations.md"
 START = "<!-- settings-table:start (made by deploy/settings_table.py; do not edit) -->"
 END = "<!-- settings-table:end -->"
 

@@ -25,7 +25,7 @@ from deploykit import (
 
 Obj = dict[str, Any]
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
-"""The oldest Kubernetes the manifests promise (docs/deployment.md) and the newest schema."""
+"""The oldest Kubernetes the manifests promise (docs/operations.md) and the newest schema."""
 
 
 # --- rendering and schemas ----------------------------------------------------------------
@@ -436,7 +436,7 @@ def test_only_pods_with_a_database_reach_postgresql(rendered: list[Obj]) -> None
 
 
 def test_the_migration_phase_brings_everything_its_jobs_need(rendered: list[Obj]) -> None:
-    """docs/deployment.md applies `-l 'app.kubernetes.io/component in (migration,config)'`
+    """docs/operations.md applies `-l 'app.kubernetes.io/component in (migration,config)'`
     first and waits for the Jobs: that subset must hold each Job's account and ConfigMaps."""
     phase = {
         (o["kind"], o["metadata"]["name"])

@@ -1,4 +1,4 @@
-"""The configuration reference in docs/deployment.md is what the settings classes say today
+"""The configuration reference in docs/operations.md is what the settings classes say today
 (refresh it with `uv run python deploy/settings_table.py --write`)."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def test_the_documented_settings_are_the_code_settings() -> None:
         check=True,
         cwd=ROOT,
     ).stdout
-    document = (ROOT / "docs" / "deployment.md").read_text()
+    document = (ROOT / "docs" / "operations.md").read_text()
     assert START in document
     documented = document.split(START, 1)[1].split(END, 1)[0]
     assert documented == made, "run: uv run python deploy/settings_table.py --write"
