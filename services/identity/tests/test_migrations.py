@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from tellonce_identity.models import Base
 from tellonce_shared.migrations import sync_url, upgrade
+from tellonce_shared.testing import migration_diff
 
 from .conftest import SERVICE_DIR
 
@@ -20,11 +19,10 @@ TABLES = {"users", "clients", "signing_keys", "refresh_tokens", "login_failures"
 def _diff(url: str) -> list[object]:
     engine = create_engine(sync_url(url))
     try:
-        with engine.connect() as conn:
-            assert set(inspect(conn).get_table_names()) >= TABLES
-            return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+        assert set(inspect(engine).get_table_names()) >= TABLES
     finally:
         engine.dispose()
+    return migration_diff(url, Base.metadata)
 
 
 def test_postgresql_upgrade_from_empty_matches_models(database_url: str) -> None:

@@ -117,3 +117,20 @@ def static_verifier(tokens: TokenFactory) -> Any:
     return TokenVerifier(
         jwks_url=None, issuer=tokens.issuer, audience=tokens.audience, static_keys=tokens.jwks
     )
+
+
+def migration_diff(url: str, metadata: Any) -> list[Any]:
+    """What autogenerate would change to make the database at ``url`` match ``metadata``:
+    empty when the models and the migrations agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tellonce_shared.migrations import sync_url
+
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()

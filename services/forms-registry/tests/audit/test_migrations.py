@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 import tellonce_registry.audit.models  # noqa: F401  (the audit tables join the metadata)
 from tellonce_registry.models import Base
 from tellonce_shared.migrations import alembic_config, sync_url, upgrade
+from tellonce_shared.testing import migration_diff
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 AUDIT_TABLES = {"audit_decisions", "audit_field_mappings"}
@@ -36,10 +35,9 @@ def _table_of(diff: Any) -> str | None:
 def test_models_and_migration_agree_on_postgresql(database_url: str) -> None:
     engine = create_engine(sync_url(database_url))
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        diffs = compare_metadata(context, Base.metadata)
         assert set(inspect(conn).get_table_names()) >= AUDIT_TABLES
     engine.dispose()
+    diffs = migration_diff(database_url, Base.metadata)
     ours = [d for d in diffs if _table_of(d) in AUDIT_TABLES]
     assert ours == []
 

@@ -4,26 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 import tellonce_registry.main  # noqa: F401  (registers every feature's models, the audit's too)
 from tellonce_registry.models import Base
 from tellonce_shared.migrations import sync_url, upgrade
+from tellonce_shared.testing import migration_diff
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 TABLES = {"agencies", "data_elements", "forms", "form_versions", "form_fields", "agreements"}
 
 
 def _diff(url: str) -> list[object]:
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            return list(compare_metadata(context, Base.metadata))
-    finally:
-        engine.dispose()
+    return migration_diff(url, Base.metadata)
 
 
 def _tables(url: str) -> set[str]:

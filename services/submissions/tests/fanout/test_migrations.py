@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from tellonce_shared.migrations import sync_url, upgrade
+from tellonce_shared.testing import migration_diff
 from tellonce_submissions.models import Base
 
 from .conftest import SERVICE_DIR
@@ -34,14 +33,7 @@ def _table_of(diff: Any) -> str | None:
 
 
 def _fanout_diffs(url: str) -> list[Any]:
-    engine = create_engine(sync_url(url))
-    try:
-        with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True})
-            diffs = compare_metadata(context, Base.metadata)
-    finally:
-        engine.dispose()
-    return [d for d in diffs if _table_of(d) in FANOUT_TABLES]
+    return [d for d in migration_diff(url, Base.metadata) if _table_of(d) in FANOUT_TABLES]
 
 
 def test_postgresql_from_empty_matches_the_models(database_url: str) -> None:
