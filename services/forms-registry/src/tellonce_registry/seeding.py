@@ -24,6 +24,7 @@ from tellonce_registry.forms import repository as forms_repo
 from tellonce_registry.forms import service as forms
 from tellonce_registry.forms.schemas import FormCreate
 from tellonce_registry.models import DataElement
+from tellonce_registry.referral_rules.seed import seed_referral_rules
 from tellonce_shared.problems import Problem
 
 SEED = resources.files("tellonce_registry") / "seed_data"
@@ -199,6 +200,8 @@ async def seed(database: Database, settings: Settings) -> Report:
         return report
     await seed_demo_forms(database, settings, report)
     await seed_va_corpus(database, settings, report)
+    for line in await seed_referral_rules(database):
+        report.add(line)
     return report
 
 
