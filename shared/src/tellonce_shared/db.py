@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -72,17 +73,24 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def session_dependency(
-    get_factory: Callable[[], async_sessionmaker[AsyncSession]],
-) -> Callable[[], AsyncIterator[AsyncSession]]:
-    """Build a FastAPI dependency that yields one session per request and commits it when
-    the route returns, or rolls it back when it raises."""
+def request_session(
+    keep_changes_on: tuple[type[BaseException], ...] = (),
+) -> Callable[[Request], AsyncIterator[AsyncSession]]:
+    """A FastAPI dependency yielding one session per request from
+    ``request.app.state.database.sessions``: committed when the route returns, rolled back
+    when it raises, except for ``keep_changes_on`` errors, after which the writes made so far
+    are committed (e.g. a failed login's counter). Declare it with
+    ``Depends(..., scope="function")`` so the commit happens before the response is sent."""
 
-    async def get_session() -> AsyncIterator[AsyncSession]:
-        async with get_factory()() as session:
+    async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+        factory: async_sessionmaker[AsyncSession] = request.app.state.database.sessions
+        async with factory() as session:
             try:
                 yield session
                 await session.commit()
+            except keep_changes_on:
+                await session.commit()
+                raise
             except BaseException:
                 await session.rollback()
                 raise

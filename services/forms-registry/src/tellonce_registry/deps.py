@@ -14,18 +14,9 @@ from tellonce_registry.config import Settings
 from tellonce_registry.db import Database
 from tellonce_registry.forms.cache import PublishedCache
 from tellonce_shared.auth import require_roles
+from tellonce_shared.db import request_session
 
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, committed when the route returns, rolled back if it raises."""
-    database: Database = request.app.state.database
-    async with database.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+get_session = request_session()
 
 
 class LazySession:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_identity.config import Settings
-from tellonce_identity.db import Database
 from tellonce_identity.keys.service import Keyring
 from tellonce_identity.passwords.hashing import Passwords
+from tellonce_shared.db import request_session
 
 
 class KeepChanges(Exception):
@@ -22,20 +21,9 @@ class KeepChanges(Exception):
     keep_changes = True
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, committed when the route returns, rolled back if it raises
-    (unless the error is a :class:`KeepChanges`)."""
-    database: Database = request.app.state.database
-    async with database.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except KeepChanges:
-            await session.commit()
-            raise
-        except BaseException:
-            await session.rollback()
-            raise
+get_session = request_session(keep_changes_on=(KeepChanges,))
+"""One session per request, committed when the route returns, rolled back if it raises
+(unless the error is a :class:`KeepChanges`)."""
 
 
 def get_settings_dep(request: Request) -> Settings:

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tellonce_submissions.db import Database
+from tellonce_shared.db import request_session
 
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, committed when the route returns, rolled back if it raises."""
-    database: Database = request.app.state.database
-    async with database.sessions() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
+get_session = request_session()
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 """``scope="function"``: the commit happens before the response is sent, so a client never
