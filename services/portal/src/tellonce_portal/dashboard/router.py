@@ -40,10 +40,10 @@ async def dashboard(
     ctx.require("auditor", "admin")
     errors: list[tuple[str, str]] = []
     if not PERIOD.match(period):
-        errors.append(("period", "Use YYYY, YYYY-Qn, YYYY-MM or last-Nd"))
+        errors.append(("period", ctx.t("bad_period")))
         period = "last-90d"
     if priority and priority not in PRIORITIES:
-        errors.append(("priority", "Choose one of the four priorities"))
+        errors.append(("priority", ctx.t("bad_priority")))
         priority = ""
     params = {"period": period, "group_by": group_by, "priority": priority, "agency": agency}
     api = await ctx.api()
@@ -53,7 +53,7 @@ async def dashboard(
         report = await _get(api, "/api/v1/performance", params)
         funnel = await _get(api, "/api/v1/performance/referrals", {"period": period})
     except ApiError as exc:
-        errors.append(("period", exc.detail or "The measures could not be computed"))
+        errors.append(("period", exc.detail or ctx.t("measures_failed")))
     rows = [r for r in funnel.get("rows") or [] if isinstance(r, dict)]
     total = funnel.get("total") if isinstance(funnel.get("total"), dict) else None
     return ctx.render(
@@ -64,6 +64,7 @@ async def dashboard(
         groups=shape(report),
         funnel_rows=[{**r, "bars": funnel_bars(r)} for r in rows],
         funnel_total={**total, "bars": funnel_bars(total)} if total else None,
+        funnel_min_cell=funnel.get("min_cell") or 10,
         filters=params,
         priorities=PRIORITIES,
         csv_query="&".join(f"{k}={v}" for k, v in params.items() if v),

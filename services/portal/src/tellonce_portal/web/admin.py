@@ -12,16 +12,18 @@ from starlette.responses import Response
 
 from tellonce_portal.api import ApiError, VersionReport
 from tellonce_portal.deps import PageContext, PageDep
+from tellonce_portal.i18n import Translator
 
 router = APIRouter()
 
 MAX_UPLOAD = 900_000
 
 
-def _problem(exc: ApiError) -> list[tuple[str, str]]:
-    """The registry's problem as (where, message) rows."""
+def _problem(t: Translator, exc: ApiError) -> list[tuple[str, str]]:
+    """The registry's problem as (where, message) rows (its messages are shown as they come:
+    the registry writes them)."""
     rows = [(str(e.get("pointer") or ""), str(e.get("message") or "")) for e in exc.errors]
-    return rows or [("", exc.detail or f"The registry refused it ({exc.status}).")]
+    return rows or [("", exc.detail or t("registry_refused", status=exc.status))]
 
 
 @router.get("/admin")
@@ -54,7 +56,7 @@ async def add_agency(
     try:
         await (await ctx.api()).add_agency(code.strip().upper(), name.strip())
     except ApiError as exc:
-        return await _catalog_page(ctx, _problem(exc), 422)
+        return await _catalog_page(ctx, _problem(ctx.t, exc), 422)
     return ctx.redirect("/admin")
 
 
@@ -78,12 +80,12 @@ async def add_form(
     for key, raw in (("minutes", minutes), ("yearly_volume", yearly_volume)):
         if raw.strip():
             if not raw.strip().isdigit():
-                return await _catalog_page(ctx, [(key, "Enter a whole number")], 422)
+                return await _catalog_page(ctx, [(key, ctx.t("enter_whole_number"))], 422)
             doc[key] = int(raw.strip())
     try:
         await (await ctx.api()).add_form(doc)
     except ApiError as exc:
-        return await _catalog_page(ctx, _problem(exc), 422)
+        return await _catalog_page(ctx, _problem(ctx.t, exc), 422)
     return ctx.redirect(f"/admin/forms/{doc['slug']}")
 
 
@@ -107,7 +109,7 @@ async def add_agreement(
     try:
         await (await ctx.api()).add_agreement(doc)
     except ApiError as exc:
-        return await _catalog_page(ctx, _problem(exc), 422)
+        return await _catalog_page(ctx, _problem(ctx.t, exc), 422)
     return ctx.redirect("/admin")
 
 
@@ -135,16 +137,18 @@ async def form_admin(ctx: PageDep, slug: str) -> Response:
     return await _form_page(ctx, slug, None, [])
 
 
-async def _read_json(upload: UploadFile | None, what: str) -> tuple[Any, str | None]:
+async def _read_json(t: Translator, upload: UploadFile | None, what: str) -> tuple[Any, str | None]:
+    """``what`` is "schema" or "ui": the messages are ``{what}_too_large`` and
+    ``{what}_not_json``."""
     if upload is None or not upload.filename:
         return None, None
     raw = await upload.read(MAX_UPLOAD + 1)
     if len(raw) > MAX_UPLOAD:
-        return None, f"The {what} file is larger than {MAX_UPLOAD // 1000} kB"
+        return None, t(f"{what}_too_large", kb=t.number(MAX_UPLOAD // 1000))
     try:
         return json.loads(raw), None
     except (ValueError, UnicodeDecodeError):
-        return None, f"The {what} file is not valid JSON"
+        return None, t(f"{what}_not_json")
 
 
 @router.post("/admin/forms/{slug}/versions")
@@ -156,18 +160,18 @@ async def import_version(
 ) -> Response:
     """Import a JSON Schema file (and optionally a UI document) as a new draft version."""
     ctx.require("admin")
-    schema, schema_error = await _read_json(schema_file, "schema")
-    ui, ui_error = await _read_json(ui_file, "UI document")
+    schema, schema_error = await _read_json(ctx.t, schema_file, "schema")
+    ui, ui_error = await _read_json(ctx.t, ui_file, "ui")
     problems = [("schema_file", e) for e in (schema_error,) if e]
     problems += [("ui_file", e) for e in (ui_error,) if e]
     if schema is None and not schema_error:
-        problems.append(("schema_file", "Choose a JSON Schema file"))
+        problems.append(("schema_file", ctx.t("choose_schema_file")))
     if problems:
         return await _form_page(ctx, slug, None, problems, 422)
     try:
         report = await (await ctx.api()).add_version(slug, schema, ui)
     except ApiError as exc:
-        return await _form_page(ctx, slug, None, _problem(exc), 422)
+        return await _form_page(ctx, slug, None, _problem(ctx.t, exc), 422)
     return await _form_page(ctx, slug, report, [], 201)
 
 
@@ -175,9 +179,9 @@ async def import_version(
 async def lifecycle(ctx: PageDep, slug: str, version: int, action: str) -> Response:
     ctx.require("admin")
     if action not in ("publish", "retire"):
-        return await _form_page(ctx, slug, None, [("", "Unknown action")], 404)
+        return await _form_page(ctx, slug, None, [("", ctx.t("unknown_action"))], 404)
     try:
         await (await ctx.api()).lifecycle(slug, version, action)
     except ApiError as exc:
-        return await _form_page(ctx, slug, None, _problem(exc), 422)
+        return await _form_page(ctx, slug, None, _problem(ctx.t, exc), 422)
     return ctx.redirect(f"/admin/forms/{slug}")

@@ -70,11 +70,13 @@ async def confirm(
 ) -> Response:
     ctx.require("auditor", "admin")
     if not element.strip():
-        return await _page(ctx, cluster_id, [("element", "Enter the data element id")], 422)
+        return await _page(ctx, cluster_id, [("element", ctx.t("enter_element"))], 422)
     try:
         await (await ctx.api()).confirm_cluster(cluster_id, element.strip(), note.strip())
     except ApiError as exc:
-        return await _page(ctx, cluster_id, [("element", exc.detail or "Check the element")], 422)
+        return await _page(
+            ctx, cluster_id, [("element", exc.detail or ctx.t("check_element"))], 422
+        )
     ctx.session.flash = ctx.t("confirmed", element=element.strip())
     ctx.session.dirty = True
     return ctx.redirect(f"/audit?cluster={cluster_id}")
@@ -94,11 +96,11 @@ async def split(
         if form and pointer.startswith("/"):
             fields.append((form, pointer))
     if not fields:
-        return await _page(ctx, cluster_id, [("fields", "Select the fields to split off")], 422)
+        return await _page(ctx, cluster_id, [("fields", ctx.t("select_split_fields"))], 422)
     try:
         await (await ctx.api()).split_cluster(cluster_id, fields, label.strip())
     except ApiError as exc:
-        return await _page(ctx, cluster_id, [("fields", exc.detail or "Check the fields")], 422)
+        return await _page(ctx, cluster_id, [("fields", exc.detail or ctx.t("check_fields"))], 422)
     ctx.session.flash = ctx.t("split_off", n=len(fields))
     ctx.session.dirty = True
     return ctx.redirect("/audit")

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from tellonce_portal.api import ApiError
 from tellonce_portal.deps import PageContext, PageDep, safe_next
-from tellonce_portal.i18n import LOCALES
+from tellonce_portal.i18n import LOCALES, Translator
 
 router = APIRouter()
 
@@ -101,7 +101,7 @@ async def sign_up(
         try:
             await ctx.anonymous().sign_up(email.strip(), password, full_name.strip())
         except ApiError as exc:
-            errors.extend(_sign_up_errors(exc))
+            errors.extend(_sign_up_errors(ctx.t, exc))
     if not errors:
         for attempt in range(3):
             try:
@@ -115,10 +115,10 @@ async def sign_up(
     return ctx.render("sign_up.html", status=400, errors=errors, values=values)
 
 
-def _sign_up_errors(exc: ApiError) -> list[tuple[str, str]]:
+def _sign_up_errors(t: Translator, exc: ApiError) -> list[tuple[str, str]]:
     """Identity's problem details, placed on the sign-up fields."""
     if exc.status == 409:
-        return [("email", exc.detail or "An account with this email address already exists")]
+        return [("email", exc.detail or t("account_exists"))]
     out = []
     for error in exc.errors:
         pointer = str(error.get("pointer") or "")
@@ -126,7 +126,7 @@ def _sign_up_errors(exc: ApiError) -> list[tuple[str, str]]:
         if name not in ("email", "password", "full_name"):
             name = "password"
         out.append((name, str(error.get("message") or exc.detail)))
-    return out or [("password", exc.detail or "Check your details")]
+    return out or [("password", exc.detail or t("check_details"))]
 
 
 @router.post("/sign-out")

@@ -14,6 +14,7 @@ from tellonce_portal.deps import PageContext, PageDep
 from tellonce_portal.forms import pointers
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import display
+from tellonce_portal.i18n import Translator
 from tellonce_portal.web.labels import field_labels
 
 router = APIRouter()
@@ -56,14 +57,14 @@ async def _labelled(
         field = defn.field_for(pointer, found.answers) if defn is not None else None
         shown = display(field, value, ctx.t) if field is not None else ""
         rows.append(
-            (pointer, labels.get(pointer) or labels.get(generic) or "", shown or _raw(value))
+            (pointer, labels.get(pointer) or labels.get(generic) or "", shown or _raw(value, ctx.t))
         )
     return rows
 
 
-def _raw(value: object) -> str:
+def _raw(value: object, t: Translator) -> str:
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return t("yes") if value else t("no")
     return "" if value is None else str(value)
 
 
@@ -131,13 +132,13 @@ async def _systems_page(
 async def add_endpoint(ctx: PageDep, url: Annotated[str, Form(max_length=2048)] = "") -> Response:
     ctx.require("agency")
     if not url.strip().startswith(("https://", "http://")):
-        return await _systems_page(
-            ctx, None, [("url", "Enter the address of your receiver, like https://...")], 422
-        )
+        return await _systems_page(ctx, None, [("url", ctx.t("enter_endpoint_url"))], 422)
     try:
         created = await (await ctx.api()).add_endpoint(url.strip())
     except ApiError as exc:
-        return await _systems_page(ctx, None, [("url", exc.detail or "Check the address")], 422)
+        return await _systems_page(
+            ctx, None, [("url", exc.detail or ctx.t("check_endpoint_url"))], 422
+        )
     return await _systems_page(ctx, created, [], 201)
 
 
@@ -176,7 +177,7 @@ async def delivery(
     ctx.require("agency")
     found = next((d for d in await _all_deliveries(await ctx.api()) if d.id == delivery_id), None)
     if found is None:
-        raise ApiError(404, {"detail": f"No delivery {delivery_id} for your agency."})
+        raise ApiError(404, {"detail": ctx.t("no_such_delivery", id=delivery_id)})
     return ctx.render(
         "delivery.html",
         delivery=found,
@@ -199,19 +200,19 @@ async def post_status(
     gateway = await ctx.api()
     errors: list[tuple[str, str]] = []
     if status not in STATUSES:
-        errors.append(("status", "Select a status"))
+        errors.append(("status", ctx.t("select_status")))
     if status == "needs_info" and not message.strip():
-        errors.append(("message", "Say what information you need"))
+        errors.append(("message", ctx.t("say_what_info")))
     if not errors:
         try:
             await gateway.post_status(submission_id, status, message.strip() or None)
         except ApiError as exc:
-            errors.append(("status", exc.detail or "The status could not be posted"))
+            errors.append(("status", exc.detail or ctx.t("status_not_posted")))
     if not errors:
         return ctx.redirect(f"/inbox/{delivery_id}?posted=true")
     found = next((d for d in await _all_deliveries(gateway) if d.id == delivery_id), None)
     if found is None:
-        raise ApiError(404, {"detail": f"No delivery {delivery_id} for your agency."})
+        raise ApiError(404, {"detail": ctx.t("no_such_delivery", id=delivery_id)})
     return ctx.render(
         "delivery.html",
         status=422,
