@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from tellonce_shared.pagination import decode_cursor, encode_cursor
+from tellonce_shared.pagination import (
+    MAX_BIG_INTEGER,
+    MAX_INTEGER,
+    cursor_position,
+    decode_cursor,
+    encode_cursor,
+)
 from tellonce_shared.problems import BadRequest, pointer_from_loc
 from tellonce_shared.settings import ServiceSettings
 
@@ -31,6 +37,18 @@ def test_cursor_round_trip_and_garbage() -> None:
     assert decode_cursor(None) is None
     with pytest.raises(BadRequest):
         decode_cursor("not-a-cursor!")
+
+
+def test_cursor_position_is_an_int_its_column_can_hold() -> None:
+    assert cursor_position(0) == 0
+    assert cursor_position(MAX_INTEGER) == MAX_INTEGER
+    assert cursor_position(MAX_BIG_INTEGER, maximum=MAX_BIG_INTEGER) == MAX_BIG_INTEGER
+    # a crafted cursor can carry up to 2**64 - 1 (orjson reads it): the database would fail
+    for bad in (MAX_INTEGER + 1, 2**64 - 1, -1, True, 1.0, "1", None):
+        with pytest.raises(BadRequest):
+            cursor_position(bad)
+    with pytest.raises(BadRequest):
+        cursor_position(MAX_BIG_INTEGER + 1, maximum=MAX_BIG_INTEGER)
 
 
 def test_pointer_from_loc() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.models import Draft, ProfileValue
@@ -105,6 +105,84 @@ async def test_draft_bad_input(client: httpx.AsyncClient, tokens: TokenFactory) 
         "/api/v1/drafts", json={"form": "snap", "answers": {"a": list(range(10_001))}}, headers=me
     )
     assert r.status_code == 422
+
+
+async def test_draft_form_or_version_the_registry_cannot_name_is_422(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI
+) -> None:
+    """Found by schemathesis: ``snap?x=`` was a 500, ``../forms/snap`` saved a draft under that
+    name, and a version past nine digits was a 503 (the registry refuses it)."""
+    sub = who()
+    me = tokens.headers(sub)
+    for form in ("snap?x=", "snap#", "../forms/snap", "snap/versions/latest?", "SNAP", " snap"):
+        r = await client.post("/api/v1/drafts", json={"form": form}, headers=me)
+        assert r.status_code == 422, (form, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        assert [e["pointer"] for e in r.json()["errors"]] == ["/form"]
+    for version in (10**9, 2**31, 10**20):
+        r = await client.post(
+            "/api/v1/drafts", json={"form": "snap", "version": version}, headers=me
+        )
+        assert r.status_code == 422, (version, r.text)
+        assert [e["pointer"] for e in r.json()["errors"]] == ["/version"]
+    async with app.state.database.sessions() as s:
+        stored = (
+            await s.execute(select(func.count()).select_from(Draft).where(Draft.owner == sub))
+        ).scalar_one()
+    assert stored == 0
+
+
+async def test_numbers_json_cannot_carry_are_422_not_500(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    """Found by schemathesis: a whole number past 64 bits in answers was a 500 (orjson copies
+    and stores answers and raises on it); NaN and Infinity would have been stored as null."""
+    me = {**tokens.headers(who()), "content-type": "application/json"}
+    created = await client.post("/api/v1/drafts", json={"form": "snap"}, headers=me)
+    assert created.status_code == 201, created.text
+    draft = created.json()["id"]
+    for number in (str(2**63), str(-(2**63) - 1), "1" + "0" * 40, "NaN", "Infinity", "1e999"):
+        doc = f'{{"household": {{"size": [{number}]}}}}'
+        calls = [
+            ("POST", "/api/v1/drafts", f'{{"form": "snap", "answers": {doc}}}', "/answers"),
+            ("PATCH", f"/api/v1/drafts/{draft}", f'{{"answers": {doc}}}', "/answers"),
+            ("PUT", "/api/v1/profile/values/person.givenName", f'{{"value": {number}}}', "/value"),
+        ]
+        for method, url, content, pointer in calls:
+            r = await client.request(method, url, content=content, headers=me)
+            assert r.status_code == 422, (method, url, number, r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+            assert pointer in [e["pointer"] for e in r.json()["errors"]], r.json()
+    fits = f'{{"answers": {{"n": {2**63 - 1}, "m": {-(2**63)}, "f": 1.5e300}}}}'
+    ok = await client.patch(f"/api/v1/drafts/{draft}", content=fits, headers=me)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["answers"]["n"] == 2**63 - 1
+
+
+async def test_a_draft_deleted_while_it_is_saved_is_404_not_500(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, monkeypatch: Any
+) -> None:
+    """Found by schemathesis (two workers): a DELETE committing between a PATCH's read and its
+    write left the UPDATE matching no row (StaleDataError, a 500)."""
+    me = tokens.headers(who())
+    created = await client.post("/api/v1/drafts", json={"form": "snap"}, headers=me)
+    assert created.status_code == 201, created.text
+    draft_id = created.json()["id"]
+    registry = app.state.registry
+    real = registry.version
+
+    async def version_then_deleted_elsewhere(form: str, number: int) -> Any:
+        found = await real(form, number)
+        async with app.state.database.sessions() as s:
+            await s.execute(delete(Draft).where(Draft.id == draft_id))
+            await s.commit()
+        return found
+
+    monkeypatch.setattr(registry, "version", version_then_deleted_elsewhere)
+    changed = {"answers": {"note": "typed meanwhile"}}
+    r = await client.patch(f"/api/v1/drafts/{draft_id}", json=changed, headers=me)
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"] == "application/problem+json"
 
 
 async def test_retention_deletes_drafts_sixty_days_after_last_change(

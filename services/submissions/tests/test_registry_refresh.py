@@ -4,10 +4,30 @@ auditor confirms a cluster in the registry): the client re-reads them on each re
 from __future__ import annotations
 
 import httpx
+import pytest
 
+from tellonce_shared.problems import NotFound
 from tellonce_submissions.registry.client import RegistryClient
 
 from .registry_double import RegistryDouble
+
+
+async def test_a_form_name_is_one_escaped_path_segment() -> None:
+    """Request models already refuse such names; the client never lets one change the URL."""
+    seen: list[str] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.raw_path.decode())
+        return httpx.Response(404, json={})
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(record), base_url="http://registry")
+    client = RegistryClient(http)
+    try:
+        with pytest.raises(NotFound):
+            await client.latest_version("../agreements?x=#")
+    finally:
+        await client.aclose()
+    assert seen == ["/api/v1/forms/..%2Fagreements%3Fx%3D%23/versions/latest"]
 
 
 async def test_confirmed_mapping_reaches_a_cached_version() -> None:

@@ -438,6 +438,45 @@ async def test_bad_requests_are_clear_4xx(
     assert resp.status_code == 403
 
 
+async def test_a_form_or_version_the_registry_cannot_name_is_422(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
+) -> None:
+    """Found by schemathesis: the form went unescaped into the registry URL (``?`` and ``#``
+    were a 500, ``..`` reached another registry path) and a version past nine digits, which
+    the registry refuses, came back as a 503. Both are bad input, refused before any call."""
+    for form in ("10-10cg?x=", "10-10cg#", "../forms/10-10cg", "10-10cg/versions/1", "10-10CG"):
+        resp = await submit(client, tokens, "shape", body(cg_answers, form=form))
+        assert resp.status_code == 422, (form, resp.text)
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert [e["pointer"] for e in resp.json()["errors"]] == ["/form"]
+    for version in (10**9, 2**31, 10**20):
+        resp = await submit(client, tokens, "shape", body(cg_answers, version=version))
+        assert resp.status_code == 422, (version, resp.text)
+        assert [e["pointer"] for e in resp.json()["errors"]] == ["/version"]
+    resp = await submit(client, tokens, "shape", body(cg_answers, version=999_999_999))
+    assert resp.status_code == 404, resp.text
+    assert await count(app, Submission, Submission.owner == "shape") == 0
+
+
+async def test_answers_with_numbers_json_cannot_carry_are_422_not_500(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI
+) -> None:
+    """Found by schemathesis: a whole number past 64 bits was a 500 (the Idempotency-Key
+    fingerprint serialises the body with orjson); NaN/Infinity are refused the same way."""
+    headers = {
+        **tokens.headers("numbers"),
+        "content-type": "application/json",
+    }
+    for number in (str(2**64), "1" + "0" * 30, "NaN", "-Infinity"):
+        content = f'{{"form": "10-10cg", "version": 1, "answers": {{"x": [{number}]}}}}'
+        headers["Idempotency-Key"] = uuid.uuid4().hex
+        resp = await client.post("/api/v1/submissions", content=content, headers=headers)
+        assert resp.status_code == 422, (number, resp.text)
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert [e["pointer"] for e in resp.json()["errors"]] == ["/answers"]
+    assert await count(app, Submission, Submission.owner == "numbers") == 0
+
+
 async def test_registry_down_is_503_and_stores_nothing(
     settings: Any, tokens: TokenFactory, cg_answers: dict[str, Any]
 ) -> None:

@@ -338,6 +338,19 @@ async def test_bad_decisions_are_refused_clearly(
     assert resp.status_code in (400, 422)
 
 
+async def test_a_decision_id_past_the_integer_range_is_422_not_500(
+    client: httpx.AsyncClient, auditor: dict[str, str]
+) -> None:
+    """Found by schemathesis: on SQLite such an id reached the database (OverflowError, 500)."""
+    for decision in (str(10**20), str(2**31)):
+        resp = await client.delete(f"/api/v1/audit/decisions/{decision}", headers=auditor)
+        assert resp.status_code == 422, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert "/path/decision_id" in [e["pointer"] for e in resp.json()["errors"]]
+    resp = await client.delete(f"/api/v1/audit/decisions/{2**31 - 1}", headers=auditor)
+    assert resp.status_code == 404, resp.text
+
+
 async def test_a_newly_published_form_shows_up_at_once(
     client: httpx.AsyncClient,
     auditor: dict[str, str],

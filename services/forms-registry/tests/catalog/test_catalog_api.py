@@ -3,11 +3,14 @@ pointers, breaking changes and agreements."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 import jsonschema
 import pytest
+
+from tellonce_shared.pagination import encode_cursor
 
 D2020 = "https://json-schema.org/draft/2020-12/schema"
 PROBLEM = "application/problem+json"
@@ -407,6 +410,28 @@ async def test_agreements_are_validated_against_the_form_fields(
         ("DOL", ["/firstName", "/home/city"])
     ]
     assert_problem(await client.get("/api/v1/agreements", params={"form": "no-such-form"}), 404)
+
+
+async def test_ids_versions_and_cursors_past_the_integer_range_are_4xx_not_500(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Found by schemathesis: on SQLite an id past 64 bits reached the database and came back
+    as a 500 (OverflowError). Past the ``Integer`` column's range nothing can match, so the
+    request is refused before any query, the same on either database."""
+    huge = str(10**20)
+    just_past = str(2**31)
+    for path in (f"/api/v1/agreements/{huge}", f"/api/v1/agreements/{just_past}"):
+        assert_problem(await client.get(path), 422, "/path/agreement_id")
+        assert_problem(await client.delete(path, headers=admin), 422, "/path/agreement_id")
+    assert_problem(await client.get(f"/api/v1/agreements/{2**31 - 1}"), 404)
+    for version in (huge, just_past):
+        resp = await client.get("/api/v1/agreements", params={"version": version})
+        assert_problem(resp, 422, "/query/version")
+    for after in ("18446744073709551615", "2147483648", "-1", "true", '"1"'):
+        raw = base64.urlsafe_b64encode(f'{{"after":{after}}}'.encode()).decode()
+        assert_problem(await client.get("/api/v1/agreements", params={"cursor": raw}), 400)
+    ok = await client.get("/api/v1/agreements", params={"cursor": encode_cursor({"after": 0})})
+    assert ok.status_code == 200, ok.text
 
 
 async def test_breaking_changes_against_the_last_published_version(

@@ -4,10 +4,12 @@ restricted values out for sealing and putting them back."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import AfterValidator
 
 WILDCARD = "*"
 
@@ -21,6 +23,34 @@ def clone(doc: Any) -> Any:
 
 class AnswersTooLarge(ValueError):
     """More values or deeper nesting than the service accepts."""
+
+
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1
+
+
+def check_numbers(doc: Any) -> Any:
+    """Refuse numbers the service cannot store or sign as JSON: whole numbers past 64 bits
+    (orjson, which copies, fingerprints and stores answers, raises on them) and the
+    ``NaN``/``Infinity`` that Python's JSON parser lets through. Without recursion."""
+    stack = [doc]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int) and not MIN_INT <= value <= MAX_INT:
+            raise ValueError("Whole numbers must fit in 64 bits (at most 19 digits).")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("Numbers must be finite (no NaN or Infinity).")
+    return doc
+
+
+JsonNumbersChecked = AfterValidator(check_numbers)
+"""Put on request fields that carry answers: refused with a 422 at the request's edge."""
+Answers = Annotated[dict[str, Any], JsonNumbersChecked]
 
 
 def parse_pointer(pointer: str) -> tuple[str, ...]:

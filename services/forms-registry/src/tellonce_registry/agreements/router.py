@@ -7,9 +7,8 @@ from fastapi import APIRouter, Query, Response
 from tellonce_registry.agreements import service
 from tellonce_registry.agreements.schemas import AgreementCreate, AgreementOut, AgreementPage, Owner
 from tellonce_registry.deps import AdminOnly, SessionDep
-from tellonce_registry.paging import Cursor, Limit
-from tellonce_shared.pagination import decode_cursor, encode_cursor
-from tellonce_shared.problems import BadRequest
+from tellonce_registry.paging import Cursor, Limit, RowId, VersionQuery
+from tellonce_shared.pagination import cursor_position, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1/agreements", tags=["catalog"])
 
@@ -18,10 +17,7 @@ def _after(cursor: str | None) -> int | None:
     value = decode_cursor(cursor)
     if value is None:
         return None
-    after = value.get("after")
-    if not isinstance(after, int):
-        raise BadRequest("The cursor is not valid.")
-    return after
+    return cursor_position(value.get("after"))
 
 
 @router.get("")
@@ -29,7 +25,7 @@ async def list_agreements(
     session: SessionDep,
     form: Annotated[str | None, Query(max_length=100)] = None,
     agency: Annotated[str | None, Query(max_length=16)] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: VersionQuery = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> AgreementPage:
@@ -61,11 +57,11 @@ async def create_agreement(body: AgreementCreate, session: SessionDep) -> Agreem
 
 
 @router.get("/{agreement_id}")
-async def get_agreement(agreement_id: int, session: SessionDep) -> AgreementOut:
+async def get_agreement(agreement_id: RowId, session: SessionDep) -> AgreementOut:
     return await service.get(session, agreement_id)
 
 
 @router.delete("/{agreement_id}", status_code=204, dependencies=[AdminOnly])
-async def delete_agreement(agreement_id: int, session: SessionDep) -> Response:
+async def delete_agreement(agreement_id: RowId, session: SessionDep) -> Response:
     await service.delete(session, agreement_id)
     return Response(status_code=204)

@@ -23,6 +23,7 @@ from tellonce_registry.audit.schemas import (
 )
 from tellonce_registry.deps import CacheDep as PublishedCacheDep
 from tellonce_registry.deps import SessionDep, after_commit
+from tellonce_registry.paging import RowId
 from tellonce_shared.auth import Principal, require_roles
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -228,7 +229,7 @@ async def list_decisions(session: SessionDep, _reviewer: Reviewer) -> DecisionLi
 
 @router.delete("/decisions/{decision_id}", status_code=204)
 async def undo_decision(
-    decision_id: int, session: SessionDep, published: PublishedCacheDep, _reviewer: Reviewer
+    decision_id: RowId, session: SessionDep, published: PublishedCacheDep, _reviewer: Reviewer
 ) -> Response:
     """Undo a decision (and the mappings a confirmation recorded)."""
     forms = await service.undo(session, decision_id)

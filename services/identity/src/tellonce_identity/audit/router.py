@@ -10,8 +10,7 @@ from tellonce_identity.audit import repository
 from tellonce_identity.audit.schemas import AuditEventPublic, AuditPage
 from tellonce_identity.deps import SessionDep
 from tellonce_shared.auth import require_roles
-from tellonce_shared.pagination import decode_cursor, encode_cursor
-from tellonce_shared.problems import BadRequest
+from tellonce_shared.pagination import cursor_position, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 
@@ -25,8 +24,8 @@ async def list_audit_events(
 ) -> AuditPage:
     position = decode_cursor(cursor)
     before = position.get("before") if position else None
-    if before is not None and not isinstance(before, int):
-        raise BadRequest("The cursor is not valid.")
+    if before is not None:
+        before = cursor_position(before)
     rows = await repository.page(session, before_id=before, limit=limit + 1, action=action)
     items = [AuditEventPublic.model_validate(row) for row in rows[:limit]]
     next_cursor = encode_cursor({"before": items[-1].id}) if len(rows) > limit else None

@@ -11,7 +11,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.auth import Principal
-from tellonce_shared.pagination import decode_cursor, encode_cursor
+from tellonce_shared.pagination import (
+    MAX_BIG_INTEGER,
+    cursor_position,
+    decode_cursor,
+    encode_cursor,
+)
 from tellonce_shared.problems import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from tellonce_submissions.config import Settings
 from tellonce_submissions.deliveries import metrics, repository
@@ -328,9 +333,7 @@ class DeliveryService:
     ) -> AccessLog:
         scope = scope_agency(principal, agency)
         decoded = decode_cursor(cursor) or {}
-        after_id = decoded.get("a", 0)
-        if not isinstance(after_id, int):
-            raise BadRequest("The cursor is not valid.")
+        after_id = cursor_position(decoded.get("a", 0))
         rows = await repository.access_log_page(
             self.session,
             agency=scope,
@@ -362,10 +365,7 @@ def _feed_position(after: str | None) -> int:
     decoded = decode_cursor(after)
     if decoded is None:
         return 0
-    value = decoded.get("f")
-    if not isinstance(value, int) or value < 0:
-        raise BadRequest("The cursor is not valid.")
-    return value
+    return cursor_position(decoded.get("f"), maximum=MAX_BIG_INTEGER)
 
 
 def _list_position(cursor: str | None) -> tuple[datetime, str] | None:

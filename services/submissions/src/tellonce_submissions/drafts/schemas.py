@@ -7,21 +7,24 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tellonce_submissions.answers import Answers
+from tellonce_submissions.registry.client import FORM_SLUG, MAX_VERSION
+
 
 class DraftCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    form: str = Field(min_length=1, max_length=128)
-    version: int | None = Field(default=None, ge=1)
+    form: str = Field(min_length=1, max_length=128, pattern=FORM_SLUG)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     """Pinned version; the latest published one when omitted."""
-    answers: dict[str, Any] | None = None
+    answers: Answers | None = None
     prefill: bool = False
 
 
 class DraftUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    answers: dict[str, Any]
+    answers: Answers
 
 
 class DraftOut(BaseModel):

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
 from tellonce_submissions.answers import AnswersTooLarge, check_limits
@@ -111,6 +112,11 @@ class DraftService:
         version = await self.registry.version(draft.form, draft.version)
         self._store(draft, answers, version.compiled.restricted)
         draft.updated_at = self.now
+        try:
+            # written now: a DELETE that committed since the read leaves no row to update
+            await self.session.flush()
+        except StaleDataError as exc:
+            raise NotFound(f"There is no draft {draft_id}.") from exc
         return self._out(draft, answers)
 
     async def delete(self, owner: str, draft_id: str) -> None:

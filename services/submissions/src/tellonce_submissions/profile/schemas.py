@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
+
+from tellonce_submissions.answers import JsonNumbersChecked
 
 
 class ConsentUpdate(BaseModel):
@@ -17,7 +19,7 @@ class ConsentUpdate(BaseModel):
 class ValueUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: Any
+    value: Annotated[Any, JsonNumbersChecked]
 
 
 class ProfileValueOut(BaseModel):

@@ -12,6 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -21,6 +22,19 @@ from tellonce_submissions.validation import CompiledSchema
 
 PUBLISHED = "published"
 RETIRED = "retired"
+
+FORM_SLUG = r"^[a-z0-9][a-z0-9-]*$"
+"""What a form named in a request may look like: the registry's slugs are lower-case letters,
+digits and hyphens. Anything else names no form, and would change the registry URL it goes
+into (``?``, ``#``, ``/``, ``..``)."""
+
+MAX_VERSION = 999_999_999
+"""The registry reads at most nine digits as a version number (and refuses more with a 422)."""
+
+
+def _segment(value: str) -> str:
+    """One path segment of a registry URL, escaped (request models check the shape first)."""
+    return quote(value, safe="")
 
 
 @dataclass(frozen=True)
@@ -121,10 +135,13 @@ class RegistryClient:
 
     async def latest_version(self, form: str) -> int:
         doc = await self._get(
-            f"/api/v1/forms/{form}/versions/latest",
+            f"/api/v1/forms/{_segment(form)}/versions/latest",
             missing=f"There is no published form {form!r}.",
         )
-        return int(doc["version"])
+        version = doc.get("version") if isinstance(doc, dict) else None
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ServiceUnavailable("The forms registry answered in an unexpected shape.")
+        return version
 
     async def version(self, form: str, number: int) -> FormVersion:
         key = (form, number)
@@ -143,7 +160,7 @@ class RegistryClient:
 
     async def _load(self, form: str, number: int, cached: FormVersion | None) -> FormVersion:
         missing = f"Form {form!r} has no version {number}."
-        doc = await self._get(f"/api/v1/forms/{form}/versions/{number}", missing=missing)
+        doc = await self._get(f"/api/v1/forms/{_segment(form)}/versions/{number}", missing=missing)
         status = str(doc.get("status", ""))
         fields, restricted = await self._fields(form, number, missing)
         if cached is not None:
@@ -159,7 +176,9 @@ class RegistryClient:
                 )
             cached.fetched_at = time.monotonic()
             return cached
-        form_doc = await self._get(f"/api/v1/forms/{form}", missing=f"There is no form {form!r}.")
+        form_doc = await self._get(
+            f"/api/v1/forms/{_segment(form)}", missing=f"There is no form {form!r}."
+        )
         agency = form_doc.get("agency") or form_doc.get("agency_code")
         if not isinstance(agency, str):
             raise ServiceUnavailable(f"The forms registry names no owning agency for {form!r}.")
@@ -182,7 +201,7 @@ class RegistryClient:
         self, form: str, number: int, missing: str
     ) -> tuple[list[FieldInfo], list[tuple[str, ...]]]:
         fields_doc = await self._get(
-            f"/api/v1/forms/{form}/versions/{number}/fields", missing=missing
+            f"/api/v1/forms/{_segment(form)}/versions/{number}/fields", missing=missing
         )
         rows = [r for r in _items(fields_doc, "fields") if isinstance(r, dict)]
         fields = [

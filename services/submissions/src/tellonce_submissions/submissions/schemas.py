@@ -7,15 +7,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tellonce_submissions.answers import Answers
+from tellonce_submissions.registry.client import FORM_SLUG, MAX_VERSION
+
 AgencyStatus = Literal["received", "in_review", "needs_info", "approved", "denied"]
 
 
 class SubmissionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    form: str = Field(min_length=1, max_length=128)
-    version: int = Field(ge=1)
-    answers: dict[str, Any]
+    form: str = Field(min_length=1, max_length=128, pattern=FORM_SLUG)
+    version: int = Field(ge=1, le=MAX_VERSION)
+    answers: Answers
     draft: str | None = Field(
         default=None,
         max_length=36,
