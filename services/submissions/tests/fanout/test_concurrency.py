@@ -87,6 +87,14 @@ async def worker_has_attempts(database: Database, marker: str) -> bool:
     return bool(found)
 
 
+async def all_delivered(database: Database, count: int) -> bool:
+    async with database.sessions() as session:
+        done = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.status == "delivered")
+        )
+    return done == count
+
+
 async def wait_until_async(check: Callable[[], Awaitable[bool]], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not await check():
@@ -243,6 +251,10 @@ async def test_thousand_submissions_three_agencies_three_workers_one_killed(
             return {r.headers["webhook-id"] for rc in receivers.values() for r in rc.received}
 
         await wait_until(lambda: arrived() >= expected, 120)
+        # Rows the killed worker had sent but not recorded stay leased until the lease runs
+        # out; another worker must then retake them (a duplicate with the same id), so nothing
+        # is left pending.
+        await wait_until_async(lambda: all_delivered(database, 3000), 120)
     finally:
         for process in workers:
             stop(process)
