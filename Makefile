@@ -66,9 +66,17 @@ bench: bootstrap
 rotate-keys: bootstrap
 	$(RUN) tellonce-identity rotate-keys
 
+# One Dockerfile (deploy/Dockerfile) for every image. Arguments: the service's folder, its uv
+# package (also its command), settings prefix, port, and whether it needs the PDF libraries.
+image_args = --build-arg SERVICE_DIR=$(1) --build-arg PACKAGE=$(2) --build-arg COMMAND=$(2) \
+	--build-arg ENV_PREFIX=$(3) --build-arg PORT=$(4) --build-arg PDF=$(5)
+
 images:
-	@for d in services/identity services/forms-registry services/submissions services/portal gateway; do \
-		docker build -f $$d/Dockerfile -t tellonce/$$(basename $$d):latest . || exit 1; done
+	docker build -f deploy/Dockerfile -t tellonce/identity:latest $(call image_args,services/identity,tellonce-identity,IDENTITY,8001,false) .
+	docker build -f deploy/Dockerfile -t tellonce/forms-registry:latest $(call image_args,services/forms-registry,tellonce-registry,REGISTRY,8002,true) .
+	docker build -f deploy/Dockerfile -t tellonce/submissions:latest $(call image_args,services/submissions,tellonce-submissions,SUBMISSIONS,8003,true) .
+	docker build -f deploy/Dockerfile -t tellonce/portal:latest $(call image_args,services/portal,tellonce-portal,PORTAL,8004,false) .
+	docker build -f deploy/Dockerfile -t tellonce/gateway:latest $(call image_args,gateway,tellonce-gateway,GATEWAY,8000,false) .
 
 clean:
 	rm -rf .venv .tools var

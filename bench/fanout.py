@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import func, select
 
+from bench.common import free_port
 from tellonce_shared.auth import Principal
 from tellonce_shared.logging import configure_logging
 from tellonce_shared.migrations import upgrade
@@ -64,12 +64,6 @@ class OffsetClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def register(db: Database, settings: Settings, agency: str, url: str) -> None:

@@ -28,6 +28,8 @@ from tellonce_shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
+DOCKERFILE = DEPLOY / "Dockerfile"
+"""The one Dockerfile of every image; build arguments choose the service."""
 K8S = DEPLOY / "k8s"
 OVERLAYS = ("local", "production")
 STRICT = os.environ.get("TELLONCE_DEPLOY_STRICT") == "1"
@@ -52,6 +54,9 @@ class ServiceInfo:
     package: str
     script: str
     settings: type[ServiceSettings]
+    distribution: str
+    """Its name in pyproject.toml and uv.lock (``tellonce-registry``)."""
+    dependencies: tuple[str, ...]
 
     @property
     def prefix(self) -> str:
@@ -64,6 +69,21 @@ class ServiceInfo:
     @property
     def has_database(self) -> bool:
         return bool(self.settings.model_fields["database_url"].default)
+
+    @property
+    def image_args(self) -> dict[str, str]:
+        """The build arguments of its image (deploy/Dockerfile), as the code implies them:
+        where it lives, what uv installs, its entry point, settings prefix and port, and the
+        PDF libraries for the services that depend on WeasyPrint."""
+        pdf = any(re.match(r"weasyprint\b", d, re.I) for d in self.dependencies)
+        return {
+            "SERVICE_DIR": self.directory.relative_to(ROOT).as_posix(),
+            "PACKAGE": self.distribution,
+            "COMMAND": self.script,
+            "ENV_PREFIX": self.prefix.removesuffix("_"),
+            "PORT": str(self.port),
+            "PDF": "true" if pdf else "false",
+        }
 
     def env_names(self) -> set[str]:
         return {self.prefix + field.upper() for field in self.settings.model_fields}
@@ -95,7 +115,17 @@ def _services() -> list[ServiceInfo]:
         (script,) = scripts
         package = scripts[script].split(".")[0]
         settings = importlib.import_module(f"{package}.config").Settings
-        found.append(ServiceInfo(directory, directory.name, package, script, settings))
+        found.append(
+            ServiceInfo(
+                directory,
+                directory.name,
+                package,
+                script,
+                settings,
+                project["project"]["name"],
+                tuple(project["project"].get("dependencies", [])),
+            )
+        )
     return found
 
 
@@ -192,8 +222,20 @@ class Stage:
         return [args for kw, args in self.instructions if kw == keyword]
 
 
-def parse(text: str) -> tuple[dict[str, str], list[Stage]]:
-    """Global ARG defaults and the stages, with continuation lines joined, comments dropped."""
+_VARIABLE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def parse(
+    text: str, build_args: dict[str, str] | None = None
+) -> tuple[dict[str, str], list[Stage]]:
+    """Global ARG defaults and the stages, with continuation lines joined, comments dropped.
+
+    As ``docker build --build-arg`` does, each stage's declared ARGs (``ARG NAME`` or
+    ``ARG NAME=default``) take their value from ``build_args`` or their default, and
+    ``${NAME}``/``$NAME`` of a declared ARG is replaced in the stage's later instructions
+    (also in RUN, where the shell would find it in the environment). Other variables
+    (``${PATH}``, those of a shell command) are left as written."""
+    given = build_args or {}
     logical: list[str] = []
     pending = ""
     for raw in text.splitlines():
@@ -207,17 +249,24 @@ def parse(text: str) -> tuple[dict[str, str], list[Stage]]:
         pending = ""
     args: dict[str, str] = {}
     stages: list[Stage] = []
+    declared: dict[str, str] = {}
+
+    def expand(words: str, known: dict[str, str]) -> str:
+        return _VARIABLE.sub(lambda m: known.get(m.group(1) or m.group(2), m.group(0)), words)
+
     for line in logical:
         keyword, _, rest = line.partition(" ")
         keyword = keyword.upper()
         if keyword == "FROM":
             words = rest.split()
-            base = words[0]
-            for name, default in args.items():
-                base = base.replace("${" + name + "}", default)
+            base = expand(words[0], {**args, **{k: v for k, v in given.items() if k in args}})
             stages.append(Stage(base, words[2] if len(words) > 2 else ""))
+            declared = {}
         elif stages:
-            stages[-1].instructions.append((keyword, rest))
+            if keyword == "ARG":
+                name, _, default = rest.partition("=")
+                declared[name] = given.get(name, expand(default, declared))
+            stages[-1].instructions.append((keyword, expand(rest, declared)))
         elif keyword == "ARG" and "=" in rest:
             name, _, default = rest.partition("=")
             args[name] = default

@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
-from deploykit import BY_NAME, DEPLOY, ROOT, SERVICES, WORKER, ServiceInfo
+from deploykit import BY_NAME, DEPLOY, DOCKERFILE, ROOT, SERVICES, WORKER, ServiceInfo
 
 COMPOSE = DEPLOY / "compose.yaml"
 VARIABLE = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)(?:(?P<op>:[-?])(?P<arg>[^}]*))?\}")
@@ -159,13 +159,15 @@ def test_containers_are_hardened_and_only_the_gateway_is_published() -> None:
     assert set(services["gateway"]["networks"]) == {"backend", "frontend"}
 
 
-def test_images_are_built_from_the_repository_dockerfiles() -> None:
+def test_images_are_built_from_the_repository_dockerfile() -> None:
     services = load()["services"]
     built = {svc["image"]: svc["build"] for svc in services.values() if "build" in svc}
+    assert set(built) == {f"tellonce/{s.name}:dev" for s in SERVICES}, "each image built once"
     for s in SERVICES:
         build = built[f"tellonce/{s.name}:dev"]
         assert (COMPOSE.parent / build["context"]).resolve() == ROOT
-        assert (ROOT / build["dockerfile"]) == s.directory / "Dockerfile"
+        assert (ROOT / build["dockerfile"]) == DOCKERFILE
+        assert build["args"] == s.image_args, s.name
     for name, svc in services.items():
         if name != "postgres":
             assert svc["image"] == f"tellonce/{info_of(name).name}:dev", name

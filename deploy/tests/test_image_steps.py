@@ -1,9 +1,10 @@
-"""The images' build steps, run without Docker (no engine on these machines): each
-Dockerfile's build stage is replayed in a temporary folder standing for /app (its ENV, its
-COPY of the build context as .dockerignore filters it, its `uv sync` commands as written), then
-the final stage's entry point runs from that folder: `--help`, `migrate` where the service has
-a database (proving alembic.ini and migrations reach the image), and for the gateway `serve`
-answered by the Dockerfile's own HEALTHCHECK command.
+"""The images' build steps, run without Docker (no engine on these machines): for each
+service, deploy/Dockerfile's build stage with that service's build arguments is replayed in a
+temporary folder standing for /app (its ENV, its COPY of the build context as .dockerignore
+filters it, its `uv sync` commands as written), then the final stage's ENTRYPOINT (as written,
+with the final stage's ENV) runs from that folder: `--help`, `migrate` where the service has
+a database (proving alembic.ini and migrations reach the image), and for the gateway its
+default CMD, `serve`, answered by the Dockerfile's own HEALTHCHECK command.
 
 Not covered (needs an engine): the base image itself, apt packages, file ownership, USER.
 """
@@ -15,14 +16,25 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from deploykit import ROOT, SERVICES, ServiceInfo, ignored, need_tool, parse, uv_tool
+from deploykit import (
+    DOCKERFILE,
+    ROOT,
+    SERVICES,
+    ServiceInfo,
+    Stage,
+    ignored,
+    need_tool,
+    parse,
+    uv_tool,
+)
+
+from tellonce_shared.testing import free_port
 
 
 def dockerignore() -> list[str]:
@@ -58,8 +70,7 @@ def replay_build(service: ServiceInfo, app: Path) -> dict[str, str]:
     uv = uv_tool("uv")
     if uv is None:
         need_tool("uv is not on PATH")
-    _, stages = parse((service.directory / "Dockerfile").read_text())
-    build, final = stages[0], stages[-1]
+    build, final = stages(service)[0], stages(service)[-1]
     assert build.all("WORKDIR") == ["/app"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
     patterns = dockerignore()
@@ -97,11 +108,12 @@ def replay_build(service: ServiceInfo, app: Path) -> dict[str, str]:
     return runtime
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def stages(service: ServiceInfo) -> list[Stage]:
+    return parse(DOCKERFILE.read_text(), service.image_args)[1]
+
+
+def entrypoint(service: ServiceInfo) -> list[str]:
+    return json_array(stages(service)[-1].all("ENTRYPOINT")[0])
 
 
 _BUILT: dict[str, tuple[Path, dict[str, str]]] = {}
@@ -128,10 +140,17 @@ def test_the_image_build_steps_make_a_working_service(
     script = app / ".venv" / "bin" / service.script
     assert script.exists(), "the entry point is installed in /app/.venv/bin"
     assert env["PATH"].startswith(f"{app}/.venv/bin"), "the image finds its scripts first"
+    assert env["TELLONCE_COMMAND"] == service.script
     run = subprocess.run(
-        [script.name, "--help"], env=env, capture_output=True, text=True, check=False, cwd=tmp_path
+        [*entrypoint(service), "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
     )
     assert run.returncode == 0, run.stderr
+    assert f"usage: {service.script} " in run.stdout, "the entry point runs the service's script"
     assert "serve" in run.stdout
     if service.has_database:
         env = env | {
@@ -139,7 +158,7 @@ def test_the_image_build_steps_make_a_working_service(
             service.prefix + "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/db.sqlite3",
         }
         migrate = subprocess.run(
-            [script.name, "migrate"],
+            [*entrypoint(service), "migrate"],
             env=env,
             capture_output=True,
             text=True,
@@ -157,7 +176,7 @@ def test_the_gateway_image_serves_and_its_healthcheck_passes(
     gateway = next(s for s in SERVICES if s.name == "gateway")
     tmp_path, env = built(gateway, tmp_path_factory)
     env[gateway.prefix + "PORT"] = str(free_port())
-    final = parse((gateway.directory / "Dockerfile").read_text())[1][-1]
+    final = stages(gateway)[-1]
     (healthcheck,) = final.all("HEALTHCHECK")
     probe = json_array(healthcheck.split(" CMD ", 1)[1])
     command = json_array(final.all("ENTRYPOINT")[0]) + json_array(final.all("CMD")[0])

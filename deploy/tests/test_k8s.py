@@ -135,9 +135,11 @@ def test_http_servers_have_readiness_and_liveness_probes(rendered: list[Obj]) ->
             args = container["args"]
             assert args[0] == "worker"
             assert "readinessProbe" not in container, "the worker takes no traffic"
-            port = args[args.index("--metrics-port") + 1]
-            probe = " ".join(container["livenessProbe"]["exec"]["command"])
-            assert f"http://127.0.0.1:{port}/metrics" in probe
+            port = int(args[args.index("--metrics-port") + 1])
+            assert {"name": "metrics", "containerPort": port, "protocol": "TCP"} in container[
+                "ports"
+            ]
+            assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
             continue
         assert container["args"][:1] == ["serve"], name
         assert "0.0.0.0" in container["args"], name
@@ -385,6 +387,51 @@ def test_network_policies_allow_the_architecture_and_nothing_else(rendered: list
             expected = (src, dst) in EXPECTED_CALLS
             got = allowed(policies, labels[src], labels[dst], port)
             assert got == expected, f"{src} -> {dst}:{port} allowed={got}, expected {expected}"
+
+
+MONITORING = {"kubernetes.io/metadata.name": "monitoring"}
+
+
+def monitoring_may_scrape(policies: list[Obj], dst: dict[str, str], port: int) -> bool:
+    """Whether a pod in the `monitoring` namespace may open TCP `port` on a pod labelled
+    `dst` here (any pod there: Prometheus' own labels are the cluster's business; a rule
+    without ``from`` admits everyone, the gateway's)."""
+    return any(
+        port_matches(rule, port)
+        and (
+            "from" not in rule
+            or any(
+                "namespaceSelector" in peer
+                and selects(peer["namespaceSelector"], MONITORING)
+                and selects(peer.get("podSelector", {}), {})
+                for peer in rule["from"]
+            )
+        )
+        for p in policies
+        if selects(p["spec"]["podSelector"], dst) and "Ingress" in p["spec"]["policyTypes"]
+        for rule in p["spec"].get("ingress", [])
+    )
+
+
+def test_prometheus_scrapes_every_service_and_the_worker_metrics_and_nothing_else(
+    rendered: list[Obj],
+) -> None:
+    policies = list(of_kind(rendered, "NetworkPolicy").values())
+    labels = labels_of(rendered)
+    deployments = of_kind(rendered, "Deployment")
+    for s in SERVICES:
+        assert monitoring_may_scrape(policies, labels[s.name], s.port), s.name
+    worker = pod_spec(deployments[WORKER])["containers"][0]
+    port = int(worker["args"][worker["args"].index("--metrics-port") + 1])
+    assert monitoring_may_scrape(policies, labels[WORKER], port)
+    # The worker listens on the pod's address (the code's default is the loopback only).
+    env = {e["name"]: e.get("value") for e in worker.get("env", [])}
+    assert env.get("SUBMISSIONS_WORKER_METRICS_HOST") == "0.0.0.0"
+    # Nothing else on the worker, and no service port beyond its own.
+    for other in {s.port for s in SERVICES} | {5432}:
+        assert not monitoring_may_scrape(policies, labels[WORKER], other), other
+    for s in SERVICES:
+        assert not monitoring_may_scrape(policies, labels[s.name], port), s.name
 
 
 def external_egress(policy: Obj, labels: dict[str, str]) -> list[str]:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import PrincipalDep
+from tellonce_shared.db import Database
 from tellonce_shared.problems import Conflict
 from tellonce_shared.settings import ServiceSettings
-from tellonce_shared.testing import TokenFactory, asgi_client, static_verifier
+from tellonce_shared.testing import TokenFactory, admin_url, asgi_client, static_verifier
 
 
 class Thing(BaseModel):
@@ -135,3 +139,67 @@ async def test_health_and_metrics(client: httpx.AsyncClient) -> None:
     metrics = (await client.get("/metrics")).text
     assert 'tellonce_http_requests_total{method="POST",route="/things",service="test"' in metrics
     assert "tellonce_http_request_duration_seconds_bucket" in metrics
+
+
+# The database unavailable: a 503 with Retry-After (nothing was saved; retrying is safe), never
+# a 500. Real engines: one pointed at a port where nothing listens, one with a pool of one
+# connection that a first request holds while a second waits for it.
+
+db_router = APIRouter()
+
+
+@db_router.get("/db/{name}")
+async def use_database(name: str, request: Request) -> dict[str, int]:
+    database: Database = getattr(request.app.state, name)
+    async with database.sessions() as session:
+        return {"one": int((await session.execute(text("SELECT 1"))).scalar_one())}
+
+
+@db_router.get("/integrity")
+async def integrity() -> None:
+    raise IntegrityError("INSERT ...", {}, Exception("duplicate key"))
+
+
+@pytest.fixture(scope="module")
+async def db_client() -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:
+    app = create_service_app(
+        service="test",
+        settings=ServiceSettings(),
+        routers=[db_router],
+        verifier=static_verifier(tokens),
+    )
+    app.state.down = Database("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    app.state.tiny = Database(admin_url(), pool_size=1, pool_timeout=0.2)
+    yield asgi_client(app), app.state.tiny
+    await app.state.down.dispose()
+    await app.state.tiny.dispose()
+
+
+async def test_database_down_is_503_with_retry_after(
+    db_client: tuple[httpx.AsyncClient, Database], caplog: pytest.LogCaptureFixture
+) -> None:
+    client, _ = db_client
+    with caplog.at_level(logging.WARNING):
+        resp = await client.get("/db/down")
+    body = assert_problem(resp, 503)
+    assert resp.headers["retry-after"] == "1"
+    assert "nothing was saved" in str(body["detail"])
+    assert any("database unavailable" in r.getMessage() for r in caplog.records)
+
+
+async def test_every_pooled_connection_busy_is_503(
+    db_client: tuple[httpx.AsyncClient, Database],
+) -> None:
+    client, tiny = db_client
+    assert (await client.get("/db/tiny")).json() == {"one": 1}
+    async with tiny.engine.connect():  # the pool's only connection, held
+        resp = await client.get("/db/tiny")
+    assert_problem(resp, 503)
+    assert (await client.get("/db/tiny")).status_code == 200  # and back once it is free
+
+
+async def test_an_integrity_error_is_still_a_500(
+    db_client: tuple[httpx.AsyncClient, Database],
+) -> None:
+    client, _ = db_client
+    assert_problem(await client.get("/integrity"), 500)

@@ -98,3 +98,48 @@ async def test_unknown_kid_refreshes_the_key_set_once() -> None:
     with pytest.raises(Unauthorized):
         await verifier.verify(token)
     await client.aclose()
+
+
+async def test_a_verified_token_is_remembered_until_it_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tf = TokenFactory()
+    verifier = static_verifier(tf)
+    checks = 0
+    real_check = verifier._verify
+
+    async def counting(token: str) -> object:
+        nonlocal checks
+        checks += 1
+        return await real_check(token)
+
+    monkeypatch.setattr(verifier, "_verify", counting)
+    token = tf.token("remembered", lifetime=600)
+    assert (await verifier.verify(token)).sub == "remembered"
+    assert (await verifier.verify(token)).sub == "remembered"
+    assert checks == 1  # the second call was a look-up
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(Unauthorized):
+        await verifier.verify(tampered)  # another text: checked, and refused
+    # a remembered token whose time is up is checked again (and refused once expired)
+    principal, _ = verifier._verified[token]
+    verifier._verified[token] = (principal, time.time() - 1)
+    await verifier.verify(token)
+    assert checks == 3
+
+
+async def test_an_expired_token_is_never_served_from_memory() -> None:
+    tf = TokenFactory()
+    verifier = static_verifier(tf)
+    token = tf.token("short", lifetime=600)
+    await verifier.verify(token)
+    _, until = verifier._verified[token]
+    assert until <= time.time() + verifier.verified_cache_seconds
+    expired = jwt.encode(
+        {"alg": "ES256", "typ": "at+jwt", "kid": tf.key.kid},
+        claims(tf, exp=int(time.time()) - 3600),
+        tf.key,
+    )
+    with pytest.raises(Unauthorized):
+        await verifier.verify(expired)
+    assert expired not in verifier._verified

@@ -4,7 +4,6 @@ end-to-end tests, on fresh PostgreSQL databases or on SQLite files in a temporar
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tellonce_shared.testing import create_database, drop_database
+from tellonce_shared.testing import create_database, drop_database, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = {
@@ -24,12 +23,6 @@ SERVICES = {
     "portal": ("PORTAL", "tellonce_portal.cli", False),
     "gateway": ("GATEWAY", "tellonce_gateway.cli", False),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Login rate limiting per account and per address: a clear 429 with Retry-After, the same
-for unknown accounts, and a success forgiving the account's earlier failures."""
+for unknown accounts, and a success forgiving the account's earlier failures. Wrong current
+passwords on a password change are limited on their own and never lock the sign-in."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from fastapi import FastAPI
 
 from tellonce_identity.main import create_app
 
-from .conftest import close_app, fresh_address, make_settings, new_resident, password_login
+from .conftest import (
+    bearer,
+    close_app,
+    fresh_address,
+    make_settings,
+    new_resident,
+    password_login,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +32,7 @@ async def strict(database_url: str, app: FastAPI) -> AsyncIterator[httpx.AsyncCl
             login_max_failures_per_account=3,
             login_max_failures_per_address=5,
             login_window_seconds=120,
+            password_change_max_failures=3,
         )
     )
     async with httpx.AsyncClient(
@@ -74,3 +83,58 @@ async def test_per_address_limit(strict: httpx.AsyncClient) -> None:
     assert int(blocked.headers["retry-after"]) >= 1
     elsewhere = await password_login(strict, email, password, address=fresh_address())
     assert elsewhere.status_code == 200
+
+
+CHANGE = "/api/v1/identity/me/password"
+NEW_PASSWORD = "seventeen quiet harbor lamps"
+
+
+async def change(
+    client: httpx.AsyncClient, auth: dict[str, str], current: str, new: str = NEW_PASSWORD
+) -> httpx.Response:
+    return await client.post(
+        CHANGE, json={"current_password": current, "new_password": new}, headers=auth
+    )
+
+
+async def test_wrong_current_passwords_do_not_lock_the_sign_in(strict: httpx.AsyncClient) -> None:
+    email, password = await new_resident(strict)
+    auth = await bearer(strict, email, password)
+    # As many wrong current passwords as the sign-in allows failures (3): all refused.
+    for _ in range(3):
+        wrong = await change(strict, auth, "not it at all, not at all")
+        assert wrong.status_code == 422
+        assert wrong.json()["errors"][0]["pointer"] == "/current_password"
+    # The account still signs in with its password.
+    assert (await password_login(strict, email, password)).status_code == 200
+    # The change has a limit of its own: the next try is refused without checking.
+    throttled = await change(strict, auth, password)
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled.headers["retry-after"]) <= 120
+    assert throttled.headers["content-type"] == "application/problem+json"
+    assert (await password_login(strict, email, password)).status_code == 200
+
+
+async def test_a_locked_sign_in_does_not_stop_a_signed_in_user_changing_the_password(
+    strict: httpx.AsyncClient,
+) -> None:
+    email, password = await new_resident(strict)
+    auth = await bearer(strict, email, password)
+    for _ in range(3):
+        assert (await password_login(strict, email, "guess guess guess guess")).status_code == 400
+    assert (await password_login(strict, email, password)).status_code == 429
+    assert (await change(strict, auth, password)).status_code == 204
+
+
+async def test_a_successful_change_forgives_earlier_wrong_current_passwords(
+    strict: httpx.AsyncClient,
+) -> None:
+    email, password = await new_resident(strict)
+    auth = await bearer(strict, email, password)
+    for _ in range(2):
+        assert (await change(strict, auth, "not it at all, not at all")).status_code == 422
+    assert (await change(strict, auth, password)).status_code == 204
+    for _ in range(2):
+        assert (await change(strict, auth, "not it at all, not at all")).status_code == 422
+    # 4 wrong in the window, but only 2 since the success: still allowed.
+    assert (await change(strict, auth, NEW_PASSWORD, "another long calm phrase")).status_code == 204

@@ -115,9 +115,7 @@ def test_sealer_rotation_and_binding() -> None:
     rotated = AnswerSealer(KEY_B + "," + KEY_A)
     assert rotated.active_key_id == "b"
     assert rotated.open(blob, kid, context="row-1") == {"/ssn": "123"}
-    from cryptography.exceptions import InvalidTag
-
-    with pytest.raises(InvalidTag):
+    with pytest.raises(KeyRingError, match="does not open"):
         rotated.open(blob, kid, context="row-2")
     with pytest.raises(KeyRingError):
         AnswerSealer(KEY_B).open(blob, kid, context="row-1")

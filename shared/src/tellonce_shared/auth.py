@@ -4,6 +4,11 @@ Every service checks every token itself (the gateway's check is only a first lin
 signature with an algorithm allowlist, the ``typ`` (RFC 9068 ``at+jwt``), ``iss``, ``aud`` and
 ``exp`` with a small leeway. The key set is cached and refreshed when a token names an unknown
 ``kid`` (a key rotation), at most once per ``min_refresh_seconds``.
+
+A token already verified is remembered (by its exact text) for ``verified_cache_seconds`` or
+until its ``exp``, whichever is sooner, so a client's next call costs a dictionary look-up
+instead of an ECDSA verification. The memory is bounded and forgotten whenever the key set is
+fetched again.
 """
 
 from __future__ import annotations
@@ -52,8 +57,13 @@ class TokenVerifier:
         min_refresh_seconds: float = 5.0,
         static_keys: dict[str, Any] | None = None,
         client: httpx.AsyncClient | None = None,
+        verified_cache_seconds: float = 60.0,
+        verified_cache_entries: int = 50_000,
     ) -> None:
         self.jwks_url = jwks_url
+        self.verified_cache_seconds = verified_cache_seconds
+        self.verified_cache_entries = verified_cache_entries
+        self._verified: dict[str, tuple[Principal, float]] = {}
         self.issuer = issuer
         self.audience = audience
         self.cache_seconds = cache_seconds
@@ -100,9 +110,30 @@ class TokenVerifier:
                 return self._keys
             self._keys = await self._fetch()
             self._fetched_at = time.monotonic()
+            self._verified.clear()
             return self._keys
 
     async def verify(self, token: str) -> Principal:
+        """The token's principal (401 if the token is not valid), from memory when the same
+        token was verified recently."""
+        now = time.time()
+        hit = self._verified.get(token)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        principal = await self._verify(token)
+        if self.verified_cache_seconds > 0:
+            until = now + self.verified_cache_seconds
+            exp = principal.claims.get("exp")
+            if isinstance(exp, int | float):
+                until = min(until, float(exp))
+            if len(self._verified) >= self.verified_cache_entries:
+                self._verified = {k: v for k, v in self._verified.items() if v[1] > now}
+                if len(self._verified) >= self.verified_cache_entries:
+                    self._verified.clear()
+            self._verified[token] = (principal, until)
+        return principal
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jws.extract_compact(token.encode()).headers()
         except (JoseError, ValueError) as exc:

@@ -11,6 +11,8 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -206,8 +208,33 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(problem, request.url.path)
 
 
+async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database refused a connection, dropped one (SQLAlchemy has already invalidated it
+    and the pool replaces it) or every pooled connection stayed busy: nothing was committed,
+    so the client may simply retry (a submission with the same Idempotency-Key)."""
+    if isinstance(exc, DBAPIError) and not (
+        exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    ):
+        return await _on_unexpected(request, exc)
+    cause = getattr(exc, "orig", None) or exc
+    log.warning(
+        "database unavailable: %s: %s",
+        type(cause).__name__,
+        str(cause).split("\n", 1)[0][:200],  # the first line only: never parameters
+    )
+    return problem_response(
+        ServiceUnavailable(
+            "The database is unavailable for a moment; nothing was saved. Retry shortly.",
+            headers={"Retry-After": "1"},
+        ),
+        request.url.path,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(DBAPIError, _on_database_unavailable)
+    app.add_exception_handler(PoolTimeout, _on_database_unavailable)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -26,6 +26,16 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
     jwks_cache_seconds: int = 300
+    db_pool_size: int = 10
+    """Database connections each process keeps open. A request waits for a free one rather
+    than opening another, so PostgreSQL sees at most processes x pool size backends (keep it
+    under its ``max_connections``)."""
+    db_pool_timeout_seconds: float = 10.0
+    """How long a request waits for a free connection before a 503 (``Retry-After``)."""
+    db_pool_pre_ping: bool = False
+    """Test each pooled connection with a round trip before use. Off: a connection broken by a
+    database restart fails one request with a 503 and is replaced (SQLAlchemy invalidates the
+    pool), and every other request saves a round trip."""
 
     def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
         """Secrets that must not keep a demo value in production; services extend this."""

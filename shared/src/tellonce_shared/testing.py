@@ -1,10 +1,12 @@
 """Test helpers every service uses: a fresh PostgreSQL database per test run built with
-``alembic upgrade head``, and a token factory that signs real access tokens."""
+``alembic upgrade head``, a token factory that signs real access tokens, and a free port
+for a server a test starts."""
 
 from __future__ import annotations
 
 import os
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +23,14 @@ from tellonce_shared.migrations import upgrade
 
 ADMIN_URL_ENV = "TELLONCE_TEST_ADMIN_URL"
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (the OS picks it; a process started
+    right after can bind it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def admin_url() -> str:

@@ -34,7 +34,7 @@ ROUTERS = [
 
 def create_app(settings: Settings | None = None, verifier: TokenVerifier | None = None) -> FastAPI:
     settings = settings or get_settings()
-    database = Database(settings.database_url)
+    database = Database.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

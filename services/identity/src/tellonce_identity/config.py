@@ -35,6 +35,10 @@ class Settings(ServiceSettings):
     login_window_seconds: int = Field(default=900, ge=1)
     login_max_failures_per_account: int = Field(default=10, ge=1)
     login_max_failures_per_address: int = Field(default=100, ge=1)
+    password_change_max_failures: int = Field(default=5, ge=1)
+    """Wrong current passwords allowed on ``POST /me/password`` per account in
+    ``login_window_seconds``, then 429. Counted apart from sign-in failures: they never lock
+    the account's sign-in, and sign-in failures never block a signed-in user's change."""
     trusted_proxies: list[str] = ["127.0.0.1/32", "::1/128"]
     """Peers (addresses or CIDR blocks) whose X-Forwarded-For header is believed: the
     gateway's addresses (in Kubernetes, the pod network)."""

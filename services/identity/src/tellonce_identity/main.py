@@ -44,7 +44,7 @@ def self_verifier(app: FastAPI, settings: Settings) -> TokenVerifier:
 
 def create_app(settings: Settings | None = None, verifier: TokenVerifier | None = None) -> FastAPI:
     settings = settings or get_settings()
-    database = Database(settings.database_url)
+    database = Database.from_settings(settings)
     keyring = Keyring(settings)
     passwords = Passwords(settings)
 

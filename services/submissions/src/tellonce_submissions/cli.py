@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> None:
     add_serve_command(sub)
     worker = sub.add_parser("worker", help="deliver the outbox (webhooks, retries)")
     worker.add_argument(
-        "--metrics-port", type=int, default=None, help="serve Prometheus metrics on 127.0.0.1"
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve Prometheus metrics on this port (address: SUBMISSIONS_WORKER_METRICS_HOST)",
     )
     args = parser.parse_args(argv)
     settings = get_settings()

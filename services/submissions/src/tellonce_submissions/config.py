@@ -20,10 +20,6 @@ class Settings(ServiceSettings):
 
     database_url: str = "sqlite+aiosqlite:///var/submissions.db"
     port: int = 8003
-    db_pool_pre_ping: bool = True
-    """Test each pooled connection before use (one round trip per request, about 1.4 ms of
-    CPU measured under load). Off: a connection broken by a database restart fails one
-    request instead (a submission retried with its Idempotency-Key is safe)."""
     registry_url: str = "http://127.0.0.1:8002"
     """Where the forms registry answers (form versions, fields, agreements)."""
     registry_timeout_seconds: float = 5.0
@@ -50,8 +46,8 @@ class Settings(ServiceSettings):
     """AES-256-GCM keys that encrypt webhook secrets at rest, ``kid:base64key``
     comma-separated; the first encrypts, every one decrypts."""
     delivery_lease_seconds: float = 30.0
-    """How long a claimed delivery belongs to one worker; a killed worker's deliveries are
-    retaken after this (must exceed the 15 s HTTP timeout)."""
+    """How long a claimed delivery belongs to one worker; the worker renews it every third
+    of this while sending, and a killed worker's deliveries are retaken after it."""
     delivery_poll_seconds: float = 0.5
     """The longest a worker sleeps between looks at the outbox (LISTEN/NOTIFY wakes it
     sooner on PostgreSQL)."""
@@ -62,6 +58,9 @@ class Settings(ServiceSettings):
     endpoint_disable_after_days: float = 5.0
     """An endpoint failing for this long without one success is disabled."""
     secret_rotation_overlap_hours: float = 24.0
+    worker_metrics_host: str = "127.0.0.1"
+    """The address the worker's ``--metrics-port`` listens on: the loopback locally;
+    ``0.0.0.0`` in a pod, so Prometheus in another pod can scrape it."""
 
     def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
         return {"answer_keys": self.answer_keys, "webhook_secret_keys": self.webhook_secret_keys}

@@ -36,7 +36,7 @@ def create_app(
 ) -> FastAPI:
     """``registry_transport`` lets tests answer the registry's calls in-process."""
     settings = settings or get_settings()
-    database = Database(settings.database_url, pool_pre_ping=settings.db_pool_pre_ping)
+    database = Database.from_settings(settings)
     registry = RegistryClient(
         service_client(
             settings.registry_url,

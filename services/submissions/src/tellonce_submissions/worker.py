@@ -2,11 +2,12 @@
 (``FOR UPDATE SKIP LOCKED`` plus a lease); run exactly one on SQLite.
 
 Each turn: claim a batch of due deliveries and lease them (one short transaction), send
-them concurrently over one pooled HTTP client, then record every attempt and its
-consequence (one short transaction). No row lock is held while a receiver is answering; a
-worker killed mid-turn leaves leases that expire, and another worker takes the rows again
-(at-least-once, with the same ``webhook-id``). The worker sleeps until LISTEN/NOTIFY says
-new rows were committed, a retry falls due, or the poll interval passes.
+them concurrently over one pooled HTTP client while a heartbeat renews their leases every
+third of the lease, then record every attempt and its consequence (one short transaction,
+only for the rows this worker still holds). No row lock is held while a receiver is
+answering; a worker killed mid-turn leaves leases that expire, and another worker takes the
+rows again (at-least-once, with the same ``webhook-id``). The worker sleeps until
+LISTEN/NOTIFY says new rows were committed, a retry falls due, or the poll interval passes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+from wsgiref.simple_server import WSGIServer
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -84,7 +86,10 @@ class DeliveryWorker:
         client: WebhookClient | None = None,
         name: str | None = None,
         rng: random.Random | None = None,
+        renew_every: float | None = None,
     ) -> None:
+        """``renew_every``: real seconds between lease renewals while a batch is being sent
+        (default: a third of ``delivery_lease_seconds``)."""
         self.database = database
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
@@ -101,6 +106,10 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._numbered_at = 0.0
         self._gauges_at = 0.0
+        self.renew_every = renew_every or settings.delivery_lease_seconds / 3
+        self.leases_lost = 0
+        """How many claimed deliveries this worker no longer held when renewing or recording
+        (the process-wide metric is ``tellonce_delivery_leases_lost_total``)."""
 
     async def aclose(self) -> None:
         if self._own_client:
@@ -127,11 +136,58 @@ class DeliveryWorker:
             return 0
         pull_only = [j for j in jobs if targets.get(j.agency) is None]
         pushing = [j for j in jobs if targets.get(j.agency) is not None]
-        results = await asyncio.gather(
-            *(self._attempt(job, targets[job.agency]) for job in pushing)  # type: ignore[arg-type]
-        )
-        await self._record(results, pull_only)
+        held = {j.delivery_id for j in pushing}
+        sent = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat(held, sent))
+        try:
+            results = await asyncio.gather(
+                *(self._attempt(job, targets[job.agency]) for job in pushing)  # type: ignore[arg-type]
+            )
+        finally:
+            sent.set()
+            await heartbeat
+        await self._record(results, pull_only, renewed=held)
         return len(jobs)
+
+    async def _heartbeat(self, held: set[str], sent: asyncio.Event) -> None:
+        """Every ``renew_every`` seconds until ``sent`` is set, extend the leases of the
+        deliveries being sent, so a slow receiver never lets another worker take a row
+        this worker is still sending. ``held`` shrinks to what the renewals return: a row
+        missing from it was claimed by another worker after this one's lease ran out (a
+        renewal that failed or came late), and is lost to this worker."""
+        while held:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sent.wait(), self.renew_every)
+            if sent.is_set():
+                return
+            lease_until = self.clock.now() + timedelta(seconds=self.settings.delivery_lease_seconds)
+            try:
+                async with self.database.sessions() as session, session.begin():
+                    renewed = await repository.renew_leases(
+                        session, sorted(held), worker=self.name, lease_until=lease_until
+                    )
+            except (SQLAlchemyError, OSError) as exc:
+                # Try again next beat; if the lease runs out meanwhile and another worker
+                # claims the row, recording checks who holds it.
+                log.warning("lease renewal failed", extra={"error": repr(exc)})
+                continue
+            except Exception:
+                # A bug here must not cost the batch its recorded outcomes.
+                log.exception("lease renewal failed unexpectedly")
+                continue
+            self._lost(held - renewed)
+            held &= renewed
+
+    def _lost(self, delivery_ids: set[str]) -> None:
+        if not delivery_ids:
+            return
+        self.leases_lost += len(delivery_ids)
+        metrics.LEASES_LOST.inc(len(delivery_ids))
+        log.warning(
+            "lease lost (another worker claimed the delivery, or the agency acknowledged "
+            "it); its state is left alone",
+            extra={"worker": self.name, "deliveries": sorted(delivery_ids)},
+        )
 
     def _target(self, endpoint: WebhookEndpoint, now: datetime) -> Target | None:
         try:
@@ -155,21 +211,36 @@ class DeliveryWorker:
         metrics.ATTEMPT_LATENCY.observe(result.latency_ms / 1000)
         return result
 
-    async def _record(self, results: Sequence[AttemptResult], pull_only: Sequence[Job]) -> None:
+    async def _record(
+        self, results: Sequence[AttemptResult], pull_only: Sequence[Job], *, renewed: set[str]
+    ) -> None:
+        """``renewed``: the rows the heartbeat still held at its last beat (the others are
+        already counted as lost)."""
         async with self.database.sessions() as session, session.begin():
             for job in sorted(pull_only, key=lambda j: j.delivery_id):
                 # No active endpoint: the delivery waits in the pull feed.
-                await repository.update_delivery(
+                await repository.update_delivery_if_leased(
                     session,
                     job.delivery_id,
-                    only_if_pending=True,
+                    worker=self.name,
                     values={"next_attempt_at": None, "lease_until": None, "leased_by": None},
                 )
-            await self._record_attempts(session, sorted(results, key=lambda r: r.job.delivery_id))
+            # The rows still ours, locked until commit so no claim can take them meanwhile.
+            held = await repository.lock_held(
+                session, [r.job.delivery_id for r in results], worker=self.name
+            )
+            self._lost(renewed - held)
+            await self._record_attempts(
+                session, sorted(results, key=lambda r: r.job.delivery_id), held
+            )
 
     async def _record_attempts(
-        self, session: AsyncSession, results: Sequence[AttemptResult]
+        self, session: AsyncSession, results: Sequence[AttemptResult], held: set[str]
     ) -> None:
+        """Every attempt is logged (and, if it reached the receiver, the access log says
+        the agency got the answers), and counts for its endpoint's health; but only the
+        rows in ``held`` change state. A row another worker claimed meanwhile belongs to
+        that worker's attempt, whatever this one's answer was."""
         by_endpoint: dict[str, list[tuple[AttemptResult, str, str | None]]] = defaultdict(list)
         attempts: list[DeliveryAttempt] = []
         reads: list[AnswerAccess] = []
@@ -207,6 +278,8 @@ class DeliveryWorker:
                         at=result.started_at,
                     )
                 )
+            if job.delivery_id not in held:
+                continue
             values: dict[str, Any] = {
                 "id": job.delivery_id,
                 "status": PENDING,
@@ -233,9 +306,7 @@ class DeliveryWorker:
             else:
                 values |= {"next_attempt_at": decision.next_attempt_at}
             failed.append(values)
-        # Whoever holds the lease now, a success ends the delivery.
-        await repository.record_outcomes(session, delivered, require_lease_of=None)
-        await repository.record_outcomes(session, failed, require_lease_of=self.name)
+        await repository.record_outcomes(session, delivered + failed, leased_by=self.name)
         await repository.add_attempts(session, attempts)
         await repository.log_access(session, reads)
         await self._endpoint_health(session, by_endpoint)
@@ -381,15 +452,26 @@ def _job(row: Delivery, box: SecretBox) -> Job:
     )
 
 
+def serve_metrics(settings: Settings, port: int) -> WSGIServer:
+    """Serve the process's Prometheus metrics on ``worker_metrics_host:port`` from a
+    daemon thread; returns the server (its address, and ``shutdown`` for tests)."""
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(port, addr=settings.worker_metrics_host)
+    log.info(
+        "worker metrics served",
+        extra={"host": settings.worker_metrics_host, "port": server.server_address[1]},
+    )
+    return server
+
+
 async def run_worker(settings: Settings, *, metrics_port: int | None = None) -> None:
     """Entry point of the CLI: run until SIGTERM or SIGINT."""
     import signal
 
-    if metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics_port, addr="127.0.0.1")
     configure_logging("submissions-worker", settings.log_level)
+    if metrics_port:
+        serve_metrics(settings, metrics_port)
     guard = sqlite_single_worker(settings.database_url)
     database = Database(settings.database_url)
     worker = DeliveryWorker(database, settings)

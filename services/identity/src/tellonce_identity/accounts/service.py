@@ -126,7 +126,8 @@ async def set_disabled(
 
 
 class WrongCurrentPassword(ValidationFailed, KeepChanges):
-    """Recorded as a failed attempt (and counted for rate limiting) before it is raised."""
+    """Recorded as a failed attempt (and counted for the password change's own rate limit)
+    before it is raised."""
 
 
 async def change_password(
@@ -139,16 +140,21 @@ async def change_password(
     new: str,
     address: str | None,
 ) -> None:
-    """The user proves the current password; every other sign-in is ended."""
+    """The user proves the current password; every other sign-in is ended.
+
+    Wrong current passwords are counted per user, apart from sign-in failures
+    (``password_change_max_failures``): someone holding a stolen access token cannot lock
+    the owner out of signing in, and an attack on the sign-in does not stop the owner from
+    changing the password."""
     user = await repository.by_id(session, principal.sub)
     if user is None:
         raise Forbidden("Only user accounts have a password.")
     if user.disabled:
         raise Unauthorized("This account is disabled.")
-    key = throttle.account_key(user.email)
+    key = throttle.password_change_key(user.id)
     wait = await throttle.retry_after(session, settings, [key])
     if wait is not None:
-        raise LoginThrottled("Too many failed attempts; try again later.", retry_after=wait)
+        raise LoginThrottled("Too many wrong current passwords; try again later.", retry_after=wait)
     if not await passwords.verify_async(user.password_hash, current):
         await throttle.record_failure(session, settings, [key])
         record(
@@ -166,6 +172,7 @@ async def change_password(
         )
     check_password(new, user.email, user.full_name)
     user.password_hash = await passwords.hash_async(new)
+    await throttle.clear(session, key)
     revoked = await tokens.revoke_all_for_user(session, user.id, datetime.now(UTC))
     record(
         session,

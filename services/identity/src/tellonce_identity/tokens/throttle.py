@@ -1,6 +1,7 @@
 """Login rate limiting per account and per address, kept in the database so that every
 replica of the service sees the same counts. Unknown accounts are counted like known ones,
-so a 429 says nothing about whether an account exists."""
+so a 429 says nothing about whether an account exists. Wrong current passwords on a
+password change have a count of their own (per user), apart from the sign-in counts."""
 
 from __future__ import annotations
 
@@ -22,13 +23,21 @@ def address_key(address: str) -> str:
     return f"address:{address}"
 
 
+def password_change_key(user_id: str) -> str:
+    """Failed password changes of one signed-in user: never counted toward sign-in."""
+    return f"password-change:{user_id}"
+
+
+def _limit(settings: Settings, key: str) -> int:
+    if key.startswith("account:"):
+        return settings.login_max_failures_per_account
+    if key.startswith("password-change:"):
+        return settings.password_change_max_failures
+    return settings.login_max_failures_per_address
+
+
 def _limits(settings: Settings, keys: list[str]) -> dict[str, int]:
-    return {
-        key: settings.login_max_failures_per_account
-        if key.startswith("account:")
-        else settings.login_max_failures_per_address
-        for key in keys
-    }
+    return {key: _limit(settings, key) for key in keys}
 
 
 async def retry_after(session: AsyncSession, settings: Settings, keys: list[str]) -> int | None:
@@ -60,5 +69,6 @@ async def record_failure(session: AsyncSession, settings: Settings, keys: list[s
 
 
 async def clear(session: AsyncSession, key: str) -> None:
-    """A successful sign-in forgives the account's earlier failures (not the address's)."""
+    """A success forgives that key's earlier failures: a sign-in the account's (not the
+    address's), a password change the user's failed changes."""
     await session.execute(delete(LoginFailure).where(LoginFailure.key == key))

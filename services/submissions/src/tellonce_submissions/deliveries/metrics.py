@@ -26,6 +26,12 @@ FIRST_ATTEMPT_LAG = Histogram(
     "From the outbox row's commit to its first push attempt",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+LEASES_LOST = Counter(
+    "tellonce_delivery_leases_lost_total",
+    "Claimed deliveries a worker no longer held when renewing or recording: another worker "
+    "took them after the lease ran out (renewals failed or came late), or the agency "
+    "acknowledged them; the worker left their state alone",
+)
 STATE = Gauge("tellonce_deliveries", "Deliveries by agency and state", ["agency", "state"])
 OLDEST_DUE_AGE = Gauge(
     "tellonce_delivery_oldest_due_age_seconds",

@@ -227,6 +227,47 @@ async def claim_due(
     return (await session.scalars(stmt)).all()
 
 
+async def renew_leases(
+    session: AsyncSession, delivery_ids: Sequence[str], *, worker: str, lease_until: datetime
+) -> set[str]:
+    """Extend the lease of the rows ``worker`` still holds (pending and ``leased_by`` it);
+    returns their ids. A row another worker has claimed since (its lease had run out) is
+    not touched and not returned: that lease is lost."""
+    if not delivery_ids:
+        return set()
+    stmt = (
+        update(Delivery)
+        .where(
+            Delivery.id.in_(list(delivery_ids)),
+            Delivery.status == PENDING,
+            Delivery.leased_by == worker,
+        )
+        .values(lease_until=lease_until)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+async def lock_held(session: AsyncSession, delivery_ids: Sequence[str], *, worker: str) -> set[str]:
+    """Lock (``FOR UPDATE``, in id order) the rows ``worker`` still holds and return their
+    ids: until the caller commits, no other worker can claim them, so what it records
+    about them cannot land on another worker's claim."""
+    if not delivery_ids:
+        return set()
+    stmt = (
+        select(Delivery.id)
+        .where(
+            Delivery.id.in_(list(delivery_ids)),
+            Delivery.status == PENDING,
+            Delivery.leased_by == worker,
+        )
+        .order_by(Delivery.id)
+        .with_for_update()
+    )
+    return set((await session.scalars(stmt)).all())
+
+
 _OUTCOME_COLUMNS = (
     "status",
     "attempts",
@@ -245,18 +286,20 @@ async def record_outcomes(
     session: AsyncSession,
     outcomes: Sequence[dict[str, Any]],
     *,
-    require_lease_of: str | None,
+    leased_by: str,
 ) -> None:
     """Write many attempts' consequences in one executemany. Each dict has ``id`` and
-    every column of ``_OUTCOME_COLUMNS``. Only pending rows change; with
-    ``require_lease_of`` only rows that worker still holds (a success is recorded whoever
-    holds the lease now; a failure must not reschedule another worker's claim)."""
+    every column of ``_OUTCOME_COLUMNS``. Only pending rows that ``leased_by`` still holds
+    change: a worker that lost its lease must not record anything over the new holder's
+    claim (the holder's own attempt decides the row)."""
     if not outcomes:
         return
     table = cast(Table, Delivery.__table__)
-    conditions = [table.c.id == bindparam("v_id"), table.c.status == PENDING]
-    if require_lease_of is not None:
-        conditions.append(table.c.leased_by == require_lease_of)
+    conditions = [
+        table.c.id == bindparam("v_id"),
+        table.c.status == PENDING,
+        table.c.leased_by == leased_by,
+    ]
     stmt = (
         update(table)
         .where(*conditions)
@@ -334,8 +377,8 @@ async def lock_agency_endpoints(session: AsyncSession, agency: str) -> Sequence[
 async def update_delivery_if_leased(
     session: AsyncSession, delivery_id: str, *, worker: str, values: dict[str, Any]
 ) -> bool:
-    """Record a failed attempt only if this worker still holds the lease (a worker whose
-    lease expired and was taken over must not reschedule the new holder's delivery)."""
+    """Change a delivery only if this worker still holds its lease (a worker whose lease
+    ran out and was taken over must not change the new holder's delivery)."""
     stmt = (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status == PENDING, Delivery.leased_by == worker)

@@ -8,19 +8,15 @@ secret (two during a rotation), separated by spaces.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
-import os
 import secrets
 from collections.abc import Iterable
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from tellonce_shared.keyring import KeyRing, KeyRingError
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
-NONCE_BYTES = 12
 
 
 def new_secret() -> str:
@@ -42,8 +38,7 @@ def sign(secrets_in_use: Iterable[str], msg_id: str, timestamp: int, body: bytes
     return " ".join(parts)
 
 
-class SecretBoxError(ValueError):
-    pass
+SecretBoxError = KeyRingError
 
 
 class SecretBox:
@@ -51,39 +46,15 @@ class SecretBox:
     the first key encrypts, every key decrypts (rotate by putting a new key first)."""
 
     def __init__(self, spec: str) -> None:
-        self._keys: dict[str, AESGCM] = {}
-        self.active = ""
-        for part in (p.strip() for p in spec.split(",")):
-            if not part:
-                continue
-            kid, sep, encoded = part.partition(":")
-            if not sep or not kid:
-                raise SecretBoxError("each webhook secret key must be written kid:base64key")
-            try:
-                raw = base64.b64decode(encoded, validate=True)
-            except binascii.Error as exc:
-                raise SecretBoxError(f"webhook secret key {kid} is not base64") from exc
-            if len(raw) != 32:
-                raise SecretBoxError(f"webhook secret key {kid} must be 32 bytes (AES-256)")
-            self._keys[kid] = AESGCM(raw)
-            self.active = self.active or kid
-        if not self.active:
-            raise SecretBoxError("at least one webhook secret key is needed")
+        self._ring = KeyRing(spec, what="webhook secret key")
+        self.active = self._ring.active_key_id
 
     def seal(self, secret: str, *, context: str) -> str:
         """``kid:base64(nonce + ciphertext)``; ``context`` (the endpoint id) is bound as
         associated data so a sealed secret copied to another endpoint does not open."""
-        nonce = os.urandom(NONCE_BYTES)
-        blob = nonce + self._keys[self.active].encrypt(nonce, secret.encode(), context.encode())
-        return f"{self.active}:{base64.b64encode(blob).decode()}"
+        blob, kid = self._ring.seal(secret.encode(), context=context)
+        return f"{kid}:{base64.b64encode(blob).decode()}"
 
     def open(self, sealed: str, *, context: str) -> str:
         kid, _, encoded = sealed.partition(":")
-        aead = self._keys.get(kid)
-        if aead is None:
-            raise SecretBoxError(f"no webhook secret key with id {kid} is configured")
-        blob = base64.b64decode(encoded)
-        try:
-            return aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], context.encode()).decode()
-        except InvalidTag as exc:
-            raise SecretBoxError("a webhook secret does not open with its key") from exc
+        return self._ring.open(base64.b64decode(encoded), kid, context=context).decode()
