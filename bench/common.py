@@ -70,3 +70,30 @@ def parse_wrk(out: str) -> dict[str, Any]:
         "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
         "socket_errors": errors.group(1).strip() if errors else "none",
     }
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its direct children (uvicorn's or nginx's
+    workers), from /proc."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    total = 0
+    for p in [pid, *(int(p) for p in found.split())]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def user_cpu_seconds(user: str) -> float:
+    """CPU time of every process of ``user`` (e.g. all PostgreSQL backends), from /proc."""
+    found = subprocess.run(["pgrep", "-u", user], capture_output=True, text=True).stdout
+    total = 0
+    for p in found.split():
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")

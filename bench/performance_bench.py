@@ -12,7 +12,10 @@ SQL, same parameters), per grouping and for four period lengths. Each query runs
 
 Run: ``uv run python -m bench.performance_bench`` (needs the PostgreSQL of the tests, see
 ``TELLONCE_TEST_ADMIN_URL``). ``BENCH_SUBMISSIONS`` changes the size; ``BENCH_KEEP=1`` keeps
-the database. Writes the "Performance measures" section of docs/benchmarks.md.
+the database. ``BENCH_DB=<name>`` uses (and keeps) the database of that name: created,
+migrated and filled on the first run; later runs migrate it to head and reuse its rows (saves
+the generation when profiling). Writes the "Performance measures" section of
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from tellonce_shared.migrations import upgrade
-from tellonce_shared.testing import create_database, drop_database
+from tellonce_shared.testing import admin_url, create_database, drop_database
 from tellonce_submissions.performance import repository
 from tellonce_submissions.performance.repository import Scope
 
@@ -39,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICE_DIR = ROOT / "services" / "submissions"
 N = int(os.environ.get("BENCH_SUBMISSIONS", "1000000"))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
+REUSE = os.environ.get("BENCH_DB", "")
 READ_AT = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 730
 FORMS = 40
@@ -109,15 +113,22 @@ WHERE {h("i", 104729)} < 950 AND {h("i", 179424673)} < 850
     # the milestones row of each (what the service keeps up to date as events are posted;
     # here set-based, like the migration's backfill but faster on a million rows)
     """
-INSERT INTO submission_facts (submission_id, form, owning_agency, submitted_at, responded_at,
-  decided_at, needs_info_at, last_status, last_at)
-SELECT s.id, s.form, s.owning_agency, s.submitted_at,
-  min(e.at) FILTER (WHERE e.agency IS NOT NULL),
-  min(e.at) FILTER (WHERE e.status IN ('approved', 'denied')),
-  min(e.at) FILTER (WHERE e.status = 'needs_info'),
-  (array_agg(e.status ORDER BY e.at DESC, e.id DESC))[1], max(e.at)
-FROM submissions s JOIN submission_events e ON e.submission_id = s.id
-GROUP BY s.id, s.form, s.owning_agency, s.submitted_at
+INSERT INTO submission_facts (submission_id, form, owning_agency, submitted_at, week,
+  responded_at, response_s, decided_at, decision_s, needs_info_at, last_status, last_at)
+SELECT m.id, m.form, m.owning_agency, m.submitted_at,
+  CAST(date_trunc('week', m.submitted_at AT TIME ZONE 'UTC') AS date),
+  m.responded_at, date_part('epoch', m.responded_at - m.submitted_at),
+  m.decided_at, date_part('epoch', m.decided_at - m.submitted_at),
+  m.needs_info_at, m.last_status, m.last_at
+FROM (
+  SELECT s.id, s.form, s.owning_agency, s.submitted_at,
+    min(e.at) FILTER (WHERE e.agency IS NOT NULL) AS responded_at,
+    min(e.at) FILTER (WHERE e.status IN ('approved', 'denied')) AS decided_at,
+    min(e.at) FILTER (WHERE e.status = 'needs_info') AS needs_info_at,
+    (array_agg(e.status ORDER BY e.at DESC, e.id DESC))[1] AS last_status, max(e.at) AS last_at
+  FROM submissions s JOIN submission_events e ON e.submission_id = s.id
+  GROUP BY s.id, s.form, s.owning_agency, s.submitted_at
+) m
 """,
     # one delivery each: 98% delivered after 1 to 600 seconds, 1% dead, 1% pending
     f"""
@@ -185,20 +196,23 @@ async def timed(
     return times[0], min(times), rows
 
 
-async def run(url: str) -> tuple[dict[str, Any], list[tuple[str, str, str, float, float, int]]]:
+async def run(
+    url: str, generate: bool = True
+) -> tuple[dict[str, Any], list[tuple[str, str, str, float, float, int]]]:
     engine = create_async_engine(url)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     counts: dict[str, Any] = {}
     started = time.perf_counter()
-    async with engine.begin() as conn:
-        for statement in GENERATE:
-            await conn.execute(text(statement))
+    if generate:
+        async with engine.begin() as conn:
+            for statement in GENERATE:
+                await conn.execute(text(statement))
     # what autovacuum does to a live table: statistics and the visibility map (so the
     # covering indexes answer without visiting the heap)
     async with engine.connect() as conn:
         auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
         await auto.execute(text("VACUUM ANALYZE"))
-    counts["generate_seconds"] = time.perf_counter() - started
+    counts["generate_seconds"] = time.perf_counter() - started if generate else None
     async with sessions() as session:
         for table in (
             "submissions",
@@ -214,7 +228,7 @@ async def run(url: str) -> tuple[dict[str, Any], list[tuple[str, str, str, float
             text(
                 "INSERT INTO performance_targets (form, days, share, updated_at, updated_by) "
                 "SELECT 'form-' || lpad(n::text, 2, '0'), 30, 0.9, now(), 'bench' "
-                f"FROM generate_series(0, {FORMS - 1}) AS n"
+                f"FROM generate_series(0, {FORMS - 1}) AS n ON CONFLICT DO NOTHING"
             )
         )
         await session.commit()
@@ -241,25 +255,28 @@ async def run(url: str) -> tuple[dict[str, Any], list[tuple[str, str, str, float
             f"{label:22} funnel                             first {first:7.3f}s best {best:7.3f}s"
         )
     await engine.dispose()
+    counts["load"] = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return counts, results
 
 
 def report(counts: dict[str, Any], results: list[tuple[str, str, str, float, float, int]]) -> str:
     cpu = platform.processor() or platform.machine()
+    seconds = counts["generate_seconds"]
+    generated = "(reused from an earlier run)" if seconds is None else f"in {seconds:.0f} s"
     lines = [
         BEGIN,
         "## Performance measures (issue 11): `uv run python -m bench.performance_bench`",
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores ({cpu}), "
         f"Python {platform.python_version()}, {platform.system()}, PostgreSQL on the same "
-        "machine (shared with other work). Data generated server-side with generate_series in "
-        f"{counts['generate_seconds']:.0f} s: {counts['submissions']:,} submissions over "
+        "machine (shared with other work). Data generated server-side with generate_series "
+        f"{generated}: {counts['submissions']:,} submissions over "
         f"{DAYS} days (40 forms, 12 agencies), {counts['submission_events']:,} timeline events "
         f"({counts['submission_facts']:,} milestone rows), "
         f"{counts['deliveries']:,} deliveries, {counts['referrals']:,} referrals; the schema "
         "and indexes are the service's own (`alembic upgrade head`). Each query is the "
         "service's SQL with its parameters, run 3 times (once for the year and all): first "
-        "and best.",
+        f"and best. Load average (1, 5, 15 min) when the queries ended: {counts['load']}.",
         "",
         "| period | group by | query | rows out | first s | best s | < 1 s |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -278,16 +295,40 @@ def report(counts: dict[str, Any], results: list[tuple[str, str, str, float, flo
     return "\n".join(lines) + "\n"
 
 
+def reused_database(name: str) -> tuple[str, bool]:
+    """The URL of database ``name`` (created if absent) and whether it still needs data."""
+    admin = create_engine(admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+        ).first()
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(admin_url()).set(database=name).render_as_string(hide_password=False)
+    upgrade(SERVICE_DIR, url)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        empty = conn.execute(text("SELECT NOT EXISTS (SELECT 1 FROM submissions)")).scalar_one()
+    engine.dispose()
+    return url, bool(empty)
+
+
 def main() -> None:
-    url = create_database("perf_bench")
-    try:
-        upgrade(SERVICE_DIR, url)
-        counts, results = asyncio.run(run(url))
-    finally:
-        if KEEP:
-            print(f"kept {url}")
-        else:
-            drop_database(url)
+    if REUSE:
+        url, empty = reused_database(REUSE)
+        counts, results = asyncio.run(run(url, generate=empty))
+        print(f"kept {url}")
+    else:
+        url = create_database("perf_bench")
+        try:
+            upgrade(SERVICE_DIR, url)
+            counts, results = asyncio.run(run(url))
+        finally:
+            if KEEP:
+                print(f"kept {url}")
+            else:
+                drop_database(url)
     section = report(counts, results)
     print(section)
     doc = ROOT / "docs" / "benchmarks.md"

@@ -101,6 +101,10 @@ async def test_authlib_password_and_refresh_flow(app: FastAPI, client: httpx.Asy
         assert refreshed["access_token"] != token["access_token"]
         assert refreshed["refresh_token"] != token["refresh_token"]
 
+        # Once more within the reuse interval (as a concurrent refresh would): a fresh sibling.
+        sibling = await oauth.refresh_token(url, refresh_token=token["refresh_token"])
+        assert sibling["refresh_token"] not in (token["refresh_token"], refreshed["refresh_token"])
+        # A second reuse is theft.
         with pytest.raises(OAuthError) as reused:
             await oauth.refresh_token(url, refresh_token=token["refresh_token"])
         assert reused.value.error == "invalid_grant"

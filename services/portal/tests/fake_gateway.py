@@ -64,6 +64,12 @@ class FakeGateway:
     profile_values: dict[str, Any] = field(default_factory=lambda: {"person.fullName": "Ana Diaz"})
     keep: bool = True
     refreshes: int = 0
+    refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Issued refresh tokens: ``{"email", "family", "uses"}``. Like identity, every use
+    rotates; a used token is accepted ``refresh_reuse_allowed`` more times (identity's reuse
+    interval: once), then the whole family is revoked."""
+    refresh_reuse_allowed: int = 1
+    revoked_families: set[str] = field(default_factory=set)
     calls: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -92,16 +98,33 @@ class FakeGateway:
         auth = request.headers.get("authorization", "")
         return self.tokens.get(auth.removeprefix("Bearer "))
 
-    def _issue(self, user: dict[str, Any]) -> dict[str, Any]:
+    def _issue(self, user: dict[str, Any], family: str | None = None) -> dict[str, Any]:
         access = "at-" + uuid.uuid4().hex
         self.tokens[access] = user
+        refresh = "rt-" + uuid.uuid4().hex
+        self.refresh_tokens[refresh] = {
+            "email": user["email"],
+            "family": family or uuid.uuid4().hex,
+            "uses": 0,
+        }
         return {
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": user.get("expires_in", 900),
-            "refresh_token": "rt-" + json.dumps(user["email"]),
+            "refresh_token": refresh,
             "scope": "",
         }
+
+    def _refresh(self, token: str) -> httpx.Response:
+        self.refreshes += 1
+        entry = self.refresh_tokens.get(token)
+        if entry is None or entry["family"] in self.revoked_families:
+            return httpx.Response(400, json={"error": "invalid_grant"})
+        entry["uses"] += 1
+        if entry["uses"] > 1 + self.refresh_reuse_allowed:
+            self.revoked_families.add(entry["family"])
+            return httpx.Response(400, json={"error": "invalid_grant"})
+        return httpx.Response(200, json=self._issue(self.users[entry["email"]], entry["family"]))
 
     # -- the API --------------------------------------------------------------------------
 
@@ -124,9 +147,7 @@ class FakeGateway:
                     return httpx.Response(400, json={"error": "invalid_grant"})
                 return httpx.Response(200, json=self._issue(user))
             if form.get("grant_type") == "refresh_token":
-                self.refreshes += 1
-                email = json.loads(form["refresh_token"].removeprefix("rt-"))
-                return httpx.Response(200, json=self._issue(self.users[email]))
+                return self._refresh(form.get("refresh_token", ""))
             return httpx.Response(400, json={"error": "unsupported_grant_type"})
         if path == "/api/v1/identity/residents" and method == "POST":
             if len(body.get("password", "")) < 15:

@@ -3,6 +3,7 @@ the gateway at the outbound boundary."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ import pytest
 
 from tellonce_portal.config import Settings
 from tellonce_portal.main import create_app
-from tellonce_portal.session import COOKIE
+from tellonce_portal.session import COOKIE, SessionCodec
 
 from .fake_gateway import PASSWORD, FakeGateway
 
@@ -241,6 +242,43 @@ async def test_an_expired_access_token_is_refreshed(
     page = await browser.get("/applications")
     assert page.status_code == 200
     assert fake.refreshes >= 1
+
+
+@pytest.mark.parametrize("reuse_allowed", [1, 0])
+async def test_two_pages_refreshing_at_once_both_stay_signed_in(
+    browser: httpx.AsyncClient, fake: FakeGateway, reuse_allowed: int
+) -> None:
+    """Two requests carrying the same expiring session (two tabs): both refresh with the same
+    refresh token. With identity's reuse interval (one reuse accepted) both pages render and
+    either response's cookie stays signed in; without it the second is signed out."""
+    fake.refresh_reuse_allowed = reuse_allowed
+    fake.users["resident@demo.gov"]["expires_in"] = 1  # inside the refresh margin at once
+    await sign_in(browser)
+    fake.users["resident@demo.gov"]["expires_in"] = 900  # one refresh per page, not per call
+    fake.refreshes = 0
+    stale = browser.cookies[COOKIE]
+    browser.cookies.clear()
+    old_cookie = {"cookie": f"{COOKIE}={stale}"}
+    pages = await asyncio.gather(
+        browser.get("/applications", headers=old_cookie),
+        browser.get("/applications", headers=old_cookie),
+    )
+    assert fake.refreshes == 2
+    if not reuse_allowed:
+        assert sorted(p.status_code for p in pages) == [200, 303]
+        return
+    assert [p.status_code for p in pages] == [200, 200]
+    codec = SessionCodec(Settings(gateway_url="http://gateway.test"))
+    kept = {codec.load(p.cookies[COOKIE]).refresh_token for p in pages}
+    assert len(kept) == 2, "each response keeps the refresh token its own refresh returned"
+    for token in kept:
+        entry = fake.refresh_tokens[str(token)]
+        assert entry["uses"] == 0
+        assert entry["family"] not in fake.revoked_families
+    for page in pages:
+        fresh = {"cookie": f"{COOKIE}={page.cookies[COOKIE]}"}
+        again = await browser.get("/applications", headers=fresh)
+        assert again.status_code == 200
 
 
 async def test_staff_see_their_inbox_and_post_a_status(

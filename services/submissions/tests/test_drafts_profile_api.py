@@ -382,3 +382,21 @@ async def test_withdrawing_consent_erases_values(
     assert r.json() == {"keep": False, "values": []}
     r = await client.put("/api/v1/profile/values/person.birthDate", json={"value": "x"}, headers=me)
     assert r.status_code == 409
+
+
+async def test_a_later_submission_replaces_what_the_profile_kept(
+    client: httpx.AsyncClient, tokens: TokenFactory, cg_answers: dict[str, Any]
+) -> None:
+    sub = who()
+    me = tokens.headers(sub)
+    await client.put("/api/v1/profile/consent", json={"keep": True}, headers=me)
+    first = {"form": "10-10cg", "version": 1, "answers": cg_answers}
+    assert (await submit(client, tokens, sub, first)).status_code == 201
+    moved = copy.deepcopy(cg_answers)
+    moved["veteran"]["dateOfBirth"] = "1979-12-31"
+    second = {"form": "10-10cg", "version": 1, "answers": moved}
+    assert (await submit(client, tokens, sub, second)).status_code == 201
+    profile = (await client.get("/api/v1/profile", headers=me)).json()
+    values = {v["element"]: v for v in profile["values"]}
+    assert values["person.birthDate"]["value"] == "1979-12-31"
+    assert len(profile["values"]) == len(values)  # replaced, not added twice

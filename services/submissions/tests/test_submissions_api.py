@@ -502,3 +502,59 @@ async def test_registry_down_is_503_and_stores_nothing(
     finally:
         await app.state.registry.aclose()
         await app.state.database.dispose()
+
+
+async def test_a_retry_goes_to_the_write_which_stores_nothing_and_the_first_outcome_is_replayed(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    app: FastAPI,
+    cg_answers: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The write is optimistic (no look-up first): for a key that already holds an outcome it
+    stores nothing, and the stored outcome is replayed."""
+    from tellonce_submissions.submissions import service as service_module
+
+    key = uuid.uuid4().hex
+    first = (await submit(client, tokens, "wendy", body(cg_answers), key)).json()
+    wrote: list[Any] = []
+    real_store = service_module.store
+
+    async def recording_store(*args: Any, **kwargs: Any) -> Any:
+        wrote.append(await real_store(*args, **kwargs))
+        return wrote[-1]
+
+    monkeypatch.setattr(service_module, "store", recording_store)
+    deliveries_before = await count(app, Delivery)
+    resp = await submit(client, tokens, "wendy", body(cg_answers), key)
+    assert [(w.locked, w.stored) for w in wrote] == [(True, False)]
+    assert resp.status_code == 201
+    assert resp.headers["idempotent-replayed"] == "true"
+    assert resp.json() == first
+    assert await count(app, Submission, Submission.owner == "wendy") == 1
+    assert await count(app, Delivery) == deliveries_before
+
+
+async def test_a_retry_is_replayed_even_after_its_version_was_retired(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    cg_answers: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A check that would refuse a new submission (here: the version retired since) does not
+    stop the replay of the key's first outcome."""
+    from tellonce_shared.problems import Conflict
+    from tellonce_submissions.submissions import service as service_module
+
+    key = uuid.uuid4().hex
+    first = (await submit(client, tokens, "xavier", body(cg_answers), key)).json()
+
+    async def retired(*args: Any, **kwargs: Any) -> Any:
+        raise Conflict("Version 1 of '10-10cg' is retired.")
+
+    monkeypatch.setattr(service_module.SubmissionService, "check", retired)
+    again = await submit(client, tokens, "xavier", body(cg_answers), key)
+    assert again.status_code == 201
+    assert again.json() == first
+    fresh = await submit(client, tokens, "xavier", body(cg_answers), uuid.uuid4().hex)
+    assert fresh.status_code == 409  # a new key is refused

@@ -29,6 +29,9 @@ class Settings(ServiceSettings):
     """Idle lifetime of one refresh token; every use rotates it and restarts this clock."""
     refresh_family_seconds: int = Field(default=30 * 24 * 3600, ge=300)
     """Absolute lifetime of a sign-in: no refresh extends a session past this."""
+    refresh_reuse_seconds: int = Field(default=30, ge=0, le=300)
+    """Reuse interval: a refresh token presented again this soon after its rotation (two
+    tabs refreshing at once) is accepted once more instead of ending the sign-in; 0 disables."""
     key_publish_grace_seconds: int = Field(default=120, ge=0)
     """How long past the last token lifetime a retired key stays in the JWKS (clock skew)."""
 

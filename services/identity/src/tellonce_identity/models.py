@@ -88,7 +88,8 @@ class SigningKey(Base):
 
 class RefreshToken(Base):
     """One opaque refresh token (stored as its SHA-256). Tokens of one sign-in share a
-    ``family_id``; presenting a used one revokes the family."""
+    ``family_id``; presenting a used one revokes the family, except once within the reuse
+    interval (``IDENTITY_REFRESH_REUSE_SECONDS``) after its rotation."""
 
     __tablename__ = "refresh_tokens"
     __table_args__ = (Index("ix_refresh_tokens_family_id", "family_id"),)
@@ -103,6 +104,9 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     family_expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    reused_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    """When the token was presented again within the reuse interval after its rotation (the
+    one accepted reuse; any further one ends the sign-in)."""
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, text
 
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.deliveries.models import Delivery
@@ -449,6 +449,9 @@ async def test_facts_follow_submissions_and_status_posts(
             row.needs_info_at,
             row.last_status,
             row.last_at,
+            row.week,
+            row.response_s,
+            row.decision_s,
         )
 
     async with perf_app.state.database.sessions() as s:
@@ -462,6 +465,10 @@ async def test_facts_follow_submissions_and_status_posts(
     assert kept[6] == "approved"
     assert kept[3] is not None
     assert kept[3] <= kept[5] <= kept[4]
+    # the derived week and durations, as the backfill computes them
+    assert kept[8] == facts.week_of(kept[2])
+    assert kept[9] == (kept[3] - kept[2]).total_seconds()
+    assert kept[10] == (kept[4] - kept[2]).total_seconds()
 
 
 async def test_backlog_of_a_past_moment_reads_the_status_then(
@@ -484,3 +491,203 @@ async def test_backlog_of_a_past_moment_reads_the_status_then(
             for r in await performance_repository.backlog(s, scope)
         ]
     assert rows == [("perf-a", "received", "0-7d", 8), ("perf-a", "submitted", "0-7d", 6)]
+
+
+# --- the indexed queries against the plain formulation, and owners that change -------------
+
+NOVEMBER = datetime(2025, 11, 3, tzinfo=UTC)  # a Monday; nothing else is filed in 2025
+
+
+@pytest.fixture(scope="module")
+async def moved_history(perf_app: FastAPI, catalog: Catalog) -> History:
+    """November 2025: ``perf-moved`` owned by AAA for its first 12 applications, then by
+    CCC for 11 (the form changed hands); ``perf-c`` (CCC) 10 applications. Each has one
+    delivery, delivered after i+1 minutes; some decided, some answered, some still open."""
+    catalog.add("perf-moved", "CCC", ["transportation"], None)
+    catalog.add("perf-c", "CCC", ["transportation", "child-family"], None)
+    h = History()
+    for i in range(23):
+        at = NOVEMBER + i * 7 * H
+        sid = h.submission("perf-moved", "AAA" if i < 12 else "CCC", at)
+        h.event(sid, at + (i + 2) * H, "received")
+        if i % 3 == 0:
+            h.event(sid, at + (i + 1) * D, "approved")
+        h.delivery(sid, at, timedelta(minutes=i + 1))
+        h.deliveries[-1]["form"] = "perf-moved"
+    for i in range(10):
+        at = NOVEMBER + i * D + 3 * H
+        sid = h.submission("perf-c", "CCC", at)
+        h.event(sid, at + D, "received", "CCC")
+        h.event(sid, at + (2 * i + 1) * D, "denied", "CCC")
+        h.delivery(sid, at, timedelta(minutes=2 * (i + 1)) if i < 9 else None)
+        h.deliveries[-1]["form"] = "perf-c"
+    async with perf_app.state.database.sessions() as s:
+        await s.execute(insert(Submission), h.submissions)
+        await s.execute(insert(SubmissionEvent), h.events)
+        await s.execute(insert(Delivery), h.deliveries)
+        await facts.backfill(s)
+        await s.commit()
+    return h
+
+
+async def test_deliveries_follow_the_owner_when_a_form_changes_hands(
+    perf_app: FastAPI, moved_history: History
+) -> None:
+    """Deliveries carry the form, not the owning agency: a form owned by one agency in the
+    period gives it to all its deliveries; perf-moved's are split by their submission."""
+    mapping = [("perf-moved", "transportation"), ("perf-c", "transportation")]
+    mapping.append(("perf-c", "child-family"))
+
+    def scope(group_by: str, **filters: Any) -> Scope:
+        return Scope(
+            start=datetime(2025, 11, 1, tzinfo=UTC),
+            end=datetime(2025, 12, 1, tzinfo=UTC),
+            as_of=datetime(2025, 12, 1, tzinfo=UTC),
+            group_by=group_by,
+            mapping=mapping,
+            **filters,
+        )
+
+    def minutes(values: list[float]) -> list[float]:
+        return [percentile_cont(values, 0.5) * 60, percentile_cont(values, 0.9) * 60]
+
+    moved_aaa = [float(i + 1) for i in range(12)]
+    moved_ccc = [float(i + 1) for i in range(12, 23)]
+    c = [float(2 * (i + 1)) for i in range(9)]  # the tenth is a dead letter
+    async with perf_app.state.database.sessions() as s:
+        by_agency = {
+            r["grp"]: (r["total"], r["dead"], [round(x, 6) for x in r["deliver_s"]])
+            for r in await performance_repository.deliveries(s, scope("agency"))
+        }
+        ccc_forms = {
+            r["grp"]: (r["total"], r["dead"])
+            for r in await performance_repository.deliveries(s, scope("form", agency="CCC"))
+        }
+        aaa_priorities = {
+            r["grp"]: r["total"]
+            for r in await performance_repository.deliveries(s, scope("priority", agency="AAA"))
+        }
+    assert by_agency == {
+        "AAA": (12, 0, [round(x, 6) for x in minutes(moved_aaa)]),
+        "CCC": (21, 1, [round(x, 6) for x in minutes(moved_ccc + c)]),
+    }
+    assert ccc_forms == {"perf-c": (10, 1), "perf-moved": (11, 0)}
+    assert aaa_priorities == {"transportation": 12}
+
+
+# The measures as first written (issue 11): a plain scan of the period's facts joined to the
+# targets, durations computed per row, one GROUPING SETS pass; deliveries joined to their
+# submissions' facts. The indexed queries must give the same rows.
+PLAIN_MEASURES = """
+WITH scope AS (
+  SELECT s.form, s.submitted_at, {key} AS grp,
+    CASE WHEN s.responded_at <= :as_of THEN s.responded_at END AS responded_at,
+    CASE WHEN s.decided_at <= :as_of THEN s.decided_at END AS decided_at,
+    coalesce(s.needs_info_at <= :as_of, false) AS needed_info
+  FROM submission_facts s{join}
+  WHERE s.submitted_at >= :start AND s.submitted_at < :end{where}
+), judged AS (
+  SELECT f.*, date_trunc('week', f.submitted_at AT TIME ZONE 'UTC')::date AS week, t.share,
+    t.form IS NOT NULL AND (f.decided_at IS NOT NULL
+      OR f.submitted_at + t.days * interval '1 day' < :as_of) AS due,
+    t.form IS NOT NULL AND f.decided_at IS NOT NULL
+      AND f.decided_at <= f.submitted_at + t.days * interval '1 day' AS met
+  FROM scope f LEFT JOIN performance_targets t ON t.form = f.form
+)
+SELECT grp, week, CASE WHEN GROUPING(week) = 0 THEN 'week' ELSE 'total' END AS kind,
+  count(*) AS volume, count(responded_at) AS responded,
+  percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
+    (ORDER BY extract(epoch FROM responded_at - submitted_at)) AS response_s,
+  count(decided_at) AS decided,
+  percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
+    (ORDER BY extract(epoch FROM decided_at - submitted_at)) AS decision_s,
+  count(*) FILTER (WHERE needed_info) AS needed_info,
+  count(*) FILTER (WHERE due) AS due,
+  count(*) FILTER (WHERE due AND met) AS met,
+  avg(share) FILTER (WHERE due) AS target_share
+FROM judged
+GROUP BY GROUPING SETS ((grp), (grp, week))
+ORDER BY grp, week NULLS FIRST
+"""
+PLAIN_DELIVERIES = """
+SELECT {key} AS grp, count(*) AS total,
+  count(*) FILTER (WHERE d.status = 'dead') AS dead,
+  percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
+    (ORDER BY extract(epoch FROM coalesce(d.delivered_at, d.acked_at) - d.created_at))
+    AS deliver_s
+FROM submission_facts s{join}
+JOIN deliveries d ON d.submission_id = s.submission_id
+WHERE s.submitted_at >= :start AND s.submitted_at < :end{where}
+GROUP BY 1
+ORDER BY 1
+"""
+
+
+def _comparable(rows: list[Any]) -> list[tuple[Any, ...]]:
+    def value(v: Any) -> Any:
+        if isinstance(v, list):
+            return tuple(None if x is None else round(float(x), 4) for x in v)
+        if isinstance(v, float):
+            return round(v, 6)
+        return v
+
+    return [tuple(value(v) for _, v in sorted(dict(r).items())) for r in rows]
+
+
+async def test_indexed_queries_give_the_rows_of_the_plain_formulation(
+    perf_client: httpx.AsyncClient,
+    perf_app: FastAPI,
+    history: History,
+    moved_history: History,
+    opm: dict[str, str],
+) -> None:
+    await set_target(perf_client, opm, "perf-a", 10, 0.9)
+    await set_target(perf_client, opm, "perf-b", 3, 0.95)
+    await set_target(perf_client, opm, "perf-moved", 2, 0.5)
+    mapping = [
+        ("perf-a", "jobs-economy"),
+        ("perf-b", "child-family"),
+        ("perf-b", "jobs-economy"),
+        ("perf-small", "transportation"),
+        ("perf-moved", "transportation"),
+        ("perf-c", "transportation"),
+        ("perf-c", "child-family"),
+    ]
+    windows = [
+        # a quarter read at its end; April read on 1 May and mid-April (later milestones
+        # ignored); November 2025; a period starting mid-week at an odd hour
+        (datetime(2026, 4, 1, tzinfo=UTC), READ_AT, READ_AT),
+        (datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC), None),
+        (datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC), MONDAY + 9 * D),
+        (datetime(2025, 11, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC), None),
+        (datetime(2025, 11, 5, 7, tzinfo=UTC), datetime(2026, 6, 3, 5, tzinfo=UTC), None),
+    ]
+    filters: list[dict[str, Any]] = [
+        {},
+        {"agency": "AAA"},
+        {"agency": "CCC"},
+        {"form": "perf-moved"},
+        {"forms": ["perf-b", "perf-c"]},
+    ]
+    checked = 0
+    async with perf_app.state.database.sessions() as s:
+        for start, end, as_of in windows:
+            for group_by in ("form", "agency", "priority"):
+                for extra in filters:
+                    scope = Scope(
+                        start=start,
+                        end=end,
+                        as_of=as_of or end,
+                        group_by=group_by,
+                        mapping=mapping,
+                        **extra,
+                    )
+                    parts = {"key": scope.key(), "join": scope.join(), "where": scope.where()}
+                    plain = await s.execute(text(PLAIN_MEASURES.format(**parts)), scope.params())
+                    indexed = await performance_repository.measures(s, scope)
+                    assert _comparable(indexed) == _comparable(list(plain.mappings())), scope
+                    plain = await s.execute(text(PLAIN_DELIVERIES.format(**parts)), scope.params())
+                    indexed = await performance_repository.deliveries(s, scope)
+                    assert _comparable(indexed) == _comparable(list(plain.mappings())), scope
+                    checked += len(indexed)
+    assert checked > 50  # the scopes are not all empty

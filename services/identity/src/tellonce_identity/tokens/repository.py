@@ -31,6 +31,26 @@ async def mark_used(session: AsyncSession, token_id: str, at: datetime) -> bool:
     return result.rowcount == 1
 
 
+async def claim_reuse(session: AsyncSession, token_id: str, at: datetime, since: datetime) -> bool:
+    """Claim the one reuse allowed within the reuse interval: the token was rotated at or
+    after ``since``, not reused before and not revoked. The conditional ``UPDATE`` takes the
+    row lock, so of several racing reuses exactly one gets True."""
+    stmt = (
+        update(RefreshToken)
+        .where(
+            RefreshToken.id == token_id,
+            RefreshToken.used_at.is_not(None),
+            RefreshToken.used_at >= since,
+            RefreshToken.reused_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(reused_at=at)
+    )
+    result = await session.execute(stmt)
+    assert isinstance(result, CursorResult)
+    return result.rowcount == 1
+
+
 async def revoke_family(session: AsyncSession, family_id: str, at: datetime) -> int:
     stmt = (
         update(RefreshToken)

@@ -2,7 +2,8 @@
 
 Every decision that a client can observe is here: which client may use which grant, what a
 failed sign-in looks like (the same for an unknown account and a wrong password, and about
-as slow), when a refresh token rotates, and when its whole family is revoked."""
+as slow), when a refresh token rotates, when a reuse falls within the reuse interval, and when
+its whole family is revoked."""
 
 from __future__ import annotations
 
@@ -304,7 +305,9 @@ async def refresh_token_grant(
         raise InvalidGrant("The refresh token has been revoked; sign in again.")
     if row.expires_at <= now or row.family_expires_at <= now:
         raise InvalidGrant("The refresh token has expired; sign in again.")
-    if row.used_at is not None or not await repository.mark_used(session, row.id, now):
+    rotated = row.used_at is None and await repository.mark_used(session, row.id, now)
+    within_interval = not rotated and await _reuse_within_interval(session, ctx, row, now)
+    if not rotated and not within_interval:
         revoked = await repository.revoke_family(session, row.family_id, now)
         record(
             session,
@@ -340,9 +343,26 @@ async def refresh_token_grant(
         actor=user.id,
         subject=user.email,
         address=ctx.address,
-        detail={"family": row.family_id, "client_id": client.client_id},
+        detail={
+            "family": row.family_id,
+            "client_id": client.client_id,
+            "reuse_interval": within_interval,
+        },
     )
     return _response(token, ctx, scope, refresh)
+
+
+async def _reuse_within_interval(
+    session: AsyncSession, ctx: TokenContext, row: RefreshToken, now: datetime
+) -> bool:
+    """The reuse interval: a token rotated at most ``refresh_reuse_seconds`` ago may be
+    presented once more (two requests of one browser refreshing at the same moment). The
+    caller then gets a new sibling refresh token of the same family; the first caller's
+    successor stays valid and nothing is revoked."""
+    seconds = ctx.settings.refresh_reuse_seconds
+    if seconds <= 0:
+        return False
+    return await repository.claim_reuse(session, row.id, now, now - timedelta(seconds=seconds))
 
 
 async def issue(session: AsyncSession, form: TokenForm, ctx: TokenContext) -> dict[str, Any]:

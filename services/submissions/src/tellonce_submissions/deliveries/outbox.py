@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import text
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.config import get_settings
@@ -18,6 +18,59 @@ from tellonce_submissions.deliveries.signing import SecretBox
 
 NOTIFY_CHANNEL = "tellonce_deliveries"
 """PostgreSQL channel the workers LISTEN on; NOTIFY is sent when the caller commits."""
+
+
+def delivery_rows(
+    *,
+    submission_id: str,
+    reference: str,
+    form: str,
+    version: int,
+    submitted_at: datetime,
+    receivers: list[tuple[str, dict[str, Any], list[str]]],
+    box: SecretBox | None = None,
+) -> list[dict[str, Any]]:
+    """One outbox row per receiving agency, due at once.
+
+    ``receivers`` holds ``(agency code, the answers that agency may see, the field pointers
+    it gets)``. The answers are sealed at rest (``box``: by default the keys of the service
+    settings), bound to the row's id.
+    """
+    box = box or default_box()
+    now = datetime.now(UTC)
+    seen: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    for agency, answers, fields in receivers:
+        if agency in seen:
+            raise ValueError(f"agency {agency} is listed twice for one submission")
+        seen.add(agency)
+        delivery_id = str(uuid.uuid4())
+        rows.append(
+            {
+                "id": delivery_id,
+                "submission_id": submission_id,
+                "reference": reference,
+                "agency": agency,
+                "form": form,
+                "version": version,
+                "submitted_at": submitted_at,
+                "fields": list(fields),
+                "answers": {},
+                "sealed_answers": box.seal(orjson.dumps(answers).decode(), context=delivery_id),
+                "status": PENDING,
+                "created_at": now,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "replays": 0,
+            }
+        )
+    return rows
+
+
+def wake_workers() -> Select[Any]:
+    """``pg_notify`` for the workers' LISTEN: PostgreSQL delivers it only if and when the
+    transaction that runs it commits."""
+    return select(func.pg_notify(NOTIFY_CHANNEL, ""))
 
 
 async def enqueue_deliveries(
@@ -31,45 +84,24 @@ async def enqueue_deliveries(
     receivers: list[tuple[str, dict[str, Any], list[str]]],
     box: SecretBox | None = None,
 ) -> list[Delivery]:
-    """Add one outbox row per receiving agency to the caller's transaction (no commit).
-
-    ``receivers`` holds ``(agency code, the answers that agency may see, the field pointers
-    it gets)``. Each row is due at once; the workers are woken when the caller commits.
-    The answers are sealed at rest (``box``: by default the keys of the service settings).
-    """
-    box = box or default_box()
-    now = datetime.now(UTC)
-    seen: set[str] = set()
-    rows: list[Delivery] = []
-    for agency, answers, fields in receivers:
-        if agency in seen:
-            raise ValueError(f"agency {agency} is listed twice for one submission")
-        seen.add(agency)
-        delivery_id = str(uuid.uuid4())
-        rows.append(
-            Delivery(
-                id=delivery_id,
-                submission_id=submission_id,
-                reference=reference,
-                agency=agency,
-                form=form,
-                version=version,
-                submitted_at=submitted_at,
-                fields=list(fields),
-                answers={},
-                sealed_answers=box.seal(orjson.dumps(answers).decode(), context=delivery_id),
-                status=PENDING,
-                created_at=now,
-                attempts=0,
-                next_attempt_at=now,
-                replays=0,
-            )
+    """Add one outbox row per receiving agency to the caller's transaction (no commit) and
+    wake the workers when it commits (see ``delivery_rows``)."""
+    rows = [
+        Delivery(**row)
+        for row in delivery_rows(
+            submission_id=submission_id,
+            reference=reference,
+            form=form,
+            version=version,
+            submitted_at=submitted_at,
+            receivers=receivers,
+            box=box,
         )
+    ]
     session.add_all(rows)
     await session.flush()
     if rows and session.get_bind().dialect.name == "postgresql":
-        # Delivered by PostgreSQL only if and when the caller's transaction commits.
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        await session.execute(wake_workers())
     return rows
 
 

@@ -1,17 +1,19 @@
 """``Idempotency-Key`` (IETF httpapi draft): one key, one outcome.
 
-Everything happens in the request's own transaction. On PostgreSQL the transaction first
-takes a transaction-scoped advisory lock on (resident, key) with ``pg_try_advisory_xact_lock``:
-a concurrent request with the same key does not get it and is told the first one is still
-*in flight* (409, ``Retry-After: 1``). With the lock held, a stored outcome for the key is
-replayed (same body) or refused (other body, 422). Otherwise the work runs and its response
-is inserted in the same transaction as the submission, so both exist or neither does.
+The write is optimistic: the response is stored by the same statement that stores the
+submission (``submissions/store.py``), only if the key holds no outcome yet (or an expired
+one), so both exist or neither does. On PostgreSQL that statement first takes a
+transaction-scoped advisory lock on (resident, key) with ``pg_try_advisory_xact_lock``: a twin
+request writing at the same moment does not get it and is told the first is still *in flight*
+(409, ``Retry-After: 1``). When the key already holds an outcome (``KeyTaken``), or a check
+refused the request, the key is looked up (``claim``): a stored outcome is replayed (same
+body) or refused (other body, 422); with none, the refusal stands.
 
-The lock dies with the transaction, so a request that fails (invalid answers: nothing is
-stored, the resident may fix the body and retry with the same key) or a process killed mid-way
-never leaves a key stuck, and no extra commit is spent on an "in flight" marker. On SQLite
-(local development, one writer at a time) the primary key on (resident, key) is the guard: the
-loser of a race gets a 409 and its transaction is rolled back.
+The lock lives only as long as that one statement, so a request that fails (invalid answers:
+nothing is stored, the resident may fix the body and retry with the same key) or a process
+killed mid-way never leaves a key stuck, and no extra commit is spent on an "in flight"
+marker. On SQLite (local development, one writer at a time) the primary key on (resident,
+key) is the guard: the loser of a race gets a 409 and its transaction is rolled back.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.problems import BadRequest, Conflict, Problem
@@ -76,6 +78,19 @@ def lock_id(owner: str, key: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+_KEYS = IdempotencyKey.__table__.c
+_MATCH = (_KEYS.owner == bindparam("owner")) & (_KEYS.key == bindparam("key"))
+# Built once: a statement object reused keeps its SQLAlchemy cache key and compiled form.
+_LOOKUP = select(_KEYS.fingerprint, _KEYS.status_code, _KEYS.response, _KEYS.created_at).where(
+    _MATCH
+)
+
+
+class KeyTaken(Exception):
+    """The key got an outcome between the look-up and the write (a twin finished first):
+    nothing was written; look again and replay it."""
+
+
 async def claim(
     session: AsyncSession,
     *,
@@ -85,32 +100,17 @@ async def claim(
     now: datetime,
     retention_hours: int,
 ) -> Claim:
-    key_row = select(IdempotencyKey).where(IdempotencyKey.owner == owner, IdempotencyKey.key == key)
-    if session.get_bind().dialect.name == "postgresql":
-        # One round trip: the lock and the stored outcome. A twin committing between this
-        # statement's snapshot and its lock is still caught by the primary key at flush.
-        lock = func.pg_try_advisory_xact_lock(lock_id(owner, key)).label("locked")
-        found = (
-            await session.execute(
-                select(lock, IdempotencyKey).outerjoin_from(
-                    select(literal(1).label("one")).subquery(),
-                    IdempotencyKey,
-                    (IdempotencyKey.owner == owner) & (IdempotencyKey.key == key),
-                )
-            )
-        ).one()
-        if not found.locked:
-            raise in_flight()
-        row = found.IdempotencyKey
-    else:
-        row = (await session.execute(key_row)).scalar_one_or_none()
+    """The stored outcome of the key, replayed (same body) or refused (422, another body);
+    else a claim to write one. An outcome older than the retention is ignored: the write
+    replaces it."""
+    params = {"owner": owner, "key": key}
+    row = (await session.execute(_LOOKUP, params)).one_or_none()
     if row is not None:
         created = row.created_at
         if created.tzinfo is None and now.tzinfo is not None:  # SQLite drops the zone
             created = created.replace(tzinfo=now.tzinfo)
-        if created + timedelta(hours=retention_hours) <= now:
-            await session.delete(row)  # expired: the key starts afresh
-            await session.flush()
+        if created <= replace_before(now, retention_hours):
+            pass  # expired: the key starts afresh (the write replaces the old outcome)
         elif row.fingerprint != print_:
             raise KeyReused("This Idempotency-Key was already used with a different request body.")
         else:
@@ -118,28 +118,30 @@ async def claim(
     return Claim(owner, key, print_)
 
 
+def replace_before(now: datetime, retention_hours: int) -> datetime:
+    """Outcomes stored before this have expired: their key may be used afresh."""
+    return now - timedelta(hours=retention_hours)
+
+
 def record(
-    session: AsyncSession,
     claim_: Claim,
     *,
     status_code: int,
     body: dict[str, Any],
     now: datetime,
-) -> None:
-    """Add the outcome to the caller's transaction, flushed with what it describes. A twin
-    that got there first (possible on SQLite only) makes that flush fail: nothing is stored."""
-    session.add(
-        IdempotencyKey(
-            owner=claim_.owner,
-            key=claim_.key,
-            fingerprint=claim_.fingerprint,
-            state=COMPLETED,
-            status_code=status_code,
-            response=body,
-            created_at=now,
-            locked_until=now,
-        )
-    )
+) -> dict[str, Any]:
+    """The outcome's row, to insert in the same transaction as what it describes. A twin
+    that got there first (possible on SQLite only) makes that insert fail: nothing is stored."""
+    return {
+        "owner": claim_.owner,
+        "key": claim_.key,
+        "fingerprint": claim_.fingerprint,
+        "state": COMPLETED,
+        "status_code": status_code,
+        "response": body,
+        "created_at": now,
+        "locked_until": now,
+    }
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime, retention_hours: int) -> int:

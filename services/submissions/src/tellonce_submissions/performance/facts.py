@@ -4,9 +4,10 @@ for rows written before (the migration, the benchmark, tests that write history 
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, or_, text, update
+from sqlalchemy import and_, case, func, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.models import Submission, SubmissionEvent
@@ -15,38 +16,70 @@ from tellonce_submissions.performance.models import SubmissionFacts
 DECISIONS = ("approved", "denied")
 
 
+def week_of(at: datetime) -> date:
+    """The Monday (UTC) of the week of ``at``: the trend's week and the index's second key."""
+    day = at.astimezone(UTC).date() if at.tzinfo is not None else at.date()
+    return day - timedelta(days=day.weekday())
+
+
+def submission_values(
+    *, submission_id: str, form: str, owning_agency: str, submitted_at: datetime
+) -> dict[str, Any]:
+    """The facts row of a new submission."""
+    return {
+        "submission_id": submission_id,
+        "form": form,
+        "owning_agency": owning_agency,
+        "submitted_at": submitted_at,
+        "week": week_of(submitted_at),
+        "last_status": "submitted",
+        "last_at": submitted_at,
+    }
+
+
 def record_submission(session: AsyncSession, submission: Submission) -> None:
     session.add(
         SubmissionFacts(
-            submission_id=submission.id,
-            form=submission.form,
-            owning_agency=submission.owning_agency,
-            submitted_at=submission.submitted_at,
-            last_status="submitted",
-            last_at=submission.submitted_at,
+            **submission_values(
+                submission_id=submission.id,
+                form=submission.form,
+                owning_agency=submission.owning_agency,
+                submitted_at=submission.submitted_at,
+            )
         )
     )
 
 
+def _seconds(dialect: str, later: Any, earlier: Any) -> Any:
+    """``later - earlier`` in seconds (float), in the database's own arithmetic."""
+    if dialect == "postgresql":
+        return func.date_part("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
 async def record_event(session: AsyncSession, event: SubmissionEvent) -> None:
-    """Fold one timeline event into its submission's facts (earliest milestone wins; the
-    latest event gives the status), atomically in SQL."""
+    """Fold one timeline event into its submission's facts (earliest milestone wins, with its
+    duration from the submission; the latest event gives the status), atomically in SQL."""
     f = SubmissionFacts.__table__.c
     at = event.at
+    dialect = session.get_bind().dialect.name
+    seconds = _seconds(dialect, at, f.submitted_at)
 
-    def earliest(column: Any) -> Any:
-        return case((or_(column.is_(None), column > at), at), else_=column)
+    def earlier(column: Any) -> Any:
+        return or_(column.is_(None), column > at)
 
     values: dict[str, Any] = {
         "last_status": case((f.last_at <= at, event.status), else_=f.last_status),
         "last_at": case((f.last_at <= at, at), else_=f.last_at),
     }
     if event.agency is not None:
-        values["responded_at"] = earliest(f.responded_at)
+        values["responded_at"] = case((earlier(f.responded_at), at), else_=f.responded_at)
+        values["response_s"] = case((earlier(f.responded_at), seconds), else_=f.response_s)
     if event.status in DECISIONS:
-        values["decided_at"] = earliest(f.decided_at)
+        values["decided_at"] = case((earlier(f.decided_at), at), else_=f.decided_at)
+        values["decision_s"] = case((earlier(f.decided_at), seconds), else_=f.decision_s)
     if event.status == "needs_info":
-        values["needs_info_at"] = earliest(f.needs_info_at)
+        values["needs_info_at"] = case((earlier(f.needs_info_at), at), else_=f.needs_info_at)
     await session.execute(
         update(SubmissionFacts)
         .where(and_(f.submission_id == event.submission_id))
@@ -55,25 +88,52 @@ async def record_event(session: AsyncSession, event: SubmissionEvent) -> None:
     )
 
 
+WEEK_SQL = {
+    "postgresql": "CAST(date_trunc('week', {t} AT TIME ZONE 'UTC') AS date)",
+    "sqlite": "date({t}, 'weekday 0', '-6 days')",
+}
+"""The Monday (UTC) of the week of timestamp column ``{t}``, per dialect (as ``week_of``)."""
+SECONDS_SQL = {
+    "postgresql": "date_part('epoch', {a} - {b})",
+    "sqlite": "(julianday({a}) - julianday({b})) * 86400.0",
+}
+"""``{a} - {b}`` in seconds, per dialect (as ``record_event``)."""
+
 BACKFILL_SQL = """
-INSERT INTO submission_facts (submission_id, form, owning_agency, submitted_at, responded_at,
-  decided_at, needs_info_at, last_status, last_at)
-SELECT s.id, s.form, s.owning_agency, s.submitted_at,
+INSERT INTO submission_facts (submission_id, form, owning_agency, submitted_at, week,
+  responded_at, response_s, decided_at, decision_s, needs_info_at, last_status, last_at)
+SELECT m.submission_id, m.form, m.owning_agency, m.submitted_at, {week},
+  m.responded_at, {response_s}, m.decided_at, {decision_s}, m.needs_info_at,
+  m.last_status, m.last_at
+FROM (
+SELECT s.id AS submission_id, s.form, s.owning_agency, s.submitted_at,
   (SELECT min(e.at) FROM submission_events e
-    WHERE e.submission_id = s.id AND e.agency IS NOT NULL),
+    WHERE e.submission_id = s.id AND e.agency IS NOT NULL) AS responded_at,
   (SELECT min(e.at) FROM submission_events e
-    WHERE e.submission_id = s.id AND e.status IN ('approved', 'denied')),
+    WHERE e.submission_id = s.id AND e.status IN ('approved', 'denied')) AS decided_at,
   (SELECT min(e.at) FROM submission_events e
-    WHERE e.submission_id = s.id AND e.status = 'needs_info'),
+    WHERE e.submission_id = s.id AND e.status = 'needs_info') AS needs_info_at,
   coalesce((SELECT e.status FROM submission_events e WHERE e.submission_id = s.id
-    ORDER BY e.at DESC, e.id DESC LIMIT 1), 'submitted'),
+    ORDER BY e.at DESC, e.id DESC LIMIT 1), 'submitted') AS last_status,
   coalesce((SELECT max(e.at) FROM submission_events e WHERE e.submission_id = s.id),
-    s.submitted_at)
+    s.submitted_at) AS last_at
 FROM submissions s
 WHERE NOT EXISTS (SELECT 1 FROM submission_facts f WHERE f.submission_id = s.id)
+) m
 """
-"""Plain SQL that PostgreSQL and SQLite both run; the migration carries a copy."""
+"""Milestones from the timeline for submissions without facts; ``backfill_sql`` fills in the
+dialect's week and duration arithmetic."""
+
+
+def backfill_sql(dialect: str) -> str:
+    key = "postgresql" if dialect == "postgresql" else "sqlite"
+    seconds = SECONDS_SQL[key]
+    return BACKFILL_SQL.format(
+        week=WEEK_SQL[key].format(t="m.submitted_at"),
+        response_s=seconds.format(a="m.responded_at", b="m.submitted_at"),
+        decision_s=seconds.format(a="m.decided_at", b="m.submitted_at"),
+    )
 
 
 async def backfill(session: AsyncSession) -> None:
-    await session.execute(text(BACKFILL_SQL))
+    await session.execute(text(backfill_sql(session.get_bind().dialect.name)))

@@ -4,8 +4,10 @@ by ``facts.py``): SQL aggregation on PostgreSQL (``percentile_cont`` for medians
 never loaded into Python; only one row per group, week or backlog cell comes back.
 
 Grouping: ``form`` and ``agency`` (the owning agency stored on each submission) are columns;
-``priority`` joins a (form, priority) mapping taken from the registry and passed as two
-arrays, so a form tagged with two priorities counts in both."""
+``priority`` uses a (form, priority) mapping taken from the registry and passed as two
+arrays, so a form tagged with two priorities counts in both. The measures and deliveries
+are computed group by group from covering indexes in (group, week) order (see
+docs/performance-management.md, "Database and speed")."""
 
 from __future__ import annotations
 
@@ -73,43 +75,124 @@ class Scope:
         }
 
 
-def measures_sql(scope: Scope) -> str:
-    """One pass over the period's rows of ``submission_facts`` (one per application, with its
-    milestones), grouped two ways (``kind``): ``total`` per group and ``week`` per group and
-    week of submission. Milestones after ``as_of`` are ignored."""
-    # only fixed fragments of Scope (never request text) are interpolated
-    return f"""
-WITH scope AS (
-  SELECT s.form, s.submitted_at, {scope.key()} AS grp,
-    CASE WHEN s.responded_at <= :as_of THEN s.responded_at END AS responded_at,
-    CASE WHEN s.decided_at <= :as_of THEN s.decided_at END AS decided_at,
-    coalesce(s.needs_info_at <= :as_of, false) AS needed_info
-  FROM submission_facts s{scope.join()}
-  WHERE s.submitted_at >= :start AND s.submitted_at < :end{scope.where()}
-), judged AS (
-  SELECT f.*, date_trunc('week', f.submitted_at AT TIME ZONE 'UTC')::date AS week, t.share,
-    t.form IS NOT NULL AND (f.decided_at IS NOT NULL
-      OR f.submitted_at + t.days * interval '1 day' < :as_of) AS due,
-    t.form IS NOT NULL AND f.decided_at IS NOT NULL
-      AND f.decided_at <= f.submitted_at + t.days * interval '1 day' AS met
-  FROM scope f LEFT JOIN performance_targets t ON t.form = f.form
-)
-SELECT grp, week, CASE WHEN GROUPING(week) = 0 THEN 'week' ELSE 'total' END AS kind,
+MEASURE_COLUMNS = """
   count(*) AS volume,
-  count(responded_at) AS responded,
-  percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
-    (ORDER BY extract(epoch FROM responded_at - submitted_at)) AS response_s,
-  count(decided_at) AS decided,
-  percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
-    (ORDER BY extract(epoch FROM decided_at - submitted_at)) AS decision_s,
+  count(response_s) AS responded,
+  percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY response_s) AS response_s,
+  count(decision_s) AS decided,
+  percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY decision_s) AS decision_s,
   count(*) FILTER (WHERE needed_info) AS needed_info,
   count(*) FILTER (WHERE due) AS due,
   count(*) FILTER (WHERE due AND met) AS met,
-  avg(share) FILTER (WHERE due) AS target_share
-FROM judged
-GROUP BY GROUPING SETS ((grp), (grp, week))
-ORDER BY grp, week NULLS FIRST
-"""  # noqa: S608
+  avg(share) FILTER (WHERE due) AS target_share"""
+"""The aggregates of one group or week (``percentile_cont`` ignores the NULLs of
+applications without the milestone by ``as_of``)."""
+
+TARGETS = """(
+  SELECT t.form, t.form AS target_form, t.share, t.days * 86400.0 AS days_s,
+    CAST(:as_of AS timestamptz) - t.days * interval '1 day' AS late_before
+  FROM performance_targets t
+)"""
+"""Per form with a target: the share, the allowed time in seconds (24-hour days) and the
+submission time before which an undecided application is late at ``as_of``."""
+
+
+def _judged_rows(where: str, target: str | None) -> str:
+    """One row per application of the scope: its week, durations reached by ``as_of`` (NULL
+    otherwise) and its judgement against its form's target: ``target`` names the outer row
+    holding it when all rows share one form; ``None`` looks it up per row."""
+    t = target or "t"
+    join = "" if target else f" LEFT JOIN {TARGETS} t ON t.form = s.form"
+    return f"""
+    SELECT s.week,
+      CASE WHEN s.responded_at <= :as_of THEN s.response_s END AS response_s,
+      CASE WHEN s.decided_at <= :as_of THEN s.decision_s END AS decision_s,
+      coalesce(s.needs_info_at <= :as_of, false) AS needed_info,
+      {t}.share,
+      {t}.target_form IS NOT NULL
+        AND (s.decided_at <= :as_of OR s.submitted_at < {t}.late_before) AS due,
+      s.decided_at <= :as_of AND s.decision_s <= {t}.days_s AS met
+    FROM submission_facts s{join}
+    WHERE {where}{FACTS_IN_PERIOD}"""  # noqa: S608
+
+
+FACTS_IN_PERIOD = """
+      AND s.week >= CAST(date_trunc('week', CAST(:start AS timestamptz) AT TIME ZONE 'UTC') AS date)
+      AND s.week <= CAST(date_trunc('week', CAST(:end AS timestamptz) AT TIME ZONE 'UTC') AS date)
+      AND s.submitted_at >= :start AND s.submitted_at < :end"""
+"""The period on ``submission_facts s``: its weeks (an index range) and its exact bounds."""
+
+
+def _keys_cte(scope: Scope) -> str:
+    """The groups: by form or agency, the distinct values of the column, found by skipping
+    through its index (one probe per value); by priority, each priority with its forms."""
+    if scope.group_by == "priority":
+        return """keys AS (
+  SELECT priority AS grp, array_agg(form) AS forms
+  FROM (SELECT unnest(CAST(:map_forms AS text[])) AS form,
+    unnest(CAST(:map_priorities AS text[])) AS priority) m
+  GROUP BY priority
+)"""
+    column = {"form": "form", "agency": "owning_agency"}[scope.group_by]
+    return f"""keys AS (
+  (SELECT {column} AS grp FROM submission_facts ORDER BY {column} LIMIT 1)
+  UNION ALL
+  SELECT (SELECT s.{column} FROM submission_facts s WHERE s.{column} > k.grp
+    ORDER BY s.{column} LIMIT 1)
+  FROM keys k WHERE k.grp IS NOT NULL
+)"""  # noqa: S608
+
+
+def group_keys_sql(scope: Scope) -> str:
+    """The distinct forms or owning agencies that have facts (any period)."""
+    return f"WITH RECURSIVE {_keys_cte(scope)} SELECT grp FROM keys WHERE grp IS NOT NULL"  # noqa: S608
+
+
+def measures_sql(scope: Scope, groups: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """The period's rows of ``submission_facts`` (one per application, with its milestones
+    and their durations), grouped two ways (``kind``): ``total`` per group and ``week`` per
+    group and week of submission. Milestones after ``as_of`` are ignored.
+
+    ``groups``: (key, forms) per group (forms only for priorities); bound as ``:g<i>`` and
+    ``:f<i>`` (see ``measures_params``). One branch of a ``UNION ALL`` per group, so that
+    PostgreSQL can give branches to parallel workers (a Parallel Append), and each group's
+    rows come from index ranges of ``ix_submission_facts_form_week`` / ``..._agency_week``
+    (index-only, already in week order for a form or an agency: no sort, no heap page
+    read). By form or priority, each form's range is read with its target as a constant;
+    a priority's rows (several forms) are sorted by week in memory."""
+    # only fixed fragments of Scope and parameter names (never request text) are interpolated
+    branches = []
+    for i, _ in enumerate(groups):
+        if scope.group_by == "agency":
+            rows = _judged_rows(f"s.owning_agency = :g{i}" + scope.where(), None)
+        else:
+            per_form = _judged_rows("s.form = f.form" + scope.where(), "f")
+            rows = f"""SELECT r.* FROM (SELECT u.form, t.target_form, t.share, t.days_s,
+      t.late_before FROM unnest(CAST(:f{i} AS text[])) AS u(form)
+      LEFT JOIN {TARGETS} t ON t.form = u.form) f
+    CROSS JOIN LATERAL ({per_form}
+    ) r"""  # noqa: S608
+        branches.append(f"""(
+  SELECT CAST(:g{i} AS text) AS grp, week,
+    CASE WHEN GROUPING(week) = 0 THEN 'week' ELSE 'total' END AS kind,
+{MEASURE_COLUMNS}
+  FROM ({rows}
+  ) r
+  GROUP BY GROUPING SETS ((), (week))
+  HAVING count(*) > 0
+)""")  # noqa: S608
+    if not branches:
+        return "SELECT NULL AS grp WHERE false"
+    union = "\nUNION ALL\n".join(branches)
+    return f"SELECT * FROM ({union}) m\nORDER BY grp, week NULLS FIRST"  # noqa: S608
+
+
+def measures_params(scope: Scope, groups: Sequence[tuple[str, Sequence[str]]]) -> dict[str, Any]:
+    params = scope.params()
+    for i, (key, forms) in enumerate(groups):
+        params[f"g{i}"] = key
+        params[f"f{i}"] = list(forms)
+    return params
 
 
 def backlog_sql(scope: Scope) -> str:
@@ -140,19 +223,106 @@ ORDER BY 1, 2, 3
 """  # noqa: S608
 
 
-def deliveries_sql(scope: Scope) -> str:
-    """Deliveries of the period's submissions, in their current state."""
-    # only fixed fragments of Scope (never request text) are interpolated
-    return f"""
-SELECT {scope.key()} AS grp, count(*) AS total,
+DELIVERY_COLUMNS = """
+  count(*) AS total,
   count(*) FILTER (WHERE d.status = 'dead') AS dead,
   percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP
-    (ORDER BY extract(epoch FROM coalesce(d.delivered_at, d.acked_at) - d.created_at))
-    AS deliver_s
-FROM submission_facts s{scope.join()}
-JOIN deliveries d ON d.submission_id = s.submission_id
-WHERE s.submitted_at >= :start AND s.submitted_at < :end{scope.where()}
-GROUP BY 1
+    (ORDER BY date_part('epoch', coalesce(d.delivered_at, d.acked_at) - d.created_at))
+    AS deliver_s"""
+
+
+def _form_keys(table: str) -> str:
+    """The distinct forms of ``table``, one index probe each (``form`` leads an index)."""
+    return f"""form_keys AS (
+  (SELECT form AS grp FROM {table} ORDER BY form LIMIT 1)
+  UNION ALL
+  SELECT (SELECT x.form FROM {table} x WHERE x.form > k.grp ORDER BY x.form LIMIT 1)
+  FROM form_keys k WHERE k.grp IS NOT NULL
+)"""  # noqa: S608
+
+
+OWNERS_CTE = f"""owners AS (
+  SELECT f.grp AS form, o.agency, EXISTS (SELECT 1 FROM submission_facts s
+    WHERE s.form = f.grp AND s.owning_agency <> o.agency{FACTS_IN_PERIOD}) AS shared
+  FROM form_keys f CROSS JOIN LATERAL (
+    SELECT s.owning_agency AS agency FROM submission_facts s
+    WHERE s.form = f.grp{FACTS_IN_PERIOD}
+    LIMIT 1
+  ) o
+  WHERE f.grp IS NOT NULL
+), agencies AS (
+  SELECT grp,
+    coalesce(array_agg(form) FILTER (WHERE NOT shared), '{{}}') AS sole,
+    coalesce(array_agg(form) FILTER (WHERE shared), '{{}}') AS shared
+  FROM (
+    SELECT agency AS grp, form, false AS shared FROM owners WHERE NOT shared
+    UNION
+    SELECT s.owning_agency, o.form, true FROM owners o
+    JOIN submission_facts s ON s.form = o.form{FACTS_IN_PERIOD}
+    WHERE o.shared
+  ) x
+  GROUP BY grp
+)"""  # noqa: S608
+"""Which agencies owned each form's applications of the period (read from the facts' form
+index: one probe per form, and a scan of its range that finds no other owner), and per
+agency the forms it owned alone and those it shared with another."""
+
+
+def _owned_by(row: str, agency: str) -> str:
+    """Condition on delivery ``d`` of one of the forms of ``agencies`` row ``row``: its
+    submission is owned by ``agency``; looked up only for a form with several owners."""
+    # only fixed fragments (aliases, a bind parameter name) are interpolated
+    lookup = (
+        "SELECT s.owning_agency FROM submission_facts s WHERE s.submission_id = d.submission_id"
+    )
+    return f" AND (d.form <> ALL({row}.shared) OR ({lookup}) = {agency})"
+
+
+def deliveries_sql(scope: Scope) -> str:
+    """Deliveries of the period's submissions, in their current state. A delivery carries
+    its submission's form and submission time (copied when the outbox row is written), so
+    the cohort is read group by group from ``ix_deliveries_form_submitted_at`` (index-only,
+    no sort of the rows).
+
+    The owning agency (to group or filter by agency) is not on the delivery: a form owned
+    by one agency throughout the period (the rule) gives it to all its deliveries; only
+    for a form that changed hands in the period is each delivery's submission looked up."""
+    # only fixed fragments of Scope (never request text) are interpolated
+    where = " AND d.submitted_at >= :start AND d.submitted_at < :end"
+    if scope.form is not None:
+        where += " AND d.form = :form"
+    if scope.forms is not None:
+        where += " AND d.form = ANY(CAST(:forms AS text[]))"
+    ctes = []
+    if scope.group_by == "agency" or scope.agency is not None:
+        ctes += [_form_keys("submission_facts"), OWNERS_CTE]
+    if scope.group_by == "agency":
+        keys = "agencies a"
+        if scope.agency is not None:
+            keys += " WHERE a.grp = :agency"
+        keys = f"(SELECT a.grp, a.sole, a.shared FROM {keys}) k"  # noqa: S608
+        match = "= ANY(k.sole || k.shared)" + _owned_by("k", "k.grp")
+    else:
+        if scope.group_by == "form":
+            ctes.append(_form_keys("deliveries").replace("form_keys", "keys"))
+            match = "= k.grp"
+        else:
+            ctes.append(_keys_cte(scope))
+            match = "= ANY(k.forms)"
+        keys = "keys k"
+        if scope.agency is not None:
+            keys += " CROSS JOIN (SELECT * FROM agencies WHERE grp = :agency) a"
+            match += " AND d.form = ANY(a.sole || a.shared)" + _owned_by("a", ":agency")
+    return f"""
+WITH RECURSIVE {", ".join(ctes)}
+SELECT k.grp, x.*
+FROM {keys} CROSS JOIN LATERAL (
+  SELECT {DELIVERY_COLUMNS}
+  FROM deliveries d
+  WHERE d.form {match}{where}
+  HAVING count(*) > 0
+) x
+WHERE k.grp IS NOT NULL
 ORDER BY 1
 """  # noqa: S608
 
@@ -172,15 +342,38 @@ ORDER BY 1, 2
 even if they have not listed their referrals again (which is when the row is updated)."""
 
 
+WORK_MEM = "64MB"
+"""Memory each sort of a measure query may use before spilling to disk (the percentile of a
+priority over two years sorts about 300,000 durations): set for these queries only."""
+
+
 async def _rows(session: AsyncSession, sql: str, params: dict[str, Any]) -> list[Any]:
     # These queries are costed high (percentiles over many rows), which tempts PostgreSQL to
     # JIT-compile them: that compilation alone took longer than the query in the benchmark.
     await session.execute(text("SET LOCAL jit = off"))
+    await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     return list((await session.execute(text(sql), params)).mappings())
 
 
 async def measures(session: AsyncSession, scope: Scope) -> list[Any]:
-    return await _rows(session, measures_sql(scope), scope.params())
+    groups: list[tuple[str, Sequence[str]]]
+    if scope.group_by == "priority":
+        by_priority: dict[str, list[str]] = {}
+        for form, priority in scope.mapping:
+            by_priority.setdefault(priority, []).append(form)
+        groups = sorted(by_priority.items())
+    else:
+        keys = await session.execute(text(group_keys_sql(scope)))
+        groups = [(key, [key]) for key in keys.scalars()]
+    # One branch per group: let the planner hand branches to parallel workers (a Parallel
+    # Append), which its default costs judge not worth starting for a few hundred rows out;
+    # reset afterwards, so that the report's other queries are planned as usual.
+    await session.execute(text("SET LOCAL parallel_setup_cost = 0"))
+    await session.execute(text("SET LOCAL parallel_tuple_cost = 0"))
+    rows = await _rows(session, measures_sql(scope, groups), measures_params(scope, groups))
+    await session.execute(text("RESET parallel_setup_cost"))
+    await session.execute(text("RESET parallel_tuple_cost"))
+    return rows
 
 
 async def backlog(session: AsyncSession, scope: Scope) -> list[Any]:

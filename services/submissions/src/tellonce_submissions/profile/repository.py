@@ -38,7 +38,11 @@ async def upsert_values(session: AsyncSession, rows: list[dict[str, Any]]) -> No
     if not rows:
         return
     stmt = _insert(session, ProfileValue).values(rows)
-    stmt = stmt.on_conflict_do_update(
+    await session.execute(_replacing(stmt))
+
+
+def _replacing(stmt: Any) -> Any:
+    return stmt.on_conflict_do_update(
         index_elements=[ProfileValue.owner, ProfileValue.element],
         set_={
             "value": stmt.excluded.value,
@@ -49,7 +53,6 @@ async def upsert_values(session: AsyncSession, rows: list[dict[str, Any]]) -> No
             "updated_at": stmt.excluded.updated_at,
         },
     )
-    await session.execute(stmt)
 
 
 async def delete_values(session: AsyncSession, owner: str, element: str | None = None) -> int:

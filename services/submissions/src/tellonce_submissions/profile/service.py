@@ -141,19 +141,16 @@ def _row(
     }
 
 
-async def remember(
-    session: AsyncSession,
+def values_to_keep(
     owner: str,
     version: FormVersion,
     answers: dict[str, Any],
     *,
     sealer: AnswerSealer,
     now: datetime,
-) -> int:
-    """Keep the mapped answers of a submission, if the resident consented. Returns how many."""
-    profile = await repository.get(session, owner)
-    if profile is None or not profile.keep:
-        return 0
+) -> list[dict[str, Any]]:
+    """The profile rows of a submission's mapped answers (restricted ones sealed). The
+    submission's write keeps them only if, when it runs, the resident consents."""
     restricted = {tuple(t) for t in version.compiled.restricted}
     rows: dict[str, dict[str, Any]] = {}
     for f in version.fields:
@@ -172,8 +169,7 @@ async def remember(
             version.form,
             version.version,
         )
-    await repository.upsert_values(session, list(rows.values()))
-    return len(rows)
+    return list(rows.values())
 
 
 async def prefill(

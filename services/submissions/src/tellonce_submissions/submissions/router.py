@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
 from tellonce_shared.auth import Principal, require_roles
+from tellonce_shared.problems import Problem
 from tellonce_submissions.context import (
     ClockDep,
     ReceiptRendererDep,
@@ -20,6 +21,7 @@ from tellonce_submissions.deps import SessionDep
 from tellonce_submissions.idempotency import service as idempotency
 from tellonce_submissions.receipts.render import ReceiptRenderer
 from tellonce_submissions.receipts.service import receipt_data
+from tellonce_submissions.submissions import store
 from tellonce_submissions.submissions.schemas import (
     StatusCreate,
     SubmissionCreate,
@@ -74,32 +76,63 @@ async def create_submission(
     """Validate, store and fan out once per ``Idempotency-Key``."""
     key = idempotency.check_key(idempotency_key)
     now = clock()
-    claim = await idempotency.claim(
-        session,
-        owner=principal.sub,
-        key=key,
-        print_=idempotency.fingerprint(body.model_dump(mode="json")),
-        now=now,
-        retention_hours=settings.idempotency_retention_hours,
-    )
-    if claim.is_replay:
-        return _json(
-            claim.replay_body,
-            status_code=claim.replay_status or 201,
-            headers={"Idempotent-Replayed": "true"},
+    # PostgreSQL: the write is one statement, its own transaction; autocommit spares the BEGIN
+    # and COMMIT round trips.
+    await store.autocommit(session)
+    print_ = idempotency.fingerprint(body.model_dump(mode="json"))
+
+    async def look_up() -> idempotency.Claim:
+        return await idempotency.claim(
+            session,
+            owner=principal.sub,
+            key=key,
+            print_=print_,
+            now=now,
+            retention_hours=settings.idempotency_retention_hours,
         )
+
+    async def replay(problem: Exception) -> idempotency.Claim:
+        """The key's stored outcome, if it has one (a retry of a request that succeeded,
+        whatever has changed since, e.g. a retired version); else the problem stands."""
+        claim = await look_up()
+        if not claim.is_replay:
+            raise problem
+        return claim
+
+    # Optimistic: the write itself stores the outcome only if the key has none, so a first
+    # request (nearly all of them) costs one round trip; the key is looked up only when the
+    # write stored nothing or a check refused the request.
     service = SubmissionService(
         session, registry=registry, sealer=sealer, settings=settings, now=now
     )
     payloads: list[dict[str, Any]] = []
 
-    def remember_outcome(created: SubmissionCreated) -> None:
+    def remember_outcome(created: SubmissionCreated) -> dict[str, Any]:
         payloads.append(created.model_dump(mode="json"))
-        idempotency.record(session, claim, status_code=201, body=payloads[0], now=now)
+        claim = idempotency.Claim(principal.sub, key, print_)
+        return idempotency.record(claim, status_code=201, body=payloads[0], now=now)
 
-    created = await service.submit(principal, body, before_flush=remember_outcome)
-    payload = payloads[0]
-    return _json(payload, status_code=201, headers={"Location": f"{router.prefix}/{created.id}"})
+    try:
+        created = await service.submit(
+            principal,
+            body,
+            outcome=remember_outcome,
+            outcome_lock=idempotency.lock_id(principal.sub, key),
+            replace_before=idempotency.replace_before(now, settings.idempotency_retention_hours),
+        )
+    except idempotency.KeyTaken:  # a twin finished first: its outcome is the answer
+        claim = await replay(idempotency.in_flight())
+    except Problem as problem:
+        claim = await replay(problem)
+    else:
+        return _json(
+            payloads[0], status_code=201, headers={"Location": f"{router.prefix}/{created.id}"}
+        )
+    return _json(
+        claim.replay_body,
+        status_code=claim.replay_status or 201,
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
 @router.get("", response_model=SubmissionPage)

@@ -1,9 +1,10 @@
 """Submitting once, delivering to many.
 
 One transaction stores the submission (restricted values sealed), its first timeline event,
-the resident's profile values (with consent), the idempotency record, and one outbox row per
-receiving agency, each with only the fields that agency may receive. Validation happens
-before anything is written, so an invalid submission leaves no trace.
+its performance facts, the resident's profile values (with consent), the idempotency record,
+and one outbox row per receiving agency, each with only the fields that agency may receive.
+All of them go in one statement (one round trip on PostgreSQL, see ``store.py``).
+Validation happens before anything is written, so an invalid submission leaves no trace.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from tellonce_submissions.answers import flatten, format_pointer, matches, parse
 from tellonce_submissions.config import Settings
 from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.deliveries.models import PENDING, Delivery
-from tellonce_submissions.deliveries.outbox import enqueue_deliveries
-from tellonce_submissions.drafts import repository as drafts_repository
+from tellonce_submissions.deliveries.outbox import delivery_rows
 from tellonce_submissions.drafts.service import DraftService, check_size
+from tellonce_submissions.idempotency import service as idempotency
 from tellonce_submissions.models import Submission, SubmissionEvent
 from tellonce_submissions.performance import facts as performance_facts
 from tellonce_submissions.profile import service as profile
@@ -48,6 +49,7 @@ from tellonce_submissions.submissions.schemas import (
     SubmissionPage,
     TimelineEntry,
 )
+from tellonce_submissions.submissions.store import SubmissionWrite, store
 
 SUBMITTED = "submitted"
 
@@ -146,50 +148,74 @@ class SubmissionService:
         principal: Principal,
         body: SubmissionCreate,
         *,
-        before_flush: Callable[[SubmissionCreated], None] | None = None,
+        outcome: Callable[[SubmissionCreated], dict[str, Any]] | None = None,
+        outcome_lock: int | None = None,
+        replace_before: datetime | None = None,
     ) -> SubmissionCreated:
-        """Store and fan out. ``before_flush`` sees the response before anything is written,
-        so the idempotency record joins the same flush and the same transaction."""
+        """Store and fan out, in one write. ``outcome`` turns the response into one more row
+        of that write (the idempotency record), so both exist or neither does; the write
+        happens only if that row can be stored (see ``idempotency``): 409 while a twin is
+        writing (``outcome_lock`` held), ``KeyTaken`` when a twin has finished."""
         version = await self.check(principal.sub, body)
         agreements = await self.registry.agreements(body.form)
         receivers = receivers_for(version, agreements, body.answers)
         submission_id = str(uuid.uuid4())
+        reference = new_reference(self.settings.reference_prefix, self.now)
         public, sealed, key_id = seal_answers(
             body.answers,
             version.compiled.restricted,
             self.sealer,
             context=answers_context(submission_id),
         )
-        submission = Submission(
+        created = SubmissionCreated(
             id=submission_id,
-            reference=new_reference(self.settings.reference_prefix, self.now),
-            owner=principal.sub,
+            reference=reference,
             form=body.form,
             version=body.version,
-            owning_agency=version.owning_agency,
-            answers=public,
-            sealed=sealed,
-            key_id=key_id,
-            receivers=[{"agency": a, "fields": f} for a, _, f in receivers],
             submitted_at=self.now,
-        )
-        self.session.add(submission)
-        repository.add_event(
-            self.session, submission_id=submission_id, at=self.now, status=SUBMITTED
-        )
-        performance_facts.record_submission(self.session, submission)  # measures, issue 11
-        created = SubmissionCreated(
-            id=submission.id,
-            reference=submission.reference,
-            form=submission.form,
-            version=submission.version,
-            submitted_at=submission.submitted_at,
             deliveries=[DeliveryOut(agency=a, fields=f, status=PENDING) for a, _, f in receivers],
         )
-        if before_flush is not None:
-            before_flush(created)
+        write = SubmissionWrite(
+            submission={
+                "id": submission_id,
+                "reference": reference,
+                "owner": principal.sub,
+                "form": body.form,
+                "version": body.version,
+                "owning_agency": version.owning_agency,
+                "answers": public,
+                "sealed": sealed,
+                "key_id": key_id,
+                "receivers": [{"agency": a, "fields": f} for a, _, f in receivers],
+                "submitted_at": self.now,
+            },
+            event={"submission_id": submission_id, "at": self.now, "status": SUBMITTED},
+            facts=performance_facts.submission_values(  # measures, issue 11
+                submission_id=submission_id,
+                form=body.form,
+                owning_agency=version.owning_agency,
+                submitted_at=self.now,
+            ),
+            deliveries=delivery_rows(
+                submission_id=submission_id,
+                reference=reference,
+                form=body.form,
+                version=body.version,
+                submitted_at=self.now,
+                receivers=receivers,
+            ),
+            owner=principal.sub,
+            profile_values=profile.values_to_keep(
+                principal.sub, version, body.answers, sealer=self.sealer, now=self.now
+            ),
+            draft_id=body.draft,
+        )
+        if outcome is not None:
+            write.outcome = outcome(created)
+            write.outcome_lock = outcome_lock
+            write.replace_before = replace_before
         try:
-            await self._enqueue(submission, receivers)
+            stored = await store(self.session, write)
         except IntegrityError as exc:
             # 31^7 references a year: two submissions drawing the same one is rare but
             # possible (and on SQLite a same-key twin may win the race); a unique index
@@ -199,26 +225,11 @@ class SubmissionService:
                 "The submission could not be stored this time; please retry.",
                 headers={"Retry-After": "1"},
             ) from exc
-        await profile.remember(
-            self.session, principal.sub, version, body.answers, sealer=self.sealer, now=self.now
-        )
-        if body.draft is not None:
-            await drafts_repository.remove(self.session, body.draft)
+        if not stored.locked:
+            raise idempotency.in_flight()
+        if not stored.stored:
+            raise idempotency.KeyTaken()
         return created
-
-    async def _enqueue(
-        self, submission: Submission, receivers: list[tuple[str, dict[str, Any], list[str]]]
-    ) -> list[Delivery]:
-        """The outbox rows, flushed with the submission in this transaction."""
-        return await enqueue_deliveries(
-            self.session,
-            submission_id=submission.id,
-            reference=submission.reference,
-            form=submission.form,
-            version=submission.version,
-            submitted_at=submission.submitted_at,
-            receivers=receivers,
-        )
 
     async def find(self, principal: Principal, id_or_reference: str) -> Submission:
         """A resident's own submission, or any for an admin; 404 otherwise (ids not probed)."""
