@@ -9,8 +9,10 @@ gateway verifies) sent
    metrics), and
 3. through nginx (Debian's package, 1 worker process) as a plain keep-alive reverse proxy.
 
-Each case has a throughput run (wrk -t2 -c64) and a latency run (wrk -t1 -c1, so p50 is the
-time a request takes, not the time it queues). Everything binds 127.0.0.1 and stops by itself.
+Each case has throughput runs (wrk -t2 -c64, the targets taking turns in short slices, so
+other work on a shared machine slows them alike) and a latency run (one request at a time,
+the targets interleaved request by request, so p50 is the time a request takes, not the time
+it queues). Everything binds 127.0.0.1 and stops by itself.
 
 Run: ``uv run python -m bench.gateway_bench`` (needs wrk; nginx optional). Writes the
 "Gateway" section of docs/benchmarks.md.
@@ -25,7 +27,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,11 +35,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.common import free_port, wait_port
 from tellonce_shared.testing import TokenFactory
 
 ROOT = Path(__file__).resolve().parents[1]
 THROUGHPUT_CONNECTIONS = 64
-DURATION = int(os.environ.get("BENCH_DURATION", "8"))
+DURATION = int(os.environ.get("BENCH_DURATION", "12"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "4"))
 LATENCY_SAMPLES = int(os.environ.get("BENCH_LATENCY_SAMPLES", "2000"))
 PATH = "/api/v1/forms/bench"
 
@@ -81,22 +84,6 @@ for i = 1, 500 do
 end
 wrk.body = '{{"answers": {{' .. table.concat(parts, ", ") .. '}}}}'
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -161,20 +148,52 @@ def cpu_seconds(pid: int) -> float:
 
 
 def measure_load(
-    base: str, script: str | None, proxy_pid: int | None, service_pid: int
-) -> dict[str, float]:
+    targets: dict[str, tuple[str, int | None]], script: str | None, service_pid: int
+) -> dict[str, dict[str, float]]:
     """Throughput at 64 connections, with the CPU time each request cost the proxy and the
     service: the steadier figure on a shared machine, where wall-clock rates move with
-    whatever else runs."""
-    url = base + PATH
-    wrk(url, threads=1, connections=8, duration=2, script=script)  # warm-up, pools filled
-    proxy_before = cpu_seconds(proxy_pid) if proxy_pid else 0.0
-    service_before = cpu_seconds(service_pid)
-    load = wrk(url, threads=2, connections=THROUGHPUT_CONNECTIONS, duration=DURATION, script=script)
-    n = max(load["requests"], 1.0)
-    load["proxy_cpu_us"] = (cpu_seconds(proxy_pid) - proxy_before) / n * 1e6 if proxy_pid else 0.0
-    load["service_cpu_us"] = (cpu_seconds(service_pid) - service_before) / n * 1e6
-    return load
+    whatever else runs. The targets take turns, ROUNDS slices of DURATION / ROUNDS seconds
+    each (A, B, C, A, B, C...), so a burst of other work slows every target alike instead of
+    whichever happened to run then."""
+    slice_seconds = max(1, round(DURATION / ROUNDS))
+    totals = {
+        name: {"requests": 0.0, "seconds": 0.0, "proxy_cpu": 0.0, "service_cpu": 0.0}
+        for name in targets
+    }
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
+    for base, _ in targets.values():  # warm-up: pools filled, caches primed
+        wrk(base + PATH, threads=1, connections=8, duration=1, script=script)
+    for _ in range(ROUNDS):
+        for name, (base, pid) in targets.items():
+            proxy_before = cpu_seconds(pid) if pid else 0.0
+            service_before = cpu_seconds(service_pid)
+            run = wrk(
+                base + PATH,
+                threads=2,
+                connections=THROUGHPUT_CONNECTIONS,
+                duration=slice_seconds,
+                script=script,
+            )
+            total = totals[name]
+            total["requests"] += run["requests"]
+            total["seconds"] += run["requests"] / run["rps"] if run["rps"] else slice_seconds
+            total["proxy_cpu"] += cpu_seconds(pid) - proxy_before if pid else 0.0
+            total["service_cpu"] += cpu_seconds(service_pid) - service_before
+            runs[name].append(run)
+    out: dict[str, dict[str, float]] = {}
+    for name, total in totals.items():
+        n = max(total["requests"], 1.0)
+        out[name] = {
+            "requests": total["requests"],
+            "rps": total["requests"] / total["seconds"],
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs[name]),
+            "p99_ms": max(r["p99_ms"] for r in runs[name]),
+            "non_2xx": sum(r["non_2xx"] for r in runs[name]),
+            "socket_errors": max(r["socket_errors"] for r in runs[name]),
+            "proxy_cpu_us": total["proxy_cpu"] / n * 1e6,
+            "service_cpu_us": total["service_cpu"] / n * 1e6,
+        }
+    return out
 
 
 def measure_latency(
@@ -276,8 +295,9 @@ def run(tmp: Path) -> dict[str, Any]:
         )
         for request, lua, body, headers in cases:
             results[request] = {}
-            for name, (base, pid) in targets.items():
-                results[request][name] = {"load": measure_load(base, lua, pid, service.pid)}
+            loads = measure_load(targets, lua, service.pid)
+            for name in targets:
+                results[request][name] = {"load": loads[name]}
             latency = measure_latency({n: b for n, (b, _) in targets.items()}, body, headers)
             for name in targets:
                 results[request][name]["single"] = latency[name]
@@ -310,7 +330,10 @@ def write_report(results: dict[str, Any], load: tuple[float, float]) -> str:
         "uvicorn (1 worker, uvloop, httptools). Gateway: `tellonce-gateway serve` (1 worker) "
         "with every edge check on (the rate limit set too high to trip). nginx: Debian's "
         "package, 1 worker process, keep-alive upstream. Throughput: wrk -t2 "
-        f"-c{THROUGHPUT_CONNECTIONS} -d{DURATION}s. Latency: one request at a time on a "
+        f"-c{THROUGHPUT_CONNECTIONS}, {ROUNDS} slices of {max(1, round(DURATION / ROUNDS))} s "
+        "per target, the targets taking turns slice by slice (req/s: all requests over all "
+        "slices; p50: the median slice's; p99: the worst slice's). Latency: one request at a "
+        "time on a "
         f"kept-alive connection, the targets interleaved request by request, {LATENCY_SAMPLES} "
         "samples each (p50 is the time a request takes, not queueing; the client's own cost is "
         "the same for every target). CPU us/req: user+system CPU time of the "

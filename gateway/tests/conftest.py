@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from tellonce_gateway.config import Settings
 from tellonce_gateway.main import create_app
+from tellonce_gateway.server import GatewayHttpProtocol
 from tellonce_shared.testing import TokenFactory
 
 
@@ -52,6 +53,7 @@ async def serve(app: Any, *, gateway: bool = False, keep_alive: int = 30) -> Run
         log_config=None,
         access_log=False,
         ws="none",
+        http=GatewayHttpProtocol if gateway else "httptools",  # as the CLI serves it
         lifespan="on",
         timeout_keep_alive=keep_alive,
         proxy_headers=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -184,3 +185,85 @@ def test_access_log_direct_path_writes_the_same_shape_as_the_json_formatter() ->
     assert direct["route"] == "/api/v1/forms"
     assert direct["ts"].endswith("Z")
     assert len(direct["ts"]) == len(via_logging["ts"])
+
+
+async def test_access_lines_of_one_loop_turn_are_written_together() -> None:
+    import io
+    import json
+    import logging
+
+    from tellonce_gateway.accesslog import AccessLog
+    from tellonce_shared.logging import JSONFormatter
+
+    class CountingStream(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            self.writes += 1
+            return super().write(text)
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers, root.level
+    stream = CountingStream()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter("gateway"))
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        log = AccessLog()
+        for status in (200, 404, 503):
+            log.request({"method": "GET", "route": "/", "status": status})
+        assert stream.getvalue() == ""  # held until the end of this turn of the loop
+        await asyncio.sleep(0)
+        assert [json.loads(line)["status"] for line in stream.getvalue().splitlines()] == [
+            200,
+            404,
+            503,
+        ]
+        assert stream.writes == 1
+        log.request({"method": "GET", "route": "/", "status": 201})
+        log.flush()  # what the gateway's shutdown does
+        assert json.loads(stream.getvalue().splitlines()[-1])["status"] == 201
+    finally:
+        root.handlers, root.level = saved_handlers, saved_level
+
+
+async def test_a_response_head_leaves_with_the_next_write_or_alone_after_the_turn() -> None:
+    from tellonce_gateway.server import CoalescingTransport
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, bytes]] = []
+            self.closing = False
+
+        def write(self, data: bytes) -> None:
+            self.calls.append(("write", data))
+
+        def writelines(self, parts: tuple[bytes, ...]) -> None:
+            self.calls.append(("writelines", b"|".join(parts)))
+
+        def is_closing(self) -> bool:
+            return self.closing
+
+        def close(self) -> None:
+            self.closing = True
+            self.calls.append(("close", b""))
+
+        def get_extra_info(self, name: str) -> str:
+            return f"info:{name}"
+
+    real = Recorder()
+    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
+    head = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+    transport.write(head)
+    transport.write(b"ok")
+    assert real.calls == [("writelines", head + b"|ok")]  # one system call for both
+    transport.write(head)  # a streamed answer's head: its body comes later
+    assert real.calls[1:] == []
+    await asyncio.sleep(0)
+    assert real.calls[1:] == [("write", head)]  # out at the end of the turn, alone
+    transport.write(b"chunk")  # not a head: straight through
+    transport.write(head)
+    transport.close()  # a held head goes out before the connection closes
+    assert real.calls[2:] == [("write", b"chunk"), ("write", head), ("close", b"")]
+    assert transport.get_extra_info("peername") == "info:peername"

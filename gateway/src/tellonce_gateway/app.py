@@ -9,7 +9,9 @@ then the service. The gateway's own endpoints are /healthz, /readyz, /metrics,
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,7 +25,7 @@ from tellonce_gateway.accesslog import AccessLog
 from tellonce_gateway.clients import TrustedProxies
 from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
-from tellonce_gateway.edge_auth import EdgeAuth, bearer_token
+from tellonce_gateway.edge_auth import bearer_token
 from tellonce_gateway.headers import REQUEST_DROP, SecurityHeaders, connection_tokens
 from tellonce_gateway.metrics import EDGE_REJECTIONS, RequestMetrics
 from tellonce_gateway.native_proxy import forward_native, make_pool
@@ -61,7 +63,7 @@ class Gateway:
     def __init__(self, settings: Settings, verifier: TokenVerifier) -> None:
         self.settings = settings
         self.table = RouteTable(settings)
-        self.auth = EdgeAuth(verifier, settings.token_cache_seconds)
+        self.verifier = verifier
         self.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         self.auth_limiter = RateLimiter(
             settings.auth_rate_limit_per_minute / 60.0, settings.auth_rate_limit_burst
@@ -105,6 +107,7 @@ class Gateway:
         return self._session
 
     async def close(self) -> None:
+        self.access_log.flush()
         for pool in (self.pools or {}).values():
             pool.close()
         if self._session is not None:
@@ -116,6 +119,7 @@ class Gateway:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 _ = self.session
+                settle_garbage_collector()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.close()
@@ -162,7 +166,7 @@ class Gateway:
             elif key == b"origin":
                 origin = value
             upstream_headers.append((key, value))
-        rid = accept_request_id(request_id.decode("latin-1") if request_id else None)
+        rid = accept_request_id(request_id.decode("latin-1")) if request_id else _new_id()
         context = request_id_var.set(rid)
         path: str = scope["path"]
         method: str = scope["method"]
@@ -319,7 +323,7 @@ class Gateway:
         if basic_ok and authorization[:6].lower() == b"basic ":
             return None
         try:
-            principal = await self.auth.principal(bearer_token(authorization))
+            principal = await self.verifier.verify(bearer_token(authorization))
         except Unauthorized:
             EDGE_REJECTIONS.labels("auth").inc()
             exchange.client = "addr:" + address
@@ -406,6 +410,37 @@ class Gateway:
 
     async def _docs_js(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _send_bytes(send, 200, DOCS_INIT_JS, b"text/javascript; charset=utf-8")
+
+
+class _RequestIds:
+    """New request ids as ``new_request_id`` makes them (32 hex digits from the OS's random
+    source), taken from 4 KiB of random bytes at a time instead of a system call each."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)  # never the parent's bytes
+
+    def _forget(self) -> None:
+        self._pool, self._at = b"", 0
+
+    def __call__(self) -> str:
+        at = self._at
+        if at + 16 > len(self._pool):
+            self._pool, at = os.urandom(4096), 0
+        self._at = at + 16
+        return self._pool[at : at + 16].hex()
+
+
+_new_id = _RequestIds()
+
+
+def settle_garbage_collector() -> None:
+    """Move everything loaded at start-up (settings, the verifier, prometheus, pydantic,
+    cryptography...) out of the collector's sight, so its full collections only walk what
+    requests made: profiled, the collector was 7% of the gateway's CPU under load."""
+    gc.collect()
+    gc.freeze()
 
 
 class _Exchange:

@@ -7,6 +7,7 @@ import argparse
 import uvicorn
 
 from tellonce_gateway.config import get_settings
+from tellonce_gateway.server import GatewayHttpProtocol
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
             port=args.port or settings.port,
             workers=args.workers or settings.workers,
             loop="uvloop",
-            http="httptools",
+            http=GatewayHttpProtocol,  # httptools, head and body in one write
             log_config=None,
             access_log=False,
             proxy_headers=False,

@@ -63,8 +63,6 @@ class Settings(ServiceSettings):
     cors_origins: list[str] = Field(default_factory=list)
     """Browser origins allowed to call the API cross-origin; empty means CORS is closed."""
 
-    token_cache_seconds: float = 60.0
-    """How long a verified access token is remembered (never past its ``exp``)."""
     openapi_cache_seconds: float = 30.0
     readiness_timeout: float = 2.0
     hsts_max_age: int = 63_072_000

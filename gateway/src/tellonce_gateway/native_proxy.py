@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.types import Send
@@ -24,6 +25,14 @@ WHOLE_RESPONSE_BYTES = 64 * 1024
 """An answer with a Content-Length up to this is sent in one piece once all of it is in."""
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+NO_BODY_STATUSES = frozenset({204, 304})
+"""Answers that never have a body. A 304's Content-Length (the size the full answer would
+have had, RFC 9110 8.6) is dropped, because the ASGI server would count the empty body
+against it; a 204 must not carry one at all."""
+
+
+_LATENCY: dict[str, Any] = {}
+"""UPSTREAM_LATENCY's child per upstream, kept: a label look-up per request is not free."""
 
 
 def make_pool(base_url: str, connect_timeout: float, keepalive_seconds: float) -> UpstreamPool:
@@ -110,21 +119,28 @@ async def forward_native(
             conn.close()
             raise
     try:
-        UPSTREAM_LATENCY.labels(upstream).observe(time.perf_counter() - sent_at)
+        latency = _LATENCY.get(upstream)
+        if latency is None:
+            latency = _LATENCY[upstream] = UPSTREAM_LATENCY.labels(upstream)
+        latency.observe(time.perf_counter() - sent_at)
         out: list[tuple[bytes, bytes]] = []
         listed: frozenset[bytes] = frozenset()
         length = -1
+        status = conn.status
+        bodiless = status in NO_BODY_STATUSES
         for name, value in conn.headers:
             if name in RESPONSE_DROP:
                 if name == b"connection":
                     listed = connection_tokens(((name, value),))
                 continue
-            if name == b"content-length" and value.isdigit():
-                length = int(value)
+            if name == b"content-length":
+                if bodiless:
+                    continue  # see NO_BODY_STATUSES
+                if value.isdigit():
+                    length = int(value)
             out.append((name, value))
         if listed:
             out = [(k, v) for k, v in out if k not in listed]
-        status = conn.status
         whole = conn.whole_body()
         if whole is None and 0 <= length <= WHOLE_RESPONSE_BYTES:
             # A small answer whose body is still on its way: wait for it, so head and body

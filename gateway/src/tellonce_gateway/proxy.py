@@ -137,16 +137,23 @@ async def forward_aiohttp(
         UPSTREAM_LATENCY.labels(upstream).observe(time.perf_counter() - sent_at)
         out: list[tuple[bytes, bytes]] = []
         listed: frozenset[bytes] = frozenset()
+        status = resp.status
+        if status < 200:  # a 101 Switching Protocols: the gateway does not tunnel upgrades
+            UPSTREAM_ERRORS.labels(upstream, "broken").inc()
+            resp.close()
+            raise BadGateway(f"The {upstream} service answered with status {status}.")
+        bodiless = status in (204, 304)
         for key, value in resp.raw_headers:
             name = key.lower()
             if name in RESPONSE_DROP:
                 if name == b"connection":
                     listed = connection_tokens(((name, value),))
                 continue
+            if bodiless and name == b"content-length":
+                continue  # the ASGI server would count the empty body against it
             out.append((name, value))
         if listed:
             out = [(k, v) for k, v in out if k not in listed]
-        status = resp.status
         start = {"type": "http.response.start", "status": status, "headers": out}
         if method == "HEAD" or status in (204, 304):
             await send(start)

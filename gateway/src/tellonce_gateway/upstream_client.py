@@ -54,6 +54,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.body_waiter: asyncio.Future[None] | None = None
         self.drain_waiter: asyncio.Future[None] | None = None
         self.head_done = False
+        self.informational = False
         self.paused = False
         self.write_paused = False
 
@@ -65,10 +66,17 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
+        if self.complete:
+            # Bytes after a complete answer (or on an idle pooled connection): the service
+            # framed its answer wrongly, and they must never answer the next request.
+            self.close()
+            return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._fail(UpstreamError("broken", "The service sent a malformed response."))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            # Garbage, or a 101 Switching Protocols: the gateway does not tunnel upgrades.
+            if not self.complete:
+                self._fail(UpstreamError("broken", "The service sent a malformed response."))
             self.close()
 
     def eof_received(self) -> bool | None:
@@ -91,11 +99,29 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- httptools callbacks ---------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        if self.complete:  # a second answer to one request: parsed by nobody, never reused
+            self.reusable = False
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
+        # After the head, fields are a chunked body's trailers: not passed on (the gateway
+        # re-frames the body, and trailers are not ASGI's); after the answer, not ours.
+        if not self.head_done:
+            self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+        if self.complete:
+            return
+        status = self.parser.get_status_code()
+        if status == 101:
+            self._fail(UpstreamError("broken", "The service switched protocols."))
+            return
+        if 100 <= status < 200:
+            # 100 Continue, 103 Early Hints: informational, the real answer follows.
+            self.informational = True
+            self.headers.clear()
+            return
+        self.status = status
         self.head_done = True
         if self.head_only:  # a HEAD answer has no body, whatever its Content-Length says
             self.complete = True
@@ -103,6 +129,8 @@ class UpstreamConnection(asyncio.Protocol):
         self._wake_head()
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:
+            return
         self.chunks.append(body)
         self.buffered += len(body)
         if self.buffered > HIGH_WATER and self.transport is not None and not self.paused:
@@ -111,6 +139,11 @@ class UpstreamConnection(asyncio.Protocol):
         self._wake_body()
 
     def on_message_complete(self) -> None:
+        if self.informational:
+            self.informational = False
+            return
+        if self.complete or self.error is not None:
+            return
         self.complete = True
         self.reusable = self.parser.should_keep_alive() and not self.head_only
         self._wake_body()
@@ -141,9 +174,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = True
 
     def begin(self, head_only: bool) -> None:
+        """Start an exchange. The parser is kept: a connection is only reused after a
+        complete keep-alive answer, where llhttp is ready for the next message."""
         self._reset()
         self.head_only = head_only
-        self.parser = httptools.HttpResponseParser(self)
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None

@@ -26,6 +26,7 @@ def build_verifier(settings: ServiceSettings) -> TokenVerifier:
         issuer=settings.issuer,
         audience=settings.audience,
         cache_seconds=settings.jwks_cache_seconds,
+        verified_cache_seconds=settings.token_cache_seconds,
     )
 
 

@@ -26,6 +26,9 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
     jwks_cache_seconds: int = 300
+    token_cache_seconds: float = 60.0
+    """How long a verified access token is remembered, so its next use skips the signature
+    check (never past its ``exp``; 0 turns it off)."""
     db_pool_size: int = 10
     """Database connections each process keeps open. A request waits for a free one rather
     than opening another, so PostgreSQL sees at most processes x pool size backends (keep it

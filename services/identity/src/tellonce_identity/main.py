@@ -39,6 +39,7 @@ def self_verifier(app: FastAPI, settings: Settings) -> TokenVerifier:
         cache_seconds=settings.jwks_cache_seconds,
         min_refresh_seconds=0,  # an in-process read: a new kid is seen at once
         client=client,
+        verified_cache_seconds=settings.token_cache_seconds,
     )
 
 
