@@ -199,9 +199,10 @@ async def optional_principal(request: Request) -> Principal | None:
     return principal
 
 
-async def current_principal(
-    principal: Annotated[Principal | None, Depends(optional_principal)],
-) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """The caller (401 without a valid token). Plain functions calling each other rather
+    than a chain of FastAPI dependencies: each dependency level costs every request."""
+    principal = await optional_principal(request)
     if principal is None:
         raise Unauthorized("An access token is required.")
     return principal
@@ -214,7 +215,8 @@ OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
 def require_roles(*roles: str) -> Any:
     """A dependency that lets only the given roles through (403 for the others)."""
 
-    async def check(principal: PrincipalDep) -> Principal:
+    async def check(request: Request) -> Principal:
+        principal = await current_principal(request)
         if principal.role not in roles:
             raise Forbidden(f"This needs the role {' or '.join(roles)}.")
         return principal
