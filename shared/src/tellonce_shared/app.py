@@ -3,6 +3,7 @@ metrics, health checks and token verification wired the same everywhere."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -18,6 +19,15 @@ from tellonce_shared.problems import install_problem_handlers
 from tellonce_shared.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def settle_garbage_collector() -> None:
+    """Move everything loaded at start-up (settings, SQLAlchemy and pydantic models, the
+    verifier, prometheus...) out of the collector's sight, so its full collections only walk
+    what requests made (profiled on the gateway, the collector was 7% of its CPU under load;
+    fewer long pauses also trim the latency tail)."""
+    gc.collect()
+    gc.freeze()
 
 
 def build_verifier(settings: ServiceSettings) -> TokenVerifier:
@@ -47,9 +57,11 @@ def create_service_app(
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if lifespan is None:
+            settle_garbage_collector()
             yield
         else:
             async with lifespan(app):
+                settle_garbage_collector()
                 yield
 
     app = FastAPI(
