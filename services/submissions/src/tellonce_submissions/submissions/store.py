@@ -27,7 +27,18 @@ from functools import lru_cache
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import LargeBinary, Table, TextClause, delete, exists, insert, select, text
+from sqlalchemy import (
+    DateTime,
+    LargeBinary,
+    String,
+    Table,
+    TextClause,
+    delete,
+    exists,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -157,7 +168,7 @@ def _postgresql_statement(
         " ELSE pg_try_advisory_xact_lock(CAST(:lock AS bigint)) END AS ok)"
     ]
     if outcome:
-        replaced = ", ".join(f'"{c}" = excluded."{c}"' for c in outcome)
+        replaced = ", ".join(f"{c} = excluded.{c}" for c in outcome if c not in ("owner", "key"))
         ctes.append(
             "outcome AS ("
             + _insert_rows(
@@ -182,20 +193,26 @@ def _table(model: type[object]) -> Table:
 
 def _insert_rows(table: Table, columns: tuple[str, ...], param: str, where: str = "") -> str:
     """``INSERT INTO table (columns) SELECT ... FROM json_to_recordset(:param)``, each column
-    typed as the table declares it (binary columns travel as base64)."""
+    typed as the table declares it (strings as text: the table checks lengths; binary columns
+    travel as base64). Kept terse: psycopg caches the parsing of a statement only under 4 KB."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     typed, picked = [], []
     for name in columns:
         column_type = table.c[name].type
         if isinstance(column_type, LargeBinary):
-            typed.append(f'"{name}" text')
-            picked.append(f"decode(r.\"{name}\", 'base64')")
+            typed.append(f"{name} text")
+            picked.append(f"decode({name}, 'base64')")
+            continue
+        if isinstance(column_type, String):
+            sql_type = "text"
+        elif isinstance(column_type, DateTime):
+            sql_type = "timestamptz" if column_type.timezone else "timestamp"
         else:
-            typed.append(f'"{name}" {column_type.compile(dialect=dialect)}')
-            picked.append(f'r."{name}"')
-    quoted = ", ".join(f'"{name}"' for name in columns)
+            sql_type = column_type.compile(dialect=dialect)
+        typed.append(f"{name} {sql_type}")
+        picked.append(name)
     return (
-        f"INSERT INTO {table.name} ({quoted}) SELECT {', '.join(picked)}"
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(picked)}"
         f" FROM json_to_recordset(CAST(:{param} AS json)) AS r({', '.join(typed)}) {where}"
     )
 
