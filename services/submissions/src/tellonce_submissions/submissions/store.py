@@ -55,7 +55,6 @@ from tellonce_submissions.models import (
 )
 from tellonce_submissions.performance.models import SubmissionFacts
 
-LOCKED = "WHERE (SELECT ok FROM lock)"
 PROFILE_UPDATED = ("value", "sealed", "key_id", "source_form", "source_version", "updated_at")
 """What a newer answer replaces in a kept profile value."""
 
