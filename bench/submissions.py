@@ -28,7 +28,7 @@ from bench.common import parse_wrk, start, stop, tree_cpu_seconds, user_cpu_seco
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "services" / "submissions" / "tests" / "data" / "va-forms"
 DURATION = int(os.environ.get("BENCH_SECONDS", "15"))
-CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "16,64").split(",")]
+CONNECTIONS = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "8,16,64").split(",")]
 """wrk connections per run. By Little's law, 64 open connections at 1,000 requests/s mean
 64 ms in the system on average, so a p99 under 50 ms is only possible at lower concurrency:
 every run is reported."""
