@@ -4,6 +4,9 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+# The Procfile's processes call `uv` by name: the one bootstrapped into .tools/ on a machine
+# without its own.
+export PATH := $(dir $(UV)):$(PATH)
 RUN := $(UV) run --frozen --no-sync
 PACKAGES := -p tellonce_shared -p tellonce_identity -p tellonce_registry -p tellonce_submissions -p tellonce_portal -p tellonce_gateway
 SERVICES := identity registry submissions portal
