@@ -275,3 +275,61 @@ def test_parser_state_after_an_answer_ignores_whatever_follows() -> None:
         assert conn.whole_body() == b"ok"
     finally:
         conn.loop.close()
+
+
+class _Transport:
+    """Enough of an asyncio transport to watch reading being paused and resumed."""
+
+    def __init__(self) -> None:
+        self.reading = True
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_large_answer_that_arrived_whole_leaves_the_connection_reading() -> None:
+    """Found by fuzzing: a body over HIGH_WATER that was complete before the gateway looked
+    paused reading, ``whole_body`` took it without resuming, and the pooled connection never
+    read its next answer (a 504 after the route timeout, for any later request)."""
+    from tellonce_gateway.upstream_client import HIGH_WATER
+
+    conn = UpstreamConnection(asyncio.new_event_loop())
+    transport = _Transport()
+    conn.connection_made(transport)  # type: ignore[arg-type]
+    conn.begin(head_only=False)
+    big = b"x" * (HIGH_WATER + 50_000)
+    head = b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(big)
+    conn.data_received(head + big[:HIGH_WATER])
+    conn.data_received(big[HIGH_WATER:])
+    assert not transport.reading  # paused on the way in
+    assert conn.whole_body() == big
+    assert transport.reading
+    conn.begin(head_only=False)
+    conn.data_received(OK)
+    assert (conn.status, conn.whole_body()) == (200, b"ok")
+    conn.loop.close()
+
+
+@FORWARDERS
+async def test_large_answers_then_small_ones_on_the_same_connection(
+    kind: str, scripted, start_gateway, client
+) -> None:
+    big = b"y" * 400_000
+    service = await scripted(
+        {"/p/big": b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%b" % (len(big), big)}
+    )
+    gateway = await start_gateway(client=kind, portal_url=service.url)
+    for _ in range(8):
+        resp = await client.get(gateway + "/p/big")
+        assert (resp.status_code, len(resp.content)) == (200, len(big))
+        resp = await client.get(gateway + "/p/small")
+        assert (resp.status_code, resp.content) == (200, b"ok")

@@ -176,8 +176,16 @@ class UpstreamConnection(asyncio.Protocol):
     def begin(self, head_only: bool) -> None:
         """Start an exchange. The parser is kept: a connection is only reused after a
         complete keep-alive answer, where llhttp is ready for the next message."""
+        self._resume_reading()
         self._reset()
         self.head_only = head_only
+
+    def _resume_reading(self) -> None:
+        """Read from the service again after a large answer paused it (``HIGH_WATER``)."""
+        if self.paused:
+            self.paused = False
+            if self.transport is not None and not self.closed:
+                self.transport.resume_reading()
 
     def write(self, data: bytes) -> None:
         assert self.transport is not None
@@ -205,9 +213,8 @@ class UpstreamConnection(asyncio.Protocol):
             while self.chunks:
                 chunk = self.chunks.popleft()
                 self.buffered -= len(chunk)
-                if self.paused and self.buffered < HIGH_WATER // 2 and self.transport:
-                    self.paused = False
-                    self.transport.resume_reading()
+                if self.buffered < HIGH_WATER // 2:
+                    self._resume_reading()
                 yield chunk
             if self.complete:
                 return
@@ -228,6 +235,9 @@ class UpstreamConnection(asyncio.Protocol):
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
         self.buffered = 0
+        # A large answer that arrived whole paused reading on the way; a connection left
+        # paused would never read its next answer (each request on it timed out).
+        self._resume_reading()
         return body
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -226,6 +227,15 @@ class Download:
     filename: str
 
 
+def seg(value: object) -> str:
+    """One path segment of an API URL from a value the user controls (a URL path parameter of
+    the portal): percent-encoded whole, so ``/``, ``?``, ``#``, ``%`` or control characters
+    cannot change which API path is called (nor make the HTTP client refuse the URL), and a
+    ``.`` or ``..`` is sent encoded, never as a dot segment."""
+    text = quote(str(value), safe="")
+    return text.replace(".", "%2E") if text in (".", "..") else text
+
+
 def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -361,6 +371,10 @@ class Gateway:
             raise SignInRequired()
         if resp.status_code >= 500:
             raise ApiUnavailable(f"{method} {path}: {resp.status_code}")
+        if 300 <= resp.status_code < 400:
+            # The API redirects only a path it does not serve as written (a trailing-slash
+            # redirect, say): for the page, that resource is not there.
+            raise ApiError(404, {"detail": ""})
         if resp.status_code >= 400:
             try:
                 body = resp.json()
@@ -454,7 +468,7 @@ class Gateway:
         return [self._form(f) for f in (body or {}).get("items") or [] if isinstance(f, dict)]
 
     async def form(self, slug: str) -> FormSummary:
-        return self._form(await self._call("GET", f"/api/v1/forms/{slug}"))
+        return self._form(_obj(await self._call("GET", f"/api/v1/forms/{seg(slug)}")))
 
     @staticmethod
     def _form(doc: dict[str, Any]) -> FormSummary:
@@ -478,8 +492,9 @@ class Gateway:
             cached = PUBLISHED.get(slug, version)
             if cached is not None:
                 return cached
-        body = await self._call("GET", f"/api/v1/forms/{slug}/versions/{version}")
-        schema = body.get("schema") if isinstance(body.get("schema"), dict) else {}
+        body = _obj(await self._call("GET", f"/api/v1/forms/{seg(slug)}/versions/{seg(version)}"))
+        raw_schema = body.get("schema")
+        schema: dict[str, Any] = raw_schema if isinstance(raw_schema, dict) else {}
         found = FormVersion(
             slug=slug,
             version=int(body.get("version") or 0),
@@ -522,7 +537,7 @@ class Gateway:
         await self._call("POST", "/api/v1/forms", json=doc)
 
     async def form_versions(self, slug: str) -> list[VersionSummary]:
-        body = _obj(await self._call("GET", f"/api/v1/forms/{slug}"))
+        body = _obj(await self._call("GET", f"/api/v1/forms/{seg(slug)}"))
         return [
             VersionSummary(
                 version=int(v.get("version") or 0),
@@ -539,7 +554,7 @@ class Gateway:
         body: dict[str, Any] = {"schema": schema}
         if ui is not None:
             body["ui"] = ui
-        doc = _obj(await self._call("POST", f"/api/v1/forms/{slug}/versions", json=body))
+        doc = _obj(await self._call("POST", f"/api/v1/forms/{seg(slug)}/versions", json=body))
         return VersionReport(
             version=int(doc.get("version") or 0),
             status=_s(doc, "status"),
@@ -550,7 +565,7 @@ class Gateway:
         )
 
     async def lifecycle(self, slug: str, version: int, action: str) -> None:
-        await self._call("POST", f"/api/v1/forms/{slug}/versions/{version}/{action}")
+        await self._call("POST", f"/api/v1/forms/{seg(slug)}/versions/{version}/{seg(action)}")
 
     async def agreements(self) -> list[Agreement]:
         body = _obj(await self._call("GET", "/api/v1/agreements", params={"limit": 100}))
@@ -578,7 +593,7 @@ class Gateway:
         return _draft(await self._call("POST", "/api/v1/drafts", json=body))
 
     async def draft(self, draft_id: str) -> Draft:
-        return _draft(await self._call("GET", f"/api/v1/drafts/{draft_id}"))
+        return _draft(await self._call("GET", f"/api/v1/drafts/{seg(draft_id)}"))
 
     async def drafts(self) -> list[Draft]:
         body = await self._call("GET", "/api/v1/drafts")
@@ -586,7 +601,7 @@ class Gateway:
 
     async def save_draft(self, draft_id: str, answers: dict[str, Any]) -> Draft:
         return _draft(
-            await self._call("PATCH", f"/api/v1/drafts/{draft_id}", json={"answers": answers})
+            await self._call("PATCH", f"/api/v1/drafts/{seg(draft_id)}", json={"answers": answers})
         )
 
     async def submit(
@@ -605,12 +620,13 @@ class Gateway:
         return [_submission(s) for s in (body or {}).get("items") or [] if isinstance(s, dict)]
 
     async def submission(self, id_or_reference: str) -> Submission:
-        return _submission(await self._call("GET", f"/api/v1/submissions/{id_or_reference}"))
+        path = f"/api/v1/submissions/{seg(id_or_reference)}"
+        return _submission(await self._call("GET", path))
 
     async def receipt(self, submission_id: str) -> Download:
         resp = await self._call(
             "GET",
-            f"/api/v1/submissions/{submission_id}/receipt.pdf",
+            f"/api/v1/submissions/{seg(submission_id)}/receipt.pdf",
             headers={"Accept": "application/pdf"},
             raw=True,
         )
@@ -619,7 +635,7 @@ class Gateway:
     async def post_status(self, submission_id: str, status: str, message: str | None) -> None:
         await self._call(
             "POST",
-            f"/api/v1/submissions/{submission_id}/status",
+            f"/api/v1/submissions/{seg(submission_id)}/status",
             json={"status": status, "message": message or None},
         )
 
@@ -678,11 +694,11 @@ class Gateway:
         )
 
     async def rotate_endpoint(self, endpoint_id: str) -> Endpoint:
-        path = f"/api/v1/deliveries/endpoints/{endpoint_id}/rotate-secret"
+        path = f"/api/v1/deliveries/endpoints/{seg(endpoint_id)}/rotate-secret"
         return self._endpoint(_obj(await self._call("POST", path)))
 
     async def delete_endpoint(self, endpoint_id: str) -> None:
-        await self._call("DELETE", f"/api/v1/deliveries/endpoints/{endpoint_id}")
+        await self._call("DELETE", f"/api/v1/deliveries/endpoints/{seg(endpoint_id)}")
 
     async def dead_letters(self) -> list[DeadLetter]:
         body = await self._call(
@@ -702,7 +718,7 @@ class Gateway:
         ]
 
     async def replay(self, delivery_id: str) -> None:
-        await self._call("POST", f"/api/v1/deliveries/{delivery_id}/replay")
+        await self._call("POST", f"/api/v1/deliveries/{seg(delivery_id)}/replay")
 
     async def replay_all(self) -> int:
         body = _obj(await self._call("POST", "/api/v1/deliveries/replay"))
@@ -730,7 +746,7 @@ class Gateway:
     async def confirm_cluster(self, cluster_id: str, element: str, note: str | None) -> None:
         await self._call(
             "POST",
-            f"/api/v1/audit/clusters/{cluster_id}/confirm",
+            f"/api/v1/audit/clusters/{seg(cluster_id)}/confirm",
             json={"element": element, "note": note or None},
         )
 
@@ -739,7 +755,7 @@ class Gateway:
     ) -> None:
         await self._call(
             "POST",
-            f"/api/v1/audit/clusters/{cluster_id}/split",
+            f"/api/v1/audit/clusters/{seg(cluster_id)}/split",
             json={
                 "fields": [{"form": form, "pointer": pointer} for form, pointer in fields],
                 "label": label or None,

@@ -24,7 +24,10 @@ class Settings(ServiceSettings):
     session_secret: SecretStr = SecretStr("local-only-portal-session-secret-change-me")
     """Encrypts the session cookie (tokens, CSRF token); refused in production if a demo value."""
     session_max_age: int = 8 * 3600
-    gateway_timeout: float = 20.0
+    gateway_timeout: float = 12.0
+    """Seconds the portal waits for an API call. Keep it under the gateway's timeout for
+    portal pages (``GATEWAY_DEFAULT_TIMEOUT``, 15 s), so a slow API gives the portal's own
+    error page rather than the gateway's JSON 504."""
 
     def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
         return {"session_secret": self.session_secret}

@@ -54,7 +54,10 @@ class Session:
         self.dirty = True
 
     def check_csrf(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf, token or "")
+        # bytes: compare_digest refuses str with non-ASCII characters (a TypeError, a 500)
+        if not token:
+            return False
+        return hmac.compare_digest(self.csrf.encode(), token.encode("utf-8", "surrogatepass"))
 
     def remember_submission(self, key: str, submission_id: str) -> None:
         self.submitted[key] = submission_id

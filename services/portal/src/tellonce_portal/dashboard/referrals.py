@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from tellonce_portal.api import ApiError
+from tellonce_portal.api import ApiError, seg
 from tellonce_portal.deps import PageDep
 
 router = APIRouter()
@@ -35,7 +35,7 @@ async def start(ctx: PageDep, referral_id: str) -> Response:
     ctx.require("resident")
     api = await ctx.api()
     try:
-        started: Any = await api._call("POST", f"/api/v1/referrals/{referral_id}/start")
+        started: Any = await api._call("POST", f"/api/v1/referrals/{seg(referral_id)}/start")
     except ApiError as exc:
         if exc.status == 404:
             return ctx.render(

@@ -111,7 +111,11 @@ async def audit_download(ctx: PageDep, fmt: str) -> Response:
     ctx.require("auditor", "admin")
     if fmt not in ("csv", "pdf"):
         return ctx.render(
-            "error.html", status=404, title=ctx.t("not_found"), body=ctx.t("not_found_body")
+            "error.html",
+            status=404,
+            title=ctx.t("not_found"),
+            body=ctx.t("not_found_body"),
+            detail="",
         )
     download = await (await ctx.api()).audit_download(fmt)
     return ctx.finish(
