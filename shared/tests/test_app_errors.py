@@ -203,3 +203,11 @@ async def test_an_integrity_error_is_still_a_500(
 ) -> None:
     client, _ = db_client
     assert_problem(await client.get("/integrity"), 500)
+
+
+async def test_a_trailing_slash_is_a_404_not_a_redirect_to_an_internal_address(
+    client: httpx.AsyncClient,
+) -> None:
+    resp = await client.post("/things/", json={"name": "fine", "count": 1})
+    assert_problem(resp, 404)
+    assert "location" not in resp.headers

@@ -64,6 +64,9 @@ def create_service_app(
                 settle_garbage_collector()
                 yield
 
+    # No trailing-slash redirects: behind the gateway their Location would name the service's
+    # internal address; a path with an extra slash is a plain 404 problem instead.
+    fastapi_kwargs.setdefault("redirect_slashes", False)
     app = FastAPI(
         title=title or f"Tell-Once {service}",
         version=version,
