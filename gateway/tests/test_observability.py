@@ -237,3 +237,13 @@ async def test_docs_page_loads_the_merged_document_without_inline_script(
     init = await client.get(gateway + "/docs/init.js")
     assert 'url: "/openapi.json"' in init.text
     assert "'unsafe-inline'" not in page.headers["content-security-policy"]
+
+
+async def test_the_gateways_own_pages_answer_only_get_and_head(gateway: str, client) -> None:
+    for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
+        for method in ("POST", "PUT", "DELETE", "TRACE"):
+            resp = await client.request(method, gateway + path)
+            assert resp.status_code == 405, (method, path)
+            assert resp.headers["allow"] == "GET, HEAD"
+            assert resp.headers["content-type"] == "application/problem+json"
+        assert (await client.head(gateway + path)).status_code == 200, path

@@ -46,6 +46,7 @@ from tellonce_shared.middleware import accept_request_id
 from tellonce_shared.problems import (
     BadRequest,
     Forbidden,
+    MethodNotAllowed,
     PayloadTooLarge,
     Problem,
     TooManyRequests,
@@ -57,6 +58,8 @@ log = logging.getLogger("tellonce.gateway")
 
 OwnHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+"""The gateway's own pages (health, metrics, the merged OpenAPI document) only answer these."""
 
 
 class Gateway:
@@ -194,6 +197,10 @@ class Gateway:
             if own is not None:
                 handler, csp_kind = own
                 route_label = path
+                if method not in READ_METHODS:
+                    raise MethodNotAllowed(
+                        f"{method} is not allowed on {path}.", headers={"Allow": "GET, HEAD"}
+                    )
                 if path not in QUIET_PATHS:
                     self._limit(exchange, self._address(scope, forwarded_for), None)
                 await handler(scope, receive, send_out)
