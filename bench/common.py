@@ -76,24 +76,21 @@ def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its direct children (uvicorn's or nginx's
     workers), from /proc."""
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    total = 0
-    for p in [pid, *(int(p) for p in found.split())]:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return _cpu_seconds([pid, *(int(p) for p in found.split())])
 
 
 def user_cpu_seconds(user: str) -> float:
     """CPU time of every process of ``user`` (e.g. all PostgreSQL backends), from /proc."""
     found = subprocess.run(["pgrep", "-u", user], capture_output=True, text=True).stdout
-    total = 0
-    for p in found.split():
+    return _cpu_seconds([int(p) for p in found.split()])
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    ticks = 0
+    for pid in pids:
         try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # ended between the listing and the read
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import free_port, wait_port
+from bench.common import free_port, tree_cpu_seconds, wait_port
 from tellonce_shared.testing import TokenFactory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,16 +137,6 @@ def wrk(
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children (nginx's worker)."""
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    total = 0
-    for p in [pid, *(int(p) for p in found.split())]:
-        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 def measure_load(
     targets: dict[str, tuple[str, int | None]], script: str | None, service_pid: int
 ) -> dict[str, dict[str, float]]:
@@ -165,8 +155,8 @@ def measure_load(
         wrk(base + PATH, threads=1, connections=8, duration=1, script=script)
     for _ in range(ROUNDS):
         for name, (base, pid) in targets.items():
-            proxy_before = cpu_seconds(pid) if pid else 0.0
-            service_before = cpu_seconds(service_pid)
+            proxy_before = tree_cpu_seconds(pid) if pid else 0.0
+            service_before = tree_cpu_seconds(service_pid)
             run = wrk(
                 base + PATH,
                 threads=2,
@@ -177,8 +167,8 @@ def measure_load(
             total = totals[name]
             total["requests"] += run["requests"]
             total["seconds"] += run["requests"] / run["rps"] if run["rps"] else slice_seconds
-            total["proxy_cpu"] += cpu_seconds(pid) - proxy_before if pid else 0.0
-            total["service_cpu"] += cpu_seconds(service_pid) - service_before
+            total["proxy_cpu"] += tree_cpu_seconds(pid) - proxy_before if pid else 0.0
+            total["service_cpu"] += tree_cpu_seconds(service_pid) - service_before
             runs[name].append(run)
     out: dict[str, dict[str, float]] = {}
     for name, total in totals.items():
