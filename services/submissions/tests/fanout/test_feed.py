@@ -70,7 +70,10 @@ async def test_feed_shows_only_own_fields_in_order_and_ack(
         assert "N0" not in sealed
     auth_other = tokens.headers(role="agency", agency=other)
     items, cursor = await read_all(client, auth_other, None, limit=2)
-    assert [i["reference"] for i in items] == refs
+    # Every one, once. Positions follow creation only as far as the numbering can: a row a
+    # worker holds locked at that moment (recording, renewing a lease) is skipped and numbered
+    # next time, after later ones; readers still never miss it (see number_feed).
+    assert sorted(i["reference"] for i in items) == refs
     assert all(set(i["answers"]) == {"income"} for i in items)
     assert all(i["agency"] == other for i in items)
     assert all(i["fields"] == ["/income"] for i in items)
