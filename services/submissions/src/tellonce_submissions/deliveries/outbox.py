@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, func, select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.config import get_settings
@@ -67,10 +67,11 @@ def delivery_rows(
     return rows
 
 
-def wake_workers() -> Select[Any]:
+async def notify_workers(session: AsyncSession) -> None:
     """``pg_notify`` for the workers' LISTEN: PostgreSQL delivers it only if and when the
-    transaction that runs it commits."""
-    return select(func.pg_notify(NOTIFY_CHANNEL, ""))
+    caller's transaction commits (SQLite: the workers poll)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
 
 
 async def enqueue_deliveries(
@@ -100,8 +101,8 @@ async def enqueue_deliveries(
     ]
     session.add_all(rows)
     await session.flush()
-    if rows and session.get_bind().dialect.name == "postgresql":
-        await session.execute(wake_workers())
+    if rows:
+        await notify_workers(session)
     return rows
 
 

@@ -17,7 +17,6 @@ from tellonce_submissions.deliveries.models import (
     DeliveryAttempt,
     WebhookEndpoint,
 )
-from tellonce_submissions.deliveries.outbox import NOTIFY_CHANNEL
 
 FEED_LOCK_KEY = 6_020_260_006
 """pg advisory lock held by the one transaction that numbers the pull feed."""
@@ -58,11 +57,6 @@ FEED_NUMBER_BATCH = 5000
 
 def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-async def notify_workers(session: AsyncSession) -> None:
-    if is_postgres(session):
-        await session.execute(text("SELECT pg_notify(:c, '')"), {"c": NOTIFY_CHANNEL})
 
 
 # --- the pull feed ---------------------------------------------------------------------

@@ -34,7 +34,7 @@ from tellonce_submissions.deliveries.models import (
     DeliveryAttempt,
     WebhookEndpoint,
 )
-from tellonce_submissions.deliveries.outbox import open_answers
+from tellonce_submissions.deliveries.outbox import notify_workers, open_answers
 from tellonce_submissions.deliveries.schemas import (
     AccessEntry,
     AccessLog,
@@ -268,7 +268,7 @@ class DeliveryService:
             raise Conflict(f"Only dead deliveries are replayed; this one is {row.status}.")
         self._revive(row)
         await self.session.flush()
-        await repository.notify_workers(self.session)
+        await notify_workers(self.session)
         attempts = await repository.attempts_of(self.session, [row.id])
         return _delivery(row, attempts[row.id])
 
@@ -279,7 +279,7 @@ class DeliveryService:
             self._revive(row)
         await self.session.flush()
         if rows:
-            await repository.notify_workers(self.session)
+            await notify_workers(self.session)
         return ReplayResult(replayed=len(rows), ids=[r.id for r in rows])
 
     def _revive(self, row: Delivery) -> None:

@@ -109,11 +109,11 @@ async def claim(
         created = row.created_at
         if created.tzinfo is None and now.tzinfo is not None:  # SQLite drops the zone
             created = created.replace(tzinfo=now.tzinfo)
-        if created <= replace_before(now, retention_hours):
-            pass  # expired: the key starts afresh (the write replaces the old outcome)
-        elif row.fingerprint != print_:
-            raise KeyReused("This Idempotency-Key was already used with a different request body.")
-        else:
+        if created > replace_before(now, retention_hours):  # else expired: the write replaces it
+            if row.fingerprint != print_:
+                raise KeyReused(
+                    "This Idempotency-Key was already used with a different request body."
+                )
             return Claim(owner, key, print_, row.status_code, row.response)
     return Claim(owner, key, print_)
 

@@ -1,6 +1,7 @@
-"""Keeping ``submission_facts`` up to date: one call when a submission is stored, one when an
-agency posts a status (both inside the same transaction as the event itself), and a backfill
-for rows written before (the migration, the benchmark, tests that write history directly)."""
+"""Keeping ``submission_facts`` up to date: the row of a new submission (``submission_values``,
+written by the submission's own statement, ``submissions/store.py``), one update when an
+agency posts a status (in the same transaction as the event itself), and a backfill for rows
+written before (the migration, the benchmark, tests that write history directly)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tellonce_submissions.models import Submission, SubmissionEvent
+from tellonce_submissions.models import SubmissionEvent
 from tellonce_submissions.performance.models import SubmissionFacts
 
 DECISIONS = ("approved", "denied")
@@ -35,19 +36,6 @@ def submission_values(
         "last_status": "submitted",
         "last_at": submitted_at,
     }
-
-
-def record_submission(session: AsyncSession, submission: Submission) -> None:
-    session.add(
-        SubmissionFacts(
-            **submission_values(
-                submission_id=submission.id,
-                form=submission.form,
-                owning_agency=submission.owning_agency,
-                submitted_at=submission.submitted_at,
-            )
-        )
-    )
 
 
 def _seconds(dialect: str, later: Any, earlier: Any) -> Any:

@@ -33,26 +33,20 @@ async def set_consent(session: AsyncSession, owner: str, keep: bool, now: dateti
     await session.execute(stmt)
 
 
+REPLACED_ON_UPSERT = ("value", "sealed", "key_id", "source_form", "source_version", "updated_at")
+"""What a newer value replaces in a kept profile value."""
+
+
 async def upsert_values(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Insert or replace element values (one statement, safe under concurrent submits)."""
     if not rows:
         return
     stmt = _insert(session, ProfileValue).values(rows)
-    await session.execute(_replacing(stmt))
-
-
-def _replacing(stmt: Any) -> Any:
-    return stmt.on_conflict_do_update(
+    stmt = stmt.on_conflict_do_update(
         index_elements=[ProfileValue.owner, ProfileValue.element],
-        set_={
-            "value": stmt.excluded.value,
-            "sealed": stmt.excluded.sealed,
-            "key_id": stmt.excluded.key_id,
-            "source_form": stmt.excluded.source_form,
-            "source_version": stmt.excluded.source_version,
-            "updated_at": stmt.excluded.updated_at,
-        },
+        set_={column: stmt.excluded[column] for column in REPLACED_ON_UPSERT},
     )
+    await session.execute(stmt)
 
 
 async def delete_values(session: AsyncSession, owner: str, element: str | None = None) -> int:

@@ -34,29 +34,24 @@ from sqlalchemy import (
     Table,
     TextClause,
     delete,
-    exists,
     insert,
     select,
     text,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.deliveries.models import Delivery
 from tellonce_submissions.deliveries.outbox import NOTIFY_CHANNEL
+from tellonce_submissions.drafts import repository as drafts_repository
 from tellonce_submissions.models import (
-    Draft,
     IdempotencyKey,
-    Profile,
     ProfileValue,
     Submission,
     SubmissionEvent,
 )
 from tellonce_submissions.performance.models import SubmissionFacts
-
-PROFILE_UPDATED = ("value", "sealed", "key_id", "source_form", "source_version", "updated_at")
-"""What a newer answer replaces in a kept profile value."""
+from tellonce_submissions.profile import repository as profile_repository
 
 
 @dataclass
@@ -157,7 +152,7 @@ def _postgresql_statement(
     if deliveries:
         parts.append(_insert_rows(_table(Delivery), deliveries, "deliveries", gate))
     if profile:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in PROFILE_UPDATED)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in profile_repository.REPLACED_ON_UPSERT)
         kept = " AND EXISTS (SELECT 1 FROM profiles WHERE owner = :owner AND keep)"
         upsert = f" ON CONFLICT (owner, element) DO UPDATE SET {updates}"
         parts.append(_insert_rows(_table(ProfileValue), profile, "profile", gate) + kept + upsert)
@@ -233,18 +228,11 @@ async def _store_in_order(session: AsyncSession, write: SubmissionWrite) -> Stor
     if write.deliveries:
         await session.execute(insert(Delivery), write.deliveries)
     if write.profile_values:
-        kept = await session.scalar(
-            select(exists().where(Profile.owner == write.owner, Profile.keep.is_(True)))
-        )
-        if kept:
-            stmt = sqlite_insert(ProfileValue)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[ProfileValue.owner, ProfileValue.element],
-                set_={c: stmt.excluded[c] for c in PROFILE_UPDATED},
-            )
-            await session.execute(stmt, write.profile_values)
+        profile = await profile_repository.get(session, write.owner)
+        if profile is not None and profile.keep:
+            await profile_repository.upsert_values(session, write.profile_values)
     if write.outcome is not None:
         await session.execute(insert(IdempotencyKey), [write.outcome])
     if write.draft_id is not None:
-        await session.execute(delete(Draft).where(Draft.id == write.draft_id))
+        await drafts_repository.remove(session, write.draft_id)
     return Stored(locked=True, stored=True)
