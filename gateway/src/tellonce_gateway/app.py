@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -169,7 +168,7 @@ class Gateway:
             elif key == b"origin":
                 origin = value
             upstream_headers.append((key, value))
-        rid = accept_request_id(request_id.decode("latin-1")) if request_id else _new_id()
+        rid = accept_request_id(request_id.decode("latin-1") if request_id else None)
         context = request_id_var.set(rid)
         path: str = scope["path"]
         method: str = scope["method"]
@@ -417,29 +416,6 @@ class Gateway:
 
     async def _docs_js(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _send_bytes(send, 200, DOCS_INIT_JS, b"text/javascript; charset=utf-8")
-
-
-class _RequestIds:
-    """New request ids as ``new_request_id`` makes them (32 hex digits from the OS's random
-    source), taken from 4 KiB of random bytes at a time instead of a system call each."""
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-        os.register_at_fork(after_in_child=self._forget)  # never the parent's bytes
-
-    def _forget(self) -> None:
-        self._pool, self._at = b"", 0
-
-    def __call__(self) -> str:
-        at = self._at
-        if at + 16 > len(self._pool):
-            self._pool, at = os.urandom(4096), 0
-        self._at = at + 16
-        return self._pool[at : at + 16].hex()
-
-
-_new_id = _RequestIds()
 
 
 class _Exchange:

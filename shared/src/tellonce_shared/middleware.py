@@ -4,9 +4,9 @@ access logs. Pure ASGI (not BaseHTTPMiddleware) so bodies stream and nothing is 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,8 +19,27 @@ _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 access_log = logging.getLogger("tellonce.access")
 
 
-def new_request_id() -> str:
-    return uuid.uuid4().hex
+class _RequestIds:
+    """New request ids: 32 hex digits from the OS's random source, taken from 4 KiB of random
+    bytes at a time instead of a system call each (measured on the gateway's hot path)."""
+
+    def __init__(self) -> None:
+        self._pool = b""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)  # never the parent's bytes
+
+    def _forget(self) -> None:
+        self._pool, self._at = b"", 0
+
+    def __call__(self) -> str:
+        at = self._at
+        if at + 16 > len(self._pool):
+            self._pool, at = os.urandom(4096), 0
+        self._at = at + 16
+        return self._pool[at : at + 16].hex()
+
+
+new_request_id = _RequestIds()
 
 
 def accept_request_id(value: str | None) -> str:
