@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -396,3 +398,21 @@ class FakeGateway:
         self.keys[key] = (canonical, sub_id)
         self.drafts.pop(body.get("draft") or "", None)
         return httpx.Response(201, json=self._public(self.submissions[sub_id]))
+
+
+@asynccontextmanager
+async def portal_browser(
+    transport: httpx.AsyncBaseTransport, *, raise_app_exceptions: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser on the portal app, whose calls to the gateway go to ``transport`` (a fake
+    gateway's). ``raise_app_exceptions=False`` shows a bug as the 500 a browser would get."""
+    from tellonce_portal.config import Settings
+    from tellonce_portal.main import create_app
+
+    app = create_app(Settings(gateway_url="http://gateway.test"), transport=transport)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions),
+        base_url="http://portal.test",
+        headers={"accept": "text/html"},
+    ) as client:
+        yield client

@@ -11,10 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tellonce_portal.config import Settings
-from tellonce_portal.main import create_app
-
-from .fake_gateway import PASSWORD, FakeGateway
+from .fake_gateway import PASSWORD, FakeGateway, portal_browser
 
 REPORT: dict[str, Any] = {
     "period": "2026-Q2",
@@ -199,12 +196,7 @@ def fake() -> Gateway:
 
 @pytest.fixture
 async def browser(fake: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(gateway_url="http://gateway.test"), transport=fake.transport())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://portal.test",
-        headers={"accept": "text/html"},
-    ) as client:
+    async with portal_browser(fake.transport()) as client:
         yield client
 
 

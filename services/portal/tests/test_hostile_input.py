@@ -12,7 +12,7 @@ from tellonce_portal.api import seg
 from tellonce_portal.config import Settings
 from tellonce_portal.main import create_app
 
-from .fake_gateway import FakeGateway
+from .fake_gateway import FakeGateway, portal_browser
 from .test_pages import csrf_of, sign_in
 
 
@@ -23,13 +23,7 @@ def fake() -> FakeGateway:
 
 @pytest.fixture
 async def browser(fake: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
-    # raise_app_exceptions=False: a bug shows as the 500 a browser would get, not a test crash
-    app = create_app(Settings(gateway_url="http://gateway.test"), transport=fake.transport())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
-        base_url="http://portal.test",
-        headers={"accept": "text/html"},
-    ) as client:
+    async with portal_browser(fake.transport(), raise_app_exceptions=False) as client:
         yield client
 
 

@@ -16,7 +16,7 @@ from tellonce_portal.config import Settings
 from tellonce_portal.main import create_app
 from tellonce_portal.session import COOKIE, SessionCodec
 
-from .fake_gateway import PASSWORD, FakeGateway
+from .fake_gateway import PASSWORD, FakeGateway, portal_browser
 
 
 @pytest.fixture
@@ -26,12 +26,7 @@ def fake() -> FakeGateway:
 
 @pytest.fixture
 async def browser(fake: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(gateway_url="http://gateway.test"), transport=fake.transport())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://portal.test",
-        headers={"accept": "text/html"},
-    ) as client:
+    async with portal_browser(fake.transport()) as client:
         yield client
 
 

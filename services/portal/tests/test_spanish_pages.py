@@ -12,10 +12,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tellonce_portal.config import Settings
-from tellonce_portal.main import create_app
-
-from .fake_gateway import PASSWORD
+from .fake_gateway import PASSWORD, portal_browser
 from .test_dashboard import Gateway
 
 NAV = ["Main", "Catalog admin", "Performance", "Programs for you", "Sign out", "Find a form"]
@@ -139,12 +136,7 @@ def fake() -> Gateway:
 
 @pytest.fixture
 async def browser(fake: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(gateway_url="http://gateway.test"), transport=fake.transport())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://portal.test",
-        headers={"accept": "text/html"},
-    ) as client:
+    async with portal_browser(fake.transport()) as client:
         yield client
 
 
