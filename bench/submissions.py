@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ LUA = """
 local counter = 0
 local thread_id = 0
 setup = function(thread) thread:set("tid", math.random(1, 1e9)) end
-init = function(args) thread_id = tid end
+init = function(args) thread_id = args[1] .. "-" .. tid end
 request = function()
   counter = counter + 1
   local headers = {}
@@ -65,6 +66,8 @@ def wrk(port: int, script: str, connections: int, server_pid: int) -> dict[str, 
             "-s",
             script,
             f"http://127.0.0.1:{port}/api/v1/submissions",
+            "--",
+            uuid.uuid4().hex,  # this run's own keys (Lua's random numbers repeat per run)
         ],
         capture_output=True,
         text=True,
@@ -150,6 +153,8 @@ def http_bench(tmp: Path) -> dict[str, Any]:
                 "-s",
                 str(script),
                 f"http://127.0.0.1:{SERVICE_PORT}/api/v1/submissions",
+                "--",
+                uuid.uuid4().hex,
             ],
             capture_output=True,
             check=True,
