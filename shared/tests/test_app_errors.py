@@ -14,7 +14,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from tellonce_shared.app import create_service_app
-from tellonce_shared.auth import PrincipalDep
+from tellonce_shared.auth import PrincipalDep, principal_with_role
+from tellonce_shared.body import is_json, json_body
 from tellonce_shared.db import Database
 from tellonce_shared.problems import Conflict
 from tellonce_shared.settings import ServiceSettings
@@ -35,6 +36,19 @@ async def create_thing(thing: Thing) -> Thing:
     if thing.name == "taken":
         raise Conflict("That name is taken.")
     return thing
+
+
+@router.post("/things-by-hand", status_code=201)
+async def create_thing_by_hand(request: Request) -> Thing:
+    """The same route without FastAPI parameters (``json_body``): it must answer alike."""
+    thing = await json_body(request, Thing)
+    return await create_thing(thing)
+
+
+@router.post("/admin-things", status_code=201)
+async def create_admin_thing(request: Request) -> dict[str, str]:
+    principal = await principal_with_role(request, "admin")
+    return {"sub": principal.sub}
 
 
 @router.get("/boom")
@@ -73,6 +87,58 @@ async def test_request_validation_lists_every_field(client: httpx.AsyncClient) -
     body = assert_problem(resp, 422)
     pointers = {e["pointer"] for e in body["errors"]}  # type: ignore[attr-defined]
     assert pointers == {"/name", "/count", "/extra"}
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"name": 3, "extra": true}', "application/json"),
+        (b'{"name": "x", "count": 2}', "application/json; charset=utf-8"),
+        (b'{"name": "x", "count": 2}', "application/problem+json"),
+        (b'{"name": "taken", "count": 2}', "application/json"),
+        (b'{"name": ', "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b'{"name": "x", "count": "many"}', "application/json"),
+        (b'{"name": "x", "count": 2}', "text/plain"),
+        (b'{"name": "x", "count": 2}', None),
+        (b"", "application/json"),
+    ],
+)
+async def test_json_body_answers_as_a_fastapi_body_parameter(
+    client: httpx.AsyncClient, content: bytes, content_type: str | None
+) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    by_fastapi = await client.post("/things", content=content, headers=headers)
+    by_hand = await client.post("/things-by-hand", content=content, headers=headers)
+    assert by_hand.status_code == by_fastapi.status_code, (by_hand.text, by_fastapi.text)
+    if by_fastapi.status_code == 422:
+        pointers = {e["pointer"] for e in by_fastapi.json()["errors"]}
+        assert {e["pointer"] for e in by_hand.json()["errors"]} == pointers
+    else:
+        strip = ("instance",)  # the path, which differs
+        body, expected = by_hand.json(), by_fastapi.json()
+        assert {k: v for k, v in body.items() if k not in strip} == {
+            k: v for k, v in expected.items() if k not in strip
+        }
+
+
+def test_is_json() -> None:
+    assert is_json("application/json")
+    assert is_json("Application/JSON; charset=utf-8")
+    assert is_json("application/merge-patch+json")
+    assert not is_json("application/jsonx")
+    assert not is_json("text/json")
+    assert not is_json(None)
+
+
+async def test_principal_with_role(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.post("/admin-things"), 401)
+    resident = {"authorization": f"Bearer {tokens.token('r1', role='resident')}"}
+    assert_problem(await client.post("/admin-things", headers=resident), 403)
+    admin = {"authorization": f"Bearer {tokens.token('a1', role='admin')}"}
+    resp = await client.post("/admin-things", headers=admin)
+    assert resp.status_code == 201
+    assert resp.json() == {"sub": "a1"}
 
 
 async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:

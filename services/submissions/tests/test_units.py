@@ -29,6 +29,7 @@ from tellonce_submissions.reference import (
     new_reference,
     normalize_reference,
 )
+from tellonce_submissions.submissions.schemas import SubmissionCreate
 from tellonce_submissions.validation import CompiledSchema
 
 DATA = Path(__file__).parent / "data" / "va-forms"
@@ -45,6 +46,17 @@ def test_reference_shape_and_alphabet() -> None:
     assert not set("01ILO") & set(ALPHABET)
     assert normalize_reference(ref.lower().replace("-", "")) == ref
     assert normalize_reference(" " + ref.lower() + " ") == ref
+
+
+def test_every_character_turns_up_in_every_random_position() -> None:
+    """Seven characters from one random draw: each position must still range over the whole
+    alphabet (missing one in 3,000 draws has odds of about e^-98)."""
+    seen: list[set[str]] = [set() for _ in range(7)]
+    for _ in range(3000):
+        code = new_reference("CT", datetime(2026, 5, 1, tzinfo=UTC))[8:].replace("-", "")
+        for position, character in enumerate(code[:7]):
+            seen[position].add(character)
+    assert all(found == set(ALPHABET) for found in seen)
 
 
 def test_check_character_catches_every_single_typo_and_neighbour_swap() -> None:
@@ -192,3 +204,12 @@ def test_fast_validator_agrees_with_reference(path: Path) -> None:
             assert errors
             assert all(e["pointer"].startswith("/answers") for e in errors)
     assert not disagreements, disagreements[:3]
+
+
+def test_the_fingerprint_input_is_the_requests_json_data() -> None:
+    """``document()`` spares a copy of the answers; the idempotency fingerprint of a request
+    must not change with it (stored keys outlive a deploy)."""
+    answers = json.loads((DATA / "10-10CG-example.json").read_text())
+    for draft in (None, "d-1"):
+        body = SubmissionCreate(form="10-10cg", version=3, answers=answers, draft=draft)
+        assert body.document() == body.model_dump(mode="json")

@@ -115,7 +115,7 @@ async def _create(
     # PostgreSQL: the write is one statement, its own transaction; autocommit spares the BEGIN
     # and COMMIT round trips.
     await store.autocommit(session)
-    print_ = idempotency.fingerprint(body.model_dump(mode="json"))
+    print_ = idempotency.fingerprint(body.document())
 
     async def look_up() -> idempotency.Claim:
         return await idempotency.claim(

@@ -26,6 +26,16 @@ class SubmissionCreate(BaseModel):
         "Needed to submit against a version retired since the draft was started.",
     )
 
+    def document(self) -> dict[str, Any]:
+        """The request as JSON data (what ``model_dump(mode="json")`` gives, without copying
+        the answers, which came from JSON): the idempotency fingerprint's input."""
+        return {
+            "form": self.form,
+            "version": self.version,
+            "answers": self.answers,
+            "draft": self.draft,
+        }
+
 
 class StatusCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
