@@ -1,8 +1,8 @@
 """Submissions benchmark (issue 12), one run, same machine, same load generator:
 
 1. durable submissions: ``POST /api/v1/submissions`` of 10-10CG with its example answers,
-   3 receiving agencies, a fresh Idempotency-Key each, through the real service (2 uvicorn
-   workers) on PostgreSQL, against a bare FastAPI endpoint parsing the same JSON (2 workers);
+   3 receiving agencies, a fresh Idempotency-Key each, through the real service (its serve
+   command, 2 workers) on PostgreSQL, against a bare FastAPI endpoint parsing the same JSON;
 2. validation alone: the service's compiled validator vs jsonschema-rs vs ``jsonschema``;
 3. the PDF receipt (one page), rendered as the service does.
 
@@ -127,12 +127,13 @@ def http_bench(tmp: Path) -> dict[str, Any]:
             "warning",
             "--no-access-log",
         ]
-        procs.append(
+        procs.append(  # as deployed: the service's own serve command (docs/deploy.md)
             start(
                 [
-                    *uvicorn,
-                    "--factory",
-                    "tellonce_submissions.main:create_app",
+                    str(Path(sys.executable).parent / "tellonce-submissions"),
+                    "serve",
+                    "--workers",
+                    "2",
                     "--port",
                     str(SERVICE_PORT),
                 ],
@@ -294,7 +295,9 @@ def write_report(http: dict[str, Any], val: dict[str, float], pdf: dict[str, flo
         "",
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, wrk -t2 "
         f"-d{DURATION}s per run on this 2-core machine (wrk, PostgreSQL and both servers share "
-        "it), 2 uvicorn workers each; 10-10CG example answers, 3 receiving agencies (DVA, DSS, "
+        "it), 2 worker processes each (the service: `tellonce-submissions serve --workers 2`, "
+        "as deployed; the bare endpoint: the uvicorn command line); 10-10CG example answers, "
+        "3 receiving agencies (DVA, DSS, "
         "DOL), a fresh Idempotency-Key per request; bare and service runs alternate. Server "
         "CPU: user+system time of the server's processes per request; database CPU: of every "
         "PostgreSQL process per request. Load average when the report was written: "

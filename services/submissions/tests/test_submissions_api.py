@@ -13,6 +13,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.deliveries.models import Delivery
@@ -558,3 +560,35 @@ async def test_a_retry_is_replayed_even_after_its_version_was_retired(
     assert again.json() == first
     fresh = await submit(client, tokens, "xavier", body(cg_answers), uuid.uuid4().hex)
     assert fresh.status_code == 409  # a new key is refused
+
+
+async def test_a_lost_database_connection_is_one_503_then_the_service_recovers(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
+) -> None:
+    """The write runs on the driver's connection itself (store._execute_on_driver): a
+    connection the database dropped must still be a clean 503, and the pool renewed."""
+    # Several at once, so the pool holds several connections.
+    first = await asyncio.gather(
+        *(submit(client, tokens, "lost-connection-resident", body(cg_answers)) for _ in range(4))
+    )
+    assert [r.status_code for r in first] == [201] * 4
+    # From a connection of its own, not the app's pool: every pooled connection dies.
+    outside = create_async_engine(app.state.database.url, poolclass=NullPool)
+    async with outside.connect() as conn:
+        killed = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    await outside.dispose()
+    assert killed
+    key = uuid.uuid4().hex
+    lost = await submit(client, tokens, "lost-connection-resident", body(cg_answers), key)
+    assert lost.status_code == 503, lost.text
+    assert lost.headers["content-type"] == "application/problem+json"
+    assert "retry-after" in lost.headers
+    assert await count(app, Submission, Submission.owner == "lost-connection-resident") == 4
+    retry = await submit(client, tokens, "lost-connection-resident", body(cg_answers), key)
+    assert retry.status_code == 201, retry.text
+    assert await count(app, Submission, Submission.owner == "lost-connection-resident") == 5

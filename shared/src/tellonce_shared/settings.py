@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     token_cache_seconds: float = 60.0
     """How long a verified access token is remembered, so its next use skips the signature
     check (never past its ``exp``; 0 turns it off)."""
+    workers: int = 1
+    """HTTP worker processes of `serve` (each with its own database pool). One per core
+    the process may use; in Kubernetes, scale with replicas and keep 1."""
     db_pool_size: int = 10
     """Database connections each process keeps open. A request waits for a free one rather
     than opening another, so PostgreSQL sees at most processes x pool size backends (keep it

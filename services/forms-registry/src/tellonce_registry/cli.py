@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "import":
         sys.exit(_print(asyncio.run(_run_import(settings, args.files, args.agency, args.publish))))
     elif args.command == "serve":
-        serve("tellonce_registry.main:create_app", args, settings.port)
+        serve("tellonce_registry.main:create_app", args, settings.port, settings.workers)
 
 
 if __name__ == "__main__":

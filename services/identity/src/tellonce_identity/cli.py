@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"identity create-admin: {messages}")
         print(f"identity: created admin {args.email} ({user_id})")
     elif args.command == "serve":
-        serve("tellonce_identity.main:create_app", args, settings.port)
+        serve("tellonce_identity.main:create_app", args, settings.port, settings.workers)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("migrate", "seed"):
         print(f"tellonce-portal {args.command}: nothing to do (the portal keeps no database)")
     elif args.command == "serve":
-        serve("tellonce_portal.main:create_app", args, settings.port)
+        serve("tellonce_portal.main:create_app", args, settings.port, settings.workers)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
 
         asyncio.run(run_worker(settings, metrics_port=args.metrics_port))
     elif args.command == "serve":
-        serve("tellonce_submissions.main:create_app", args, settings.port)
+        serve("tellonce_submissions.main:create_app", args, settings.port, settings.workers)
 
 
 if __name__ == "__main__":

@@ -121,7 +121,8 @@ async def _execute_on_driver(
     statement text is fixed and its values plain, so SQLAlchemy's execution machinery (a
     sixth of the route's CPU, see docs/submissions.md) has nothing to add. Errors come out
     as SQLAlchemy's (``IntegrityError`` for a refused row, ``OperationalError`` for a lost
-    connection, which is then dropped from the pool), with the values hidden."""
+    connection), with the values hidden, so the service's problem handlers answer them as
+    before."""
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
@@ -129,8 +130,11 @@ async def _execute_on_driver(
         cursor = await driver.execute(statement, params)
         row = await cursor.fetchone()
     except psycopg.Error as exc:
-        if isinstance(exc, psycopg.OperationalError):
+        if driver.broken or driver.closed:
+            # Lost (e.g. the database restarted): as SQLAlchemy does on a disconnect, this
+            # connection is dropped and the pooled ones with it, so one request sees the 503.
             await connection.invalidate()
+            await connection.engine.dispose()
         raise DBAPIError.instance(
             statement,
             params,
