@@ -98,9 +98,12 @@ async def create_submission(request: Request) -> Response:
     key = idempotency.check_key(request.headers.get("idempotency-key"))
     state = request.app.state
     async with state.database.sessions() as session:
+        # PostgreSQL: in autocommit, each statement commits itself (the write is one).
+        committed = await store.autocommit(session)
         try:
             response = await _create(session, principal, key, body, state)
-            await session.commit()
+            if not committed:
+                await session.commit()
         except BaseException:
             await session.rollback()
             raise
@@ -112,9 +115,6 @@ async def _create(
 ) -> Response:
     settings: Settings = state.settings
     now: datetime = state.clock()
-    # PostgreSQL: the write is one statement, its own transaction; autocommit spares the BEGIN
-    # and COMMIT round trips.
-    await store.autocommit(session)
     print_ = idempotency.fingerprint(body.document())
 
     async def look_up() -> idempotency.Claim:

@@ -147,12 +147,16 @@ async def _execute_on_driver(
     return tuple(row)
 
 
-async def autocommit(session: AsyncSession) -> None:
+async def autocommit(session: AsyncSession) -> bool:
     """Put the session's connection in autocommit before its first statement (PostgreSQL):
     reads then need no BEGIN and the one-statement write no COMMIT, two round trips saved
-    per submission. The pool restores the isolation level when the connection returns."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    per submission. The pool restores the isolation level when the connection returns.
+    True when it did: every statement then commits itself and the session has nothing
+    left to commit."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
