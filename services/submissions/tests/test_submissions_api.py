@@ -393,6 +393,7 @@ async def test_reference_collision_is_a_clean_retryable_409(
     import tellonce_submissions.submissions.service as service_module
 
     first = (await submit(client, tokens, "pat", body(cg_answers))).json()
+    # Every draw gives the taken number: after REFERENCE_DRAWS of them, a clean 409.
     monkeypatch.setattr(service_module, "new_reference", lambda *_: first["reference"])
     key = uuid.uuid4().hex
     before = await count(app, Delivery)
@@ -405,6 +406,35 @@ async def test_reference_collision_is_a_clean_retryable_409(
     retry = await submit(client, tokens, "pat", body(cg_answers), key)
     assert retry.status_code == 201
     assert retry.json()["reference"] != first["reference"]
+
+
+async def test_a_taken_reference_is_drawn_again_by_the_service(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    app: FastAPI,
+    cg_answers: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first number drawn is taken, the second is free: the resident never sees it."""
+    import tellonce_submissions.submissions.service as service_module
+    from tellonce_submissions.reference import new_reference
+
+    first = (await submit(client, tokens, "quinn", body(cg_answers))).json()
+    draws = iter([first["reference"]])
+    monkeypatch.setattr(
+        service_module, "new_reference", lambda *a: next(draws, None) or new_reference(*a)
+    )
+    key = uuid.uuid4().hex
+    resp = await submit(client, tokens, "quinn", body(cg_answers), key)
+    assert resp.status_code == 201, resp.text
+    doc = resp.json()
+    assert doc["reference"] != first["reference"]
+    assert REFERENCE.match(doc["reference"])
+    assert await count(app, Submission, Submission.owner == "quinn") == 2
+    assert await count(app, Delivery, Delivery.submission_id == doc["id"]) == 3
+    replayed = await submit(client, tokens, "quinn", body(cg_answers), key)
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == doc  # the stored outcome is the second draw's
 
 
 async def test_bad_requests_are_clear_4xx(

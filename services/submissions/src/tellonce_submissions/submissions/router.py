@@ -144,9 +144,10 @@ async def _create(
     payloads: list[dict[str, Any]] = []
 
     def remember_outcome(created: SubmissionCreated) -> dict[str, Any]:
+        # Called once per reference drawn; the last one is the one stored.
         payloads.append(created.model_dump(mode="json"))
         claim = idempotency.Claim(principal.sub, key, print_)
-        return idempotency.record(claim, status_code=201, body=payloads[0], now=now)
+        return idempotency.record(claim, status_code=201, body=payloads[-1], now=now)
 
     try:
         created = await service.submit(
@@ -162,7 +163,7 @@ async def _create(
         claim = await replay(problem)
     else:
         return _json(
-            payloads[0], status_code=201, headers={"Location": f"{router.prefix}/{created.id}"}
+            payloads[-1], status_code=201, headers={"Location": f"{router.prefix}/{created.id}"}
         )
     return _json(
         claim.replay_body,

@@ -52,6 +52,15 @@ from tellonce_submissions.submissions.schemas import (
 from tellonce_submissions.submissions.store import SubmissionWrite, store
 
 SUBMITTED = "submitted"
+REFERENCE_DRAWS = 2
+"""Numbers drawn for one submission before a taken one is answered with a 409."""
+REFERENCE_INDEX = "uq_submissions_reference"
+
+
+def _reference_taken(exc: IntegrityError) -> bool:
+    """The refusal was the reference's unique index (PostgreSQL names the constraint)."""
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None) == REFERENCE_INDEX
 
 
 def answers_context(submission_id: str) -> str:
@@ -159,6 +168,41 @@ class SubmissionService:
         version = await self.check(principal.sub, body)
         agreements = await self.registry.agreements(body.form)
         receivers = receivers_for(version, agreements, body.answers)
+        for attempt in range(REFERENCE_DRAWS):
+            created, write = self._write(principal, body, version, receivers)
+            if outcome is not None:
+                write.outcome = outcome(created)
+                write.outcome_lock = outcome_lock
+                write.replace_before = replace_before
+            try:
+                stored = await store(self.session, write)
+                break
+            except IntegrityError as exc:
+                # 31^7 references a year: two submissions drawing the same one is rare but
+                # possible. Nothing was stored (one statement, its own transaction on
+                # PostgreSQL), so another number is drawn. Any other refusal (or a second
+                # taken number, or SQLite, where a same-key twin may win the race) is a 409
+                # the client retries with the same Idempotency-Key.
+                if attempt + 1 < REFERENCE_DRAWS and _reference_taken(exc):
+                    continue
+                raise Conflict(
+                    "The submission could not be stored this time; please retry.",
+                    headers={"Retry-After": "1"},
+                ) from exc
+        if not stored.locked:
+            raise idempotency.in_flight()
+        if not stored.stored:
+            raise idempotency.KeyTaken()
+        return created
+
+    def _write(
+        self,
+        principal: Principal,
+        body: SubmissionCreate,
+        version: FormVersion,
+        receivers: list[tuple[str, dict[str, Any], list[str]]],
+    ) -> tuple[SubmissionCreated, SubmissionWrite]:
+        """The response and every row of one submission, with a new id and reference."""
         submission_id = str(uuid.uuid4())
         reference = new_reference(self.settings.reference_prefix, self.now)
         public, sealed, key_id = seal_answers(
@@ -210,26 +254,7 @@ class SubmissionService:
             ),
             draft_id=body.draft,
         )
-        if outcome is not None:
-            write.outcome = outcome(created)
-            write.outcome_lock = outcome_lock
-            write.replace_before = replace_before
-        try:
-            stored = await store(self.session, write)
-        except IntegrityError as exc:
-            # 31^7 references a year: two submissions drawing the same one is rare but
-            # possible (and on SQLite a same-key twin may win the race); a unique index
-            # refuses this one, nothing is stored, and the retry (same Idempotency-Key)
-            # draws another number or replays the twin's response.
-            raise Conflict(
-                "The submission could not be stored this time; please retry.",
-                headers={"Retry-After": "1"},
-            ) from exc
-        if not stored.locked:
-            raise idempotency.in_flight()
-        if not stored.stored:
-            raise idempotency.KeyTaken()
-        return created
+        return created, write
 
     async def find(self, principal: Principal, id_or_reference: str) -> Submission:
         """A resident's own submission, or any for an admin; 404 otherwise (ids not probed)."""
