@@ -24,6 +24,7 @@ import http.client
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -190,9 +191,11 @@ def measure_latency(
     targets: dict[str, str], body: bytes | None, headers: dict[str, str]
 ) -> dict[str, dict[str, float]]:
     """One request at a time over a kept-alive connection per target, the targets taken in
-    turn request by request (A, B, C, A, B, C...), LATENCY_SAMPLES times: a burst of other
-    work on this shared machine then slows every target alike, where whole runs one after
-    the other would each meet a different load."""
+    turn request by request, LATENCY_SAMPLES rounds: a burst of other work on this shared
+    machine then slows every target alike, where whole runs one after the other would each
+    meet a different load. Each round takes the targets in a new order (seeded, so runs are
+    alike), so no target always follows the same one (a fixed order showed position effects
+    of tens of microseconds: which process ran last, and on which core)."""
     conns = {}
     for name, base in targets.items():
         host, port = base.removeprefix("http://").split(":")
@@ -200,9 +203,12 @@ def measure_latency(
     method = "POST" if body is not None else "GET"
     samples: dict[str, list[float]] = {name: [] for name in targets}
     errors = dict.fromkeys(targets, 0)
+    order = list(conns.items())
+    shuffler = random.Random(20261125)
     try:
         for i in range(LATENCY_SAMPLES + 50):
-            for name, conn in conns.items():
+            shuffler.shuffle(order)
+            for name, conn in order:
                 started = time.perf_counter()
                 conn.request(method, PATH, body=body, headers=headers)
                 resp = conn.getresponse()
@@ -324,8 +330,9 @@ def write_report(results: dict[str, Any], load: tuple[float, float]) -> str:
         "per target, the targets taking turns slice by slice (req/s: all requests over all "
         "slices; p50: the median slice's; p99: the worst slice's). Latency: one request at a "
         "time on a "
-        f"kept-alive connection, the targets interleaved request by request, {LATENCY_SAMPLES} "
-        "samples each (p50 is the time a request takes, not queueing; the client's own cost is "
+        "kept-alive connection, the targets interleaved request by request in a new "
+        f"(seeded) order each round, {LATENCY_SAMPLES} samples each (p50 is the time a "
+        "request takes, not queueing; the client's own cost is "
         "the same for every target). CPU us/req: user+system CPU time of the "
         "proxy process (nginx: master and worker) and of the service during the 64-connection "
         "run, divided by the requests served. The machine is shared: 1-minute load average "

@@ -113,6 +113,30 @@ async def test_security_headers_on_proxied_portal_api_and_error_responses(
     assert api.headers["content-security-policy"].startswith("default-src 'none'")
 
 
+async def test_under_plain_uvicorn_the_gateway_sends_plain_asgi(stack, client) -> None:
+    """Served by uvicorn's own protocol (no ``tellonce.gateway`` extension), the gateway
+    sends standard messages: the same headers and bodies."""
+    from tellonce_gateway.main import create_app
+
+    from .conftest import serve
+
+    running = await serve(create_app(stack.settings()), gateway=False)
+    try:
+        api = await client.get(running.url + "/api/v1/forms/echo/a%2Fb?x=1")
+        error = await client.get(running.url + "/api/v1/submissions")
+        for resp in (api, error):
+            assert resp.headers["x-content-type-options"] == "nosniff"
+            assert resp.headers["x-frame-options"] == "DENY"
+            assert resp.headers["referrer-policy"] == "same-origin"
+            assert resp.headers["content-security-policy"].startswith("default-src 'none'")
+            assert resp.headers["x-request-id"]
+        assert api.status_code == 200, api.text
+        assert api.json()["query"] == "x=1", api.text
+        assert error.status_code == 401
+    finally:
+        await running.stop()
+
+
 async def test_hsts_in_production(start_gateway, client) -> None:
     gateway = await start_gateway(mode="production")
     resp = await client.get(gateway + "/healthz")

@@ -131,6 +131,17 @@ def test_merge_keeps_only_paths_the_service_owns() -> None:
     assert merged["paths"] == {}
 
 
+def test_recent_routes_are_remembered_within_a_bound() -> None:
+    from tellonce_gateway.routes import RECENT_PATHS
+
+    table = RouteTable(Settings())
+    paths = [f"/api/v1/forms/f{i}/versions" for i in range(RECENT_PATHS + 10)]
+    paths += ["/api/v1/formsX", "/api/v1/submissions/1", "/"]
+    for path in paths * 2:
+        assert table.match(path) is table._match(path), path
+        assert len(table._recent) <= RECENT_PATHS
+
+
 def test_route_lookup_agrees_with_a_plain_prefix_scan() -> None:
     table = RouteTable(Settings())
     paths = [
@@ -228,42 +239,216 @@ async def test_access_lines_of_one_loop_turn_are_written_together() -> None:
         root.handlers, root.level = saved_handlers, saved_level
 
 
-async def test_a_response_head_leaves_with_the_next_write_or_alone_after_the_turn() -> None:
-    from tellonce_gateway.server import CoalescingTransport
+class _Recorder:
+    """A transport that records what the server protocol writes."""
 
-    class Recorder:
-        def __init__(self) -> None:
-            self.calls: list[tuple[str, bytes]] = []
-            self.closing = False
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bytes]] = []
+        self.closing = False
 
-        def write(self, data: bytes) -> None:
-            self.calls.append(("write", data))
+    def write(self, data: bytes) -> None:
+        self.calls.append(("write", bytes(data)))
 
-        def writelines(self, parts: tuple[bytes, ...]) -> None:
-            self.calls.append(("writelines", b"|".join(parts)))
+    def writelines(self, parts: tuple[bytes, ...]) -> None:
+        self.calls.append(("writelines", b"|".join(parts)))
 
-        def is_closing(self) -> bool:
-            return self.closing
+    def is_closing(self) -> bool:
+        return self.closing
 
-        def close(self) -> None:
-            self.closing = True
-            self.calls.append(("close", b""))
+    def close(self) -> None:
+        self.closing = True
+        self.calls.append(("close", b""))
 
-        def get_extra_info(self, name: str) -> str:
-            return f"info:{name}"
+    def pause_reading(self) -> None:
+        pass
 
-    real = Recorder()
-    transport = CoalescingTransport(real, asyncio.get_running_loop())  # type: ignore[arg-type]
-    head = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
-    transport.write(head)
-    transport.write(b"ok")
-    assert real.calls == [("writelines", head + b"|ok")]  # one system call for both
-    transport.write(head)  # a streamed answer's head: its body comes later
-    assert real.calls[1:] == []
-    await asyncio.sleep(0)
-    assert real.calls[1:] == [("write", head)]  # out at the end of the turn, alone
-    transport.write(b"chunk")  # not a head: straight through
-    transport.write(head)
-    transport.close()  # a held head goes out before the connection closes
-    assert real.calls[2:] == [("write", b"chunk"), ("write", head), ("close", b"")]
-    assert transport.get_extra_info("peername") == "info:peername"
+    def resume_reading(self) -> None:
+        pass
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 5555)}.get(name, default)
+
+    @property
+    def wire(self) -> bytes:
+        return b"".join(data.replace(b"|", b"") for _, data in self.calls)
+
+
+def _protocol(app: Any, keep_alive: float = 30) -> tuple[Any, _Recorder]:
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from tellonce_gateway.server import GatewayHttpProtocol
+
+    config = uvicorn.Config(
+        app, http=GatewayHttpProtocol, log_config=None, access_log=False, lifespan="off"
+    )
+    config.timeout_keep_alive = keep_alive  # type: ignore[assignment]
+    config.load()
+    protocol = GatewayHttpProtocol(config, ServerState(), {})
+    transport = _Recorder()
+    protocol.connection_made(transport)  # type: ignore[arg-type]
+    return protocol, transport
+
+
+async def _turns(n: int = 5) -> None:
+    for _ in range(n):
+        await asyncio.sleep(0)
+
+
+GET = b"GET /x?q=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+
+
+async def test_a_response_head_leaves_with_its_body_in_one_write() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert (scope["path"], scope["raw_path"], scope["query_string"]) == ("/x", b"/x", b"q=1")
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"2")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    protocol, transport = _protocol(app)
+    protocol.data_received(GET)
+    await _turns()
+    assert len(transport.calls) == 1
+    assert transport.calls[0][0] == "writelines"
+    head, body = transport.calls[0][1].split(b"|")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"content-length: 2\r\n" in head
+    assert head.endswith(b"\r\n\r\n")
+    assert body == b"ok"
+
+
+async def test_a_streamed_head_leaves_alone_at_the_end_of_the_turn() -> None:
+    release = asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await release.wait()
+        await send({"type": "http.response.body", "body": b"chunk", "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    protocol, transport = _protocol(app)
+    protocol.data_received(GET)
+    await _turns()
+    assert [kind for kind, _ in transport.calls] == ["write"]  # the head, alone
+    assert b"transfer-encoding: chunked" in transport.calls[0][1]
+    release.set()
+    await _turns()
+    assert transport.wire.endswith(b"\r\n\r\n5\r\nchunk\r\n0\r\n\r\n")
+
+
+async def test_the_whole_answer_in_one_message_with_rendered_headers() -> None:
+    from tellonce_gateway.server import BODY, EXTENSION, RENDERED
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        assert EXTENSION in scope["extensions"]
+        await send({"type": "http.response.start", "status": 201,
+                    "headers": [(b"content-length", b"5")],
+                    RENDERED: b"x-a: 1\r\nx-b: two\r\n", BODY: b"hello"})  # fmt: skip
+
+    protocol, transport = _protocol(app)
+    protocol.data_received(GET + GET)  # pipelined: answered in order
+    await _turns(10)
+    assert [kind for kind, _ in transport.calls] == ["writelines", "writelines"]
+    for _, data in transport.calls:
+        head, body = data.split(b"|")
+        assert b"content-length: 5\r\nx-a: 1\r\nx-b: two\r\n\r\n" in head
+        assert body == b"hello"
+    assert not transport.closing
+
+
+@pytest.mark.parametrize(
+    "rendered",
+    [b"x-a: 1", b"x-a: 1\r\ncontent-length: 9\r\n", b"X-A: 1\r\n", b"x-a: \x00\r\n"],
+)
+async def test_rendered_headers_are_checked(rendered: bytes) -> None:
+    from tellonce_gateway.server import BODY, RENDERED
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [],
+                    RENDERED: rendered, BODY: b""})  # fmt: skip
+
+    protocol, transport = _protocol(app)
+    protocol.data_received(GET)
+    await _turns()
+    assert transport.wire == b""  # as uvicorn does with a bad header: cut, nothing sent
+    assert transport.closing
+
+
+async def test_invalid_response_headers_are_refused_as_uvicorn_does() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"x-a", b"bad\r\nx-injected: 1")]})  # fmt: skip
+
+    async def good(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"x-a", b"good"), (b"content-length", b"0")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": b""})
+
+    protocol, transport = _protocol(good)
+    protocol.data_received(GET)
+    await _turns()
+    assert b"x-a: good\r\n" in transport.wire  # the name is now known valid...
+    for _ in range(2):  # ...its values are still checked, every time
+        protocol, transport = _protocol(app)
+        protocol.data_received(GET)
+        await _turns()
+        assert transport.wire == b""  # uvicorn's answer to a bad header: the connection cut
+        assert transport.closing
+
+
+async def test_one_worker_task_per_connection_and_a_request_body_in_pieces() -> None:
+    seen: list[tuple[Any, bytes]] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen.append((asyncio.current_task(), body))
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+    protocol, transport = _protocol(app)
+    post = b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 6\r\n\r\n"
+    protocol.data_received(post + b"abc")
+    await _turns()
+    protocol.data_received(b"def")
+    await _turns()
+    assert not protocol.server_state.tasks  # the worker waits: nothing to finish
+    protocol.data_received(post + b"ghijkl")
+    await _turns()
+    assert [body for _, body in seen] == [b"abcdef", b"ghijkl"]
+    assert seen[0][0] is seen[1][0]  # the same task for both
+    assert transport.wire.count(b"HTTP/1.1 200 OK") == 2
+    protocol.connection_lost(None)
+    await _turns()
+    assert seen[0][0].done()
+
+
+async def test_expect_100_continue_and_keep_alive_timeout() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        message = await receive()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"2")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": message["body"]})
+
+    protocol, transport = _protocol(app, keep_alive=0.5)
+    protocol.data_received(
+        b"POST /x HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"
+    )
+    await _turns()
+    assert transport.calls[0] == ("write", b"HTTP/1.1 100 Continue\r\n\r\n")
+    protocol.data_received(b"hi")
+    await _turns()
+    assert transport.wire.endswith(b"\r\n\r\nhi")
+    await asyncio.sleep(0.3)
+    protocol.data_received(b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok")
+    await _turns()
+    assert transport.wire.endswith(b"\r\n\r\nok")
+    await asyncio.sleep(0.3)  # 0.6 s after the first answer, 0.3 s after the second
+    assert not transport.closing
+    await asyncio.sleep(0.6)
+    assert transport.closing  # idle for longer than the keep-alive timeout

@@ -333,3 +333,41 @@ async def test_large_answers_then_small_ones_on_the_same_connection(
         assert (resp.status_code, len(resp.content)) == (200, len(big))
         resp = await client.get(gateway + "/p/small")
         assert (resp.status_code, resp.content) == (200, b"ok")
+
+
+async def test_a_small_answer_in_pieces_is_passed_whole_timed_from_its_last_byte(
+    start_gateway, client
+) -> None:
+    """The native forwarder waits for all of a small answer at once (not for its head, then
+    its body); the route's timeout still counts from the last byte received."""
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 6\r\n\r\n"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await reader.readuntil(b"\r\n\r\n")
+                writer.write(head)
+                if b" /p/stall " in request:
+                    await asyncio.sleep(5)  # head only, then nothing: the route times out
+                    break
+                for piece in (b"abc", b"def"):
+                    await asyncio.sleep(0.9)  # each gap under the 1.5 s timeout, all over it
+                    writer.write(piece)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        gateway = await start_gateway(client="native", portal_url=url, default_timeout=1.5)
+        resp = await client.get(gateway + "/p/slow")
+        assert (resp.status_code, resp.content) == (200, b"abcdef")
+        assert resp.headers["content-length"] == "6"
+        resp = await client.get(gateway + "/p/stall")
+        assert resp.status_code == 504
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -37,6 +37,7 @@ from tellonce_gateway.proxy import (
 )
 from tellonce_gateway.ratelimit import RateLimiter
 from tellonce_gateway.routes import API_UPSTREAMS, AUTH_ENDPOINTS, RouteTable
+from tellonce_gateway.server import BODY, EXTENSION, RENDERED
 from tellonce_gateway.upstream_client import UpstreamPool
 from tellonce_shared.app import settle_garbage_collector
 from tellonce_shared.auth import Principal, TokenVerifier
@@ -178,15 +179,27 @@ class Gateway:
             cors_headers = self.cors.response_headers(origin)
         security = self.security
         csp_kind = "api"
+        extensions = scope.get("extensions")
+        rendered = extensions is not None and EXTENSION in extensions
 
         async def send_out(message: Message) -> None:
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
-                headers = security.apply(list(message.get("headers", ())), csp_kind)
+                if rendered:  # the gateway's own server: security headers pre-rendered
+                    headers, message[RENDERED] = security.apply_rendered(
+                        message.get("headers", ()), csp_kind
+                    )
+                else:
+                    headers = security.apply(list(message.get("headers", ())), csp_kind)
                 headers.append((b"x-request-id", exchange.rid_bytes))
                 if cors_headers:
                     headers.extend(cors_headers)
                 message["headers"] = headers
+                if not rendered and BODY in message:  # another server: plain ASGI
+                    body = message.pop(BODY)
+                    await send(message)
+                    await send({"type": "http.response.body", "body": body})
+                    return
             await send(message)
 
         route_label = "unmatched"
@@ -219,15 +232,23 @@ class Gateway:
             ):
                 await self._preflight(origin, send_out)
                 return
-            declared = _declared_length(length)
+            declared = None if length is None else _declared_length(length)
             if declared is not None and declared > self.max_body:
                 EDGE_REJECTIONS.labels("body").inc()
                 raise PayloadTooLarge(
                     f"The request body is over the limit of {self.max_body} bytes."
                 )
-            address = self._address(scope, forwarded_for)
-            principal = await self._principal(
-                exchange, authorization, address, route.upstream == "identity"
+            client = scope.get("client")
+            peer: str = client[0] if client else "unknown"
+            address = (
+                peer if forwarded_for is None else self.proxies.client_address(peer, forwarded_for)
+            )
+            principal = (
+                None
+                if authorization is None
+                else await self._principal(
+                    exchange, authorization, address, route.upstream == "identity"
+                )
             )
             if principal is None and route.needs_token(method, path):
                 EDGE_REJECTIONS.labels("auth").inc()
@@ -245,9 +266,8 @@ class Gateway:
                     body = StreamedBody(receive, declared, declared)
                     upstream_headers.append((b"content-length", str(declared).encode()))
             upstream_headers.append((b"x-request-id", exchange.rid_bytes))
-            upstream_headers.append(
-                (b"x-forwarded-for", self._forwarded_for(scope, forwarded_for).encode())
-            )
+            chain = peer if forwarded_for is None else self._forwarded_for(scope, forwarded_for)
+            upstream_headers.append((b"x-forwarded-for", chain.encode()))
             upstream_headers.append((b"x-forwarded-proto", self._proto(scope, forwarded_proto)))
             if host is not None:
                 upstream_headers.append((b"x-forwarded-host", host))

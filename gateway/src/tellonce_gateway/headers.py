@@ -83,6 +83,39 @@ class SecurityHeaders:
             "api": API_CSP.encode(),
             "docs": DOCS_CSP.encode(),
         }
+        # The same headers as written on the wire, once: (kind, has_csp, has_referrer) ->
+        # "name: value\r\n..." for a server that takes them pre-rendered (server.py).
+        self.rendered: dict[tuple[str, bool, bool], bytes] = {}
+        for kind, csp in self.csp.items():
+            for has_csp in (False, True):
+                for has_referrer in (False, True):
+                    fields = list(common)
+                    if not has_csp:
+                        fields.append((b"content-security-policy", csp))
+                    if not has_referrer:
+                        fields.append(self.referrer)
+                    self.rendered[kind, has_csp, has_referrer] = b"".join(
+                        b"%s: %s\r\n" % field for field in fields
+                    )
+
+    def apply_rendered(
+        self, headers: Iterable[tuple[bytes, bytes]], kind: str
+    ) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        """What :meth:`apply` does, with the gateway's own headers as written on the wire
+        (to be written after the returned list)."""
+        has_csp = has_referrer = False
+        forced = self.forced_names
+        out: list[tuple[bytes, bytes]] = []
+        for pair in headers:
+            key = pair[0]
+            if key in forced:
+                continue
+            if key == b"content-security-policy":
+                has_csp = True
+            elif key == b"referrer-policy":
+                has_referrer = True
+            out.append(pair)
+        return out, self.rendered[kind, has_csp, has_referrer]
 
     def apply(self, headers: list[tuple[bytes, bytes]], kind: str) -> list[tuple[bytes, bytes]]:
         has_csp = has_referrer = False

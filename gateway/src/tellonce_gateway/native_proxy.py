@@ -16,13 +16,17 @@ from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
 from tellonce_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
 from tellonce_gateway.proxy import BadGateway, StreamedBody, UpstreamTimeout
 from tellonce_gateway.routes import Route
-from tellonce_gateway.upstream_client import UpstreamConnection, UpstreamError, UpstreamPool
+from tellonce_gateway.server import BODY
+from tellonce_gateway.upstream_client import (
+    WHOLE_RESPONSE_BYTES,
+    UpstreamConnection,
+    UpstreamError,
+    UpstreamPool,
+)
 from tellonce_shared.problems import Problem, ServiceUnavailable
 
 log = logging.getLogger("tellonce.gateway.proxy")
 
-WHOLE_RESPONSE_BYTES = 64 * 1024
-"""An answer with a Content-Length up to this is sent in one piece once all of it is in."""
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 NO_BODY_STATUSES = frozenset({204, 304})
@@ -53,12 +57,13 @@ def request_head(
     host: bytes,
     headers: list[tuple[bytes, bytes]],
     body: bytes | StreamedBody | None,
-) -> list[bytes]:
+) -> bytes:
+    """The request line and headers (a ``bytes`` body is sent after them, not copied in)."""
     parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     for key, value in headers:
         parts += (key, b": ", value, b"\r\n")
     if isinstance(body, bytes):
-        parts += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n", body)
+        parts += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n")
     elif isinstance(body, StreamedBody):
         if body.declared is None:
             parts.append(b"transfer-encoding: chunked\r\n")
@@ -67,23 +72,22 @@ def request_head(
         if method in BODY_METHODS:
             parts.append(b"content-length: 0\r\n")
         parts.append(b"\r\n")
-    return parts
+    return b"".join(parts)
 
 
-async def _send_request(
-    conn: UpstreamConnection, head: list[bytes], body: bytes | StreamedBody | None, seconds: float
+async def _send_streamed(
+    conn: UpstreamConnection, head: bytes, body: StreamedBody, seconds: float
 ) -> None:
-    conn.write(b"".join(head))
-    if isinstance(body, StreamedBody):
-        chunked = body.declared is None
-        async for chunk in body.chunks():
-            if chunked:
-                conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
-            else:
-                conn.write(chunk)
-            await conn.drain(seconds)
+    conn.write(head)
+    chunked = body.declared is None
+    async for chunk in body.chunks():
         if chunked:
-            conn.write(b"0\r\n\r\n")
+            conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        else:
+            conn.write(chunk)
+        await conn.drain(seconds)
+    if chunked:
+        conn.write(b"0\r\n\r\n")
 
 
 async def forward_native(
@@ -100,14 +104,21 @@ async def forward_native(
     sent_at = time.perf_counter()
     retry = method in IDEMPOTENT and not isinstance(body, StreamedBody)
     while True:
-        try:
-            conn, reused = await pool.acquire()
-        except UpstreamError as exc:
-            raise _problem(exc, upstream) from None
+        conn = pool.idle_connection()  # the usual case: no coroutine to wait on
+        reused = conn is not None
+        if conn is None:
+            try:
+                conn = await pool.connect()
+            except UpstreamError as exc:
+                raise _problem(exc, upstream) from None
         conn.begin(head_only=method == "HEAD")
         try:
-            await _send_request(conn, head, body, route.read_timeout)
-            await conn.wait_head(route.read_timeout)
+            if isinstance(body, StreamedBody):
+                await _send_streamed(conn, head, body, route.read_timeout)
+                await conn.wait_head(route.read_timeout)
+            else:
+                # Head and a small body written together, the last thing before the wait.
+                await conn.send_and_wait_head(head, body, route.read_timeout)
             break
         except UpstreamError as exc:
             conn.close()
@@ -118,27 +129,26 @@ async def forward_native(
         except BaseException:
             conn.close()
             raise
+    # Observed once the answer is on its way to the client, not before (it is only a metric).
+    head_seconds = conn.head_at - sent_at
     try:
-        latency = _LATENCY.get(upstream)
-        if latency is None:
-            latency = _LATENCY[upstream] = UPSTREAM_LATENCY.labels(upstream)
-        latency.observe(time.perf_counter() - sent_at)
         out: list[tuple[bytes, bytes]] = []
         listed: frozenset[bytes] = frozenset()
         length = -1
         status = conn.status
         bodiless = status in NO_BODY_STATUSES
-        for name, value in conn.headers:
+        for pair in conn.headers:
+            name = pair[0]
             if name in RESPONSE_DROP:
                 if name == b"connection":
-                    listed = connection_tokens(((name, value),))
+                    listed = connection_tokens((pair,))
                 continue
             if name == b"content-length":
                 if bodiless:
                     continue  # see NO_BODY_STATUSES
-                if value.isdigit():
-                    length = int(value)
-            out.append((name, value))
+                if pair[1].isdigit():
+                    length = int(pair[1])
+            out.append(pair)
         if listed:
             out = [(k, v) for k, v in out if k not in listed]
         whole = conn.whole_body()
@@ -151,8 +161,11 @@ async def forward_native(
                 conn.close()
                 raise _problem(exc, upstream) from None
         if whole is not None:
-            await send({"type": "http.response.start", "status": status, "headers": out})
-            await send({"type": "http.response.body", "body": whole})
+            # The whole answer in one message (the gateway's server writes head and body
+            # at once; under another server the gateway's send splits it in two).
+            await send(
+                {"type": "http.response.start", "status": status, "headers": out, BODY: whole}
+            )
             return status
         await send({"type": "http.response.start", "status": status, "headers": out})
         try:
@@ -173,6 +186,10 @@ async def forward_native(
         raise
     finally:
         pool.release(conn)
+        latency = _LATENCY.get(upstream)
+        if latency is None:
+            latency = _LATENCY[upstream] = UPSTREAM_LATENCY.labels(upstream)
+        latency.observe(head_seconds)
 
 
 def _problem(exc: UpstreamError, upstream: str) -> Problem:

@@ -52,6 +52,9 @@ class Route:
         return not (method == "POST" and path.rstrip("/") in self.public_posts)
 
 
+RECENT_PATHS = 4096
+"""Paths whose route is remembered (the table is fixed, so an answer never goes stale)."""
+
 AUTH_ENDPOINTS = frozenset({"/api/v1/identity/token", "/api/v1/identity/residents"})
 """POSTs that get the stricter per-address limit: password guessing and mass sign-up."""
 
@@ -127,10 +130,20 @@ class RouteTable:
         )
         self._by_prefix = {route.prefix.rstrip("/"): route for route in self.routes[:-1]}
         self._fallback = self.routes[-1]
+        self._recent: dict[str, Route] = {}
 
     def match(self, path: str) -> Route:
         """Longest prefix made of whole segments (the table's prefixes have at most four),
-        by dictionary look-ups instead of a scan."""
+        by dictionary look-ups instead of a scan; the answers for recent paths kept."""
+        route = self._recent.get(path)
+        if route is None:
+            route = self._match(path)
+            if len(self._recent) >= RECENT_PATHS:
+                self._recent.clear()  # many distinct paths (ids): start again
+            self._recent[path] = route
+        return route
+
+    def _match(self, path: str) -> Route:
         end = 0
         for _ in range(5):
             nxt = path.find("/", end + 1)

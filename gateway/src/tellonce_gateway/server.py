@@ -1,77 +1,596 @@
-"""uvicorn's httptools protocol with one change: a response head and the body written right
-after it leave in one ``writev`` instead of two ``write`` calls.
+"""uvicorn's httptools protocol, trimmed for the gateway's one-request-at-a-time latency.
 
-uvicorn writes the status line and headers when the application sends
-``http.response.start`` and the body when it sends ``http.response.body``: two system calls
-and two TCP segments for every answer. Profiled under load (docs/gateway.md), the socket
-writes were a third of the gateway's CPU, most of it on loopback delivering each segment to
-the reader. Passed to uvicorn as its ``http`` protocol class (a documented setting)."""
+The gateway is served by uvicorn (uvloop, httptools) with this protocol as its ``http``
+setting (a documented setting). It is uvicorn's ``HttpToolsProtocol`` (connection handling,
+pipelining, upgrades refused, flow control, shutdown, 400 on a garbled request, the 503 of
+``limit_concurrency``: all inherited) with the per-request hot path rewritten:
+
+- a response's head and the body written right after it leave in one ``writev`` instead of
+  two ``write`` calls (two system calls and two TCP segments per answer; under load the
+  socket writes were a third of the gateway's CPU). A head with nothing after it in the same
+  turn of the event loop goes out alone at the end of that turn (a streamed answer).
+- the response head is built with uvicorn's own checks (header names and values validated,
+  ``Content-Length`` enforced both ways, ``Connection: close`` honoured, chunked framing when
+  no length is given) but a header name already seen valid and lower-case is not matched
+  against the regular expression again.
+- the request body is kept as the pieces that arrived (no ``bytearray`` growing and copied
+  again for every ``http.request`` message): a body that came in one piece is passed on
+  as that very ``bytes``.
+- one keep-alive timer per connection, re-armed when it fires, instead of a timer made after
+  every response and cancelled by the next request.
+
+Measured in docs/gateway.md ("Latency of one request")."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import re
+from collections.abc import Coroutine
 from typing import Any
+from urllib.parse import unquote
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+import httptools
+from uvicorn._types import (
+    ASGI3Application,
+    ASGIReceiveEvent,
+    ASGISendEvent,
+    ASGIVersions,
+    HTTPRequestEvent,
+)
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT, service_unavailable
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
-_HEAD_START = b"HTTP/1.1 "
-_HEAD_END = b"\r\n\r\n"
+_CLEAN_PAIRS: set[tuple[bytes, bytes]] = set()
+"""Response header fields seen valid (uvicorn's HEADER_RE and HEADER_VALUE_RE), with a name
+already lower-case and not one that frames the message: written without the regular
+expressions (the gateway's security headers, a service's usual Content-Type...)."""
+_CLEAN_PAIRS_MAX = 2048
+_CLEAN_NAMES: set[bytes] = set()
+"""Header names seen valid and lower-case that do not frame the message: only their value
+is checked."""
+_CLEAN_NAMES_MAX = 1024
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
+"""Never remembered: they change how the message is framed."""
+_ONE_OFF = frozenset({b"date", b"x-request-id"})
+"""Names whose values change every second or every request: the value is not remembered."""
+_NOT_RENDERED = _FRAMING | {b"date"}
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_URL_ODD = re.compile(b"[\x00-\x20\x7f#]")
+"""In a request target, left to httptools.parse_url (which refuses it, or finds a fragment)."""
+
+EXTENSION = "tellonce.gateway"
+"""Advertised in ``scope["extensions"]``: ``http.response.start`` may carry ``RENDERED``
+(header fields as written on the wire, "name: value\\r\\n" each, written after the
+message's ``headers``) and ``BODY`` (the whole body: the response is complete, and its
+head and body leave in one write). An application served by another server gets no such
+extension and sends plain ASGI messages."""
+RENDERED = "tellonce.rendered_headers"
+BODY = "tellonce.body"
+_CLEAN_RENDERED: set[bytes] = set()
+"""Pre-rendered header blocks already checked (the gateway has a dozen, all constant)."""
 
 
-class CoalescingTransport:
-    """Holds a write that is a whole response head until the next write (joined with it) or
-    the next turn of the event loop (alone), whichever comes first; everything else goes
-    straight through, in order. Every other attribute is the real transport's."""
+class GatewayCycle(RequestResponseCycle):
+    """uvicorn's request/response cycle with the head held for the body (one ``writev``)
+    and the request body kept as a list of pieces."""
 
-    __slots__ = ("_held", "_loop", "_transport")
+    # What every request starts with, shared (an instance only stores what changes).
+    disconnected = False
+    waiting_for_100_continue = False
+    buffered = 0
+    more_body = True
+    response_started = False
+    response_complete = False
+    chunked_encoding: bool | None = None
+    expected_content_length = 0
+    held: bytes | None = None
 
-    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
-        self._transport = transport
-        self._loop = loop
-        self._held: bytes | None = None
+    def __init__(
+        self,
+        scope: Any,
+        protocol: GatewayHttpProtocol,
+        keep_alive: bool,
+        expect_100_continue: bool,
+    ) -> None:
+        # Not super().__init__: the attributes this class uses, set directly (per request).
+        self.scope = scope
+        self.protocol = protocol
+        self.transport = protocol.transport
+        self.flow = protocol.flow
+        self.loop = protocol.loop
+        self.logger = protocol.logger
+        self.message_event: asyncio.Event = _Event()  # type: ignore[assignment]
+        self.on_response = protocol.on_response_complete
+        self.keep_alive = keep_alive
+        self.chunks: list[bytes] = []
+        if expect_100_continue:
+            self.waiting_for_100_continue = True
 
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        held = self._held
+    # -- the held head -----------------------------------------------------------------
+
+    def flush_head(self) -> None:
+        held = self.held
         if held is not None:
-            self._held = None
-            self._transport.writelines((held, data))
+            self.held = None
+            if not self.transport.is_closing():
+                self.transport.write(held)
+
+    def _close(self) -> None:
+        self.flush_head()
+        self.transport.close()
+
+    # -- ASGI --------------------------------------------------------------------------
+
+    async def run_asgi(self, app: ASGI3Application) -> None:
+        try:
+            result = await app(  # type: ignore[func-returns-value]
+                self.scope, self.receive, self.send
+            )
+        except BaseException as exc:
+            self.logger.error("Exception in ASGI application\n", exc_info=exc)
+            if not self.response_started:
+                await self.send_500_response()
+            else:
+                self._close()
+        else:
+            if result is not None:
+                msg = "ASGI callable should return None, but returned '%s'."
+                self.logger.error(msg, result)
+                self._close()
+            elif not self.response_started and not self.disconnected:
+                self.logger.error("ASGI callable returned without starting response.")
+                await self.send_500_response()
+            elif not self.response_complete and not self.disconnected:
+                self.logger.error("ASGI callable returned without completing response.")
+                self._close()
+        finally:
+            self.on_response = _nothing
+
+    async def send(self, message: ASGISendEvent) -> None:
+        if self.flow.write_paused and not self.disconnected:
+            await self.flow.drain()
+        if self.disconnected:
             return
+        if not self.response_started:
+            if message["type"] != "http.response.start":
+                raise RuntimeError(
+                    f"Expected ASGI message 'http.response.start', but got '{message['type']}'."
+                )
+            self.response_started = True
+            self.waiting_for_100_continue = False
+            extra: dict[str, Any] = message  # type: ignore[assignment]
+            self.held = self._head(
+                message["status"], message.get("headers", ()), extra.get(RENDERED)
+            )
+            body = extra.get(BODY)
+            if body is None:
+                self.loop.call_soon(self.flush_head)
+            else:
+                self._body(body, False)
+        elif not self.response_complete:
+            if message["type"] != "http.response.body":
+                raise RuntimeError(
+                    f"Expected ASGI message 'http.response.body', but got '{message['type']}'."
+                )
+            self._body(message.get("body", b""), message.get("more_body", False))
+        else:
+            raise RuntimeError(
+                f"Unexpected ASGI message '{message['type']}' sent, "
+                "after response already completed."
+            )
+
+    def _body(self, body: bytes, more_body: bool) -> None:
+        data: bytes | None
+        if self.scope["method"] == "HEAD":
+            self.expected_content_length = 0
+            data = None
+        elif self.chunked_encoding:
+            if body:
+                data = b"%x\r\n%b\r\n0\r\n\r\n" if not more_body else b"%x\r\n%b\r\n"
+                data = data % (len(body), body)
+            else:
+                data = None if more_body else b"0\r\n\r\n"
+        else:
+            if len(body) > self.expected_content_length:
+                raise RuntimeError("Response content longer than Content-Length")
+            self.expected_content_length -= len(body)
+            data = body
+        held = self.held
+        if held is not None:
+            self.held = None
+            if data:
+                self.transport.writelines((held, data))
+            else:
+                self.transport.write(held)
+        elif data:
+            self.transport.write(data)
+        if not more_body:
+            if self.expected_content_length != 0:
+                raise RuntimeError("Response content shorter than Content-Length")
+            self.response_complete = True
+            self.message_event.set()
+            if not self.keep_alive:
+                self.transport.close()
+            self.on_response()
+
+    def _head(self, status_code: int, headers: Any, rendered: bytes | None) -> bytes:
+        content = [STATUS_LINE[status_code]]
+        has_connection_close = False
+        clean = _CLEAN_PAIRS
+        names = _CLEAN_NAMES
+        for source in (self.protocol.server_state.default_headers, headers):
+            for pair in source:
+                if pair in clean:
+                    content += (pair[0], b": ", pair[1], b"\r\n")
+                    continue
+                name, value = pair
+                if name in names:  # a valid lower-case name of no framing meaning
+                    if HEADER_VALUE_RE.search(value):
+                        raise RuntimeError("Invalid HTTP header value.")
+                    if name not in _ONE_OFF:
+                        if len(clean) >= _CLEAN_PAIRS_MAX:
+                            clean.clear()  # unusual values (tags, cookies): start again
+                        clean.add(pair)
+                    content += (name, b": ", value, b"\r\n")
+                    continue
+                if name == b"content-length" and value.isdigit():  # valid, no regex needed
+                    if self.chunked_encoding is None:
+                        self.expected_content_length = int(value)
+                        self.chunked_encoding = False
+                    content += (name, b": ", value, b"\r\n")
+                    continue
+                # Anything else: uvicorn's checks as uvicorn makes them.
+                if HEADER_RE.search(name):
+                    raise RuntimeError("Invalid HTTP header name.")
+                if HEADER_VALUE_RE.search(value):
+                    raise RuntimeError("Invalid HTTP header value.")
+                lower = name.lower()
+                if lower not in _FRAMING:
+                    if lower == name and len(names) < _CLEAN_NAMES_MAX:
+                        names.add(name)
+                elif lower == b"content-length":
+                    if self.chunked_encoding is None:
+                        self.expected_content_length = int(value.decode())
+                        self.chunked_encoding = False
+                elif lower == b"transfer-encoding":
+                    if value.lower() == b"chunked":
+                        self.expected_content_length = 0
+                        self.chunked_encoding = True
+                elif lower == b"connection" and b"close" in [
+                    token.lower().strip() for token in value.split(b",")
+                ]:
+                    self.keep_alive = False
+                    has_connection_close = True
+                content += (lower, b": ", value, b"\r\n")
+        if rendered:
+            if rendered not in _CLEAN_RENDERED:
+                _check_rendered(rendered)
+                if len(_CLEAN_RENDERED) < 64:
+                    _CLEAN_RENDERED.add(rendered)
+            content.append(rendered)
+        if not self.keep_alive and not has_connection_close:
+            content.append(b"connection: close\r\n")
         if (
-            isinstance(data, bytes)
-            and data.startswith(_HEAD_START)
-            and data.endswith(_HEAD_END)
-            and not self._transport.is_closing()
+            self.chunked_encoding is None
+            and self.scope["method"] != "HEAD"
+            and status_code not in (204, 304)
         ):
-            self._held = data
-            self._loop.call_soon(self.flush)
-            return
-        self._transport.write(data)
+            self.chunked_encoding = True
+            content.append(b"transfer-encoding: chunked\r\n")
+        content.append(b"\r\n")
+        return b"".join(content)
 
-    def flush(self) -> None:
-        held = self._held
-        if held is not None:
-            self._held = None
-            self._transport.write(held)
+    async def receive(self) -> ASGIReceiveEvent:
+        if self.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(_CONTINUE)
+            self.waiting_for_100_continue = False
+        if not self.disconnected and not self.response_complete:
+            self.flow.resume_reading()
+            await self.message_event.wait()
+            self.message_event.clear()
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        chunks = self.chunks
+        if not chunks:
+            body = b""
+        elif len(chunks) == 1:
+            body = chunks[0]
+        else:
+            body = b"".join(chunks)
+        self.chunks = []
+        self.buffered = 0
+        message: HTTPRequestEvent = {
+            "type": "http.request",
+            "body": body,
+            "more_body": self.more_body,
+        }
+        return message
 
-    def close(self) -> None:
-        self.flush()
-        self._transport.close()
 
-    # Called for every request by uvicorn: spelled out rather than found by __getattr__.
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
+def _check_rendered(rendered: bytes) -> None:
+    """Pre-rendered fields pass uvicorn's checks too, and never frame the message."""
+    if not rendered.endswith(b"\r\n"):
+        raise RuntimeError("Invalid pre-rendered HTTP headers.")
+    for line in rendered[:-2].split(b"\r\n"):
+        name, sep, value = line.partition(b": ")
+        if (
+            not sep
+            or not name
+            or HEADER_RE.search(name)
+            or HEADER_VALUE_RE.search(value)
+            or name.lower() != name
+            or name in _NOT_RENDERED
+        ):
+            raise RuntimeError("Invalid pre-rendered HTTP header.")
 
-    def pause_reading(self) -> None:
-        self._transport.pause_reading()
 
-    def resume_reading(self) -> None:
-        self._transport.resume_reading()
+def _nothing() -> None:
+    return None
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._transport, name)
+
+class _Event:
+    """What uvicorn uses of ``asyncio.Event`` for a request's body and disconnect (set,
+    clear, wait), without its per-instance deque: a future is made only when something
+    actually waits."""
+
+    _value = False
+    _waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        if not self._value:
+            self._value = True
+            waiters = self._waiters
+            if waiters is not None:
+                self._waiters = None
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = [waiter]
+        else:
+            self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters.remove(waiter)
+        return True
 
 
 class GatewayHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HttpToolsProtocol with the per-request path of :class:`GatewayCycle`."""
+
+    cycle: GatewayCycle
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        coalescing: Any = CoalescingTransport(transport, self.loop)
-        super().connection_made(coalescing)
+        super().connection_made(transport)
+        self._asgi: ASGIVersions = {"version": self.asgi_version, "spec_version": "2.3"}
+        self._fresh_context = self.config.reset_contextvars
+        self._idle_since: float | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._next: asyncio.Future[tuple[GatewayCycle, ASGI3Application] | None] | None = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        waiting = self._next
+        if waiting is not None:
+            self._next = None
+            if not waiting.done():
+                waiting.set_result(None)  # the worker ends
+
+    # -- keep-alive: one timer per connection ------------------------------------------
+
+    def data_received(self, data: bytes) -> None:
+        self._idle_since = None  # busy: the timer, when it fires, leaves the connection be
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+
+    def send_400_response(self, msg: str) -> None:
+        if self.cycle is not None:
+            self.cycle.flush_head()  # in order: what was answered before goes out first
+        super().send_400_response(msg)
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            self._unset_keepalive_if_required()
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._idle_since = self.loop.time()
+            if self.timeout_keep_alive_task is None:
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self._keep_alive_expired
+                )
+
+    def _keep_alive_expired(self) -> None:
+        self.timeout_keep_alive_task = None
+        idle_since = self._idle_since
+        if idle_since is None or self.transport.is_closing():
+            return  # a request came: the next response arms the timer again
+        left = idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_expired)
+        else:
+            self.timeout_keep_alive_handler()
+
+    # -- the request -------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+
+    def _scope(self, http_version: str, method: str) -> dict[str, Any]:
+        """The scope so far, for uvicorn's upgrade handling (which reads the method)."""
+        return {
+            "type": "http",
+            "asgi": self._asgi,
+            "http_version": http_version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "root_path": self.root_path,
+            "headers": self.headers,
+            "state": self.app_state.copy(),
+            "extensions": {EXTENSION: {}},
+            "method": method,
+        }
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        http_version = parser.get_http_version()
+        method = parser.get_method().decode("ascii")
+        if parser.should_upgrade() and self._should_upgrade():
+            self.scope = self._scope(http_version, method)  # type: ignore[assignment]
+            return
+        url = self.url
+        if url[:1] == b"/" and url.isascii() and not _URL_ODD.search(url):
+            # origin-form, what every client sends: what httptools.parse_url would find
+            raw_path, _, query = url.partition(b"?")
+        else:
+            parsed_url = httptools.parse_url(url)
+            raw_path, query = parsed_url.path, parsed_url.query or b""
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = unquote(path)
+        root_path = self.root_path
+        if root_path:
+            path = root_path + path
+            raw_path = root_path.encode("ascii") + raw_path
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": self._asgi,
+            "http_version": http_version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "root_path": root_path,
+            "headers": self.headers,
+            "state": self.app_state.copy(),
+            "extensions": {EXTENSION: {}},
+            "method": method,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+        }
+        self.scope = scope  # type: ignore[assignment]
+
+        limit = self.limit_concurrency
+        app: ASGI3Application
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            app = service_unavailable
+            self.logger.warning("Exceeded concurrency limit.")
+        else:
+            app = self.app
+
+        existing_cycle = self.cycle
+        self.cycle = GatewayCycle(
+            scope,
+            self,
+            http_version != "1.0" and parser.should_keep_alive(),
+            self.expect_100_continue,
+        )
+        if existing_cycle is None or existing_cycle.response_complete:
+            self._start_asgi_task(self.cycle, app)
+        else:
+            self.flow.pause_reading()
+            self.pipeline.appendleft((self.cycle, app))
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        """Run the request in the connection's worker task, waiting for it after the
+        previous request (uvicorn makes a task per request: that costs more than waking
+        one). A request that comes while the worker is still busy (pipelined, or the
+        previous application call still running after its response) gets a task of its
+        own, as with uvicorn."""
+        if self._fresh_context:  # uvicorn's reset_contextvars: a new context each time
+            self._own_task(cycle.run_asgi(app), contextvars.Context())
+            return
+        waiting = self._next
+        if waiting is not None:
+            self._next = None
+            if not waiting.done() and self._worker is not None:
+                self.tasks.add(self._worker)
+                waiting.set_result((cycle, app))  # type: ignore[arg-type]
+                return
+            self._worker = None  # it was cancelled while it waited
+        if self._worker is None:
+            self._worker = self._own_task(self._serve(cycle, app), None)  # type: ignore[arg-type]
+            return
+        self._own_task(cycle.run_asgi(app), None)
+
+    def _own_task(
+        self, coro: Coroutine[Any, Any, None], context: contextvars.Context | None
+    ) -> asyncio.Task[None]:
+        task = self.loop.create_task(coro, context=context)
+        task.add_done_callback(self._task_done)
+        self.tasks.add(task)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if task is self._worker:
+            self._worker = None
+            self._next = None
+
+    async def _serve(self, cycle: GatewayCycle, app: ASGI3Application) -> None:
+        """The connection's worker: one request after the other, while the connection
+        lasts. Not counted in the server's tasks while it waits (nothing to finish)."""
+        while True:
+            await cycle.run_asgi(app)
+            if self.transport.is_closing() or self._worker is None:
+                return
+            waiting = self._next = self.loop.create_future()
+            self.tasks.discard(self._worker)
+            job = await waiting
+            if job is None:
+                return
+            cycle, app = job
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
+            return
+        cycle.chunks.append(body)
+        cycle.buffered += len(body)
+        if cycle.buffered > HIGH_WATER_LIMIT:
+            self.flow.pause_reading()
+        cycle.message_event.set()
+
+    def on_message_complete(self) -> None:
+        cycle = self.cycle
+        if cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
+            return
+        cycle.more_body = False
+        cycle.message_event.set()

@@ -19,6 +19,9 @@ import httptools
 
 HIGH_WATER = 256 * 1024
 """Buffered response bytes at which the connection stops reading from the service."""
+WHOLE_RESPONSE_BYTES = 64 * 1024
+"""An answer with a Content-Length up to this is passed on in one piece once all of it is
+in (native_proxy); :meth:`UpstreamConnection.send_and_wait_head` returns only then."""
 
 
 class UpstreamError(Exception):
@@ -40,6 +43,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.reusable = False
         self.idle_since = 0.0
         self.head_only = False
+        self.deadline: float | None = None
+        """When the wait in progress times out (``None``: no wait in progress)."""
+        self.wait_seconds = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -54,6 +62,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.body_waiter: asyncio.Future[None] | None = None
         self.drain_waiter: asyncio.Future[None] | None = None
         self.head_done = False
+        self.head_at = 0.0
+        """``time.perf_counter()`` when the answer's head was in (the latency metric)."""
+        self.hold_small = False
+        self.holding = False
         self.informational = False
         self.paused = False
         self.write_paused = False
@@ -66,6 +78,9 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.received_any = True
+        if self.holding and self.deadline is not None:
+            # Waiting for the rest of a small answer: the timeout counts from the last byte.
+            self.deadline = self.loop.time() + self.wait_seconds
         if self.complete:
             # Bytes after a complete answer (or on an idle pooled connection): the service
             # framed its answer wrongly, and they must never answer the next request.
@@ -123,9 +138,15 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.status = status
         self.head_done = True
+        self.head_at = time.perf_counter()
         if self.head_only:  # a HEAD answer has no body, whatever its Content-Length says
             self.complete = True
             self.reusable = False
+        elif self.hold_small and _small(self.headers):
+            # Its body is small and wanted whole: wake the waiter once all of it is in
+            # (often in this same read), not once now and once more for the body.
+            self.holding = True
+            return
         self._wake_head()
 
     def on_body(self, body: bytes) -> None:
@@ -146,6 +167,7 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.complete = True
         self.reusable = self.parser.should_keep_alive() and not self.head_only
+        self._wake_head()
         self._wake_body()
 
     # -- used by the pool and the proxy ----------------------------------------------------
@@ -172,6 +194,45 @@ class UpstreamConnection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             self.transport.close()
         self.closed = True
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.cancel()
+
+    # -- timeouts: one timer per connection --------------------------------------------------
+
+    def _arm(self, seconds: float) -> None:
+        """Start the clock of a wait: it fails with a timeout after ``seconds`` without what
+        it waits for. One timer per connection, re-armed when it fires while a wait is still
+        in progress, instead of a timer made and cancelled for every wait."""
+        deadline = self.loop.time() + seconds
+        self.deadline = deadline
+        self.wait_seconds = seconds
+        timer = self._timer
+        if timer is None or self._timer_at > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer_at = deadline
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self.deadline
+        if deadline is None or self.closed:
+            return  # no wait in progress: the next one arms the timer again
+        if self.loop.time() < deadline:
+            self._timer_at = deadline
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        self._fail(UpstreamError("timeout", "The service took too long to answer."))
+        self.close()
+
+    async def _wait(self, waiter: asyncio.Future[None], seconds: float) -> None:
+        self._arm(seconds)
+        try:
+            await waiter
+        finally:
+            self.deadline = None
 
     def begin(self, head_only: bool) -> None:
         """Start an exchange. The parser is kept: a connection is only reused after a
@@ -196,15 +257,39 @@ class UpstreamConnection(asyncio.Protocol):
         treated as timed out."""
         if self.write_paused and not self.closed:
             self.drain_waiter = self.loop.create_future()
-            await _with_timeout(self.drain_waiter, seconds, self)
+            await self._wait(self.drain_waiter, seconds)
         if self.error is not None:
             raise self.error
 
     async def wait_head(self, seconds: float) -> None:
         if not self.head_done and self.error is None:
             self.head_waiter = self.loop.create_future()
-            await _with_timeout(self.head_waiter, seconds, self)
+            await self._wait(self.head_waiter, seconds)
         if self.error is not None:
+            raise self.error
+
+    async def send_and_wait_head(self, head: bytes, body: bytes | None, seconds: float) -> None:
+        """Write a whole request and wait for the answer's head, or for all of a small
+        answer (Content-Length up to ``WHOLE_RESPONSE_BYTES``). The wait is set up before
+        the write, so nothing is left to do after it: on a machine with few cores the
+        service may run as soon as the request reaches it, and work left for after the
+        write would then wait for the service and delay its answer. Raises if the answer
+        failed before its head; a failure after it is found when the body is read."""
+        if self.error is None:
+            self.hold_small = True
+            waiter = self.head_waiter = self.loop.create_future()
+            self._arm(seconds)
+            try:
+                assert self.transport is not None
+                if body:
+                    self.transport.writelines((head, body))  # one writev, the body not copied
+                else:
+                    self.transport.write(head)
+                await waiter
+            finally:
+                self.deadline = None
+                self.hold_small = self.holding = False
+        if self.error is not None and not self.head_done:
             raise self.error
 
     async def body(self, seconds: float) -> AsyncIterator[bytes]:
@@ -221,7 +306,7 @@ class UpstreamConnection(asyncio.Protocol):
             if self.error is not None:
                 raise self.error
             self.body_waiter = self.loop.create_future()
-            await _with_timeout(self.body_waiter, seconds, self)
+            await self._wait(self.body_waiter, seconds)
             if self.error is not None and not self.chunks:
                 raise self.error
 
@@ -241,19 +326,11 @@ class UpstreamConnection(asyncio.Protocol):
         return body
 
 
-async def _with_timeout(
-    waiter: asyncio.Future[None], seconds: float, conn: UpstreamConnection
-) -> None:
-    def expire() -> None:
-        if not waiter.done():
-            conn._fail(UpstreamError("timeout", "The service took too long to answer."))
-            conn.close()
-
-    handle = conn.loop.call_later(seconds, expire)
-    try:
-        await waiter
-    finally:
-        handle.cancel()
+def _small(headers: list[tuple[bytes, bytes]]) -> bool:
+    for name, value in headers:
+        if name == b"content-length":
+            return value.isdigit() and int(value) <= WHOLE_RESPONSE_BYTES
+    return False
 
 
 class UpstreamPool:
@@ -281,15 +358,24 @@ class UpstreamPool:
     async def acquire(self) -> tuple[UpstreamConnection, bool]:
         """A connection, and whether it was reused (a reused one may have been closed by
         the service just now, which is worth one retry for idempotent requests)."""
-        now = time.monotonic()
+        conn = self.idle_connection()
+        if conn is not None:
+            return conn, True
+        return await self.connect(), False
+
+    def idle_connection(self) -> UpstreamConnection | None:
+        """The newest idle connection still fit for use, if any (no waiting)."""
         idle = self.idle
+        if not idle:
+            return None
+        now = time.monotonic()
         while idle:
             conn = idle.pop()
             if conn.closed or now - conn.idle_since > self.keepalive_seconds:
                 conn.close()
                 continue
-            return conn, True
-        return await self.connect(), False
+            return conn
+        return None
 
     async def connect(self) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
