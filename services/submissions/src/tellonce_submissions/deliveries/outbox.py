@@ -3,7 +3,6 @@ receiving agency, so a submission accepted is a submission that will be delivere
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -12,6 +11,7 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tellonce_shared.ids import uuid7
 from tellonce_submissions.config import get_settings
 from tellonce_submissions.deliveries.models import PENDING, Delivery
 from tellonce_submissions.deliveries.signing import SecretBox
@@ -44,7 +44,7 @@ def delivery_rows(
         if agency in seen:
             raise ValueError(f"agency {agency} is listed twice for one submission")
         seen.add(agency)
-        delivery_id = str(uuid.uuid4())
+        delivery_id = uuid7()
         rows.append(
             {
                 "id": delivery_id,
