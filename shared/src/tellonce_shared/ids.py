@@ -13,19 +13,11 @@ from __future__ import annotations
 import os
 import time
 
-_TIME_SHIFT = 80
-_RANDOM_MASK = (1 << 80) - 1
-_VERSION_MASK = ~(0xF << 76)
-_VERSION_7 = 0x7 << 76
-_VARIANT_MASK = ~(0x3 << 62)
-_VARIANT_RFC = 0x2 << 62
-
 
 def uuid7() -> str:
     """A new version 7 UUID in its usual text form (``xxxxxxxx-xxxx-7xxx-yxxx-...``)."""
-    millis = time.time_ns() // 1_000_000
-    value = (millis << _TIME_SHIFT) | (int.from_bytes(os.urandom(10), "big") & _RANDOM_MASK)
-    value = (value & _VERSION_MASK) | _VERSION_7
-    value = (value & _VARIANT_MASK) | _VARIANT_RFC
-    text = f"{value:032x}"
+    raw = bytearray((time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(10))
+    raw[6] = 0x70 | (raw[6] & 0x0F)  # version 7
+    raw[8] = 0x80 | (raw[8] & 0x3F)  # RFC 9562 variant
+    text = raw.hex()
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
