@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.responses import Response
@@ -24,9 +26,25 @@ LATENCY = Histogram(
 )
 
 
+_CHILDREN: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+"""The counter's and the histogram's child per label set, kept: looking a child up by its
+labels costs more than the observation itself. Labels are route templates, so the set is
+small; it stops growing at ``_MAX_CHILDREN`` all the same."""
+_MAX_CHILDREN = 10_000
+
+
 def observe_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(service, method, route, str(status)).inc()
-    LATENCY.labels(service, method, route).observe(seconds)
+    key = (service, method, route, status)
+    children = _CHILDREN.get(key)
+    if children is None:
+        children = (
+            REQUESTS.labels(service, method, route, str(status)),
+            LATENCY.labels(service, method, route),
+        )
+        if len(_CHILDREN) < _MAX_CHILDREN:
+            _CHILDREN[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
     if status >= 500:
         ERRORS.labels(service, method, route).inc()
 
