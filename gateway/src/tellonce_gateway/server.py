@@ -453,7 +453,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.headers = []
 
     def _scope(self, http_version: str, method: str) -> dict[str, Any]:
-        """The scope so far, for uvicorn's upgrade handling (which reads the method)."""
+        """The scope without its path and query (all that uvicorn's upgrade handling, which
+        reads the method, needs)."""
         return {
             "type": "http",
             "asgi": self._asgi,
@@ -489,22 +490,10 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if root_path:
             path = root_path + path
             raw_path = root_path.encode("ascii") + raw_path
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": self._asgi,
-            "http_version": http_version,
-            "server": self.server,
-            "client": self.client,
-            "scheme": self.scheme,
-            "root_path": root_path,
-            "headers": self.headers,
-            "state": self.app_state.copy(),
-            "extensions": {EXTENSION: {}},
-            "method": method,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-        }
+        scope = self._scope(http_version, method)
+        scope["path"] = path
+        scope["raw_path"] = raw_path
+        scope["query_string"] = query
         self.scope = scope  # type: ignore[assignment]
 
         limit = self.limit_concurrency
