@@ -58,6 +58,20 @@ def test_receivers_get_only_their_fields() -> None:
     )
 
 
+def test_shares_are_worked_out_once_per_set_of_agreements() -> None:
+    version = cg_version()
+    dss = [Agreement("DSS", ("person.birthDate",), "p")]
+    first = version.shares(dss)
+    assert first == {"DSS": [("veteran", "dateOfBirth")]}
+    assert version.shares(list(dss)) is first  # equal agreements: the same answer, kept
+    more = [*dss, Agreement("DOL", ("/primaryCaregiver/fullName",), "p")]
+    assert version.shares(more) == {
+        "DSS": [("veteran", "dateOfBirth")],
+        "DOL": [("primaryCaregiver", "fullName")],
+    }
+    assert cg_version().shares(dss) is not first  # per version: a new one starts afresh
+
+
 def test_receipt_masks_restricted_values_and_names_receivers() -> None:
     answers = copy.deepcopy(load("10-10CG-example.json"))
     version = cg_version()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -58,9 +59,33 @@ class FormVersion:
     fields: list[FieldInfo]
     compiled: CompiledSchema
     fetched_at: float = field(default=0.0)
+    _shares: dict[tuple[Agreement, ...], dict[str, list[tuple[str, ...]]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def element_pointers(self, element: str) -> list[tuple[str, ...]]:
         return [f.tokens for f in self.fields if f.element == element]
+
+    def shares(self, agreements: Sequence[Agreement]) -> dict[str, list[tuple[str, ...]]]:
+        """Per receiving agency other than the owner, the field patterns its agreements name
+        (pointers as given, element ids resolved to this version's fields). Worked out once
+        per set of agreements (the registry client keeps both while they are fresh)."""
+        key = tuple(agreements)
+        wanted = self._shares.get(key)
+        if wanted is None:
+            wanted = {}
+            for agreement in key:
+                if agreement.agency == self.owning_agency:
+                    continue
+                patterns = wanted.setdefault(agreement.agency, [])
+                for name in agreement.fields:
+                    if name.startswith("/"):
+                        patterns.append(parse_pointer(name))
+                    else:
+                        patterns.extend(self.element_pointers(name))
+            if len(self._shares) < 64:
+                self._shares[key] = wanted
+        return wanted
 
     def label(self, tokens: tuple[str, ...]) -> str:
         """The field's title for a concrete pointer (array indexes matched by ``*``)."""

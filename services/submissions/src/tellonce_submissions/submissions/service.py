@@ -21,7 +21,7 @@ from tellonce_shared.auth import Principal
 from tellonce_shared.ids import uuid7
 from tellonce_shared.pagination import decode_cursor, encode_cursor
 from tellonce_shared.problems import BadRequest, Conflict, NotFound, ValidationFailed
-from tellonce_submissions.answers import flatten, format_pointer, matches, parse_pointer, project
+from tellonce_submissions.answers import flatten, format_pointer, matches, project
 from tellonce_submissions.config import Settings
 from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.deliveries.models import PENDING, Delivery
@@ -78,17 +78,7 @@ def receivers_for(
     result: list[tuple[str, dict[str, Any], list[str]]] = [
         (version.owning_agency, answers, owner_fields)
     ]
-    wanted: dict[str, list[tuple[str, ...]]] = {}
-    for agreement in agreements:
-        if agreement.agency == version.owning_agency:
-            continue
-        patterns = wanted.setdefault(agreement.agency, [])
-        for name in agreement.fields:
-            if name.startswith("/"):
-                patterns.append(parse_pointer(name))
-            else:
-                patterns.extend(version.element_pointers(name))
-    for agency, patterns in wanted.items():
+    for agency, patterns in version.shares(agreements).items():
         share = project(answers, patterns)
         leaves = [leaf for leaf, _ in flatten(share, ())]
         present = sorted(
