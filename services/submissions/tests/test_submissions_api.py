@@ -622,3 +622,19 @@ async def test_a_lost_database_connection_is_one_503_then_the_service_recovers(
     retry = await submit(client, tokens, "lost-connection-resident", body(cg_answers), key)
     assert retry.status_code == 201, retry.text
     assert await count(app, Submission, Submission.owner == "lost-connection-resident") == 5
+
+
+async def test_the_openapi_document_still_describes_the_submission_request(
+    client: httpx.AsyncClient,
+) -> None:
+    """POST /submissions reads its body and header itself; they stay documented."""
+    doc = (await client.get("/openapi.json")).json()
+    operation = doc["paths"]["/api/v1/submissions"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert operation["requestBody"]["required"] is True
+    assert set(schema["required"]) == {"form", "version", "answers"}
+    assert {"form", "version", "answers", "draft"} <= set(schema["properties"])
+    [header] = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert header["in"] == "header"
+    assert header["required"] is True
+    assert "201" in operation["responses"]

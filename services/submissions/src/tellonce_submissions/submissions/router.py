@@ -90,7 +90,7 @@ async def create_submission(request: Request) -> Response:
     """Validate, store and fan out once per ``Idempotency-Key``.
 
     The service's busiest route takes no FastAPI dependencies or parameters (each one costs
-    every request; measured in docs/benchmarks.md): it checks the caller, reads the body and
+    every request; measured in docs/submissions.md): it checks the caller, reads the body and
     opens its session itself, in the order FastAPI would (token, body, then the key), with
     the same answers. Its request body and header are documented by ``_CREATE_DOCS``."""
     principal = await principal_with_role(request, "resident")
