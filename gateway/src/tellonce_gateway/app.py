@@ -25,7 +25,7 @@ from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
 from tellonce_gateway.edge_auth import bearer_token
 from tellonce_gateway.headers import REQUEST_DROP, SecurityHeaders, connection_tokens
-from tellonce_gateway.metrics import EDGE_REJECTIONS, RequestMetrics
+from tellonce_gateway.metrics import EDGE_REJECTIONS
 from tellonce_gateway.native_proxy import forward_native, make_pool
 from tellonce_gateway.openapi import DOCS_HTML, DOCS_INIT_JS, OpenAPICache
 from tellonce_gateway.proxy import (
@@ -42,6 +42,7 @@ from tellonce_gateway.upstream_client import UpstreamPool
 from tellonce_shared.app import settle_garbage_collector
 from tellonce_shared.auth import Principal, TokenVerifier
 from tellonce_shared.logging import request_id_var
+from tellonce_shared.metrics import RequestMetrics
 from tellonce_shared.middleware import accept_request_id
 from tellonce_shared.problems import (
     BadRequest,
@@ -83,7 +84,7 @@ class Gateway:
                 name: make_pool(url, settings.connect_timeout, settings.keepalive_seconds)
                 for name, url in self.table.upstreams.items()
             }
-        self.metrics = RequestMetrics()
+        self.metrics = RequestMetrics("gateway")
         self.access_log = AccessLog()
         self.openapi = OpenAPICache(
             {name: self.table.upstreams[name] for name in API_UPSTREAMS},

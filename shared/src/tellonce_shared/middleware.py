@@ -11,7 +11,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tellonce_shared.logging import request_id_var
-from tellonce_shared.metrics import observe_request
+from tellonce_shared.metrics import RequestMetrics
 from tellonce_shared.problems import PayloadTooLarge, problem_response
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -56,6 +56,7 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        self.metrics = RequestMetrics(service)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -95,7 +96,7 @@ class RequestContextMiddleware:
                         "duration_ms": round(elapsed * 1000, 2),
                     },
                 )
-            observe_request(self.service, scope["method"], template, status_holder[0], elapsed)
+            self.metrics.observe(scope["method"], template, status_holder[0], elapsed)
             request_id_var.reset(token)
 
 
