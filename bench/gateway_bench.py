@@ -191,6 +191,25 @@ def measure_load(
 _CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 
 
+class StdlibClient:
+    """One kept-alive connection of Python's ``http.client``, sending one fixed request."""
+
+    def __init__(
+        self, host: str, port: int, method: str, body: bytes | None, headers: dict[str, str]
+    ) -> None:
+        self.conn = http.client.HTTPConnection(host, port, timeout=30)
+        self.method, self.body, self.headers = method, body, headers
+
+    def exchange(self) -> int:
+        self.conn.request(self.method, PATH, body=self.body, headers=self.headers)
+        resp = self.conn.getresponse()
+        resp.read()
+        return resp.status
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class RawConnection:
     """HTTP/1.1 on a kept-alive socket that reads only what framing needs (the status code
     and ``Content-Length``). Python's ``http.client`` parses every header line with the
@@ -199,10 +218,17 @@ class RawConnection:
     (nginx's): a cost of the client, which clients in C or Go hardly pay. The bench reports
     the latency with both clients."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(
+        self, host: str, port: int, method: str, body: bytes | None, headers: dict[str, str]
+    ) -> None:
         self.address = (host, port)
         self.sock = self._connect()
         self.pending = b""
+        lines = [f"{method} {PATH} HTTP/1.1", f"Host: {host}:{port}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        if body is not None:
+            lines.append(f"Content-Length: {len(body)}")
+        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
 
     def _connect(self) -> socket.socket:
         sock = socket.create_connection(self.address, timeout=30)
@@ -215,8 +241,8 @@ class RawConnection:
             raise ConnectionError("the server closed the connection")
         return data + chunk
 
-    def exchange(self, request: bytes) -> int:
-        self.sock.sendall(request)
+    def exchange(self) -> int:
+        self.sock.sendall(self.request)
         data = self.pending
         while (end := data.find(b"\r\n\r\n")) < 0:
             data = self._more(data)
@@ -237,43 +263,11 @@ class RawConnection:
         self.sock.close()
 
 
-def measure_latency_raw(
-    targets: dict[str, str], body: bytes | None, headers: dict[str, str]
-) -> dict[str, dict[str, float]]:
-    """As ``measure_latency``, with ``RawConnection`` as the client."""
-    method = "POST" if body is not None else "GET"
-    conns: dict[str, tuple[RawConnection, bytes]] = {}
-    for name, base in targets.items():
-        host, port = base.removeprefix("http://").split(":")
-        lines = [f"{method} {PATH} HTTP/1.1", f"Host: {host}:{port}"]
-        lines += [f"{k}: {v}" for k, v in headers.items()]
-        if body is not None:
-            lines.append(f"Content-Length: {len(body)}")
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
-        conns[name] = (RawConnection(host, int(port)), request)
-    samples: dict[str, list[float]] = {name: [] for name in targets}
-    errors = dict.fromkeys(targets, 0)
-    order = list(conns.items())
-    shuffler = random.Random(20261125)
-    try:
-        for i in range(LATENCY_SAMPLES + 50):
-            shuffler.shuffle(order)
-            for name, (conn, request) in order:
-                started = time.perf_counter()
-                status = conn.exchange(request)
-                elapsed = (time.perf_counter() - started) * 1000
-                if status >= 300:
-                    errors[name] += 1
-                if i >= 50:
-                    samples[name].append(elapsed)
-    finally:
-        for conn, _ in conns.values():
-            conn.close()
-    return _latency_figures(samples, errors)
-
-
 def measure_latency(
-    targets: dict[str, str], body: bytes | None, headers: dict[str, str]
+    targets: dict[str, str],
+    body: bytes | None,
+    headers: dict[str, str],
+    client: type[StdlibClient | RawConnection],
 ) -> dict[str, dict[str, float]]:
     """One request at a time over a kept-alive connection per target, the targets taken in
     turn request by request, LATENCY_SAMPLES rounds: a burst of other work on this shared
@@ -281,11 +275,11 @@ def measure_latency(
     meet a different load. Each round takes the targets in a new order (seeded, so runs are
     alike), so no target always follows the same one (a fixed order showed position effects
     of tens of microseconds: which process ran last, and on which core)."""
+    method = "POST" if body is not None else "GET"
     conns = {}
     for name, base in targets.items():
         host, port = base.removeprefix("http://").split(":")
-        conns[name] = http.client.HTTPConnection(host, int(port), timeout=30)
-    method = "POST" if body is not None else "GET"
+        conns[name] = client(host, int(port), method, body, headers)
     samples: dict[str, list[float]] = {name: [] for name in targets}
     errors = dict.fromkeys(targets, 0)
     order = list(conns.items())
@@ -295,23 +289,15 @@ def measure_latency(
             shuffler.shuffle(order)
             for name, conn in order:
                 started = time.perf_counter()
-                conn.request(method, PATH, body=body, headers=headers)
-                resp = conn.getresponse()
-                resp.read()
+                status = conn.exchange()
                 elapsed = (time.perf_counter() - started) * 1000
-                if resp.status >= 300:
+                if status >= 300:
                     errors[name] += 1
                 if i >= 50:  # the first ones warm pools and caches
                     samples[name].append(elapsed)
     finally:
         for conn in conns.values():
             conn.close()
-    return _latency_figures(samples, errors)
-
-
-def _latency_figures(
-    samples: dict[str, list[float]], errors: dict[str, int]
-) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for name, values in samples.items():
         values.sort()
@@ -386,8 +372,8 @@ def run(tmp: Path) -> dict[str, Any]:
             for name in targets:
                 results[request][name] = {"load": loads[name]}
             bases = {n: b for n, (b, _) in targets.items()}
-            latency = measure_latency(bases, body, headers)
-            latency_raw = measure_latency_raw(bases, body, headers)
+            latency = measure_latency(bases, body, headers, StdlibClient)
+            latency_raw = measure_latency(bases, body, headers, RawConnection)
             for name in targets:
                 results[request][name]["single"] = latency[name]
                 results[request][name]["single_raw"] = latency_raw[name]
