@@ -383,6 +383,17 @@ async def test_receipt_pdf(
     assert "receipt-CT-" in resp.headers["content-disposition"]
 
 
+def draw_taken_first(monkeypatch: pytest.MonkeyPatch, reference: str, draws: int) -> None:
+    """The service's next ``draws`` reference numbers are ``reference``; real ones after."""
+    import tellonce_submissions.submissions.service as service_module
+    from tellonce_submissions.reference import new_reference
+
+    taken = iter([reference] * draws)
+    monkeypatch.setattr(
+        service_module, "new_reference", lambda *a: next(taken, None) or new_reference(*a)
+    )
+
+
 async def test_reference_collision_is_a_clean_retryable_409(
     client: httpx.AsyncClient,
     tokens: TokenFactory,
@@ -390,11 +401,11 @@ async def test_reference_collision_is_a_clean_retryable_409(
     cg_answers: dict[str, Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import tellonce_submissions.submissions.service as service_module
+    from tellonce_submissions.submissions.service import REFERENCE_DRAWS
 
     first = (await submit(client, tokens, "pat", body(cg_answers))).json()
-    # Every draw gives the taken number: after REFERENCE_DRAWS of them, a clean 409.
-    monkeypatch.setattr(service_module, "new_reference", lambda *_: first["reference"])
+    # Every draw of this request gives the taken number: after all of them, a clean 409.
+    draw_taken_first(monkeypatch, first["reference"], REFERENCE_DRAWS)
     key = uuid.uuid4().hex
     before = await count(app, Delivery)
     resp = await submit(client, tokens, "pat", body(cg_answers), key)
@@ -402,7 +413,6 @@ async def test_reference_collision_is_a_clean_retryable_409(
     assert resp.headers["retry-after"] == "1"
     assert await count(app, Submission, Submission.owner == "pat") == 1
     assert await count(app, Delivery) == before
-    monkeypatch.undo()
     retry = await submit(client, tokens, "pat", body(cg_answers), key)
     assert retry.status_code == 201
     assert retry.json()["reference"] != first["reference"]
@@ -416,14 +426,8 @@ async def test_a_taken_reference_is_drawn_again_by_the_service(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The first number drawn is taken, the second is free: the resident never sees it."""
-    import tellonce_submissions.submissions.service as service_module
-    from tellonce_submissions.reference import new_reference
-
     first = (await submit(client, tokens, "quinn", body(cg_answers))).json()
-    draws = iter([first["reference"]])
-    monkeypatch.setattr(
-        service_module, "new_reference", lambda *a: next(draws, None) or new_reference(*a)
-    )
+    draw_taken_first(monkeypatch, first["reference"], 1)
     key = uuid.uuid4().hex
     resp = await submit(client, tokens, "quinn", body(cg_answers), key)
     assert resp.status_code == 201, resp.text
