@@ -554,13 +554,13 @@ async def test_a_retry_goes_to_the_write_which_stores_nothing_and_the_first_outc
     key = uuid.uuid4().hex
     first = (await submit(client, tokens, "wendy", body(cg_answers), key)).json()
     wrote: list[Any] = []
-    real_store = service_module.store
+    real_store = service_module.SubmissionService._store
 
     async def recording_store(*args: Any, **kwargs: Any) -> Any:
         wrote.append(await real_store(*args, **kwargs))
         return wrote[-1]
 
-    monkeypatch.setattr(service_module, "store", recording_store)
+    monkeypatch.setattr(service_module.SubmissionService, "_store", recording_store)
     deliveries_before = await count(app, Delivery)
     resp = await submit(client, tokens, "wendy", body(cg_answers), key)
     assert [(w.locked, w.stored) for w in wrote] == [(True, False)]

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import TokenVerifier
-from tellonce_shared.db import ping
+from tellonce_shared.db import is_sqlite, ping
 from tellonce_shared.http import service_client
 from tellonce_submissions.config import Settings, get_settings
 from tellonce_submissions.context import system_clock
@@ -25,6 +25,7 @@ from tellonce_submissions.receipts.render import ReceiptRenderer
 from tellonce_submissions.referrals.router import router as referrals_router
 from tellonce_submissions.registry.client import RegistryClient
 from tellonce_submissions.retention import retention_loop
+from tellonce_submissions.submissions.group_commit import GroupWriter
 from tellonce_submissions.submissions.router import router as submissions_router
 
 
@@ -82,6 +83,8 @@ def create_app(
         verifier=verifier,
     )
     app.state.database = database
+    # group commit of submissions (PostgreSQL; SQLite writes in the request's transaction)
+    app.state.writer = None if is_sqlite(database.url) else GroupWriter(database.engine)
     app.state.registry = registry
     app.state.catalog = catalog
     app.state.sealer = AnswerSealer(settings.answer_keys.get_secret_value())

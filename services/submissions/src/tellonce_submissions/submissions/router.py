@@ -25,7 +25,6 @@ from tellonce_submissions.deps import SessionDep
 from tellonce_submissions.idempotency import service as idempotency
 from tellonce_submissions.receipts.render import ReceiptRenderer
 from tellonce_submissions.receipts.service import receipt_data
-from tellonce_submissions.submissions import store
 from tellonce_submissions.submissions.schemas import (
     StatusCreate,
     SubmissionCreate,
@@ -98,12 +97,12 @@ async def create_submission(request: Request) -> Response:
     key = idempotency.check_key(request.headers.get("idempotency-key"))
     state = request.app.state
     async with state.database.sessions() as session:
-        # PostgreSQL: in autocommit, each statement commits itself (the write is one).
-        committed = await store.autocommit(session)
+        # PostgreSQL: the write goes through the process's group commit (state.writer), on
+        # connections of its own; the session only reads (a draft, a replayed outcome), and
+        # holds no connection unless it does. SQLite: the write is the session's.
         try:
             response = await _create(session, principal, key, body, state)
-            if not committed:
-                await session.commit()
+            await session.commit()
         except BaseException:
             await session.rollback()
             raise
@@ -139,7 +138,12 @@ async def _create(
     # request (nearly all of them) costs one round trip; the key is looked up only when the
     # write stored nothing or a check refused the request.
     service = SubmissionService(
-        session, registry=state.registry, sealer=state.sealer, settings=settings, now=now
+        session,
+        registry=state.registry,
+        sealer=state.sealer,
+        settings=settings,
+        now=now,
+        writer=state.writer,
     )
     payloads: list[dict[str, Any]] = []
 

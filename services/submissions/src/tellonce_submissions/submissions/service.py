@@ -41,6 +41,7 @@ from tellonce_submissions.registry.client import (
 )
 from tellonce_submissions.sealing import masked_answers, open_answers, seal_answers
 from tellonce_submissions.submissions import repository
+from tellonce_submissions.submissions.group_commit import GroupWriter
 from tellonce_submissions.submissions.schemas import (
     DeliveryOut,
     StatusCreate,
@@ -50,7 +51,7 @@ from tellonce_submissions.submissions.schemas import (
     SubmissionPage,
     TimelineEntry,
 )
-from tellonce_submissions.submissions.store import SubmissionWrite, store
+from tellonce_submissions.submissions.store import Stored, SubmissionWrite, store
 
 SUBMITTED = "submitted"
 REFERENCE_DRAWS = 2
@@ -98,12 +99,16 @@ class SubmissionService:
         sealer: AnswerSealer,
         settings: Settings,
         now: datetime,
+        writer: GroupWriter | None = None,
     ) -> None:
         self.session = session
         self.registry = registry
         self.sealer = sealer
         self.settings = settings
         self.now = now
+        self.writer = writer
+        """PostgreSQL: submissions written by the process's group commit, on connections of
+        its own; else (SQLite) in ``session``'s transaction."""
 
     async def check(self, owner: str, body: SubmissionCreate) -> FormVersion:
         """Everything that can refuse a submission, before anything is written."""
@@ -166,7 +171,7 @@ class SubmissionService:
                 write.outcome_lock = outcome_lock
                 write.replace_before = replace_before
             try:
-                stored = await store(self.session, write)
+                stored = await self._store(write)
                 break
             except IntegrityError as exc:
                 # 31^7 references a year: two submissions drawing the same one is rare but
@@ -185,6 +190,11 @@ class SubmissionService:
         if not stored.stored:
             raise idempotency.KeyTaken()
         return created
+
+    async def _store(self, write: SubmissionWrite) -> Stored:
+        if self.writer is not None:
+            return await self.writer.store(write)
+        return await store(self.session, write)
 
     def _write(
         self,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -39,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tellonce_submissions.deliveries.models import Delivery
 from tellonce_submissions.deliveries.outbox import NOTIFY_CHANNEL
@@ -83,51 +84,93 @@ class Stored:
 
 
 async def store(session: AsyncSession, write: SubmissionWrite) -> Stored:
-    """Write everything or nothing. On PostgreSQL the write is one statement, so it is its
-    own transaction when the session is in autocommit (see ``autocommit``); a row refused
-    (e.g. a reference drawn twice) raises ``IntegrityError`` and nothing is kept."""
+    """Write everything or nothing, in the session's transaction (on PostgreSQL, one
+    statement: ``store_many`` of one write). A row refused (e.g. a reference drawn twice)
+    raises ``IntegrityError`` and nothing is kept. The service writes through
+    ``GroupWriter`` on PostgreSQL, and through this on SQLite."""
     if session.get_bind().dialect.name == "postgresql":
-        statement = _postgresql_statement(
-            tuple(write.submission),
-            tuple(write.event),
-            tuple(write.facts),
-            tuple(write.deliveries[0]) if write.deliveries else (),
-            tuple(write.profile_values[0]) if write.profile_values else (),
-            tuple(write.outcome) if write.outcome is not None else (),
-        )
-        params = {
-            "submission": _json([write.submission]),
-            "event": _json([write.event]),
-            "facts": _json([write.facts]),
-            "deliveries": _json(write.deliveries),
-            "profile": _json(write.profile_values),
-            "outcome": _json([write.outcome] if write.outcome is not None else []),
-            "owner": write.owner,
-            "draft": write.draft_id,
-            "channel": NOTIFY_CHANNEL,
-            "lock": write.outcome_lock,
-            "replace_before": write.replace_before,
-        }
-        locked, stored, _woken = await _execute_on_driver(session, statement, params)
-        return Stored(locked=bool(locked), stored=bool(stored))
+        [stored] = await store_many(await session.connection(), [write])
+        return stored
     return await _store_in_order(session, write)
 
 
+Shape = tuple[tuple[str, ...], ...]
+"""The columns a write fills in each table, and whether its outcome may replace an expired
+one: writes of one shape share one statement text."""
+
+
+def shape(write: SubmissionWrite) -> Shape:
+    return (
+        tuple(write.submission),
+        tuple(write.event),
+        tuple(write.facts),
+        tuple(write.deliveries[0]) if write.deliveries else (),
+        tuple(write.profile_values[0]) if write.profile_values else (),
+        tuple(write.outcome) if write.outcome is not None else (),
+        ("replace",) if write.replace_before is not None else (),
+    )
+
+
+async def store_many(connection: AsyncConnection, writes: list[SubmissionWrite]) -> list[Stored]:
+    """Every row of several writes of one ``shape``, in one statement on a PostgreSQL
+    connection (in autocommit: one transaction, one commit). Each write is stored or not on
+    its own terms (its key's lock and outcome), but a refused row (a taken reference, one
+    resident's profile value twice) fails the whole statement: the caller then writes them
+    one at a time (``GroupWriter``). Results in the order of ``writes``."""
+    statement = _postgresql_statement(shape(writes[0]))
+    outcomes = [w.outcome for w in writes if w.outcome is not None]
+    befores = [w.replace_before for w in writes if w.replace_before is not None]
+    params = {
+        "writes": _json(
+            [
+                {
+                    "n": n,
+                    "lock": w.outcome_lock,
+                    "draft": w.draft_id,
+                    "owner": w.outcome["owner"] if w.outcome is not None else None,
+                    "key": w.outcome["key"] if w.outcome is not None else None,
+                }
+                for n, w in enumerate(writes)
+            ]
+        ),
+        "submission": _numbered(writes, lambda w: [w.submission]),
+        "event": _numbered(writes, lambda w: [w.event]),
+        "facts": _numbered(writes, lambda w: [w.facts]),
+        "deliveries": _numbered(writes, lambda w: w.deliveries),
+        "profile": _numbered(writes, lambda w: w.profile_values),
+        "outcome": _numbered(writes, lambda w: [w.outcome] if w.outcome is not None else []),
+        "channel": NOTIFY_CHANNEL,
+        # One bound for the batch: the earliest (writes of one batch are milliseconds apart,
+        # so an outcome expiring within them is kept, and its key replayed, a moment longer).
+        "replace_before": min(befores) if befores else None,
+    }
+    assert len(outcomes) in (0, len(writes)), "writes of one shape"
+    rows = await _execute_on_driver(connection, statement, params)
+    by_number = {row[0]: Stored(locked=bool(row[1]), stored=bool(row[2])) for row in rows}
+    return [by_number[n] for n in range(len(writes))]
+
+
+def _numbered(
+    writes: list[SubmissionWrite], rows_of: Callable[[SubmissionWrite], list[dict[str, Any]]]
+) -> str:
+    """The rows of every write as one JSON array, each row with its write's number ``n``."""
+    return _json([{**row, "n": n} for n, w in enumerate(writes) for row in rows_of(w)])
+
+
 async def _execute_on_driver(
-    session: AsyncSession, statement: str, params: dict[str, Any]
-) -> tuple[Any, ...]:
-    """The one row of ``statement``, run on the session's psycopg connection itself: the
+    connection: AsyncConnection, statement: str, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """The rows of ``statement``, run on the connection's psycopg connection itself: the
     statement text is fixed and its values plain, so SQLAlchemy's execution machinery
     (0.13 ms of CPU a submission, measured: docs/submissions.md) has nothing to add. Errors come out
     as SQLAlchemy's (``IntegrityError`` for a refused row, ``OperationalError`` for a lost
     connection), with the values hidden, so the service's problem handlers answer them as
     before."""
-    connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
     try:
         cursor = await driver.execute(statement, params)
-        row = await cursor.fetchone()
+        rows = await cursor.fetchall()
     except psycopg.Error as exc:
         if driver.broken or driver.closed:
             # Lost (e.g. the database restarted): as SQLAlchemy does on a disconnect, this
@@ -142,20 +185,7 @@ async def _execute_on_driver(
             hide_parameters=True,
             dialect=connection.dialect,
         ) from exc
-    assert row is not None  # the statement's SELECT always yields one row
-    return tuple(row)
-
-
-async def autocommit(session: AsyncSession) -> bool:
-    """Put the session's connection in autocommit before its first statement (PostgreSQL):
-    reads then need no BEGIN and the one-statement write no COMMIT, two round trips saved
-    per submission. The pool restores the isolation level when the connection returns.
-    True when it did: every statement then commits itself and the session has nothing
-    left to commit."""
-    if session.get_bind().dialect.name != "postgresql":
-        return False
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return True
+    return [tuple(row) for row in rows]
 
 
 def _json(rows: list[dict[str, Any]]) -> str:
@@ -169,16 +199,14 @@ def _bytes_as_base64(value: Any) -> str:
 
 
 @lru_cache(maxsize=64)
-def _postgresql_statement(
-    submission: tuple[str, ...],
-    event: tuple[str, ...],
-    facts: tuple[str, ...],
-    deliveries: tuple[str, ...],
-    profile: tuple[str, ...],
-    outcome: tuple[str, ...],
-) -> str:
-    """The statement's text, with psycopg's ``%(name)s`` placeholders."""
-    gate = "WHERE EXISTS (SELECT 1 FROM outcome)"
+def _postgresql_statement(columns: Shape) -> str:
+    """The statement's text for writes of one shape, with psycopg's ``%(name)s`` placeholders.
+
+    ``w`` holds one row per write (its number ``n``, advisory lock, draft, key); each write
+    takes its lock, stores its outcome if it can, and only the writes in ``stored`` get their
+    rows. One row per write comes back: (n, locked, stored, woken)."""
+    submission, event, facts, deliveries, profile, outcome, _replace = columns
+    gate = "WHERE r.n IN (SELECT n FROM stored)"
     parts = [
         _insert_rows(_table(Submission), submission, "submission", gate),
         _insert_rows(_table(SubmissionEvent), event, "event", gate),
@@ -188,31 +216,46 @@ def _postgresql_statement(
         parts.append(_insert_rows(_table(Delivery), deliveries, "deliveries", gate))
     if profile:
         updates = ", ".join(f"{c} = excluded.{c}" for c in profile_repository.REPLACED_ON_UPSERT)
-        kept = " AND EXISTS (SELECT 1 FROM profiles WHERE owner = :owner AND keep)"
+        kept = " AND EXISTS (SELECT 1 FROM profiles p WHERE p.owner = r.owner AND p.keep)"
         upsert = f" ON CONFLICT (owner, element) DO UPDATE SET {updates}"
         parts.append(_insert_rows(_table(ProfileValue), profile, "profile", gate) + kept + upsert)
-    parts.append("DELETE FROM drafts WHERE id = :draft AND EXISTS (SELECT 1 FROM outcome)")
+    parts.append(
+        "DELETE FROM drafts WHERE id IN (SELECT draft FROM w WHERE n IN (SELECT n FROM stored))"
+    )
     ctes = [
-        "lock AS (SELECT CASE WHEN CAST(:lock AS bigint) IS NULL THEN true"
-        " ELSE pg_try_advisory_xact_lock(CAST(:lock AS bigint)) END AS ok)"
+        "w AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(:writes AS json))"
+        " AS w(n int, lock bigint, draft text, owner text, key text))",
+        "lock AS MATERIALIZED (SELECT n, CASE WHEN lock IS NULL THEN true"
+        " ELSE pg_try_advisory_xact_lock(lock) END AS ok FROM w)",
     ]
     if outcome:
         replaced = ", ".join(f"{c} = excluded.{c}" for c in outcome if c not in ("owner", "key"))
         ctes.append(
             "outcome AS ("
             + _insert_rows(
-                _table(IdempotencyKey), outcome, "outcome", "WHERE (SELECT ok FROM lock)"
+                _table(IdempotencyKey),
+                outcome,
+                "outcome",
+                "WHERE r.n IN (SELECT n FROM lock WHERE ok)",
             )
             + f" ON CONFLICT (owner, key) DO UPDATE SET {replaced}"
-            " WHERE idempotency_keys.created_at < :replace_before RETURNING 1 AS stored)"
+            " WHERE idempotency_keys.created_at < :replace_before RETURNING owner, key)"
+        )
+        ctes.append(
+            "stored AS MATERIALIZED (SELECT w.n FROM w JOIN outcome o"
+            " ON o.owner = w.owner AND o.key = w.key)"
         )
     else:
-        ctes.append("outcome AS (SELECT 1 AS stored FROM lock WHERE ok)")
+        ctes.append("stored AS MATERIALIZED (SELECT n FROM lock WHERE ok)")
     ctes += [f"write_{n} AS ({sql})" for n, sql in enumerate(parts)]
+    ctes.append(
+        "notify AS MATERIALIZED (SELECT pg_notify(:channel, '') FROM"
+        " (SELECT 1 WHERE EXISTS (SELECT 1 FROM stored)) AS s)"
+    )
     sql = (
-        "WITH " + ",\n".join(ctes) + "\nSELECT (SELECT ok FROM lock) AS locked,"
-        " EXISTS (SELECT 1 FROM outcome) AS stored,"
-        " CASE WHEN EXISTS (SELECT 1 FROM outcome) THEN pg_notify(:channel, '') END AS woken"
+        "WITH " + ",\n".join(ctes) + "\nSELECT lock.n, lock.ok AS locked,"
+        " lock.n IN (SELECT n FROM stored) AS stored, (SELECT count(*) FROM notify) AS woken"
+        " FROM lock"
     )
     return _PARAM.sub(r"%(\1)s", sql)
 
@@ -246,6 +289,7 @@ def _insert_rows(table: Table, columns: tuple[str, ...], param: str, where: str 
             sql_type = column_type.compile(dialect=dialect)
         typed.append(f"{name} {sql_type}")
         picked.append(name)
+    typed.append("n int")  # the number of the write the row belongs to
     return (
         f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(picked)}"
         f" FROM json_to_recordset(CAST(:{param} AS json)) AS r({', '.join(typed)}) {where}"
