@@ -54,6 +54,7 @@ end
 def wrk(port: int, script: str, connections: int, server_pid: int) -> dict[str, Any]:
     """One wrk run, with the CPU time the server's processes and PostgreSQL's spent on it."""
     server_before, database_before = tree_cpu_seconds(server_pid), user_cpu_seconds("postgres")
+    started = time.time()
     out = subprocess.run(
         [
             "wrk",
@@ -76,6 +77,7 @@ def wrk(port: int, script: str, connections: int, server_pid: int) -> dict[str, 
     result = parse_wrk(out)
     served = max(1, int(re.search(r"(\d+) requests in", out).group(1)))  # type: ignore[union-attr]
     result["connections"] = connections
+    result["window"] = (started, time.time())
     result["server_cpu_ms"] = (tree_cpu_seconds(server_pid) - server_before) / served * 1000
     result["database_cpu_ms"] = (user_cpu_seconds("postgres") - database_before) / served * 1000
     return result
@@ -169,6 +171,15 @@ def http_bench(tmp: Path) -> dict[str, Any]:
             submissions = conn.execute(text("SELECT count(*) FROM submissions")).scalar_one()
             deliveries = conn.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
             one = conn.execute(text("SELECT id FROM submissions LIMIT 1")).scalar_one()
+            for run in service:  # rows committed together share their transaction's id
+                run["per_statement"] = conn.execute(
+                    text(
+                        "SELECT count(*)::float / greatest(count(DISTINCT xmin::text), 1)"
+                        " FROM submissions WHERE submitted_at BETWEEN to_timestamp(:a)"
+                        " AND to_timestamp(:b)"
+                    ),
+                    {"a": run["window"][0], "b": run["window"][1]},
+                ).scalar_one()
         engine.dispose()
         return {
             "bare": bare,
@@ -274,7 +285,8 @@ def _row(name: str, r: dict[str, Any]) -> str:
     return (
         f"| {name} | {r['connections']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | "
         f"{r['p99_ms']:.2f} | {r['server_cpu_ms']:.2f} | {r['database_cpu_ms']:.2f} | "
-        f"{r['non_2xx']:.0f} | {r['socket_errors']} |"
+        f"{r['non_2xx']:.0f} | {r['socket_errors']} | "
+        + (f"{r['per_statement']:.1f} |" if "per_statement" in r else "- |")
     )
 
 
@@ -301,11 +313,13 @@ def write_report(http: dict[str, Any], val: dict[str, float], pdf: dict[str, flo
         "DOL), a fresh Idempotency-Key per request; bare and service runs alternate. Server "
         "CPU: user+system time of the server's processes per request; database CPU: of every "
         "PostgreSQL process per request. Load average when the report was written: "
-        f"{os.getloadavg()[0]:.1f} (the machine is shared; compare rows of one run).",
+        f"{os.getloadavg()[0]:.1f} (the machine is shared; compare rows of one run). "
+        "Submissions per statement: the group commit's batches (docs/submissions.md), "
+        "counted from the rows' transaction ids.",
         "",
         "| endpoint | connections | req/s | p50 ms | p99 ms | server CPU ms/req | "
-        "database CPU ms/req | non-2xx | socket errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "database CPU ms/req | non-2xx | socket errors | submissions per statement |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
         "",
         f"Rows written: {http['submissions']} submissions, {http['deliveries']} deliveries "

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from tellonce_shared.testing import TokenFactory
@@ -59,6 +60,8 @@ async def test_concurrent_submissions_share_statements_and_each_is_whole(
     assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]
     assert any(size > 1 for size, outcome in batches if outcome == "ok"), batches
     assert sum(size for size, outcome in batches if outcome == "ok") == 12
+    metrics = (await client.get("/metrics")).text
+    assert "tellonce_submission_write_batch_size_bucket" in metrics
     for sub, response in zip(residents, responses, strict=True):
         created = response.json()
         sid = created["id"]
@@ -112,6 +115,7 @@ async def test_one_residents_two_submissions_in_a_batch_both_keep_their_profile_
     """Two submissions of one consenting resident write the same profile values: one
     statement cannot update a row twice, so that batch is written one write at a time."""
     sub = f"batch-profile-{uuid.uuid4().hex[:8]}"
+    split_before = split()
     me = tokens.headers(sub)
     assert (
         await client.put("/api/v1/profile/consent", json={"keep": True}, headers=me)
@@ -119,6 +123,7 @@ async def test_one_residents_two_submissions_in_a_batch_both_keep_their_profile_
     responses = await asyncio.gather(*(submit(client, tokens, sub, body(cg_answers)) for _ in "ab"))
     assert [r.status_code for r in responses] == [201, 201], [r.text for r in responses]
     assert batches[0] == (2, "ProgrammingError")  # refused together, then written alone
+    assert split() == split_before + 1
     assert await count(app, Submission, Submission.owner == sub) == 2
     assert await count(app, ProfileValue, ProfileValue.owner == sub) > 0
     profile = (await client.get("/api/v1/profile", headers=me)).json()
@@ -146,6 +151,10 @@ async def test_one_key_twice_in_a_batch_is_one_submission_and_one_replay(
             await session.execute(select(IdempotencyKey).where(IdempotencyKey.owner == sub))
         ).all()
     assert row[0].key == key
+
+
+def split() -> float:
+    return REGISTRY.get_sample_value("tellonce_submission_write_batches_split_total") or 0.0
 
 
 def _write(owner: str, *, outcome: bool = True) -> SubmissionWrite:

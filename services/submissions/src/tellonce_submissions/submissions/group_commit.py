@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tellonce_submissions.submissions.store import (
@@ -33,6 +34,16 @@ from tellonce_submissions.submissions.store import (
 MAX_BATCH = 32
 """Writes in one statement at most (at 1,000 submissions/s a batch holds a handful)."""
 
+BATCH_SIZE = Histogram(
+    "tellonce_submission_write_batch_size",
+    "Submissions written by one statement of the group commit (this process)",
+    buckets=(1, 2, 4, 8, 16, 32),
+)
+WRITTEN_ALONE = Counter(
+    "tellonce_submission_write_batches_split_total",
+    "Statements of several submissions that failed and were written again one at a time",
+)
+
 _Pending = tuple[SubmissionWrite, Shape, "asyncio.Future[Stored]"]
 
 
@@ -45,9 +56,6 @@ class GroupWriter:
         self.max_batch = max_batch
         self._queue: deque[_Pending] = deque()
         self._draining: asyncio.Task[None] | None = None
-        self.statements = 0
-        """Statements run (batches and single writes): with ``writes``, the batching seen."""
-        self.writes = 0
 
     async def store(self, write: SubmissionWrite) -> Stored:
         """Every row of ``write`` or none, committed before this returns. Raises as
@@ -95,6 +103,7 @@ class GroupWriter:
             if len(batch) == 1:
                 _settle(batch[0][2], exception=exc)
                 return
+            WRITTEN_ALONE.inc()
             for pending in batch:  # one at a time: each write meets only its own failure
                 await self._write([pending])
             return
@@ -102,8 +111,7 @@ class GroupWriter:
             _settle(future, result=result)
 
     async def _run(self, writes: list[SubmissionWrite]) -> list[Stored]:
-        self.statements += 1
-        self.writes += len(writes)
+        BATCH_SIZE.observe(len(writes))
         async with self.engine.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             return await store_many(connection, writes)
