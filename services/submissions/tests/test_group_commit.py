@@ -45,6 +45,20 @@ def batches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
     return seen
 
 
+async def at_once(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    posts: list[tuple[str, str | None]],
+    answers: dict[str, Any],
+) -> list[httpx.Response]:
+    """10-10CG submitted by each (resident, Idempotency-Key or a fresh one) at the same time."""
+    return list(
+        await asyncio.gather(
+            *(submit(client, tokens, sub, body(answers), key) for sub, key in posts)
+        )
+    )
+
+
 async def test_concurrent_submissions_share_statements_and_each_is_whole(
     client: httpx.AsyncClient,
     tokens: TokenFactory,
@@ -54,9 +68,7 @@ async def test_concurrent_submissions_share_statements_and_each_is_whole(
 ) -> None:
     residents = [f"batch-{uuid.uuid4().hex[:8]}" for _ in range(12)]
     keys = {sub: uuid.uuid4().hex for sub in residents}
-    responses = await asyncio.gather(
-        *(submit(client, tokens, sub, body(cg_answers), keys[sub]) for sub in residents)
-    )
+    responses = await at_once(client, tokens, [(sub, keys[sub]) for sub in residents], cg_answers)
     assert [r.status_code for r in responses] == [201] * 12, [r.text for r in responses]
     assert any(size > 1 for size, outcome in batches if outcome == "ok"), batches
     assert sum(size for size, outcome in batches if outcome == "ok") == 12
@@ -93,9 +105,7 @@ async def test_a_taken_reference_in_a_batch_fails_only_its_own_write(
     batches.clear()
     draw_taken_first(monkeypatch, first["reference"], 1)
     residents = [f"batch-ref-{n}-{uuid.uuid4().hex[:6]}" for n in range(6)]
-    responses = await asyncio.gather(
-        *(submit(client, tokens, sub, body(cg_answers)) for sub in residents)
-    )
+    responses = await at_once(client, tokens, [(sub, None) for sub in residents], cg_answers)
     assert [r.status_code for r in responses] == [201] * 6, [r.text for r in responses]
     references = {r.json()["reference"] for r in responses}
     assert len(references) == 6
@@ -120,7 +130,7 @@ async def test_one_residents_two_submissions_in_a_batch_both_keep_their_profile_
     assert (
         await client.put("/api/v1/profile/consent", json={"keep": True}, headers=me)
     ).status_code == 200
-    responses = await asyncio.gather(*(submit(client, tokens, sub, body(cg_answers)) for _ in "ab"))
+    responses = await at_once(client, tokens, [(sub, None), (sub, None)], cg_answers)
     assert [r.status_code for r in responses] == [201, 201], [r.text for r in responses]
     assert batches[0] == (2, "ProgrammingError")  # refused together, then written alone
     assert split() == split_before + 1
@@ -140,9 +150,7 @@ async def test_one_key_twice_in_a_batch_is_one_submission_and_one_replay(
 ) -> None:
     sub = f"batch-twins-{uuid.uuid4().hex[:8]}"
     key = uuid.uuid4().hex
-    responses = await asyncio.gather(
-        *(submit(client, tokens, sub, body(cg_answers), key) for _ in range(4))
-    )
+    responses = await at_once(client, tokens, [(sub, key)] * 4, cg_answers)
     assert {r.status_code for r in responses} <= {201, 409}
     assert len({r.json()["id"] for r in responses if r.status_code == 201}) == 1
     assert await count(app, Submission, Submission.owner == sub) == 1
