@@ -258,6 +258,22 @@ async def start_gateway(stack: Stack) -> AsyncIterator[GatewayFactory]:
 
 
 @pytest_asyncio.fixture
+async def serve_gateway() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
+    """Serve a gateway application the test made itself, as the CLI serves it; returns its
+    base URL."""
+    running: list[Running] = []
+
+    async def start(app: Any) -> str:
+        server = await serve(app, gateway=True)
+        running.append(server)
+        return server.url
+
+    yield start
+    for server in running:
+        await server.stop()
+
+
+@pytest_asyncio.fixture
 async def gateway(start_gateway: GatewayFactory) -> str:
     return await start_gateway()
 

@@ -3,8 +3,12 @@ microsecond here is added to every request of every service (see docs/benchmarks
 
 Order of the edge checks for a proxied request: path sanity, CORS preflight, body size by
 Content-Length, token (verified when sent, demanded where the route needs one), rate limit,
-then the service. The gateway's own endpoints are /healthz, /readyz, /metrics,
-/openapi.json and /docs."""
+then the service. They live in one place, ``Gateway._admit``, used both by the ASGI entry
+point and by the fast path the gateway's own server offers (``Gateway.fast_path``: a
+complete request answered from callbacks, without a task or awaited receive and send);
+the answer's headers (``Gateway._head``), the problem answers and the access line and
+metrics (``Gateway._finish``) are shared the same way. The gateway's own endpoints are
+/healthz, /readyz, /metrics, /openapi.json and /docs."""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import aiohttp
 import orjson
@@ -23,10 +28,10 @@ from tellonce_gateway.accesslog import AccessLog
 from tellonce_gateway.clients import TrustedProxies
 from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
-from tellonce_gateway.edge_auth import bearer_token
+from tellonce_gateway.edge_auth import bearer_token, remembered
 from tellonce_gateway.headers import REQUEST_DROP, SecurityHeaders, connection_tokens
 from tellonce_gateway.metrics import EDGE_REJECTIONS
-from tellonce_gateway.native_proxy import forward_native, make_pool
+from tellonce_gateway.native_proxy import Work, forward_native, forward_native_now, make_pool
 from tellonce_gateway.openapi import DOCS_HTML, DOCS_INIT_JS, OpenAPICache
 from tellonce_gateway.proxy import (
     ClientGone,
@@ -36,14 +41,14 @@ from tellonce_gateway.proxy import (
     read_whole_body,
 )
 from tellonce_gateway.ratelimit import RateLimiter
-from tellonce_gateway.routes import API_UPSTREAMS, AUTH_ENDPOINTS, RouteTable
-from tellonce_gateway.server import BODY, EXTENSION, RENDERED
+from tellonce_gateway.routes import API_UPSTREAMS, AUTH_ENDPOINTS, Route, RouteTable
+from tellonce_gateway.server import BODY, EXTENSION, RENDERED, GatewayCycle
 from tellonce_gateway.upstream_client import UpstreamPool
 from tellonce_shared.app import settle_garbage_collector
 from tellonce_shared.auth import Principal, TokenVerifier
 from tellonce_shared.logging import request_id_var
 from tellonce_shared.metrics import RequestMetrics
-from tellonce_shared.middleware import accept_request_id
+from tellonce_shared.middleware import accept_request_id, new_request_id
 from tellonce_shared.problems import (
     BadRequest,
     Forbidden,
@@ -142,60 +147,284 @@ class Gateway:
             await send({"type": "websocket.close", "code": 1008})
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
-        request_id = length = chunked = authorization = origin = forwarded_for = None
-        forwarded_proto = host = None
-        upstream_headers: list[tuple[bytes, bytes]] = []
-        listed: frozenset[bytes] = frozenset()
-        for key, value in scope["headers"]:
-            if key in REQUEST_DROP:
-                if key == b"x-request-id":
-                    request_id = value
-                elif key == b"transfer-encoding":
-                    chunked = value
-                elif key == b"x-forwarded-for":
-                    forwarded_for = value
-                elif key == b"x-forwarded-proto":
-                    forwarded_proto = value
-                elif key == b"host":
-                    host = value
-                elif key == b"connection":
-                    listed = connection_tokens(((key, value),))
-                continue
-            if key == b"content-length":
-                length = value
-                continue
-            if key == b"authorization":
-                authorization = value
-            elif key == b"origin":
-                origin = value
-            upstream_headers.append((key, value))
-        rid = accept_request_id(request_id.decode("latin-1") if request_id else None)
-        context = request_id_var.set(rid)
+        """A request as ASGI: the gateway's own endpoints, or the edge checks and the
+        service (:meth:`_admit`, the same checks as :meth:`fast_path`)."""
+        exchange = _Exchange(scope, self.cors)
+        context = request_id_var.set(exchange.rid)
+        send_out = self._sender(exchange, send, EXTENSION in (scope.get("extensions") or ()))
+        try:
+            own = self.own.get(exchange.path)
+            if own is not None:
+                await self._own(exchange, own, scope, receive, send_out)
+                return
+            try:
+                route = self._admit(exchange, None)
+            except _Unverified as unverified:
+                principal = await self._verify(exchange, unverified.token, unverified.address)
+                route = self._admit(exchange, principal)
+            if route is None:
+                await _answer(204, self.cors.preflight_headers(), b"", send_out)
+                return
+            body: bytes | StreamedBody | None = None
+            declared = exchange.declared
+            if exchange.chunked is not None:
+                body = StreamedBody(receive, self.max_body)
+            elif declared:
+                if declared <= self.buffer_limit:
+                    body = await read_whole_body(receive, declared)
+                else:
+                    body = StreamedBody(receive, declared, declared)
+            await self._forward(exchange, route, body, send_out)
+        except Exception as exc:
+            problem = self._problem_for(exchange, exc)
+            if problem is not None:
+                await self._answer_problem(exchange, problem, send_out)
+        finally:
+            self._finish(exchange)
+            request_id_var.reset(context)
+
+    def fast_path(self, scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
+        """The usual proxied request without a task (the gateway's own server calls this
+        when a request is all in after one read): the same edge checks (:meth:`_admit`),
+        then the request written to an idle pooled connection and a small answer written
+        back from that connection's callback. Whatever cannot be done from a callback goes
+        on in a task with the same code as :meth:`_http`. Returns False, having done
+        nothing, for what it does not take: the gateway's own endpoints, a body to stream,
+        a token not verified recently, the aiohttp forwarder."""
         path: str = scope["path"]
-        method: str = scope["method"]
-        exchange = _Exchange(rid)
-        cors_headers: list[tuple[bytes, bytes]] = []
-        if origin is not None and self.cors.allows(origin):
-            cors_headers = self.cors.response_headers(origin)
-        security = self.security
-        csp_kind = "api"
-        extensions = scope.get("extensions")
-        rendered = extensions is not None and EXTENSION in extensions
+        if self.pools is None or path in self.own:
+            return False
+        exchange = _Exchange(scope, self.cors)
+        length = exchange.length
+        if exchange.chunked is not None or (
+            length is not None and not (length.isdigit() and int(length) <= self.buffer_limit)
+        ):
+            return False  # streamed, too large or invalid: the ASGI way
+        context = request_id_var.set(exchange.rid)
+        try:
+            try:
+                route = self._admit(exchange, None)
+            except _Unverified:
+                return False  # the token is verified in a task (nothing done yet)
+            if route is None:
+                self._answer_now(exchange, cycle, 204, self.cors.preflight_headers(), b"")
+                return True
+            pool = self.pools[route.upstream]
+
+            def later(work: Work) -> None:
+                context = request_id_var.set(exchange.rid)
+                try:
+                    send = self._sender(exchange, cast(Send, cycle.send), True)
+                    cycle.continue_in_task(self._guarded(exchange, work(send), send))
+                finally:
+                    request_id_var.reset(context)
+
+            headers = exchange.upstream_headers
+            method, target = exchange.method, exchange.target
+            whole = partial(self._answer_now, exchange, cycle)
+            forward_native_now(pool, route, method, target, headers, body or None, whole, later)
+        except Exception as exc:
+            problem = self._problem_for(exchange, exc)
+            if problem is not None:
+                self._answer_now(exchange, cycle, *_problem_answer(problem, exchange.path))
+            else:
+                cycle.done()
+                self._finish(exchange)
+        finally:
+            request_id_var.reset(context)
+        return True
+
+    # -- one request, both ways ------------------------------------------------------------
+
+    def _admit(self, exchange: _Exchange, verified: Principal | None) -> Route | None:
+        """The edge checks of a proxied request, in order: path sanity, route, CORS
+        preflight (None: answer it), body size by Content-Length, token (``verified``: the
+        token's principal when already checked; else one verified recently, or
+        :class:`_Unverified` raised before anything was counted), rate limits; then the
+        headers for the service. Raises a Problem for the answer to give instead."""
+        path = exchange.path
+        method = exchange.method
+        if "/." in path and any(seg in (".", "..") for seg in path.split("/")):
+            raise BadRequest("The path has dot segments.")
+        route = self.table.match(path)
+        exchange.route_label, exchange.upstream = route.prefix, route.upstream
+        if route.upstream == "portal":
+            exchange.csp_kind = "portal"
+        listed = exchange.listed
+        if listed:
+            exchange.upstream_headers = [
+                (k, v) for k, v in exchange.upstream_headers if k not in listed
+            ]
+        origin = exchange.origin
+        if method == "OPTIONS" and origin is not None and exchange.preflight:
+            if not self.cors.allows(origin):
+                EDGE_REJECTIONS.labels("cors").inc()
+                raise Forbidden("This origin may not call the API from a browser.")
+            return None
+        length = exchange.length
+        declared = exchange.declared = None if length is None else _declared_length(length)
+        if declared is not None and declared > self.max_body:
+            EDGE_REJECTIONS.labels("body").inc()
+            raise PayloadTooLarge(f"The request body is over the limit of {self.max_body} bytes.")
+        peer = exchange.peer
+        forwarded_for = exchange.forwarded_for
+        address = (
+            peer if forwarded_for is None else self.proxies.client_address(peer, forwarded_for)
+        )
+        principal = (
+            None
+            if exchange.authorization is None
+            else self._principal(exchange, address, route.upstream == "identity", verified)
+        )
+        if principal is None and route.needs_token(method, path):
+            EDGE_REJECTIONS.labels("auth").inc()
+            raise Unauthorized("An access token is required.")
+        if method == "POST" and path.rstrip("/") in AUTH_ENDPOINTS:
+            self._limit_auth(address)
+        self._limit(exchange, address, principal)
+        # Passed: the headers for the service, in the order they have always had.
+        headers = exchange.upstream_headers
+        if exchange.chunked is None and declared and declared > self.buffer_limit:
+            headers.append((b"content-length", str(declared).encode()))
+        headers.append((b"x-request-id", exchange.rid_bytes))
+        chain = peer if forwarded_for is None else self._forwarded_for(peer, forwarded_for)
+        headers.append((b"x-forwarded-for", chain.encode()))
+        if exchange.forwarded_proto is None:  # the usual case, without a call
+            headers.append((b"x-forwarded-proto", _SCHEME_PROTO.get(exchange.scheme, b"http")))
+        else:
+            headers.append((b"x-forwarded-proto", self._proto(exchange)))
+        if exchange.host is not None:
+            headers.append((b"x-forwarded-host", exchange.host))
+        return route
+
+    async def _forward(
+        self,
+        exchange: _Exchange,
+        route: Route,
+        body: bytes | StreamedBody | None,
+        send: Send,
+    ) -> None:
+        if self.pools is not None:
+            await forward_native(
+                self.pools[route.upstream],
+                route,
+                exchange.method,
+                exchange.target,
+                exchange.upstream_headers,
+                body,
+                send,
+            )
+        else:
+            await forward_aiohttp(
+                self.session,
+                route,
+                exchange.method,
+                exchange.target,
+                exchange.upstream_headers,
+                body,
+                send,
+            )
+
+    async def _own(
+        self,
+        exchange: _Exchange,
+        own: tuple[OwnHandler, str],
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """One of the gateway's own endpoints (read-only; rate limited unless quiet)."""
+        handler, exchange.csp_kind = own
+        path = exchange.route_label = exchange.path
+        method = exchange.method
+        if method not in READ_METHODS:
+            raise MethodNotAllowed(
+                f"{method} is not allowed on {path}.", headers={"Allow": "GET, HEAD"}
+            )
+        if path not in QUIET_PATHS:
+            address = self.proxies.client_address(exchange.peer, exchange.forwarded_for)
+            self._limit(exchange, address, None)
+        await handler(scope, receive, send)
+
+    async def _guarded(self, exchange: _Exchange, work: Awaitable[int], send: Send) -> None:
+        """The rest of a request of the fast path, in a task: errors answered and the
+        request logged as :meth:`_http` does."""
+        try:
+            await work
+        except Exception as exc:
+            problem = self._problem_for(exchange, exc)
+            if problem is not None:
+                await self._answer_problem(exchange, problem, send)
+        finally:
+            self._finish(exchange)
+
+    def _problem_for(self, exchange: _Exchange, exc: Exception) -> Problem | None:
+        """The answer to an error out of the pipeline, None when none can be sent any more
+        (an answer has started) or nobody is left to read it (the client left)."""
+        if isinstance(exc, ClientGone):
+            exchange.status = 499
+            return None
+        if isinstance(exc, Problem):
+            problem = exc
+        else:
+            log.exception("unhandled error in the gateway", exc_info=exc)
+            problem = Problem(
+                "An unexpected error occurred; it has been logged with the request id.",
+                status=500,
+                title="Internal server error",
+                slug="internal",
+            )
+        return problem if exchange.status is None else None
+
+    def _finish(self, exchange: _Exchange) -> None:
+        """The access line and the request metrics, once the request is over."""
+        elapsed = time.perf_counter() - exchange.started
+        status = exchange.status or 500
+        method = exchange.method
+        route_label = exchange.route_label
+        path = exchange.path
+        if path not in QUIET_PATHS:
+            self.access_log.request(
+                {
+                    "method": method,
+                    "route": route_label,
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "upstream": exchange.upstream,
+                    "client": exchange.client,
+                }
+            )
+        self.metrics.observe(method, route_label, status, elapsed)
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def _head(
+        self, exchange: _Exchange, headers: list[tuple[bytes, bytes]], rendered: bool
+    ) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
+        """An answer's headers with the gateway's own (security headers, request id, CORS);
+        with ``rendered``, the security headers come back as written on the wire."""
+        kind = exchange.csp_kind
+        if rendered:  # the gateway's own server: security headers pre-rendered
+            out, wire = self.security.apply_rendered(headers, kind)
+        else:
+            out, wire = self.security.apply(list(headers), kind), None
+        out.append((b"x-request-id", exchange.rid_bytes))
+        if exchange.cors_headers:
+            out.extend(exchange.cors_headers)
+        return out, wire
+
+    def _sender(self, exchange: _Exchange, send: Send, rendered: bool) -> Send:
+        """``send`` with the gateway's headers added to the answer's start (:meth:`_head`);
+        under another server, a whole answer in one message is split in two."""
 
         async def send_out(message: Message) -> None:
             if message["type"] == "http.response.start":
                 exchange.status = message["status"]
-                if rendered:  # the gateway's own server: security headers pre-rendered
-                    headers, message[RENDERED] = security.apply_rendered(
-                        message.get("headers", ()), csp_kind
-                    )
-                else:
-                    headers = security.apply(list(message.get("headers", ())), csp_kind)
-                headers.append((b"x-request-id", exchange.rid_bytes))
-                if cors_headers:
-                    headers.extend(cors_headers)
+                headers, wire = self._head(exchange, message.get("headers", ()), rendered)
                 message["headers"] = headers
+                if wire is not None:
+                    message[RENDERED] = wire
                 if not rendered and BODY in message:  # another server: plain ASGI
                     body = message.pop(BODY)
                     await send(message)
@@ -203,164 +432,99 @@ class Gateway:
                     return
             await send(message)
 
-        route_label = "unmatched"
-        upstream = "-"
+        return send_out
+
+    async def _answer_problem(self, exchange: _Exchange, problem: Problem, send: Send) -> None:
+        status, headers, body = _problem_answer(problem, exchange.path)
+        await _answer(status, headers, body, send)
+
+    def _answer_now(
+        self,
+        exchange: _Exchange,
+        cycle: GatewayCycle,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+    ) -> None:
+        """A whole answer written from a callback (the fast path), then the request logged."""
+        context = request_id_var.set(exchange.rid)
         try:
-            own = self.own.get(path)
-            if own is not None:
-                handler, csp_kind = own
-                route_label = path
-                if method not in READ_METHODS:
-                    raise MethodNotAllowed(
-                        f"{method} is not allowed on {path}.", headers={"Allow": "GET, HEAD"}
-                    )
-                if path not in QUIET_PATHS:
-                    self._limit(exchange, self._address(scope, forwarded_for), None)
-                await handler(scope, receive, send_out)
-                return
-            if "/." in path and any(seg in (".", "..") for seg in path.split("/")):
-                raise BadRequest("The path has dot segments.")
-            route = self.table.match(path)
-            route_label, upstream = route.prefix, route.upstream
-            if upstream == "portal":
-                csp_kind = "portal"
-            if listed:
-                upstream_headers = [(k, v) for k, v in upstream_headers if k not in listed]
-            if (
-                method == "OPTIONS"
-                and origin is not None
-                and scope_has(scope, b"access-control-request-method")
-            ):
-                await self._preflight(origin, send_out)
-                return
-            declared = None if length is None else _declared_length(length)
-            if declared is not None and declared > self.max_body:
-                EDGE_REJECTIONS.labels("body").inc()
-                raise PayloadTooLarge(
-                    f"The request body is over the limit of {self.max_body} bytes."
-                )
-            client = scope.get("client")
-            peer: str = client[0] if client else "unknown"
-            address = (
-                peer if forwarded_for is None else self.proxies.client_address(peer, forwarded_for)
+            exchange.status = status
+            out, wire = self._head(exchange, headers, True)
+            cycle.answer(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": out,
+                    RENDERED: wire,
+                    BODY: body,
+                }
             )
-            principal = (
-                None
-                if authorization is None
-                else await self._principal(
-                    exchange, authorization, address, route.upstream == "identity"
-                )
-            )
-            if principal is None and route.needs_token(method, path):
-                EDGE_REJECTIONS.labels("auth").inc()
-                raise Unauthorized("An access token is required.")
-            if method == "POST" and path.rstrip("/") in AUTH_ENDPOINTS:
-                self._limit_auth(address)
-            self._limit(exchange, address, principal)
-            body: bytes | StreamedBody | None = None
-            if chunked is not None:
-                body = StreamedBody(receive, self.max_body)
-            elif declared:
-                if declared <= self.buffer_limit:
-                    body = await read_whole_body(receive, declared)
-                else:
-                    body = StreamedBody(receive, declared, declared)
-                    upstream_headers.append((b"content-length", str(declared).encode()))
-            upstream_headers.append((b"x-request-id", exchange.rid_bytes))
-            chain = peer if forwarded_for is None else self._forwarded_for(scope, forwarded_for)
-            upstream_headers.append((b"x-forwarded-for", chain.encode()))
-            upstream_headers.append((b"x-forwarded-proto", self._proto(scope, forwarded_proto)))
-            if host is not None:
-                upstream_headers.append((b"x-forwarded-host", host))
-            query: bytes = scope.get("query_string", b"")
-            target: bytes = scope.get("raw_path") or path.encode()
-            if query:
-                target += b"?" + query
-            if self.pools is not None:
-                await forward_native(
-                    self.pools[upstream], route, method, target, upstream_headers, body, send_out
-                )
-            else:
-                await forward_aiohttp(
-                    self.session, route, method, target, upstream_headers, body, send_out
-                )
-        except Problem as problem:
-            if exchange.status is None:
-                await problem_response(problem, path)(scope, receive, send_out)
-        except ClientGone:
-            exchange.status = 499
         except Exception:
             log.exception("unhandled error in the gateway")
-            if exchange.status is None:
-                internal = Problem(
-                    "An unexpected error occurred; it has been logged with the request id.",
-                    status=500,
-                    title="Internal server error",
-                    slug="internal",
-                )
-                await problem_response(internal, path)(scope, receive, send_out)
         finally:
-            elapsed = time.perf_counter() - started
-            status = exchange.status or 500
-            if path not in QUIET_PATHS:
-                self.access_log.request(
-                    {
-                        "method": method,
-                        "route": route_label,
-                        "path": path,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "upstream": upstream,
-                        "client": exchange.client,
-                    }
-                )
-            self.metrics.observe(method, route_label, status, elapsed)
+            self._finish(exchange)
             request_id_var.reset(context)
 
     # -- edge checks -----------------------------------------------------------------------
 
-    def _address(self, scope: Scope, forwarded_for: bytes | None) -> str:
-        client = scope.get("client")
-        peer = client[0] if client else "unknown"
-        return self.proxies.client_address(peer, forwarded_for)
-
-    def _forwarded_for(self, scope: Scope, forwarded_for: bytes | None) -> str:
-        client = scope.get("client")
-        peer = client[0] if client else "unknown"
-        if forwarded_for is not None and self.proxies.trusts(peer):
+    def _forwarded_for(self, peer: str, forwarded_for: bytes) -> str:
+        if self.proxies.trusts(peer):
             return f"{forwarded_for.decode('latin-1')}, {peer}"
         return peer
 
-    def _proto(self, scope: Scope, forwarded_proto: bytes | None) -> bytes:
-        if forwarded_proto is not None:
-            client = scope.get("client")
-            if client and self.proxies.trusts(client[0]):
-                value = forwarded_proto.split(b",")[0].strip().lower()
-                if value in (b"http", b"https"):
-                    return value
-        return b"https" if scope.get("scheme") == "https" else b"http"
+    def _proto(self, exchange: _Exchange) -> bytes:
+        forwarded_proto = exchange.forwarded_proto
+        if (
+            forwarded_proto is not None
+            and exchange.has_client
+            and self.proxies.trusts(exchange.peer)
+        ):
+            value = forwarded_proto.split(b",")[0].strip().lower()
+            if value in (b"http", b"https"):
+                return value
+        return b"https" if exchange.scheme == "https" else b"http"
 
-    async def _principal(
-        self, exchange: _Exchange, authorization: bytes | None, address: str, basic_ok: bool
+    def _principal(
+        self, exchange: _Exchange, address: str, basic_ok: bool, verified: Principal | None
     ) -> Principal | None:
         """The verified caller, if an Authorization header came. Any header but Basic to the
-        identity service (client credentials, RFC 6749 2.3.1) must be a valid Bearer token."""
+        identity service (client credentials, RFC 6749 2.3.1) must be a valid Bearer token:
+        ``verified`` when it was just checked, else one the verifier remembers; otherwise
+        :class:`_Unverified` is raised for the caller to verify it (:meth:`_verify`)."""
+        authorization = exchange.authorization
         if authorization is None:
             return None
         if basic_ok and authorization[:6].lower() == b"basic ":
             return None
+        if verified is not None:
+            return verified
         try:
-            principal = await self.verifier.verify(bearer_token(authorization))
+            token = bearer_token(authorization)
         except Unauthorized:
-            EDGE_REJECTIONS.labels("auth").inc()
-            exchange.client = "addr:" + address
-            # Bad tokens count against the address, so guessing them is rate limited too.
-            wait = self.limiter.retry_after("addr:" + address)
-            if wait is not None:
-                EDGE_REJECTIONS.labels("rate").inc()
-                raise TooManyRequests("Too many requests; slow down.", retry_after=wait) from None
+            self._bad_token(exchange, address)
             raise
+        principal = remembered(self.verifier, token)
+        if principal is None:
+            raise _Unverified(token, address)
         return principal
+
+    async def _verify(self, exchange: _Exchange, token: str, address: str) -> Principal:
+        try:
+            return await self.verifier.verify(token)
+        except Unauthorized:
+            self._bad_token(exchange, address)
+            raise
+
+    def _bad_token(self, exchange: _Exchange, address: str) -> None:
+        """A token that is not valid: counted, and against the address's rate limit, so
+        guessing tokens is rate limited too (429 instead of the 401 when over it)."""
+        EDGE_REJECTIONS.labels("auth").inc()
+        exchange.client = "addr:" + address
+        wait = self.limiter.retry_after("addr:" + address)
+        if wait is not None:
+            EDGE_REJECTIONS.labels("rate").inc()
+            raise TooManyRequests("Too many requests; slow down.", retry_after=wait) from None
 
     def _limit(self, exchange: _Exchange, address: str, principal: Principal | None) -> None:
         key = "sub:" + principal.sub if principal is not None else "addr:" + address
@@ -378,19 +542,6 @@ class Gateway:
                 "Too many sign-in or sign-up attempts from this address; wait and retry.",
                 retry_after=wait,
             )
-
-    async def _preflight(self, origin: bytes, send: Send) -> None:
-        if not self.cors.allows(origin):
-            EDGE_REJECTIONS.labels("cors").inc()
-            raise Forbidden("This origin may not call the API from a browser.")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 204,
-                "headers": self.cors.preflight_headers(),
-            }
-        )
-        await send({"type": "http.response.body", "body": b""})
 
     # -- the gateway's own endpoints -------------------------------------------------------
 
@@ -440,18 +591,101 @@ class Gateway:
 
 
 class _Exchange:
-    """What the gateway learned about one request, for its access log line."""
+    """One request at the edge: what its headers say, and what the gateway learned about it
+    on the way (for its answer and its access log line)."""
 
-    __slots__ = ("client", "rid_bytes", "status")
+    # What most requests have, shared (an instance only stores what it sets).
+    listed: frozenset[bytes] = frozenset()
+    length: bytes | None = None
+    declared: int | None = None
+    chunked: bytes | None = None
+    authorization: bytes | None = None
+    origin: bytes | None = None
+    preflight = False
+    forwarded_for: bytes | None = None
+    forwarded_proto: bytes | None = None
+    host: bytes | None = None
+    cors_headers: list[tuple[bytes, bytes]] | None = None
+    csp_kind = "api"
+    status: int | None = None
+    client = "-"
+    route_label = "unmatched"
+    upstream = "-"
 
-    def __init__(self, rid: str) -> None:
+    def __init__(self, scope: Scope, cors: CorsPolicy) -> None:
+        """The request as the edge checks see it: its headers sorted into those the gateway
+        reads, drops or passes on, and its request id."""
+        self.started = time.perf_counter()
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        query: bytes = scope.get("query_string", b"")
+        target: bytes = scope.get("raw_path") or self.path.encode()
+        self.target = target + b"?" + query if query else target
+        client = scope.get("client")
+        self.has_client = bool(client)
+        self.peer: str = client[0] if client else "unknown"
+        self.scheme: str | None = scope.get("scheme")
+        self.upstream_headers: list[tuple[bytes, bytes]] = []
+        upstream_headers = self.upstream_headers
+        request_id = None
+        for key, value in scope["headers"]:
+            if key in REQUEST_DROP:
+                if key == b"x-request-id":
+                    request_id = value
+                elif key == b"transfer-encoding":
+                    self.chunked = value
+                elif key == b"x-forwarded-for":
+                    self.forwarded_for = value
+                elif key == b"x-forwarded-proto":
+                    self.forwarded_proto = value
+                elif key == b"host":
+                    self.host = value
+                elif key == b"connection":
+                    self.listed = connection_tokens(((key, value),))
+                continue
+            if key == b"content-length":
+                self.length = value
+                continue
+            if key == b"authorization":
+                self.authorization = value
+            elif key == b"origin":
+                self.origin = value
+            elif key == b"access-control-request-method":
+                self.preflight = True
+            upstream_headers.append((key, value))
+        self.rid = rid = (
+            new_request_id()
+            if request_id is None
+            else accept_request_id(request_id.decode("latin-1"))
+        )
         self.rid_bytes = rid.encode()
-        self.status: int | None = None
-        self.client = "-"
+        origin = self.origin
+        if origin is not None and cors.allows(origin):
+            self.cors_headers = cors.response_headers(origin)
 
 
-def scope_has(scope: Scope, name: bytes) -> bool:
-    return any(key == name for key, _ in scope["headers"])
+_SCHEME_PROTO: dict[str | None, bytes] = {"https": b"https"}
+"""X-Forwarded-Proto by the request's own scheme (anything but https is http)."""
+
+
+class _Unverified(Exception):
+    """The request's token is not one verified recently: verify it (asynchronously)."""
+
+    def __init__(self, token: str, address: str) -> None:
+        super().__init__()
+        self.token = token
+        self.address = address
+
+
+async def _answer(status: int, headers: list[tuple[bytes, bytes]], body: bytes, send: Send) -> None:
+    """A whole answer the gateway makes itself, in one message (see ``Gateway._sender``)."""
+    await send({"type": "http.response.start", "status": status, "headers": headers, BODY: body})
+
+
+def _problem_answer(problem: Problem, path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A problem+json answer as status, headers and body (``problem_response``'s)."""
+    response = problem_response(problem, path)
+    return response.status_code, response.raw_headers, bytes(response.body)
 
 
 def _declared_length(value: bytes | None) -> int | None:

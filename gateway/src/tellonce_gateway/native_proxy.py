@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,6 +38,14 @@ against it; a 204 must not carry one at all."""
 
 _LATENCY: dict[str, Any] = {}
 """UPSTREAM_LATENCY's child per upstream, kept: a label look-up per request is not free."""
+
+WholeAnswer = Callable[[int, list[tuple[bytes, bytes]], bytes], None]
+"""Takes a complete answer (status, headers, body) and passes it on, from a callback."""
+Work = Callable[[Send], Coroutine[Any, Any, int]]
+"""The rest of a forwarding, given the ``send`` to pass the answer on with; returns the
+status sent."""
+Later = Callable[[Work], None]
+"""Runs the rest of a forwarding in a task."""
 
 
 def make_pool(base_url: str, connect_timeout: float, keepalive_seconds: float) -> UpstreamPool:
@@ -98,11 +107,17 @@ async def forward_native(
     headers: list[tuple[bytes, bytes]],
     body: bytes | StreamedBody | None,
     send: Send,
+    *,
+    retry: bool = True,
 ) -> int:
+    """Send the request to the route's service and pass its answer on through ``send``;
+    returns the status sent. Raises a Problem (nothing sent yet) when the service cannot
+    answer. ``retry``: an idempotent request may be sent once more when a pooled connection
+    turns out closed (False when that try has already been made)."""
     upstream = route.upstream
     head = request_head(method, target, route.host_header, headers, body)
     sent_at = time.perf_counter()
-    retry = method in IDEMPOTENT and not isinstance(body, StreamedBody)
+    retry = retry and method in IDEMPOTENT and not isinstance(body, StreamedBody)
     while True:
         conn = pool.idle_connection()  # the usual case: no coroutine to wait on
         reused = conn is not None
@@ -129,28 +144,115 @@ async def forward_native(
         except BaseException:
             conn.close()
             raise
+    return await _pass_answer(pool, conn, route, sent_at, send)
+
+
+def forward_native_now(
+    pool: UpstreamPool,
+    route: Route,
+    method: str,
+    target: bytes,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes | None,
+    whole: WholeAnswer,
+    later: Later,
+) -> None:
+    """:func:`forward_native` without a task for the usual exchange: the request goes out
+    now on an idle pooled connection, and a small answer that is all in is handed to
+    ``whole`` from the connection's callback. Anything else (no idle connection, a failure,
+    a retry, an answer to stream) goes on as :func:`forward_native` would, in a task
+    (``later``)."""
+    conn = pool.idle_connection()
+    if conn is None:
+        later(lambda send: forward_native(pool, route, method, target, headers, body, send))
+        return
+    upstream = route.upstream
+    sent_at = time.perf_counter()
+
+    def answered() -> None:
+        error = conn.error
+        if error is not None and not conn.head_done:
+            conn.close()
+            if method in IDEMPOTENT and error.kind == "broken" and not conn.received_any:
+                # The service closed this idle connection just now: once more, as
+                # forward_native does (on a connection of its own, with no retry left).
+                later(
+                    lambda send: forward_native(
+                        pool, route, method, target, headers, body, send, retry=False
+                    )
+                )
+            else:
+                problem = _problem(error, upstream)
+                later(lambda send: _raise(problem))
+            return
+        if not conn.complete or error is not None:
+            later(lambda send: _pass_answer(pool, conn, route, sent_at, send))
+            return
+        try:
+            status, out, _ = _answer_head(conn)
+            whole(status, out, conn.whole_body() or b"")
+        except BaseException:
+            conn.close()
+            raise
+        finally:
+            pool.release(conn)
+            _observe(upstream, conn.head_at - sent_at)
+
+    conn.begin(head_only=method == "HEAD")
+    head = request_head(method, target, route.host_header, headers, body)
+    try:
+        conn.send_and_notify(head, body, route.read_timeout, answered)
+    except BaseException:
+        conn.close()
+        raise
+
+
+async def _raise(problem: Problem) -> int:
+    raise problem
+
+
+def _answer_head(conn: UpstreamConnection) -> tuple[int, list[tuple[bytes, bytes]], int]:
+    """The answer's status, the headers to pass on (hop-by-hop and the ones the gateway
+    sets dropped) and its Content-Length (-1 when none)."""
+    out: list[tuple[bytes, bytes]] = []
+    listed: frozenset[bytes] = frozenset()
+    length = -1
+    status = conn.status
+    bodiless = status in NO_BODY_STATUSES
+    for pair in conn.headers:
+        name = pair[0]
+        if name in RESPONSE_DROP:
+            if name == b"connection":
+                listed = connection_tokens((pair,))
+            continue
+        if name == b"content-length":
+            if bodiless:
+                continue  # see NO_BODY_STATUSES
+            if pair[1].isdigit():
+                length = int(pair[1])
+        out.append(pair)
+    if listed:
+        out = [(k, v) for k, v in out if k not in listed]
+    return status, out, length
+
+
+def _observe(upstream: str, seconds: float) -> None:
+    latency = _LATENCY.get(upstream)
+    if latency is None:
+        latency = _LATENCY[upstream] = UPSTREAM_LATENCY.labels(upstream)
+    latency.observe(seconds)
+
+
+async def _pass_answer(
+    pool: UpstreamPool, conn: UpstreamConnection, route: Route, sent_at: float, send: Send
+) -> int:
+    """Pass on an answer whose head is in: whole when it is (or soon will be) all in and
+    small, else streamed as it arrives; the connection goes back to the pool after it."""
+    upstream = route.upstream
     # Observed once the answer is on its way to the client, not before (it is only a metric).
     head_seconds = conn.head_at - sent_at
     try:
-        out: list[tuple[bytes, bytes]] = []
-        listed: frozenset[bytes] = frozenset()
-        length = -1
-        status = conn.status
-        bodiless = status in NO_BODY_STATUSES
-        for pair in conn.headers:
-            name = pair[0]
-            if name in RESPONSE_DROP:
-                if name == b"connection":
-                    listed = connection_tokens((pair,))
-                continue
-            if name == b"content-length":
-                if bodiless:
-                    continue  # see NO_BODY_STATUSES
-                if pair[1].isdigit():
-                    length = int(pair[1])
-            out.append(pair)
-        if listed:
-            out = [(k, v) for k, v in out if k not in listed]
+        status, out, length = _answer_head(conn)
         whole = conn.whole_body()
         if whole is None and 0 <= length <= WHOLE_RESPONSE_BYTES:
             # A small answer whose body is still on its way: wait for it, so head and body
@@ -186,10 +288,7 @@ async def forward_native(
         raise
     finally:
         pool.release(conn)
-        latency = _LATENCY.get(upstream)
-        if latency is None:
-            latency = _LATENCY[upstream] = UPSTREAM_LATENCY.labels(upstream)
-        latency.observe(head_seconds)
+        _observe(upstream, head_seconds)
 
 
 def _problem(exc: UpstreamError, upstream: str) -> Problem:

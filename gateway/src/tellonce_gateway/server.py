@@ -18,8 +18,14 @@ pipelining, upgrades refused, flow control, shutdown, 400 on a garbled request, 
   as that very ``bytes``.
 - one keep-alive timer per connection, re-armed when it fires, instead of a timer made after
   every response and cancelled by the next request.
+- a fast path (``FAST_PATH``): an application may take a request that is all in (not
+  pipelined, the client reading, no ``Expect: 100-continue``) straight from the parser's
+  callback, with no task and no awaited receive or send, and answer it with
+  :meth:`GatewayCycle.answer` or finish it with :meth:`GatewayCycle.continue_in_task`.
+  A request whose small body (Content-Length up to uvicorn's 64 KiB high-water mark) comes
+  in a later read waits for it first; anything else runs as ASGI, as before.
 
-Measured in docs/gateway.md ("Latency of one request")."""
+Measured in docs/gateway.md ("Latency of one request", "The fast path")."""
 
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ import asyncio
 import contextvars
 import re
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 import httptools
@@ -58,8 +64,10 @@ is checked."""
 _CLEAN_NAMES_MAX = 1024
 _FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 """Never remembered: they change how the message is framed."""
-_ONE_OFF = frozenset({b"date", b"x-request-id"})
-"""Names whose values change every second or every request: the value is not remembered."""
+_ONE_OFF = frozenset({b"x-request-id"})
+"""Names whose values change every request: the value is not remembered. (The server's
+``Date`` is, for the second it lasts: one field a second, until the set is full and starts
+again.)"""
 _NOT_RENDERED = _FRAMING | {b"date"}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _URL_ODD = re.compile(b"[\x00-\x20\x7f#]")
@@ -73,6 +81,19 @@ head and body leave in one write). An application served by another server gets 
 extension and sends plain ASGI messages."""
 RENDERED = "tellonce.rendered_headers"
 BODY = "tellonce.body"
+FAST_PATH = "fast_path"
+"""An application attribute: a :class:`FastPath`, tried for each request that is all in
+after one read (not pipelined, the client reading), before any task is made for it."""
+
+
+class FastPath(Protocol):
+    def __call__(self, scope: Any, body: bytes, cycle: GatewayCycle) -> bool:
+        """Take the request (its scope and whole body) and answer it through ``cycle``'s
+        :meth:`~GatewayCycle.answer` or :meth:`~GatewayCycle.continue_in_task`, returning
+        True; or leave it untouched and return False (it then runs as an ASGI request)."""
+        ...
+
+
 _CLEAN_RENDERED: set[bytes] = set()
 """Pre-rendered header blocks already checked (the gateway has a dozen, all constant)."""
 
@@ -129,6 +150,7 @@ class GatewayCycle(RequestResponseCycle):
     # -- ASGI --------------------------------------------------------------------------
 
     async def run_asgi(self, app: ASGI3Application) -> None:
+        """uvicorn's, with :meth:`_close` for a response left unfinished."""
         try:
             result = await app(  # type: ignore[func-returns-value]
                 self.scope, self.receive, self.send
@@ -156,6 +178,10 @@ class GatewayCycle(RequestResponseCycle):
     async def send(self, message: ASGISendEvent) -> None:
         if self.flow.write_paused and not self.disconnected:
             await self.flow.drain()
+        self._send_now(message)
+
+    def _send_now(self, message: ASGISendEvent) -> None:
+        """:meth:`send` once the client reads again (what follows the wait for it)."""
         if self.disconnected:
             return
         if not self.response_started:
@@ -185,6 +211,48 @@ class GatewayCycle(RequestResponseCycle):
                 f"Unexpected ASGI message '{message['type']}' sent, "
                 "after response already completed."
             )
+
+    # -- the fast path: a request answered from callbacks, without a task ------------------
+
+    def answer(self, message: dict[str, Any]) -> None:
+        """Send a whole answer now (an ``http.response.start`` with ``BODY``): a request of
+        the fast path is done. A client that is not reading gets it from a task once it
+        reads again, as :meth:`send` would wait."""
+        if self.flow.write_paused and not self.disconnected:
+            self.continue_in_task(self.send(message))  # type: ignore[arg-type]
+            return
+        try:
+            self._send_now(message)  # type: ignore[arg-type]
+        finally:
+            self.done()
+
+    def continue_in_task(self, work: Coroutine[Any, Any, None]) -> None:
+        """Finish a request of the fast path in a task of its own (what cannot be done from
+        a callback: connecting, streaming, waiting for the client)."""
+        self.protocol.own_task(self._finish_in_task(work), None)
+
+    async def _finish_in_task(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except BaseException as exc:
+            self.logger.error("Exception in ASGI application\n", exc_info=exc)
+            if not self.response_started:
+                await self.send_500_response()
+        finally:
+            self.done()
+
+    def done(self) -> None:
+        """The application is done with a request of the fast path: what :meth:`run_asgi`
+        checks then (an answer not started is a 500, one not finished is cut)."""
+        self.on_response = _nothing
+        if self.response_complete or self.disconnected:
+            return
+        if not self.response_started:
+            self.logger.error("ASGI callable returned without starting response.")
+            self.protocol.own_task(self.send_500_response(), None)
+        else:
+            self.logger.error("ASGI callable returned without completing response.")
+            self._close()
 
     def _body(self, body: bytes, more_body: bool) -> None:
         data: bytes | None
@@ -232,7 +300,8 @@ class GatewayCycle(RequestResponseCycle):
                     continue
                 name, value = pair
                 if name in names:  # a valid lower-case name of no framing meaning
-                    if HEADER_VALUE_RE.search(value):
+                    # letters and digits only (request ids): nothing the expression finds
+                    if not value.isalnum() and HEADER_VALUE_RE.search(value):
                         raise RuntimeError("Invalid HTTP header value.")
                     if name not in _ONE_OFF:
                         if len(clean) >= _CLEAN_PAIRS_MAX:
@@ -382,6 +451,11 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        fast: FastPath | None = getattr(self.app, FAST_PATH, None)
+        if self.limit_concurrency is not None or self.config.reset_contextvars:
+            fast = None  # counted and fresh-context requests need a task each
+        self._fast = fast
+        self._pending: tuple[GatewayCycle, ASGI3Application] | None = None
         self._asgi: ASGIVersions = {"version": self.asgi_version, "spec_version": "2.3"}
         self._fresh_context = self.config.reset_contextvars
         self._idle_since: float | None = None
@@ -390,6 +464,10 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        pending = self._pending
+        if pending is not None:  # its body never came: the application hears of it
+            self._pending = None
+            self._start_asgi_task(*pending)
         waiting = self._next
         if waiting is not None:
             self._next = None
@@ -412,6 +490,26 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
+        finally:
+            pending = self._pending
+            if pending is not None and not self._body_coming(pending[0]):
+                self._pending = None  # not complete in this read: the usual way, in a task
+                self._start_asgi_task(*pending)
+
+    def _body_coming(self, cycle: GatewayCycle) -> bool:
+        """Whether a request whose head came without all of its body waits for the rest
+        (then the fast path may take it whole): a small body declared by Content-Length
+        (up to uvicorn's high-water mark, so reading never pauses for it), the connection
+        still open. Anything else starts at once and streams its body."""
+        if self.transport.is_closing():
+            return False
+        length = None
+        for name, value in cycle.scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                return False
+        return length is not None and length.isdigit() and int(length) <= HIGH_WATER_LIMIT
 
     def send_400_response(self, msg: str) -> None:
         if self.cycle is not None:
@@ -512,7 +610,15 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self.expect_100_continue,
         )
         if existing_cycle is None or existing_cycle.response_complete:
-            self._start_asgi_task(self.cycle, app)
+            if (
+                self._fast is not None
+                and app is self.app
+                and not self.flow.write_paused
+                and not self.expect_100_continue  # the ASGI way sends the interim 100
+            ):
+                self._pending = (self.cycle, app)  # the fast path, if it all comes now
+            else:
+                self._start_asgi_task(self.cycle, app)
         else:
             self.flow.pause_reading()
             self.pipeline.appendleft((self.cycle, app))
@@ -524,7 +630,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         previous application call still running after its response) gets a task of its
         own, as with uvicorn."""
         if self._fresh_context:  # uvicorn's reset_contextvars: a new context each time
-            self._own_task(cycle.run_asgi(app), contextvars.Context())
+            self.own_task(cycle.run_asgi(app), contextvars.Context())
             return
         waiting = self._next
         if waiting is not None:
@@ -535,13 +641,14 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 return
             self._worker = None  # it was cancelled while it waited
         if self._worker is None:
-            self._worker = self._own_task(self._serve(cycle, app), None)  # type: ignore[arg-type]
+            self._worker = self.own_task(self._serve(cycle, app), None)  # type: ignore[arg-type]
             return
-        self._own_task(cycle.run_asgi(app), None)
+        self.own_task(cycle.run_asgi(app), None)
 
-    def _own_task(
+    def own_task(
         self, coro: Coroutine[Any, Any, None], context: contextvars.Context | None
     ) -> asyncio.Task[None]:
+        """A task counted in the server's tasks (shutdown waits for it)."""
         task = self.loop.create_task(coro, context=context)
         task.add_done_callback(self._task_done)
         self.tasks.add(task)
@@ -582,4 +689,13 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
             return
         cycle.more_body = False
+        pending = self._pending
+        if pending is not None and pending[0] is cycle and self._fast is not None:
+            # All of the request is in: the application may answer it from here.
+            self._pending = None
+            chunks = cycle.chunks
+            body = b"" if not chunks else chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            if self._fast(cycle.scope, body, cycle):
+                return  # nothing will wait for the body
+            self._start_asgi_task(*pending)
         cycle.message_event.set()

@@ -42,15 +42,22 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.reusable = False
         self.idle_since = 0.0
-        self.head_only = False
         self.deadline: float | None = None
         """When the wait in progress times out (``None``: no wait in progress)."""
         self.wait_seconds = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
-        self._reset()
+        self._feeding = False
+        """Inside ``parser.feed_data``: a callback waits for the read to be parsed whole."""
+        self.paused = False
+        self.begin(head_only=False)
 
-    def _reset(self) -> None:
+    def begin(self, head_only: bool) -> None:
+        """Start an exchange. The parser is kept: a connection is only reused after a
+        complete keep-alive answer, where llhttp is ready for the next message."""
+        if self.paused:
+            self._resume_reading()
+        self.head_only = head_only
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: deque[bytes] = deque()
@@ -59,6 +66,9 @@ class UpstreamConnection(asyncio.Protocol):
         self.received_any = False
         self.error: UpstreamError | None = None
         self.head_waiter: asyncio.Future[None] | None = None
+        self.on_head: Callable[[], None] | None = None
+        """Called instead of waking ``head_waiter`` (:meth:`send_and_notify`)."""
+        self.head_due = False
         self.body_waiter: asyncio.Future[None] | None = None
         self.drain_waiter: asyncio.Future[None] | None = None
         self.head_done = False
@@ -67,7 +77,6 @@ class UpstreamConnection(asyncio.Protocol):
         self.hold_small = False
         self.holding = False
         self.informational = False
-        self.paused = False
         self.write_paused = False
 
     # -- asyncio.Protocol ------------------------------------------------------------------
@@ -86,6 +95,7 @@ class UpstreamConnection(asyncio.Protocol):
             # framed its answer wrongly, and they must never answer the next request.
             self.close()
             return
+        self._feeding = True
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
@@ -93,6 +103,10 @@ class UpstreamConnection(asyncio.Protocol):
             if not self.complete:
                 self._fail(UpstreamError("broken", "The service sent a malformed response."))
             self.close()
+        finally:
+            self._feeding = False
+        if self.head_due:
+            self._notify()
 
     def eof_received(self) -> bool | None:
         return None
@@ -157,7 +171,8 @@ class UpstreamConnection(asyncio.Protocol):
         if self.buffered > HIGH_WATER and self.transport is not None and not self.paused:
             self.paused = True
             self.transport.pause_reading()
-        self._wake_body()
+        if self.body_waiter is not None:
+            self._wake_body()
 
     def on_message_complete(self) -> None:
         if self.informational:
@@ -167,15 +182,35 @@ class UpstreamConnection(asyncio.Protocol):
             return
         self.complete = True
         self.reusable = self.parser.should_keep_alive() and not self.head_only
-        self._wake_head()
-        self._wake_body()
+        if self.on_head is not None and self._feeding:
+            self.head_due = True  # see _wake_head
+        else:
+            self._wake_head()
+        if self.body_waiter is not None:
+            self._wake_body()
 
     # -- used by the pool and the proxy ----------------------------------------------------
 
     def _wake_head(self) -> None:
+        if self.on_head is not None:
+            self.head_due = True
+            if not self._feeding:
+                self._notify()
+            return
         waiter = self.head_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def _notify(self) -> None:
+        """Call ``on_head`` once, after the read in progress has been parsed whole (bytes
+        after the answer in the same read must be seen before the connection is reused)."""
+        callback = self.on_head
+        self.on_head = None
+        self.head_due = False
+        self.deadline = None
+        self.hold_small = self.holding = False
+        if callback is not None:
+            callback()
 
     def _wake_body(self) -> None:
         waiter = self.body_waiter
@@ -185,6 +220,8 @@ class UpstreamConnection(asyncio.Protocol):
     def _fail(self, error: UpstreamError) -> None:
         if self.error is None:
             self.error = error
+        if self.on_head is not None:
+            self._wake_head()
         for waiter in (self.head_waiter, self.body_waiter, self.drain_waiter):
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
@@ -233,13 +270,6 @@ class UpstreamConnection(asyncio.Protocol):
             await waiter
         finally:
             self.deadline = None
-
-    def begin(self, head_only: bool) -> None:
-        """Start an exchange. The parser is kept: a connection is only reused after a
-        complete keep-alive answer, where llhttp is ready for the next message."""
-        self._resume_reading()
-        self._reset()
-        self.head_only = head_only
 
     def _resume_reading(self) -> None:
         """Read from the service again after a large answer paused it (``HIGH_WATER``)."""
@@ -292,6 +322,21 @@ class UpstreamConnection(asyncio.Protocol):
         if self.error is not None and not self.head_done:
             raise self.error
 
+    def send_and_notify(
+        self, head: bytes, body: bytes | None, seconds: float, on_head: Callable[[], None]
+    ) -> None:
+        """What :meth:`send_and_wait_head` does, without a task: ``on_head`` is called once,
+        from the connection's callbacks, when the answer's head (all of a small answer) is in
+        or the exchange failed; :attr:`error` and :attr:`head_done` then tell which."""
+        self.hold_small = True
+        self.on_head = on_head
+        self._arm(seconds)
+        assert self.transport is not None
+        if body:
+            self.transport.writelines((head, body))
+        else:
+            self.transport.write(head)
+
     async def body(self, seconds: float) -> AsyncIterator[bytes]:
         """The response body as it arrives; at most ``seconds`` between pieces."""
         while True:
@@ -322,7 +367,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.buffered = 0
         # A large answer that arrived whole paused reading on the way; a connection left
         # paused would never read its next answer (each request on it timed out).
-        self._resume_reading()
+        if self.paused:
+            self._resume_reading()
         return body
 
 
