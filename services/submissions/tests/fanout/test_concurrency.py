@@ -219,7 +219,10 @@ async def test_thousand_submissions_three_agencies_three_workers_one_killed(
     }
     database = Database(fresh_database_url)
     lease = {"SUBMISSIONS_DELIVERY_LEASE_SECONDS": "5"}
-    workers = [spawn_worker(fresh_database_url, **lease) for _ in range(3)]
+    # Worker 0 starts first and the others once it has delivered: started together on a
+    # loaded machine, the other two could drain every row before worker 0 had imported,
+    # leaving it nothing to be killed in the middle of (a CI run timed out that way).
+    workers = [spawn_worker(fresh_database_url, **lease)]
     expected: set[str] = set()
     try:
 
@@ -235,6 +238,10 @@ async def test_thousand_submissions_three_agencies_three_workers_one_killed(
         # (SIGKILL) after 400 submissions and started again after 600.
         for wave in range(0, 1000, 8):
             await asyncio.gather(*(submit(n) for n in range(wave, min(wave + 8, 1000))))
+            if wave == 0:
+                first = f":{workers[0].pid}:"
+                await wait_until_async(lambda v=first: worker_has_attempts(database, v), 60)
+                workers += [spawn_worker(fresh_database_url, **lease) for _ in range(2)]
             if wave == 400:
                 # Kill it mid-run: only once it has recorded deliveries of its own.
                 victim = f":{workers[0].pid}:"
