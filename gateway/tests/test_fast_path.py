@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from tellonce_gateway.app import Gateway
-from tellonce_gateway.edge_auth import remembered
 from tellonce_gateway.main import create_app
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.logging import JSONFormatter
@@ -287,8 +286,8 @@ async def test_remembered_is_what_verify_returns_from_memory(stack: Any) -> None
     assert isinstance(app, Gateway)
     verifier: TokenVerifier = app.verifier
     token = stack.tokens.token("resident-3")
-    assert remembered(verifier, token) is None
+    assert verifier.remembered(token) is None
     principal = await verifier.verify(token)
-    assert remembered(verifier, token) == principal
-    assert remembered(verifier, token + "x") is None
+    assert verifier.remembered(token) == principal
+    assert verifier.remembered(token + "x") is None
     await app.close()

@@ -28,7 +28,7 @@ from tellonce_gateway.accesslog import AccessLog
 from tellonce_gateway.clients import TrustedProxies
 from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
-from tellonce_gateway.edge_auth import bearer_token, remembered
+from tellonce_gateway.edge_auth import bearer_token
 from tellonce_gateway.headers import REQUEST_DROP, SecurityHeaders, connection_tokens
 from tellonce_gateway.metrics import EDGE_REJECTIONS
 from tellonce_gateway.native_proxy import Work, forward_native, forward_native_now, make_pool
@@ -52,6 +52,7 @@ from tellonce_shared.middleware import accept_request_id, new_request_id
 from tellonce_shared.problems import (
     BadRequest,
     Forbidden,
+    InternalError,
     MethodNotAllowed,
     PayloadTooLarge,
     Problem,
@@ -153,35 +154,34 @@ class Gateway:
         context = request_id_var.set(exchange.rid)
         send_out = self._sender(exchange, send, EXTENSION in (scope.get("extensions") or ()))
         try:
-            own = self.own.get(exchange.path)
-            if own is not None:
-                await self._own(exchange, own, scope, receive, send_out)
-                return
-            try:
-                route = self._admit(exchange, None)
-            except _Unverified as unverified:
-                principal = await self._verify(exchange, unverified.token, unverified.address)
-                route = self._admit(exchange, principal)
-            if route is None:
-                await _answer(204, self.cors.preflight_headers(), b"", send_out)
-                return
-            body: bytes | StreamedBody | None = None
-            declared = exchange.declared
-            if exchange.chunked is not None:
-                body = StreamedBody(receive, self.max_body)
-            elif declared:
-                if declared <= self.buffer_limit:
-                    body = await read_whole_body(receive, declared)
-                else:
-                    body = StreamedBody(receive, declared, declared)
-            await self._forward(exchange, route, body, send_out)
-        except Exception as exc:
-            problem = self._problem_for(exchange, exc)
-            if problem is not None:
-                await self._answer_problem(exchange, problem, send_out)
+            work = self._serve(exchange, scope, receive, send_out)
+            await self._guarded(exchange, work, send_out)
         finally:
-            self._finish(exchange)
             request_id_var.reset(context)
+
+    async def _serve(self, exchange: _Exchange, scope: Scope, receive: Receive, send: Send) -> None:
+        own = self.own.get(exchange.path)
+        if own is not None:
+            await self._own(exchange, own, scope, receive, send)
+            return
+        try:
+            route = self._admit(exchange, None)
+        except _Unverified as unverified:
+            principal = await self._verify(exchange, unverified.token, unverified.address)
+            route = self._admit(exchange, principal)
+        if route is None:
+            await _answer(204, self.cors.preflight_headers(), b"", send)
+            return
+        body: bytes | StreamedBody | None = None
+        declared = exchange.declared
+        if exchange.chunked is not None:
+            body = StreamedBody(receive, self.max_body)
+        elif declared:
+            if declared <= self.buffer_limit:
+                body = await read_whole_body(receive, declared)
+            else:
+                body = StreamedBody(receive, declared, declared)
+        await self._forward(exchange, route, body, send)
 
     def fast_path(self, scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
         """The usual proxied request without a task (the gateway's own server calls this
@@ -346,9 +346,9 @@ class Gateway:
             self._limit(exchange, address, None)
         await handler(scope, receive, send)
 
-    async def _guarded(self, exchange: _Exchange, work: Awaitable[int], send: Send) -> None:
-        """The rest of a request of the fast path, in a task: errors answered and the
-        request logged as :meth:`_http` does."""
+    async def _guarded(self, exchange: _Exchange, work: Awaitable[object], send: Send) -> None:
+        """A request's work (:meth:`_serve`, or the rest of a request of the fast path, in a
+        task), its errors answered, then the request logged."""
         try:
             await work
         except Exception as exc:
@@ -368,12 +368,7 @@ class Gateway:
             problem = exc
         else:
             log.exception("unhandled error in the gateway", exc_info=exc)
-            problem = Problem(
-                "An unexpected error occurred; it has been logged with the request id.",
-                status=500,
-                title="Internal server error",
-                slug="internal",
-            )
+            problem = InternalError()
         return problem if exchange.status is None else None
 
     def _finish(self, exchange: _Exchange) -> None:
@@ -504,7 +499,7 @@ class Gateway:
         except Unauthorized:
             self._bad_token(exchange, address)
             raise
-        principal = remembered(self.verifier, token)
+        principal = self.verifier.remembered(token)
         if principal is None:
             raise _Unverified(token, address)
         return principal

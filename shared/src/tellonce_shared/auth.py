@@ -116,10 +116,10 @@ class TokenVerifier:
     async def verify(self, token: str) -> Principal:
         """The token's principal (401 if the token is not valid), from memory when the same
         token was verified recently."""
+        remembered = self.remembered(token)
+        if remembered is not None:
+            return remembered
         now = time.time()
-        hit = self._verified.get(token)
-        if hit is not None and hit[1] > now:
-            return hit[0]
         principal = await self._verify(token)
         if self.verified_cache_seconds > 0:
             until = now + self.verified_cache_seconds
@@ -132,6 +132,14 @@ class TokenVerifier:
                     self._verified.clear()
             self._verified[token] = (principal, until)
         return principal
+
+    def remembered(self, token: str) -> Principal | None:
+        """The principal of a token verified recently and not expired since (what
+        :meth:`verify` answers from memory), without a coroutine; None: verify it."""
+        hit = self._verified.get(token)
+        if hit is not None and hit[1] > time.time():
+            return hit[0]
+        return None
 
     async def _verify(self, token: str) -> Principal:
         try:

@@ -131,6 +131,15 @@ class GatewayTimeout(Problem):
     status, slug, title = 504, "gateway-timeout", "Gateway timeout"
 
 
+class InternalError(Problem):
+    """The answer to an error nobody expected (the error itself is logged, never sent)."""
+
+    status, slug, title = 500, "internal", "Internal server error"
+
+    def __init__(self) -> None:
+        super().__init__("An unexpected error occurred; it has been logged with the request id.")
+
+
 def problem_response(problem: Problem, instance: str | None = None) -> Response:
     return Response(
         content=orjson.dumps(problem.body(instance)),
@@ -199,13 +208,7 @@ async def _on_http(request: Request, exc: Exception) -> Response:
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    problem = Problem(
-        "An unexpected error occurred; it has been logged with the request id.",
-        status=500,
-        title="Internal server error",
-        slug="internal",
-    )
-    return problem_response(problem, request.url.path)
+    return problem_response(InternalError(), request.url.path)
 
 
 async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
