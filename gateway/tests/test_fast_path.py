@@ -18,6 +18,7 @@ from tellonce_gateway.app import Gateway
 from tellonce_gateway.main import create_app
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.logging import JSONFormatter
+from tellonce_shared.testing import eventually
 
 RID = "fast-path-test-0001"
 
@@ -273,6 +274,7 @@ async def test_the_fast_path_logs_the_same_access_lines(
         for case in cases:
             await exchange(base, case)
     assert pair.taken == [True, True, True]
+    await eventually(lambda: len(access_docs) >= 6)
     for doc in access_docs:
         assert doc.pop("duration_ms") >= 0
         doc.pop("ts")

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tellonce_shared.logging import JSONFormatter
+from tellonce_shared.testing import eventually
 
 
 class _Collect(logging.Handler):
@@ -76,6 +77,7 @@ async def test_one_access_line_per_request_without_secrets(
         content=b'{"password": "hunter2-hunter2"}',
         headers={"Authorization": f"Bearer {token}", "X-Request-ID": "log-test-0001"},
     )
+    await eventually(lambda: any("log-test-0001" in line for line in access_lines))
     lines = [json.loads(line) for line in access_lines]
     mine = [line for line in lines if line.get("request_id") == "log-test-0001"]
     assert len(mine) == 1
@@ -221,6 +223,26 @@ async def test_metrics_per_route_and_upstream(start_gateway, client) -> None:
         text
     )
     assert 'tellonce_gateway_upstream_errors_total{kind="down",upstream="portal"}' in text
+
+
+async def test_a_scrape_sees_every_request_answered_before_it(
+    gateway: str, client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tellonce_gateway.ledger import LEDGER
+
+    monkeypatch.setattr(LEDGER, "hold_seconds", 60.0)  # nothing settles by itself meanwhile
+    before = (await client.get(gateway + "/metrics")).text
+    await client.get(gateway + "/api/v1/forms/benefits/scrape")
+    assert len(LEDGER) > 0  # noted, not yet written
+    after = (await client.get(gateway + "/metrics")).text
+
+    def served(text: str) -> float:
+        prefix = 'tellonce_http_requests_total{method="GET",route="/api/v1/forms",'
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+        )
+
+    assert served(after) == served(before) + 1
 
 
 # -- OpenAPI -----------------------------------------------------------------------------

@@ -44,15 +44,20 @@ class AccessLog:
             return None
         return handler.stream, formatter.service
 
-    def request(self, fields: dict[str, Any]) -> None:
+    def request(
+        self, fields: dict[str, Any], *, request_id: str | None = None, at: float | None = None
+    ) -> None:
+        """One request's line. ``request_id`` and ``at`` (a ``time.time()``) say which request
+        and when it finished, for a line written later (tellonce_gateway.ledger); by default,
+        the current request id and now."""
         if not self.logger.isEnabledFor(logging.INFO):
             return
         direct = self._direct()
         if direct is None:
-            self.logger.info("request", extra=fields)
+            self._via_logging(fields, request_id, at)
             return
         stream, service = direct
-        now = time.time()
+        now = time.time() if at is None else at
         second = int(now)
         if second != self._second:
             self._second = second
@@ -64,7 +69,7 @@ class AccessLog:
             "logger": LOGGER_NAME,
             "msg": "request",
         }
-        rid = request_id_var.get()
+        rid = request_id_var.get() if request_id is None else request_id
         if rid:
             doc["request_id"] = rid
         doc.update(fields)
@@ -82,6 +87,23 @@ class AccessLog:
         self._pending.append(line)
         self._pending_stream = stream
         loop.call_soon(self.flush)
+
+    def _via_logging(
+        self, fields: dict[str, Any], request_id: str | None, at: float | None
+    ) -> None:
+        logger = self.logger
+        record = logger.makeRecord(
+            logger.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
+        )
+        if at is not None:
+            record.created = at
+            record.msecs = (at - int(at)) * 1000
+        token = None if request_id is None else request_id_var.set(request_id)
+        try:
+            logger.handle(record)
+        finally:
+            if token is not None:
+                request_id_var.reset(token)
 
     def flush(self) -> None:
         """Write the lines gathered in this turn of the event loop."""

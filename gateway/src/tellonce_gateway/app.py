@@ -30,6 +30,7 @@ from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
 from tellonce_gateway.edge_auth import bearer_token
 from tellonce_gateway.headers import REQUEST_DROP, SecurityHeaders, connection_tokens
+from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.metrics import EDGE_REJECTIONS
 from tellonce_gateway.native_proxy import Work, forward_native, forward_native_now, make_pool
 from tellonce_gateway.openapi import DOCS_HTML, DOCS_INIT_JS, OpenAPICache
@@ -64,6 +65,9 @@ from tellonce_shared.problems import (
 log = logging.getLogger("tellonce.gateway")
 
 OwnHandler = Callable[[Scope, Receive, Send], Awaitable[None]]
+_Finished = tuple[float, float, str, str, str, int, str, str, str]
+"""A finished request as the ledger holds it: when it finished (``time.time()``), how long it
+took, method, route, path, status, upstream, client and request id."""
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 READ_METHODS = frozenset({"GET", "HEAD"})
 """The gateway's own pages (health, metrics, the merged OpenAPI document) only answer these."""
@@ -117,6 +121,7 @@ class Gateway:
         return self._session
 
     async def close(self) -> None:
+        LEDGER.settle()
         self.access_log.flush()
         for pool in (self.pools or {}).values():
             pool.close()
@@ -372,12 +377,26 @@ class Gateway:
         return problem if exchange.status is None else None
 
     def _finish(self, exchange: _Exchange) -> None:
-        """The access line and the request metrics, once the request is over."""
-        elapsed = time.perf_counter() - exchange.started
-        status = exchange.status or 500
-        method = exchange.method
-        route_label = exchange.route_label
-        path = exchange.path
+        """The request is over: its access line and metrics are noted in the ledger, written
+        a moment later with others (tellonce_gateway.ledger)."""
+        LEDGER.add(
+            self._account,
+            (
+                time.time(),
+                time.perf_counter() - exchange.started,
+                exchange.method,
+                exchange.route_label,
+                exchange.path,
+                exchange.status or 500,
+                exchange.upstream,
+                exchange.client,
+                exchange.rid,
+            ),
+        )
+
+    def _account(self, entry: _Finished) -> None:
+        """One finished request's access line and request metrics (from the ledger)."""
+        at, elapsed, method, route_label, path, status, upstream, client, rid = entry
         if path not in QUIET_PATHS:
             self.access_log.request(
                 {
@@ -386,9 +405,11 @@ class Gateway:
                     "path": path,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
-                    "upstream": exchange.upstream,
-                    "client": exchange.client,
-                }
+                    "upstream": upstream,
+                    "client": client,
+                },
+                request_id=rid,
+                at=at,
             )
         self.metrics.observe(method, route_label, status, elapsed)
 
@@ -573,6 +594,7 @@ class Gateway:
         await _send_json(send, 200 if ok else 503, orjson.dumps(body))
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        LEDGER.settle()  # every request answered before the scrape is in it
         await _send_bytes(send, 200, generate_latest(), CONTENT_TYPE_LATEST.encode())
 
     async def _openapi(self, scope: Scope, receive: Receive, send: Send) -> None:

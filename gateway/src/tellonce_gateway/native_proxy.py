@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from starlette.types import Send
 
 from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
+from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
 from tellonce_gateway.proxy import BadGateway, StreamedBody, UpstreamTimeout
 from tellonce_gateway.routes import Route
@@ -237,6 +238,11 @@ def _answer_head(conn: UpstreamConnection) -> tuple[int, list[tuple[bytes, bytes
 
 
 def _observe(upstream: str, seconds: float) -> None:
+    LEDGER.add(_observe_now, (upstream, seconds))  # a moment later (tellonce_gateway.ledger)
+
+
+def _observe_now(observation: tuple[str, float]) -> None:
+    upstream, seconds = observation
     latency = _LATENCY.get(upstream)
     if latency is None:
         latency = _LATENCY[upstream] = UPSTREAM_LATENCY.labels(upstream)

@@ -4,12 +4,13 @@ for a server a test starts."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -144,3 +145,14 @@ def migration_diff(url: str, metadata: Any) -> list[Any]:
             return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
+
+
+async def eventually(check: Callable[[], object], seconds: float = 5.0) -> None:
+    """Wait until ``check()`` is true (polled every 10 ms), for what happens a moment after an
+    answer (the gateway's access lines); fails with AssertionError after ``seconds``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"still not true after {seconds} s: {check}")
+        await asyncio.sleep(0.01)
