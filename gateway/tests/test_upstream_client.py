@@ -31,6 +31,9 @@ class Scripted:
     url: str = ""
     written: dict[str, asyncio.Event] = field(default_factory=lambda: defaultdict(asyncio.Event))
     """Set once the whole answer to a path has been written."""
+    hang_up_once: dict[str, float] = field(default_factory=dict)
+    """Paths whose first request is read and then, after these seconds, hung up on without
+    an answer (a kept-alive connection the service closed just as the request came)."""
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -40,6 +43,9 @@ class Scripted:
                 method, target, _ = head.split(b"\r\n", 1)[0].split(b" ", 2)
                 path = target.decode()
                 self.requests.append(f"{method.decode()} {path}")
+                if path in self.hang_up_once:
+                    await asyncio.sleep(self.hang_up_once.pop(path))
+                    break
                 answer = self.answers.get(path, OK)
                 for i, piece in enumerate([answer] if isinstance(answer, bytes) else answer):
                     if i:
@@ -371,3 +377,28 @@ async def test_a_small_answer_in_pieces_is_passed_whole_timed_from_its_last_byte
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_retried_request_counts_its_upstream_time_from_the_first_try(
+    scripted, start_gateway, client
+) -> None:
+    from prometheus_client import REGISTRY
+
+    from tellonce_gateway.ledger import LEDGER
+
+    def upstream_seconds() -> float:
+        LEDGER.settle()
+        labels = {"upstream": "portal"}
+        name = "tellonce_gateway_upstream_duration_seconds_sum"
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    service = await scripted({})
+    service.hang_up_once["/p/again"] = 0.3
+    gateway = await start_gateway(portal_url=service.url)
+    assert (await client.get(gateway + "/p/first")).status_code == 200  # a pooled connection
+    before = upstream_seconds()
+    resp = await client.get(gateway + "/p/again")  # on it: hung up on, then sent once more
+    assert (resp.status_code, resp.content) == (200, b"ok")
+    assert service.requests == ["GET /p/first", "GET /p/again", "GET /p/again"]
+    assert service.connections == 2
+    assert upstream_seconds() - before >= 0.3

@@ -110,14 +110,18 @@ async def forward_native(
     send: Send,
     *,
     retry: bool = True,
+    sent_at: float | None = None,
 ) -> int:
     """Send the request to the route's service and pass its answer on through ``send``;
     returns the status sent. Raises a Problem (nothing sent yet) when the service cannot
     answer. ``retry``: an idempotent request may be sent once more when a pooled connection
-    turns out closed (False when that try has already been made)."""
+    turns out closed (False when that try has already been made). ``sent_at``: when the
+    first try went out (``time.perf_counter()``), for the upstream latency metric of a
+    retry; by default, now."""
     upstream = route.upstream
     head = request_head(method, target, route.host_header, headers, body)
-    sent_at = time.perf_counter()
+    if sent_at is None:
+        sent_at = time.perf_counter()
     retry = retry and method in IDEMPOTENT and not isinstance(body, StreamedBody)
     while True:
         conn = pool.idle_connection()  # the usual case: no coroutine to wait on
@@ -179,9 +183,10 @@ def forward_native_now(
                 # forward_native does (on a connection of its own, with no retry left).
                 later(
                     lambda send: forward_native(
-                        pool, route, method, target, headers, body, send, retry=False
+                        pool, route, method, target, headers, body, send,
+                        retry=False, sent_at=sent_at,
                     )
-                )
+                )  # fmt: skip
             else:
                 problem = _problem(error, upstream)
                 later(lambda send: _raise(problem))
