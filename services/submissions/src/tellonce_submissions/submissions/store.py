@@ -117,8 +117,9 @@ async def store_many(connection: AsyncConnection, writes: list[SubmissionWrite])
     its own terms (its key's lock and outcome), but a refused row (a taken reference, one
     resident's profile value twice) fails the whole statement: the caller then writes them
     one at a time (``GroupWriter``). Results in the order of ``writes``."""
-    statement = _postgresql_statement(shape(writes[0]))
-    outcomes = [w.outcome for w in writes if w.outcome is not None]
+    kind = shape(writes[0])
+    assert all(shape(w) == kind for w in writes[1:]), "writes of one shape"
+    statement = _postgresql_statement(kind)
     befores = [w.replace_before for w in writes if w.replace_before is not None]
     params = {
         "writes": _json(
@@ -144,7 +145,6 @@ async def store_many(connection: AsyncConnection, writes: list[SubmissionWrite])
         # so an outcome expiring within them is kept, and its key replayed, a moment longer).
         "replace_before": min(befores) if befores else None,
     }
-    assert len(outcomes) in (0, len(writes)), "writes of one shape"
     rows = await _execute_on_driver(connection, statement, params)
     by_number = {row[0]: Stored(locked=bool(row[1]), stored=bool(row[2])) for row in rows}
     return [by_number[n] for n in range(len(writes))]
