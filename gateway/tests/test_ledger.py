@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from tellonce_gateway.accesslog import AccessLog
 from tellonce_gateway.ledger import Ledger
 from tellonce_shared.logging import JSONFormatter
+from tellonce_shared.testing import json_logging
 
 
 async def test_entries_wait_then_are_done_in_order_in_one_batch() -> None:
@@ -75,38 +74,25 @@ def test_a_batch_left_by_a_loop_that_has_gone_is_done_by_the_next_loop() -> None
     assert done == ["first loop", "second loop"]
 
 
-@pytest.fixture
-def json_stream() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers, root.level
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JSONFormatter("gateway"))
-    root.handlers = [handler]
-    root.setLevel(logging.INFO)
-    try:
-        yield stream
-    finally:
-        root.handlers, root.level = saved_handlers, saved_level
-
-
-def test_a_line_written_later_keeps_its_request_id_and_time(json_stream: io.StringIO) -> None:
+def test_a_line_written_later_keeps_its_request_id_and_time() -> None:
     at = 1_790_000_000.25  # 2026-09-21T14:13:20.250Z
     log = AccessLog()
-    log.request({"status": 200}, request_id="rid-later-0001", at=at)  # the direct path
     collected: list[str] = []
 
     class Collect(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             collected.append(JSONFormatter("gateway").format(record))
 
-    handler = Collect()
-    logging.getLogger("tellonce.access").addHandler(handler)  # now through logging
-    try:
-        log.request({"status": 201}, request_id="rid-later-0002", at=at)
-    finally:
-        logging.getLogger("tellonce.access").removeHandler(handler)
-    direct = json.loads(json_stream.getvalue().splitlines()[0])
+    with json_logging("gateway") as stream:
+        log.request({"status": 200}, request_id="rid-later-0001", at=at)  # the direct path
+        assert stream.writes == 1
+        handler = Collect()
+        logging.getLogger("tellonce.access").addHandler(handler)  # now through logging
+        try:
+            log.request({"status": 201}, request_id="rid-later-0002", at=at)
+        finally:
+            logging.getLogger("tellonce.access").removeHandler(handler)
+    direct = json.loads(stream.getvalue().splitlines()[0])
     via_logging = json.loads(collected[0])
     assert direct["ts"] == via_logging["ts"] == "2026-09-21T14:13:20.250Z"
     assert (direct["request_id"], via_logging["request_id"]) == ("rid-later-0001", "rid-later-0002")

@@ -168,27 +168,21 @@ def test_route_lookup_agrees_with_a_plain_prefix_scan() -> None:
 
 
 def test_access_log_direct_path_writes_the_same_shape_as_the_json_formatter() -> None:
-    import io
     import json
     import logging
 
     from tellonce_gateway.accesslog import AccessLog
-    from tellonce_shared.logging import JSONFormatter, request_id_var
+    from tellonce_shared.logging import request_id_var
+    from tellonce_shared.testing import json_logging
 
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers, root.level
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JSONFormatter("gateway"))
-    root.handlers = [handler]
-    root.setLevel(logging.INFO)
     token = request_id_var.set("rid-12345678")
     try:
-        AccessLog().request({"method": "GET", "route": "/api/v1/forms", "status": 200})
-        logging.getLogger("tellonce.access").info("request", extra={"method": "GET"})
+        with json_logging("gateway") as stream:
+            AccessLog().request({"method": "GET", "route": "/api/v1/forms", "status": 200})
+            assert stream.writes == 1  # the direct path: written by the access log itself
+            logging.getLogger("tellonce.access").info("request", extra={"method": "GET"})
     finally:
         request_id_var.reset(token)
-        root.handlers, root.level = saved_handlers, saved_level
     direct, via_logging = (json.loads(line) for line in stream.getvalue().splitlines())
     assert direct["request_id"] == via_logging["request_id"] == "rid-12345678"
     for key in ("level", "service", "logger", "msg"):
@@ -199,28 +193,12 @@ def test_access_log_direct_path_writes_the_same_shape_as_the_json_formatter() ->
 
 
 async def test_access_lines_of_one_loop_turn_are_written_together() -> None:
-    import io
     import json
-    import logging
 
     from tellonce_gateway.accesslog import AccessLog
-    from tellonce_shared.logging import JSONFormatter
+    from tellonce_shared.testing import json_logging
 
-    class CountingStream(io.StringIO):
-        writes = 0
-
-        def write(self, text: str) -> int:
-            self.writes += 1
-            return super().write(text)
-
-    root = logging.getLogger()
-    saved_handlers, saved_level = root.handlers, root.level
-    stream = CountingStream()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JSONFormatter("gateway"))
-    root.handlers = [handler]
-    root.setLevel(logging.INFO)
-    try:
+    with json_logging("gateway") as stream:
         log = AccessLog()
         for status in (200, 404, 503):
             log.request({"method": "GET", "route": "/", "status": status})
@@ -235,8 +213,6 @@ async def test_access_lines_of_one_loop_turn_are_written_together() -> None:
         log.request({"method": "GET", "route": "/", "status": 201})
         log.flush()  # what the gateway's shutdown does
         assert json.loads(stream.getvalue().splitlines()[-1])["status"] == 201
-    finally:
-        root.handlers, root.level = saved_handlers, saved_level
 
 
 class _Recorder:

@@ -5,6 +5,8 @@ for a server a test starts."""
 from __future__ import annotations
 
 import asyncio
+import io
+import logging
 import os
 import secrets
 import socket
@@ -20,6 +22,7 @@ from joserfc.jwk import ECKey, KeySet
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tellonce_shared.logging import JSONFormatter
 from tellonce_shared.migrations import upgrade
 
 ADMIN_URL_ENV = "TELLONCE_TEST_ADMIN_URL"
@@ -156,3 +159,33 @@ async def eventually(check: Callable[[], object], seconds: float = 5.0) -> None:
         if loop.time() > deadline:
             raise AssertionError(f"still not true after {seconds} s: {check}")
         await asyncio.sleep(0.01)
+
+
+class CountingStream(io.StringIO):
+    """A log stream that counts the writes made to it."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+@contextmanager
+def json_logging(service: str) -> Iterator[CountingStream]:
+    """Logging as the services configure it (one JSON handler on the root logger, at INFO),
+    onto a stream the test reads, for the ``with`` block; the earlier configuration restored
+    after. Used inside a test's body: pytest adds a capturing handler of its own to the root
+    logger once the body starts, and code that writes to the JSON handler's stream directly
+    (the gateway's access log) does so only when that handler is the root's only one."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers, root.level
+    stream = CountingStream()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter(service))
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.handlers, root.level = saved_handlers, saved_level
