@@ -410,3 +410,97 @@ def test_parse_errors_speak_the_page_language() -> None:
     fields = FormDefinition(schema, ui, locale="es").fields({})
     result = parse_fields(fields, {"/children": ["dos"]}, {}, "es")
     assert [e.message for e in result.errors] == ["Hijos debe ser un número entero"]
+
+
+ADDRESS_BY_COUNTRY = {
+    "type": "object",
+    "properties": {
+        "address": {
+            "type": "object",
+            "title": "Address",
+            "oneOf": [
+                {
+                    "properties": {
+                        "country": {"type": "string", "enum": ["USA"]},
+                        "state": {"type": "string", "enum": ["CT", "NY"]},
+                        "postalCode": {"type": "string", "pattern": "^\\d{5}$"},
+                    }
+                },
+                {
+                    "properties": {
+                        "country": {"type": "string", "enum": ["CAN"]},
+                        "state": {"type": "string", "enum": ["ON", "QC"]},
+                    }
+                },
+                {
+                    "properties": {
+                        "country": {"not": {"type": "string", "enum": ["USA", "CAN"]}},
+                        "provinceCode": {"type": "string", "maxLength": 5},
+                    }
+                },
+            ],
+            "properties": {
+                "country": {"type": "string", "title": "Country"},
+                "state": {"type": "string", "title": "State"},
+                "postalCode": {"type": "string", "title": "ZIP code"},
+                "provinceCode": {"type": "string", "title": "Province"},
+            },
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ({"country": "USA", "state": "XX"}, [("/address/state", "Select state from the list")]),
+        ({"country": "CAN", "state": "CT"}, [("/address/state", "Select state from the list")]),
+        (
+            {"country": "USA", "state": "CT", "postalCode": "6101"},
+            [("/address/postalCode", "Enter ZIP code in the correct format")],
+        ),
+        ({"country": "FRA", "provinceCode": "far too long"}, [("/address/provinceCode",
+          "Province must be 5 characters or fewer")]),
+        ({"country": "USA", "state": "CT", "postalCode": "06101"}, []),
+    ],
+)  # fmt: skip
+def test_an_answer_that_fits_no_branch_is_told_what_to_fix_in_the_branch_it_chose(
+    address: dict[str, str], expected: list[tuple[str, str]]
+) -> None:
+    defn = FormDefinition(ADDRESS_BY_COUNTRY)
+    fields = defn.fields({})
+    errors = validate(ADDRESS_BY_COUNTRY, {"address": address}, fields)
+    assert [(e.pointer, e.message) for e in errors] == expected
+
+
+def test_branches_not_told_apart_by_a_pinned_property_keep_the_general_message() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "contact": {
+                "type": "object",
+                "title": "Contact",
+                "properties": {"phone": {"type": "string"}, "email": {"type": "string"}},
+                "oneOf": [{"required": ["phone"]}, {"required": ["email"]}],
+            }
+        },
+    }
+    fields = FormDefinition(schema).fields({})
+    for contact in ({"phone": "1", "email": "a@b.c"}, {}):  # both, then neither
+        errors = validate(schema, {"contact": contact}, fields)
+        assert [(e.pointer, e.message) for e in errors] == [
+            ("/contact", "Enter at least one of: phone, email")
+        ]
+
+
+def test_a_va_address_with_a_state_of_another_country_is_told_on_the_state() -> None:
+    defn = FormDefinition(load(DATA / "10-10EZ-schema.json"))
+    address = {"street": "1 Main St", "city": "Hartford", "country": "USA", "state": "ON"}
+    answers = {"veteranAddress": address}
+    errors = validate(defn.schema, answers, defn.fields(answers))
+    mine = [e for e in errors if e.pointer.startswith("/veteranAddress")]
+    assert [e.pointer for e in mine] == ["/veteranAddress/state"]
+    assert mine[0].message.endswith("from the list")
+    address["state"] = "CT"
+    assert not [e for e in validate(defn.schema, answers, defn.fields(answers))
+                if e.pointer.startswith("/veteranAddress")]  # fmt: skip

@@ -156,9 +156,10 @@ def validate(
     out: list[FieldError] = []
     seen: set[str] = set()
     try:
-        errors = sorted(validator.iter_errors(answers), key=lambda e: list(e.absolute_path))
+        found = list(_into_branches(validator.iter_errors(answers)))
     except (jsonschema.exceptions.SchemaError, jsonschema.exceptions.RefResolutionError):
         return []
+    errors = sorted(found, key=lambda e: list(e.absolute_path))
     for error in errors:
         base = _pointer(error.absolute_path)
         targets = (
@@ -175,6 +176,60 @@ def validate(
             )
             out.append(FieldError(target, message))
     return out
+
+
+_DISCRIMINATING = frozenset({"enum", "const", "not"})
+"""Keywords whose failure on a branch's discriminating property means "not this branch"."""
+
+
+def _into_branches(errors: Iterable[ValidationError]) -> Iterable[ValidationError]:
+    """Each error, but a failed ``oneOf``/``anyOf`` whose branches are told apart by a
+    property (an address whose ``country`` picks the list of states, as in the VA forms)
+    replaced by the errors of the branch the answers chose: so "Select the state from the
+    list" sits on the state, not "the answers do not fit together" on the whole address."""
+    for error in errors:
+        chosen = _chosen_branch(error) if error.validator in ("oneOf", "anyOf") else None
+        if chosen is None:
+            yield error
+        else:
+            yield from _into_branches(chosen)
+
+
+def _chosen_branch(error: ValidationError) -> list[ValidationError] | None:
+    """The errors of the one branch whose discriminating properties the answers match (a
+    property that some branch pins to one value with ``const`` or a one-value ``enum``);
+    None when no branch or more than one qualifies (the generic message then stands)."""
+    branches = error.validator_value
+    if not isinstance(branches, list) or not error.context:
+        return None
+    pinned: set[str] = set()
+    for branch in branches:
+        properties = branch.get("properties") if isinstance(branch, dict) else None
+        for name, rule in (properties or {}).items():
+            if isinstance(rule, dict) and (
+                "const" in rule or (isinstance(rule.get("enum"), list) and len(rule["enum"]) == 1)
+            ):
+                pinned.add(name)
+    if not pinned:
+        return None
+    depth = len(error.absolute_path)
+    by_branch: dict[int, list[ValidationError]] = {}
+    for sub in error.context:
+        if sub.relative_schema_path:
+            by_branch.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
+    if len(by_branch) < len(branches):
+        return None  # some branch passed: a oneOf matched more than one, not a wrong answer
+    matching = [
+        errors
+        for errors in by_branch.values()
+        if not any(
+            sub.validator in _DISCRIMINATING
+            and len(sub.absolute_path) > depth
+            and sub.absolute_path[depth] in pinned
+            for sub in errors
+        )
+    ]
+    return matching[0] if len(matching) == 1 else None
 
 
 def on_fields(
