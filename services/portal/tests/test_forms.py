@@ -473,7 +473,7 @@ def test_an_answer_that_fits_no_branch_is_told_what_to_fix_in_the_branch_it_chos
     assert [(e.pointer, e.message) for e in errors] == expected
 
 
-def test_branches_not_told_apart_by_a_pinned_property_keep_the_general_message() -> None:
+def test_branches_told_apart_only_by_what_is_given_say_which_to_give() -> None:
     schema = {
         "type": "object",
         "properties": {
@@ -486,11 +486,16 @@ def test_branches_not_told_apart_by_a_pinned_property_keep_the_general_message()
         },
     }
     fields = FormDefinition(schema).fields({})
-    for contact in ({"phone": "1", "email": "a@b.c"}, {}):  # both, then neither
-        errors = validate(schema, {"contact": contact}, fields)
-        assert [(e.pointer, e.message) for e in errors] == [
-            ("/contact", "Enter at least one of: phone, email")
-        ]
+    neither = validate(schema, {"contact": {}}, fields)
+    assert [(e.pointer, e.message) for e in neither] == [
+        ("/contact", "Enter at least one of: phone, email")
+    ]
+    both = validate(schema, {"contact": {"phone": "1", "email": "a@b.c"}}, fields)
+    assert [(e.pointer, e.message) for e in both] == [
+        ("/contact", "Enter only one of: phone, email")
+    ]
+    es = validate(schema, {"contact": {"phone": "1", "email": "a@b.c"}}, fields, "es")
+    assert es[0].message == "Escriba solo uno de: phone, email"
 
 
 def test_a_va_address_with_a_state_of_another_country_is_told_on_the_state() -> None:

@@ -16,6 +16,9 @@ from tellonce_portal.forms.model import Field, FieldError
 
 REQUIRED = "required"
 """Placeholder message of an API "required" error until it is placed on a labelled field."""
+ONE_OF_MANY = "oneOf:many"
+"""A ``oneOf`` failed because the answers fit more than one branch (both a phone and an
+email where only one may be given), not because they fit none."""
 _REQUIRED = re.compile(r"^'([^']+)' is a required property$")
 
 
@@ -51,6 +54,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "max_items": "{name} can have at most {n}",
         "type": "{name} must be {n}",
         "one_of": "Enter at least one of: {n}",
+        "only_one": "Enter only one of: {n}",
         "fit": "Check {lower}: the answers do not fit together",
         "extra": "This answer is not part of the form",
         "check": "Check {lower}",
@@ -76,6 +80,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "max_items": "{name} admite como máximo {n}",
         "type": "{name} debe ser {n}",
         "one_of": "Escriba al menos uno de: {n}",
+        "only_one": "Escriba solo uno de: {n}",
         "fit": "Revise {lower}: las respuestas no concuerdan",
         "extra": "Esta respuesta no es parte del formulario",
         "check": "Revise {lower}",
@@ -129,14 +134,14 @@ def message_for(
         return say("from_list")
     if validator in _SIMPLE:
         return say(_SIMPLE[validator], value)
-    if validator in ("anyOf", "oneOf") and isinstance(value, list):
+    if validator in ("anyOf", "oneOf", ONE_OF_MANY) and isinstance(value, list):
         options = [
             b["required"][0]
             for b in value
             if isinstance(b, dict) and set(b) == {"required"} and b["required"]
         ]
         if options and len(options) == len(value):
-            return say("one_of", ", ".join(options))
+            return say("only_one" if validator == ONE_OF_MANY else "one_of", ", ".join(options))
         return say("fit")
     if validator == "additionalProperties":
         return say("extra")
@@ -171,9 +176,10 @@ def validate(
             if target in seen:
                 continue
             seen.add(target)
-            message = message_for(
-                str(error.validator), error.validator_value, index.get(target), target, locale
-            )
+            kind = str(error.validator)
+            if kind == "oneOf" and not error.context:
+                kind = ONE_OF_MANY  # no branch failed: the answers fit more than one
+            message = message_for(kind, error.validator_value, index.get(target), target, locale)
             out.append(FieldError(target, message))
     return out
 
