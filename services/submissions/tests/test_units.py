@@ -213,3 +213,36 @@ def test_the_fingerprint_input_is_the_requests_json_data() -> None:
     for draft in (None, "d-1"):
         body = SubmissionCreate(form="10-10cg", version=3, answers=answers, draft=draft)
         assert body.document() == body.model_dump(mode="json")
+
+
+def test_an_address_that_fits_no_country_is_reported_on_the_field_of_the_country_chosen() -> None:
+    schema = json.loads((DATA / "10-10EZ-schema.json").read_text())
+    compiled = CompiledSchema(schema, [])
+    address = {"street": "1 Main St", "city": "Hartford", "country": "USA", "state": "ON"}
+    mine = [
+        e for e in compiled.errors({"veteranAddress": address})
+        if e["pointer"].startswith("/answers/veteranAddress")
+    ]  # fmt: skip
+    assert [e["pointer"] for e in mine] == ["/answers/veteranAddress/state"]
+    assert '"ON" is not one of' in mine[0]["message"]
+    address["country"] = "CAN"
+    address["state"] = "ON"
+    assert not [
+        e for e in compiled.errors({"veteranAddress": address})
+        if e["pointer"].startswith("/answers/veteranAddress")
+    ]  # fmt: skip
+
+
+def test_branches_without_a_pinned_property_keep_the_error_on_the_object() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "contact": {
+                "type": "object",
+                "properties": {"phone": {"type": "string"}, "email": {"type": "string"}},
+                "anyOf": [{"required": ["phone"]}, {"required": ["email"]}],
+            }
+        },
+    }
+    errors = CompiledSchema(schema, []).errors({"contact": {}})
+    assert [e["pointer"] for e in errors] == ["/answers/contact"]

@@ -9,7 +9,7 @@ the same verdict (tests hold them to it on the VA corpus).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import jsonschema_rs
@@ -42,7 +42,7 @@ class CompiledSchema:
         """Every error as ``{pointer, message}``; restricted values are not echoed back."""
         found: list[dict[str, str]] = []
         seen: set[tuple[str, str]] = set()
-        for err in self._validator.iter_errors(answers):
+        for err in _into_branches(self._validator.iter_errors(answers)):
             tokens = tuple(str(t) for t in err.instance_path)
             message = str(err.message)
             if any(matches(p, tokens) for p in self.restricted):
@@ -52,6 +52,52 @@ class CompiledSchema:
                 seen.add((pointer, message))
                 found.append({"pointer": pointer, "message": message})
         return found
+
+
+def _into_branches(
+    errors: Iterable[jsonschema_rs.ValidationError],
+) -> Iterator[jsonschema_rs.ValidationError]:
+    """Each error, but a ``oneOf``/``anyOf`` that no branch accepted, where the answers
+    chose one branch by a property every other branch pins to another value (the VA forms'
+    addresses: ``country`` picks the list of states), is replaced by that branch's errors:
+    ``/answers/veteranAddress/state`` "is not one of ...", not the whole address "is not
+    valid under any of the schemas". Anything else is passed on as it is."""
+    for error in errors:
+        chosen = _chosen_branch(error)
+        if chosen is None:
+            yield error
+        else:
+            yield from _into_branches(chosen)
+
+
+def _chosen_branch(
+    error: jsonschema_rs.ValidationError,
+) -> list[jsonschema_rs.ValidationError] | None:
+    """The errors of the only branch not turned down by a pinned property (a ``const``, a
+    one-value ``enum`` or a ``not`` failing on one of the object's own properties); None
+    when the error has no branches, or none or several are left."""
+    kind = error.kind
+    if not isinstance(
+        kind,
+        jsonschema_rs.ValidationErrorKind.OneOfNotValid | jsonschema_rs.ValidationErrorKind.AnyOf,
+    ):
+        return None
+    branches = kind.context or []
+    depth = len(error.instance_path) + 1
+    left = [
+        branch
+        for branch in branches
+        if branch and not any(len(e.instance_path) == depth and _pins(e.kind) for e in branch)
+    ]
+    return left[0] if len(left) == 1 and len(branches) > 1 else None
+
+
+def _pins(kind: Any) -> bool:
+    """Whether a failed keyword names the one value a branch wants (its discriminator)."""
+    kinds = jsonschema_rs.ValidationErrorKind
+    if isinstance(kind, kinds.Constant | kinds.Not):
+        return True
+    return isinstance(kind, kinds.Enum) and len(kind.options) == 1
 
 
 def _without_value(message: str, instance: Any) -> str:
