@@ -303,9 +303,10 @@ def measure_latency(
             conn.close()
     out: dict[str, dict[str, Any]] = {}
     for name, values in samples.items():
-        quarter = max(1, len(values) // QUARTERS)
+        n = len(values)
         parts = [
-            statistics.median(values[i * quarter : (i + 1) * quarter]) for i in range(QUARTERS)
+            statistics.median(values[i * n // QUARTERS : (i + 1) * n // QUARTERS] or values)
+            for i in range(QUARTERS)
         ]
         values.sort()
         out[name] = {

@@ -59,6 +59,51 @@ async def test_one_failing_entry_does_not_lose_the_others(caplog: pytest.LogCapt
     assert "request bookkeeping failed" in caplog.text
 
 
+def test_a_failing_entry_is_logged_as_nobodys_request() -> None:
+    from tellonce_shared.logging import request_id_var
+
+    def fail(_: int) -> None:
+        raise ValueError("broken entry")
+
+    ledger = Ledger(hold_seconds=60)
+    seen: list[str | None] = []
+
+    class Spy(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(request_id_var.get())
+
+    spy = Spy()
+    logging.getLogger("tellonce.gateway").addHandler(spy)
+    token = request_id_var.set("rid-of-another-request")
+    try:
+        ledger.add(fail, 1)  # outside a loop: settled now, inside this request's context
+    finally:
+        request_id_var.reset(token)
+        logging.getLogger("tellonce.gateway").removeHandler(spy)
+    assert seen == [None]
+
+
+def test_an_interrupted_batch_keeps_what_it_had_not_done() -> None:
+    done: list[int] = []
+
+    def interrupt(_: int) -> None:
+        raise KeyboardInterrupt
+
+    ledger = Ledger(hold_seconds=60, max_entries=1000)
+
+    async def note() -> None:
+        for work, arg in ((done.append, 1), (interrupt, 2), (done.append, 3), (done.append, 4)):
+            ledger.add(work, arg)
+
+    asyncio.run(note())
+    with pytest.raises(KeyboardInterrupt):
+        ledger.settle()
+    assert done == [1]
+    assert len(ledger) == 2
+    ledger.settle()
+    assert done == [1, 3, 4]
+
+
 def test_a_batch_left_by_a_loop_that_has_gone_is_done_by_the_next_loop() -> None:
     done: list[str] = []
     ledger = Ledger(hold_seconds=60)

@@ -22,9 +22,12 @@ stream."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from tellonce_shared.logging import request_id_var
 
 log = logging.getLogger("tellonce.gateway")
 
@@ -77,12 +80,27 @@ class Ledger:
         if not entries:
             return
         self._entries = []
-        for work, arg in entries:
-            try:
-                work(arg)
-            except Exception:  # one entry's failure must not lose the others
-                log.exception("request bookkeeping failed")
+        done = 0
+        try:
+            for work, arg in entries:
+                done += 1
+                try:
+                    work(arg)
+                except Exception:  # one entry's failure must not lose the others
+                    # logged as nobody's request: the one current now is not the entry's
+                    token = request_id_var.set(None)
+                    try:
+                        log.exception("request bookkeeping failed")
+                    finally:
+                        request_id_var.reset(token)
+        finally:
+            if done < len(entries):  # interrupted (a cancellation, an exit): keep the rest
+                self._entries[:0] = entries[done:]
 
 
 LEDGER = Ledger()
-"""The process's ledger (the gateway's app, its proxy and its ``/metrics`` share it)."""
+"""The process's ledger (the gateway's app, its proxy and its ``/metrics`` share it). Noted
+and settled from the event loop's thread only (it is not thread-safe); what is still waiting
+when the interpreter exits (a request finished after the gateway's shutdown settled it, on a
+loop that stopped before the timer fired) is settled then."""
+atexit.register(LEDGER.settle)

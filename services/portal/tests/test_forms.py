@@ -509,3 +509,52 @@ def test_a_va_address_with_a_state_of_another_country_is_told_on_the_state() -> 
     address["state"] = "CT"
     assert not [e for e in validate(defn.schema, answers, defn.fields(answers))
                 if e.pointer.startswith("/veteranAddress")]  # fmt: skip
+
+
+def _address_schema(
+    branches: list[Any], definitions: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "$defs": definitions or {},
+        "properties": {
+            "address": {
+                "type": "object",
+                "title": "Address",
+                "oneOf": branches,
+                "properties": {"country": {"type": "string"}, "state": {"type": "string"}},
+            }
+        },
+    }
+
+
+US_BRANCH = {"properties": {"country": {"const": "USA"}, "state": {"enum": ["CT", "NY"]}}}
+
+
+@pytest.mark.parametrize(
+    ("branches", "definitions", "address", "expected"),
+    [
+        # a branch that pins nothing is never the one chosen: the general message stays
+        ([{"type": "string"}, US_BRANCH], None, {"country": "CAN", "state": "CA"}, "/address"),
+        ([False, US_BRANCH], None, {"country": "CAN", "state": "CA"}, "/address"),
+        # branches behind local references are read through them
+        (
+            [{"$ref": "#/$defs/us"}, {"$ref": "#/$defs/ca"}],
+            {
+                "us": US_BRANCH,
+                "ca": {
+                    "properties": {"country": {"const": "CAN"}, "state": {"enum": ["ON", "QC"]}}
+                },
+            },
+            {"country": "USA", "state": "ON"},
+            "/address/state",
+        ),
+    ],
+)
+def test_the_branch_chosen_must_pin_what_the_answers_match(
+    branches: list[Any], definitions: dict[str, Any] | None, address: dict[str, str], expected: str
+) -> None:
+    schema = _address_schema(branches, definitions)
+    fields = FormDefinition(schema).fields({})
+    errors = validate(schema, {"address": address}, fields)
+    assert [e.pointer for e in errors] == [expected]

@@ -246,3 +246,49 @@ def test_branches_without_a_pinned_property_keep_the_error_on_the_object() -> No
     }
     errors = CompiledSchema(schema, []).errors({"contact": {}})
     assert [e["pointer"] for e in errors] == ["/answers/contact"]
+
+
+@pytest.mark.parametrize(
+    ("address", "branches", "expected"),
+    [
+        ({"country": "CAN", "state": "CA"}, [{"type": "string"}, "US"], ["/answers/address"]),
+        ({"country": "CAN", "state": "CA"}, [False, "US"], ["/answers/address"]),
+        ({"country": "USA", "state": "ON"}, [{"$ref": "#/$defs/us"}, "CA"],
+         ["/answers/address/state"]),
+    ],
+)  # fmt: skip
+def test_the_branch_chosen_must_pin_what_the_answers_match(
+    address: dict[str, str], branches: list[Any], expected: list[str]
+) -> None:
+    us = {"properties": {"country": {"const": "USA"}, "state": {"enum": ["CT", "NY"]}}}
+    ca = {"properties": {"country": {"const": "CAN"}, "state": {"enum": ["ON", "QC"]}}}
+    named = {"US": us, "CA": ca}
+    schema = {
+        "$defs": {"us": us},
+        "type": "object",
+        "properties": {
+            "address": {
+                "type": "object",
+                "oneOf": [named.get(b, b) if isinstance(b, str) else b for b in branches],
+            }
+        },
+    }
+    errors = CompiledSchema(schema, []).errors({"address": address})
+    assert [e["pointer"] for e in errors] == expected
+
+
+def test_a_failure_on_a_property_no_branch_pins_keeps_the_error_on_the_object() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "contact": {
+                "type": "object",
+                "anyOf": [
+                    {"properties": {"email": {"not": {"const": ""}}}, "required": ["email"]},
+                    {"required": ["phone"]},
+                ],
+            }
+        },
+    }
+    errors = CompiledSchema(schema, []).errors({"contact": {"email": ""}})
+    assert [e["pointer"] for e in errors] == ["/answers/contact"]

@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
+from tellonce_shared import schema_branches
 from tellonce_submissions.answers import format_pointer, matches
 
 ANSWERS_POINTER = "/answers"
@@ -42,7 +43,7 @@ class CompiledSchema:
         """Every error as ``{pointer, message}``; restricted values are not echoed back."""
         found: list[dict[str, str]] = []
         seen: set[tuple[str, str]] = set()
-        for err in _into_branches(self._validator.iter_errors(answers)):
+        for err in _into_branches(self.schema, self._validator.iter_errors(answers)):
             tokens = tuple(str(t) for t in err.instance_path)
             message = str(err.message)
             if any(matches(p, tokens) for p in self.restricted):
@@ -55,49 +56,44 @@ class CompiledSchema:
 
 
 def _into_branches(
-    errors: Iterable[jsonschema_rs.ValidationError],
+    root: Any, errors: Iterable[jsonschema_rs.ValidationError]
 ) -> Iterator[jsonschema_rs.ValidationError]:
     """Each error, but a ``oneOf``/``anyOf`` that no branch accepted, where the answers
-    chose one branch by a property every other branch pins to another value (the VA forms'
-    addresses: ``country`` picks the list of states), is replaced by that branch's errors:
-    ``/answers/veteranAddress/state`` "is not one of ...", not the whole address "is not
-    valid under any of the schemas". Anything else is passed on as it is."""
+    chose one branch by a property it pins to one value (the VA forms' addresses: ``country``
+    picks the list of states; ``tellonce_shared.schema_branches``), is replaced by that
+    branch's errors: ``/answers/veteranAddress/state`` "is not one of ...", not the whole
+    address "is not valid under any of the schemas". Anything else is passed on as it is."""
     for error in errors:
-        chosen = _chosen_branch(error)
+        chosen = _chosen_branch(root, error)
         if chosen is None:
             yield error
         else:
-            yield from _into_branches(chosen)
+            yield from _into_branches(root, chosen)
 
 
 def _chosen_branch(
-    error: jsonschema_rs.ValidationError,
+    root: Any, error: jsonschema_rs.ValidationError
 ) -> list[jsonschema_rs.ValidationError] | None:
-    """The errors of the only branch not turned down by a pinned property (a ``const``, a
-    one-value ``enum`` or a ``not`` failing on one of the object's own properties); None
-    when the error has no branches, or none or several are left."""
-    kind = error.kind
-    if not isinstance(
-        kind,
-        jsonschema_rs.ValidationErrorKind.OneOfNotValid | jsonschema_rs.ValidationErrorKind.AnyOf,
-    ):
-        return None
-    branches = kind.context or []
-    depth = len(error.instance_path) + 1
-    left = [
-        branch
-        for branch in branches
-        if branch and not any(len(e.instance_path) == depth and _pins(e.kind) for e in branch)
-    ]
-    return left[0] if len(left) == 1 and len(branches) > 1 else None
-
-
-def _pins(kind: Any) -> bool:
-    """Whether a failed keyword names the one value a branch wants (its discriminator)."""
     kinds = jsonschema_rs.ValidationErrorKind
-    if isinstance(kind, kinds.Constant | kinds.Not):
-        return True
-    return isinstance(kind, kinds.Enum) and len(kind.options) == 1
+    kind = error.kind
+    if not isinstance(kind, kinds.OneOfNotValid | kinds.AnyOf):
+        return None
+    context = kind.context or []
+    branches = schema_branches.node_at(root, list(error.schema_path))
+    if not isinstance(branches, list) or len(context) != len(branches) or not all(context):
+        return None
+    depth = len(error.instance_path)
+    failed_on = [
+        {str(e.instance_path[depth]) for e in branch if len(e.instance_path) > depth}
+        for branch in context
+    ]
+    whole = (kinds.Type, kinds.Constant, kinds.Enum, kinds.Not, kinds.FalseSchema)
+    misfit = [
+        any(len(e.instance_path) == depth and isinstance(e.kind, whole) for e in branch)
+        for branch in context
+    ]
+    index = schema_branches.chosen_branch(root, branches, failed_on, misfit)
+    return None if index is None else list(context[index])
 
 
 def _without_value(message: str, instance: Any) -> str:

@@ -13,6 +13,7 @@ from jsonschema.exceptions import ValidationError
 
 from tellonce_portal.forms import pointers
 from tellonce_portal.forms.model import Field, FieldError
+from tellonce_shared import schema_branches
 
 REQUIRED = "required"
 """Placeholder message of an API "required" error until it is placed on a labelled field."""
@@ -161,7 +162,7 @@ def validate(
     out: list[FieldError] = []
     seen: set[str] = set()
     try:
-        found = list(_into_branches(validator.iter_errors(answers)))
+        found = list(_into_branches(schema, validator.iter_errors(answers)))
     except (jsonschema.exceptions.SchemaError, jsonschema.exceptions.RefResolutionError):
         return []
     errors = sorted(found, key=lambda e: list(e.absolute_path))
@@ -184,39 +185,29 @@ def validate(
     return out
 
 
-_DISCRIMINATING = frozenset({"enum", "const", "not"})
-"""Keywords whose failure on a branch's discriminating property means "not this branch"."""
+_WHOLE = frozenset({"type", "const", "enum", "not", "false"})
+"""Keywords that, failing on the object itself, say it is not an object for that branch."""
 
 
-def _into_branches(errors: Iterable[ValidationError]) -> Iterable[ValidationError]:
-    """Each error, but a failed ``oneOf``/``anyOf`` whose branches are told apart by a
+def _into_branches(root: Any, errors: Iterable[ValidationError]) -> Iterable[ValidationError]:
+    """Each error, but a failed ``oneOf``/``anyOf`` whose branches are told apart by a pinned
     property (an address whose ``country`` picks the list of states, as in the VA forms)
-    replaced by the errors of the branch the answers chose: so "Select the state from the
-    list" sits on the state, not "the answers do not fit together" on the whole address."""
+    replaced by the errors of the branch the answers chose (``tellonce_shared.schema_branches``):
+    so "Select state from the list" sits on the state, not "the answers do not fit
+    together" on the whole address."""
     for error in errors:
-        chosen = _chosen_branch(error) if error.validator in ("oneOf", "anyOf") else None
+        chosen = _chosen_branch(root, error) if error.validator in ("oneOf", "anyOf") else None
         if chosen is None:
             yield error
         else:
-            yield from _into_branches(chosen)
+            yield from _into_branches(root, chosen)
 
 
-def _chosen_branch(error: ValidationError) -> list[ValidationError] | None:
-    """The errors of the one branch whose discriminating properties the answers match (a
-    property that some branch pins to one value with ``const`` or a one-value ``enum``);
-    None when no branch or more than one qualifies (the generic message then stands)."""
+def _chosen_branch(root: Any, error: ValidationError) -> list[ValidationError] | None:
+    """The errors of the branch the answers chose; None when there is no such branch (the
+    general message then stands)."""
     branches = error.validator_value
     if not isinstance(branches, list) or not error.context:
-        return None
-    pinned: set[str] = set()
-    for branch in branches:
-        properties = branch.get("properties") if isinstance(branch, dict) else None
-        for name, rule in (properties or {}).items():
-            if isinstance(rule, dict) and (
-                "const" in rule or (isinstance(rule.get("enum"), list) and len(rule["enum"]) == 1)
-            ):
-                pinned.add(name)
-    if not pinned:
         return None
     depth = len(error.absolute_path)
     by_branch: dict[int, list[ValidationError]] = {}
@@ -225,17 +216,16 @@ def _chosen_branch(error: ValidationError) -> list[ValidationError] | None:
             by_branch.setdefault(int(sub.relative_schema_path[0]), []).append(sub)
     if len(by_branch) < len(branches):
         return None  # some branch passed: a oneOf matched more than one, not a wrong answer
-    matching = [
-        errors
-        for errors in by_branch.values()
-        if not any(
-            sub.validator in _DISCRIMINATING
-            and len(sub.absolute_path) > depth
-            and sub.absolute_path[depth] in pinned
-            for sub in errors
-        )
+    failed_on = [
+        {str(sub.absolute_path[depth]) for sub in by_branch[i] if len(sub.absolute_path) > depth}
+        for i in range(len(branches))
     ]
-    return matching[0] if len(matching) == 1 else None
+    misfit = [
+        any(len(sub.absolute_path) == depth and sub.validator in _WHOLE for sub in by_branch[i])
+        for i in range(len(branches))
+    ]
+    index = schema_branches.chosen_branch(root, branches, failed_on, misfit)
+    return None if index is None else by_branch[index]
 
 
 def on_fields(
