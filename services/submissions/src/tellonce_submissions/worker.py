@@ -58,7 +58,12 @@ from tellonce_submissions.deliveries.models import (
     DeliveryAttempt,
     WebhookEndpoint,
 )
-from tellonce_submissions.deliveries.outbox import NOTIFY_CHANNEL, open_answers
+from tellonce_submissions.deliveries.outbox import (
+    NOTIFY_CHANNEL,
+    ShareBox,
+    open_answers,
+    share_box,
+)
 from tellonce_submissions.deliveries.signing import SecretBox, SecretBoxError
 from tellonce_submissions.deliveries.ssrf import WebhookClient, webhook_client
 
@@ -96,6 +101,7 @@ class DeliveryWorker:
         self.name = name or worker_name()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
         self.box = SecretBox(settings.webhook_secret_keys.get_secret_value())
+        self.shares = share_box(settings)
         self._own_client = client is None
         self.client = client or webhook_client(
             production=not settings.is_local,
@@ -129,7 +135,7 @@ class DeliveryWorker:
                 worker=self.name,
                 limit=self.settings.delivery_batch_size,
             )
-            jobs = [_job(row, self.box) for row in rows]
+            jobs = [_job(row, self.shares) for row in rows]
             endpoints = await repository.active_endpoints(session, [j.agency for j in jobs])
             targets = {agency: self._target(ep, now) for agency, ep in endpoints.items()}
         if not jobs:
@@ -435,7 +441,7 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _job(row: Delivery, box: SecretBox) -> Job:
+def _job(row: Delivery, box: ShareBox) -> Job:
     return Job(
         delivery_id=row.id,
         submission_id=row.submission_id,

@@ -60,6 +60,25 @@ def test_secret_box_round_trip_and_binding() -> None:
         SecretBox("k1:short")
 
 
+def test_shared_answers_are_sealed_with_the_answer_ring_and_old_rows_still_open() -> None:
+    from tellonce_submissions.deliveries.outbox import ShareBox
+
+    answer_keys = "a1:" + base64.b64encode(b"2" * 32).decode()
+    shares = ShareBox(answer_keys, legacy_keys=KEYS)
+    sealed = shares.seal('{"ssn": "123456789"}', context="d1")
+    assert sealed.startswith("a1:")
+    assert ShareBox(answer_keys).open(sealed, context="d1") == '{"ssn": "123456789"}'
+    with pytest.raises(SecretBoxError):
+        SecretBox(KEYS).open(sealed, context="d1")  # the webhook-secret ring cannot open it
+    # a row sealed before the rings were separated, with the webhook-secret ring
+    legacy = SecretBox(KEYS).seal('{"ssn": "987654321"}', context="d2")
+    assert shares.open(legacy, context="d2") == '{"ssn": "987654321"}'
+    with pytest.raises(SecretBoxError):
+        ShareBox(answer_keys).open(legacy, context="d2")  # no fallback given: refused
+    with pytest.raises(SecretBoxError):
+        shares.open(legacy, context="another row")  # still bound to its own row
+
+
 def test_schedule_is_the_standard_webhooks_one_with_bounded_jitter() -> None:
     assert [d.total_seconds() for d in RETRY_DELAYS] == [
         5,

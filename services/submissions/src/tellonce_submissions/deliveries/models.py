@@ -58,8 +58,10 @@ class Delivery(Base):
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     """Empty when ``sealed_answers`` holds them (always, for rows written by the outbox)."""
     sealed_answers: Mapped[str | None] = mapped_column(Text, default=None)
-    """The agency's answers sealed with AES-256-GCM (``webhook_secret_keys``; associated
-    data: the delivery id), because they may hold restricted values such as an SSN."""
+    """The agency's answers sealed with AES-256-GCM (``answer_keys``, the stored-answers
+    ring; rows written before 2026-11-26 used ``webhook_secret_keys``, see
+    ``outbox.ShareBox``; associated data: the delivery id), because they may hold restricted
+    values such as an SSN."""
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     feed_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True, default=None)

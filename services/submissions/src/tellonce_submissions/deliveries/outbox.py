@@ -12,9 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.ids import uuid7
-from tellonce_submissions.config import get_settings
+from tellonce_submissions.config import Settings, get_settings
 from tellonce_submissions.deliveries.models import PENDING, Delivery
-from tellonce_submissions.deliveries.signing import SecretBox
+from tellonce_submissions.deliveries.signing import SecretBox, SecretBoxError
 
 NOTIFY_CHANNEL = "tellonce_deliveries"
 """PostgreSQL channel the workers LISTEN on; NOTIFY is sent when the caller commits."""
@@ -28,13 +28,13 @@ def delivery_rows(
     version: int,
     submitted_at: datetime,
     receivers: list[tuple[str, dict[str, Any], list[str]]],
-    box: SecretBox | None = None,
+    box: ShareBox | None = None,
 ) -> list[dict[str, Any]]:
     """One outbox row per receiving agency, due at once.
 
     ``receivers`` holds ``(agency code, the answers that agency may see, the field pointers
-    it gets)``. The answers are sealed at rest (``box``: by default the keys of the service
-    settings), bound to the row's id.
+    it gets)``. The answers are sealed at rest (``box``: by default the stored-answers keys
+    of the service settings, see :class:`ShareBox`), bound to the row's id.
     """
     box = box or default_box()
     now = datetime.now(UTC)
@@ -83,7 +83,7 @@ async def enqueue_deliveries(
     version: int,
     submitted_at: datetime,
     receivers: list[tuple[str, dict[str, Any], list[str]]],
-    box: SecretBox | None = None,
+    box: ShareBox | None = None,
 ) -> list[Delivery]:
     """Add one outbox row per receiving agency to the caller's transaction (no commit) and
     wake the workers when it commits (see ``delivery_rows``)."""
@@ -106,12 +106,42 @@ async def enqueue_deliveries(
     return rows
 
 
+class ShareBox:
+    """Seals the answers an outbox row carries with the stored-answers key ring
+    (``answer_keys``, the ring that seals drafts and submissions), not the ring that seals
+    webhook secrets: one key leaked then opens one kind of data. Rows sealed before the two
+    were separated (2026-11-26) were sealed with the webhook-secret ring, and still open with
+    it (``legacy``) until they are delivered; that fallback can go once no such row is
+    pending."""
+
+    def __init__(self, answer_keys: str, legacy_keys: str | None = None) -> None:
+        self.box = SecretBox(answer_keys, what="answer key")
+        self.legacy = None if legacy_keys is None else SecretBox(legacy_keys)
+
+    def seal(self, answers: str, *, context: str) -> str:
+        return self.box.seal(answers, context=context)
+
+    def open(self, sealed: str, *, context: str) -> str:
+        try:
+            return self.box.open(sealed, context=context)
+        except SecretBoxError:
+            if self.legacy is None:
+                raise
+            return self.legacy.open(sealed, context=context)
+
+
+def share_box(settings: Settings) -> ShareBox:
+    return ShareBox(
+        settings.answer_keys.get_secret_value(), settings.webhook_secret_keys.get_secret_value()
+    )
+
+
 @lru_cache
-def default_box() -> SecretBox:
-    return SecretBox(get_settings().webhook_secret_keys.get_secret_value())
+def default_box() -> ShareBox:
+    return share_box(get_settings())
 
 
-def open_answers(row: Delivery, box: SecretBox) -> dict[str, Any]:
+def open_answers(row: Delivery, box: ShareBox) -> dict[str, Any]:
     """The answers a delivery carries (sealed rows opened; older clear rows as stored)."""
     if row.sealed_answers is None:
         return dict(row.answers)

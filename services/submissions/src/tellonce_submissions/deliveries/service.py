@@ -34,7 +34,12 @@ from tellonce_submissions.deliveries.models import (
     DeliveryAttempt,
     WebhookEndpoint,
 )
-from tellonce_submissions.deliveries.outbox import notify_workers, open_answers
+from tellonce_submissions.deliveries.outbox import (
+    ShareBox,
+    notify_workers,
+    open_answers,
+    share_box,
+)
 from tellonce_submissions.deliveries.schemas import (
     AccessEntry,
     AccessLog,
@@ -84,6 +89,7 @@ class DeliveryService:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.box = SecretBox(settings.webhook_secret_keys.get_secret_value())
+        self.shares = share_box(settings)
 
     # --- endpoints ---------------------------------------------------------------------
 
@@ -196,7 +202,7 @@ class DeliveryService:
         )
         last = rows[-1].feed_seq if rows else position
         return Feed(
-            items=[_feed_item(row, self.box) for row in rows],
+            items=[_feed_item(row, self.shares) for row in rows],
             next_cursor=encode_cursor({"f": last}),
         )
 
@@ -426,7 +432,7 @@ def _delivery(d: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryPublic:
     )
 
 
-def _feed_item(d: Delivery, box: SecretBox) -> FeedItem:
+def _feed_item(d: Delivery, box: ShareBox) -> FeedItem:
     data: dict[str, Any] = open_answers(d, box)
     return FeedItem(
         id=d.id,

@@ -45,8 +45,8 @@ class SecretBox:
     """Encrypts webhook secrets at rest with AES-256-GCM; ``kid:base64key`` comma-separated,
     the first key encrypts, every key decrypts (rotate by putting a new key first)."""
 
-    def __init__(self, spec: str) -> None:
-        self._ring = KeyRing(spec, what="webhook secret key")
+    def __init__(self, spec: str, *, what: str = "webhook secret key") -> None:
+        self._ring = KeyRing(spec, what=what)
         self.active = self._ring.active_key_id
 
     def seal(self, secret: str, *, context: str) -> str:
