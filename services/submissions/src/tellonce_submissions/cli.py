@@ -1,4 +1,4 @@
-"""Command line of the submissions service: migrate, serve."""
+"""Command line of the submissions service: migrate, seed, purge, reseal, serve, worker."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser(
         "purge", help="retention: delete drafts past 60 days and idempotency keys past 24 h"
     )
+    sub.add_parser(
+        "reseal",
+        help="re-seal the outbox's answers with the active answer key (after a key rotation)",
+    )
     add_serve_command(sub)
     worker = sub.add_parser("worker", help="deliver the outbox (webhooks, retries)")
     worker.add_argument(
@@ -40,6 +44,12 @@ def main(argv: list[str] | None = None) -> None:
         from tellonce_submissions.retention import purge_now
 
         print(asyncio.run(purge_now(settings)))
+    elif args.command == "reseal":
+        import asyncio
+
+        from tellonce_submissions.deliveries.reseal import reseal_now
+
+        print(asyncio.run(reseal_now(settings)))
     elif args.command == "worker":
         import asyncio
 

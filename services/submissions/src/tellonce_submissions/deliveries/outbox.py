@@ -112,7 +112,8 @@ class ShareBox:
     webhook secrets: one key leaked then opens one kind of data. Rows sealed before the two
     were separated (2026-11-26) were sealed with the webhook-secret ring, and still open with
     it (``legacy``). Delivered rows are kept (the pull feed and replays read them), so the
-    fallback stays until those rows are re-sealed with the answer ring."""
+    fallback stays until those rows are re-sealed with the answer ring
+    (``tellonce-submissions reseal``, :mod:`tellonce_submissions.deliveries.reseal`)."""
 
     def __init__(self, answer_keys: str, legacy_keys: str | None = None) -> None:
         self.box = SecretBox(answer_keys, what="answer key")
