@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from tellonce_gateway.config import Settings
 from tellonce_gateway.main import create_app
 from tellonce_gateway.server import GatewayHttpProtocol
+from tellonce_shared.logging import JSONFormatter
 from tellonce_shared.testing import TokenFactory
 
 
@@ -316,3 +318,25 @@ def raw() -> Callable[..., Awaitable[bytes]]:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=10.0) as c:
         yield c
+
+
+class _AccessLines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.json = JSONFormatter("gateway")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.json.format(record))
+
+
+@pytest.fixture
+def access_lines() -> Iterator[list[str]]:
+    """The gateway's access lines as written (JSON), collected while the test runs."""
+    handler = _AccessLines()
+    logger = logging.getLogger("tellonce.access")
+    logger.addHandler(handler)
+    try:
+        yield handler.lines
+    finally:
+        logger.removeHandler(handler)

@@ -3,36 +3,11 @@
 from __future__ import annotations
 
 import json
-import logging
 import socket
-from collections.abc import Iterator
 
 import pytest
 
-from tellonce_shared.logging import JSONFormatter
 from tellonce_shared.testing import eventually
-
-
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-        self.formatter_ = JSONFormatter("gateway")
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.formatter_.format(record))
-
-
-@pytest.fixture
-def access_lines() -> Iterator[list[str]]:
-    handler = _Collect()
-    logger = logging.getLogger("tellonce.access")
-    logger.addHandler(handler)
-    try:
-        yield handler.lines
-    finally:
-        logger.removeHandler(handler)
-
 
 # -- request ids -------------------------------------------------------------------------
 
