@@ -309,26 +309,11 @@ class Gateway:
         body: bytes | StreamedBody | None,
         send: Send,
     ) -> None:
+        request = (route, exchange.method, exchange.target, exchange.upstream_headers, body, send)
         if self.pools is not None:
-            await forward_native(
-                self.pools[route.upstream],
-                route,
-                exchange.method,
-                exchange.target,
-                exchange.upstream_headers,
-                body,
-                send,
-            )
+            await forward_native(self.pools[route.upstream], *request)
         else:
-            await forward_aiohttp(
-                self.session,
-                route,
-                exchange.method,
-                exchange.target,
-                exchange.upstream_headers,
-                body,
-                send,
-            )
+            await forward_aiohttp(self.session, *request)
 
     async def _own(
         self,
