@@ -58,3 +58,10 @@ def test_local_references_are_followed() -> None:
 
 def test_mismatched_counts_give_no_choice() -> None:
     assert chosen_branch({}, [US, CA], [set()], [False]) is None
+
+
+def test_errors_are_replaced_by_their_chosen_branches_all_the_way_down() -> None:
+    from tellonce_shared.schema_branches import into_branches
+
+    branches = {1: [2, 3], 2: [4]}
+    assert list(into_branches([0, 1, 5], branches.get)) == [0, 4, 3, 5]

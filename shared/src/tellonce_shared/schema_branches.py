@@ -12,8 +12,10 @@ its general error. The portal (``jsonschema``) and the submissions service
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+E = TypeVar("E")
 
 _MAX_REFS = 8
 """Local ``$ref`` hops followed at the top of a branch before giving up."""
@@ -99,3 +101,14 @@ def chosen_branch(
         ):
             candidates.append(index)
     return candidates[0] if len(candidates) == 1 else None
+
+
+def into_branches(errors: Iterable[E], choose: Callable[[E], Sequence[E] | None]) -> Iterator[E]:
+    """Each error, but one for which ``choose`` finds the branch the answers chose replaced
+    by that branch's errors (themselves looked into the same way)."""
+    for error in errors:
+        chosen = choose(error)
+        if chosen is None:
+            yield error
+        else:
+            yield from into_branches(chosen, choose)

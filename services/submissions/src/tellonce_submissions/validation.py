@@ -9,7 +9,8 @@ the same verdict (tests hold them to it on the VA corpus).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import jsonschema_rs
@@ -43,7 +44,8 @@ class CompiledSchema:
         """Every error as ``{pointer, message}``; restricted values are not echoed back."""
         found: list[dict[str, str]] = []
         seen: set[tuple[str, str]] = set()
-        for err in _into_branches(self.schema, self._validator.iter_errors(answers)):
+        choose = partial(_chosen_branch, self.schema)
+        for err in schema_branches.into_branches(self._validator.iter_errors(answers), choose):
             tokens = tuple(str(t) for t in err.instance_path)
             message = str(err.message)
             if any(matches(p, tokens) for p in self.restricted):
@@ -55,25 +57,14 @@ class CompiledSchema:
         return found
 
 
-def _into_branches(
-    root: Any, errors: Iterable[jsonschema_rs.ValidationError]
-) -> Iterator[jsonschema_rs.ValidationError]:
-    """Each error, but a ``oneOf``/``anyOf`` that no branch accepted, where the answers
-    chose one branch by a property it pins to one value (the VA forms' addresses: ``country``
-    picks the list of states; ``tellonce_shared.schema_branches``), is replaced by that
-    branch's errors: ``/answers/veteranAddress/state`` "is not one of ...", not the whole
-    address "is not valid under any of the schemas". Anything else is passed on as it is."""
-    for error in errors:
-        chosen = _chosen_branch(root, error)
-        if chosen is None:
-            yield error
-        else:
-            yield from _into_branches(root, chosen)
-
-
 def _chosen_branch(
     root: Any, error: jsonschema_rs.ValidationError
 ) -> list[jsonschema_rs.ValidationError] | None:
+    """For a ``oneOf``/``anyOf`` that no branch accepted, where the answers chose one branch
+    by a property it pins to one value (the VA forms' addresses: ``country`` picks the list
+    of states; ``tellonce_shared.schema_branches``), that branch's errors:
+    ``/answers/veteranAddress/state`` "is not one of ...", not the whole address "is not
+    valid under any of the schemas". None for anything else (passed on as it is)."""
     kinds = jsonschema_rs.ValidationErrorKind
     kind = error.kind
     if not isinstance(kind, kinds.OneOfNotValid | kinds.AnyOf):

@@ -162,7 +162,11 @@ def validate(
     out: list[FieldError] = []
     seen: set[str] = set()
     try:
-        found = list(_into_branches(schema, validator.iter_errors(answers)))
+        found = list(
+            schema_branches.into_branches(
+                validator.iter_errors(answers), lambda e: _chosen_branch(schema, e)
+            )
+        )
     except (jsonschema.exceptions.SchemaError, jsonschema.exceptions.RefResolutionError):
         return []
     errors = sorted(found, key=lambda e: list(e.absolute_path))
@@ -189,23 +193,14 @@ _WHOLE = frozenset({"type", "const", "enum", "not", "false"})
 """Keywords that, failing on the object itself, say it is not an object for that branch."""
 
 
-def _into_branches(root: Any, errors: Iterable[ValidationError]) -> Iterable[ValidationError]:
-    """Each error, but a failed ``oneOf``/``anyOf`` whose branches are told apart by a pinned
-    property (an address whose ``country`` picks the list of states, as in the VA forms)
-    replaced by the errors of the branch the answers chose (``tellonce_shared.schema_branches``):
-    so "Select state from the list" sits on the state, not "the answers do not fit
-    together" on the whole address."""
-    for error in errors:
-        chosen = _chosen_branch(root, error) if error.validator in ("oneOf", "anyOf") else None
-        if chosen is None:
-            yield error
-        else:
-            yield from _into_branches(root, chosen)
-
-
 def _chosen_branch(root: Any, error: ValidationError) -> list[ValidationError] | None:
-    """The errors of the branch the answers chose; None when there is no such branch (the
-    general message then stands)."""
+    """For a failed ``oneOf``/``anyOf`` whose branches are told apart by a pinned property
+    (an address whose ``country`` picks the list of states, as in the VA forms), the errors
+    of the branch the answers chose (``tellonce_shared.schema_branches``): so "Select state
+    from the list" sits on the state, not "the answers do not fit together" on the whole
+    address. None when there is no such branch (the general message then stands)."""
+    if error.validator not in ("oneOf", "anyOf"):
+        return None
     branches = error.validator_value
     if not isinstance(branches, list) or not error.context:
         return None
