@@ -132,12 +132,17 @@ class ShareBox:
 
 
 def share_box(settings: Settings) -> ShareBox:
-    return ShareBox(
+    """The settings' box, made once per pair of key rings (the pull feed asks per request)."""
+    return _share_box(
         settings.answer_keys.get_secret_value(), settings.webhook_secret_keys.get_secret_value()
     )
 
 
-@lru_cache
+@lru_cache(maxsize=8)
+def _share_box(answer_keys: str, legacy_keys: str) -> ShareBox:
+    return ShareBox(answer_keys, legacy_keys)
+
+
 def default_box() -> ShareBox:
     return share_box(get_settings())
 
