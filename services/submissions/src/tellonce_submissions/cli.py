@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("migrate", help="alembic upgrade head")
     sub.add_parser("seed", help="demo data (none: submissions start empty)")
     sub.add_parser(
-        "purge", help="retention: delete drafts past 60 days and idempotency keys past 24 h"
+        "purge",
+        help="retention: delete drafts past 60 days and idempotency keys past 24 h, erase "
+        "delivery shares final for SUBMISSIONS_DELIVERY_SHARE_RETENTION_DAYS (30)",
     )
     sub.add_parser(
         "reseal",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from tellonce_shared.settings import ServiceSettings
@@ -36,7 +36,8 @@ class Settings(ServiceSettings):
     draft_retention_days: int = 60
     idempotency_retention_hours: int = 24
     retention_interval_seconds: int = 3600
-    """How often the serve process purges expired drafts and keys (0: never; use the CLI)."""
+    """How often the serve process runs the retention job (expired drafts and keys, delivered
+    agency shares; 0: never; use the CLI)."""
     receipt_workers: int = 1
     max_answer_values: int = 10_000
     max_answer_depth: int = 32
@@ -58,6 +59,13 @@ class Settings(ServiceSettings):
     endpoint_disable_after_days: float = 5.0
     """An endpoint failing for this long without one success is disabled."""
     secret_rotation_overlap_hours: float = 24.0
+    delivery_share_retention_days: int = 30
+    """Days a delivery keeps its agency's share of the answers once it is final (delivered,
+    acked or dead, counted from ``delivered_at``/``acked_at``/``dead_at``); the retention
+    job then erases the share and keeps the row's metadata. 0 or negative: keep for ever.
+    See docs/fan-out.md, "Retention of delivered shares"."""
+    delivery_share_purge_batch: int = Field(default=500, ge=1)
+    """Rows the retention job erases per transaction (each batch commits on its own)."""
     worker_metrics_host: str = "127.0.0.1"
     """The address the worker's ``--metrics-port`` listens on: the loopback locally;
     ``0.0.0.0`` in a pod, so Prometheus in another pod can scrape it."""

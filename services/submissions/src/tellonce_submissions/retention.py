@@ -1,6 +1,10 @@
 """The retention job: drafts untouched for 60 days and idempotency keys older than 24 hours
-are deleted. Run it from cron (``tellonce-submissions purge``) or let ``serve`` run it every
-``retention_interval_seconds``; it is idempotent, so several replicas doing it is harmless."""
+are deleted, and the outbox's deliveries final (delivered, acked, dead) for
+``delivery_share_retention_days`` (30) have their agency's share of the answers erased (the
+row's metadata stays, for audit). Run it from cron (``tellonce-submissions purge``) or let
+``serve`` run it every ``retention_interval_seconds``; it is idempotent, so several replicas
+doing it is harmless (the outbox part takes its rows ``FOR UPDATE SKIP LOCKED``, in batches
+of ``delivery_share_purge_batch`` rows, each committed on its own)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from datetime import UTC, datetime
 
 from tellonce_submissions.config import Settings
 from tellonce_submissions.db import Database
+from tellonce_submissions.deliveries.service import purge_expired_shares
 from tellonce_submissions.drafts.service import purge_expired as purge_drafts
 from tellonce_submissions.idempotency.service import purge_expired as purge_keys
 
@@ -26,7 +31,27 @@ async def purge(database: Database, settings: Settings, now: datetime) -> dict[s
             session, now=now, retention_hours=settings.idempotency_retention_hours
         )
         await session.commit()
-    return {"drafts": drafts, "idempotency_keys": keys}
+    shares = await purge_delivery_shares(database, settings, now)
+    return {"drafts": drafts, "idempotency_keys": keys, "delivery_shares": shares}
+
+
+async def purge_delivery_shares(database: Database, settings: Settings, now: datetime) -> int:
+    """Erase expired delivery shares batch after batch, one short transaction each, until a
+    batch comes back short (so a first run on a large outbox never holds one long
+    transaction). Returns how many rows were erased."""
+    total = 0
+    while True:
+        async with database.sessions() as session:
+            erased = await purge_expired_shares(
+                session,
+                now=now,
+                retention_days=settings.delivery_share_retention_days,
+                batch=settings.delivery_share_purge_batch,
+            )
+            await session.commit()
+        total += erased
+        if erased < settings.delivery_share_purge_batch:
+            return total
 
 
 async def purge_now(settings: Settings) -> dict[str, int]:

@@ -63,8 +63,9 @@ from tellonce_submissions.deliveries.outbox import (
     ShareBox,
     open_answers,
     share_box,
+    webhook_secret_box,
 )
-from tellonce_submissions.deliveries.signing import SecretBox, SecretBoxError
+from tellonce_submissions.deliveries.signing import SecretBoxError
 from tellonce_submissions.deliveries.ssrf import WebhookClient, webhook_client
 
 log = logging.getLogger("tellonce.worker")
@@ -100,7 +101,7 @@ class DeliveryWorker:
         self.clock: Clock = clock or SystemClock()
         self.name = name or worker_name()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
-        self.box = SecretBox(settings.webhook_secret_keys.get_secret_value())
+        self.box = webhook_secret_box(settings)
         self.shares = share_box(settings)
         self._own_client = client is None
         self.client = client or webhook_client(

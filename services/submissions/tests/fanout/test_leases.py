@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.db import Database
 from tellonce_submissions.deliveries.clock import aware
 from tellonce_submissions.deliveries.models import Delivery, DeliveryAttempt
+from tellonce_submissions.deliveries.repository import claim_due
 from tellonce_submissions.worker import DeliveryWorker
 
 from .conftest import FakeClock, Receiver, agency_code, enqueue_submission, make_settings
@@ -217,3 +218,30 @@ async def test_renewals_come_every_third_of_the_lease_by_default(database: Datab
         assert worker.renew_every == 4.0
     finally:
         await worker.aclose()
+
+
+async def test_a_claim_takes_at_most_its_limit_on_a_fresh_table(fresh_database_url: str) -> None:
+    """Seven due rows in a table PostgreSQL has no statistics for yet: a claim of three takes
+    three. (As a plain ``IN (subquery ... LIMIT ... SKIP LOCKED)`` the planner may run the
+    locking subquery once per row, each run skipping the rows already taken and locking the
+    next ones, so one claim took every row.)"""
+    database = Database(fresh_database_url)
+    try:
+        agency = agency_code()
+        for n in range(7):
+            await enqueue_submission(database, [(agency, {"n": n}, ["/n"])])
+        now = datetime.now(UTC) + timedelta(seconds=1)
+        async with database.sessions() as session, session.begin():
+            for setting in ("enable_hashjoin", "enable_mergejoin", "enable_material"):
+                await session.execute(text(f"SET LOCAL {setting} = off"))
+            claimed = await claim_due(
+                session, now=now, lease_until=now + timedelta(minutes=1), worker="w1", limit=3
+            )
+        assert len(claimed) == 3
+        async with database.sessions() as session:
+            leased = await session.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.leased_by == "w1")
+            )
+        assert leased == 3
+    finally:
+        await database.dispose()

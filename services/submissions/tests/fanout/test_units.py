@@ -79,6 +79,26 @@ def test_shared_answers_are_sealed_with_the_answer_ring_and_old_rows_still_open(
         shares.open(legacy, context="another row")  # still bound to its own row
 
 
+def test_the_webhook_secret_box_is_made_once_per_key_ring() -> None:
+    """Every Deliveries request builds a DeliveryService: its webhook-secret box comes from
+    a cache keyed by the ring (as the answers' ``share_box``), not parsed again each time."""
+    from typing import Any, cast
+
+    from tellonce_submissions.config import Settings
+    from tellonce_submissions.deliveries.service import DeliveryService
+
+    no_session = cast(Any, None)
+    first = DeliveryService(no_session, Settings(webhook_secret_keys=KEYS))
+    second = DeliveryService(no_session, Settings(webhook_secret_keys=KEYS))
+    assert first.box is second.box
+    other = "k2:" + base64.b64encode(b"3" * 32).decode()
+    rotated = DeliveryService(no_session, Settings(webhook_secret_keys=f"{other},{KEYS}"))
+    assert rotated.box is not first.box  # a changed ring gets its own box
+    sealed = first.box.seal("whsec_x", context="e1")
+    assert SecretBox(KEYS).open(sealed, context="e1") == "whsec_x"
+    assert rotated.box.open(sealed, context="e1") == "whsec_x"
+
+
 def test_schedule_is_the_standard_webhooks_one_with_bounded_jitter() -> None:
     assert [d.total_seconds() for d in RETRY_DELAYS] == [
         5,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,6 +32,9 @@ ACKED = "acked"
 DEAD = "dead"
 """Retries exhausted, a non-retryable answer, or the endpoint was disabled: replayable."""
 DELIVERY_STATES = (PENDING, DELIVERED, ACKED, DEAD)
+FINAL_STATES = (DELIVERED, ACKED, DEAD)
+"""States a delivery's share of the answers may be erased from, once it has been in them for
+``delivery_share_retention_days`` (counted from ``delivered_at``, ``acked_at``, ``dead_at``)."""
 
 ENDPOINT_ACTIVE = "active"
 ENDPOINT_DISABLED = "disabled"
@@ -44,6 +48,13 @@ class Delivery(Base):
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_agency_feed", "agency", "feed_seq"),
         Index("ix_deliveries_agency_status", "agency", "status", "created_at"),
+        Index(
+            "ix_deliveries_share_held",
+            "status",
+            "created_at",
+            postgresql_where=text("share_purged_at IS NULL"),
+            sqlite_where=text("share_purged_at IS NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -80,6 +91,10 @@ class Delivery(Base):
     acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     dead_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     replays: Mapped[int] = mapped_column(Integer, default=0)
+    share_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    """When the retention job erased this row's share of the answers (``answers`` emptied,
+    ``sealed_answers`` nulled) after ``delivery_share_retention_days`` in its final state;
+    NULL while the row still holds them. The rest of the row stays, for audit."""
 
 
 class WebhookEndpoint(Base):

@@ -111,9 +111,10 @@ class ShareBox:
     (``answer_keys``, the ring that seals drafts and submissions), not the ring that seals
     webhook secrets: one key leaked then opens one kind of data. Rows sealed before the two
     were separated (2026-11-26) were sealed with the webhook-secret ring, and still open with
-    it (``legacy``). Delivered rows are kept (the pull feed and replays read them), so the
-    fallback stays until those rows are re-sealed with the answer ring
-    (``tellonce-submissions reseal``, :mod:`tellonce_submissions.deliveries.reseal`)."""
+    it (``legacy``). A row keeps its share until the retention job erases it (after
+    ``delivery_share_retention_days`` in a final state), so the fallback stays until those
+    rows are re-sealed with the answer ring (``tellonce-submissions reseal``,
+    :mod:`tellonce_submissions.deliveries.reseal`) or erased."""
 
     def __init__(self, answer_keys: str, legacy_keys: str | None = None) -> None:
         self.box = SecretBox(answer_keys, what="answer key")
@@ -143,12 +144,25 @@ def _share_box(answer_keys: str, legacy_keys: str) -> ShareBox:
     return ShareBox(answer_keys, legacy_keys)
 
 
+def webhook_secret_box(settings: Settings) -> SecretBox:
+    """The box of the agencies' webhook secrets (``webhook_secret_keys``), made once per
+    key ring rather than per request (it holds only the parsed keys, no state)."""
+    return _webhook_secret_box(settings.webhook_secret_keys.get_secret_value())
+
+
+@lru_cache(maxsize=8)
+def _webhook_secret_box(keys: str) -> SecretBox:
+    return SecretBox(keys)
+
+
 def default_box() -> ShareBox:
     return share_box(get_settings())
 
 
 def open_answers(row: Delivery, box: ShareBox) -> dict[str, Any]:
-    """The answers a delivery carries (sealed rows opened; older clear rows as stored)."""
+    """The answers a delivery carries (sealed rows opened; older clear rows as stored). A row
+    whose share was erased (``share_purged_at``) gives ``{}``: callers that show answers
+    check ``share_purged_at`` first."""
     if row.sealed_answers is None:
         return dict(row.answers)
     value = orjson.loads(box.open(row.sealed_answers, context=row.id))

@@ -67,6 +67,9 @@ class DeliveryPublic(BaseModel):
     dead_at: datetime | None
     replays: int
     attempt_log: list[AttemptPublic] | None = None
+    share_purged_at: datetime | None = None
+    """When the retention job erased the agency's share of the answers (the delivery can
+    no longer be replayed); ``None`` while they are held."""
 
 
 class DeliveryList(BaseModel):
@@ -85,11 +88,16 @@ class FeedItem(BaseModel):
     version: int
     agency: str
     submitted_at: datetime
-    answers: dict[str, Any]
+    answers: dict[str, Any] | None
+    """The agency's answers; ``None`` once the retention job has erased them (see
+    ``share_purged_at``), never an empty object standing for them."""
     fields: list[str]
     status: str
     acked_at: datetime | None
     created_at: datetime
+    share_purged_at: datetime | None = None
+    """Set when the answers were erased under the retention rule: this service no longer
+    holds them (the submission itself is the record)."""
 
 
 class Feed(BaseModel):

@@ -17,7 +17,14 @@ from tellonce_shared.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from tellonce_shared.problems import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from tellonce_shared.problems import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    ValidationFailed,
+)
 from tellonce_submissions.config import Settings
 from tellonce_submissions.deliveries import metrics, repository
 from tellonce_submissions.deliveries.clock import Clock, SystemClock, aware, aware_or_none
@@ -39,6 +46,7 @@ from tellonce_submissions.deliveries.outbox import (
     notify_workers,
     open_answers,
     share_box,
+    webhook_secret_box,
 )
 from tellonce_submissions.deliveries.schemas import (
     AccessEntry,
@@ -56,11 +64,19 @@ from tellonce_submissions.deliveries.schemas import (
     ReplayResult,
     Summary,
 )
-from tellonce_submissions.deliveries.signing import SecretBox, new_secret
+from tellonce_submissions.deliveries.signing import new_secret
 from tellonce_submissions.deliveries.ssrf import UnsafeURL, check_url
 
 STAFF_ROLES = ("admin", "auditor")
 MAX_REPLAY_ALL = 10_000
+
+
+class ShareErased(Gone):
+    """A delivery whose share of the answers the retention job has erased: nothing is left
+    to send again."""
+
+    slug = "delivery-share-erased"
+    title = "The delivery's answers were erased under the retention rule"
 
 
 def agency_of(principal: Principal) -> str:
@@ -88,7 +104,7 @@ class DeliveryService:
         self.session = session
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.box = SecretBox(settings.webhook_secret_keys.get_secret_value())
+        self.box = webhook_secret_box(settings)
         self.shares = share_box(settings)
 
     # --- endpoints ---------------------------------------------------------------------
@@ -185,6 +201,7 @@ class DeliveryService:
         await repository.number_feed(self.session)
         rows = await repository.feed_page(self.session, agency=agency, after=position, limit=limit)
         now = self.clock.now()
+        # A row whose share was erased discloses no answers: no read to log.
         await repository.log_access(
             self.session,
             [
@@ -198,6 +215,7 @@ class DeliveryService:
                     at=now,
                 )
                 for row in rows
+                if row.share_purged_at is None
             ],
         )
         last = rows[-1].feed_seq if rows else position
@@ -272,6 +290,14 @@ class DeliveryService:
             raise NotFound("No delivery with this id is visible to you.")
         if row.status != DEAD:
             raise Conflict(f"Only dead deliveries are replayed; this one is {row.status}.")
+        if row.share_purged_at is not None:
+            purged = aware(row.share_purged_at).isoformat()
+            raise ShareErased(
+                f"This delivery's answers were erased at {purged} under the retention rule "
+                "(a dead delivery keeps them for SUBMISSIONS_DELIVERY_SHARE_RETENTION_DAYS), "
+                "so it cannot be replayed. The submission itself remains the record.",
+                extra={"share_purged_at": purged},
+            )
         self._revive(row)
         await self.session.flush()
         await notify_workers(self.session)
@@ -418,6 +444,7 @@ def _delivery(d: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryPublic:
         acked_at=aware_or_none(d.acked_at),
         dead_at=aware_or_none(d.dead_at),
         replays=d.replays,
+        share_purged_at=aware_or_none(d.share_purged_at),
         attempt_log=[
             AttemptPublic(
                 at=aware(a.started_at),
@@ -433,7 +460,7 @@ def _delivery(d: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryPublic:
 
 
 def _feed_item(d: Delivery, box: ShareBox) -> FeedItem:
-    data: dict[str, Any] = open_answers(d, box)
+    data: dict[str, Any] | None = None if d.share_purged_at is not None else open_answers(d, box)
     return FeedItem(
         id=d.id,
         delivery_id=d.id,
@@ -448,4 +475,19 @@ def _feed_item(d: Delivery, box: ShareBox) -> FeedItem:
         status=d.status,
         acked_at=aware_or_none(d.acked_at),
         created_at=aware(d.created_at),
+        share_purged_at=aware_or_none(d.share_purged_at),
+    )
+
+
+async def purge_expired_shares(
+    session: AsyncSession, *, now: datetime, retention_days: int, batch: int
+) -> int:
+    """One batch of the retention job for the outbox: erase the share of the answers of up
+    to ``batch`` deliveries final (delivered, acked or dead) for ``retention_days``; the
+    caller commits, and calls again while a full batch came back. ``retention_days`` of 0 or
+    less keeps every share (returns 0)."""
+    if retention_days <= 0:
+        return 0
+    return await repository.purge_shares(
+        session, cutoff=now - timedelta(days=retention_days), now=now, limit=batch
     )
