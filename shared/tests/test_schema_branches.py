@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tellonce_shared.schema_branches import chosen_branch, node_at, pinned, resolve
+from tellonce_shared.schema_branches import (
+    Discriminator,
+    chosen_branch,
+    discriminator,
+    node_at,
+    pinned,
+    pinned_values,
+    resolve,
+)
 
 US = {"properties": {"country": {"enum": ["USA"]}, "state": {"enum": ["CT", "NY"]}}}
 CA = {"properties": {"country": {"const": "CAN"}, "state": {"enum": ["ON", "QC"]}}}
@@ -65,3 +73,39 @@ def test_errors_are_replaced_by_their_chosen_branches_all_the_way_down() -> None
 
     branches = {1: [2, 3], 2: [4]}
     assert list(into_branches([0, 1, 5], branches.get)) == [0, 4, 3, 5]
+
+
+def test_pinned_values_lists_every_value_a_branch_allows() -> None:
+    two = {"properties": {"country": {"enum": ["USA", "PRI"]}, "city": {"type": "string"}}}
+    assert pinned_values({}, two) == {"country": ("USA", "PRI")}
+    assert pinned_values({}, CA) == {"country": ("CAN",), "state": ("ON", "QC")}
+    assert pinned(None, two) == set()
+
+
+def test_the_discriminator_is_the_property_that_picks_one_branch_per_value() -> None:
+    found = discriminator({}, [US, CA, OTHER])
+    assert found == Discriminator(name="country", values=(("USA",), ("CAN",), ()), other=2)
+    assert found is not None
+    assert found.listed() == ("USA", "CAN")
+    assert discriminator({}, [US, CA]) == Discriminator("country", (("USA",), ("CAN",)), None)
+
+
+def test_no_discriminator_when_branches_overlap_or_stay_open() -> None:
+    also_us = {"properties": {"country": {"enum": ["USA", "PRI"]}}}
+    assert discriminator({}, [US, also_us]) is None  # USA selects two branches
+    open_country = {"properties": {"country": {"type": "string"}}}
+    assert discriminator({}, [US, open_country]) is None
+    partial = {"properties": {"country": {"not": {"enum": ["USA"]}}}}
+    assert discriminator({}, [US, CA, partial]) is None  # CAN would select two branches
+    assert discriminator({}, [US, OTHER, OTHER]) is None  # two "every other" branches
+    assert discriminator({}, [US]) is None
+    assert discriminator({}, [US, {"required": ["country"]}]) is None
+
+
+def test_the_discriminator_follows_local_references() -> None:
+    root = {"$defs": {"us": US, "usa": {"const": "USA"}}}
+    us_by_ref = {"properties": {"country": {"$ref": "#/$defs/usa"}}}
+    assert discriminator(root, [{"$ref": "#/$defs/us"}, CA]) is not None
+    found = discriminator(root, [us_by_ref, CA])
+    assert found is not None
+    assert found.values == (("USA",), ("CAN",))

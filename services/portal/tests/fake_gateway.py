@@ -76,6 +76,9 @@ class FakeGateway:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    schema: dict[str, Any] = field(default_factory=lambda: SCHEMA)
+    """The published form's schema and UI document (a test may publish another form)."""
+    ui: dict[str, Any] = field(default_factory=lambda: UI)
     answer_reads: int = 0
     """Pages of the pull feed read (each one a logged read of resident answers)."""
     added_agencies: list[dict[str, Any]] = field(default_factory=list)
@@ -198,7 +201,7 @@ class FakeGateway:
             return httpx.Response(200, json={**self._form(), "versions": versions})
         if re.fullmatch(r"/api/v1/forms/snap/versions/(1|latest)", path):
             return httpx.Response(200, json={"form": "snap", "version": 1, "status": "published",
-                                             "schema": SCHEMA, "ui": UI})  # fmt: skip
+                                             "schema": self.schema, "ui": self.ui})  # fmt: skip
         if path.startswith("/api/v1/forms/"):
             return httpx.Response(404, json={"status": 404, "detail": "no such form"})
         if path == "/api/v1/agreements" and method == "POST":
@@ -377,7 +380,9 @@ class FakeGateway:
             if first_body != canonical:
                 return httpx.Response(422, json={"status": 422, "detail": "key reused"})
             return httpx.Response(201, json=self._public(self.submissions[sub_id]))
-        validator = jsonschema.Draft7Validator(SCHEMA, format_checker=jsonschema.FormatChecker())
+        validator = jsonschema.Draft7Validator(
+            self.schema, format_checker=jsonschema.FormatChecker()
+        )
         errors = [
             {"pointer": "".join(f"/{p}" for p in e.absolute_path), "message": e.message}
             for e in validator.iter_errors(body["answers"])

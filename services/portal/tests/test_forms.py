@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from tellonce_portal.forms import pointers
+from tellonce_portal.forms.model import Condition, Field
 from tellonce_portal.forms.parse import ListAction, parse_fields
 from tellonce_portal.forms.render import FieldState, error_summary, render_fields
 from tellonce_portal.forms.schema import FormDefinition
+from tellonce_portal.forms.summary import rows_for, visible_answers
 from tellonce_portal.forms.validate import from_api, on_fields, validate
 from tellonce_portal.i18n import Translator
 from tellonce_portal.templating import environment
@@ -558,3 +560,235 @@ def test_the_branch_chosen_must_pin_what_the_answers_match(
     fields = FormDefinition(schema).fields({})
     errors = validate(schema, {"address": address}, fields)
     assert [e.pointer for e in errors] == [expected]
+
+
+# -- an address asked by country (oneOf branches told apart by a discriminator) -------------
+
+VETERAN_ADDRESS = "/veteranAddress"
+
+
+def _address_questions(defn: FormDefinition, answers: dict[str, Any]) -> list[Field]:
+    group = defn.field_for(VETERAN_ADDRESS, answers)
+    assert group is not None
+    return group.children
+
+
+def _by_name(fields: list[Field]) -> dict[str, Field]:
+    return {f.name: f for top in fields for f in top.walk()}
+
+
+def test_a_va_address_asks_the_country_once_and_the_state_of_each_country() -> None:
+    defn = FormDefinition(load(DATA / "10-10EZ-schema.json"))
+    questions = _address_questions(defn, {})
+    asked = [(f.name, f.kind) for f in questions]
+    assert [name for name, _ in asked].count("/veteranAddress/country") == 1
+    country = next(f for f in questions if f.name == "/veteranAddress/country")
+    assert country.condition is None
+    assert country.required, "the object requires a country"
+    assert "CAN, MEX or USA" in country.hint, "typed values that reveal questions are named"
+    states = [f for f in questions if f.pointer == "/veteranAddress/state"]
+    assert [f.kind for f in states] == ["select", "select", "select"]
+    assert [f.condition.values for f in states if f.condition] == [("CAN",), ("MEX",), ("USA",)]
+    us_state = states[2]
+    assert {"CT", "NY"} <= {o.value for o in us_state.options}
+    assert "ON" not in {o.value for o in us_state.options}
+    assert us_state.hint == "If country is USA"
+    assert len({f.name for f in states}) == len({f.html_id for f in states}) == 3
+    province = next(f for f in questions if f.pointer == "/veteranAddress/provinceCode")
+    assert province.condition is not None
+    assert province.condition.negate
+    assert province.hint == "If country is not CAN, MEX or USA"
+    street = next(f for f in questions if f.pointer == "/veteranAddress/street")
+    assert street.condition is None, "a question the same in every branch is asked once"
+    assert street.required
+
+
+def test_the_country_questions_are_revealed_by_the_country_answer_in_the_html() -> None:
+    defn = FormDefinition(load(DATA / "10-10EZ-schema.json"))
+    fields = [f for f in defn.fields({}) if f.pointer == VETERAN_ADDRESS]
+    html = str(
+        render_fields(environment(), fields, FieldState.build({}, fields=fields), Translator("en"))
+    )
+    page = scrape(html)
+    assert len(page.ids) == len(set(page.ids))
+    names = [tag["name"] for tag in page.inputs if tag.get("name", "").startswith(VETERAN_ADDRESS)]
+    assert names.count("/veteranAddress/state~v2") == 1
+    assert names.count("/veteranAddress/country") == 1
+    assert 'data-show-if="/veteranAddress/country" data-show-values="&#34;USA&#34;">' in html
+    assert 'data-show-values="&#34;CAN&#34;|&#34;MEX&#34;|&#34;USA&#34;" data-show-unless' in html
+    assert "If country is USA" in html, "without JavaScript each question says whom it is for"
+
+
+def test_only_the_chosen_countrys_answer_is_kept_when_parsed() -> None:
+    defn = FormDefinition(load(DATA / "10-10EZ-schema.json"))
+    fields = [f for f in defn.fields({}) if f.pointer == VETERAN_ADDRESS]
+    posted = {
+        "/veteranAddress/street": ["1 Main St"],
+        "/veteranAddress/city": ["Hartford"],
+        "/veteranAddress/country": ["USA"],
+        "/veteranAddress/state~v0": ["ON"],
+        "/veteranAddress/state~v2": ["CT"],
+        "/veteranAddress/provinceCode~v3": ["Bavaria"],
+    }
+    us = parse_fields(fields, posted, {})
+    assert us.errors == []
+    assert us.answers["veteranAddress"] == {
+        "street": "1 Main St", "city": "Hartford", "country": "USA", "state": "CT"
+    }  # fmt: skip
+    canada = parse_fields(fields, {**posted, "/veteranAddress/country": ["CAN"]}, {})
+    assert canada.answers["veteranAddress"]["state"] == "ON"
+    assert "provinceCode" not in canada.answers["veteranAddress"]
+    germany = parse_fields(fields, {**posted, "/veteranAddress/country": ["DEU"]}, {})
+    assert germany.answers["veteranAddress"]["provinceCode"] == "Bavaria"
+    assert "state" not in germany.answers["veteranAddress"], "a hidden branch's value is dropped"
+    earlier = {"veteranAddress": {"country": "USA", "state": "CT"}}
+    blank = parse_fields(fields, {"/veteranAddress/country": [""]}, earlier)
+    assert "state" not in blank.answers.get("veteranAddress", {}), "no country, no state"
+
+
+def test_a_us_state_from_the_us_list_passes_and_a_wrong_one_is_told_on_its_select() -> None:
+    defn = FormDefinition(load(DATA / "10-10EZ-schema.json"))
+    posted = {
+        "/veteranAddress/street": ["1 Main St"],
+        "/veteranAddress/city": ["Hartford"],
+        "/veteranAddress/country": ["USA"],
+        "/veteranAddress/state~v2": ["CT"],
+    }
+    fields = [f for f in defn.fields({}) if f.pointer == VETERAN_ADDRESS]
+    parsed = parse_fields(fields, posted, {})
+    errors = validate(defn.schema, parsed.answers, defn.fields(parsed.answers))
+    assert [e for e in errors if e.pointer.startswith(VETERAN_ADDRESS)] == []
+    wrong = parse_fields(fields, {**posted, "/veteranAddress/state~v2": ["ON"]}, {})
+    assert [(e.pointer, e.message) for e in wrong.errors] == [
+        ("/veteranAddress/state", "Select state from the list")
+    ]
+    summary = error_summary(wrong.errors, fields, wrong.answers)
+    assert summary == [("#f-veteranAddress-state--2", "Select state from the list")]
+    state = FieldState.build(wrong.answers, wrong.errors, wrong.raw, fields=fields)
+    html = str(render_fields(environment(), fields, state, Translator("en")))
+    assert html.count("Select state from the list") == 1, "only the shown question says it"
+    assert 'id="f-veteranAddress-state--2-error"' in html
+    assert '<option value="ON" selected>' not in html.split('id="f-veteranAddress-state--0"')[1]
+
+
+def test_check_your_answers_shows_the_chosen_countrys_question_once() -> None:
+    defn = FormDefinition(load(DATA / "10-10EZ-schema.json"))
+    answers = {"veteranAddress": {"street": "1 Main St", "country": "CAN", "state": "ON"}}
+    fields = [f for f in defn.fields(answers) if f.pointer == VETERAN_ADDRESS]
+    rows = [(r.label, r.value, r.html_id) for r in rows_for(fields, answers, Translator("en"))]
+    state_rows = [r for r in rows if r[0].endswith("State")]
+    assert state_rows == [("Veteran address: State", "ON", "f-veteranAddress-state--0")]
+    stale = {"veteranAddress": {**answers["veteranAddress"], "provinceCode": "x"}}
+    kept = visible_answers(defn, stale)
+    assert kept["veteranAddress"] == answers["veteranAddress"]
+
+
+def test_api_errors_on_an_answer_asked_per_country_use_the_chosen_question() -> None:
+    defn = FormDefinition(load(DATA / "10-10EZ-schema.json"))
+    answers = {"veteranAddress": {"country": "USA"}}
+    fields = [f for f in defn.fields(answers) if f.pointer == VETERAN_ADDRESS]
+    placed = on_fields(from_api([{"pointer": "/veteranAddress",
+                                  "message": "'state' is a required property"}]), fields,
+                       "en", answers)  # fmt: skip
+    assert [(e.pointer, e.message) for e in placed] == [("/veteranAddress/state", "Select state")]
+
+
+def test_the_which_country_hint_is_in_spanish_on_a_spanish_page() -> None:
+    defn = FormDefinition(load(DATA / "10-10EZ-schema.json"), locale="es")
+    questions = _address_questions(defn, {})
+    us_state = next(f for f in questions if f.name == "/veteranAddress/state~v2")
+    assert us_state.hint == "Si country es USA"
+    province = next(f for f in questions if f.pointer == "/veteranAddress/provinceCode")
+    assert province.hint == "Si country no es CAN, MEX o USA"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        # 21-686C: two branches pin addressType to INTERNATIONAL, so it tells nothing apart
+        load(DATA / "21-686C-schema.json"),
+        # a branch whose country is open (any string) overlaps the USA one
+        _address_schema([{"properties": {"country": {"type": "string"}}}, US_BRANCH]),
+        # "not USA" is not every value but CAN's: CAN would select two branches
+        _address_schema([
+            US_BRANCH,
+            {"properties": {"country": {"const": "CAN"}, "state": {"enum": ["ON"]}}},
+            {"properties": {"country": {"not": {"enum": ["USA"]}}}},
+        ]),
+    ],
+    ids=["21-686C", "open-branch", "overlapping-not"],
+)  # fmt: skip
+def test_branches_without_a_clean_discriminator_keep_the_merged_questions(
+    schema: dict[str, Any],
+) -> None:
+    defn = FormDefinition(schema)
+    fields = [f for f in defn.fields({}) if f.pointer in ("/address", VETERAN_ADDRESS)]
+    assert fields
+    assert not [f for top in fields for f in top.walk() if f.variant]
+    names = [f.name for top in fields for f in top.walk()]
+    assert len(names) == len(set(names))
+
+
+def test_const_pinned_branches_offer_the_union_of_their_values_in_schema_order() -> None:
+    schema = _address_schema([
+        {"properties": {"country": {"const": "USA"}, "state": {"enum": ["CT", "NY"]}},
+         "required": ["state"]},
+        {"properties": {"country": {"const": "CAN"}, "state": {"enum": ["ON", "QC"]}}},
+    ])  # fmt: skip
+    questions = _address_questions_of(FormDefinition(schema), "/address")
+    country = _by_name(questions)["/address/country"]
+    assert [o.value for o in country.options] == ["USA", "CAN"]
+    assert country.kind == "radios"
+    states = [f for f in questions if f.pointer == "/address/state"]
+    assert [(f.kind, f.required) for f in states] == [("radios", True), ("radios", False)]
+    assert states[0].hint == "If country is USA"
+
+
+def _address_questions_of(defn: FormDefinition, pointer: str) -> list[Field]:
+    group = defn.field_for(pointer, {})
+    assert group is not None
+    return group.children
+
+
+def test_a_yes_no_discriminator_reveals_its_questions_after_it() -> None:
+    # 21-686C's current marriage: spouseHasNoSsn true asks the reason, false the SSN.
+    defn = FormDefinition(load(DATA / "21-686C-schema.json"))
+    questions = _address_questions_of(defn, "/currentMarriage")
+    order = [f.name for f in questions]
+    key = order.index("/currentMarriage/spouseHasNoSsn")
+    assert key < order.index("/currentMarriage/spouseSocialSecurityNumber~v0")
+    reason = _by_name(questions)["/currentMarriage/spouseHasNoSsnReason~v0"]
+    assert reason.required
+    assert reason.hint == "If spouse has no ssn is Yes"
+    ssn = _by_name(questions)["/currentMarriage/spouseSocialSecurityNumber~v1"]
+    assert ssn.required
+    assert ssn.condition is not None
+    assert ssn.condition.values == (False,)
+
+
+def test_branches_asking_an_answer_the_same_way_share_one_question() -> None:
+    # 22-1990: CAN, MEX and USA all allow a 10-character postal code, other countries 51.
+    defn = FormDefinition(load(DATA / "22-1990-schema.json"))
+    questions = _address_questions_of(defn, "/veteranAddress")
+    postal = [f for f in questions if f.pointer == "/veteranAddress/postalCode"]
+    assert [(f.name, f.max_length) for f in postal] == [
+        ("/veteranAddress/postalCode~v0", 10), ("/veteranAddress/postalCode~v3", 51)
+    ]  # fmt: skip
+    assert postal[0].condition == Condition("/veteranAddress/country", ("CAN", "MEX", "USA"))
+    assert postal[1].condition == Condition(
+        "/veteranAddress/country", ("CAN", "MEX", "USA"), negate=True
+    )
+    posted = {"/veteranAddress/country": ["MEX"], "/veteranAddress/postalCode~v0": ["01000"],
+              "/veteranAddress/postalCode~v3": ["ignored"]}  # fmt: skip
+    fields = [f for f in defn.fields({}) if f.pointer == "/veteranAddress"]
+    parsed = parse_fields(fields, posted, {})
+    assert parsed.answers["veteranAddress"] == {"country": "MEX", "postalCode": "01000"}
+
+
+def test_an_omitted_discriminator_keeps_the_merged_questions() -> None:
+    schema = load(DATA / "10-10EZ-schema.json")
+    defn = FormDefinition(schema, {"omit": ["/veteranAddress/country"]})
+    questions = _address_questions(defn, {})
+    assert [f.name for f in questions if f.pointer == "/veteranAddress/state"] == [
+        "/veteranAddress/state"
+    ]

@@ -13,6 +13,7 @@ its general error. The portal (``jsonschema``) and the submissions service
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 E = TypeVar("E")
@@ -55,20 +56,106 @@ def resolve(root: Any, node: Any) -> Any:
     return None
 
 
-def pinned(root: Any, branch: Any) -> frozenset[str]:
-    """The properties a branch pins to one value (``const``, or a one-value ``enum``)."""
+def _listed(rule: Any) -> tuple[Any, ...] | None:
+    """The values a property rule lists (``const``, or a non-empty ``enum``), or None."""
+    if not isinstance(rule, Mapping):
+        return None
+    if "const" in rule:
+        return (rule["const"],)
+    enum = rule.get("enum")
+    return tuple(enum) if isinstance(enum, list) and enum else None
+
+
+def pinned_values(root: Any, branch: Any) -> dict[str, tuple[Any, ...]]:
+    """The properties a branch limits to listed values (``const`` or an ``enum``), with them."""
     schema = resolve(root, branch)
     properties = schema.get("properties") if isinstance(schema, Mapping) else None
     if not isinstance(properties, Mapping):
-        return frozenset()
-    names = set()
+        return {}
+    out = {}
     for name, rule in properties.items():
-        rule = resolve(root, rule)
-        if isinstance(rule, Mapping) and (
-            "const" in rule or (isinstance(rule.get("enum"), list) and len(rule["enum"]) == 1)
-        ):
-            names.add(str(name))
-    return frozenset(names)
+        values = _listed(resolve(root, rule))
+        if values is not None:
+            out[str(name)] = values
+    return out
+
+
+def pinned(root: Any, branch: Any) -> frozenset[str]:
+    """The properties a branch pins to one value (``const``, or a one-value ``enum``)."""
+    return frozenset(
+        name for name, values in pinned_values(root, branch).items() if len(values) == 1
+    )
+
+
+def _excluded_values(root: Any, branch: Any, name: str) -> tuple[Any, ...] | None:
+    """The values a branch's property turns down with ``not`` (``{"not": {"enum": [...]}}``),
+    when that is all the property says besides its type; else None."""
+    schema = resolve(root, branch)
+    properties = schema.get("properties") if isinstance(schema, Mapping) else None
+    rule = resolve(root, properties.get(name)) if isinstance(properties, Mapping) else None
+    if not isinstance(rule, Mapping) or set(rule) - {"not", "type"}:
+        return None
+    negated = resolve(root, rule.get("not"))
+    if not isinstance(negated, Mapping) or set(negated) - {"enum", "const", "type"}:
+        return None
+    return _listed(negated)
+
+
+@dataclass(frozen=True)
+class Discriminator:
+    """A property that tells a ``oneOf``/``anyOf``'s object branches apart: ``values[i]`` are
+    the values that select branch ``i``; ``other`` is the index of the branch selected by
+    every value no other branch lists (``{"not": {"enum": [those values]}}``), if any."""
+
+    name: str
+    values: tuple[tuple[Any, ...], ...]
+    other: int | None = None
+
+    def listed(self) -> tuple[Any, ...]:
+        """Every listed value, in schema order."""
+        return tuple(v for values in self.values for v in values)
+
+
+def discriminator(root: Any, branches: Sequence[Any]) -> Discriminator | None:
+    """The first property (in the first branch's order) that every branch has and that picks
+    exactly one branch for each value: every branch lists its own values (``const`` or
+    ``enum``) and no value is listed twice, except at most one branch that turns down exactly
+    the others' values (``not``: "every other country"). None when there is no such property,
+    fewer than two branches, or a branch that is not an object with ``properties``."""
+    schemas = [resolve(root, branch) for branch in branches]
+    if len(schemas) < 2 or not all(
+        isinstance(s, Mapping) and isinstance(s.get("properties"), Mapping) for s in schemas
+    ):
+        return None
+    pins = [pinned_values(root, branch) for branch in branches]
+    for name in schemas[0]["properties"]:
+        found = _discriminator_on(root, branches, pins, str(name))
+        if found is not None:
+            return found
+    return None
+
+
+def _discriminator_on(
+    root: Any, branches: Sequence[Any], pins: Sequence[dict[str, tuple[Any, ...]]], name: str
+) -> Discriminator | None:
+    values: list[tuple[Any, ...]] = []
+    other: int | None = None
+    for index, branch in enumerate(branches):
+        if name in pins[index]:
+            values.append(pins[index][name])
+        elif other is None and _excluded_values(root, branch, name) is not None:
+            other = index
+            values.append(())
+        else:
+            return None
+    listed = [v for vals in values for v in vals]
+    if not listed or any(listed.count(v) > 1 for v in listed):
+        return None  # JSON equality: 1 and True count as the same value, so both are refused
+    if other is not None:
+        excluded = _excluded_values(root, branches[other], name) or ()
+        if sorted(map(repr, excluded)) != sorted(map(repr, listed)):
+            return None
+    return Discriminator(name=name, values=tuple(values), other=other)
 
 
 def chosen_branch(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,9 +62,14 @@ class Condition:
 
     pointer: str
     values: tuple[Any, ...]
+    negate: bool = False
+    """Show when the answer is given and is none of ``values`` ("every other country")."""
 
     def met(self, answers: dict[str, Any]) -> bool:
-        return pointers.get(answers, self.pointer) in self.values
+        value = pointers.get(answers, self.pointer)
+        if self.negate:
+            return value not in (None, "") and value not in self.values
+        return value in self.values
 
     @classmethod
     def parse(cls, raw: Any) -> Condition | None:
@@ -99,14 +105,21 @@ class Field:
     condition: Condition | None = None
     label_lang: str | None = None
     """Set when the label fell back to another language than the page's (WCAG 3.1.2)."""
+    variant: str = ""
+    """Set on one of several questions for the same answer, each for one branch of a
+    ``oneOf`` (the state of a US address, that of a Canadian one): it tells their inputs
+    apart, and ``condition`` says when the question applies."""
 
     @property
     def html_id(self) -> str:
-        return html_id(self.pointer)
+        return html_id(self.pointer) + (f"--{self.variant}" if self.variant else "")
 
     @property
     def is_container(self) -> bool:
         return self.kind in ("group", "repeat")
+
+    def condition_met(self, answers: dict[str, Any]) -> bool:
+        return self.condition is None or self.condition.met(answers)
 
     def walk(self) -> list[Field]:
         out = [self]
@@ -116,6 +129,25 @@ class Field:
 
     def leaves(self) -> list[Field]:
         return [f for f in self.walk() if not f.is_container]
+
+
+def variant_name(pointer: str, variant: str) -> str:
+    """The input name of one branch's question for ``pointer`` (``/address/state~v0``)."""
+    return f"{pointer}~v{variant}" if variant else pointer
+
+
+def answering(fields: Iterable[Field], answers: dict[str, Any]) -> dict[str, Field]:
+    """Each pointer's question, walking ``fields``: of several for the same answer (one per
+    ``oneOf`` branch), the one whose condition the answers meet, else the first."""
+    out: dict[str, Field] = {}
+    for top in fields:
+        for f in top.walk():
+            current = out.get(f.pointer)
+            if current is None or (
+                current.variant and not current.condition_met(answers) and f.condition_met(answers)
+            ):
+                out[f.pointer] = f
+    return out
 
 
 def html_id(pointer: str) -> str:

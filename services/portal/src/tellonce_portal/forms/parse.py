@@ -57,9 +57,18 @@ def parse_fields(
     result = ParseResult(answers=copy.deepcopy(answers), locale=locale)
     for f in fields:
         _parse_one(f, form, result)
+    # Then the per-branch questions: only the one the (now parsed) discriminator selects.
+    for f in _variants(fields):
+        if f.condition_met(result.answers):
+            _parse_one(f, form, result)
+    answering = {f.pointer for f in _variants(fields) if f.condition_met(result.answers)}
     for f in fields:
-        _drop_unmet(f, result.answers)
+        _drop_unmet(f, result.answers, answering)
     return result
+
+
+def _variants(fields: Sequence[Field]) -> list[Field]:
+    return [f for top in fields for f in top.walk() if f.variant]
 
 
 def _put(result: ParseResult, pointer: str, value: Any) -> None:
@@ -70,9 +79,12 @@ def _put(result: ParseResult, pointer: str, value: Any) -> None:
 
 
 def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
+    """``f``'s posted value(s) into the answers; per-branch questions (``variant``) are left
+    to :func:`parse_fields`, which reads only the one whose branch was chosen."""
     if f.kind == "group":
         for child in f.children:
-            _parse_one(child, form, result)
+            if not child.variant:
+                _parse_one(child, form, result)
         return
     if f.kind == "repeat":
         if not isinstance(pointers.get(result.answers, f.pointer), list):
@@ -144,13 +156,15 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
     _put(result, f.pointer, text)
 
 
-def _drop_unmet(f: Field, answers: dict[str, Any]) -> None:
-    """Answers to a question whose condition is not met are not kept."""
+def _drop_unmet(f: Field, answers: dict[str, Any], answering: set[str]) -> None:
+    """Answers to a question whose condition is not met are not kept (unless another
+    branch's question for the same answer, in ``answering``, applies)."""
     if f.condition is not None and not f.condition.met(answers):
-        pointers.delete(answers, f.pointer)
+        if not (f.variant and f.pointer in answering):
+            pointers.delete(answers, f.pointer)
         return
     for child in f.children:
-        _drop_unmet(child, answers)
+        _drop_unmet(child, answers, answering)
 
 
 @dataclass(frozen=True)

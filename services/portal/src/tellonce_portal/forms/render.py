@@ -12,7 +12,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from tellonce_portal.forms import pointers
-from tellonce_portal.forms.model import Field, FieldError, encode_value, html_id
+from tellonce_portal.forms.model import Field, FieldError, answering, encode_value, html_id
 
 
 @dataclass
@@ -26,6 +26,9 @@ class FieldState:
     on_page: set[str] = field(default_factory=set)
     """Pointers of the page's own questions: a condition on one of them is shown with a
     progressive-enhancement reveal instead of being decided on the server."""
+    answering: dict[str, str] = field(default_factory=dict)
+    """For an answer asked once per ``oneOf`` branch, the input name of the question the
+    answers chose: its error is shown there, not on the hidden ones."""
 
     @classmethod
     def build(
@@ -45,11 +48,18 @@ class FieldState:
             raw=raw or {},
             prefilled=set(prefilled),
             on_page={f.pointer for top in fields for f in top.walk()},
+            answering={p: f.name for p, f in answering(fields, answers).items() if f.variant},
         )
+
+    def _answers_elsewhere(self, f: Field) -> bool:
+        """Whether another branch's question holds this answer."""
+        return bool(f.variant) and self.answering.get(f.pointer, f.name) != f.name
 
     def value(self, f: Field) -> str:
         if f.name in self.raw:
             return self.raw[f.name]
+        if self._answers_elsewhere(f):
+            return ""
         current = pointers.get(self.answers, f.pointer)
         if f.kind == "lines" and isinstance(current, list):
             return "\n".join(encode_value(v) for v in current)
@@ -58,12 +68,16 @@ class FieldState:
         return encode_value(current)
 
     def selected(self, f: Field) -> list[str]:
+        if self._answers_elsewhere(f):
+            return []
         current = pointers.get(self.answers, f.pointer)
         if isinstance(current, list):
             return [encode_value(v) for v in current]
         return [] if current is None else [encode_value(current)]
 
     def error(self, f: Field) -> str:
+        if self._answers_elsewhere(f):
+            return ""
         return self.errors.get(f.pointer, "")
 
     def is_prefilled(self, f: Field) -> bool:
@@ -103,14 +117,17 @@ def render_fields(
     return out
 
 
-def error_summary(errors: Sequence[FieldError], fields: Sequence[Field]) -> list[tuple[str, str]]:
+def error_summary(
+    errors: Sequence[FieldError], fields: Sequence[Field], answers: dict[str, Any] | None = None
+) -> list[tuple[str, str]]:
     """(href, message) pairs for the error summary, linking to the input (the first option of
-    a set of radios, the fieldset of a group)."""
-    index = {f.pointer: f for top in fields for f in top.walk()}
+    a set of radios, the fieldset of a group; of an answer asked once per ``oneOf`` branch,
+    the question the answers chose)."""
+    index = answering(fields, answers or {})
     out = []
     for error in errors:
         target = index.get(error.pointer)
-        anchor = html_id(error.pointer)
+        anchor = target.html_id if target is not None else html_id(error.pointer)
         if target is not None and target.kind in ("radios", "yesno", "checkboxes"):
             anchor = target.html_id + "-0"
         out.append(("#" + anchor, error.message))

@@ -2,19 +2,32 @@
 
 Real agencies' schemas use ``$ref`` into ``definitions``/``$defs``, ``allOf``, and ``oneOf`` /
 ``anyOf`` either as constraints ("one of these is required"), as nullable wrappers
-(``[{"type": "null"}, {...}]``) or as object variants (an address by country). The renderer
-merges variants into one set of questions and leaves the exact rule to the validator, which
-reports it against the right pointer.
+(``[{"type": "null"}, {...}]``) or as object variants (an address by country). Variants told
+apart by a discriminator (``country``) are asked per branch, each shown when the
+discriminator selects it (:class:`BranchSplit`); other variants are merged into one set of
+questions. The exact rule is the validator's, which reports it against the right pointer.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from tellonce_portal.forms import pointers
-from tellonce_portal.forms.model import Condition, Field, Kind, Option, Page
+from tellonce_portal.forms.model import (
+    Condition,
+    Field,
+    Kind,
+    Option,
+    Page,
+    encode_value,
+    variant_name,
+)
+from tellonce_portal.forms.validate import lower_first
+from tellonce_portal.i18n import Translator
+from tellonce_shared import schema_branches
 
 MAX_DEPTH = 12
 AUTO_PAGE_SIZE = 6
@@ -163,16 +176,8 @@ class FormDefinition:
             merged = _merge(merged, part, base_wins=False)
             nullable = nullable or sub_null
         for key in ("oneOf", "anyOf"):
-            branches = node.get(key) or []
-            variants: list[dict[str, Any]] = []
-            for branch in branches:
-                part, _ = self.normalize(branch)
-                if part.get("type") == "null":
-                    nullable = True
-                    continue
-                if set(part) <= {"required", "description", "title"}:
-                    continue  # a constraint ("one of these is required"), not a question
-                variants.append(part)
+            variants, has_null = self._variants(node.get(key))
+            nullable = nullable or has_null
             if variants:
                 merged = _merge_variants(merged, variants)
         typ = merged.get("type")
@@ -188,6 +193,37 @@ class FormDefinition:
             elif merged.get("enum"):
                 merged["type"] = _json_type(merged["enum"][0])
         return merged, nullable
+
+    def _variants(self, branches: Any) -> tuple[list[dict[str, Any]], bool]:
+        """A ``oneOf``/``anyOf``'s branches that are questions, normalized, and whether one of
+        them allows ``null``."""
+        variants: list[dict[str, Any]] = []
+        nullable = False
+        for branch in branches if isinstance(branches, list) else []:
+            part, _ = self.normalize(branch)
+            if part.get("type") == "null":
+                nullable = True
+                continue
+            if set(part) <= {"required", "description", "title"}:
+                continue  # a constraint ("one of these is required"), not a question
+            variants.append(part)
+        return variants, nullable
+
+    def branch_split(self, node: Any) -> BranchSplit | None:
+        """The object's ``oneOf``/``anyOf`` object branches, when a discriminator tells them
+        apart (``tellonce_shared.schema_branches.discriminator``): the questions that differ
+        are then asked per branch (see :meth:`_build_object`)."""
+        resolved = self.resolve(node)
+        for key in ("oneOf", "anyOf"):
+            variants, _ = self._variants(resolved.get(key))
+            if not variants:
+                continue
+            found = schema_branches.discriminator(self.schema, variants)
+            if found is None:
+                return None
+            own = resolved.get("properties")
+            return BranchSplit(found, variants, own if isinstance(own, dict) else {})
+        return None
 
     # -- fields ---------------------------------------------------------------------------
 
@@ -246,18 +282,7 @@ class FormDefinition:
         typ = norm.get("type")
         widget = WIDGET_ALIASES.get(str(spec.get("widget")), spec.get("widget"))
         if typ == "object":
-            props = norm.get("properties") or {}
-            if not props:
-                return None
-            req = set(norm.get("required") or [])
-            children = []
-            for child_name, child in props.items():
-                built = self._build(
-                    child, pointers.join(pointer, child_name), child_name, child_name in req,
-                    answers, depth + 1,
-                )  # fmt: skip
-                if built is not None:
-                    children.append(built)
+            children = self._build_object(node, norm, pointer, answers, depth)
             if not children:
                 return None
             return Field(kind="group", children=children, **base)
@@ -289,6 +314,93 @@ class FormDefinition:
         if kind == "date" and auto != "bday":
             auto = None
         return Field(kind=kind, max_length=max_length, autocomplete=auto, **base)
+
+    def _build_object(
+        self, node: Any, norm: dict[str, Any], pointer: str, answers: dict[str, Any], depth: int
+    ) -> list[Field]:
+        """An object's questions. When its branches have a discriminator, that question is
+        asked once with every branch's values, and each property that differs between
+        branches is asked once per branch that has it, shown when the discriminator selects
+        that branch."""
+        props = norm.get("properties") or {}
+        req = set(norm.get("required") or [])
+        split = self.branch_split(node) if isinstance(node, dict) else None
+        if split is not None and self.ui.omitted(pointers.join(pointer, split.key.name)):
+            split = None  # nothing would reveal the branches' questions: keep them merged
+        children: list[Field] = []
+        for child_name, child in props.items():
+            child_pointer = pointers.join(pointer, child_name)
+            if split is not None and child_name == split.key.name:
+                child = split.discriminator_schema()
+            elif split is not None and split.varies(child_name):
+                asked = self._branch_questions(split, pointer, child_name, req, answers, depth)
+                if asked:
+                    children.extend(asked)
+                    continue
+            built = self._build(
+                child, child_pointer, child_name, child_name in req, answers, depth + 1
+            )
+            if built is not None:
+                if split is not None and child_name == split.key.name:
+                    built.hint = built.hint or self._typed_values_hint(split, built)
+                children.append(built)
+        return _asked_before_its_branches(children)
+
+    def _branch_questions(
+        self,
+        split: BranchSplit,
+        pointer: str,
+        name: str,
+        req: set[str],
+        answers: dict[str, Any],
+        depth: int,
+    ) -> list[Field]:
+        """One question per distinct way the branches that have ``name`` ask it, each shown
+        for its branches' discriminator values; none (the merged question is asked instead)
+        when one of them is a group or a list, whose own inputs could not be told apart."""
+        child_pointer = pointers.join(pointer, name)
+        key_pointer = pointers.join(pointer, split.key.name)
+        key_field = self._build(
+            split.discriminator_schema(), key_pointer, split.key.name, False, answers, depth + 1
+        )
+        out: list[Field] = []
+        for indexes, sub, required in split.questions(name):
+            built = self._build(sub, child_pointer, name, required or name in req, answers,
+                                depth + 1)  # fmt: skip
+            if built is None:
+                continue
+            if built.is_container:
+                return []
+            condition = split.condition(indexes, key_pointer)
+            built.variant = str(indexes[0])
+            built.name = variant_name(child_pointer, built.variant)
+            built.condition = condition
+            when = self._branch_hint(condition, key_field)
+            built.hint = f"{when}. {built.hint}" if built.hint else when
+            out.append(built)
+        return out
+
+    def _branch_hint(self, condition: Condition, key_field: Field | None) -> str:
+        """ "If country is USA": which branch a question is for, read without JavaScript."""
+        t = Translator(self.locale)
+        labels = {"true": t("yes"), "false": t("no")}
+        labels.update({o.html_value: o.label for o in key_field.options} if key_field else {})
+        shown = [labels.get(encode_value(v), encode_value(v)) for v in condition.values]
+        question = lower_first(key_field.label) if key_field else ""
+        return t(
+            "branch_is_not" if condition.negate else "branch_is",
+            question=question,
+            values=_or_list(shown, t),
+        )
+
+    def _typed_values_hint(self, split: BranchSplit, key_field: Field) -> str:
+        """A discriminator typed as text (one branch takes every other value) says how the
+        listed values are written, since they reveal their own questions."""
+        if key_field.options or split.key.other is None:
+            return ""
+        t = Translator(self.locale)
+        shown = [encode_value(v) for v in split.key.listed()]
+        return t("branch_typed", values=_or_list(shown, t))
 
     def _build_array(
         self,
@@ -422,7 +534,7 @@ class FormDefinition:
             if built is None:
                 continue
             tops.extend(_split_big(built))
-            total += max(1, len(built.leaves()))
+            total += max(1, _question_count(built))
         if not tops:
             return []
         if total <= SINGLE_PAGE_LEAVES:
@@ -475,6 +587,110 @@ class FormDefinition:
                 if pointers.is_within(pointer, top) or pointers.is_within(top, pointer):
                     return index
         return None
+
+
+@dataclass(frozen=True)
+class BranchSplit:
+    """An object whose ``oneOf``/``anyOf`` object branches are told apart by ``key``:
+    ``branches`` normalized, ``own`` the object's own properties (which apply in every
+    branch)."""
+
+    key: schema_branches.Discriminator
+    branches: list[dict[str, Any]]
+    own: dict[str, Any]
+
+    def _in_branch(self, index: int, name: str) -> Any:
+        """``name``'s schema in one branch: the object's own with the branch's on top."""
+        mine = (self.branches[index].get("properties") or {}).get(name)
+        if mine is None:
+            return self.own.get(name)
+        if name in self.own:
+            return {**_as_dict(self.own[name]), **_as_dict(mine)}
+        return mine
+
+    def _required(self, index: int, name: str) -> bool:
+        return name in (self.branches[index].get("required") or [])
+
+    def varies(self, name: str) -> bool:
+        """Whether ``name`` is asked differently (or not at all) in some branch."""
+        seen = {
+            repr((self._in_branch(i, name), self._required(i, name)))
+            for i in range(len(self.branches))
+        }
+        return len(seen) > 1
+
+    def questions(self, name: str) -> list[tuple[tuple[int, ...], Any, bool]]:
+        """(branch indexes, schema, required there) for ``name``: one item per distinct way
+        the branches that have it ask it (CAN, MEX and USA asking the same postal code are
+        one question), in schema order."""
+        out: list[tuple[tuple[int, ...], Any, bool]] = []
+        for index in range(len(self.branches)):
+            sub = self._in_branch(index, name)
+            if sub is None:
+                continue
+            required = self._required(index, name)
+            same = next((i for i, q in enumerate(out) if (q[1], q[2]) == (sub, required)), None)
+            if same is None:
+                out.append(((index,), sub, required))
+            else:
+                indexes, _, _ = out[same]
+                out[same] = ((*indexes, index), sub, required)
+        return out
+
+    def condition(self, indexes: tuple[int, ...], key_pointer: str) -> Condition:
+        """When the question of these branches applies: the discriminator is one of their
+        values, or (with the branch of every other value) none of the other branches'."""
+        if self.key.other in indexes:
+            others = tuple(
+                v for i, values in enumerate(self.key.values) if i not in indexes for v in values
+            )
+            return Condition(key_pointer, others, negate=True)
+        return Condition(key_pointer, tuple(v for i in indexes for v in self.key.values[i]))
+
+    def discriminator_schema(self) -> dict[str, Any]:
+        """The discriminator asked once: its schema without the branch pins, offering every
+        listed value in schema order, or free text when one branch takes every other value."""
+        merged: dict[str, Any] = {}
+        names: list[Any] | None = []
+        for index in range(len(self.branches)):
+            sub = _as_dict(self._in_branch(index, self.key.name))
+            merged = {**sub, **merged}
+            if index == self.key.other or names is None:
+                continue
+            branch_names = sub.get("enumNames")
+            fits = isinstance(branch_names, list) and len(branch_names) == len(
+                sub.get("enum") or []
+            )
+            names = names + list(branch_names) if fits and branch_names else None
+        out = {k: v for k, v in merged.items() if k not in ("const", "enum", "enumNames", "not")}
+        if self.key.other is None:
+            out["enum"] = list(self.key.listed())
+            if names:
+                out["enumNames"] = names
+        out.setdefault("type", _json_type(self.key.listed()[0]))
+        return out
+
+
+def _asked_before_its_branches(children: list[Field]) -> list[Field]:
+    """The discriminator moved up to just before the first question it reveals (a question
+    shown by an answer further down the page would be missed)."""
+    first = next((i for i, f in enumerate(children) if f.variant and f.condition), None)
+    condition = children[first].condition if first is not None else None
+    if first is None or condition is None:
+        return children
+    key = next((i for i, f in enumerate(children) if f.pointer == condition.pointer), None)
+    if key is None or key < first:
+        return children
+    moved = children[key]
+    rest = children[:key] + children[key + 1 :]
+    return [*rest[:first], moved, *rest[first:]]
+
+
+def _or_list(words: list[str], t: Translator) -> str:
+    """ "USA, CAN or MEX" in the page's language."""
+    if len(words) < 2:
+        return "".join(words)
+    return t("or_list", first=", ".join(words[:-1]), last=words[-1])
 
 
 def _json_type(value: Any) -> str:
@@ -571,9 +787,15 @@ def _singular(label: str) -> str:
 def _split_big(section: Field) -> list[Field]:
     """A section too long for one page (a form whose answers all sit under one object) is
     split into its own sub-sections."""
-    if section.kind == "group" and len(section.leaves()) > 2 * SINGLE_PAGE_LEAVES:
+    if section.kind == "group" and _question_count(section) > 2 * SINGLE_PAGE_LEAVES:
         out: list[Field] = []
         for child in section.children:
             out.extend(_split_big(child))
         return out
     return [section]
+
+
+def _question_count(section: Field) -> int:
+    """The answers a section asks for: an answer asked once per ``oneOf`` branch counts once,
+    as only one of its questions shows."""
+    return len({f.pointer for f in section.leaves()})

@@ -12,7 +12,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from tellonce_portal.forms import pointers
-from tellonce_portal.forms.model import Field, FieldError
+from tellonce_portal.forms.model import Field, FieldError, answering
 from tellonce_shared import schema_branches
 
 REQUIRED = "required"
@@ -23,8 +23,10 @@ email where only one may be given), not because they fit none."""
 _REQUIRED = re.compile(r"^'([^']+)' is a required property$")
 
 
-def _label_index(fields: Sequence[Field]) -> dict[str, Field]:
-    return {f.pointer: f for top in fields for f in top.walk()}
+def _label_index(
+    fields: Sequence[Field], answers: dict[str, Any] | None = None
+) -> dict[str, Field]:
+    return answering(fields, answers or {})
 
 
 def _missing_required(error: ValidationError) -> list[str]:
@@ -158,7 +160,7 @@ def validate(
     """Every schema error in ``answers``, as friendly messages on the fields' pointers."""
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    index = _label_index(fields)
+    index = _label_index(fields, answers)
     out: list[FieldError] = []
     seen: set[str] = set()
     try:
@@ -224,11 +226,15 @@ def _chosen_branch(root: Any, error: ValidationError) -> list[ValidationError] |
 
 
 def on_fields(
-    errors: Sequence[FieldError], fields: Sequence[Field], locale: str = "en"
+    errors: Sequence[FieldError],
+    fields: Sequence[Field],
+    locale: str = "en",
+    answers: dict[str, Any] | None = None,
 ) -> list[FieldError]:
     """Only the errors that belong to these fields (a page), each moved onto the deepest
-    field that contains its pointer; the API's "required" errors get the field's label."""
-    index = _label_index(fields)
+    field that contains its pointer; the API's "required" errors get the field's label (of
+    an answer asked per ``oneOf`` branch, the question ``answers`` chose)."""
+    index = _label_index(fields, answers)
     out = []
     for error in errors:
         owners = [p for p in index if pointers.is_within(error.pointer, p)]

@@ -24,7 +24,10 @@
     for (var i = 0; i < dependents.length; i++) {
       var el = dependents[i];
       var wanted = el.getAttribute("data-show-values").split("|").map(encode);
-      el.hidden = wanted.indexOf(currentValue(el.getAttribute("data-show-if"))) === -1;
+      var value = currentValue(el.getAttribute("data-show-if"));
+      var listed = wanted.indexOf(value) !== -1;
+      // data-show-unless: shown for any answer but the listed ones ("every other country").
+      el.hidden = el.hasAttribute("data-show-unless") ? (listed || value === "") : !listed;
     }
   }
   if (dependents.length) {

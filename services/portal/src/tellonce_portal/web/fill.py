@@ -17,7 +17,7 @@ from starlette.responses import Response
 from tellonce_portal.api import ApiError, Draft, FormSummary, FormVersion, Gateway
 from tellonce_portal.deps import PageContext, PageDep
 from tellonce_portal.forms import pointers
-from tellonce_portal.forms.model import FieldError, Page, html_id
+from tellonce_portal.forms.model import FieldError, Page, answering, html_id
 from tellonce_portal.forms.parse import ListAction, parse_fields
 from tellonce_portal.forms.render import FieldState, error_summary, render_fields
 from tellonce_portal.forms.schema import FormDefinition
@@ -97,7 +97,7 @@ def render_page(
         n=n,
         total=len(pages),
         fields_html=render_fields(environment(), fields, state, ctx.t),
-        summary=error_summary(errors, fields),
+        summary=error_summary(errors, fields, answers),
         back=f"/drafts/{filling.draft.id}/pages/{n - 1}"
         if n > 1
         else f"/forms/{filling.form.slug}",
@@ -121,7 +121,8 @@ async def show_page(
     if check:
         page = _page(filling.defn.pages(answers), n)
         fields = filling.defn.page_fields(page, answers)
-        errors = on_fields(validate(filling.defn.schema, answers, fields, ctx.locale), fields)
+        found = validate(filling.defn.schema, answers, fields, ctx.locale)
+        errors = on_fields(found, fields, ctx.locale, answers)
     return render_page(ctx, filling, n, answers, errors, {})
 
 
@@ -159,7 +160,8 @@ async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
         return ctx.redirect("/applications")
 
     fields_now = filling.defn.page_fields(page, updated)
-    checked = on_fields(validate(filling.defn.schema, updated, fields_now, ctx.locale), fields_now)
+    found = validate(filling.defn.schema, updated, fields_now, ctx.locale)
+    checked = on_fields(found, fields_now, ctx.locale, updated)
     errors = _merge_errors(result.errors, checked)
     if errors:
         return render_page(ctx, filling, n, updated, errors, result.raw, status=422)
@@ -205,7 +207,8 @@ def _link_errors(filling: Filling, errors: list[FieldError], locale: str) -> lis
     """Each API error as a link to the page (and the field) that can fix it."""
     answers = filling.draft.answers
     fields = filling.defn.fields(answers)
-    placed = {e.pointer: e for e in on_fields(errors, fields, locale)}
+    placed = {e.pointer: e for e in on_fields(errors, fields, locale, answers)}
+    chosen = answering(fields, answers)
     out = []
     for error in errors:
         owner = next(
@@ -219,7 +222,9 @@ def _link_errors(filling: Filling, errors: list[FieldError], locale: str) -> lis
         message = placed[owner].message if owner else error.message
         page = filling.defn.page_of(owner or error.pointer, answers) if error.pointer else None
         n = (page or 0) + 1
-        anchor = "#" + html_id(owner) if owner else ""
+        anchor = (
+            "#" + (chosen[owner].html_id if owner in chosen else html_id(owner)) if owner else ""
+        )
         out.append((f"/drafts/{filling.draft.id}/pages/{n}?check=1{anchor}", message))
     return out
 

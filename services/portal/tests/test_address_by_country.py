@@ -1,0 +1,160 @@
+"""A real VA address (22-1990's ``definitions/address``: ``oneOf`` branches keyed by
+``country``) filled through the portal's pages without JavaScript: the resident answers the
+state question of the country they chose, and only that answer is kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .fake_gateway import FakeGateway, portal_browser
+from .test_pages import csrf_of, post, sign_in
+
+VA_ADDRESS = json.loads((Path(__file__).parent / "data" / "22-1990-schema.json").read_text())[
+    "definitions"
+]["address"]
+SCHEMA: dict[str, Any] = {
+    "$schema": "http://json-schema.org/draft-04/schema#",
+    "type": "object",
+    "definitions": {"address": VA_ADDRESS},
+    "required": ["fullName", "homeAddress"],
+    "properties": {
+        "fullName": {"type": "string", "minLength": 1},
+        "homeAddress": {"$ref": "#/definitions/address"},
+    },
+}
+UI: dict[str, Any] = {
+    "pages": [{"id": "you", "title": "About you", "fields": ["/fullName", "/homeAddress"]}],
+    "fields": {"/homeAddress": {"label": "Home address"}},
+}
+STREET = {"/fullName": "Ana Diaz", "/homeAddress/street": "1 Main St",
+          "/homeAddress/city": "Hartford"}  # fmt: skip
+
+
+@pytest.fixture
+def fake() -> FakeGateway:
+    return FakeGateway(schema=SCHEMA, ui=UI)
+
+
+@pytest.fixture
+async def browser(fake: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
+    async with portal_browser(fake.transport()) as client:
+        yield client
+
+
+async def start(browser: httpx.AsyncClient) -> tuple[str, str]:
+    await sign_in(browser)
+    started = await post(browser, "/forms/snap", {"version": "1"}, "/forms/snap/start")
+    assert started.status_code == 303
+    first_page = started.headers["location"]
+    return first_page, first_page.split("/")[2]
+
+
+async def test_each_country_has_its_own_state_question_on_the_page(
+    browser: httpx.AsyncClient,
+) -> None:
+    first_page, _ = await start(browser)
+    page = await browser.get(first_page)
+    assert page.status_code == 200
+    html = page.text
+    assert html.count('name="/homeAddress/country"') == 1
+    assert (
+        '<select class="usa-select" id="f-homeAddress-state--2" name="/homeAddress/state~v2"'
+        in html
+    )
+    assert (
+        '<option value="CT">' in html.split('id="f-homeAddress-state--2"')[1].split("</select>")[0]
+    )
+    assert 'name="/homeAddress/state~v3" type="text"' in html, "other countries type their state"
+    assert "If country is USA" in html
+    assert 'data-show-if="/homeAddress/country"' in html
+
+
+async def test_a_us_resident_picks_a_state_and_other_branches_answers_are_dropped(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    posted = {**STREET, "/homeAddress/country": "USA", "/homeAddress/state~v2": "CT",
+              "/homeAddress/state~v0": "ON", "/homeAddress/state~v3": "Somewhere",
+              "/homeAddress/postalCode~v0": "06101", "/homeAddress/postalCode~v3": "X"}  # fmt: skip
+    saved = await post(browser, first_page, posted)
+    assert saved.status_code == 303, "a valid US state passes: no 'Select state from the list'"
+    assert saved.headers["location"] == f"/drafts/{draft_id}/check"
+    assert fake.drafts[draft_id]["answers"]["homeAddress"] == {
+        "street": "1 Main St", "city": "Hartford", "country": "USA", "state": "CT",
+        "postalCode": "06101",
+    }  # fmt: skip
+    check = await browser.get(f"/drafts/{draft_id}/check")
+    assert "Somewhere" not in check.text
+    token = csrf_of(check.text)
+    key = check.text.split('name="key" value="')[1].split('"')[0]
+    sent = await browser.post(
+        f"/drafts/{draft_id}/submit", data={"csrf_token": token, "key": key, "form": "snap"}
+    )
+    assert sent.status_code == 303
+    (submission,) = fake.submissions.values()
+    assert submission["answers"]["homeAddress"]["state"] == "CT"
+
+
+async def test_a_canadian_resident_gets_the_province_list_and_others_type_it(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    both = {**STREET, "/homeAddress/state~v0": "ON", "/homeAddress/state~v2": "CT",
+            "/homeAddress/state~v3": "Île-de-France"}  # fmt: skip
+    canada = await post(browser, first_page, {**both, "/homeAddress/country": "CAN"})
+    assert canada.status_code == 303
+    assert fake.drafts[draft_id]["answers"]["homeAddress"]["state"] == "ON"
+    france = await post(browser, first_page, {**both, "/homeAddress/country": "FRA"})
+    assert france.status_code == 303
+    assert fake.drafts[draft_id]["answers"]["homeAddress"]["state"] == "Île-de-France"
+    again = await browser.get(first_page)
+    us_select = again.text.split('id="f-homeAddress-state--2"')[1].split("</select>")[0]
+    assert " selected" not in us_select, "the hidden branch's question does not show the answer"
+    assert 'value="Île-de-France"' in again.text
+
+
+async def test_a_state_from_another_countrys_list_is_told_on_the_shown_question(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    bad = await post(
+        browser, first_page,
+        {**STREET, "/homeAddress/country": "USA", "/homeAddress/state~v2": "ON"},
+    )  # fmt: skip
+    assert bad.status_code == 422
+    assert 'href="#f-homeAddress-state--2"' in bad.text, "the summary links to the US select"
+    assert bad.text.count('class="usa-error-message"') == 1
+    assert 'id="f-homeAddress-state--2-error"' in bad.text
+    assert "Select state from the list" in bad.text
+    assert "state" not in fake.drafts[draft_id]["answers"].get("homeAddress", {})
+
+
+async def test_the_state_question_says_which_country_in_spanish(
+    browser: httpx.AsyncClient,
+) -> None:
+    first_page, _ = await start(browser)
+    await browser.get("/language?to=es&next=/")
+    page = await browser.get(first_page)
+    assert "Si country es USA" in page.text
+    assert "Si country no es CAN, MEX o USA" in page.text
+
+
+async def test_a_saved_wrong_state_is_shown_on_the_chosen_countrys_question(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    fake.drafts[draft_id]["answers"] = {
+        "fullName": "Ana Diaz", "homeAddress": {"country": "USA", "state": "ON"}
+    }  # fmt: skip
+    page = await browser.get(f"{first_page}?check=1")
+    assert page.status_code == 200
+    assert 'href="#f-homeAddress-state--2"' in page.text
+    assert 'id="f-homeAddress-state--2-error"' in page.text
+    assert page.text.count('class="usa-error-message"') == 1
+    assert "Select state from the list" in page.text
