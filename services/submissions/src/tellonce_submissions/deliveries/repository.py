@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.deliveries.models import (
@@ -196,6 +196,17 @@ async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
 # --- the workers' side -----------------------------------------------------------------
 
 
+def _locked_once(ids: Select[str], name: str) -> Select[str]:
+    """The ids ``ids`` picks, locked ``FOR UPDATE SKIP LOCKED`` (on PostgreSQL) in a
+    ``MATERIALIZED`` common table expression, as a subquery for ``IN``. Materialized, the
+    locking query runs once whatever plan PostgreSQL picks; as a plain ``IN (subquery)`` it
+    may be run again per row of a nested loop, each run skipping the rows the statement has
+    already taken and locking the next ones, so a batch of ``limit`` takes every row (seen:
+    7 rows for a limit of 3 on a fresh table)."""
+    due = ids.with_for_update(skip_locked=True).cte(name).prefix_with("MATERIALIZED")
+    return select(due.c.id)
+
+
 async def claim_due(
     session: AsyncSession, *, now: datetime, lease_until: datetime, worker: str, limit: int
 ) -> Sequence[Delivery]:
@@ -204,7 +215,7 @@ async def claim_due(
     workers take disjoint sets; the lease (committed with the claim) keeps them out of
     other workers' claims until it expires, which is how a killed worker's deliveries
     come back."""
-    due = (
+    due = _locked_once(
         select(Delivery.id)
         .where(
             Delivery.status == PENDING,
@@ -212,16 +223,12 @@ async def claim_due(
             or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
         )
         .order_by(Delivery.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        # MATERIALIZED: the locking subquery runs once, whatever plan PostgreSQL picks (see
-        # purge_shares: run again per row, it takes more than ``limit`` rows).
-        .cte("due_deliveries")
-        .prefix_with("MATERIALIZED")
+        .limit(limit),
+        "due_deliveries",
     )
     stmt = (
         update(Delivery)
-        .where(Delivery.id.in_(select(due.c.id)))
+        .where(Delivery.id.in_(due))
         .values(lease_until=lease_until, leased_by=worker)
         .returning(Delivery)
         .execution_options(synchronize_session=False)
@@ -431,24 +438,18 @@ async def purge_shares(
         final_since_cutoff,
         or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
     )
-    due = (
+    due = _locked_once(
         select(Delivery.id)
         # created_at precedes every final timestamp: lets the partial index
         # ix_deliveries_share_held (status, created_at WHERE share_purged_at IS NULL) serve.
         .where(*conditions, Delivery.created_at <= cutoff)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        # MATERIALIZED: run once. As a plain ``IN (subquery)`` PostgreSQL may plan a nested
-        # loop that runs the subquery again per row; each run then skips the rows this
-        # statement has already updated and locks the next ones, so one "batch" takes every
-        # row (seen: 7 rows for a limit of 3 on a fresh table).
-        .cte("due_shares")
-        .prefix_with("MATERIALIZED")
+        .limit(limit),
+        "due_shares",
     )
     stmt = (
         update(Delivery)
         # The conditions again: the update re-reads each row at its newest version.
-        .where(Delivery.id.in_(select(due.c.id)), *conditions)
+        .where(Delivery.id.in_(due), *conditions)
         .values(answers={}, sealed_answers=None, share_purged_at=now)
         # Counted from RETURNING: SQLite's driver reports no rowcount for a WITH statement.
         .returning(Delivery.id)
