@@ -11,12 +11,12 @@ RUN := $(UV) run --frozen --no-sync
 PACKAGES := -p tellonce_shared -p tellonce_identity -p tellonce_registry -p tellonce_submissions -p tellonce_portal -p tellonce_gateway
 SERVICES := identity registry submissions portal
 
-.PHONY: help bootstrap run migrate seed test test-fast lint fmt typecheck bench rotate-keys images clean deploy-check
+.PHONY: help bootstrap run migrate seed test test-fast lint fmt typecheck typecheck-tests bench rotate-keys images clean deploy-check
 
 help:
 	@echo "make run    - set up .venv, migrate, seed the demo catalog and start every process"
 	@echo "make test   - set up .venv, lint, type-check and run the whole test suite"
-	@echo "make lint | fmt | typecheck | bench | rotate-keys | images | clean"
+	@echo "make lint | fmt | typecheck | typecheck-tests | bench | rotate-keys | images | clean"
 
 $(UV):
 	python3 -m venv $(CURDIR)/.tools
@@ -53,7 +53,18 @@ fmt: bootstrap
 typecheck: bootstrap
 	$(RUN) mypy $(PACKAGES)
 
-test: lint typecheck deploy-check
+# The tests (and the benchmarks), as strictly typed as the code. Folders whose modules mypy names from the folder
+# itself (tests/, through mypy_path, and forms-registry's test folders, under a path no
+# module name can hold) each have a top-level `conftest`: they are checked one at a time.
+# services/portal/tests is not checked yet: it does not pass (3 errors) and is being changed.
+TEST_DIRS := gateway/tests shared/tests services/identity/tests services/submissions/tests bench
+TEST_DIRS_APART := tests $(sort $(dir $(wildcard services/forms-registry/tests/*/conftest.py)))
+
+typecheck-tests: bootstrap
+	$(RUN) mypy $(TEST_DIRS)
+	@for d in $(TEST_DIRS_APART); do echo "$(RUN) mypy $$d"; $(RUN) mypy $$d || exit 1; done
+
+test: lint typecheck typecheck-tests deploy-check
 	$(RUN) pytest -q shared services gateway tests
 
 deploy-check: bootstrap

@@ -133,7 +133,8 @@ async def latency(db: Database, settings: Settings, url: str, n: int) -> dict[st
     stop.set()
     await running
     await worker.aclose()
-    lags = sorted((f - c).total_seconds() for c, f in rows)
+    lags = sorted((f - c).total_seconds() for c, f in rows if f is not None)
+    assert len(lags) == len(rows), "a delivery was never attempted"
     p = statistics.quantiles(lags, n=100)
     return {
         "submissions": len(lags),

@@ -27,6 +27,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,18 @@ PERIODS = {
 }
 
 
+async def _with_scope(
+    query: Callable[[AsyncSession, Scope], Awaitable[list[Any]]],
+    scope: Scope,
+    session: AsyncSession,
+) -> list[Any]:
+    return await query(session, scope)
+
+
+async def _funnel(start: datetime, end: datetime, session: AsyncSession) -> list[Any]:
+    return await repository.funnel(session, start, end)
+
+
 async def timed(
     sessions: async_sessionmaker[AsyncSession],
     call: Callable[[AsyncSession], Awaitable[list[Any]]],
@@ -237,19 +250,17 @@ async def run(
         for group_by in ("form", "agency", "priority"):
             scope = Scope(start=start, end=end, as_of=end, group_by=group_by, mapping=mapping())
             queries: dict[str, Callable[[AsyncSession], Awaitable[list[Any]]]] = {
-                "measures + weekly trend": lambda s, sc=scope: repository.measures(s, sc),
-                "backlog": lambda s, sc=scope: repository.backlog(s, sc),
-                "deliveries": lambda s, sc=scope: repository.deliveries(s, sc),
-                "volumes (uptake)": lambda s, sc=scope: repository.form_volumes(s, sc),
+                "measures + weekly trend": partial(_with_scope, repository.measures, scope),
+                "backlog": partial(_with_scope, repository.backlog, scope),
+                "deliveries": partial(_with_scope, repository.deliveries, scope),
+                "volumes (uptake)": partial(_with_scope, repository.form_volumes, scope),
             }
             runs = 3 if (end - start).days <= 92 else 1
             for name, call in queries.items():
                 first, best, rows = await timed(sessions, call, runs)
                 results.append((label, group_by, name, first, best, rows))
                 print(f"{label:22} {group_by:9} {name:24} first {first:7.3f}s best {best:7.3f}s")
-        first, best, rows = await timed(
-            sessions, lambda s, a=start, b=end: repository.funnel(s, a, b)
-        )
+        first, best, rows = await timed(sessions, partial(_funnel, start, end))
         results.append((label, "from, to form", "referral funnel", first, best, rows))
         print(
             f"{label:22} funnel                             first {first:7.3f}s best {best:7.3f}s"

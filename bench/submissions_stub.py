@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -16,14 +17,14 @@ from starlette.routing import Route
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def registry_app(jwks_path: str) -> object:
+def registry_app(jwks_path: str) -> Starlette:
     path = ROOT / "services" / "submissions" / "tests" / "registry_double.py"
     spec = importlib.util.spec_from_file_location("registry_double", path)
     assert spec
     assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    app = module.RegistryDouble().app()
+    app: Starlette = module.RegistryDouble().app()
     jwks = json.loads(Path(jwks_path).read_text())
 
     async def keys(request: Request) -> JSONResponse:

@@ -4,6 +4,7 @@ gateway in front of them under uvicorn, so every test goes over real sockets."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import socket
@@ -71,16 +72,11 @@ async def serve(app: Any, *, gateway: bool = False, keep_alive: int = 30) -> Run
     return Running(f"http://127.0.0.1:{port}", server, task)
 
 
-class _NoSignals:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _no_signals() -> _NoSignals:
-    return _NoSignals()
+@contextlib.contextmanager
+def _no_signals() -> Iterator[None]:
+    """Stands in for ``uvicorn.Server.capture_signals``: the tests' servers leave the
+    process's signal handlers alone."""
+    yield
 
 
 def upstream_app(up: Upstream, tokens: TokenFactory) -> FastAPI:
@@ -241,6 +237,13 @@ async def stack(tokens: TokenFactory) -> AsyncIterator[Stack]:
 
 
 GatewayFactory = Callable[..., Awaitable[str]]
+"""``start_gateway``: settings overrides in, the gateway's base URL out."""
+GatewayServer = Callable[[Any], Awaitable[str]]
+"""``serve_gateway``: an application the test made in, its base URL out."""
+UpstreamFactory = Callable[..., Awaitable[Upstream]]
+"""``extra_upstream``: ``name`` and ``keep_alive`` in, the running upstream out."""
+RawRequest = Callable[..., Awaitable[bytes]]
+"""``raw``: :func:`raw_request` (base URL, the exact bytes, optional read timeout)."""
 
 
 @pytest_asyncio.fixture
@@ -260,7 +263,7 @@ async def start_gateway(stack: Stack) -> AsyncIterator[GatewayFactory]:
 
 
 @pytest_asyncio.fixture
-async def serve_gateway() -> AsyncIterator[Callable[[Any], Awaitable[str]]]:
+async def serve_gateway() -> AsyncIterator[GatewayServer]:
     """Serve a gateway application the test made itself, as the CLI serves it; returns its
     base URL."""
     running: list[Running] = []
@@ -281,7 +284,7 @@ async def gateway(start_gateway: GatewayFactory) -> str:
 
 
 @pytest_asyncio.fixture
-async def extra_upstream(tokens: TokenFactory) -> AsyncIterator[Callable[..., Awaitable[Upstream]]]:
+async def extra_upstream(tokens: TokenFactory) -> AsyncIterator[UpstreamFactory]:
     """Start one more test upstream, e.g. with a short keep-alive of its own."""
     running: list[Running] = []
 
@@ -310,7 +313,7 @@ async def raw_request(base_url: str, request: bytes, read_timeout: float = 5.0) 
 
 
 @pytest.fixture
-def raw() -> Callable[..., Awaitable[bytes]]:
+def raw() -> RawRequest:
     return raw_request
 
 

@@ -10,10 +10,14 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 import pytest_asyncio
+
+if TYPE_CHECKING:
+    from .conftest import Stack
 
 
 def _free_port() -> int:
@@ -23,7 +27,7 @@ def _free_port() -> int:
 
 
 @pytest_asyncio.fixture(params=["native", "aiohttp"])
-async def served(request: pytest.FixtureRequest, stack) -> AsyncIterator[str]:
+async def served(request: pytest.FixtureRequest, stack: Stack) -> AsyncIterator[str]:
     port = _free_port()
     env = {
         **os.environ,
@@ -60,7 +64,7 @@ async def served(request: pytest.FixtureRequest, stack) -> AsyncIterator[str]:
         assert b"Traceback" not in err, err.decode()
 
 
-async def test_served_gateway_proxies_reads_writes_and_errors(stack, served: str) -> None:
+async def test_served_gateway_proxies_reads_writes_and_errors(stack: Stack, served: str) -> None:
     async with httpx.AsyncClient(timeout=10) as c:
         for _ in range(3):  # pooled connections get reused
             resp = await c.get(served + "/api/v1/forms/benefits")

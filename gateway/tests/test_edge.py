@@ -6,11 +6,15 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tellonce_shared.testing import TokenFactory
+
+if TYPE_CHECKING:
+    from .conftest import GatewayFactory, RawRequest, Stack
 
 PROBLEM = "application/problem+json"
 
@@ -29,7 +33,7 @@ def assert_problem(resp: httpx.Response, status: int) -> dict[str, object]:
 
 
 async def test_private_routes_need_a_token_before_the_service_is_called(
-    stack, gateway: str, client
+    stack: Stack, gateway: str, client: httpx.AsyncClient
 ) -> None:
     stack.submissions.seen.clear()
     for path in ("/api/v1/submissions", "/api/v1/drafts/echo/x", "/api/v1/identity/me"):
@@ -39,7 +43,9 @@ async def test_private_routes_need_a_token_before_the_service_is_called(
     assert stack.submissions.seen == []
 
 
-async def test_a_bad_token_is_rejected_at_the_edge(stack, gateway: str, client) -> None:
+async def test_a_bad_token_is_rejected_at_the_edge(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     stack.registry.seen.clear()
     stranger = TokenFactory()  # signs with a key the identity service never published
     expired = stack.tokens.token("old", lifetime=-120)
@@ -56,7 +62,9 @@ async def test_a_bad_token_is_rejected_at_the_edge(stack, gateway: str, client) 
     assert stack.registry.seen == []
 
 
-async def test_a_valid_token_passes_and_reaches_the_service(stack, gateway: str, client) -> None:
+async def test_a_valid_token_passes_and_reaches_the_service(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     headers = stack.tokens.headers("resident-1", role="resident")
     resp = await client.get(gateway + "/api/v1/submissions", headers=headers)
     assert resp.status_code == 200
@@ -64,7 +72,9 @@ async def test_a_valid_token_passes_and_reaches_the_service(stack, gateway: str,
     assert resp.json()["headers"]["authorization"] == headers["Authorization"]
 
 
-async def test_public_reads_and_sign_up_need_no_token(gateway: str, client) -> None:
+async def test_public_reads_and_sign_up_need_no_token(
+    gateway: str, client: httpx.AsyncClient
+) -> None:
     assert (await client.get(gateway + "/api/v1/forms/benefits")).status_code == 200
     resp = await client.post(
         gateway + "/api/v1/identity/residents",
@@ -73,7 +83,9 @@ async def test_public_reads_and_sign_up_need_no_token(gateway: str, client) -> N
     assert resp.status_code == 201
 
 
-async def test_catalog_writes_need_a_token(stack, gateway: str, client) -> None:
+async def test_catalog_writes_need_a_token(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     resp = await client.post(gateway + "/api/v1/forms/benefits/versions", json={})
     assert_problem(resp, 401)
     resp = await client.post(
@@ -88,7 +100,7 @@ async def test_catalog_writes_need_a_token(stack, gateway: str, client) -> None:
 
 
 async def test_one_client_over_the_limit_gets_429_with_retry_after(
-    stack, start_gateway, client
+    stack: Stack, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     # A low steady rate, so the result does not hang on how fast this machine is today.
     gateway = await start_gateway(rate_limit_per_second=5, rate_limit_burst=200)
@@ -122,7 +134,7 @@ async def test_one_client_over_the_limit_gets_429_with_retry_after(
 
 
 async def test_the_token_endpoint_and_sign_up_have_a_stricter_limit(
-    stack, start_gateway, client
+    stack: Stack, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     gateway = await start_gateway(auth_rate_limit_per_minute=6, auth_rate_limit_burst=3)
     statuses = []
@@ -141,7 +153,9 @@ async def test_the_token_endpoint_and_sign_up_have_a_stricter_limit(
     assert (await client.get(gateway + "/api/v1/forms/benefits")).status_code == 200
 
 
-async def test_guessing_tokens_is_rate_limited_too(start_gateway, client) -> None:
+async def test_guessing_tokens_is_rate_limited_too(
+    start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     gateway = await start_gateway(rate_limit_per_second=1, rate_limit_burst=5)
     codes = [
         (
@@ -157,7 +171,7 @@ async def test_guessing_tokens_is_rate_limited_too(start_gateway, client) -> Non
 
 
 async def test_declared_oversize_body_is_refused_before_it_is_read(
-    stack, gateway: str, raw
+    stack: Stack, gateway: str, raw: RawRequest
 ) -> None:
     stack.registry.completed_bodies = 0
     # Only the headers are sent: the answer must come without waiting for 2 MiB.
@@ -174,7 +188,7 @@ async def test_declared_oversize_body_is_refused_before_it_is_read(
 
 @pytest.mark.parametrize("kind", ["native", "aiohttp"])
 async def test_streamed_oversize_body_without_length_is_cut_off(
-    kind: str, stack, start_gateway, client
+    kind: str, stack: Stack, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     gateway = await start_gateway(client=kind)
     before = stack.submissions.completed_bodies
@@ -193,7 +207,7 @@ async def test_streamed_oversize_body_without_length_is_cut_off(
     assert stack.submissions.completed_bodies == before
 
 
-async def test_malformed_content_length_is_a_400(gateway: str, raw) -> None:
+async def test_malformed_content_length_is_a_400(gateway: str, raw: RawRequest) -> None:
     answer = await raw(
         gateway,
         b"POST /api/v1/forms/echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n"
@@ -207,7 +221,7 @@ async def test_malformed_content_length_is_a_400(gateway: str, raw) -> None:
 
 @pytest.mark.parametrize("kind", ["native", "aiohttp"])
 async def test_a_slow_service_gives_504_after_the_route_timeout(
-    kind: str, start_gateway, client
+    kind: str, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     gateway = await start_gateway(client=kind, route_timeouts={"/api/v1/forms": 0.3})
     started = time.monotonic()
@@ -227,7 +241,9 @@ def _closed_port() -> int:
 
 
 @pytest.mark.parametrize("kind", ["native", "aiohttp"])
-async def test_a_dead_service_gives_503_quickly(kind: str, start_gateway, client) -> None:
+async def test_a_dead_service_gives_503_quickly(
+    kind: str, start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     dead = f"http://127.0.0.1:{_closed_port()}"
     gateway = await start_gateway(client=kind, registry_url=dead)
     started = time.monotonic()
@@ -241,7 +257,9 @@ async def test_a_dead_service_gives_503_quickly(kind: str, start_gateway, client
     assert (await client.get(gateway + "/.well-known/jwks.json")).status_code == 200
 
 
-async def test_a_service_that_accepts_but_never_answers_gives_504(start_gateway, client) -> None:
+async def test_a_service_that_accepts_but_never_answers_gives_504(
+    start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     held: list[asyncio.StreamWriter] = []
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -265,7 +283,7 @@ async def test_a_service_that_accepts_but_never_answers_gives_504(start_gateway,
 
 
 async def test_identity_down_means_tokens_cannot_be_checked_503_not_500(
-    stack, start_gateway, client
+    stack: Stack, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     gateway = await start_gateway(identity_url=f"http://127.0.0.1:{_closed_port()}")
     resp = await client.get(gateway + "/api/v1/forms/x", headers=stack.tokens.headers("u"))
@@ -284,7 +302,9 @@ async def _raw_upstream(answer: bytes) -> tuple[asyncio.Server, str]:
 
 
 @pytest.mark.parametrize("kind", ["native", "aiohttp"])
-async def test_a_garbled_answer_gives_502(kind: str, start_gateway, client) -> None:
+async def test_a_garbled_answer_gives_502(
+    kind: str, start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     server, url = await _raw_upstream(b"HELLO THERE\r\n\r\n")
     try:
         gateway = await start_gateway(client=kind, registry_url=url)
@@ -297,7 +317,7 @@ async def test_a_garbled_answer_gives_502(kind: str, start_gateway, client) -> N
 
 @pytest.mark.parametrize("kind", ["native", "aiohttp"])
 async def test_an_answer_cut_short_reaches_the_client_cut_short(
-    kind: str, start_gateway, client
+    kind: str, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     server, url = await _raw_upstream(
         b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3000000\r\n\r\n"
@@ -313,7 +333,9 @@ async def test_an_answer_cut_short_reaches_the_client_cut_short(
 
 
 @pytest.mark.parametrize("kind", ["native", "aiohttp"])
-async def test_a_small_answer_cut_short_is_a_clean_502(kind: str, start_gateway, client) -> None:
+async def test_a_small_answer_cut_short_is_a_clean_502(
+    kind: str, start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     # A small answer is held until all of it is in, so the gateway can still say so.
     server, url = await _raw_upstream(
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n"

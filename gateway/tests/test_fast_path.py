@@ -9,14 +9,19 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from starlette.types import Scope
 
 from tellonce_gateway.app import Gateway
 from tellonce_gateway.main import create_app
+from tellonce_gateway.server import GatewayCycle
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.testing import eventually
+
+if TYPE_CHECKING:
+    from .conftest import GatewayServer, Stack
 
 RID = "fast-path-test-0001"
 
@@ -29,8 +34,12 @@ class Pair:
     """What the fast gateway's fast path answered for each request it was offered."""
 
 
+PairFactory = Callable[..., Awaitable[Pair]]
+"""``start_pair``: settings overrides in, the two gateways out."""
+
+
 @pytest.fixture
-def start_pair(stack: Any, serve_gateway: Any) -> Callable[..., Awaitable[Pair]]:
+def start_pair(stack: Stack, serve_gateway: GatewayServer) -> PairFactory:
     """Two gateways with the same settings: one as served (fast path on), one with the fast
     path off, so every request takes the ASGI path."""
 
@@ -40,7 +49,7 @@ def start_pair(stack: Any, serve_gateway: Any) -> Callable[..., Awaitable[Pair]]
         taken: list[bool] = []
         offered = fast_app.fast_path
 
-        def counted(scope: Any, body: bytes, cycle: Any) -> bool:
+        def counted(scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
             answered = offered(scope, body, cycle)
             taken.append(answered)
             return answered
@@ -75,7 +84,7 @@ async def exchange(base_url: str, request: bytes) -> bytes:
 
 
 def dechunk(body: bytes) -> bytes:
-    out = []
+    out: list[bytes] = []
     while True:
         size_line, _, body = body.partition(b"\r\n")
         size = int(size_line, 16)
@@ -95,7 +104,9 @@ def request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
 
 
-async def test_fast_and_asgi_paths_give_the_same_answers(stack: Any, start_pair) -> None:
+async def test_fast_and_asgi_paths_give_the_same_answers(
+    stack: Stack, start_pair: PairFactory
+) -> None:
     pair = await start_pair(cors_origins=["https://app.example"])
     token = stack.tokens.token("resident-1")
     bearer = f"Authorization: Bearer {token}"
@@ -133,7 +144,9 @@ async def test_fast_and_asgi_paths_give_the_same_answers(stack: Any, start_pair)
     assert pair.taken.count(True) >= 12  # most of them took the fast path
 
 
-async def test_a_service_that_is_down_is_a_503_either_way(stack: Any, start_pair) -> None:
+async def test_a_service_that_is_down_is_a_503_either_way(
+    stack: Stack, start_pair: PairFactory
+) -> None:
     pair = await start_pair(portal_url="http://127.0.0.1:9")  # nothing listens there
     case = request("GET", "/about")
     fast = await exchange(pair.fast, case)
@@ -142,7 +155,9 @@ async def test_a_service_that_is_down_is_a_503_either_way(stack: Any, start_pair
     assert pair.taken == [True]  # taken, then finished in a task (no idle connection)
 
 
-async def test_requests_the_fast_path_leaves_still_work(stack: Any, start_pair) -> None:
+async def test_requests_the_fast_path_leaves_still_work(
+    stack: Stack, start_pair: PairFactory
+) -> None:
     pair = await start_pair()
     token = stack.tokens.token("resident-2")
     chunked = (
@@ -183,7 +198,7 @@ async def test_requests_the_fast_path_leaves_still_work(stack: Any, start_pair) 
 
 
 async def test_a_client_gone_before_its_body_came_is_logged(
-    start_pair, access_lines: list[str]
+    start_pair: PairFactory, access_lines: list[str]
 ) -> None:
     pair = await start_pair()
     host, port = pair.fast.removeprefix("http://").split(":")
@@ -212,7 +227,7 @@ async def split_exchange(base_url: str, whole: bytes, tail: int) -> bytes:
         writer.close()
 
 
-async def test_keep_alive_and_pipelined_requests_on_the_fast_path(start_pair) -> None:
+async def test_keep_alive_and_pipelined_requests_on_the_fast_path(start_pair: PairFactory) -> None:
     pair = await start_pair()
     host, port = pair.fast.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
@@ -237,7 +252,7 @@ async def test_keep_alive_and_pipelined_requests_on_the_fast_path(start_pair) ->
 
 
 async def test_the_fast_path_logs_the_same_access_lines(
-    stack: Any, start_pair, access_lines: list[str]
+    stack: Stack, start_pair: PairFactory, access_lines: list[str]
 ) -> None:
     pair = await start_pair()
     cases = [
@@ -259,7 +274,7 @@ async def test_the_fast_path_logs_the_same_access_lines(
     assert all(d["request_id"] == RID for d in access_docs)
 
 
-async def test_remembered_is_what_verify_returns_from_memory(stack: Any) -> None:
+async def test_remembered_is_what_verify_returns_from_memory(stack: Stack) -> None:
     app = create_app(stack.settings())
     assert isinstance(app, Gateway)
     verifier: TokenVerifier = app.verifier

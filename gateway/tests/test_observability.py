@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import socket
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tellonce_shared.testing import eventually
 
+if TYPE_CHECKING:
+    import httpx
+
+    from .conftest import GatewayFactory, Stack
+
 # -- request ids -------------------------------------------------------------------------
 
 
 async def test_a_well_formed_request_id_is_kept_passed_on_and_returned(
-    stack, gateway: str, client
+    stack: Stack, gateway: str, client: httpx.AsyncClient
 ) -> None:
     rid = "req-2026-11-25-abcdef"
     resp = await client.get(gateway + "/api/v1/forms/echo/x", headers={"X-Request-ID": rid})
@@ -22,7 +28,9 @@ async def test_a_well_formed_request_id_is_kept_passed_on_and_returned(
     assert resp.headers.get_list("x-request-id") == [rid]
 
 
-async def test_a_malformed_or_missing_request_id_is_replaced(gateway: str, client) -> None:
+async def test_a_malformed_or_missing_request_id_is_replaced(
+    gateway: str, client: httpx.AsyncClient
+) -> None:
     bad = await client.get(
         gateway + "/api/v1/forms/echo/x", headers={"X-Request-ID": "bad id with spaces"}
     )
@@ -34,7 +42,9 @@ async def test_a_malformed_or_missing_request_id_is_replaced(gateway: str, clien
     assert none.headers["x-request-id"] != made
 
 
-async def test_errors_made_by_the_gateway_carry_the_request_id(gateway: str, client) -> None:
+async def test_errors_made_by_the_gateway_carry_the_request_id(
+    gateway: str, client: httpx.AsyncClient
+) -> None:
     resp = await client.get(gateway + "/api/v1/submissions", headers={"X-Request-ID": "abc12345"})
     assert resp.status_code == 401
     assert resp.headers["x-request-id"] == "abc12345"
@@ -44,7 +54,7 @@ async def test_errors_made_by_the_gateway_carry_the_request_id(gateway: str, cli
 
 
 async def test_one_access_line_per_request_without_secrets(
-    stack, gateway: str, client, access_lines: list[str]
+    stack: Stack, gateway: str, client: httpx.AsyncClient, access_lines: list[str]
 ) -> None:
     token = stack.tokens.token("logged-user")
     await client.post(
@@ -73,7 +83,7 @@ async def test_one_access_line_per_request_without_secrets(
 
 
 async def test_security_headers_on_proxied_portal_api_and_error_responses(
-    gateway: str, client
+    gateway: str, client: httpx.AsyncClient
 ) -> None:
     portal = await client.get(gateway + "/")
     api = await client.get(gateway + "/api/v1/forms/benefits")
@@ -90,7 +100,9 @@ async def test_security_headers_on_proxied_portal_api_and_error_responses(
     assert api.headers["content-security-policy"].startswith("default-src 'none'")
 
 
-async def test_under_plain_uvicorn_the_gateway_sends_plain_asgi(stack, client) -> None:
+async def test_under_plain_uvicorn_the_gateway_sends_plain_asgi(
+    stack: Stack, client: httpx.AsyncClient
+) -> None:
     """Served by uvicorn's own protocol (no ``tellonce.gateway`` extension), the gateway
     sends standard messages: the same headers and bodies."""
     from tellonce_gateway.main import create_app
@@ -114,13 +126,13 @@ async def test_under_plain_uvicorn_the_gateway_sends_plain_asgi(stack, client) -
         await running.stop()
 
 
-async def test_hsts_in_production(start_gateway, client) -> None:
+async def test_hsts_in_production(start_gateway: GatewayFactory, client: httpx.AsyncClient) -> None:
     gateway = await start_gateway(mode="production")
     resp = await client.get(gateway + "/healthz")
     assert resp.headers["strict-transport-security"].startswith("max-age=")
 
 
-async def test_cors_is_closed_by_default(gateway: str, client) -> None:
+async def test_cors_is_closed_by_default(gateway: str, client: httpx.AsyncClient) -> None:
     origin = {"Origin": "https://evil.example"}
     resp = await client.get(gateway + "/api/v1/forms/benefits", headers=origin)
     assert "access-control-allow-origin" not in resp.headers
@@ -132,7 +144,9 @@ async def test_cors_is_closed_by_default(gateway: str, client) -> None:
     assert "access-control-allow-origin" not in pre.headers
 
 
-async def test_cors_opens_per_configured_origin(start_gateway, client) -> None:
+async def test_cors_opens_per_configured_origin(
+    start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     gateway = await start_gateway(cors_origins=["https://forms.state.example"])
     ok = {"Origin": "https://forms.state.example"}
     pre = await client.options(
@@ -158,7 +172,9 @@ async def test_cors_opens_per_configured_origin(start_gateway, client) -> None:
 # -- health, readiness, metrics ----------------------------------------------------------
 
 
-async def test_healthz_and_readyz_with_every_service_up(gateway: str, client) -> None:
+async def test_healthz_and_readyz_with_every_service_up(
+    gateway: str, client: httpx.AsyncClient
+) -> None:
     assert (await client.get(gateway + "/healthz")).json() == {"status": "ok"}
     ready = await client.get(gateway + "/readyz")
     assert ready.status_code == 200
@@ -170,7 +186,9 @@ async def test_healthz_and_readyz_with_every_service_up(gateway: str, client) ->
     }
 
 
-async def test_readyz_names_the_service_that_is_down(start_gateway, client) -> None:
+async def test_readyz_names_the_service_that_is_down(
+    start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -182,7 +200,9 @@ async def test_readyz_names_the_service_that_is_down(start_gateway, client) -> N
     assert checks["registry"] == "ok"
 
 
-async def test_metrics_per_route_and_upstream(start_gateway, client) -> None:
+async def test_metrics_per_route_and_upstream(
+    start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -201,7 +221,7 @@ async def test_metrics_per_route_and_upstream(start_gateway, client) -> None:
 
 
 async def test_a_scrape_sees_every_request_answered_before_it(
-    gateway: str, client, monkeypatch: pytest.MonkeyPatch
+    gateway: str, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tellonce_gateway.ledger import LEDGER
 
@@ -223,7 +243,7 @@ async def test_a_scrape_sees_every_request_answered_before_it(
 # -- OpenAPI -----------------------------------------------------------------------------
 
 
-async def test_openapi_merges_every_service(gateway: str, client) -> None:
+async def test_openapi_merges_every_service(gateway: str, client: httpx.AsyncClient) -> None:
     doc = (await client.get(gateway + "/openapi.json")).json()
     paths = doc["paths"]
     assert "/api/v1/forms/{slug}" in paths  # registry
@@ -235,7 +255,9 @@ async def test_openapi_merges_every_service(gateway: str, client) -> None:
     assert doc["info"]["title"] == "Tell-Once Forms Hub API"
 
 
-async def test_openapi_tolerates_a_service_being_down(start_gateway, client) -> None:
+async def test_openapi_tolerates_a_service_being_down(
+    start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -249,7 +271,7 @@ async def test_openapi_tolerates_a_service_being_down(start_gateway, client) -> 
 
 
 async def test_docs_page_loads_the_merged_document_without_inline_script(
-    gateway: str, client
+    gateway: str, client: httpx.AsyncClient
 ) -> None:
     page = await client.get(gateway + "/docs")
     assert page.status_code == 200
@@ -260,7 +282,9 @@ async def test_docs_page_loads_the_merged_document_without_inline_script(
     assert "'unsafe-inline'" not in page.headers["content-security-policy"]
 
 
-async def test_the_gateways_own_pages_answer_only_get_and_head(gateway: str, client) -> None:
+async def test_the_gateways_own_pages_answer_only_get_and_head(
+    gateway: str, client: httpx.AsyncClient
+) -> None:
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
         for method in ("POST", "PUT", "DELETE", "TRACE"):
             resp = await client.request(method, gateway + path)

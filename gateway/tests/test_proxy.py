@@ -6,20 +6,28 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
 
 from tellonce_gateway.routes import TABLE
 
+if TYPE_CHECKING:
+    import httpx
+
+    from .conftest import GatewayFactory, RawRequest, Stack, UpstreamFactory
+
 
 @pytest_asyncio.fixture(params=["native", "aiohttp"])
-async def gateway(request: pytest.FixtureRequest, start_gateway) -> str:
+async def gateway(request: pytest.FixtureRequest, start_gateway: GatewayFactory) -> str:
     """Every proxy behaviour holds for both upstream clients (GATEWAY_CLIENT)."""
     return str(await start_gateway(client=request.param))
 
 
-async def test_each_prefix_reaches_its_service(stack, gateway: str, client) -> None:
+async def test_each_prefix_reaches_its_service(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     cases = {
         "/api/v1/forms/echo/x": "registry",
         "/api/v1/identity/echo/x": "identity",
@@ -36,7 +44,9 @@ async def test_each_prefix_reaches_its_service(stack, gateway: str, client) -> N
     assert portal.headers["content-type"].startswith("text/html")
 
 
-async def test_prefix_matches_whole_segments_only(stack, gateway: str, client) -> None:
+async def test_prefix_matches_whole_segments_only(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     stack.portal.seen.clear()
     resp = await client.get(gateway + "/api/v1/formsX")
     # Not the registry: the portal (the catch-all) answers, here with its 404.
@@ -44,7 +54,9 @@ async def test_prefix_matches_whole_segments_only(stack, gateway: str, client) -
     assert "x-upstream" not in resp.headers
 
 
-async def test_discovery_and_jwks_pass_through(stack, gateway: str, client) -> None:
+async def test_discovery_and_jwks_pass_through(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     jwks = await client.get(gateway + "/.well-known/jwks.json")
     assert jwks.status_code == 200
     assert jwks.json() == stack.tokens.jwks
@@ -52,7 +64,9 @@ async def test_discovery_and_jwks_pass_through(stack, gateway: str, client) -> N
     assert disco.json()["issuer"] == stack.tokens.issuer
 
 
-async def test_request_headers_path_and_query_pass_through(stack, gateway: str, client) -> None:
+async def test_request_headers_path_and_query_pass_through(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     stack.registry.seen.clear()
     resp = await client.get(
         gateway + "/api/v1/forms/echo/a%2Fb?q=caf%C3%A9&x=1&x=2",
@@ -83,14 +97,18 @@ async def test_request_headers_path_and_query_pass_through(stack, gateway: str, 
     assert seen["query"] == "q=caf%C3%A9&x=1&x=2"
 
 
-async def test_untrusted_peer_cannot_forge_forwarded_for(stack, start_gateway, client) -> None:
+async def test_untrusted_peer_cannot_forge_forwarded_for(
+    stack: Stack, start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
     gateway = await start_gateway(trusted_proxies=[])
     stack.registry.seen.clear()
     await client.get(gateway + "/api/v1/forms/echo/x", headers={"X-Forwarded-For": "6.6.6.6"})
     assert stack.registry.seen[-1]["headers"]["x-forwarded-for"] == "127.0.0.1"
 
 
-async def test_response_status_headers_and_cookies_pass_through(gateway: str, client) -> None:
+async def test_response_status_headers_and_cookies_pass_through(
+    gateway: str, client: httpx.AsyncClient
+) -> None:
     resp = await client.get(gateway + "/api/v1/forms/fancy")
     assert resp.status_code == 203
     assert resp.json() == {"ok": True}
@@ -107,14 +125,18 @@ async def test_response_status_headers_and_cookies_pass_through(gateway: str, cl
     assert len(resp.headers.get_list("date")) == 1
 
 
-async def test_service_errors_keep_their_status_and_type(gateway: str, client) -> None:
+async def test_service_errors_keep_their_status_and_type(
+    gateway: str, client: httpx.AsyncClient
+) -> None:
     resp = await client.get(gateway + "/api/v1/forms/missing")
     assert resp.status_code == 404
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["title"] == "Not found"
 
 
-async def test_request_body_streams_to_the_service_intact(stack, gateway: str, client) -> None:
+async def test_request_body_streams_to_the_service_intact(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     headers = stack.tokens.headers("uploader")
     small = b'{"answers": {"name": "Ana"}}'
     resp = await client.post(gateway + "/api/v1/drafts/echo/x", content=small, headers=headers)
@@ -135,7 +157,7 @@ async def test_request_body_streams_to_the_service_intact(stack, gateway: str, c
     assert resp.json()["headers"].get("transfer-encoding") == "chunked"
 
 
-async def test_large_response_streams_back_intact(gateway: str, client) -> None:
+async def test_large_response_streams_back_intact(gateway: str, client: httpx.AsyncClient) -> None:
     digest = hashlib.sha256()
     expected = hashlib.sha256()
     for i in range(3 * 16):
@@ -147,7 +169,7 @@ async def test_large_response_streams_back_intact(gateway: str, client) -> None:
     assert digest.hexdigest() == expected.hexdigest()
 
 
-async def test_response_is_streamed_not_buffered(gateway: str, client) -> None:
+async def test_response_is_streamed_not_buffered(gateway: str, client: httpx.AsyncClient) -> None:
     started = time.perf_counter()
     async with client.stream("GET", gateway + "/api/v1/forms/trickle") as resp:
         chunks = resp.aiter_raw()
@@ -159,7 +181,9 @@ async def test_response_is_streamed_not_buffered(gateway: str, client) -> None:
     assert (first + rest) == b"first,second"
 
 
-async def test_head_and_methods_pass_through(stack, gateway: str, client) -> None:
+async def test_head_and_methods_pass_through(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     headers = stack.tokens.headers("m")
     resp = await client.head(gateway + "/api/v1/forms/echo/x", headers=headers)
     assert resp.status_code == 200
@@ -168,7 +192,7 @@ async def test_head_and_methods_pass_through(stack, gateway: str, client) -> Non
     assert resp.json()["method"] == "DELETE"
 
 
-async def test_dot_segments_are_refused(stack, gateway: str, raw) -> None:
+async def test_dot_segments_are_refused(stack: Stack, gateway: str, raw: RawRequest) -> None:
     stack.submissions.seen.clear()
     answer = await raw(
         gateway,
@@ -203,7 +227,9 @@ def test_routing_table_matches_architecture() -> None:
         assert prefixes[prefix] == upstream
 
 
-async def test_connections_to_a_service_are_kept_alive(stack, gateway: str, client) -> None:
+async def test_connections_to_a_service_are_kept_alive(
+    stack: Stack, gateway: str, client: httpx.AsyncClient
+) -> None:
     stack.registry.seen.clear()
     for _ in range(10):
         assert (await client.get(gateway + "/api/v1/forms/echo/k")).status_code == 200
@@ -213,7 +239,10 @@ async def test_connections_to_a_service_are_kept_alive(stack, gateway: str, clie
 
 @pytest.mark.parametrize("kind", ["native", "aiohttp"])
 async def test_a_connection_the_service_closed_while_idle_is_retried(
-    kind: str, start_gateway, extra_upstream, client
+    kind: str,
+    start_gateway: GatewayFactory,
+    extra_upstream: UpstreamFactory,
+    client: httpx.AsyncClient,
 ) -> None:
     # The service drops idle connections after 1 s; the gateway would keep them for 30 s.
     registry = await extra_upstream("registry", keep_alive=1)

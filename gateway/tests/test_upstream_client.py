@@ -9,11 +9,17 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
 
 from tellonce_gateway.upstream_client import UpstreamConnection
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .conftest import GatewayFactory
 
 OK = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok"
 
@@ -61,8 +67,12 @@ class Scripted:
             writer.close()
 
 
+ScriptedFactory = Callable[..., Awaitable[Scripted]]
+"""``scripted``: the answers (and the paths to hang up after) in, the running service out."""
+
+
 @pytest_asyncio.fixture
-async def scripted() -> AsyncIterator[Callable[..., Awaitable[Scripted]]]:
+async def scripted() -> AsyncIterator[ScriptedFactory]:
     servers: list[asyncio.Server] = []
 
     async def start(
@@ -85,7 +95,7 @@ FORWARDERS = pytest.mark.parametrize("kind", ["native", "aiohttp"])
 
 @FORWARDERS
 async def test_informational_answers_are_skipped_for_the_final_one(
-    kind: str, scripted, start_gateway, client
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     service = await scripted(
         {
@@ -117,7 +127,7 @@ async def test_informational_answers_are_skipped_for_the_final_one(
 
 @FORWARDERS
 async def test_answers_without_a_body_pass_through_and_keep_the_connection(
-    kind: str, scripted, start_gateway, client
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     service = await scripted(
         {
@@ -141,7 +151,7 @@ async def test_answers_without_a_body_pass_through_and_keep_the_connection(
 
 @FORWARDERS
 async def test_a_head_answer_has_no_body_and_the_next_request_is_fine(
-    kind: str, scripted, start_gateway, client
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     service = await scripted({"/p/doc": b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\n\r\n"})
     gateway = await start_gateway(client=kind, portal_url=service.url)
@@ -154,7 +164,7 @@ async def test_a_head_answer_has_no_body_and_the_next_request_is_fine(
 
 @FORWARDERS
 async def test_a_chunked_body_with_trailers_arrives_whole_and_trailers_stay_out(
-    kind: str, scripted, start_gateway, client
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     service = await scripted(
         {
@@ -173,7 +183,7 @@ async def test_a_chunked_body_with_trailers_arrives_whole_and_trailers_stay_out(
 
 @FORWARDERS
 async def test_bytes_beyond_the_declared_length_never_answer_the_next_request(
-    kind: str, scripted, start_gateway, client
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     # The extra bytes look like a whole answer: reusing the connection would hand them to
     # the next request, which may be another client's. Sent with the answer, and after it.
@@ -199,7 +209,7 @@ async def test_bytes_beyond_the_declared_length_never_answer_the_next_request(
 
 @FORWARDERS
 async def test_a_service_closing_a_kept_alive_connection_after_its_answer(
-    kind: str, scripted, start_gateway, client
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     service = await scripted(
         {"/p/bye": b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbye"},
@@ -217,7 +227,7 @@ async def test_a_service_closing_a_kept_alive_connection_after_its_answer(
 
 @FORWARDERS
 async def test_a_connection_is_not_reused_after_an_error(
-    kind: str, scripted, start_gateway, client
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     service = await scripted({"/p/garbled": b"NOT HTTP AT ALL\r\n\r\n"})
     gateway = await start_gateway(client=kind, portal_url=service.url)
@@ -230,7 +240,7 @@ async def test_a_connection_is_not_reused_after_an_error(
 
 @FORWARDERS
 async def test_an_upgrade_answer_is_a_502_not_a_crash(
-    kind: str, scripted, start_gateway, client
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     service = await scripted(
         {
@@ -246,7 +256,7 @@ async def test_an_upgrade_answer_is_a_502_not_a_crash(
 
 
 async def test_a_client_leaving_mid_answer_leaves_the_pool_usable(
-    scripted, start_gateway, client
+    scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     body = b"y" * (3 * 1024 * 1024)
     service = await scripted(
@@ -327,7 +337,7 @@ def test_a_large_answer_that_arrived_whole_leaves_the_connection_reading() -> No
 
 @FORWARDERS
 async def test_large_answers_then_small_ones_on_the_same_connection(
-    kind: str, scripted, start_gateway, client
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     big = b"y" * 400_000
     service = await scripted(
@@ -342,7 +352,7 @@ async def test_large_answers_then_small_ones_on_the_same_connection(
 
 
 async def test_a_small_answer_in_pieces_is_passed_whole_timed_from_its_last_byte(
-    start_gateway, client
+    start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     """The native forwarder waits for all of a small answer at once (not for its head, then
     its body); the route's timeout still counts from the last byte received."""
@@ -380,7 +390,7 @@ async def test_a_small_answer_in_pieces_is_passed_whole_timed_from_its_last_byte
 
 
 async def test_a_retried_request_counts_its_upstream_time_from_the_first_try(
-    scripted, start_gateway, client
+    scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:
     from prometheus_client import REGISTRY
 

@@ -154,7 +154,7 @@ async def test_oversized_body_is_413_by_content_length(client: httpx.AsyncClient
 
 
 async def test_oversized_streamed_body_is_413(client: httpx.AsyncClient) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(5):
             yield b"x" * 400
 

@@ -59,6 +59,7 @@ async def test_wrong_typ_and_symmetric_alg_are_refused() -> None:
     id_token = jwt.encode({"alg": "ES256", "typ": "JWT", "kid": tf.key.kid}, claims(tf), tf.key)
     with pytest.raises(Unauthorized):
         await static_verifier(tf).verify(id_token)
+    assert tf.key.kid is not None
     hs = OctKey.generate_key(256, parameters={"kid": tf.key.kid})
     hs_token = jwt.encode(
         {"alg": "HS256", "typ": "at+jwt", "kid": tf.key.kid}, claims(tf), hs, algorithms=["HS256"]

@@ -12,11 +12,14 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from hubkit.harness import Hub
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -182,7 +185,7 @@ def catalog(hub: Hub) -> Catalog:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
+def chromium() -> Iterator[Browser]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -198,7 +201,7 @@ def chromium() -> Iterator[Any]:
 class Visit:
     """One person's browser tab, checking every page it lands on with axe-core."""
 
-    def __init__(self, chromium: Any, base: str) -> None:
+    def __init__(self, chromium: Browser, base: str) -> None:
         self.context = chromium.new_context(base_url=base, accept_downloads=True)
         self.page = self.context.new_page()
         self.checked: list[str] = []
@@ -317,7 +320,7 @@ def file_first_form(visit: Visit, catalog: Catalog, spanish: bool = False) -> st
     return reference
 
 
-def test_resident_staff_and_auditor_journeys(catalog: Catalog, chromium: Any) -> None:
+def test_resident_staff_and_auditor_journeys(catalog: Catalog, chromium: Browser) -> None:
     resident = Visit(chromium, catalog.gateway)
     staff = Visit(chromium, catalog.gateway)
     auditor = Visit(chromium, catalog.gateway)
@@ -381,7 +384,7 @@ def test_resident_staff_and_auditor_journeys(catalog: Catalog, chromium: Any) ->
             visit.close()
 
 
-def test_the_resident_journey_in_spanish(catalog: Catalog, chromium: Any) -> None:
+def test_the_resident_journey_in_spanish(catalog: Catalog, chromium: Browser) -> None:
     visit = Visit(chromium, catalog.gateway)
     try:
         visit.goto("/forms")
@@ -396,7 +399,7 @@ def test_the_resident_journey_in_spanish(catalog: Catalog, chromium: Any) -> Non
         visit.close()
 
 
-def test_the_demo_resident_files_a_seeded_form(demo_hub: Hub, chromium: Any) -> None:
+def test_the_demo_resident_files_a_seeded_form(demo_hub: Hub, chromium: Browser) -> None:
     """What a newcomer does after `make run`: sign in as the demo resident (the sign-in page
     lists the demo accounts) and file a form of the seeded catalog."""
     visit = Visit(chromium, demo_hub.gateway_url)

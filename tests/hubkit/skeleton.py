@@ -99,8 +99,8 @@ def run_skeleton(gateway_url: str, codes: tuple[str, str] = ("DSS", "DOL")) -> O
             for code, name in ((owner, "Social Services"), (partner, "Labor")):
                 resp = c.post("/api/v1/agencies", json={"code": code, "name": name}, headers=admin)
                 if resp.status_code == 409:  # made by another test sharing this hub
-                    codes = {a["code"] for a in c.get("/api/v1/agencies?limit=100").json()["items"]}
-                    assert code in codes
+                    known = {a["code"] for a in c.get("/api/v1/agencies?limit=100").json()["items"]}
+                    assert code in known
                     continue
                 assert resp.status_code == 201, resp.text
             for element_id, schema, en, es, sensitivity in ELEMENTS:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import create_engine, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from tellonce_identity.cli import main
@@ -54,7 +54,7 @@ def test_prune_deletes_only_dead_rows(
             (live_family, now + timedelta(days=1)),
         ):
             conn.execute(
-                RefreshToken.__table__.insert().values(
+                insert(RefreshToken).values(
                     id=uuid.uuid4().hex,
                     token_hash=uuid.uuid4().hex + uuid.uuid4().hex,
                     family_id=family,
@@ -67,9 +67,7 @@ def test_prune_deletes_only_dead_rows(
                 )
             )
         conn.execute(
-            LoginFailure.__table__.insert().values(
-                key="account:old@example.org", at=now - timedelta(days=2)
-            )
+            insert(LoginFailure).values(key="account:old@example.org", at=now - timedelta(days=2))
         )
     main(["prune"])
     assert "refresh_tokens" in capsys.readouterr().out

@@ -47,7 +47,7 @@ async def assert_signed_in(client: httpx.AsyncClient, body: dict[str, str]) -> N
 async def token_row(app: FastAPI, token: str) -> RefreshToken:
     digest = hashlib.sha256(token.encode()).hexdigest()
     async with app.state.database.sessions() as session:
-        row = (
+        row: RefreshToken = (
             await session.execute(select(RefreshToken).where(RefreshToken.token_hash == digest))
         ).scalar_one()
         return row

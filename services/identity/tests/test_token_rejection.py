@@ -97,6 +97,7 @@ async def test_token_signed_with_unknown_key_reusing_a_known_kid(
     app: FastAPI, client: httpx.AsyncClient
 ) -> None:
     real = await signing_key(app)
+    assert real.kid is not None
     stranger = ECKey.generate_key("P-256", parameters={"kid": real.kid}, private=True)
     await assert_refused(client, sign(stranger, claims()))
 

@@ -61,7 +61,7 @@ def flatten_fields(schema: dict[str, Any], elements: dict[str, str]) -> list[dic
     return rows
 
 
-ELEMENTS = [
+ELEMENTS: list[dict[str, Any]] = [
     {
         "id": "person.ssn",
         "sensitivity": "restricted",

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.deliveries.models import Delivery
@@ -21,7 +22,7 @@ from tellonce_submissions.models import IdempotencyKey, ProfileValue, Submission
 from tellonce_submissions.performance.models import SubmissionFacts
 from tellonce_submissions.submissions import group_commit
 from tellonce_submissions.submissions.group_commit import GroupWriter
-from tellonce_submissions.submissions.store import SubmissionWrite, shape
+from tellonce_submissions.submissions.store import Stored, SubmissionWrite, shape, store_many
 
 from .test_submissions_api import body, count, draw_taken_first, submit
 
@@ -30,9 +31,9 @@ from .test_submissions_api import body, count, draw_taken_first, submit
 def batches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str]]:
     """(writes, "ok" or the error's class name) of every statement the writer runs."""
     seen: list[tuple[int, str]] = []
-    real = group_commit.store_many
+    real = store_many  # what group_commit calls, until the test puts `recording` there
 
-    async def recording(connection: Any, writes: list[SubmissionWrite]) -> Any:
+    async def recording(connection: AsyncConnection, writes: list[SubmissionWrite]) -> list[Stored]:
         try:
             result = await real(connection, writes)
         except Exception as exc:

@@ -160,6 +160,7 @@ def _variants(doc: Any, rng: random.Random) -> list[Any]:
                 walk(v, (*path, i))
 
     walk(doc, ())
+    replacement: object
     for path in paths[1:]:
         for replacement in (None, 12345, "zz-not-valid", [], {}, True, -1.5, "", "A" * 300):
             variant = copy.deepcopy(doc)

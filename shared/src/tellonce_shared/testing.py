@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
@@ -24,6 +24,9 @@ from sqlalchemy.engine import make_url
 
 from tellonce_shared.logging import JSONFormatter
 from tellonce_shared.migrations import upgrade
+
+if TYPE_CHECKING:
+    import httpx
 
 ADMIN_URL_ENV = "TELLONCE_TEST_ADMIN_URL"
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -113,7 +116,7 @@ class TokenFactory:
         return {"Authorization": f"Bearer {self.token(sub, **kw)}"}
 
 
-def asgi_client(app: Any, **kwargs: Any) -> Any:
+def asgi_client(app: Any, **kwargs: Any) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` that calls the ASGI app in-process (no lifespan)."""
     import httpx
 

@@ -80,6 +80,7 @@ async def catalog(
 
 
 def cluster_of(doc: dict[str, Any], form: str, pointer: str) -> dict[str, Any]:
+    cluster: dict[str, Any]
     for cluster in doc["clusters"]:
         for f in cluster["fields"]:
             if f["form"] == form and f["pointer"] == pointer:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -240,15 +241,12 @@ async def test_thousand_submissions_three_agencies_three_workers_one_killed(
             await asyncio.gather(*(submit(n) for n in range(wave, min(wave + 8, 1000))))
             if wave == 0:
                 first = f":{workers[0].pid}:"
-                await wait_until_async(lambda v=first: worker_has_attempts(database, v), 60)
+                await wait_until_async(partial(worker_has_attempts, database, first), 60)
                 workers += [spawn_worker(fresh_database_url, **lease) for _ in range(2)]
             if wave == 400:
                 # Kill it mid-run: only once it has recorded deliveries of its own.
                 victim = f":{workers[0].pid}:"
-                await wait_until_async(
-                    lambda v=victim: worker_has_attempts(database, v),
-                    60,
-                )
+                await wait_until_async(partial(worker_has_attempts, database, victim), 60)
                 workers[0].send_signal(signal.SIGKILL)
                 workers[0].wait()
             if wave == 600:

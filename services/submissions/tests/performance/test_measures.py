@@ -165,10 +165,12 @@ async def report(
         "/api/v1/performance", params={"period": "2026-Q2", **params}, headers=headers
     )
     assert r.status_code == 200, r.text
-    return r.json()
+    data: dict[str, Any] = r.json()
+    return data
 
 
 def group(doc: dict[str, Any], key: str) -> dict[str, Any]:
+    found: dict[str, Any]
     [found] = [g for g in doc["groups"] if g["key"] == key]
     return found
 
