@@ -64,6 +64,9 @@ class FakeGateway:
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)
     statuses: list[dict[str, Any]] = field(default_factory=list)
     profile_values: dict[str, Any] = field(default_factory=lambda: {"person.fullName": "Ana Diaz"})
+    profile_answers: dict[str, Any] = field(default_factory=dict)
+    """Further answers a prefilled draft gets from the profile, by pointer (``/homeAddress/
+    country``), as the submissions service sets each mapped element's pointer."""
     keep: bool = True
     refreshes: int = 0
     refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -250,6 +253,13 @@ class FakeGateway:
             if body.get("prefill") and self.keep and "person.fullName" in self.profile_values:
                 answers["fullName"] = self.profile_values["person.fullName"]
                 prefilled = ["/fullName"]
+                for pointer, value in self.profile_answers.items():
+                    *parents, last = pointer.strip("/").split("/")
+                    node = answers
+                    for part in parents:
+                        node = node.setdefault(part, {})
+                    node[last] = value
+                    prefilled.append(pointer)
             self.drafts[draft_id] = {"id": draft_id, "form": body["form"], "version": 1,
                                      "answers": answers, "owner": who["sub"]}  # fmt: skip
             return httpx.Response(201, json={**self._draft(draft_id), "prefilled": prefilled})

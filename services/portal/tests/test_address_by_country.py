@@ -5,6 +5,7 @@ state question of the country they chose, and only that answer is kept."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ async def test_each_country_has_its_own_state_question_on_the_page(
     page = await browser.get(first_page)
     assert page.status_code == 200
     html = page.text
-    assert html.count('name="/homeAddress/country"') == 1
+    assert html.count('name="/homeAddress/country"') == 4, "Canada, Mexico, the US, another"
     assert (
         '<select class="usa-select" id="f-homeAddress-state--2" name="/homeAddress/state~v2"'
         in html
@@ -71,7 +72,7 @@ async def test_each_country_has_its_own_state_question_on_the_page(
         '<option value="CT">' in html.split('id="f-homeAddress-state--2"')[1].split("</select>")[0]
     )
     assert 'name="/homeAddress/state~v3" type="text"' in html, "other countries type their state"
-    assert "If country is USA" in html
+    assert "If country is United States" in html
     assert 'data-show-if="/homeAddress/country"' in html
 
 
@@ -141,8 +142,8 @@ async def test_the_state_question_says_which_country_in_spanish(
     first_page, _ = await start(browser)
     await browser.get("/language?to=es&next=/")
     page = await browser.get(first_page)
-    assert "Si country es USA" in page.text
-    assert "Si country no es CAN, MEX o USA" in page.text
+    assert "Si country es Estados Unidos" in page.text
+    assert "Si country no es Canadá, México o Estados Unidos" in page.text
 
 
 async def test_a_saved_wrong_state_is_shown_on_the_chosen_countrys_question(
@@ -158,3 +159,112 @@ async def test_a_saved_wrong_state_is_shown_on_the_chosen_countrys_question(
     assert 'id="f-homeAddress-state--2-error"' in page.text
     assert page.text.count('class="usa-error-message"') == 1
     assert "Select state from the list" in page.text
+
+
+# -- the country as a choice: the listed countries by name, and "Another country" ----------
+
+COUNTRY_OTHER = "/homeAddress/country~other"
+
+
+def chosen_country(html: str) -> list[str]:
+    """The values of the country radios the page shows checked."""
+    radios = re.findall(r'<input [^>]*name="/homeAddress/country" [^>]*>', html)
+    return [v for tag in radios if " checked" in tag for v in re.findall(r'value="([^"]*)"', tag)]
+
+
+async def test_united_states_typed_as_another_country_is_stored_as_usa_with_its_state(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    page = await browser.get(first_page)
+    label = '<label class="usa-radio__label" for="f-homeAddress-country-2">United States'
+    assert label in page.text
+    posted = {**STREET, "/homeAddress/country": "~other", COUNTRY_OTHER: "United States",
+              "/homeAddress/state~v2": "CT", "/homeAddress/state~v3": "Connecticut"}  # fmt: skip
+    saved = await post(browser, first_page, posted)
+    assert saved.status_code == 303
+    address = fake.drafts[draft_id]["answers"]["homeAddress"]
+    assert (address["country"], address["state"]) == ("USA", "CT")
+    again = await browser.get(first_page)
+    assert chosen_country(again.text) == ["USA"], "shown as the United States choice"
+    assert f'name="{COUNTRY_OTHER}" type="text" value=""' in again.text
+    us_select = again.text.split('id="f-homeAddress-state--2"')[1].split("</select>")[0]
+    assert '<option value="CT" selected>' in us_select
+    check = await browser.get(f"/drafts/{draft_id}/check")
+    assert "United States" in check.text
+    assert ">USA<" not in check.text, "check your answers names the country, not its code"
+
+
+async def test_usa_typed_alone_gives_the_us_state_select_on_the_next_visit(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    saved = await post(browser, first_page, {**STREET, "/homeAddress/country": "~other",
+                                             COUNTRY_OTHER: " usa "})  # fmt: skip
+    assert saved.status_code == 303
+    assert fake.drafts[draft_id]["answers"]["homeAddress"]["country"] == "USA"
+    again = await browser.get(first_page)
+    assert chosen_country(again.text) == ["USA"]
+    assert 'data-show-values="&#34;USA&#34;">' in again.text
+    assert '<select class="usa-select" id="f-homeAddress-state--2"' in again.text
+
+
+async def test_another_country_with_no_name_asks_for_it_and_keeps_the_choice(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    bad = await post(browser, first_page, {**STREET, "/homeAddress/country": "~other",
+                                           COUNTRY_OTHER: ""})  # fmt: skip
+    assert bad.status_code == 422
+    assert 'href="#f-homeAddress-country-other">Enter the country' in bad.text
+    assert chosen_country(bad.text) == ["~other"]
+    assert "country" not in fake.drafts[draft_id]["answers"].get("homeAddress", {})
+    await browser.get("/language?to=es&next=/")
+    spanish = await post(browser, first_page, {**STREET, "/homeAddress/country": "~other"})
+    assert spanish.status_code == 422
+    assert "Escriba el país" in spanish.text
+    assert "Otro país" in spanish.text
+
+
+async def test_a_genuinely_other_country_is_kept_and_shown_typed(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    saved = await post(browser, first_page, {**STREET, "/homeAddress/country": "~other",
+                                             COUNTRY_OTHER: "Portugal",
+                                             "/homeAddress/state~v3": "Lisboa"})  # fmt: skip
+    assert saved.status_code == 303
+    address = fake.drafts[draft_id]["answers"]["homeAddress"]
+    assert (address["country"], address["state"]) == ("Portugal", "Lisboa")
+    again = await browser.get(first_page)
+    assert chosen_country(again.text) == ["~other"]
+    assert f'name="{COUNTRY_OTHER}" type="text" value="Portugal"' in again.text
+
+
+@pytest.mark.parametrize("profile_country", ["USA", "United States"])
+async def test_a_country_from_the_profile_chooses_its_radio(
+    browser: httpx.AsyncClient, fake: FakeGateway, profile_country: str
+) -> None:
+    fake.profile_answers = {"/homeAddress/country": profile_country}
+    await sign_in(browser)
+    started = await post(browser, "/forms/snap", {"prefill": "yes", "version": "1"},
+                         "/forms/snap/start")  # fmt: skip
+    assert started.status_code == 303
+    page = await browser.get(started.headers["location"])
+    assert chosen_country(page.text) == ["USA"]
+    assert 'id="f-homeAddress-country-prefilled"' in page.text, "marked as from the profile"
+    assert f'name="{COUNTRY_OTHER}" type="text" value=""' in page.text
+
+
+async def test_a_state_typed_for_other_countries_is_asked_again_from_the_us_list(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    posted = {**STREET, "/homeAddress/country": "~other", COUNTRY_OTHER: "usa",
+              "/homeAddress/state~v3": "Connecticut"}  # fmt: skip
+    again = await post(browser, first_page, posted)
+    assert again.status_code == 422, "not saved silently without its state"
+    assert 'href="#f-homeAddress-state--2">Select state from the list' in again.text
+    assert chosen_country(again.text) == ["USA"]
+    assert fake.drafts[draft_id]["answers"]["homeAddress"]["country"] == "USA"
+    assert "state" not in fake.drafts[draft_id]["answers"]["homeAddress"]

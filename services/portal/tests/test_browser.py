@@ -34,9 +34,8 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def portal_url() -> Iterator[str]:
-    fake = FakeGateway()
+def served_portal(fake: FakeGateway) -> Iterator[str]:
+    """The portal on a free 127.0.0.1 port in a thread, its gateway ``fake``: its URL."""
     app = create_app(Settings(gateway_url="http://gateway.test"), transport=fake.transport())
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,8 +54,8 @@ def portal_url() -> Iterator[str]:
     thread.join(10)
 
 
-@pytest.fixture(scope="module")
-def page(portal_url: str) -> Iterator[Any]:
+def chromium_tab(portal_url: str) -> Iterator[Any]:
+    """A tab of headless Debian Chromium on ``portal_url``, its console kept in CONSOLE."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -71,6 +70,16 @@ def page(portal_url: str) -> Iterator[Any]:
         yield tab
         context.close()
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def portal_url() -> Iterator[str]:
+    yield from served_portal(FakeGateway())
+
+
+@pytest.fixture(scope="module")
+def page(portal_url: str) -> Iterator[Any]:
+    yield from chromium_tab(portal_url)
 
 
 CONSOLE: list[str] = []

@@ -1,24 +1,18 @@
-"""The address-by-country reveal in Chromium: picking a country shows that country's state
-question, hides the others, and the page still passes axe."""
+"""The address-by-country reveal in Chromium: choosing a country shows that country's state
+question, hides the others, "Another country" shows its text box (a listed country's name
+typed there chooses it), and the page still passes axe."""
 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
-
-from tellonce_portal.config import Settings
-from tellonce_portal.main import create_app
 
 from .fake_gateway import FakeGateway
 from .test_address_by_country import SCHEMA, UI
-from .test_browser import CHROMIUM, axe, sign_in
+from .test_browser import CHROMIUM, axe, chromium_tab, served_portal, sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,37 +29,12 @@ def fake() -> FakeGateway:
 
 @pytest.fixture(scope="module")
 def portal_url(fake: FakeGateway) -> Iterator[str]:
-    app = create_app(Settings(gateway_url="http://gateway.test"), transport=fake.transport())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert time.monotonic() < deadline, "the portal did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    yield from served_portal(fake)
 
 
 @pytest.fixture(scope="module")
 def page(portal_url: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-        )
-        context = browser.new_context(base_url=portal_url)
-        yield context.new_page()
-        context.close()
-        browser.close()
+    yield from chromium_tab(portal_url)
 
 
 def test_choosing_a_country_reveals_its_state_question(page: Any, fake: FakeGateway) -> None:
@@ -76,26 +45,34 @@ def test_choosing_a_country_reveals_its_state_question(page: Any, fake: FakeGate
     us_state = page.locator("#f-homeAddress-state--2")
     canada_state = page.locator("#f-homeAddress-state--0")
     typed_state = page.locator("#f-homeAddress-state--3")
+    country_name = page.get_by_label("Country name")
     assert not us_state.is_visible(), "no country yet: no state question"
     assert not typed_state.is_visible()
+    assert not country_name.is_visible(), "the other country's box waits for its choice"
     page.get_by_label("Full name").fill("Ana Diaz")
     page.locator("#f-homeAddress-street").fill("1 Main St")
     page.locator("#f-homeAddress-city").fill("Hartford")
-    country = page.get_by_label("Country")
-    country.fill("USA")
-    country.press("Tab")  # a typed answer applies on change
+    page.get_by_label("United States").check()
     assert us_state.is_visible()
     assert not canada_state.is_visible()
     assert not typed_state.is_visible()
+    assert not country_name.is_visible()
     axe(page)
-    country.fill("France")
-    country.press("Tab")
-    assert typed_state.is_visible(), "every other country types its region"
+    page.get_by_label("Another country").check()
+    assert country_name.is_visible()
     assert not us_state.is_visible()
-    country.fill("USA")
-    country.press("Tab")
+    country_name.fill("France")
+    country_name.press("Tab")
+    assert typed_state.is_visible(), "every other country types its region"
+    axe(page)
+    country_name.fill("united states")
+    country_name.press("Tab")  # a listed country's name chooses it
+    assert page.get_by_label("United States").is_checked()
+    assert us_state.is_visible()
+    assert not typed_state.is_visible()
     us_state.select_option("CT")
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(r"/check$"))
     (draft,) = fake.drafts.values()
+    assert draft["answers"]["homeAddress"]["country"] == "USA"
     assert draft["answers"]["homeAddress"]["state"] == "CT"

@@ -194,7 +194,7 @@ def test_types_are_coerced_per_the_schema_and_bad_numbers_are_kept_as_typed() ->
     assert 'value="two"' in html, "the resident's answer is kept as typed"
 
 
-HOUSEHOLD = {
+HOUSEHOLD: dict[str, Any] = {
     "type": "object",
     "required": ["household"],
     "properties": {
@@ -585,19 +585,25 @@ def test_a_va_address_asks_the_country_once_and_the_state_of_each_country() -> N
     country = next(f for f in questions if f.name == "/veteranAddress/country")
     assert country.condition is None
     assert country.required, "the object requires a country"
-    assert "CAN, MEX or USA" in country.hint, "typed values that reveal questions are named"
+    assert country.kind == "radios"
+    assert [(o.value, o.label) for o in country.options] == [
+        ("CAN", "Canada"), ("MEX", "Mexico"), ("USA", "United States")
+    ]  # fmt: skip
+    assert country.other is not None
+    assert country.other.label == "Another country"
+    assert country.hint == "", "no 'write it exactly like that' hint: the values are choices"
     states = [f for f in questions if f.pointer == "/veteranAddress/state"]
     assert [f.kind for f in states] == ["select", "select", "select"]
     assert [f.condition.values for f in states if f.condition] == [("CAN",), ("MEX",), ("USA",)]
     us_state = states[2]
     assert {"CT", "NY"} <= {o.value for o in us_state.options}
     assert "ON" not in {o.value for o in us_state.options}
-    assert us_state.hint == "If country is USA"
+    assert us_state.hint == "If country is United States"
     assert len({f.name for f in states}) == len({f.html_id for f in states}) == 3
     province = next(f for f in questions if f.pointer == "/veteranAddress/provinceCode")
     assert province.condition is not None
     assert province.condition.negate
-    assert province.hint == "If country is not CAN, MEX or USA"
+    assert province.hint == "If country is not Canada, Mexico or United States"
     street = next(f for f in questions if f.pointer == "/veteranAddress/street")
     assert street.condition is None, "a question the same in every branch is asked once"
     assert street.required
@@ -613,10 +619,11 @@ def test_the_country_questions_are_revealed_by_the_country_answer_in_the_html() 
     assert len(page.ids) == len(set(page.ids))
     names = [tag["name"] for tag in page.inputs if tag.get("name", "").startswith(VETERAN_ADDRESS)]
     assert names.count("/veteranAddress/state~v2") == 1
-    assert names.count("/veteranAddress/country") == 1
+    assert names.count("/veteranAddress/country") == 4, "three countries and another one"
+    assert names.count("/veteranAddress/country~other") == 1
     assert 'data-show-if="/veteranAddress/country" data-show-values="&#34;USA&#34;">' in html
     assert 'data-show-values="&#34;CAN&#34;|&#34;MEX&#34;|&#34;USA&#34;" data-show-unless' in html
-    assert "If country is USA" in html, "without JavaScript each question says whom it is for"
+    assert "If country is United States" in html, "without JavaScript each says whom it is for"
 
 
 def test_only_the_chosen_countrys_answer_is_kept_when_parsed() -> None:
@@ -697,9 +704,9 @@ def test_the_which_country_hint_is_in_spanish_on_a_spanish_page() -> None:
     defn = FormDefinition(load(DATA / "10-10EZ-schema.json"), locale="es")
     questions = _address_questions(defn, {})
     us_state = next(f for f in questions if f.name == "/veteranAddress/state~v2")
-    assert us_state.hint == "Si country es USA"
+    assert us_state.hint == "Si country es Estados Unidos"
     province = next(f for f in questions if f.pointer == "/veteranAddress/provinceCode")
-    assert province.hint == "Si country no es CAN, MEX o USA"
+    assert province.hint == "Si country no es Canadá, México o Estados Unidos"
 
 
 @pytest.mark.parametrize(

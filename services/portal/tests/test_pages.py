@@ -98,7 +98,7 @@ async def test_production_mode_does_not_list_demo_accounts(fake: FakeGateway) ->
     settings = Settings(
         mode="production",
         gateway_url="http://gateway.test",
-        session_secret="a-real-secret-from-the-vault-0123456789",  # type: ignore[arg-type]
+        session_secret="a-real-secret-from-the-vault-0123456789",
     )
     app = create_app(settings, transport=fake.transport())
     async with httpx.AsyncClient(

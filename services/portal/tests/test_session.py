@@ -11,7 +11,7 @@ from tellonce_portal.session import Session, SessionCodec
 
 
 def codec(secret: str = "local-only-test-secret-one") -> SessionCodec:
-    return SessionCodec(Settings(session_secret=secret))  # type: ignore[arg-type]
+    return SessionCodec(Settings(session_secret=secret))
 
 
 def test_a_sealed_session_opens_only_with_its_key_and_untouched() -> None:

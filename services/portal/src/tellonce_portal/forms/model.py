@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tellonce_portal.forms import pointers
+from tellonce_portal.forms.countries import folded
 
 Kind = Literal[
     "text",
@@ -54,6 +56,34 @@ def encode_value(value: Any) -> str:
     if value is None:
         return ""
     return str(value)
+
+
+OTHER_CHOICE = "~other"
+"""The value of the "Another country" choice (``~`` cannot start a listed value we offer)."""
+
+
+@dataclass(frozen=True)
+class OtherChoice:
+    """The last choice of a question whose options are not every answer (a country the
+    schema does not list): it reveals a text box, whose answer is kept as typed unless it
+    names one of the options (``aliases``: folded code or name -> the option's value)."""
+
+    label: str
+    """The choice: "Another country"."""
+    text_label: str
+    """The text box's label: "Country name"."""
+    hint: str
+    """Read without JavaScript, when the text box always shows: "If you chose another
+    country"."""
+    missing: str
+    """The message key when the choice is made and the box left empty ("Enter the
+    country")."""
+    aliases: dict[str, str] = field(default_factory=dict)
+    autocomplete: str | None = None
+
+    def listed(self, text: str) -> str | None:
+        """The option value (as in HTML) that ``text`` names, if any."""
+        return self.aliases.get(folded(text))
 
 
 @dataclass(frozen=True)
@@ -109,10 +139,21 @@ class Field:
     """Set on one of several questions for the same answer, each for one branch of a
     ``oneOf`` (the state of a US address, that of a Canadian one): it tells their inputs
     apart, and ``condition`` says when the question applies."""
+    other: OtherChoice | None = None
+    """Set on a choice that also takes answers it does not list ("Another country")."""
 
     @property
     def html_id(self) -> str:
         return html_id(self.pointer) + (f"--{self.variant}" if self.variant else "")
+
+    @property
+    def other_name(self) -> str:
+        """The input name of the "Another country" text box (``~o`` is no JSON pointer)."""
+        return f"{self.name}~other"
+
+    @property
+    def other_id(self) -> str:
+        return f"{self.html_id}-other"
 
     @property
     def is_container(self) -> bool:
@@ -150,6 +191,27 @@ def answering(fields: Iterable[Field], answers: dict[str, Any]) -> dict[str, Fie
     return out
 
 
+def with_listed_choices(fields: Iterable[Field], answers: dict[str, Any]) -> dict[str, Any]:
+    """``answers`` with each answer to a choice with "Another country" that names one of its
+    options (a profile's "United States") as that option's value (``USA``), so a page shows
+    that country's questions and its other answers (the state) where they belong. The
+    answers themselves are not changed; a copy is made when needed."""
+    out = answers
+    for top in fields:
+        for f in top.walk():
+            current = pointers.get(out, f.pointer)
+            if f.other is None or not isinstance(current, str):
+                continue
+            listed = f.other.listed(current)
+            option = next((o for o in f.options if o.html_value == listed), None)
+            if option is None or option.value == current:
+                continue
+            if out is answers:
+                out = copy.deepcopy(answers)
+            pointers.set_value(out, f.pointer, option.value)
+    return out
+
+
 def html_id(pointer: str) -> str:
     """A stable, valid HTML id for a pointer (``/a/0/b`` -> ``f-a-0-b``)."""
     slug = re.sub(r"[^A-Za-z0-9_-]", "_", pointer.replace("/", "-").lstrip("-"))
@@ -168,3 +230,6 @@ class Page:
 class FieldError:
     pointer: str
     message: str
+    target: str = ""
+    """The id the error summary links to when it is not the question's own (the "Another
+    country" text box left empty)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tellonce_portal.forms import pointers
-from tellonce_portal.forms.model import Field, FieldError, Option
+from tellonce_portal.forms.model import OTHER_CHOICE, Field, FieldError, Option, OtherChoice
 from tellonce_portal.forms.validate import MESSAGES, lower_first
 
 FormData = Mapping[str, Sequence[str]]
@@ -26,6 +26,8 @@ class ParseResult:
     errors: list[FieldError] = field(default_factory=list)
     raw: dict[str, str] = field(default_factory=dict)
     locale: str = "en"
+    named: set[str] = field(default_factory=set)
+    """Choices with "Another country" whose typed text named a listed option ("usa")."""
 
 
 def _first(form: FormData, name: str) -> str:
@@ -61,6 +63,7 @@ def parse_fields(
     for f in _variants(fields):
         if f.condition_met(result.answers):
             _parse_one(f, form, result)
+    _ask_where_it_belongs(fields, form, result)
     answering = {f.pointer for f in _variants(fields) if f.condition_met(result.answers)}
     for f in fields:
         _drop_unmet(f, result.answers, answering)
@@ -69,6 +72,28 @@ def parse_fields(
 
 def _variants(fields: Sequence[Field]) -> list[Field]:
     return [f for top in fields for f in top.walk() if f.variant]
+
+
+def _ask_where_it_belongs(fields: Sequence[Field], form: FormData, result: ParseResult) -> None:
+    """A country typed under "Another country" that names a listed one ("usa") selects that
+    country's questions. An answer typed meanwhile in another country's question for the
+    same answer (the free-text state, which shows without JavaScript) is not carried over:
+    the chosen country's question, left empty, asks for it ("Select state from the
+    list") instead of the answer being lost without a word."""
+    variants = _variants(fields)
+    for f in variants:
+        chosen_and_empty = (
+            f.condition is not None
+            and f.condition.pointer in result.named
+            and f.condition.met(result.answers)
+            and pointers.get(result.answers, f.pointer) is None
+        )
+        typed_elsewhere = any(
+            _first(form, g.name) for g in variants if g.pointer == f.pointer and g is not f
+        )
+        if chosen_and_empty and typed_elsewhere:
+            key = "from_list" if f.options else "enter"
+            result.errors.append(FieldError(f.pointer, _say(result, key, f)))
 
 
 def _put(result: ParseResult, pointer: str, value: Any) -> None:
@@ -122,6 +147,9 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
                 items.append(line)
         _put(result, f.pointer, items or None)
         return
+    if f.other is not None:
+        _parse_open_choice(f, f.other, form, result)
+        return
     text = _first(form, f.name)
     if f.kind == "checkbox":
         _put(result, f.pointer, True if text == "true" else None)
@@ -154,6 +182,33 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
         _put(result, f.pointer, num)
         return
     _put(result, f.pointer, text)
+
+
+def _parse_open_choice(f: Field, other: OtherChoice, form: FormData, result: ParseResult) -> None:
+    """A choice with "Another country": a listed choice is kept as its value; "Another
+    country" keeps the typed name, unless it names a listed one ("united states" is
+    ``USA``). Without JavaScript the text box always shows, so a name typed with no choice
+    made counts as "Another country"; so does a choice the page does not offer (a page
+    from before the choice existed posting ``FRA``), as the question takes every value."""
+    chosen = _first(form, f.name)
+    ok, value = _match_option(f.options, chosen) if chosen else (False, None)
+    if ok:
+        _put(result, f.pointer, value)
+        return
+    typed = chosen if chosen and chosen != OTHER_CHOICE else _first(form, f.other_name)
+    if not typed:
+        if chosen == OTHER_CHOICE:
+            result.raw.update({f.name: OTHER_CHOICE, f.other_name: ""})
+            message = _say(result, other.missing, f)
+            result.errors.append(FieldError(f.pointer, message, target=f.other_id))
+            return
+        _put(result, f.pointer, None)
+        return
+    listed = other.listed(typed)
+    ok, found = _match_option(f.options, listed) if listed is not None else (False, None)
+    if ok:
+        result.named.add(f.pointer)
+    _put(result, f.pointer, found if ok else typed)
 
 
 def _drop_unmet(f: Field, answers: dict[str, Any], answering: set[str]) -> None:

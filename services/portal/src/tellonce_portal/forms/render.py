@@ -6,13 +6,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from jinja2 import Environment
 from markupsafe import Markup
 
 from tellonce_portal.forms import pointers
-from tellonce_portal.forms.model import Field, FieldError, answering, encode_value, html_id
+from tellonce_portal.forms.model import (
+    OTHER_CHOICE,
+    Field,
+    FieldError,
+    answering,
+    encode_value,
+    html_id,
+    with_listed_choices,
+)
 
 
 @dataclass
@@ -29,6 +37,8 @@ class FieldState:
     answering: dict[str, str] = field(default_factory=dict)
     """For an answer asked once per ``oneOf`` branch, the input name of the question the
     answers chose: its error is shown there, not on the hidden ones."""
+    OTHER: ClassVar[str] = OTHER_CHOICE
+    """The value of the "Another country" choice, for the templates."""
 
     @classmethod
     def build(
@@ -42,6 +52,7 @@ class FieldState:
         first: dict[str, str] = {}
         for error in errors:
             first.setdefault(error.pointer, error.message)
+        answers = with_listed_choices(fields, answers)
         return cls(
             answers=answers,
             errors=first,
@@ -56,6 +67,8 @@ class FieldState:
         return bool(f.variant) and self.answering.get(f.pointer, f.name) != f.name
 
     def value(self, f: Field) -> str:
+        if f.other is not None:
+            return self.choice(f)
         if f.name in self.raw:
             return self.raw[f.name]
         if self._answers_elsewhere(f):
@@ -68,12 +81,43 @@ class FieldState:
         return encode_value(current)
 
     def selected(self, f: Field) -> list[str]:
+        if f.other is not None:
+            return [self.choice(f)] if self.choice(f) else []
         if self._answers_elsewhere(f):
             return []
         current = pointers.get(self.answers, f.pointer)
         if isinstance(current, list):
             return [encode_value(v) for v in current]
         return [] if current is None else [encode_value(current)]
+
+    def choice(self, f: Field) -> str:
+        """Of a choice with "Another country": the option to show chosen. A saved answer
+        that names a listed one (a profile's "United States") chooses it; any other answer
+        chooses "Another country"."""
+        if f.name in self.raw:
+            return self.raw[f.name]
+        current = pointers.get(self.answers, f.pointer)
+        if current is None or current == "" or isinstance(current, (dict, list)):
+            return ""
+        text = encode_value(current)
+        if any(o.html_value == text for o in f.options):
+            return text
+        listed = f.other.listed(text) if f.other is not None else None
+        return listed if listed is not None else OTHER_CHOICE
+
+    def other_text(self, f: Field) -> str:
+        """What the "Another country" text box shows: as typed, or the saved answer that
+        is no listed option."""
+        if f.other_name in self.raw:
+            return self.raw[f.other_name]
+        if self.choice(f) != OTHER_CHOICE:
+            return ""
+        current = pointers.get(self.answers, f.pointer)
+        return "" if isinstance(current, (dict, list)) else encode_value(current)
+
+    def other_error(self, f: Field) -> bool:
+        """Whether the question's error is shown on its "Another country" text box too."""
+        return bool(self.error(f)) and self.choice(f) == OTHER_CHOICE
 
     def error(self, f: Field) -> str:
         if self._answers_elsewhere(f):
@@ -122,7 +166,8 @@ def error_summary(
 ) -> list[tuple[str, str]]:
     """(href, message) pairs for the error summary, linking to the input (the first option of
     a set of radios, the fieldset of a group; of an answer asked once per ``oneOf`` branch,
-    the question the answers chose)."""
+    the question the answers chose; the input the error names, such as the "Another country"
+    text box)."""
     index = answering(fields, answers or {})
     out = []
     for error in errors:
@@ -130,5 +175,5 @@ def error_summary(
         anchor = target.html_id if target is not None else html_id(error.pointer)
         if target is not None and target.kind in ("radios", "yesno", "checkboxes"):
             anchor = target.html_id + "-0"
-        out.append(("#" + anchor, error.message))
+        out.append(("#" + (error.target or anchor), error.message))
     return out

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from tellonce_portal.forms import pointers
+from tellonce_portal.forms.countries import COUNTRY_NAMES, country_name, every_name, folded
 from tellonce_portal.forms.model import (
+    OTHER_CHOICE,
     Condition,
     Field,
     Kind,
     Option,
+    OtherChoice,
     Page,
     encode_value,
     variant_name,
@@ -33,6 +36,9 @@ MAX_DEPTH = 12
 AUTO_PAGE_SIZE = 6
 SINGLE_PAGE_LEAVES = 12
 LONG_TEXT = 255
+MAX_CHOICES_WITH_OTHER = 10
+"""A discriminator with an "every other value" branch is a choice of its listed values plus
+"Another country" up to this many listed values; above, a text box."""
 DATE_PATTERN = re.compile(r"^\^\(\\d\{4\}\|XXXX\)-")
 
 WIDGET_ALIASES = {"radio": "radios", "ssn": "text", "repeat": None, "number": None}
@@ -330,21 +336,80 @@ class FormDefinition:
         children: list[Field] = []
         for child_name, child in props.items():
             child_pointer = pointers.join(pointer, child_name)
-            if split is not None and child_name == split.key.name:
-                child = split.discriminator_schema()
-            elif split is not None and split.varies(child_name):
+            is_key = split is not None and child_name == split.key.name
+            if split is not None and not is_key and split.varies(child_name):
                 asked = self._branch_questions(split, pointer, child_name, req, answers, depth)
                 if asked:
                     children.extend(asked)
                     continue
-            built = self._build(
-                child, child_pointer, child_name, child_name in req, answers, depth + 1
-            )
+            if split is not None and is_key:
+                built = self._key_field(split, child_pointer, child_name in req, answers, depth)
+            else:
+                built = self._build(
+                    child, child_pointer, child_name, child_name in req, answers, depth + 1
+                )
             if built is not None:
-                if split is not None and child_name == split.key.name:
-                    built.hint = built.hint or self._typed_values_hint(split, built)
                 children.append(built)
         return _asked_before_its_branches(children)
+
+    def _key_field(
+        self,
+        split: BranchSplit,
+        pointer: str,
+        required: bool,
+        answers: dict[str, Any],
+        depth: int,
+    ) -> Field | None:
+        """The discriminator, asked once: a choice of every branch's values, with "Another
+        country" when a branch takes every other value; or, when those values are too many to
+        offer, a text box saying how they are written."""
+        schema = split.discriminator_schema()
+        built = self._build(schema, pointer, split.key.name, required, answers, depth + 1)
+        if built is None:
+            return None
+        if split.offers_other() and built.kind in ("radios", "select"):
+            self._offer_other(built, split)
+        else:
+            built.hint = built.hint or self._typed_values_hint(split, built)
+        return built
+
+    def _offer_other(self, key_field: Field, split: BranchSplit) -> None:
+        """Turn the discriminator's choice into one that also takes every other value: a
+        country's options named in the page's language (unless the schema or the UI document
+        names them), then "Another country" with its text box."""
+        t = Translator(self.locale)
+        country = _is_country(split)
+        if country:
+            key_field.options = [self._country_named(o) for o in key_field.options]
+        aliases: dict[str, str] = {}
+        for option in key_field.options:
+            names = [option.html_value, option.label, *every_name(option.html_value)]
+            for name in names:
+                aliases.setdefault(folded(name), option.html_value)
+        aliases.pop("", None)
+        if country:
+            key_field.other = OtherChoice(
+                label=t("other_country"),
+                text_label=t("other_country_text"),
+                hint=t("other_country_hint"),
+                missing="enter_country",
+                aliases=aliases,
+                autocomplete="country-name",
+            )
+        else:
+            key_field.other = OtherChoice(
+                label=t("other_answer"),
+                text_label=t("other_answer_text"),
+                hint=t("other_answer_hint"),
+                missing="enter_other",
+                aliases=aliases,
+            )
+
+    def _country_named(self, option: Option) -> Option:
+        if option.label != option.html_value:
+            return option  # named by the schema's enumNames or the UI document
+        name = country_name(option.html_value, self.locale)
+        return Option(value=option.value, label=name) if name else option
 
     def _branch_questions(
         self,
@@ -360,9 +425,7 @@ class FormDefinition:
         when one of them is a group or a list, whose own inputs could not be told apart."""
         child_pointer = pointers.join(pointer, name)
         key_pointer = pointers.join(pointer, split.key.name)
-        key_field = self._build(
-            split.discriminator_schema(), key_pointer, split.key.name, False, answers, depth + 1
-        )
+        key_field = self._key_field(split, key_pointer, False, answers, depth)
         out: list[Field] = []
         for indexes, sub, required in split.questions(name):
             built = self._build(sub, child_pointer, name, required or name in req, answers,
@@ -647,9 +710,22 @@ class BranchSplit:
             return Condition(key_pointer, others, negate=True)
         return Condition(key_pointer, tuple(v for i in indexes for v in self.key.values[i]))
 
+    def offers_other(self) -> bool:
+        """Whether a discriminator one branch of which takes every other value is still asked
+        as a choice (the listed values and "Another country"): the listed values are few
+        strings. More of them, or numbers, keep a text box."""
+        listed = self.key.listed()
+        return (
+            self.key.other is not None
+            and 0 < len(listed) <= MAX_CHOICES_WITH_OTHER
+            and all(isinstance(v, str) and v.strip() and v != OTHER_CHOICE for v in listed)
+        )
+
     def discriminator_schema(self) -> dict[str, Any]:
         """The discriminator asked once: its schema without the branch pins, offering every
-        listed value in schema order, or free text when one branch takes every other value."""
+        listed value in schema order (the "every other value" branch adds its choice, see
+        :meth:`FormDefinition._offer_other`), or free text when that branch's question could
+        not be a short choice (:meth:`offers_other`)."""
         merged: dict[str, Any] = {}
         names: list[Any] | None = []
         for index in range(len(self.branches)):
@@ -663,7 +739,7 @@ class BranchSplit:
             )
             names = names + list(branch_names) if fits and branch_names else None
         out = {k: v for k, v in merged.items() if k not in ("const", "enum", "enumNames", "not")}
-        if self.key.other is None:
+        if self.key.other is None or self.offers_other():
             out["enum"] = list(self.key.listed())
             if names:
                 out["enumNames"] = names
@@ -684,6 +760,13 @@ def _asked_before_its_branches(children: list[Field]) -> list[Field]:
     moved = children[key]
     rest = children[:key] + children[key + 1 :]
     return [*rest[:first], moved, *rest[first:]]
+
+
+def _is_country(split: BranchSplit) -> bool:
+    """A discriminator named like a country, or whose values are all known country codes."""
+    name = folded(split.key.name)
+    listed = split.key.listed()
+    return "country" in name or "pais" in name or all(v in COUNTRY_NAMES for v in listed)
 
 
 def _or_list(words: list[str], t: Translator) -> str:

@@ -65,6 +65,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "a_number": "{name} must be a number",
         "numbers_per_line": "Enter {lower} as numbers, one per line",
         "yes_or_no": "Select yes or no for {lower}",
+        "enter_country": "Enter the country",
+        "enter_other": "Enter your answer for {lower}",
     },
     "es": {
         "confirm": "Confirme {lower}",
@@ -91,6 +93,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "a_number": "{name} debe ser un número",
         "numbers_per_line": "Escriba {lower} como números, uno por línea",
         "yes_or_no": "Seleccione sí o no en {lower}",
+        "enter_country": "Escriba el país",
+        "enter_other": "Escriba su respuesta en {lower}",
     },
 }
 

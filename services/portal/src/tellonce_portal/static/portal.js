@@ -30,8 +30,30 @@
       el.hidden = el.hasAttribute("data-show-unless") ? (listed || value === "") : !listed;
     }
   }
+  // "Another country" typed as a listed one ("united states"): choose that one instead, so
+  // its own questions show (the server maps it the same way). Folded as forms/countries.py.
+  function folded(text) {
+    return text.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").replace(/\s+/g, "").toLowerCase();
+  }
+  function chooseListed(box) {
+    if (!box.hasAttribute || !box.hasAttribute("data-choice-aliases")) { return; }
+    var aliases;
+    try { aliases = JSON.parse(box.getAttribute("data-choice-aliases")); } catch (e) { return; }
+    var key = folded(box.value);
+    if (!Object.prototype.hasOwnProperty.call(aliases, key)) { return; }
+    var name = box.getAttribute("data-choice-of").replace(/"/g, '\\"');
+    var inputs = document.querySelectorAll('[name="' + name + '"]');
+    for (var i = 0; i < inputs.length; i++) {
+      var el = inputs[i];
+      if (el.type === "radio") { el.checked = el.value === aliases[key]; }
+      else { el.value = aliases[key]; }
+    }
+  }
   if (dependents.length) {
-    document.addEventListener("change", update);
+    document.addEventListener("change", function (event) {
+      chooseListed(event.target);
+      update();
+    });
     update();
   }
 
