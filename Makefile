@@ -53,11 +53,12 @@ fmt: bootstrap
 typecheck: bootstrap
 	$(RUN) mypy $(PACKAGES)
 
-# The tests (and the benchmarks), as strictly typed as the code. Folders whose modules mypy names from the folder
-# itself (tests/, through mypy_path, and forms-registry's test folders, under a path no
-# module name can hold) each have a top-level `conftest`: they are checked one at a time.
-# services/portal/tests is not checked yet: it does not pass (3 errors) and is being changed.
-TEST_DIRS := gateway/tests shared/tests services/identity/tests services/submissions/tests bench
+# The tests and the benchmarks, as strictly typed as the code. Folders whose modules mypy
+# names from the folder itself (tests/, through mypy_path, and forms-registry's test
+# folders, under a path no module name can hold) each have a top-level `conftest`: they are
+# checked one at a time.
+TEST_DIRS := gateway/tests shared/tests services/identity/tests services/submissions/tests \
+	services/portal/tests bench
 TEST_DIRS_APART := tests $(sort $(dir $(wildcard services/forms-registry/tests/*/conftest.py)))
 
 typecheck-tests: bootstrap
