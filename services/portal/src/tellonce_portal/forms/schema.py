@@ -387,23 +387,15 @@ class FormDefinition:
             for name in names:
                 aliases.setdefault(folded(name), option.html_value)
         aliases.pop("", None)
-        if country:
-            key_field.other = OtherChoice(
-                label=t("other_country"),
-                text_label=t("other_country_text"),
-                hint=t("other_country_hint"),
-                missing="enter_country",
-                aliases=aliases,
-                autocomplete="country-name",
-            )
-        else:
-            key_field.other = OtherChoice(
-                label=t("other_answer"),
-                text_label=t("other_answer_text"),
-                hint=t("other_answer_hint"),
-                missing="enter_other",
-                aliases=aliases,
-            )
+        kind = "country" if country else "answer"
+        key_field.other = OtherChoice(
+            label=t(f"other_{kind}"),
+            text_label=t(f"other_{kind}_text"),
+            hint=t(f"other_{kind}_hint"),
+            missing="enter_country" if country else "enter_other",
+            aliases=aliases,
+            autocomplete="country-name" if country else None,
+        )
 
     def _country_named(self, option: Option) -> Option:
         if option.label != option.html_value:
