@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+
+from prometheus_client import Counter, Gauge
 
 from tellonce_submissions.config import Settings
 from tellonce_submissions.db import Database
@@ -22,6 +25,17 @@ from tellonce_submissions.drafts.service import purge_expired as purge_drafts
 from tellonce_submissions.idempotency.service import purge_expired as purge_keys
 
 log = logging.getLogger("tellonce.submissions.retention")
+
+REMOVED = Counter(
+    "tellonce_retention_removed_total",
+    "What the retention job removed: drafts, idempotency keys, delivery shares erased",
+    ["kind"],
+)
+ROUNDS = Counter("tellonce_retention_rounds_total", "Rounds of the retention job", ["outcome"])
+LAST_SUCCESS = Gauge(
+    "tellonce_retention_last_success_timestamp_seconds",
+    "When a round of the retention job last succeeded (Unix time)",
+)
 
 
 async def purge(database: Database, settings: Settings, now: datetime) -> dict[str, int]:
@@ -63,6 +77,27 @@ async def purge_now(settings: Settings) -> dict[str, int]:
         await database.dispose()
 
 
+async def purge_round(
+    database: Database, settings: Settings, clock: Callable[[], datetime]
+) -> dict[str, int] | None:
+    """One round of ``serve``'s retention loop: purged, logged and counted in the metrics
+    (what was removed, the round's outcome, when a round last succeeded, for an alert on a
+    job that has stopped working); None when it failed (the next round retries: a failed
+    purge must not stop ``serve``)."""
+    try:
+        removed = await purge(database, settings, clock())
+    except Exception:
+        log.exception("retention purge failed")
+        ROUNDS.labels(outcome="failed").inc()
+        return None
+    log.info("retention purge", extra=removed)
+    for kind, count in removed.items():
+        REMOVED.labels(kind=kind).inc(count)
+    ROUNDS.labels(outcome="ok").inc()
+    LAST_SUCCESS.set(time.time())
+    return removed
+
+
 @asynccontextmanager
 async def retention_loop(
     database: Database, settings: Settings, clock: Callable[[], datetime]
@@ -74,11 +109,7 @@ async def retention_loop(
     async def run() -> None:
         while True:
             await asyncio.sleep(settings.retention_interval_seconds)
-            try:
-                removed = await purge(database, settings, clock())
-                log.info("retention purge", extra=removed)
-            except Exception:  # the next round retries; a failed purge must not kill serve
-                log.exception("retention purge failed")
+            await purge_round(database, settings, clock)
 
     task = asyncio.create_task(run())
     try:

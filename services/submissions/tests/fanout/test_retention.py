@@ -6,6 +6,7 @@ delivery cannot be replayed; batches, idempotence, concurrent runs, SQLite."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +26,7 @@ from tellonce_submissions.deliveries.models import AnswerAccess, Delivery, Deliv
 from tellonce_submissions.deliveries.outbox import open_answers, share_box
 from tellonce_submissions.deliveries.service import purge_expired_shares
 from tellonce_submissions.main import create_app
-from tellonce_submissions.retention import purge
+from tellonce_submissions.retention import purge, purge_round
 from tellonce_submissions.worker import DeliveryWorker
 
 from .conftest import (
@@ -389,3 +391,35 @@ def test_migration_from_empty_adds_the_marker_and_its_index(fresh_database_url: 
     assert indexes["ix_deliveries_share_held"]["column_names"] == ["status", "created_at"]
     where = indexes["ix_deliveries_share_held"].get("dialect_options", {})
     assert "share_purged_at IS NULL" in str(where.get("postgresql_where"))
+
+
+async def test_serves_rounds_are_counted_for_dashboards_and_alerts(outbox: Outbox) -> None:
+    """``serve``'s retention rounds feed the metrics: what was removed by kind, each round's
+    outcome, and when one last succeeded; a failing round is counted, logged and survived."""
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    for n in range(2):
+        await outbox.add(n, status="delivered", delivered_at=days_ago(45))
+    erased = sample("tellonce_retention_removed_total", kind="delivery_shares")
+    ok = sample("tellonce_retention_rounds_total", outcome="ok")
+    failed = sample("tellonce_retention_rounds_total", outcome="failed")
+    before = time.time()
+
+    removed = await purge_round(outbox.database, outbox.settings, lambda: NOW)
+
+    assert removed is not None
+    assert removed["delivery_shares"] == 2
+    assert sample("tellonce_retention_removed_total", kind="delivery_shares") == erased + 2
+    assert sample("tellonce_retention_rounds_total", outcome="ok") == ok + 1
+    last = sample("tellonce_retention_last_success_timestamp_seconds")
+    assert last >= before
+
+    nowhere = Database("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    try:
+        assert await purge_round(nowhere, outbox.settings, lambda: NOW) is None
+    finally:
+        await nowhere.dispose()
+    assert sample("tellonce_retention_rounds_total", outcome="failed") == failed + 1
+    assert sample("tellonce_retention_last_success_timestamp_seconds") == last
