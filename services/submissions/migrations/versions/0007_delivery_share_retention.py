@@ -29,6 +29,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Without the marker an erased delivery could not be told from one holding its answers:
+    # the older code would list it with empty answers and replay it to send nothing. The
+    # older code runs on this schema as it is (the column is extra to it): roll the code
+    # back, not this migration, once any share has been erased.
+    erased = op.get_bind().execute(
+        sa.text('SELECT count(*) FROM deliveries WHERE share_purged_at IS NOT NULL')
+    ).scalar()
+    if erased:
+        raise RuntimeError(
+            f'{erased} deliveries had their share erased under the retention rule; '
+            'downgrading would lose that mark. Roll back the code only: it runs on this schema.'
+        )
     op.drop_index('ix_deliveries_share_held', table_name='deliveries')
     with op.batch_alter_table('deliveries') as batch_op:
         batch_op.drop_column('share_purged_at')

@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from prometheus_client import REGISTRY
 from sqlalchemy import create_engine, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tellonce_shared.migrations import sync_url, upgrade
+from tellonce_shared.migrations import alembic_config, sync_url, upgrade
 from tellonce_shared.testing import TokenFactory, asgi_client, static_verifier
 from tellonce_submissions.config import Settings
 from tellonce_submissions.db import Database
 from tellonce_submissions.deliveries.models import AnswerAccess, Delivery, DeliveryAttempt
 from tellonce_submissions.deliveries.outbox import open_answers, share_box
+from tellonce_submissions.deliveries.repository import ECHO_ERASED, claim_due, revive
 from tellonce_submissions.deliveries.service import purge_expired_shares
 from tellonce_submissions.main import create_app
 from tellonce_submissions.retention import purge, purge_round
@@ -423,3 +425,89 @@ async def test_serves_rounds_are_counted_for_dashboards_and_alerts(outbox: Outbo
         await nowhere.dispose()
     assert sample("tellonce_retention_rounds_total", outcome="failed") == failed + 1
     assert sample("tellonce_retention_last_success_timestamp_seconds") == last
+
+
+async def test_what_a_receiver_answered_goes_with_the_share_its_status_stays(
+    outbox: Outbox,
+) -> None:
+    """A receiver's 4xx body may quote the answers ("invalid ssn 123-45-6789"): erased with the
+    share, in the delivery's last error and in its attempt log; the status codes and the
+    transport errors (no body) stay."""
+    delivery_id = await outbox.add(
+        1,
+        status="dead",
+        dead_at=days_ago(45),
+        last_status_code=400,
+        last_error="HTTP 400: invalid ssn 123-45-6789",
+    )
+    async with outbox.database.sessions() as session, session.begin():
+        for code, error in ((None, "ConnectError: refused"), (400, "HTTP 400: ssn 123-45-6789")):
+            session.add(
+                DeliveryAttempt(
+                    delivery_id=delivery_id,
+                    endpoint_id=None,
+                    url="https://agency.example/hook",
+                    started_at=days_ago(46),
+                    status_code=code,
+                    latency_ms=5,
+                    error=error,
+                    outcome="retry" if code is None else "dead",
+                    worker="w1",
+                )
+            )
+    assert (await purge(outbox.database, outbox.settings, NOW))["delivery_shares"] == 1
+    row = (await outbox.rows())[delivery_id]
+    assert row.last_status_code == 400
+    assert row.last_error is not None
+    assert "123-45-6789" not in row.last_error
+    async with outbox.database.sessions() as session:
+        attempts = (
+            await session.execute(
+                select(DeliveryAttempt.status_code, DeliveryAttempt.error).where(
+                    DeliveryAttempt.delivery_id == delivery_id
+                )
+            )
+        ).all()
+    errors = dict(attempts)
+    assert errors[None] == "ConnectError: refused"
+    assert "123-45-6789" not in str(errors[400])
+    assert errors[400] == ECHO_ERASED
+
+
+async def test_a_share_erased_after_a_replay_read_it_is_not_revived_nor_sent(
+    outbox: Outbox,
+) -> None:
+    """On SQLite nothing holds a row between a replay reading it and writing it: the revive is
+    one conditional statement, so a row erased in between stays dead; and a pending row
+    without its share (however it came to be) is never claimed to send nothing."""
+    erased = await outbox.add(1, status="dead", dead_at=days_ago(45))
+    kept = await outbox.add(2, status="dead", dead_at=days_ago(1))
+    assert (await purge(outbox.database, outbox.settings, NOW))["delivery_shares"] == 1
+    async with outbox.database.sessions() as session, session.begin():
+        assert await revive(session, [erased, kept], NOW) == {kept}
+    rows = await outbox.rows()
+    assert rows[erased].status == "dead"
+    assert (rows[kept].status, rows[kept].replays) == ("pending", 1)
+    async with outbox.database.sessions() as session, session.begin():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == erased)
+            .values(status="pending", next_attempt_at=NOW)
+        )
+        claimed = await claim_due(
+            session, now=NOW, lease_until=NOW + timedelta(minutes=1), worker="w1", limit=10
+        )
+    assert [row.id for row in claimed] == [kept]
+
+
+async def test_the_migration_will_not_go_down_over_erased_shares(outbox: Outbox) -> None:
+    """Down to 0006 while nothing is erased works (and up again); once a share is erased the
+    downgrade refuses: without the mark the older code would replay it to send nothing."""
+    config = alembic_config(SERVICE_DIR, outbox.settings.database_url)
+    await asyncio.to_thread(command.downgrade, config, "0006_measure_durations")
+    await asyncio.to_thread(command.upgrade, config, "head")
+    await outbox.add(1, status="acked", acked_at=days_ago(45))
+    assert (await purge(outbox.database, outbox.settings, NOW))["delivery_shares"] == 1
+    with pytest.raises(RuntimeError, match="Roll back the code only"):
+        await asyncio.to_thread(command.downgrade, config, "0006_measure_durations")
+    assert (await outbox.rows()).popitem()[1].share_purged_at is not None

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Select, Table, and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.deliveries.models import (
@@ -221,6 +221,7 @@ async def claim_due(
             Delivery.status == PENDING,
             Delivery.next_attempt_at <= now,
             or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+            Delivery.share_purged_at.is_(None),  # nothing left to send (see revive)
         )
         .order_by(Delivery.next_attempt_at)
         .limit(limit),
@@ -450,9 +451,65 @@ async def purge_shares(
         update(Delivery)
         # The conditions again: the update re-reads each row at its newest version.
         .where(Delivery.id.in_(due), *conditions)
-        .values(answers={}, sealed_answers=None, share_purged_at=now)
+        .values(
+            answers={},
+            sealed_answers=None,
+            share_purged_at=now,
+            # A receiver's answer ("HTTP 400: invalid ssn 123-45-6789") may echo the
+            # answers: its body goes with them, its status code stays.
+            last_error=case(
+                (Delivery.last_status_code.is_not(None), ECHO_ERASED), else_=Delivery.last_error
+            ),
+        )
         # Counted from RETURNING: SQLite's driver reports no rowcount for a WITH statement.
         .returning(Delivery.id)
         .execution_options(synchronize_session=False)
     )
-    return len((await session.scalars(stmt)).all())
+    erased = list((await session.scalars(stmt)).all())
+    if erased:
+        await session.execute(
+            update(DeliveryAttempt)
+            .where(
+                DeliveryAttempt.delivery_id.in_(erased),
+                DeliveryAttempt.status_code.is_not(None),
+                DeliveryAttempt.error.is_not(None),
+            )
+            .values(error=ECHO_ERASED)
+            .execution_options(synchronize_session=False)
+        )
+    return len(erased)
+
+
+ECHO_ERASED = "the receiver's answer was erased with the delivery's share (retention)"
+"""What an attempt's error says once the share is erased, when the receiver answered (its
+status code is kept; what its body said may have quoted the answers)."""
+
+
+async def revive(session: AsyncSession, delivery_ids: Sequence[str], now: datetime) -> set[str]:
+    """Send dead deliveries again: those of ``delivery_ids`` still dead and still holding
+    their share become pending, due now, with no lease and their attempts reset; returns
+    their ids. One conditional statement, so a row the retention job erased in the meantime
+    (on SQLite nothing holds the row between the caller's read and this write) is not
+    revived to send nothing."""
+    if not delivery_ids:
+        return set()
+    stmt = (
+        update(Delivery)
+        .where(
+            Delivery.id.in_(list(delivery_ids)),
+            Delivery.status == DEAD,
+            Delivery.share_purged_at.is_(None),
+        )
+        .values(
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            dead_at=None,
+            lease_until=None,
+            leased_by=None,
+            replays=Delivery.replays + 1,
+        )
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set((await session.scalars(stmt)).all())

@@ -79,6 +79,20 @@ class ShareErased(Gone):
     title = "The delivery's answers were erased under the retention rule"
 
 
+def _check_replayable(row: Delivery) -> None:
+    """409 unless dead; 410 once the retention job erased its share."""
+    if row.status != DEAD:
+        raise Conflict(f"Only dead deliveries are replayed; this one is {row.status}.")
+    if row.share_purged_at is not None:
+        purged = aware(row.share_purged_at).isoformat()
+        raise ShareErased(
+            f"This delivery's answers were erased at {purged} under the retention rule "
+            "(a dead delivery keeps them for SUBMISSIONS_DELIVERY_SHARE_RETENTION_DAYS), "
+            "so it cannot be replayed. The submission itself remains the record.",
+            extra={"share_purged_at": purged},
+        )
+
+
 def agency_of(principal: Principal) -> str:
     """The agency an agency-role caller acts for (403 if the token names none)."""
     if principal.role != "agency" or not principal.agency:
@@ -288,18 +302,11 @@ class DeliveryService:
         row = await repository.get_delivery(self.session, delivery_id, lock=True)
         if row is None or (principal.role != "admin" and row.agency != agency_of(principal)):
             raise NotFound("No delivery with this id is visible to you.")
-        if row.status != DEAD:
-            raise Conflict(f"Only dead deliveries are replayed; this one is {row.status}.")
-        if row.share_purged_at is not None:
-            purged = aware(row.share_purged_at).isoformat()
-            raise ShareErased(
-                f"This delivery's answers were erased at {purged} under the retention rule "
-                "(a dead delivery keeps them for SUBMISSIONS_DELIVERY_SHARE_RETENTION_DAYS), "
-                "so it cannot be replayed. The submission itself remains the record.",
-                extra={"share_purged_at": purged},
-            )
-        self._revive(row)
-        await self.session.flush()
+        _check_replayable(row)
+        if not await repository.revive(self.session, [row.id], self.clock.now()):
+            await self.session.refresh(row)  # changed since it was read: say how
+            _check_replayable(row)
+        await self.session.refresh(row)
         await notify_workers(self.session)
         attempts = await repository.attempts_of(self.session, [row.id])
         return _delivery(row, attempts[row.id])
@@ -307,21 +314,11 @@ class DeliveryService:
     async def replay_all(self, principal: Principal, agency: str | None) -> ReplayResult:
         scope = agency if principal.role == "admin" else scope_agency(principal, agency)
         rows = await repository.dead_for_replay(self.session, agency=scope, limit=MAX_REPLAY_ALL)
-        for row in rows:
-            self._revive(row)
-        await self.session.flush()
-        if rows:
+        revived = await repository.revive(self.session, [r.id for r in rows], self.clock.now())
+        if revived:
             await notify_workers(self.session)
-        return ReplayResult(replayed=len(rows), ids=[r.id for r in rows])
-
-    def _revive(self, row: Delivery) -> None:
-        row.status = PENDING
-        row.attempts = 0
-        row.next_attempt_at = self.clock.now()
-        row.dead_at = None
-        row.lease_until = None
-        row.leased_by = None
-        row.replays += 1
+        ids = [r.id for r in rows if r.id in revived]
+        return ReplayResult(replayed=len(ids), ids=ids)
 
     async def summary(self, principal: Principal) -> Summary:
         scope = scope_agency(principal, None)
