@@ -88,6 +88,11 @@ class FakeGateway:
     added_agreements: list[dict[str, Any]] = field(default_factory=list)
     versions: list[dict[str, Any]] = field(default_factory=list)
     dead: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Dead deliveries by id; one with ``share_purged_at`` had its share erased under the
+    retention rule, and its replay is refused with 410, as the submissions service does."""
+    purged: dict[str, str] = field(default_factory=dict)
+    """Delivered deliveries (``d-<submission id>``) whose share was erased, and when: the feed
+    gives them ``"answers": null`` and ``share_purged_at``."""
     users: dict[str, dict[str, Any]] = field(default_factory=lambda: {
         "resident@demo.gov": {"sub": "r1", "email": "resident@demo.gov", "role": "resident",
                               "full_name": "Ana Diaz"},
@@ -316,11 +321,22 @@ class FakeGateway:
             self.endpoints.pop(match.group(1), None)
             return httpx.Response(204)
         if path == "/api/v1/deliveries/replay":
-            replayed = list(self.dead)
-            self.dead.clear()
+            replayed = [k for k, v in self.dead.items() if not v.get("share_purged_at")]
+            for key in replayed:
+                self.dead.pop(key)
             return httpx.Response(200, json={"replayed": len(replayed), "ids": replayed})
         match = re.fullmatch(r"/api/v1/deliveries/([^/]+)/replay", path)
         if match:
+            erased = (self.dead.get(match.group(1)) or {}).get("share_purged_at")
+            if erased:
+                return httpx.Response(
+                    410,
+                    headers={"content-type": "application/problem+json"},
+                    json={"type": "https://tellonce.example/problems/delivery-share-erased",
+                          "title": "The delivery's answers were erased under the retention rule",
+                          "status": 410, "detail": f"Erased at {erased}.",
+                          "share_purged_at": erased},
+                )  # fmt: skip
             self.dead.pop(match.group(1), None)
             return httpx.Response(200, json={"id": match.group(1), "status": "pending"})
         if path == "/api/v1/deliveries" and request.url.params.get("status") == "dead":
@@ -333,7 +349,8 @@ class FakeGateway:
             states = [
                 {"id": f"d-{s['id']}", "submission_id": s["id"], "reference": s["reference"],
                  "agency": who.get("agency"), "form": s["form"], "version": 1, "fields": [],
-                 "status": "delivered", "attempts": 1, "created_at": s["submitted_at"]}
+                 "status": "delivered", "attempts": 1, "created_at": s["submitted_at"],
+                 "share_purged_at": self.purged.get(f"d-{s['id']}")}
                 for s in self.submissions.values()
             ]  # fmt: skip
             return httpx.Response(200, json={"items": states, "next_cursor": None})
@@ -344,8 +361,10 @@ class FakeGateway:
                  "data": {"delivery_id": f"d-{s['id']}", "submission_id": s["id"],
                           "reference": s["reference"], "form": s["form"], "version": 1,
                           "agency": who.get("agency"), "submitted_at": s["submitted_at"],
-                          "answers": {"fullName": s["answers"].get("fullName")}
-                          if who.get("agency") == "DOL" else s["answers"]}}
+                          "answers": None if f"d-{s['id']}" in self.purged
+                          else {"fullName": s["answers"].get("fullName")}
+                          if who.get("agency") == "DOL" else s["answers"],
+                          "share_purged_at": self.purged.get(f"d-{s['id']}")}}
                 for s in self.submissions.values()
             ]  # fmt: skip
             return httpx.Response(200, json={"items": items, "next_cursor": None})

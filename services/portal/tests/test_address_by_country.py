@@ -136,6 +136,23 @@ async def test_a_state_from_another_countrys_list_is_told_on_the_shown_question(
     assert "state" not in fake.drafts[draft_id]["answers"].get("homeAddress", {})
 
 
+async def test_a_previous_countrys_state_is_not_kept_when_the_new_one_does_not_parse(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    us = await post(browser, first_page, {**STREET, "/homeAddress/country": "USA",
+                                          "/homeAddress/state~v2": "CT"})  # fmt: skip
+    assert us.status_code == 303
+    assert fake.drafts[draft_id]["answers"]["homeAddress"]["state"] == "CT"
+    mexico = await post(browser, first_page, {**STREET, "/homeAddress/country": "MEX",
+                                              "/homeAddress/state~v1": "not-a-state",
+                                              "_action": "save"})  # fmt: skip
+    assert mexico.status_code == 303
+    address = fake.drafts[draft_id]["answers"]["homeAddress"]
+    assert address["country"] == "MEX"
+    assert "state" not in address, "Connecticut is no Mexican state"
+
+
 async def test_the_state_question_says_which_country_in_spanish(
     browser: httpx.AsyncClient,
 ) -> None:
@@ -205,7 +222,7 @@ async def test_usa_typed_alone_gives_the_us_state_select_on_the_next_visit(
     assert fake.drafts[draft_id]["answers"]["homeAddress"]["country"] == "USA"
     again = await browser.get(first_page)
     assert chosen_country(again.text) == ["USA"]
-    assert 'data-show-values="&#34;USA&#34;">' in again.text
+    assert 'data-show-values="[&#34;USA&#34;]">' in again.text
     assert '<select class="usa-select" id="f-homeAddress-state--2"' in again.text
 
 
@@ -224,6 +241,20 @@ async def test_another_country_with_no_name_asks_for_it_and_keeps_the_choice(
     assert spanish.status_code == 422
     assert "Escriba el país" in spanish.text
     assert "Otro país" in spanish.text
+
+
+async def test_the_other_choice_marker_typed_as_the_country_is_no_country(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    marker = {**STREET, "/homeAddress/country": "~other", COUNTRY_OTHER: "~other"}
+    bad = await post(browser, first_page, marker)
+    assert bad.status_code == 422
+    assert 'href="#f-homeAddress-country-other">Enter the country' in bad.text
+    assert "country" not in fake.drafts[draft_id]["answers"].get("homeAddress", {})
+    saved = await post(browser, first_page, {**marker, "_action": "save"})
+    assert saved.status_code == 303
+    assert "country" not in fake.drafts[draft_id]["answers"].get("homeAddress", {})
 
 
 async def test_a_genuinely_other_country_is_kept_and_shown_typed(

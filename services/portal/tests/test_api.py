@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tellonce_portal.api import PUBLISHED, FormVersion, Gateway, PublishedVersions
+from tellonce_portal.api import PUBLISHED, FormVersion, Gateway, PublishedVersions, _delivery
 
 
 def test_only_published_versions_are_kept_and_the_oldest_goes_first() -> None:
@@ -35,3 +35,17 @@ async def test_a_published_version_is_read_from_the_registry_once() -> None:
         second = await gateway.version("cached-form", 7)
     assert first is second
     assert calls == ["/api/v1/forms/cached-form/versions/7"]
+
+
+def test_an_erased_feed_item_carries_when_its_answers_were_erased() -> None:
+    """The pull feed's own shape (flat, no ``data`` envelope): ``"answers": null`` and
+    ``share_purged_at`` are read as an erased share, not as "no answers"."""
+    item = _delivery(
+        {"id": "d1", "delivery_id": "d1", "submission_id": "s1", "reference": "R", "form": "snap",
+         "version": 1, "agency": "DSS", "submitted_at": "2026-10-01T00:00:00Z", "answers": None,
+         "status": "acked", "share_purged_at": "2026-11-01T03:00:00+00:00"}
+    )  # fmt: skip
+    assert item.answers == {}
+    assert item.share_purged_at == "2026-11-01T03:00:00+00:00"
+    held = _delivery({"id": "d2", "answers": {"a": 1}, "share_purged_at": None})
+    assert held.share_purged_at is None

@@ -153,7 +153,7 @@ def test_the_country_is_radios_named_in_the_pages_language_and_another_country()
     assert "If you chose another country" in html, "without JavaScript the box says when"
     reveal = html.split('id="f-veteranAddress-country-other-reveal"')[1].split(">")[0]
     assert 'data-show-if="/veteranAddress/country"' in reveal
-    assert 'data-show-values="&#34;~other&#34;"' in reveal
+    assert 'data-show-values="[&#34;~other&#34;]"' in reveal
     assert "write it exactly" not in html
     assert "If country is United States" in html
     assert '<legend class="usa-legend">Country' in html, "the choice is a fieldset"

@@ -401,6 +401,54 @@ async def test_staff_manage_webhook_endpoints_and_replay_dead_letters(
     assert "1 deliveries queued again." in after.text
 
 
+async def test_an_erased_share_shows_a_notice_not_an_empty_answers_table(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    fake.submissions["s1"] = {
+        "id": "s1", "reference": "CT-2026-AAAA-BBBB", "form": "snap", "version": 1,
+        "submitted_at": "2026-10-01T11:00:00Z", "status": "delivered", "owner": "r1",
+        "deliveries": [], "timeline": [], "answers": {"fullName": "Ana Diaz"},
+    }  # fmt: skip
+    fake.purged["d-s1"] = "2026-11-01T03:00:00Z"
+    await sign_in(browser, "staff@dss.demo.gov")
+    view = await browser.get("/inbox/d-s1")
+    assert view.status_code == 200
+    assert "data-delivered-fields" not in view.text, "no empty answers table"
+    assert (
+        "The answers were erased on 1 November 2026 under the retention rule for delivered "
+        "copies. The submission itself remains the record."
+    ) in view.text
+    switched = await browser.get("/language", params={"to": "es", "next": "/inbox/d-s1"})
+    spanish = await browser.get(switched.headers["location"])
+    assert "Las respuestas se borraron el 1 de noviembre de 2026" in spanish.text
+    assert "La solicitud enviada sigue siendo el registro." in spanish.text
+
+
+async def test_an_erased_dead_letter_offers_no_replay_and_a_refused_replay_is_explained(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    fake.dead["d9"] = {
+        "id": "d9", "submission_id": "s9", "reference": "CT-2026-DEAD-0001", "agency": "DSS",
+        "form": "snap", "version": 1, "fields": ["*"], "status": "dead", "attempts": 17,
+        "last_error": "connect timeout", "created_at": "2026-09-22T10:00:00Z",
+        "share_purged_at": "2026-10-25T03:00:00Z",
+    }  # fmt: skip
+    await sign_in(browser, "staff@dss.demo.gov")
+    page = await browser.get("/inbox/systems")
+    assert "CT-2026-DEAD-0001" in page.text
+    assert 'name="delivery" value="d9"' not in page.text, "no Replay for an erased row"
+    assert "The answers were erased on 25 October 2026" in page.text
+    # A page loaded before the erasure still has the button: the API's 410 is explained.
+    refused = await browser.post(
+        "/inbox/systems/replay", data={"delivery": "d9", "csrf_token": csrf_of(page.text)}
+    )
+    assert refused.status_code == 410
+    assert "This delivery cannot be delivered again." in refused.text
+    assert "The answers were erased on 25 October 2026" in refused.text
+    assert "there is a problem with the service" not in refused.text
+    assert "d9" in fake.dead
+
+
 async def test_admins_add_agencies_import_versions_and_agreements(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:

@@ -192,6 +192,9 @@ class Delivery:
     status: str
     submitted_at: str | None
     answers: dict[str, Any]
+    share_purged_at: str | None = None
+    """When the submissions service erased the agency's copy of the answers under its
+    retention rule (``answers`` is then empty: there is nothing to show, not "no answers")."""
 
 
 @dataclass
@@ -212,6 +215,8 @@ class DeadLetter:
     attempts: int
     last_error: str | None
     created_at: str | None
+    share_purged_at: str | None = None
+    """Set once the share was erased: the API refuses its replay (410)."""
 
 
 @dataclass
@@ -299,7 +304,13 @@ def _delivery(doc: dict[str, Any]) -> Delivery:
         status=_s(doc, "status"),
         submitted_at=data.get("submitted_at") or doc.get("created_at"),
         answers=answers or {},
+        share_purged_at=_purged(data) or _purged(doc),
     )
+
+
+def _purged(doc: Mapping[str, Any]) -> str | None:
+    value = doc.get("share_purged_at")
+    return str(value) if value else None
 
 
 class PublishedVersions:
@@ -712,6 +723,7 @@ class Gateway:
                 attempts=int(d.get("attempts") or 0),
                 last_error=d.get("last_error"),
                 created_at=d.get("created_at"),
+                share_purged_at=_purged(d),
             )
             for d in _obj(body).get("items") or []
             if isinstance(d, dict)

@@ -133,6 +133,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "replay": "Deliver again",
         "replay_all": "Deliver all again",
         "replayed": "{n} deliveries queued again.",
+        "share_erased": "The answers were erased on {date} under the retention rule "
+        "for delivered copies. The submission itself remains the record.",
+        "share_erased_undated": "The answers were erased under the retention rule "
+        "for delivered copies. The submission itself remains the record.",
+        "not_replayed": "This delivery cannot be delivered again.",
         "confirmed": "The cluster is confirmed as {element}.",
         "split_off": "{n} fields moved to a cluster of their own.",
         "nav_main": "Main",
@@ -422,6 +427,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "replay": "Entregar de nuevo",
         "replay_all": "Entregar todas de nuevo",
         "replayed": "{n} entregas en cola de nuevo.",
+        "share_erased": "Las respuestas se borraron el {date} según la regla de conservación "
+        "de las copias entregadas. La solicitud enviada sigue siendo el registro.",
+        "share_erased_undated": "Las respuestas se borraron según la regla de conservación "
+        "de las copias entregadas. La solicitud enviada sigue siendo el registro.",
+        "not_replayed": "Esta entrega no se puede volver a entregar.",
         "confirmed": "El grupo quedó confirmado como {element}.",
         "split_off": "{n} campos pasaron a un grupo propio.",
         "nav_main": "Principal",

@@ -57,12 +57,19 @@ def parse_fields(
 ) -> ParseResult:
     """Apply the posted values of ``fields`` onto a copy of ``answers``."""
     result = ParseResult(answers=copy.deepcopy(answers), locale=locale)
+    answered_before = {id(f) for f in _variants(fields) if f.condition_met(answers)}
     for f in fields:
         _parse_one(f, form, result)
     # Then the per-branch questions: only the one the (now parsed) discriminator selects.
     for f in _variants(fields):
         if f.condition_met(result.answers):
+            reported = len(result.errors)
             _parse_one(f, form, result)
+            if len(result.errors) > reported and id(f) not in answered_before:
+                # The branch changed and its question's value did not parse: the answer
+                # still there is the previous branch's (a US state for Mexico), not this one's.
+                for error in result.errors[reported:]:
+                    pointers.delete(result.answers, error.pointer)
     _ask_where_it_belongs(fields, form, result)
     answering = {f.pointer for f in _variants(fields) if f.condition_met(result.answers)}
     for f in fields:
@@ -196,6 +203,8 @@ def _parse_open_choice(f: Field, other: OtherChoice, form: FormData, result: Par
         _put(result, f.pointer, value)
         return
     typed = chosen if chosen and chosen != OTHER_CHOICE else _first(form, f.other_name)
+    if typed == OTHER_CHOICE:
+        typed = ""  # the choice's own marker typed as the name names no country
     if not typed:
         if chosen == OTHER_CHOICE:
             result.raw.update({f.name: OTHER_CHOICE, f.other_name: ""})

@@ -15,15 +15,19 @@
     }
     return "";
   }
-  function encode(raw) {
-    try { var v = JSON.parse(raw); return v === true ? "true" : v === false ? "false" : String(v); }
-    catch (e) { return raw; }
+  // data-show-values is a JSON array of the values that show the question (a value may hold
+  // any character, "|" included), compared as the inputs' values: true as "true".
+  function shownFor(el) {
+    var values;
+    try { values = JSON.parse(el.getAttribute("data-show-values")); } catch (e) { return []; }
+    if (!Array.isArray(values)) { return []; }
+    return values.map(function (v) { return v === true ? "true" : v === false ? "false" : String(v); });
   }
   var dependents = document.querySelectorAll("[data-show-if]");
   function update() {
     for (var i = 0; i < dependents.length; i++) {
       var el = dependents[i];
-      var wanted = el.getAttribute("data-show-values").split("|").map(encode);
+      var wanted = shownFor(el);
       var value = currentValue(el.getAttribute("data-show-if"));
       var listed = wanted.indexOf(value) !== -1;
       // data-show-unless: shown for any answer but the listed ones ("every other country").

@@ -115,7 +115,11 @@ async def systems(ctx: PageDep) -> Response:
 
 
 async def _systems_page(
-    ctx: PageContext, created: Endpoint | None, errors: list[tuple[str, str]], status: int = 200
+    ctx: PageContext,
+    created: Endpoint | None,
+    errors: list[tuple[str, str]],
+    status: int = 200,
+    notice: str | None = None,
 ) -> Response:
     gateway = await ctx.api()
     return ctx.render(
@@ -125,6 +129,7 @@ async def _systems_page(
         dead=await gateway.dead_letters(),
         created=created,
         errors=errors,
+        notice=notice,
     )
 
 
@@ -161,13 +166,30 @@ async def replay(ctx: PageDep, delivery: Annotated[str, Form(max_length=64)] = "
     ctx.require("agency")
     gateway = await ctx.api()
     if delivery:
-        await gateway.replay(delivery)
+        try:
+            await gateway.replay(delivery)
+        except ApiError as exc:
+            if exc.status != 410:
+                raise
+            # Its share of the answers was erased under the retention rule: nothing to send.
+            return await _systems_page(ctx, None, [], 410, _not_replayed(ctx.t, exc))
         count = 1
     else:
         count = await gateway.replay_all()
     ctx.session.flash = ctx.t("replayed", n=count)
     ctx.session.dirty = True
     return ctx.redirect("/inbox/systems")
+
+
+def _not_replayed(t: Translator, exc: ApiError) -> str:
+    """The API's 410 for a replay: the share was erased (``delivery-share-erased``, with
+    ``share_purged_at``), said in the page's language."""
+    purged = exc.body.get("share_purged_at")
+    if purged:
+        return f"{t('not_replayed')} {t('share_erased', date=t.date(purged))}"
+    if str(exc.body.get("type") or "").endswith("/delivery-share-erased"):
+        return f"{t('not_replayed')} {t('share_erased_undated')}"
+    return f"{t('not_replayed')} {exc.detail}".strip()
 
 
 @router.get("/inbox/{delivery_id}")
