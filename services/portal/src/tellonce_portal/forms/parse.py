@@ -57,11 +57,12 @@ def parse_fields(
 ) -> ParseResult:
     """Apply the posted values of ``fields`` onto a copy of ``answers``."""
     result = ParseResult(answers=copy.deepcopy(answers), locale=locale)
-    answered_before = {id(f) for f in _variants(fields) if f.condition_met(answers)}
+    variants = _variants(fields)
+    answered_before = {id(f) for f in variants if f.condition_met(answers)}
     for f in fields:
         _parse_one(f, form, result)
     # Then the per-branch questions: only the one the (now parsed) discriminator selects.
-    for f in _variants(fields):
+    for f in variants:
         if f.condition_met(result.answers):
             reported = len(result.errors)
             _parse_one(f, form, result)
@@ -70,8 +71,8 @@ def parse_fields(
                 # still there is the previous branch's (a US state for Mexico), not this one's.
                 for error in result.errors[reported:]:
                     pointers.delete(result.answers, error.pointer)
-    _ask_where_it_belongs(fields, form, result)
-    answering = {f.pointer for f in _variants(fields) if f.condition_met(result.answers)}
+    _ask_where_it_belongs(variants, form, result)
+    answering = {f.pointer for f in variants if f.condition_met(result.answers)}
     for f in fields:
         _drop_unmet(f, result.answers, answering)
     return result
@@ -81,13 +82,13 @@ def _variants(fields: Sequence[Field]) -> list[Field]:
     return [f for top in fields for f in top.walk() if f.variant]
 
 
-def _ask_where_it_belongs(fields: Sequence[Field], form: FormData, result: ParseResult) -> None:
+def _ask_where_it_belongs(variants: list[Field], form: FormData, result: ParseResult) -> None:
     """A country typed under "Another country" that names a listed one ("usa") selects that
     country's questions. An answer typed meanwhile in another country's question for the
     same answer (the free-text state, which shows without JavaScript) is not carried over:
     the chosen country's question, left empty, asks for it ("Select state from the
-    list") instead of the answer being lost without a word."""
-    variants = _variants(fields)
+    list") instead of the answer being lost without a word. ``variants``: the page's
+    per-branch questions."""
     for f in variants:
         chosen_and_empty = (
             f.condition is not None

@@ -333,17 +333,24 @@ class FormDefinition:
         split = self.branch_split(node) if isinstance(node, dict) else None
         if split is not None and self.ui.omitted(pointers.join(pointer, split.key.name)):
             split = None  # nothing would reveal the branches' questions: keep them merged
+        key_field = None
+        if split is not None:
+            key_name = split.key.name
+            key_pointer = pointers.join(pointer, key_name)
+            key_field = self._key_field(split, key_pointer, key_name in req, answers, depth)
         children: list[Field] = []
         for child_name, child in props.items():
             child_pointer = pointers.join(pointer, child_name)
             is_key = split is not None and child_name == split.key.name
             if split is not None and not is_key and split.varies(child_name):
-                asked = self._branch_questions(split, pointer, child_name, req, answers, depth)
+                asked = self._branch_questions(
+                    split, key_field, pointer, child_name, req, answers, depth
+                )
                 if asked:
                     children.extend(asked)
                     continue
-            if split is not None and is_key:
-                built = self._key_field(split, child_pointer, child_name in req, answers, depth)
+            if is_key:
+                built = key_field
             else:
                 built = self._build(
                     child, child_pointer, child_name, child_name in req, answers, depth + 1
@@ -406,6 +413,7 @@ class FormDefinition:
     def _branch_questions(
         self,
         split: BranchSplit,
+        key_field: Field | None,
         pointer: str,
         name: str,
         req: set[str],
@@ -413,11 +421,11 @@ class FormDefinition:
         depth: int,
     ) -> list[Field]:
         """One question per distinct way the branches that have ``name`` ask it, each shown
-        for its branches' discriminator values; none (the merged question is asked instead)
-        when one of them is a group or a list, whose own inputs could not be told apart."""
+        for its branches' discriminator values (``key_field``, the discriminator's question,
+        names them in the hints); none (the merged question is asked instead) when one of
+        them is a group or a list, whose own inputs could not be told apart."""
         child_pointer = pointers.join(pointer, name)
         key_pointer = pointers.join(pointer, split.key.name)
-        key_field = self._key_field(split, key_pointer, False, answers, depth)
         out: list[Field] = []
         for indexes, sub, required in split.questions(name):
             built = self._build(sub, child_pointer, name, required or name in req, answers,

@@ -6,7 +6,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, case, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.deliveries.models import (
@@ -196,6 +208,11 @@ async def oldest_due(session: AsyncSession, now: datetime) -> datetime | None:
 # --- the workers' side -----------------------------------------------------------------
 
 
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    """No worker holds a live lease on the row (none taken, or it has run out)."""
+    return or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+
+
 def _locked_once(ids: Select[str], name: str) -> Select[str]:
     """The ids ``ids`` picks, locked ``FOR UPDATE SKIP LOCKED`` (on PostgreSQL) in a
     ``MATERIALIZED`` common table expression, as a subquery for ``IN``. Materialized, the
@@ -220,7 +237,7 @@ async def claim_due(
         .where(
             Delivery.status == PENDING,
             Delivery.next_attempt_at <= now,
-            or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+            _lease_free(now),
             Delivery.share_purged_at.is_(None),  # nothing left to send (see revive)
         )
         .order_by(Delivery.next_attempt_at)
@@ -417,6 +434,11 @@ async def pull_retries_forward(session: AsyncSession, agency: str, now: datetime
 # --- retention of the agencies' shares -------------------------------------------------
 
 
+ECHO_ERASED = "the receiver's answer was erased with the delivery's share (retention)"
+"""What an attempt's error says once the share is erased, when the receiver answered (its
+status code is kept; what its body said may have quoted the answers)."""
+
+
 async def purge_shares(
     session: AsyncSession, *, cutoff: datetime, now: datetime, limit: int
 ) -> int:
@@ -437,7 +459,7 @@ async def purge_shares(
         Delivery.share_purged_at.is_(None),
         Delivery.status.in_(FINAL_STATES),
         final_since_cutoff,
-        or_(Delivery.lease_until.is_(None), Delivery.lease_until < now),
+        _lease_free(now),
     )
     due = _locked_once(
         select(Delivery.id)
@@ -478,11 +500,6 @@ async def purge_shares(
             .execution_options(synchronize_session=False)
         )
     return len(erased)
-
-
-ECHO_ERASED = "the receiver's answer was erased with the delivery's share (retention)"
-"""What an attempt's error says once the share is erased, when the receiver answered (its
-status code is kept; what its body said may have quoted the answers)."""
 
 
 async def revive(session: AsyncSession, delivery_ids: Sequence[str], now: datetime) -> set[str]:
