@@ -23,12 +23,6 @@ email where only one may be given), not because they fit none."""
 _REQUIRED = re.compile(r"^'([^']+)' is a required property$")
 
 
-def _label_index(
-    fields: Sequence[Field], answers: dict[str, Any] | None = None
-) -> dict[str, Field]:
-    return answering(fields, answers or {})
-
-
 def _missing_required(error: ValidationError) -> list[str]:
     instance = error.instance if isinstance(error.instance, dict) else {}
     wanted = error.validator_value if isinstance(error.validator_value, list) else []
@@ -164,7 +158,7 @@ def validate(
     """Every schema error in ``answers``, as friendly messages on the fields' pointers."""
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
-    index = _label_index(fields, answers)
+    index = answering(fields, answers)
     out: list[FieldError] = []
     seen: set[str] = set()
     try:
@@ -238,7 +232,7 @@ def on_fields(
     """Only the errors that belong to these fields (a page), each moved onto the deepest
     field that contains its pointer; the API's "required" errors get the field's label (of
     an answer asked per ``oneOf`` branch, the question ``answers`` chose)."""
-    index = _label_index(fields, answers)
+    index = answering(fields, answers or {})
     out = []
     for error in errors:
         owners = [p for p in index if pointers.is_within(error.pointer, p)]
