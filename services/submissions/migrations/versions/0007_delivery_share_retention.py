@@ -15,17 +15,51 @@ branch_labels = None
 depends_on = None
 
 
+INDEX = 'ix_deliveries_share_held'
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('deliveries') as batch_op:
-        batch_op.add_column(sa.Column('share_purged_at', sa.DateTime(timezone=True), nullable=True))
-    op.create_index(
-        'ix_deliveries_share_held',
-        'deliveries',
-        ['status', 'created_at'],
-        unique=False,
-        postgresql_where=sa.text('share_purged_at IS NULL'),
-        sqlite_where=sa.text('share_purged_at IS NULL'),
-    )
+    columns = {c['name'] for c in sa.inspect(op.get_bind()).get_columns('deliveries')}
+    if 'share_purged_at' not in columns:  # there already when a failed index build is re-run
+        with op.batch_alter_table('deliveries') as batch_op:
+            batch_op.add_column(
+                sa.Column('share_purged_at', sa.DateTime(timezone=True), nullable=True)
+            )
+    if op.get_context().dialect.name != 'postgresql':
+        op.create_index(
+            INDEX,
+            'deliveries',
+            ['status', 'created_at'],
+            unique=False,
+            sqlite_where=sa.text('share_purged_at IS NULL'),
+        )
+        return
+    # On a live PostgreSQL deliveries can be a large table that workers write all the time: a
+    # plain CREATE INDEX would hold their writes for the whole build. CONCURRENTLY does not,
+    # but cannot run in a transaction, so the work so far is committed first (adding a
+    # nullable column is instant) while alembic still records 0006. A concurrent build that
+    # failed leaves an INVALID index of that name behind: running the upgrade again finds the
+    # column there, drops that index and builds it anew.
+    with op.get_context().autocommit_block():
+        bind = op.get_bind()
+        invalid = bind.execute(
+            sa.text(
+                'SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid '
+                'WHERE c.relname = :name AND NOT i.indisvalid'
+            ),
+            {'name': INDEX},
+        ).first()
+        if invalid:
+            op.drop_index(INDEX, table_name='deliveries', postgresql_concurrently=True)
+        op.create_index(
+            INDEX,
+            'deliveries',
+            ['status', 'created_at'],
+            unique=False,
+            postgresql_where=sa.text('share_purged_at IS NULL'),
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
 
 
 def downgrade() -> None:
@@ -41,6 +75,6 @@ def downgrade() -> None:
             f'{erased} deliveries had their share erased under the retention rule; '
             'downgrading would lose that mark. Roll back the code only: it runs on this schema.'
         )
-    op.drop_index('ix_deliveries_share_held', table_name='deliveries')
+    op.drop_index(INDEX, table_name='deliveries')
     with op.batch_alter_table('deliveries') as batch_op:
         batch_op.drop_column('share_purged_at')

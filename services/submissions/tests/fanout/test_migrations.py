@@ -3,13 +3,15 @@ models match the migrations (no autogenerate diff on our tables)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, inspect
+import pytest
+from sqlalchemy import Engine, create_engine, event, inspect, text
 
 from tellonce_shared.migrations import sync_url, upgrade
-from tellonce_shared.testing import migration_diff
+from tellonce_shared.testing import create_database, drop_database, migration_diff
 from tellonce_submissions.models import Base
 
 from .conftest import SERVICE_DIR
@@ -50,3 +52,86 @@ def test_sqlite_from_empty_matches_the_models(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'submissions.db'}"
     upgrade(SERVICE_DIR, url)
     assert _fanout_diffs(url) == []
+
+
+SHARE_INDEX = "ix_deliveries_share_held"
+
+
+def _share_index(url: str) -> tuple[str, bool] | None:
+    """The retention index's definition and whether PostgreSQL counts it valid."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(
+                text(
+                    "SELECT pg_get_indexdef(i.indexrelid), i.indisvalid FROM pg_index i "
+                    "JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = :name"
+                ),
+                {"name": SHARE_INDEX},
+            ).first()
+    finally:
+        engine.dispose()
+    return None if row is None else (str(row[0]), bool(row[1]))
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    url = create_database("submissions_mig")
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+def test_the_retention_index_is_built_without_holding_writes(empty_database: str) -> None:
+    """deliveries is written by every worker all the time: on PostgreSQL the retention
+    index is built CONCURRENTLY (outside a transaction), not with a plain CREATE INDEX."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        upgrade(SERVICE_DIR, empty_database)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    builds = [s for s in statements if "CREATE INDEX" in s and SHARE_INDEX in s]
+    assert len(builds) == 1
+    assert "CREATE INDEX CONCURRENTLY" in builds[0]
+    assert _share_index(empty_database) == (
+        f"CREATE INDEX {SHARE_INDEX} ON public.deliveries USING btree (status, created_at) "
+        "WHERE (share_purged_at IS NULL)",
+        True,
+    )
+
+
+def test_an_upgrade_whose_index_build_failed_can_be_run_again(empty_database: str) -> None:
+    """A concurrent build that fails has committed the new column (it runs outside the
+    transaction) while alembic still records 0006, and leaves an INVALID index of that name:
+    running the upgrade again finds the column there and replaces the index (IF NOT EXISTS
+    alone would keep the broken one)."""
+    upgrade(SERVICE_DIR, empty_database)
+    engine = create_engine(sync_url(empty_database), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP INDEX {SHARE_INDEX}"))
+            conn.execute(text(f"CREATE INDEX {SHARE_INDEX} ON deliveries (status)"))
+            conn.execute(
+                text(
+                    "UPDATE pg_index SET indisvalid = false "
+                    f"WHERE indexrelid = '{SHARE_INDEX}'::regclass"
+                )
+            )
+            conn.execute(text("UPDATE alembic_version SET version_num = '0006_measure_durations'"))
+    finally:
+        engine.dispose()
+    assert _share_index(empty_database) == (
+        f"CREATE INDEX {SHARE_INDEX} ON public.deliveries USING btree (status)",
+        False,
+    )
+    upgrade(SERVICE_DIR, empty_database)
+    index = _share_index(empty_database)
+    assert index is not None
+    assert index[1] is True
+    assert index[0].endswith("(status, created_at) WHERE (share_purged_at IS NULL)")
