@@ -299,3 +299,87 @@ async def test_a_state_typed_for_other_countries_is_asked_again_from_the_us_list
     assert chosen_country(again.text) == ["USA"]
     assert fake.drafts[draft_id]["answers"]["homeAddress"]["country"] == "USA"
     assert "state" not in fake.drafts[draft_id]["answers"]["homeAddress"]
+
+
+# -- a draft saved before the country was a choice, holding a country's name ---------------
+
+OLD_ADDRESS = {"street": "1 Main St", "city": "Hartford", "country": "United States",
+               "state": "CT", "postalCode": "06101"}  # fmt: skip
+
+
+async def test_an_old_draft_naming_a_listed_country_is_shown_and_summed_up_as_that_country(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    fake.drafts[draft_id]["answers"] = {"fullName": "Ana Diaz", "homeAddress": dict(OLD_ADDRESS)}
+    page = await browser.get(first_page)
+    assert chosen_country(page.text) == ["USA"]
+    assert f'name="{COUNTRY_OTHER}" type="text" value=""' in page.text
+    us_select = page.text.split('id="f-homeAddress-state--2"')[1].split("</select>")[0]
+    assert '<option value="CT" selected>' in us_select
+    check = await browser.get(f"/drafts/{draft_id}/check")
+    assert f'/drafts/{draft_id}/pages/1#f-homeAddress-state--2">' in check.text
+    assert f'/drafts/{draft_id}/pages/1#f-homeAddress-postalCode--0">' in check.text
+    assert "--3" not in check.text, "no row on the other countries' questions"
+    assert fake.drafts[draft_id]["answers"]["homeAddress"] == OLD_ADDRESS, "nothing stored"
+    key = check.text.split('name="key" value="')[1].split('"')[0]
+    sent = await browser.post(
+        f"/drafts/{draft_id}/submit",
+        data={"csrf_token": csrf_of(check.text), "key": key, "form": "snap"},
+    )
+    assert sent.status_code == 303
+    (submission,) = fake.submissions.values()
+    assert submission["answers"]["homeAddress"] == {**OLD_ADDRESS, "country": "USA"}, (
+        "what check your answers showed is what is sent"
+    )
+
+
+async def test_an_old_drafts_state_that_is_no_us_state_is_asked_from_the_us_list(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    first_page, draft_id = await start(browser)
+    typed = {**OLD_ADDRESS, "state": "Connecticut"}
+    fake.drafts[draft_id]["answers"] = {"fullName": "Ana Diaz", "homeAddress": typed}
+    page = await browser.get(f"{first_page}?check=1")
+    assert 'href="#f-homeAddress-state--2">Select state from the list' in page.text
+    assert chosen_country(page.text) == ["USA"]
+    assert fake.drafts[draft_id]["answers"]["homeAddress"] == typed
+
+
+US_ONLY_UI: dict[str, Any] = {
+    "pages": [
+        {"id": "you", "title": "About you", "fields": ["/fullName", "/homeAddress"]},
+        {"id": "tax", "title": "Your US tax number", "fields": ["/taxNumber"],
+         "show_if": {"pointer": "/homeAddress/country", "equals": "USA"}},
+    ],
+    "fields": {"/homeAddress": {"label": "Home address"}},
+}  # fmt: skip
+
+
+async def test_an_old_draft_gets_the_pages_of_the_country_it_names() -> None:
+    tax_number = {"type": "string", "pattern": "^[0-9]{9}$"}
+    schema = {**SCHEMA, "properties": {**SCHEMA["properties"], "taxNumber": tax_number}}
+    fake = FakeGateway(schema=schema, ui=US_ONLY_UI)
+    async with portal_browser(fake.transport()) as browser:
+        _, draft_id = await start(browser)
+        answers = {"fullName": "Ana Diaz", "homeAddress": dict(OLD_ADDRESS)}
+        fake.drafts[draft_id]["answers"] = answers
+        tax_page = f"/drafts/{draft_id}/pages/2"
+        page = await browser.get(tax_page)
+        assert page.status_code == 200
+        assert "Your US tax number" in page.text
+        wrong = await post(browser, tax_page, {"/taxNumber": "12"})
+        assert wrong.status_code == 422, "the same page again, with its error"
+        assert "Your US tax number" in wrong.text
+        assert fake.drafts[draft_id]["answers"] == {**answers, "taxNumber": "12"}
+        check = await browser.get(f"/drafts/{draft_id}/check")
+        key = check.text.split('name="key" value="')[1].split('"')[0]
+        refused = await browser.post(
+            f"/drafts/{draft_id}/submit",
+            data={"csrf_token": csrf_of(check.text), "key": key, "form": "snap"},
+        )
+        assert refused.status_code == 422
+        assert f'href="{tax_page}?check=1#f-taxNumber"' in refused.text, "linked to its page"
+        saved = await post(browser, tax_page, {"/taxNumber": "123456789"})
+        assert saved.status_code == 303
+        assert fake.drafts[draft_id]["answers"]["homeAddress"] == OLD_ADDRESS

@@ -72,9 +72,21 @@ def chromium_tab(portal_url: str) -> Iterator[Any]:
         browser.close()
 
 
+def with_an_erased_delivery(fake: FakeGateway) -> FakeGateway:
+    """Another resident's application delivered to DSS whose answers were erased under the
+    retention rule, so the inbox shows its marker and its page the notice."""
+    fake.submissions["s-erased"] = {
+        "id": "s-erased", "reference": "CT-2026-ERAS-ED01", "form": "snap", "version": 1,
+        "submitted_at": "2026-10-01T11:00:00Z", "status": "delivered", "owner": "r-other",
+        "deliveries": [], "timeline": [], "answers": {"fullName": "Bo Li"},
+    }  # fmt: skip
+    fake.purged["d-s-erased"] = "2026-11-01T03:00:00Z"
+    return fake
+
+
 @pytest.fixture(scope="module")
 def portal_url() -> Iterator[str]:
-    yield from served_portal(FakeGateway())
+    yield from served_portal(with_an_erased_delivery(FakeGateway()))
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +202,13 @@ def test_staff_and_auditor_pages_pass_axe(page: Any) -> None:
     sign_in(page, "staff@dss.demo.gov")
     page.wait_for_url(re.compile(r"/inbox$"))
     axe(page, "inbox")
+    erased = page.get_by_role("link", name="CT-2026-ERAS-ED01")
+    assert erased.get_attribute("aria-describedby")
+    assert "Answers erased on 1 November 2026" in page.locator("[data-share-erased]").inner_text()
+    erased.click()
+    page.locator("[data-share-erased]").wait_for()
+    axe(page)
+    page.goto("/inbox")
     links = page.locator("table a")
     if links.count():
         links.first.click()

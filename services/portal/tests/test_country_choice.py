@@ -226,6 +226,25 @@ def test_check_your_answers_shows_the_countrys_name() -> None:
     assert "México" in [r.value for r in spanish]
 
 
+def test_an_old_draft_naming_a_listed_country_is_summed_up_on_that_countrys_questions() -> None:
+    """A draft saved before the country was a choice holds the name: check your answers shows
+    its state (a US question) and not the other countries' province, as the page does."""
+    defn = FormDefinition(load(DATA / "10-10EZ-schema.json"))
+    answers = {"veteranAddress": {"country": "United States", "state": "CT", "provinceCode": "X"}}
+    shown = defn.as_shown(answers)
+    rows = [
+        (r.label, r.value, r.html_id) for r in rows_for(address_fields(), shown, Translator("en"))
+    ]
+    assert rows == [
+        ("Veteran address: Country", "United States", "f-veteranAddress-country"),
+        ("Veteran address: State", "CT", "f-veteranAddress-state--2"),
+    ]
+    assert answers["veteranAddress"]["country"] == "United States", "the answers are not changed"
+    assert defn.as_shown({"veteranAddress": {"country": "France"}}) == {
+        "veteranAddress": {"country": "France"}
+    }, "a name that is no listed country stays another country"
+
+
 # -- which discriminators -----------------------------------------------------------------
 
 

@@ -424,6 +424,44 @@ async def test_an_erased_share_shows_a_notice_not_an_empty_answers_table(
     assert "La solicitud enviada sigue siendo el registro." in spanish.text
 
 
+def inbox_row(page: str, reference: str) -> str:
+    """The inbox table's row whose reference is ``reference``."""
+    rows: list[str] = re.findall(r"<tr>.*?</tr>", page, flags=re.S)
+    return next(row for row in rows if reference in row)
+
+
+async def test_the_inbox_marks_deliveries_whose_answers_were_erased(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    for sid, reference in (("s1", "CT-2026-ERAS-ED01"), ("s2", "CT-2026-HELD-0002")):
+        fake.submissions[sid] = {
+            "id": sid, "reference": reference, "form": "snap", "version": 1,
+            "submitted_at": "2026-10-01T11:00:00Z", "status": "delivered", "owner": "r1",
+            "deliveries": [], "timeline": [], "answers": {"fullName": "Ana Diaz"},
+        }  # fmt: skip
+    fake.purged["d-s1"] = "2026-11-01T03:00:00Z"
+    await sign_in(browser, "staff@dss.demo.gov")
+    inbox = await browser.get("/inbox")
+    assert inbox.status_code == 200
+    assert fake.answer_reads == 0, "the marker comes from the states list, not the answers"
+    erased = inbox_row(inbox.text, "CT-2026-ERAS-ED01")
+    marker = re.search(r'<span [^>]*id="([^"]+)" data-share-erased>([^<]*)</span>', erased)
+    assert marker is not None, "the erased row says so in words"
+    assert marker.group(2) == "Answers erased on 1 November 2026 under the retention rule"
+    link = re.search(r'<a href="/inbox/d-s1"[^>]*>', erased)
+    assert link is not None
+    assert f'aria-describedby="{marker.group(1)}"' in link.group(0), "read with the link"
+    held = inbox_row(inbox.text, "CT-2026-HELD-0002")
+    assert "data-share-erased" not in held
+    assert "aria-describedby" not in held
+    assert "erased" not in held.lower()
+    switched = await browser.get("/language", params={"to": "es", "next": "/inbox"})
+    spanish = await browser.get(switched.headers["location"])
+    assert "Respuestas borradas el 1 de noviembre de 2026 según la regla de conservación" in (
+        inbox_row(spanish.text, "CT-2026-ERAS-ED01")
+    )
+
+
 async def test_an_erased_dead_letter_offers_no_replay_and_a_refused_replay_is_explained(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:

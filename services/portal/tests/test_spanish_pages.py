@@ -85,6 +85,15 @@ SYSTEMS_ES = [
     "Su número de referencia", "Formulario", "Intentos", "1.234", "Último error",
     "Entregar de nuevo", "Entregar todas de nuevo",
 ]  # fmt: skip
+INBOX_EN = [
+    "Inbox", "Applications delivered to", "Your reference number", "Form", "Sent", "Status",
+    "Delivered", "Answers erased", "under the retention rule", "November",
+]  # fmt: skip
+INBOX_ES = [
+    "Bandeja de entrada", "Solicitudes entregadas a DSS", "Su número de referencia",
+    "Formulario", "Enviada", "Estado", "Entregada",
+    "Respuestas borradas el 1 de noviembre de 2026 según la regla de conservación",
+]  # fmt: skip
 AUDIT_EN = [
     "Redundancy audit", "Download", "Burden", "Burden hours a year", "Hours saved", "Form",
     "Facts asked for more than once", "Fact", "Forms", "Agencies", "Forms that overlap most",
@@ -249,6 +258,21 @@ async def test_webhooks_and_failed_deliveries_in_spanish(
     assert bad.status_code == 422
     assert_spanish(bad.text, ["Enter the address of your receiver"], [
         "Escriba la dirección de su receptor"])  # fmt: skip
+
+
+async def test_inbox_with_an_erased_delivery_in_spanish(
+    browser: httpx.AsyncClient, fake: Gateway
+) -> None:
+    fake.submissions["s1"] = {
+        "id": "s1", "reference": "CT-2026-ERAS-ED01", "form": "snap", "version": 1,
+        "submitted_at": "2026-10-01T11:00:00Z", "status": "delivered", "owner": "r1",
+        "deliveries": [], "timeline": [], "answers": {"fullName": "Ana Diaz"},
+    }  # fmt: skip
+    fake.purged["d-s1"] = "2026-11-01T03:00:00Z"
+    await in_spanish_as(browser, "staff@dss.demo.gov")
+    page = await browser.get("/inbox")
+    assert page.status_code == 200
+    assert_spanish(page.text, INBOX_EN + NAV[:1], INBOX_ES)
 
 
 async def test_referrals_in_spanish(browser: httpx.AsyncClient) -> None:

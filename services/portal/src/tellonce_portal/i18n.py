@@ -138,6 +138,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "share_erased_undated": "The answers were erased under the retention rule "
         "for delivered copies. The submission itself remains the record.",
         "not_replayed": "This delivery cannot be delivered again.",
+        "inbox_erased": "Answers erased on {date} under the retention rule",
         "confirmed": "The cluster is confirmed as {element}.",
         "split_off": "{n} fields moved to a cluster of their own.",
         "nav_main": "Main",
@@ -432,6 +433,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "share_erased_undated": "Las respuestas se borraron según la regla de conservación "
         "de las copias entregadas. La solicitud enviada sigue siendo el registro.",
         "not_replayed": "Esta entrega no se puede volver a entregar.",
+        "inbox_erased": "Respuestas borradas el {date} según la regla de conservación",
         "confirmed": "El grupo quedó confirmado como {element}.",
         "split_off": "{n} campos pasaron a un grupo propio.",
         "nav_main": "Principal",

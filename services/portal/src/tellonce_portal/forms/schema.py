@@ -27,6 +27,7 @@ from tellonce_portal.forms.model import (
     Page,
     encode_value,
     variant_name,
+    with_listed_choices,
 )
 from tellonce_portal.forms.validate import lower_first
 from tellonce_portal.i18n import Translator
@@ -215,21 +216,52 @@ class FormDefinition:
             variants.append(part)
         return variants, nullable
 
-    def branch_split(self, node: Any) -> BranchSplit | None:
-        """The object's ``oneOf``/``anyOf`` object branches, when a discriminator tells them
-        apart (``tellonce_shared.schema_branches.discriminator``): the questions that differ
-        are then asked per branch (see :meth:`_build_object`)."""
+    def branch_splits(self, node: Any) -> list[BranchSplit]:
+        """The object's ``oneOf``/``anyOf`` groups of object branches that a discriminator
+        tells apart (``tellonce_shared.schema_branches.discriminator``), its own and those
+        reached through its ``allOf`` parts (21-686C's dependents: one for
+        ``previouslyMarried``, one for ``childHasNoSsn``): the questions that differ are
+        then asked per branch (see :meth:`_build_object`). A group is split only when no
+        other group's branches name any property its own branches name: one question's
+        branch is then told by one discriminator. The other groups keep their merged
+        questions."""
+        groups = self._branch_groups(node, 0)
+        own = self._own_properties(node, 0) if groups else {}
+        splits = []
+        for index, variants in enumerate(groups):
+            found = schema_branches.discriminator(self.schema, variants)
+            others = set().union(*(_named(g) for i, g in enumerate(groups) if i != index))
+            if found is not None and not _named(variants) & others:
+                splits.append(BranchSplit(found, variants, own))
+        return splits
+
+    def _branch_groups(self, node: Any, depth: int) -> list[list[dict[str, Any]]]:
+        """The object branches (normalized) of each ``oneOf`` and ``anyOf`` of the object
+        and, followed down, of its ``allOf`` parts; both apply to every answer."""
         resolved = self.resolve(node)
+        out = []
         for key in ("oneOf", "anyOf"):
             variants, _ = self._variants(resolved.get(key))
-            if not variants:
-                continue
-            found = schema_branches.discriminator(self.schema, variants)
-            if found is None:
-                return None
-            own = resolved.get("properties")
-            return BranchSplit(found, variants, own if isinstance(own, dict) else {})
-        return None
+            if variants:
+                out.append(variants)
+        parts = resolved.get("allOf")
+        if depth < MAX_DEPTH and isinstance(parts, list):
+            for part in parts:
+                out.extend(self._branch_groups(part, depth + 1))
+        return out
+
+    def _own_properties(self, node: Any, depth: int) -> dict[str, Any]:
+        """The properties an object has whichever branches its answers take: its own and
+        those of its ``allOf`` parts (a later part's keywords on top, as :meth:`normalize`
+        merges them)."""
+        resolved = self.resolve(node)
+        own = dict(_as_dict(resolved.get("properties")))
+        parts = resolved.get("allOf")
+        if depth < MAX_DEPTH and isinstance(parts, list):
+            for part in parts:
+                for name, sub in self._own_properties(part, depth + 1).items():
+                    own[name] = {**_as_dict(own[name]), **_as_dict(sub)} if name in own else sub
+        return own
 
     # -- fields ---------------------------------------------------------------------------
 
@@ -324,33 +356,36 @@ class FormDefinition:
     def _build_object(
         self, node: Any, norm: dict[str, Any], pointer: str, answers: dict[str, Any], depth: int
     ) -> list[Field]:
-        """An object's questions. When its branches have a discriminator, that question is
-        asked once with every branch's values, and each property that differs between
-        branches is asked once per branch that has it, shown when the discriminator selects
-        that branch."""
+        """An object's questions. When a group of its branches has a discriminator, that
+        question is asked once with every branch's values, and each property that differs
+        between those branches is asked once per branch that has it, shown when the
+        discriminator selects that branch."""
         props = norm.get("properties") or {}
         req = set(norm.get("required") or [])
-        split = self.branch_split(node) if isinstance(node, dict) else None
-        if split is not None and self.ui.omitted(pointers.join(pointer, split.key.name)):
-            split = None  # nothing would reveal the branches' questions: keep them merged
-        key_field = None
-        if split is not None:
+        splits = [
+            split
+            for split in (self.branch_splits(node) if isinstance(node, dict) else [])
+            # an omitted discriminator would reveal nothing: those questions stay merged
+            if not self.ui.omitted(pointers.join(pointer, split.key.name))
+        ]
+        keys: dict[str, Field | None] = {}
+        for split in splits:
             key_name = split.key.name
             key_pointer = pointers.join(pointer, key_name)
-            key_field = self._key_field(split, key_pointer, key_name in req, answers, depth)
+            keys[key_name] = self._key_field(split, key_pointer, key_name in req, answers, depth)
         children: list[Field] = []
         for child_name, child in props.items():
             child_pointer = pointers.join(pointer, child_name)
-            is_key = split is not None and child_name == split.key.name
-            if split is not None and not is_key and split.varies(child_name):
+            varies_in = next((s for s in splits if s.varies(child_name)), None)
+            if varies_in is not None and child_name not in keys:
                 asked = self._branch_questions(
-                    split, key_field, pointer, child_name, req, answers, depth
+                    varies_in, keys[varies_in.key.name], pointer, child_name, req, answers, depth
                 )
                 if asked:
                     children.extend(asked)
                     continue
-            if is_key:
-                built = key_field
+            if child_name in keys:
+                built = keys[child_name]
             else:
                 built = self._build(
                     child, child_pointer, child_name, child_name in req, answers, depth + 1
@@ -643,6 +678,14 @@ class FormDefinition:
             out.extend(self.page_fields(page, answers))
         return out
 
+    def as_shown(self, answers: dict[str, Any]) -> dict[str, Any]:
+        """The answers as the pages and check your answers show them: a saved answer naming a
+        listed choice (a draft from before the country was a choice, holding "United
+        States") as that choice (``USA``), so its questions (the US state list) are the ones
+        asked and summed up. ``answers`` is not changed: the draft keeps the name until the
+        resident saves that page."""
+        return with_listed_choices(self.fields(answers), answers)
+
     def page_of(self, pointer: str, answers: dict[str, Any]) -> int | None:
         """Index of the visible page holding ``pointer`` (or its nearest ancestor)."""
         for index, page in enumerate(self.pages(answers)):
@@ -654,9 +697,9 @@ class FormDefinition:
 
 @dataclass(frozen=True)
 class BranchSplit:
-    """An object whose ``oneOf``/``anyOf`` object branches are told apart by ``key``:
-    ``branches`` normalized, ``own`` the object's own properties (which apply in every
-    branch)."""
+    """One ``oneOf``/``anyOf`` of an object (its own or an ``allOf`` part's) whose object
+    branches are told apart by ``key``: ``branches`` normalized, ``own`` the object's own
+    properties and its ``allOf`` parts' (which apply in every branch)."""
 
     key: schema_branches.Discriminator
     branches: list[dict[str, Any]]
@@ -748,18 +791,31 @@ class BranchSplit:
 
 
 def _asked_before_its_branches(children: list[Field]) -> list[Field]:
-    """The discriminator moved up to just before the first question it reveals (a question
+    """Each discriminator moved up to just before the first question it reveals (a question
     shown by an answer further down the page would be missed)."""
-    first = next((i for i, f in enumerate(children) if f.variant and f.condition), None)
-    condition = children[first].condition if first is not None else None
-    if first is None or condition is None:
-        return children
-    key = next((i for i, f in enumerate(children) if f.pointer == condition.pointer), None)
-    if key is None or key < first:
-        return children
-    moved = children[key]
-    rest = children[:key] + children[key + 1 :]
-    return [*rest[:first], moved, *rest[first:]]
+    out = list(children)
+    keys = dict.fromkeys(f.condition.pointer for f in children if f.variant and f.condition)
+    for key_pointer in keys:
+        first = next(i for i, f in enumerate(out) if _revealed_by(f, key_pointer))
+        key = next((i for i, f in enumerate(out) if f.pointer == key_pointer), None)
+        if key is not None and key > first:
+            out.insert(first, out.pop(key))
+    return out
+
+
+def _revealed_by(f: Field, key_pointer: str) -> bool:
+    return bool(f.variant) and f.condition is not None and f.condition.pointer == key_pointer
+
+
+def _named(variants: list[dict[str, Any]]) -> set[str]:
+    """The properties a group's branches say anything about (define or require)."""
+    names: set[str] = set()
+    for variant in variants:
+        names.update(_as_dict(variant.get("properties")))
+        required = variant.get("required")
+        if isinstance(required, list):
+            names.update(r for r in required if isinstance(r, str))
+    return names
 
 
 def _is_country(split: BranchSplit) -> bool:

@@ -85,6 +85,7 @@ def render_page(
     raw: dict[str, str],
     status: int = 200,
 ) -> Response:
+    answers = filling.defn.as_shown(answers)
     pages = filling.defn.pages(answers)
     page = _page(pages, n)
     fields = filling.defn.page_fields(page, answers)
@@ -116,7 +117,7 @@ async def show_page(
     ctx: PageDep, draft_id: str, n: int, check: Annotated[bool, Query()] = False
 ) -> Response:
     filling = await load(ctx, draft_id)
-    answers = filling.draft.answers
+    answers = filling.defn.as_shown(filling.draft.answers)
     errors: list[FieldError] = []
     if check:
         page = _page(filling.defn.pages(answers), n)
@@ -130,8 +131,9 @@ async def show_page(
 async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
     filling = await load(ctx, draft_id)
     answers = filling.draft.answers
-    page = _page(filling.defn.pages(answers), n)
-    fields = filling.defn.page_fields(page, answers)
+    shown = filling.defn.as_shown(answers)  # the page as it was drawn
+    page = _page(filling.defn.pages(shown), n)
+    fields = filling.defn.page_fields(page, shown)
     posted = await ctx.request.form()
     data = {key: [str(v) for v in posted.getlist(key)] for key in posted if key.startswith("/")}
     result = parse_fields(fields, data, answers, ctx.locale)
@@ -182,7 +184,8 @@ def idempotency_key(draft_id: str, answers: dict[str, Any]) -> str:
 async def render_check(
     ctx: PageContext, filling: Filling, errors: list[tuple[str, str]], status: int = 200
 ) -> Response:
-    answers = visible_answers(filling.defn, filling.draft.answers)
+    shown = filling.defn.as_shown(filling.draft.answers)
+    answers = visible_answers(filling.defn, shown)
     gateway = filling.gateway
     sharing = await gateway.sharing(filling.form.slug, filling.draft.version)
     names = {a.code: a.name for a in await gateway.agencies()}
@@ -190,7 +193,7 @@ async def render_check(
         "check.html",
         status=status,
         filling=filling,
-        sections=sections(filling.defn, filling.draft.answers, ctx.t),
+        sections=sections(filling.defn, shown, ctx.t),
         receivers=receivers(sharing, filling.defn, names, ctx.t),
         summary=errors,
         key=idempotency_key(filling.draft.id, answers),
@@ -205,7 +208,7 @@ async def check(ctx: PageDep, draft_id: str) -> Response:
 
 def _link_errors(filling: Filling, errors: list[FieldError], locale: str) -> list[tuple[str, str]]:
     """Each API error as a link to the page (and the field) that can fix it."""
-    answers = filling.draft.answers
+    answers = filling.defn.as_shown(filling.draft.answers)
     fields = filling.defn.fields(answers)
     placed = {e.pointer: e for e in on_fields(errors, fields, locale, answers)}
     chosen = answering(fields, answers)
@@ -249,7 +252,8 @@ async def submit(
         if latest:
             return ctx.redirect(f"/applications/{latest}/confirmation")
         raise
-    answers = visible_answers(filling.defn, filling.draft.answers)
+    # What check your answers showed is what is sent (a saved "United States" as ``USA``).
+    answers = visible_answers(filling.defn, filling.defn.as_shown(filling.draft.answers))
     idem = idempotency_key(draft_id, answers)
     submission = None
     for attempt in range(4):
