@@ -7,16 +7,17 @@ then the service. They live in one place, ``Gateway._admit``, used both by the A
 point and by the fast path the gateway's own server offers (``Gateway.fast_path``: a
 complete request answered from callbacks, without a task or awaited receive and send);
 the answer's headers (``Gateway._head``), the problem answers and the access line and
-metrics (``Gateway._finish``) are shared the same way. The gateway's own endpoints are
-/healthz, /readyz, /metrics, /openapi.json and /docs."""
+metrics (``Gateway._finish``) are shared the same way. Just before forwarding, both paths
+check the service's cap of requests in flight and its breaker (``tellonce_gateway.breaker``:
+a 503 at once when either refuses). The gateway's own endpoints are /healthz, /readyz,
+/metrics, /openapi.json and /docs."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from functools import partial
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 import aiohttp
@@ -25,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Message, Receive, Scope, Send
 
 from tellonce_gateway.accesslog import AccessLog
+from tellonce_gateway.breaker import Breaker, counted
 from tellonce_gateway.clients import TrustedProxies
 from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
@@ -94,6 +96,16 @@ class Gateway:
                 name: make_pool(url, settings.connect_timeout, settings.keepalive_seconds)
                 for name, url in self.table.upstreams.items()
             }
+        self.breakers = {
+            name: Breaker(
+                name,
+                max_in_flight=settings.upstream_max_in_flight,
+                failures_to_open=settings.breaker_failures,
+                open_seconds=settings.breaker_open_seconds,
+            )
+            for name in self.table.upstreams
+        }
+        """Requests in flight to each service and its breaker (tellonce_gateway.breaker)."""
         self.metrics = RequestMetrics("gateway")
         self.access_log = AccessLog()
         self.openapi = OpenAPICache(
@@ -186,16 +198,22 @@ class Gateway:
                 body = await read_whole_body(receive, declared)
             else:
                 body = StreamedBody(receive, declared, declared)
-        await self._forward(exchange, route, body, send)
+        breaker = self.breakers[route.upstream]
+        # One comparison while the service is well (the cap); anything else asks the breaker.
+        trial = breaker.in_flight >= breaker.limit and breaker.admit()  # or raises the 503
+        forwarding = self._forwarding(exchange, route, body, send)
+        breaker.in_flight += 1
+        await counted(breaker, trial, forwarding)
 
     def fast_path(self, scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
         """The usual proxied request without a task (the gateway's own server calls this
         when a request is all in after one read): the same edge checks (:meth:`_admit`),
         then the request written to an idle pooled connection and a small answer written
         back from that connection's callback. Whatever cannot be done from a callback goes
-        on in a task with the same code as :meth:`_http`. Returns False, having done
-        nothing, for what it does not take: the gateway's own endpoints, a body to stream,
-        a token not verified recently, the aiohttp forwarder."""
+        on in a task with the same code as :meth:`_http`. A service at its cap of requests
+        in flight, or behind an open breaker, is answered 503 from here. Returns False,
+        having done nothing, for what it does not take: the gateway's own endpoints, a body
+        to stream, a token not verified recently, the aiohttp forwarder."""
         path: str = scope["path"]
         if self.pools is None or path in self.own:
             return False
@@ -215,19 +233,33 @@ class Gateway:
                 self._answer_now(exchange, cycle, 204, self.cors.preflight_headers(), b"")
                 return True
             pool = self.pools[route.upstream]
+            breaker = self.breakers[route.upstream]
+            trial = breaker.in_flight >= breaker.limit and breaker.admit()  # as in _serve
 
             def later(work: Work) -> None:
                 context = request_id_var.set(exchange.rid)
                 try:
                     send = self._sender(exchange, cast(Send, cycle.send), True)
-                    cycle.continue_in_task(self._guarded(exchange, work(send), send))
+                    forwarding = counted(breaker, trial, work(send))
+                    cycle.continue_in_task(self._guarded(exchange, forwarding, send))
                 finally:
                     request_id_var.reset(context)
 
+            def whole(status: int, out: list[tuple[bytes, bytes]], content: bytes) -> None:
+                breaker.in_flight -= 1  # the service answered: what counted() does after it
+                if breaker.failures:
+                    breaker.succeeded(trial)
+                self._answer_now(exchange, cycle, status, out, content)
+
             headers = exchange.upstream_headers
             method, target = exchange.method, exchange.target
-            whole = partial(self._answer_now, exchange, cycle)
-            forward_native_now(pool, route, method, target, headers, body or None, whole, later)
+            breaker.in_flight += 1  # until whole() or the task that later() starts
+            try:
+                forward_native_now(pool, route, method, target, headers, body or None, whole, later)
+            except BaseException:
+                breaker.in_flight -= 1  # neither was called
+                breaker.dropped(trial)
+                raise
         except Exception as exc:
             problem = self._problem_for(exchange, exc)
             if problem is not None:
@@ -302,18 +334,18 @@ class Gateway:
             headers.append((b"x-forwarded-host", exchange.host))
         return route
 
-    async def _forward(
+    def _forwarding(
         self,
         exchange: _Exchange,
         route: Route,
         body: bytes | StreamedBody | None,
         send: Send,
-    ) -> None:
+    ) -> Coroutine[Any, Any, int]:
+        """The forwarder's work for this request, to be awaited (through ``counted``)."""
         request = (route, exchange.method, exchange.target, exchange.upstream_headers, body, send)
         if self.pools is not None:
-            await forward_native(self.pools[route.upstream], *request)
-        else:
-            await forward_aiohttp(self.session, *request)
+            return forward_native(self.pools[route.upstream], *request)
+        return forward_aiohttp(self.session, *request)
 
     async def _own(
         self,

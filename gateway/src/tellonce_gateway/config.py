@@ -43,7 +43,20 @@ class Settings(ServiceSettings):
     """Per route prefix overrides of ``default_timeout`` (PDFs and the audit take longer)."""
 
     pool_limit: int = 512
-    """Connections kept open to all services together."""
+    """Connections kept open to all services together by the aiohttp forwarder. The native
+    one keeps up to 256 idle connections per service; those in use are bounded by
+    ``upstream_max_in_flight``."""
+    upstream_max_in_flight: int = Field(default=256, ge=1)
+    """Requests in flight to one service at a time (a connection each); one more is answered
+    503 with Retry-After at once, so a service that hangs cannot gather sockets and waiting
+    requests in the gateway without bound (docs/gateway.md, "Protecting services from one
+    another")."""
+    breaker_failures: int = Field(default=5, ge=1)
+    """Consecutive failures of a service (down, or silent past the route's timeout) that open
+    its breaker: the gateway then answers 503 without calling it."""
+    breaker_open_seconds: float = Field(default=5.0, gt=0)
+    """How long an open breaker refuses requests before one is let through to try the
+    service again."""
     keepalive_seconds: float = 4.0
     """Idle time after which a pooled connection is closed; below uvicorn's 5 s default so
     the gateway never reuses a connection the service is about to close."""

@@ -1,10 +1,10 @@
 """Gateway metrics beside the shared per-route ones (``tellonce_shared.metrics``): time to
-the service's answer and the service's failures, per upstream, and what the edge itself
-turned away."""
+the service's answer and the service's failures, per upstream, what the edge itself turned
+away, and each service's breaker (``tellonce_gateway.breaker``)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 UPSTREAM_LATENCY = Histogram(
     "tellonce_gateway_upstream_duration_seconds",
@@ -21,4 +21,20 @@ EDGE_REJECTIONS = Counter(
     "tellonce_gateway_rejections_total",
     "Requests the gateway answered itself without calling a service",
     ["reason"],
+)
+UPSTREAM_REFUSALS = Counter(
+    "tellonce_gateway_upstream_refusals_total",
+    "Requests answered 503 without calling the service: too many in flight to it "
+    "(in-flight), or its breaker open or trying it (breaker)",
+    ["upstream", "reason"],
+)
+BREAKER_STATE = Gauge(
+    "tellonce_gateway_breaker_state",
+    "State of the service's breaker: 0 closed, 1 open, 2 half-open (set on changes only)",
+    ["upstream"],
+)
+UPSTREAM_IN_FLIGHT = Gauge(
+    "tellonce_gateway_upstream_in_flight",
+    "Requests forwarded to the service and not over yet (read at the scrape, not kept per request)",
+    ["upstream"],
 )

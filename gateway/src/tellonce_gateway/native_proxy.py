@@ -16,7 +16,7 @@ from starlette.types import Send
 from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
-from tellonce_gateway.proxy import BadGateway, StreamedBody, UpstreamTimeout
+from tellonce_gateway.proxy import BadGateway, StreamedBody, UpstreamDown, UpstreamTimeout
 from tellonce_gateway.routes import Route
 from tellonce_gateway.server import BODY
 from tellonce_gateway.upstream_client import (
@@ -25,7 +25,7 @@ from tellonce_gateway.upstream_client import (
     UpstreamError,
     UpstreamPool,
 )
-from tellonce_shared.problems import Problem, ServiceUnavailable
+from tellonce_shared.problems import Problem
 
 log = logging.getLogger("tellonce.gateway.proxy")
 
@@ -305,10 +305,7 @@ async def _pass_answer(
 def _problem(exc: UpstreamError, upstream: str) -> Problem:
     UPSTREAM_ERRORS.labels(upstream, exc.kind).inc()
     if exc.kind == "down":
-        return ServiceUnavailable(
-            f"The {upstream} service is not answering; try again shortly.",
-            headers={"Retry-After": "5"},
-        )
+        return UpstreamDown(upstream)
     if exc.kind == "timeout":
         return UpstreamTimeout(f"The {upstream} service took too long to answer.")
     return BadGateway(f"The {upstream} service closed the connection without an answer.")

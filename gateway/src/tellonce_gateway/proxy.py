@@ -34,6 +34,17 @@ class UpstreamTimeout(Problem):
     status, slug, title = 504, "gateway-timeout", "Gateway timeout"
 
 
+class UpstreamDown(ServiceUnavailable):
+    """The service refused or did not accept a connection (both forwarders raise it, so the
+    breaker counts it as a failure, unlike the gateway's other 503s)."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(
+            f"The {upstream} service is not answering; try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+
+
 class ClientGone(Exception):
     """The client hung up while sending its body."""
 
@@ -199,10 +210,7 @@ def _problem_for(exc: Exception, upstream: str, body: bytes | StreamedBody | Non
         return exc
     if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
         UPSTREAM_ERRORS.labels(upstream, "down").inc()
-        return ServiceUnavailable(
-            f"The {upstream} service is not answering; try again shortly.",
-            headers={"Retry-After": "5"},
-        )
+        return UpstreamDown(upstream)
     if isinstance(exc, TimeoutError):
         UPSTREAM_ERRORS.labels(upstream, "timeout").inc()
         return UpstreamTimeout(f"The {upstream} service took too long to answer.")
