@@ -105,6 +105,25 @@ class FakeGateway:
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
+    def delivered(
+        self,
+        sid: str,
+        reference: str,
+        *,
+        erased_at: str | None = None,
+        owner: str = "r1",
+        full_name: str = "Ana Diaz",
+    ) -> None:
+        """A resident's SNAP application delivered to DSS (delivery ``d-<sid>``); with
+        ``erased_at``, its share was erased then under the retention rule."""
+        self.submissions[sid] = {
+            "id": sid, "reference": reference, "form": "snap", "version": 1,
+            "submitted_at": "2026-10-01T11:00:00Z", "status": "delivered", "owner": owner,
+            "deliveries": [], "timeline": [], "answers": {"fullName": full_name},
+        }  # fmt: skip
+        if erased_at is not None:
+            self.purged[f"d-{sid}"] = erased_at
+
     # -- helpers --------------------------------------------------------------------------
 
     def _who(self, request: httpx.Request) -> dict[str, Any] | None:

@@ -75,12 +75,13 @@ def chromium_tab(portal_url: str) -> Iterator[Any]:
 def with_an_erased_delivery(fake: FakeGateway) -> FakeGateway:
     """Another resident's application delivered to DSS whose answers were erased under the
     retention rule, so the inbox shows its marker and its page the notice."""
-    fake.submissions["s-erased"] = {
-        "id": "s-erased", "reference": "CT-2026-ERAS-ED01", "form": "snap", "version": 1,
-        "submitted_at": "2026-10-01T11:00:00Z", "status": "delivered", "owner": "r-other",
-        "deliveries": [], "timeline": [], "answers": {"fullName": "Bo Li"},
-    }  # fmt: skip
-    fake.purged["d-s-erased"] = "2026-11-01T03:00:00Z"
+    fake.delivered(
+        "s-erased",
+        "CT-2026-ERAS-ED01",
+        erased_at="2026-11-01T03:00:00Z",
+        owner="r-other",
+        full_name="Bo Li",
+    )
     return fake
 
 

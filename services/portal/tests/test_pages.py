@@ -404,12 +404,7 @@ async def test_staff_manage_webhook_endpoints_and_replay_dead_letters(
 async def test_an_erased_share_shows_a_notice_not_an_empty_answers_table(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:
-    fake.submissions["s1"] = {
-        "id": "s1", "reference": "CT-2026-AAAA-BBBB", "form": "snap", "version": 1,
-        "submitted_at": "2026-10-01T11:00:00Z", "status": "delivered", "owner": "r1",
-        "deliveries": [], "timeline": [], "answers": {"fullName": "Ana Diaz"},
-    }  # fmt: skip
-    fake.purged["d-s1"] = "2026-11-01T03:00:00Z"
+    fake.delivered("s1", "CT-2026-AAAA-BBBB", erased_at="2026-11-01T03:00:00Z")
     await sign_in(browser, "staff@dss.demo.gov")
     view = await browser.get("/inbox/d-s1")
     assert view.status_code == 200
@@ -433,13 +428,8 @@ def inbox_row(page: str, reference: str) -> str:
 async def test_the_inbox_marks_deliveries_whose_answers_were_erased(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:
-    for sid, reference in (("s1", "CT-2026-ERAS-ED01"), ("s2", "CT-2026-HELD-0002")):
-        fake.submissions[sid] = {
-            "id": sid, "reference": reference, "form": "snap", "version": 1,
-            "submitted_at": "2026-10-01T11:00:00Z", "status": "delivered", "owner": "r1",
-            "deliveries": [], "timeline": [], "answers": {"fullName": "Ana Diaz"},
-        }  # fmt: skip
-    fake.purged["d-s1"] = "2026-11-01T03:00:00Z"
+    fake.delivered("s1", "CT-2026-ERAS-ED01", erased_at="2026-11-01T03:00:00Z")
+    fake.delivered("s2", "CT-2026-HELD-0002")
     await sign_in(browser, "staff@dss.demo.gov")
     inbox = await browser.get("/inbox")
     assert inbox.status_code == 200

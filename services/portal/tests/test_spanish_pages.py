@@ -263,12 +263,7 @@ async def test_webhooks_and_failed_deliveries_in_spanish(
 async def test_inbox_with_an_erased_delivery_in_spanish(
     browser: httpx.AsyncClient, fake: Gateway
 ) -> None:
-    fake.submissions["s1"] = {
-        "id": "s1", "reference": "CT-2026-ERAS-ED01", "form": "snap", "version": 1,
-        "submitted_at": "2026-10-01T11:00:00Z", "status": "delivered", "owner": "r1",
-        "deliveries": [], "timeline": [], "answers": {"fullName": "Ana Diaz"},
-    }  # fmt: skip
-    fake.purged["d-s1"] = "2026-11-01T03:00:00Z"
+    fake.delivered("s1", "CT-2026-ERAS-ED01", erased_at="2026-11-01T03:00:00Z")
     await in_spanish_as(browser, "staff@dss.demo.gov")
     page = await browser.get("/inbox")
     assert page.status_code == 200
