@@ -6,13 +6,18 @@ called from a thread while an event loop runs elsewhere."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, create_engine, pool
+from sqlalchemy import MetaData, create_engine, pool, text
 
 from tellonce_shared.db import ensure_sqlite_dir
+
+MIGRATION_LOCK = 7_415_020_261_126
+"""The PostgreSQL advisory lock key a migration run holds (per database)."""
+LOCK_POLL_SECONDS = 0.2
 
 
 def sync_url(url: str) -> str:
@@ -38,6 +43,18 @@ def run_env(metadata: MetaData, default_url: str) -> None:
         return
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # One runner at a time per database (a Job retried while its first pod still
+            # runs, two replicas migrating at start-up): the second waits, then finds the
+            # work done. A session lock, so it outlasts the commits of a migration that
+            # builds an index CONCURRENTLY; it ends with the connection. Tried, not waited
+            # for: a runner waiting inside a statement holds a snapshot, which a concurrent
+            # index build of the other runner would wait for in turn (a deadlock).
+            lock = text("SELECT pg_try_advisory_lock(:key)")
+            while not connection.execute(lock, {"key": MIGRATION_LOCK}).scalar():
+                connection.commit()
+                time.sleep(LOCK_POLL_SECONDS)
+            connection.commit()
         context.configure(
             connection=connection,
             target_metadata=metadata,

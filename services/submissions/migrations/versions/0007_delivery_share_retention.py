@@ -19,13 +19,12 @@ INDEX = 'ix_deliveries_share_held'
 
 
 def upgrade() -> None:
-    columns = {c['name'] for c in sa.inspect(op.get_bind()).get_columns('deliveries')}
-    if 'share_purged_at' not in columns:  # there already when a failed index build is re-run
+    context = op.get_context()
+    if context.dialect.name != 'postgresql':
         with op.batch_alter_table('deliveries') as batch_op:
             batch_op.add_column(
                 sa.Column('share_purged_at', sa.DateTime(timezone=True), nullable=True)
             )
-    if op.get_context().dialect.name != 'postgresql':
         op.create_index(
             INDEX,
             'deliveries',
@@ -38,19 +37,15 @@ def upgrade() -> None:
     # plain CREATE INDEX would hold their writes for the whole build. CONCURRENTLY does not,
     # but cannot run in a transaction, so the work so far is committed first (adding a
     # nullable column is instant) while alembic still records 0006. A concurrent build that
-    # failed leaves an INVALID index of that name behind: running the upgrade again finds the
-    # column there, drops that index and builds it anew.
-    with op.get_context().autocommit_block():
-        bind = op.get_bind()
-        invalid = bind.execute(
-            sa.text(
-                'SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid '
-                'WHERE c.relname = :name AND NOT i.indisvalid'
-            ),
-            {'name': INDEX},
-        ).first()
-        if invalid:
-            op.drop_index(INDEX, table_name='deliveries', postgresql_concurrently=True)
+    # failed leaves an INVALID index of that name behind: running the upgrade again keeps the
+    # column (IF NOT EXISTS), drops that index and builds it anew. (Offline, `--sql`, the
+    # statements are written out without the checks.)
+    op.execute(
+        'ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS share_purged_at TIMESTAMP WITH TIME ZONE'
+    )
+    with context.autocommit_block():
+        if not context.as_sql:
+            _drop_a_failed_build()
         op.create_index(
             INDEX,
             'deliveries',
@@ -62,11 +57,43 @@ def upgrade() -> None:
         )
 
 
+def _drop_a_failed_build() -> None:
+    """Drop the index an earlier concurrent build left INVALID; refuse while a build of it is
+    still running (a migration pod killed mid-build leaves its server process building)."""
+    bind = op.get_bind()
+    invalid = bind.execute(
+        sa.text(
+            'SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid '
+            "WHERE c.relname = :name AND i.indrelid = to_regclass('deliveries') "
+            'AND NOT i.indisvalid'
+        ),
+        {'name': INDEX},
+    ).first()
+    if not invalid:
+        return
+    building = bind.execute(
+        sa.text(
+            'SELECT p.pid FROM pg_stat_progress_create_index p JOIN pg_class c '
+            "ON c.oid = p.index_relid WHERE c.relname = :name AND p.relid = to_regclass('deliveries')"
+        ),
+        {'name': INDEX},
+    ).scalar()
+    if building is not None:
+        raise RuntimeError(
+            f'the index {INDEX} is still being built by server process {building}: wait for '
+            f'it (pg_stat_progress_create_index) or stop it (SELECT pg_cancel_backend({building})), '
+            'then run the upgrade again'
+        )
+    op.drop_index(INDEX, table_name='deliveries', postgresql_concurrently=True)
+
+
 def downgrade() -> None:
     # Without the marker an erased delivery could not be told from one holding its answers:
     # the older code would list it with empty answers and replay it to send nothing. The
     # older code runs on this schema as it is (the column is extra to it): roll the code
     # back, not this migration, once any share has been erased.
+    if op.get_context().as_sql:
+        raise RuntimeError('0007 checks the data before going down: run it online, not with --sql')
     erased = op.get_bind().execute(
         sa.text('SELECT count(*) FROM deliveries WHERE share_purged_at IS NOT NULL')
     ).scalar()

@@ -3,14 +3,18 @@ models match the migrations (no autogenerate diff on our tables)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, create_engine, event, inspect, text
 
-from tellonce_shared.migrations import sync_url, upgrade
+from tellonce_shared.migrations import alembic_config, sync_url, upgrade
 from tellonce_shared.testing import create_database, drop_database, migration_diff
 from tellonce_submissions.models import Base
 
@@ -135,3 +139,37 @@ def test_an_upgrade_whose_index_build_failed_can_be_run_again(empty_database: st
     assert index is not None
     assert index[1] is True
     assert index[0].endswith("(status, created_at) WHERE (share_purged_at IS NULL)")
+
+
+def test_the_migrations_can_be_written_out_as_sql(capsys: pytest.CaptureFixture[str]) -> None:
+    """`alembic upgrade head --sql` on PostgreSQL (for a DBA who applies the SQL by hand)
+    renders every migration, 0007's concurrent index build included, without a database."""
+    url = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    command.upgrade(alembic_config(SERVICE_DIR, url), "head", sql=True)
+    out = capsys.readouterr().out
+    assert "ADD COLUMN IF NOT EXISTS share_purged_at" in out
+    assert f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {SHARE_INDEX}" in out
+
+
+def test_two_runners_at_once_take_turns(empty_database: str) -> None:
+    """Two upgrades of one empty database at the same moment, each its own process (a Job
+    retried while its first pod still runs): the advisory lock makes the second wait and
+    then find the work done."""
+    code = (
+        "import sys, time; from pathlib import Path; "
+        "from tellonce_shared.migrations import upgrade; "
+        "time.sleep(max(0.0, float(sys.argv[3]) - time.time())); "  # both start together
+        "upgrade(Path(sys.argv[1]), sys.argv[2])"
+    )
+    at = str(time.time() + 4)
+    runners = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(SERVICE_DIR), empty_database, at],
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    failures = [r.stderr.read().decode()[-600:] for r in runners if r.wait(120) != 0 and r.stderr]
+    assert failures == []
+    assert _share_index(empty_database) is not None
+    assert _fanout_diffs(empty_database) == []
