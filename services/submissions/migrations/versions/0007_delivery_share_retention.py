@@ -40,6 +40,11 @@ def upgrade() -> None:
     # failed leaves an INVALID index of that name behind: running the upgrade again keeps the
     # column (IF NOT EXISTS), drops that index and builds it anew. (Offline, `--sql`, the
     # statements are written out without the checks.)
+    if not context.as_sql:
+        _refuse_while_building()
+    # The ALTER needs a moment's exclusive lock: waiting long for it would queue every
+    # worker's write behind it, so it gives up after a few seconds instead (run it again).
+    op.execute("SET LOCAL lock_timeout = '5s'")
     op.execute(
         'ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS share_purged_at TIMESTAMP WITH TIME ZONE'
     )
@@ -57,21 +62,10 @@ def upgrade() -> None:
         )
 
 
-def _drop_a_failed_build() -> None:
-    """Drop the index an earlier concurrent build left INVALID; refuse while a build of it is
-    still running (a migration pod killed mid-build leaves its server process building)."""
-    bind = op.get_bind()
-    invalid = bind.execute(
-        sa.text(
-            'SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid '
-            "WHERE c.relname = :name AND i.indrelid = to_regclass('deliveries') "
-            'AND NOT i.indisvalid'
-        ),
-        {'name': INDEX},
-    ).first()
-    if not invalid:
-        return
-    building = bind.execute(
+def _refuse_while_building() -> None:
+    """A migration pod killed mid-build leaves its server process building the index: wait
+    for it or stop it rather than queue behind it (or drop what it is building)."""
+    building = op.get_bind().execute(
         sa.text(
             'SELECT p.pid FROM pg_stat_progress_create_index p JOIN pg_class c '
             "ON c.oid = p.index_relid WHERE c.relname = :name AND p.relid = to_regclass('deliveries')"
@@ -84,7 +78,21 @@ def _drop_a_failed_build() -> None:
             f'it (pg_stat_progress_create_index) or stop it (SELECT pg_cancel_backend({building})), '
             'then run the upgrade again'
         )
-    op.drop_index(INDEX, table_name='deliveries', postgresql_concurrently=True)
+
+
+def _drop_a_failed_build() -> None:
+    """Drop the index an earlier concurrent build left INVALID (no build of it is running:
+    checked before the ALTER, whose lock a running build would have held up)."""
+    invalid = op.get_bind().execute(
+        sa.text(
+            'SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid '
+            "WHERE c.relname = :name AND i.indrelid = to_regclass('deliveries') "
+            'AND NOT i.indisvalid'
+        ),
+        {'name': INDEX},
+    ).first()
+    if invalid:
+        op.drop_index(INDEX, table_name='deliveries', postgresql_concurrently=True)
 
 
 def downgrade() -> None:

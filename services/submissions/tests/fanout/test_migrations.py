@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,58 @@ def test_two_runners_at_once_take_turns(empty_database: str) -> None:
     assert failures == []
     assert _share_index(empty_database) is not None
     assert _fanout_diffs(empty_database) == []
+
+
+def test_an_upgrade_refuses_while_another_process_still_builds_the_index(
+    empty_database: str,
+) -> None:
+    """A migration pod killed mid-build leaves its server process building: a re-run names
+    that process at once instead of queueing its ALTER behind the build (which would hold up
+    every worker's write) or dropping what is being built."""
+    upgrade(SERVICE_DIR, empty_database)
+    engine = create_engine(sync_url(empty_database), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f"DROP INDEX {SHARE_INDEX}"))
+            conn.execute(text("UPDATE alembic_version SET version_num = '0006_measure_durations'"))
+        holder = engine.connect().execution_options(isolation_level="REPEATABLE READ")
+        builder = engine.connect()
+        build = threading.Thread(
+            target=builder.execute,
+            args=(
+                text(
+                    f"CREATE INDEX CONCURRENTLY {SHARE_INDEX} ON deliveries (status, created_at) "
+                    "WHERE share_purged_at IS NULL"
+                ),
+            ),
+        )
+        try:
+            holder.begin()
+            holder.execute(text("SELECT count(*) FROM deliveries"))  # a snapshot to wait on
+            build.start()
+            with engine.connect() as conn:
+                probe = text("SELECT count(*) FROM pg_stat_progress_create_index")
+                eventually_true(lambda: conn.execute(probe).scalar() == 1)
+            with pytest.raises(RuntimeError, match="still being built by server process"):
+                upgrade(SERVICE_DIR, empty_database)
+        finally:
+            holder.rollback()
+            holder.close()
+            if build.ident is not None:  # started
+                build.join(30)
+            builder.close()
+    finally:
+        engine.dispose()
+    upgrade(SERVICE_DIR, empty_database)  # the build finished: nothing left to do but stamp
+    assert _share_index(empty_database) == (
+        f"CREATE INDEX {SHARE_INDEX} ON public.deliveries USING btree (status, created_at) "
+        "WHERE (share_purged_at IS NULL)",
+        True,
+    )
+
+
+def eventually_true(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "the build never showed in the progress view"
+        time.sleep(0.05)
