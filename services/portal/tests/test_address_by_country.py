@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from tellonce_portal.forms.schema import FormDefinition
 
 from .fake_gateway import FakeGateway, portal_browser
 from .test_pages import csrf_of, post, sign_in
@@ -371,7 +373,11 @@ async def test_an_old_draft_gets_the_pages_of_the_country_it_names() -> None:
         wrong = await post(browser, tax_page, {"/taxNumber": "12"})
         assert wrong.status_code == 422, "the same page again, with its error"
         assert "Your US tax number" in wrong.text
-        assert fake.drafts[draft_id]["answers"] == {**answers, "taxNumber": "12"}
+        assert fake.drafts[draft_id]["answers"] == {
+            "fullName": "Ana Diaz", "homeAddress": {**OLD_ADDRESS, "country": "USA"},
+            "taxNumber": "12",
+        }, "saving any page stores the country as the pages showed it"  # fmt: skip
+        fake.drafts[draft_id]["answers"] = {**answers, "taxNumber": "12"}  # the name again
         check = await browser.get(f"/drafts/{draft_id}/check")
         key = check.text.split('name="key" value="')[1].split('"')[0]
         refused = await browser.post(
@@ -382,4 +388,109 @@ async def test_an_old_draft_gets_the_pages_of_the_country_it_names() -> None:
         assert f'href="{tax_page}?check=1#f-taxNumber"' in refused.text, "linked to its page"
         saved = await post(browser, tax_page, {"/taxNumber": "123456789"})
         assert saved.status_code == 303
-        assert fake.drafts[draft_id]["answers"]["homeAddress"] == OLD_ADDRESS
+        assert saved.headers["location"] == f"/drafts/{draft_id}/check"
+        assert fake.drafts[draft_id]["answers"]["homeAddress"] == {**OLD_ADDRESS, "country": "USA"}
+
+
+def _with(**extra: Any) -> dict[str, Any]:
+    """``SCHEMA`` with more free-text questions (``extra``: name -> schema)."""
+    return {**SCHEMA, "properties": {**SCHEMA["properties"], **extra}}
+
+
+MORE_PAGE = {"id": "more", "title": "More about you", "fields": ["/nickname"]}
+LAST_PAGE = {"id": "last", "title": "Last bits", "fields": ["/motto"]}
+
+
+async def test_continue_after_the_page_shown_only_for_the_country_an_old_draft_names() -> None:
+    """you / tax (USA only) / more: Continue on tax goes to "more" (read with the stored name,
+    tax would be the last page and "more" skipped)."""
+    ui = {**US_ONLY_UI, "pages": [*US_ONLY_UI["pages"], MORE_PAGE]}
+    schema = _with(taxNumber={"type": "string", "pattern": "^[0-9]{9}$"},
+                   nickname={"type": "string"})  # fmt: skip
+    fake = FakeGateway(schema=schema, ui=ui)
+    async with portal_browser(fake.transport()) as browser:
+        _, draft_id = await start(browser)
+        fake.drafts[draft_id]["answers"] = {"fullName": "Ana Diaz",
+                                            "homeAddress": dict(OLD_ADDRESS)}  # fmt: skip
+        assert "Your US tax number" in (await browser.get(f"/drafts/{draft_id}/pages/2")).text
+        assert "More about you" in (await browser.get(f"/drafts/{draft_id}/pages/3")).text
+        saved = await post(browser, f"/drafts/{draft_id}/pages/2", {"/taxNumber": "123456789"})
+        assert saved.status_code == 303
+        assert saved.headers["location"] == f"/drafts/{draft_id}/pages/3", "more is not skipped"
+        stored = fake.drafts[draft_id]["answers"]
+        assert stored["homeAddress"] == {**OLD_ADDRESS, "country": "USA"}
+        assert stored["taxNumber"] == "123456789"
+
+
+async def test_continue_on_the_page_after_it_moves_on_instead_of_looping() -> None:
+    """you / tax (USA only) / more / last: Continue on "more" (page 3) goes to "last" (page
+    4); read with the stored name, "more" is page 2, so it went to page 3, itself, again and
+    again."""
+    ui = {**US_ONLY_UI, "pages": [*US_ONLY_UI["pages"], MORE_PAGE, LAST_PAGE]}
+    schema = _with(taxNumber={"type": "string"}, nickname={"type": "string"},
+                   motto={"type": "string"})  # fmt: skip
+    fake = FakeGateway(schema=schema, ui=ui)
+    async with portal_browser(fake.transport()) as browser:
+        _, draft_id = await start(browser)
+        fake.drafts[draft_id]["answers"] = {"fullName": "Ana Diaz",
+                                            "homeAddress": dict(OLD_ADDRESS)}  # fmt: skip
+        more = f"/drafts/{draft_id}/pages/3"
+        assert "More about you" in (await browser.get(more)).text
+        saved = await post(browser, more, {"/nickname": "Ana"})
+        assert saved.status_code == 303
+        assert saved.headers["location"] == f"/drafts/{draft_id}/pages/4"
+        last = await browser.get(saved.headers["location"])
+        assert "Last bits" in last.text
+        assert 'href="/drafts/' + draft_id + '/pages/3"' in last.text, "Back is 'more'"
+        done = await post(browser, saved.headers["location"], {"/motto": "Onward"})
+        assert done.headers["location"] == f"/drafts/{draft_id}/check"
+        assert fake.drafts[draft_id]["answers"] == {
+            "fullName": "Ana Diaz", "homeAddress": {**OLD_ADDRESS, "country": "USA"},
+            "nickname": "Ana", "motto": "Onward",
+        }  # fmt: skip
+
+
+async def test_each_request_reads_the_draft_as_shown_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``as_shown`` runs on the event loop for every page of a draft: once per request, its
+    result handed on (to ``render_page``, ``render_check``, the error links)."""
+    calls = 0
+    real = FormDefinition.as_shown
+
+    def counting(self: FormDefinition, answers: dict[str, Any]) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        return real(self, answers)
+
+    monkeypatch.setattr(FormDefinition, "as_shown", counting)
+    schema = _with(taxNumber={"type": "string", "pattern": "^[0-9]{9}$"})
+    fake = FakeGateway(schema=schema, ui=US_ONLY_UI)
+    async with portal_browser(fake.transport()) as browser:
+        _, draft_id = await start(browser)
+        fake.drafts[draft_id]["answers"] = {"fullName": "Ana Diaz", "taxNumber": "12",
+                                            "homeAddress": dict(OLD_ADDRESS)}  # fmt: skip
+        tax_page = f"/drafts/{draft_id}/pages/2"
+
+        async def once(expected: int, sent: Awaitable[httpx.Response]) -> httpx.Response:
+            nonlocal calls
+            calls = 0
+            response = await sent
+            assert response.status_code == expected
+            assert calls == 1, f"{response.request.method} {response.request.url.path}"
+            return response
+
+        await once(200, browser.get(tax_page))
+        await once(200, browser.get(f"{tax_page}?check=1"))
+        check = await once(200, browser.get(f"/drafts/{draft_id}/check"))
+        form = {"csrf_token": csrf_of(check.text), "form": "snap",
+                "key": check.text.split('name="key" value="')[1].split('"')[0]}  # fmt: skip
+        refused = await once(422, browser.post(f"/drafts/{draft_id}/submit", data=form))
+        assert f'href="{tax_page}?check=1#f-taxNumber"' in refused.text
+        token = form["csrf_token"]
+        await once(422, browser.post(tax_page, data={"/taxNumber": "12", "csrf_token": token}))
+        valid = {"/taxNumber": "123456789", "csrf_token": token}
+        assert (await once(303, browser.post(tax_page, data=valid))).headers["location"] == (
+            f"/drafts/{draft_id}/check"
+        )
+        check = await once(200, browser.get(f"/drafts/{draft_id}/check"))
+        form["key"] = check.text.split('name="key" value="')[1].split('"')[0]
+        await once(303, browser.post(f"/drafts/{draft_id}/submit", data=form))

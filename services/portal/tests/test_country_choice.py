@@ -5,11 +5,13 @@ stored as its code and so selects that country's questions."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tellonce_portal.forms.model import OTHER_CHOICE, Field
+from tellonce_portal.forms import pointers
+from tellonce_portal.forms.model import OTHER_CHOICE, Field, with_listed_choices
 from tellonce_portal.forms.parse import parse_fields
 from tellonce_portal.forms.render import FieldState, error_summary, render_fields
 from tellonce_portal.forms.schema import FormDefinition
@@ -17,7 +19,7 @@ from tellonce_portal.forms.summary import rows_for
 from tellonce_portal.i18n import Translator
 from tellonce_portal.templating import environment
 
-from .test_forms import DATA, load, scrape
+from .test_forms import DATA, SCHEMAS, load, scrape
 
 ADDRESS = "/veteranAddress"
 COUNTRY = "/veteranAddress/country"
@@ -243,6 +245,90 @@ def test_an_old_draft_naming_a_listed_country_is_summed_up_on_that_countrys_ques
     assert defn.as_shown({"veteranAddress": {"country": "France"}}) == {
         "veteranAddress": {"country": "France"}
     }, "a name that is no listed country stays another country"
+
+
+def _sample(defn: FormDefinition, node: Any, depth: int = 0) -> Any:
+    """An answer for every question of ``node``: the first listed value, "x", two items in
+    each list."""
+    norm, _ = defn.normalize(node)
+    if depth > 8:
+        return None
+    if norm.get("enum"):
+        return norm["enum"][0]
+    kind = norm.get("type")
+    if kind == "object":
+        out = {name: _sample(defn, sub, depth + 1) for name, sub in
+               (norm.get("properties") or {}).items()}  # fmt: skip
+        return {name: value for name, value in out.items() if value is not None}
+    if kind == "array":
+        item = _sample(defn, norm.get("items") or {}, depth + 1)
+        return [item, item] if item is not None else []
+    return {"string": "x", "boolean": True, "integer": 1, "number": 1}.get(str(kind))
+
+
+NAMES = ["United States", "  canada", "France", "MEX", "méxico"]
+"""Two names of listed countries, a country not listed, a code already listed, a name with
+an accent and lower case."""
+
+
+@pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name)
+def test_as_shown_reads_each_forms_countries_as_its_built_questions_do(path: Path) -> None:
+    """``as_shown`` looks the choices up from a list made once per form (list items
+    included) instead of the questions built for the answers: both read alike."""
+    defn = FormDefinition(load(path))
+    answers: dict[str, Any] = _sample(defn, defn.schema)
+    choices = [f for top in defn.fields(answers) for f in top.walk() if f.other is not None]
+    for i, choice in enumerate(choices):
+        pointers.set_value(answers, choice.pointer, NAMES[i % len(NAMES)])
+    expected = with_listed_choices(defn.fields(answers), answers)
+    shown = FormDefinition(load(path)).as_shown(answers)
+    assert shown == expected
+    assert (shown is answers) == (shown == answers), "a copy only when something is read"
+    if any(pointers.get(answers, c.pointer) in NAMES[:2] for c in choices):
+        assert shown != answers, "a listed country's name is read as that country"
+    assert defn.as_shown(shown) is shown, "answers so read need nothing more"
+    in_lists = [c for c in choices if any(part.isdigit() for part in pointers.split(c.pointer))]
+    if path.name == "5655-schema.json":
+        assert len(in_lists) == 4, "two items of each of two lists"
+
+
+def test_answers_that_need_no_reading_are_returned_without_building_a_question(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every request of a draft reads its answers through ``as_shown``: for answers that
+    hold no listed country's name (every new draft) it returns them as they are, without
+    building the form's questions for them; the choices it looks up are found once per
+    definition, building only the parts that may hold one."""
+    built = 0
+    real_build = FormDefinition._build
+
+    def counting(self: FormDefinition, *args: Any, **kwargs: Any) -> Any:
+        nonlocal built
+        built += 1
+        return real_build(self, *args, **kwargs)
+
+    defn = FormDefinition(load(DATA / "5655-schema.json"))
+    answers: dict[str, Any] = _sample(defn, defn.schema)
+    answers["personalData"]["address"] = {"country": "USA", "city": "x"}
+    answers["personalData"]["employmentHistory"][1]["employerAddress"] = {"country": "Peru"}
+    monkeypatch.setattr(FormDefinition, "_build", counting)
+    defn.fields(answers)
+    whole_form = built
+    monkeypatch.setattr(FormDefinition, "fields", lambda *_: pytest.fail("fields built"))
+    defn = FormDefinition(defn.schema)
+    defn.pages(answers)  # as every request does: the page split builds the form's sections
+    built = 0
+    assert defn.as_shown(answers) is answers
+    assert 0 < built < whole_form / 4, "the first time, an item of the lists with addresses"
+    built = 0
+    assert defn.as_shown(answers) is answers
+    assert defn.as_shown({}) == {}
+    assert built == 0, "nothing built again for the same form"
+    no_choice = FormDefinition(load(DATA / "21-686C-schema.json"))
+    sample = _sample(no_choice, no_choice.schema)
+    built = 0
+    assert no_choice.as_shown(sample) is sample
+    assert built == 0, "a form whose schema says no 'not' has no such choice: nothing built"
 
 
 # -- which discriminators -----------------------------------------------------------------

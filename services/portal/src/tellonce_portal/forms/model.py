@@ -199,17 +199,26 @@ def with_listed_choices(fields: Iterable[Field], answers: dict[str, Any]) -> dic
     out = answers
     for top in fields:
         for f in top.walk():
-            current = pointers.get(out, f.pointer)
-            if f.other is None or not isinstance(current, str):
-                continue
-            listed = f.other.listed(current)
-            option = next((o for o in f.options if o.html_value == listed), None)
-            if option is None or option.value == current:
+            option = listed_option(f, pointers.get(out, f.pointer))
+            if option is None:
                 continue
             if out is answers:
                 out = copy.deepcopy(answers)
             pointers.set_value(out, f.pointer, option.value)
     return out
+
+
+def listed_option(f: Field, current: Any) -> Option | None:
+    """The option that ``current``, a saved answer to ``f``, names when it is not already
+    that option's value: "United States" (or "united states", "USA " ...) for ``USA`` on a
+    choice with "Another country"; None on any other question or answer."""
+    if f.other is None or not isinstance(current, str):
+        return None
+    listed = f.other.listed(current)
+    option = next((o for o in f.options if o.html_value == listed), None)
+    if option is None or option.value == current:
+        return None
+    return option
 
 
 def html_id(pointer: str) -> str:

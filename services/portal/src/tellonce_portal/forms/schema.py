@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,8 @@ from tellonce_portal.forms.model import (
     OtherChoice,
     Page,
     encode_value,
+    listed_option,
     variant_name,
-    with_listed_choices,
 )
 from tellonce_portal.forms.validate import lower_first
 from tellonce_portal.i18n import Translator
@@ -153,6 +154,12 @@ class FormDefinition:
         if ui_title and ui_title[1] is None and (locale != "en" or not title):
             title = ui_title[0]
         self.title = title or str(schema.get("title") or "")
+        # Worked out once per definition (they do not depend on the answers): the pages and
+        # the choices with "Another country".
+        self._all_pages: list[Page] | None = None
+        self._split_from: list[Field] | None = None
+        """The fields (for no answers) an automatic page split was made from."""
+        self._listed_choices: tuple[ListedChoice, ...] | None = None
 
     # -- schema normalisation -------------------------------------------------------------
 
@@ -272,6 +279,14 @@ class FormDefinition:
 
     def field_for(self, pointer: str, answers: dict[str, Any]) -> Field | None:
         """The concrete field for a top-level (or deeper, schema-path) pointer."""
+        found = self._schema_for(pointer)
+        if found is None:
+            return None
+        node, name, required = found
+        return self._build(node, pointer, name, required, answers, 0)
+
+    def _schema_for(self, pointer: str) -> tuple[Any, str, bool] | None:
+        """The schema of the answer at ``pointer``, its name and whether it is required."""
         parts = pointers.split(pointer)
         node: Any = self.schema
         required: list[str] = []
@@ -287,7 +302,7 @@ class FormDefinition:
             required = list(norm.get("required") or [])
             node = props[part]
         name = parts[-1] if parts else ""
-        return self._build(node, pointer, name, name in required, answers, 0)
+        return node, name, name in required
 
     def _build(
         self,
@@ -600,24 +615,28 @@ class FormDefinition:
         return [p for p in self.all_pages() if p.condition is None or p.condition.met(answers)]
 
     def all_pages(self) -> list[Page]:
-        if self.ui.pages:
-            out = []
-            for i, raw in enumerate(self.ui.pages):
-                if not isinstance(raw, dict):
-                    continue
-                title = _localized(raw.get("title"), self.locale)
-                fields = [_as_pointer(p) for p in raw.get("fields") or [] if isinstance(p, str)]
-                out.append(
-                    Page(
-                        id=str(raw.get("id") or f"page-{i + 1}"),
-                        title=title[0] if title else f"{self.title} ({i + 1})",
-                        pointers=fields,
-                        condition=Condition.parse(raw.get("show_if")),
-                    )
+        """Every page, whatever the answers (worked out once: an automatic page split builds
+        the whole form)."""
+        if self._all_pages is None:
+            self._all_pages = self._ui_pages() or self._auto_pages()
+        return list(self._all_pages)
+
+    def _ui_pages(self) -> list[Page]:
+        out: list[Page] = []
+        for i, raw in enumerate(self.ui.pages):
+            if not isinstance(raw, dict):
+                continue
+            title = _localized(raw.get("title"), self.locale)
+            fields = [_as_pointer(p) for p in raw.get("fields") or [] if isinstance(p, str)]
+            out.append(
+                Page(
+                    id=str(raw.get("id") or f"page-{i + 1}"),
+                    title=title[0] if title else f"{self.title} ({i + 1})",
+                    pointers=fields,
+                    condition=Condition.parse(raw.get("show_if")),
                 )
-            if out:
-                return out
-        return self._auto_pages()
+            )
+        return out
 
     def _auto_pages(self) -> list[Page]:
         """One page per section (object or list) and short runs of single questions; a short
@@ -633,6 +652,7 @@ class FormDefinition:
                 continue
             tops.extend(_split_big(built))
             total += max(1, _question_count(built))
+        self._split_from = tops
         if not tops:
             return []
         if total <= SINGLE_PAGE_LEAVES:
@@ -682,9 +702,97 @@ class FormDefinition:
         """The answers as the pages and check your answers show them: a saved answer naming a
         listed choice (a draft from before the country was a choice, holding "United
         States") as that choice (``USA``), so its questions (the US state list) are the ones
-        asked and summed up. ``answers`` is not changed: the draft keeps the name until the
-        resident saves that page."""
-        return with_listed_choices(self.fields(answers), answers)
+        asked and summed up. ``answers`` is not changed: a copy is returned when something
+        is read differently, else ``answers`` itself.
+
+        Cheap, as every request of a draft reads its answers through it: no field is built
+        for the answers; only the choices with "Another country" (found once per
+        definition, :meth:`listed_choices`) are looked up in them."""
+        out = answers
+        for choice in self.listed_choices():
+            for pointer, current in choice.found_in(answers):
+                option = listed_option(choice.field, current)
+                if option is None:
+                    continue
+                if out is answers:
+                    out = copy.deepcopy(answers)
+                pointers.set_value(out, pointer, option.value)
+        return out
+
+    def listed_choices(self) -> tuple[ListedChoice, ...]:
+        """Every choice with "Another country" the form asks, on any page and in any item of
+        a list. Worked out once per definition, building only the parts of the form whose
+        schema says ``not`` (:meth:`_may_offer_other`) for no answers, and one item of each
+        list that may hold one (with an automatic page split, the fields it was made from):
+        nothing at all for a form without such a choice (21-526EZ, 21-686C)."""
+        if self._listed_choices is None:
+            found: dict[tuple[str | None, ...], ListedChoice] = {}
+            if self._may_offer_other(self.schema):
+                for top in self._page_fields_that_may_offer_other():
+                    self._find_listed_choices(top, frozenset(), found, 0)
+            self._listed_choices = tuple(found.values())
+        return self._listed_choices
+
+    def _page_fields_that_may_offer_other(self) -> list[Field]:
+        pages = self.all_pages()
+        if self._split_from is not None:
+            return self._split_from  # built already, to split the pages
+        return [
+            built
+            for page in pages
+            for pointer in page.pointers
+            if (built := self._built_if_it_may_offer_other(pointer)) is not None
+        ]
+
+    def _built_if_it_may_offer_other(self, pointer: str) -> Field | None:
+        found = self._schema_for(pointer)
+        if found is None or not self._may_offer_other(found[0]):
+            return None
+        node, name, required = found
+        return self._build(node, pointer, name, required, {}, 0)
+
+    def _find_listed_choices(
+        self,
+        top: Field,
+        items: frozenset[int],
+        found: dict[tuple[str | None, ...], ListedChoice],
+        depth: int,
+    ) -> None:
+        """``items``: the positions in ``top``'s pointers that are a list's item index."""
+        for f in top.walk():
+            if f.other is not None:
+                parts = pointers.split(f.pointer)
+                path = tuple(None if i in items else part for i, part in enumerate(parts))
+                found.setdefault(path, ListedChoice(path, f))
+            elif f.kind == "repeat" and not f.children and depth < MAX_DEPTH:
+                item = self._built_if_it_may_offer_other(pointers.join(f.pointer, 0))
+                if item is not None:
+                    index = len(pointers.split(f.pointer))
+                    self._find_listed_choices(item, items | {index}, found, depth + 1)
+
+    def _may_offer_other(self, node: Any) -> bool:
+        """Whether ``node``, its local ``$ref``s followed, says ``not`` anywhere. "Another
+        country" is offered for a branch that turns the listed values down (``{"not":
+        {"enum": [...]}}``: ``schema_branches.discriminator``), so a part of the schema
+        without one has no such choice, which is known without building its questions."""
+        seen: set[int] = set()
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, list):
+                stack.extend(current)
+                continue
+            if not isinstance(current, dict) or id(current) in seen:
+                continue
+            seen.add(id(current))
+            if "not" in current:
+                return True
+            ref = current.get("$ref")
+            if isinstance(ref, str):
+                stack.append(self.resolve({"$ref": ref}))
+                stack.append(schema_branches.resolve(self.schema, {"$ref": ref}))
+            stack.extend(v for v in current.values() if isinstance(v, (dict, list)))
+        return False
 
     def page_of(self, pointer: str, answers: dict[str, Any]) -> int | None:
         """Index of the visible page holding ``pointer`` (or its nearest ancestor)."""
@@ -693,6 +801,32 @@ class FormDefinition:
                 if pointers.is_within(pointer, top) or pointers.is_within(top, pointer):
                     return index
         return None
+
+
+@dataclass(frozen=True)
+class ListedChoice:
+    """A choice with "Another country" (``field``) wherever the form asks it: ``path`` is its
+    pointer's parts, None for each list item's index."""
+
+    path: tuple[str | None, ...]
+    field: Field
+
+    def found_in(self, answers: Any) -> Iterator[tuple[str, Any]]:
+        """Each answer to this choice in ``answers``, with its pointer."""
+        return _answers_at(answers, self.path, "")
+
+
+def _answers_at(node: Any, path: tuple[str | None, ...], at: str) -> Iterator[tuple[str, Any]]:
+    if not path:
+        yield at, node
+        return
+    part, rest = path[0], path[1:]
+    if part is None:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                yield from _answers_at(item, rest, pointers.join(at, index))
+    elif isinstance(node, dict) and part in node:
+        yield from _answers_at(node[part], rest, pointers.join(at, part))
 
 
 @dataclass(frozen=True)

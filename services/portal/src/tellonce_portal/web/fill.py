@@ -85,7 +85,8 @@ def render_page(
     raw: dict[str, str],
     status: int = 200,
 ) -> Response:
-    answers = filling.defn.as_shown(answers)
+    """Page ``n`` for ``answers`` as shown (``FormDefinition.as_shown``, read once by the
+    caller)."""
     pages = filling.defn.pages(answers)
     page = _page(pages, n)
     fields = filling.defn.page_fields(page, answers)
@@ -130,10 +131,12 @@ async def show_page(
 @router.post("/drafts/{draft_id}/pages/{n}")
 async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
     filling = await load(ctx, draft_id)
-    answers = filling.draft.answers
-    shown = filling.defn.as_shown(answers)  # the page as it was drawn
-    page = _page(filling.defn.pages(shown), n)
-    fields = filling.defn.page_fields(page, shown)
+    # One view of the answers for the whole request, the draft as its pages show it (an old
+    # "United States" as ``USA``): the posted page is found, checked and followed in it, and
+    # it is what is saved (docs/portal.md, "Showing saved answers").
+    answers = filling.defn.as_shown(filling.draft.answers)
+    page = _page(filling.defn.pages(answers), n)
+    fields = filling.defn.page_fields(page, answers)
     posted = await ctx.request.form()
     data = {key: [str(v) for v in posted.getlist(key)] for key in posted if key.startswith("/")}
     result = parse_fields(fields, data, answers, ctx.locale)
@@ -182,9 +185,13 @@ def idempotency_key(draft_id: str, answers: dict[str, Any]) -> str:
 
 
 async def render_check(
-    ctx: PageContext, filling: Filling, errors: list[tuple[str, str]], status: int = 200
+    ctx: PageContext,
+    filling: Filling,
+    shown: dict[str, Any],
+    errors: list[tuple[str, str]],
+    status: int = 200,
 ) -> Response:
-    shown = filling.defn.as_shown(filling.draft.answers)
+    """Check your answers for the draft's answers as shown (``FormDefinition.as_shown``)."""
     answers = visible_answers(filling.defn, shown)
     gateway = filling.gateway
     sharing = await gateway.sharing(filling.form.slug, filling.draft.version)
@@ -203,12 +210,14 @@ async def render_check(
 @router.get("/drafts/{draft_id}/check")
 async def check(ctx: PageDep, draft_id: str) -> Response:
     filling = await load(ctx, draft_id)
-    return await render_check(ctx, filling, [])
+    return await render_check(ctx, filling, filling.defn.as_shown(filling.draft.answers), [])
 
 
-def _link_errors(filling: Filling, errors: list[FieldError], locale: str) -> list[tuple[str, str]]:
-    """Each API error as a link to the page (and the field) that can fix it."""
-    answers = filling.defn.as_shown(filling.draft.answers)
+def _link_errors(
+    filling: Filling, answers: dict[str, Any], errors: list[FieldError], locale: str
+) -> list[tuple[str, str]]:
+    """Each API error as a link to the page (and the field) that can fix it, for the answers
+    as shown."""
     fields = filling.defn.fields(answers)
     placed = {e.pointer: e for e in on_fields(errors, fields, locale, answers)}
     chosen = answering(fields, answers)
@@ -253,7 +262,8 @@ async def submit(
             return ctx.redirect(f"/applications/{latest}/confirmation")
         raise
     # What check your answers showed is what is sent (a saved "United States" as ``USA``).
-    answers = visible_answers(filling.defn, filling.defn.as_shown(filling.draft.answers))
+    shown = filling.defn.as_shown(filling.draft.answers)
+    answers = visible_answers(filling.defn, shown)
     idem = idempotency_key(draft_id, answers)
     submission = None
     for attempt in range(4):
@@ -268,10 +278,10 @@ async def submit(
                 continue
             if exc.status in (400, 409, 422):
                 errors = from_api(exc.errors)
-                links = _link_errors(filling, errors, ctx.locale) if errors else []
+                links = _link_errors(filling, shown, errors, ctx.locale) if errors else []
                 if not links:
                     links = [(f"/drafts/{draft_id}/pages/1", exc.detail or ctx.t("unavailable"))]
-                return await render_check(ctx, filling, links, status=422)
+                return await render_check(ctx, filling, shown, links, status=422)
             raise
     assert submission is not None
     ctx.session.remember_submission(idem, submission.id)
