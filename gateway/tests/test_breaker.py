@@ -1,9 +1,12 @@
 """The cap on requests in flight to a service and its breaker (``tellonce_gateway.breaker``):
 the state machine on a clock the test moves, then through a served gateway on each way a
 request can go (the fast path, the ASGI path, the aiohttp forwarder): a request over the cap
-refused at once without a connection, the counts back to 0 however a request ends, the
-breaker opened by a service that is down or silent and closed by a trial, never by a 500, and
-``/readyz`` still asking a service whose breaker is open."""
+refused at once without a connection, the counts back to 0 however a request ends, a client
+that stalls its upload or reads its answer slowly holding no place under the cap, the
+breaker opened by a service that is down or silent and closed by a trial, never by a 500 or
+a garbled answer, a stalled trial losing its place after its deadline, late outcomes of
+requests sent before it opened ignored after it closed, and ``/readyz`` still asking a
+service whose breaker is open."""
 
 from __future__ import annotations
 
@@ -21,10 +24,9 @@ from prometheus_client import REGISTRY
 from starlette.types import Scope
 
 from tellonce_gateway.app import Gateway
-from tellonce_gateway.breaker import CLOSED, HALF_OPEN, OPEN, Breaker, counted
+from tellonce_gateway.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.main import create_app
-from tellonce_gateway.proxy import BadGateway, ClientGone, UpstreamDown, UpstreamTimeout
 from tellonce_gateway.server import GatewayCycle
 from tellonce_shared.problems import ServiceUnavailable
 from tellonce_shared.testing import eventually
@@ -53,23 +55,24 @@ def breaker(clock: Clock, *, cap: int = 3, failures: int = 3, seconds: float = 5
     )
 
 
-def board(b: Breaker) -> bool:
+def board(b: Breaker) -> int:
     """What the gateway does before forwarding: the one comparison, the breaker asked only
-    when it fails, the request counted; returns whether it is the trial."""
-    trial = b.in_flight >= b.limit and b.admit()
+    when it fails, the request counted; returns the generation it is tagged with."""
+    generation = b.admit() if b.in_flight >= b.limit else b.generation
     b.in_flight += 1
-    return trial
+    return generation
 
 
-def land(b: Breaker, trial: bool, outcome: str) -> None:
-    """What the gateway does when the request is over: ``ok``, ``failed`` or ``dropped``."""
+def land(b: Breaker, generation: int, outcome: str) -> None:
+    """What the forwarder does when the answer's head is in (``ok``) or the exchange failed
+    before it (``failed``, or ``dropped``: neither way)."""
     b.in_flight -= 1
     if outcome == "failed":
-        b.failed(trial)
+        b.failed(generation)
     elif outcome == "dropped":
-        b.dropped(trial)
+        b.dropped(generation)
     elif b.failures:
-        b.succeeded(trial)
+        b.succeeded(generation)
 
 
 def refusal(b: Breaker) -> ServiceUnavailable:
@@ -89,15 +92,15 @@ def sample(name: str, **labels: str) -> float:
 def test_the_cap_admits_up_to_its_number_then_refuses_with_retry_after() -> None:
     b = breaker(Clock(), cap=2)
     before = sample("tellonce_gateway_upstream_refusals_total", upstream="unit", reason="in-flight")
-    assert (board(b), board(b)) == (False, False)
+    assert (board(b), board(b)) == (0, 0)
     refused = refusal(b)
     assert refused.status == 503
     assert refused.headers["Retry-After"] == "1"
     assert b.in_flight == 2  # the refused one was never counted
     after = sample("tellonce_gateway_upstream_refusals_total", upstream="unit", reason="in-flight")
     assert after == before + 1
-    land(b, False, "ok")
-    assert board(b) is False  # room again
+    land(b, 0, "ok")
+    assert board(b) == 0  # room again
     assert b.state == CLOSED
 
 
@@ -139,14 +142,14 @@ def test_after_the_cool_off_one_trial_goes_and_its_success_closes_it() -> None:
     land(b, board(b), "failed")
     clock.now += 5.0
     trial = board(b)
-    assert trial is True
+    assert (b.trial_out, trial) == (True, b.generation)
     assert b.state == HALF_OPEN
     assert sample("tellonce_gateway_breaker_state", upstream="unit") == HALF_OPEN
     assert refusal(b).headers["Retry-After"] == "1"  # one trial at a time
     land(b, trial, "ok")
     assert (b.state, b.failures, b.limit) == (CLOSED, 0, 3)
     assert sample("tellonce_gateway_breaker_state", upstream="unit") == CLOSED
-    assert [board(b) for _ in range(3)] == [False, False, False]
+    assert [board(b) for _ in range(3)] == [trial] * 3
 
 
 def test_a_failed_trial_opens_it_for_another_cool_off() -> None:
@@ -160,7 +163,8 @@ def test_a_failed_trial_opens_it_for_another_cool_off() -> None:
     assert b.open_until == clock.now + 5.0
     assert refusal(b).headers["Retry-After"] == "5"
     clock.now += 5.0
-    assert board(b) is True  # the next trial
+    board(b)
+    assert b.trial_out  # the next trial
 
 
 def test_a_trial_that_ends_neither_way_frees_its_place() -> None:
@@ -169,8 +173,9 @@ def test_a_trial_that_ends_neither_way_frees_its_place() -> None:
     land(b, board(b), "failed")
     clock.now += 5.0
     land(b, board(b), "dropped")
-    assert b.state == HALF_OPEN
-    assert board(b) is True  # another trial, not a refusal
+    assert (b.state, b.trial_out) == (HALF_OPEN, False)
+    board(b)
+    assert b.trial_out  # another trial, not a refusal
 
 
 def test_requests_sent_before_it_opened_change_nothing_while_open() -> None:
@@ -190,43 +195,62 @@ def test_requests_sent_before_it_opened_change_nothing_while_open() -> None:
     assert (b.state, b.in_flight) == (CLOSED, 0)
 
 
-@pytest.mark.parametrize(
-    ("ending", "state"),
-    [
-        (None, CLOSED),
-        (UpstreamDown("unit"), OPEN),
-        (UpstreamTimeout("slow"), OPEN),
-        (BadGateway("garbled"), HALF_OPEN),
-        (ClientGone(), HALF_OPEN),
-        (asyncio.CancelledError(), HALF_OPEN),
-    ],
-)
-async def test_counted_uncounts_however_the_forwarding_ends(
-    ending: BaseException | None, state: int
-) -> None:
-    """A trial through ``counted``: answered closes, a failure re-opens, anything else
-    leaves the breaker half-open with the trial's place free; the count is 0 after each."""
+def test_a_trial_unsettled_past_its_deadline_gives_its_place_to_another() -> None:
+    """A trial whose client stalls its upload (or a slow service) holds the place for
+    ``open_seconds`` at most; the one it outlived says nothing when it is dropped, but still
+    closes the breaker if it is answered (it was sent after the breaker opened)."""
     clock = Clock()
-    b = breaker(clock, failures=1)
+    b = breaker(clock, failures=1, seconds=5.0)
     land(b, board(b), "failed")
     clock.now += 5.0
-    trial = board(b)
+    stalled = board(b)
+    clock.now += 4.9
+    assert "one request is trying" in (refusal(b).detail or "")
+    clock.now += 0.1
+    second = board(b)  # the deadline is over: another trial
+    assert (b.state, b.trial_out, second) == (HALF_OPEN, True, stalled + 1)
+    land(b, stalled, "dropped")  # the first one's client leaves at last
+    assert b.trial_out  # the second still holds the place
+    refusal(b)
+    clock.now += 5.0
+    third = board(b)
+    land(b, second, "ok")  # outlived too, but answered: the service is well
+    assert (b.state, b.failures, b.trial_out) == (CLOSED, 0, False)
+    land(b, third, "ok")
+    assert (b.state, b.in_flight) == (CLOSED, 0)
 
-    async def forwarding() -> int:
-        await asyncio.sleep(0)
-        if ending is not None:
-            raise ending
-        return 200
 
-    if ending is None:
-        await counted(b, trial, forwarding())
-    else:
-        with pytest.raises(type(ending)):
-            await counted(b, trial, forwarding())
-    assert b.in_flight == 0
-    assert b.state == state
-    assert b.trial_out is False
-    assert b.failures == (0 if state == CLOSED else 1)
+def test_a_failed_trial_makes_the_other_trial_stale() -> None:
+    clock = Clock()
+    b = breaker(clock, failures=1, seconds=5.0)
+    land(b, board(b), "failed")
+    clock.now += 5.0
+    first = board(b)
+    clock.now += 5.0
+    second = board(b)
+    land(b, second, "failed")
+    assert b.state == OPEN
+    land(b, first, "ok")  # sent before it opened again: says nothing newer
+    assert b.state == OPEN
+
+
+def test_late_outcomes_of_requests_sent_before_it_opened_are_ignored_after_it_closed() -> None:
+    """The requests out when the breaker opened may time out after a trial has found the
+    service well: their failures must not count again (enough of them would re-open it)."""
+    clock = Clock()
+    b = breaker(clock, cap=10, failures=2)
+    early = [board(b) for _ in range(5)]
+    land(b, early.pop(), "failed")
+    land(b, early.pop(), "failed")
+    assert b.state == OPEN
+    clock.now += 5.0
+    land(b, board(b), "ok")
+    assert b.state == CLOSED
+    for generation in early:  # their 504s arrive now
+        land(b, generation, "failed")
+    assert (b.state, b.failures, b.in_flight) == (CLOSED, 0, 0)
+    land(b, board(b), "failed")  # a new one still counts
+    assert b.failures == 1
 
 
 # -- through a served gateway -------------------------------------------------------------
@@ -236,13 +260,15 @@ async def test_counted_uncounts_however_the_forwarding_ends(
 class Service:
     """A service on a port reserved for it: refused (bound, not listening) until
     :meth:`listen`; then it answers every request ``status`` with ``ok`` (kept alive) after
-    ``delay`` seconds, or with ``hang`` reads the request and never answers. Counts
-    connections and requests."""
+    ``delay`` seconds (once all of a chunked body is in, as a service reading it would), or
+    ``reply`` as given, or with ``hang`` reads the request head and never answers. Counts
+    connections and requests (when their head is in)."""
 
     sock: socket.socket
     status: int = 200
     hang: bool = False
     delay: float = 0.0
+    reply: bytes | None = None
     connections: int = 0
     requests: list[str] = field(default_factory=list)
     held: list[asyncio.StreamWriter] = field(default_factory=list)
@@ -264,11 +290,14 @@ class Service:
                 if self.hang:
                     self.held.append(writer)
                     return
+                if b"transfer-encoding: chunked" in head.lower():
+                    await reader.readuntil(b"0\r\n\r\n")  # (the tests' pieces never hold it)
                 if self.delay:
                     await asyncio.sleep(self.delay)
                 reason = b"OK" if self.status == 200 else b"Internal Server Error"
                 writer.write(
-                    b"HTTP/1.1 %d %b\r\ncontent-length: 2\r\n\r\nok" % (self.status, reason)
+                    self.reply
+                    or b"HTTP/1.1 %d %b\r\ncontent-length: 2\r\n\r\nok" % (self.status, reason)
                 )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -346,6 +375,16 @@ def start(stack: Stack, serve_gateway: GatewayServer) -> StartFactory:
     return start
 
 
+async def stall_upload(url: str, path: str) -> asyncio.StreamWriter:
+    """A client that starts a chunked upload (one piece) and goes silent."""
+    host, port = url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    head = f"POST {path} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n"
+    writer.write(head.encode() + b"2\r\nab\r\n")
+    await writer.drain()
+    return writer
+
+
 def assert_refused(resp: httpx.Response, retry_after: str) -> dict[str, Any]:
     assert resp.status_code == 503, resp.text
     assert resp.headers["content-type"] == PROBLEM
@@ -398,6 +437,11 @@ async def test_counts_return_to_zero_however_a_request_ends(
             assert await reader.readexactly(len(after)) == after
         writer.close()
 
+    async def leaves_upload(path: str) -> None:
+        writer = await stall_upload(gw.url, path)
+        await asyncio.sleep(0.1)  # its body being read
+        writer.close()
+
     async def answered(status: int, method: str, path: str, **kw: Any) -> None:
         resp = await client.request(method, gw.url + path, **kw)
         assert resp.status_code == status, path
@@ -409,6 +453,8 @@ async def test_counts_return_to_zero_however_a_request_ends(
         lambda: answered(404, "GET", "/api/v1/forms/missing"),
         lambda: answered(200, "GET", "/api/v1/forms/big?megabytes=1"),  # streamed
         lambda: answered(200, "POST", "/api/v1/identity/echo/up", content=b"x" * 100_000),
+        lambda: answered(200, "POST", "/api/v1/identity/echo/up", content=b"x" * 300_000),
+        lambda: leaves_upload("/api/v1/identity/echo/gone"),  # mid-upload
         lambda: answered(503, "GET", "/portal/page"),  # the service is down
         lambda: answered(504, "GET", "/api/v1/forms/slow?seconds=1"),  # silent too long
         lambda: client_leaves("/api/v1/forms/big?megabytes=3", b"HTTP/1.1 200"),  # mid-answer
@@ -521,6 +567,144 @@ async def test_a_success_after_a_failure_starts_the_count_again(
     assert gw.breaker("registry").failures == 0
     if kind == "fast":
         assert gw.taken == [True] * 4
+
+
+@KINDS
+async def test_a_stalled_upload_holds_no_place_under_the_cap(
+    kind: str, start: StartFactory, service: ServiceFactory, client: httpx.AsyncClient
+) -> None:
+    """An anonymous client starts a chunked upload and goes silent: with a cap of 1 the
+    service is still served, since the request counts only once its body is all written.
+    The aiohttp forwarder writes the body inside the call that returns the answer's head,
+    so there an upload counts from its start (documented)."""
+    svc = await service()
+    gw = await start(kind, portal_url=svc.url, upstream_max_in_flight=1)
+    stalled = await stall_upload(gw.url, "/upload")
+    try:
+        await eventually(lambda: svc.requests == ["/upload"])  # forwarded, its body not all in
+        if kind == "aiohttp":
+            assert gw.in_flight()["portal"] == 1
+            assert_refused(await client.get(gw.url + "/"), "1")
+        else:
+            assert gw.in_flight()["portal"] == 0
+            for _ in range(2):
+                resp = await client.get(gw.url + "/")
+                assert (resp.status_code, resp.content) == (200, b"ok")
+            assert svc.requests == ["/upload", "/", "/"]
+    finally:
+        stalled.close()
+    await eventually(lambda: gw.in_flight()["portal"] == 0)
+
+
+@KINDS
+async def test_a_client_reading_a_long_answer_slowly_holds_no_place(
+    kind: str, start: StartFactory, client: httpx.AsyncClient
+) -> None:
+    """The answer's head is in: the rest is passed on as the client reads, uncounted (on
+    the fast path, from the connection's callback: a pooled connection is there)."""
+    gw = await start(kind, upstream_max_in_flight=1)
+    assert (await client.get(gw.url + "/api/v1/forms/warm")).status_code == 200
+    host, port = gw.url.removeprefix("http://").split(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    try:
+        writer.write(b"GET /api/v1/forms/big?megabytes=40 HTTP/1.1\r\nhost: x\r\n\r\n")
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+        # ... and reads no more for now: 40 MB do not fit in the sockets' buffers.
+        await eventually(lambda: gw.in_flight()["registry"] == 0)
+        for n in "ab":
+            resp = await client.get(gw.url + f"/api/v1/forms/{n}")
+            assert (resp.status_code, resp.json()["slug"]) == (200, n)
+        assert not reader.at_eof()
+    finally:
+        writer.close()
+    await eventually(lambda: gw.in_flight()["registry"] == 0)
+    if kind == "fast":
+        assert gw.taken[:2] == [True, True]
+
+
+@KINDS
+async def test_a_stalled_upload_as_the_trial_gives_its_place_up_after_its_deadline(
+    kind: str, start: StartFactory, service: ServiceFactory, client: httpx.AsyncClient
+) -> None:
+    """The half-open breaker's trial is a client that stalls its upload: the others are
+    refused for ``breaker_open_seconds`` at most, then the next request is the trial."""
+    svc = await service(listening=False)
+    gw = await start(kind, portal_url=svc.url, breaker_failures=1, breaker_open_seconds=30)
+    clock = Clock()
+    b = gw.breaker("portal")
+    b.clock = clock
+    assert_refused(await client.get(gw.url + "/"), "5")  # down: opens it
+    assert b.state == OPEN
+    await svc.listen()
+    clock.now += 30.0
+    stalled = await stall_upload(gw.url, "/upload")
+    try:
+        await eventually(lambda: b.trial_out)
+        assert b.state == HALF_OPEN
+        clock.now += 29.0
+        body = assert_refused(await client.get(gw.url + "/"), "1")
+        assert "one request is trying" in body["detail"]
+        clock.now += 1.0  # the stalled trial's place has run out
+        resp = await client.get(gw.url + "/")
+        assert (resp.status_code, resp.content) == (200, b"ok")
+        assert b.state == CLOSED
+    finally:
+        stalled.close()
+    await eventually(lambda: gw.in_flight()["portal"] == 0)
+    assert (b.state, b.failures) == (CLOSED, 0)  # the stalled one's end changes nothing
+    assert (await client.get(gw.url + "/")).status_code == 200
+
+
+@KINDS
+async def test_late_timeouts_of_requests_sent_before_it_opened_do_not_reopen_it(
+    kind: str, start: StartFactory, service: ServiceFactory, client: httpx.AsyncClient
+) -> None:
+    """Two requests time out and open the breaker while two more sent after them are still
+    waiting; a trial finds the service well and closes it; the two late 504s that follow
+    are from before it opened and change nothing."""
+    svc = await service(hang=True)
+    gw = await start(
+        kind,
+        registry_url=svc.url,
+        breaker_failures=2,
+        breaker_open_seconds=30,
+        route_timeouts={"/api/v1/forms": 1.5},
+    )
+    clock = Clock()
+    b = gw.breaker("registry")
+    b.clock = clock
+    first = [asyncio.create_task(client.get(gw.url + f"/api/v1/forms/first-{n}")) for n in "ab"]
+    await eventually(lambda: len(svc.requests) == 2)
+    await asyncio.sleep(0.7)
+    late = [asyncio.create_task(client.get(gw.url + f"/api/v1/forms/late-{n}")) for n in "ab"]
+    await eventually(lambda: len(svc.requests) == 4)
+    assert [r.status_code for r in await asyncio.gather(*first)] == [504, 504]
+    assert b.state == OPEN
+    svc.hang = False
+    clock.now += 30.0
+    resp = await client.get(gw.url + "/api/v1/forms/trial")
+    assert (resp.status_code, b.state) == (200, CLOSED)
+    assert not any(task.done() for task in late)  # they time out after the close
+    assert [r.status_code for r in await asyncio.gather(*late)] == [504, 504]
+    assert (b.state, b.failures) == (CLOSED, 0)
+    assert (await client.get(gw.url + "/api/v1/forms/after")).status_code == 200
+    await eventually(lambda: gw.in_flight()["registry"] == 0)
+
+
+@KINDS
+async def test_a_garbled_answer_keeps_the_breaker_closed(
+    kind: str, start: StartFactory, service: ServiceFactory, client: httpx.AsyncClient
+) -> None:
+    garbled = await service(reply=b"NOT HTTP AT ALL\r\n\r\n")
+    gw = await start(kind, registry_url=garbled.url, breaker_failures=1)
+    for _ in range(3):
+        assert (await client.get(gw.url + "/api/v1/forms")).status_code == 502
+    assert (gw.breaker("registry").state, gw.breaker("registry").failures) == (CLOSED, 0)
+    await eventually(lambda: gw.in_flight()["registry"] == 0)
 
 
 async def test_an_error_inside_the_forwarder_leaves_no_count_behind(

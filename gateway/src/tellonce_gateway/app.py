@@ -9,8 +9,9 @@ complete request answered from callbacks, without a task or awaited receive and 
 the answer's headers (``Gateway._head``), the problem answers and the access line and
 metrics (``Gateway._finish``) are shared the same way. Just before forwarding, both paths
 check the service's cap of requests in flight and its breaker (``tellonce_gateway.breaker``:
-a 503 at once when either refuses). The gateway's own endpoints are /healthz, /readyz,
-/metrics, /openapi.json and /docs."""
+a 503 at once when either refuses), and count the request, which the forwarder gives back
+at the answer's head. The gateway's own endpoints are /healthz, /readyz, /metrics,
+/openapi.json and /docs."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any, cast
 
 import aiohttp
@@ -26,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Message, Receive, Scope, Send
 
 from tellonce_gateway.accesslog import AccessLog
-from tellonce_gateway.breaker import Breaker, counted
+from tellonce_gateway.breaker import Breaker
 from tellonce_gateway.clients import TrustedProxies
 from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
@@ -199,11 +201,11 @@ class Gateway:
             else:
                 body = StreamedBody(receive, declared, declared)
         breaker = self.breakers[route.upstream]
-        # One comparison while the service is well (the cap); anything else asks the breaker.
-        trial = breaker.in_flight >= breaker.limit and breaker.admit()  # or raises the 503
-        forwarding = self._forwarding(exchange, route, body, send)
-        breaker.in_flight += 1
-        await counted(breaker, trial, forwarding)
+        # One comparison while the service is well (the cap); anything else asks the breaker
+        # (which raises the 503). The request is tagged with the breaker's generation.
+        generation = breaker.admit() if breaker.in_flight >= breaker.limit else breaker.generation
+        breaker.in_flight += 1  # given back by the forwarder (tellonce_gateway.breaker)
+        await self._forwarding(exchange, route, body, send, breaker, generation)
 
     def fast_path(self, scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
         """The usual proxied request without a task (the gateway's own server calls this
@@ -234,31 +236,30 @@ class Gateway:
                 return True
             pool = self.pools[route.upstream]
             breaker = self.breakers[route.upstream]
-            trial = breaker.in_flight >= breaker.limit and breaker.admit()  # as in _serve
+            generation = (  # as in _serve
+                breaker.admit() if breaker.in_flight >= breaker.limit else breaker.generation
+            )
 
             def later(work: Work) -> None:
                 context = request_id_var.set(exchange.rid)
                 try:
                     send = self._sender(exchange, cast(Send, cycle.send), True)
-                    forwarding = counted(breaker, trial, work(send))
-                    cycle.continue_in_task(self._guarded(exchange, forwarding, send))
+                    cycle.continue_in_task(self._guarded(exchange, work(send), send))
                 finally:
                     request_id_var.reset(context)
 
-            def whole(status: int, out: list[tuple[bytes, bytes]], content: bytes) -> None:
-                breaker.in_flight -= 1  # the service answered: what counted() does after it
-                if breaker.failures:
-                    breaker.succeeded(trial)
-                self._answer_now(exchange, cycle, status, out, content)
-
             headers = exchange.upstream_headers
             method, target = exchange.method, exchange.target
-            breaker.in_flight += 1  # until whole() or the task that later() starts
+            whole = partial(self._answer_now, exchange, cycle)
+            breaker.in_flight += 1  # given back by the forwarder, at the answer's head
             try:
-                forward_native_now(pool, route, method, target, headers, body or None, whole, later)
+                forward_native_now(
+                    pool, route, method, target, headers, body or None, whole, later,
+                    breaker, generation,
+                )  # fmt: skip
             except BaseException:
-                breaker.in_flight -= 1  # neither was called
-                breaker.dropped(trial)
+                breaker.in_flight -= 1  # nothing was taken over
+                breaker.dropped(generation)
                 raise
         except Exception as exc:
             problem = self._problem_for(exchange, exc)
@@ -340,9 +341,21 @@ class Gateway:
         route: Route,
         body: bytes | StreamedBody | None,
         send: Send,
+        breaker: Breaker,
+        generation: int,
     ) -> Coroutine[Any, Any, int]:
-        """The forwarder's work for this request, to be awaited (through ``counted``)."""
-        request = (route, exchange.method, exchange.target, exchange.upstream_headers, body, send)
+        """The forwarder's work for this request (counted in ``breaker.in_flight``, given
+        back by the forwarder), to be awaited at once."""
+        request = (
+            route,
+            exchange.method,
+            exchange.target,
+            exchange.upstream_headers,
+            body,
+            send,
+            breaker,
+            generation,
+        )
         if self.pools is not None:
             return forward_native(self.pools[route.upstream], *request)
         return forward_aiohttp(self.session, *request)

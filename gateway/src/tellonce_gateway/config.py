@@ -44,13 +44,13 @@ class Settings(ServiceSettings):
 
     pool_limit: int = 512
     """Connections kept open to all services together by the aiohttp forwarder. The native
-    one keeps up to 256 idle connections per service; those in use are bounded by
-    ``upstream_max_in_flight``."""
+    one keeps up to 256 idle connections per service and opens one per request in progress."""
     upstream_max_in_flight: int = Field(default=256, ge=1)
-    """Requests in flight to one service at a time (a connection each); one more is answered
-    503 with Retry-After at once, so a service that hangs cannot gather sockets and waiting
-    requests in the gateway without bound (docs/gateway.md, "Protecting services from one
-    another")."""
+    """Requests waiting on one service for their answer's head at a time; one more is
+    answered 503 with Retry-After at once, so a service that hangs cannot gather waiting
+    requests and sockets in the gateway without bound. Time spent on the client (reading its
+    upload, passing it the answer) does not count (docs/gateway.md, "Protecting services from
+    one another")."""
     breaker_failures: int = Field(default=5, ge=1)
     """Consecutive failures of a service (down, or silent past the route's timeout) that open
     its breaker: the gateway then answers 503 without calling it."""

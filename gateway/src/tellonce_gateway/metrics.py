@@ -35,6 +35,7 @@ BREAKER_STATE = Gauge(
 )
 UPSTREAM_IN_FLIGHT = Gauge(
     "tellonce_gateway_upstream_in_flight",
-    "Requests forwarded to the service and not over yet (read at the scrape, not kept per request)",
+    "Requests waiting on the service for their answer's head (read at the scrape, not kept "
+    "per request)",
     ["upstream"],
 )

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from starlette.types import Send
 
+from tellonce_gateway.breaker import Breaker
 from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
@@ -108,47 +109,68 @@ async def forward_native(
     headers: list[tuple[bytes, bytes]],
     body: bytes | StreamedBody | None,
     send: Send,
+    breaker: Breaker,
+    generation: int,
     *,
     retry: bool = True,
     sent_at: float | None = None,
 ) -> int:
     """Send the request to the route's service and pass its answer on through ``send``;
     returns the status sent. Raises a Problem (nothing sent yet) when the service cannot
-    answer. ``retry``: an idempotent request may be sent once more when a pooled connection
-    turns out closed (False when that try has already been made). ``sent_at``: when the
-    first try went out (``time.perf_counter()``), for the upstream latency metric of a
-    retry; by default, now."""
+    answer. ``breaker``: the service's, whose ``in_flight`` already counts this request
+    (its caller counted it when it admitted it, tagged ``generation``): given back while a
+    streamed body is read from the client and written on, and for good, the outcome told,
+    once the answer's head is in or the exchange has failed before it. ``retry``: an
+    idempotent request may be sent once more when a pooled connection turns out closed
+    (False when that try has already been made). ``sent_at``: when the first try went out
+    (``time.perf_counter()``), for the upstream latency metric of a retry; by default,
+    now."""
     upstream = route.upstream
-    head = request_head(method, target, route.host_header, headers, body)
-    if sent_at is None:
-        sent_at = time.perf_counter()
-    retry = retry and method in IDEMPOTENT and not isinstance(body, StreamedBody)
-    while True:
-        conn = pool.idle_connection()  # the usual case: no coroutine to wait on
-        reused = conn is not None
-        if conn is None:
-            try:
+    try:
+        head = request_head(method, target, route.host_header, headers, body)
+        if sent_at is None:
+            sent_at = time.perf_counter()
+        retry = retry and method in IDEMPOTENT and not isinstance(body, StreamedBody)
+        while True:
+            conn = pool.idle_connection()  # the usual case: no coroutine to wait on
+            reused = conn is not None
+            if conn is None:
                 conn = await pool.connect()
+            conn.begin(head_only=method == "HEAD")
+            try:
+                if isinstance(body, StreamedBody):
+                    # Waiting on the client (it may stall): not counted as waiting on the
+                    # service until all of the body has been written to it.
+                    breaker.in_flight -= 1
+                    try:
+                        await _send_streamed(conn, head, body, route.read_timeout)
+                    finally:
+                        breaker.in_flight += 1
+                    await conn.wait_head(route.read_timeout)
+                else:
+                    # Head and a small body written together, the last thing before the wait.
+                    await conn.send_and_wait_head(head, body, route.read_timeout)
+                break
             except UpstreamError as exc:
-                raise _problem(exc, upstream) from None
-        conn.begin(head_only=method == "HEAD")
-        try:
-            if isinstance(body, StreamedBody):
-                await _send_streamed(conn, head, body, route.read_timeout)
-                await conn.wait_head(route.read_timeout)
-            else:
-                # Head and a small body written together, the last thing before the wait.
-                await conn.send_and_wait_head(head, body, route.read_timeout)
-            break
-        except UpstreamError as exc:
-            conn.close()
-            if retry and reused and exc.kind == "broken" and not conn.received_any:
-                retry = False  # the service closed an idle connection just now: once more
-                continue
-            raise _problem(exc, upstream) from None
-        except BaseException:
-            conn.close()
-            raise
+                conn.close()
+                if retry and reused and exc.kind == "broken" and not conn.received_any:
+                    retry = False  # the service closed an idle connection just now: once more
+                    continue
+                raise
+            except BaseException:
+                conn.close()
+                raise
+    except UpstreamError as exc:
+        breaker.in_flight -= 1
+        _failed(breaker, generation, exc)
+        raise _problem(exc, upstream) from None
+    except BaseException:
+        breaker.in_flight -= 1
+        breaker.dropped(generation)
+        raise
+    breaker.in_flight -= 1  # the answer's head is in
+    if breaker.failures:
+        breaker.succeeded(generation)
     return await _pass_answer(pool, conn, route, sent_at, send)
 
 
@@ -161,15 +183,23 @@ def forward_native_now(
     body: bytes | None,
     whole: WholeAnswer,
     later: Later,
+    breaker: Breaker,
+    generation: int,
 ) -> None:
     """:func:`forward_native` without a task for the usual exchange: the request goes out
     now on an idle pooled connection, and a small answer that is all in is handed to
     ``whole`` from the connection's callback. Anything else (no idle connection, a failure,
     a retry, an answer to stream) goes on as :func:`forward_native` would, in a task
-    (``later``)."""
+    (``later``). The request's count in ``breaker.in_flight`` (see :func:`forward_native`)
+    is given back from the connection's callback, or handed on to :func:`forward_native`;
+    when this raises, it has taken nothing over (the caller gives the count back)."""
     conn = pool.idle_connection()
     if conn is None:
-        later(lambda send: forward_native(pool, route, method, target, headers, body, send))
+        later(
+            lambda send: forward_native(
+                pool, route, method, target, headers, body, send, breaker, generation
+            )
+        )
         return
     upstream = route.upstream
     sent_at = time.perf_counter()
@@ -180,17 +210,23 @@ def forward_native_now(
             conn.close()
             if method in IDEMPOTENT and error.kind == "broken" and not conn.received_any:
                 # The service closed this idle connection just now: once more, as
-                # forward_native does (on a connection of its own, with no retry left).
+                # forward_native does (on a connection of its own, with no retry left;
+                # still waiting on the service, the request keeps its count).
                 later(
                     lambda send: forward_native(
-                        pool, route, method, target, headers, body, send,
-                        retry=False, sent_at=sent_at,
+                        pool, route, method, target, headers, body, send, breaker,
+                        generation, retry=False, sent_at=sent_at,
                     )
                 )  # fmt: skip
             else:
+                breaker.in_flight -= 1
+                _failed(breaker, generation, error)
                 problem = _problem(error, upstream)
                 later(lambda send: _raise(problem))
             return
+        breaker.in_flight -= 1  # the answer's head is in (what forward_native does then)
+        if breaker.failures:
+            breaker.succeeded(generation)
         if not conn.complete or error is not None:
             later(lambda send: _pass_answer(pool, conn, route, sent_at, send))
             return
@@ -300,6 +336,15 @@ async def _pass_answer(
     finally:
         pool.release(conn)
         _observe(upstream, head_seconds)
+
+
+def _failed(breaker: Breaker, generation: int, exc: UpstreamError) -> None:
+    """Tell the breaker how an exchange failed before the answer's head: down or silent is
+    a failure, a broken connection or a garbled answer neither way."""
+    if exc.kind == "broken":
+        breaker.dropped(generation)
+    else:
+        breaker.failed(generation)
 
 
 def _problem(exc: UpstreamError, upstream: str) -> Problem:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import aiohttp
 from starlette.types import Receive, Send
@@ -17,6 +18,9 @@ from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
 from tellonce_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
 from tellonce_gateway.routes import Route
 from tellonce_shared.problems import PayloadTooLarge, Problem, ServiceUnavailable
+
+if TYPE_CHECKING:
+    from tellonce_gateway.breaker import Breaker
 
 log = logging.getLogger("tellonce.gateway.proxy")
 
@@ -124,15 +128,22 @@ async def forward_aiohttp(
     raw_headers: list[tuple[bytes, bytes]],
     body: bytes | StreamedBody | None,
     send: Send,
+    breaker: Breaker,
+    generation: int,
 ) -> int:
     """Send the request to the route's service and stream its answer back; returns the
-    status sent. Raises a Problem (nothing sent yet) when the service cannot answer."""
-    data = body.chunks() if isinstance(body, StreamedBody) else body
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]
-    url = URL(route.base_url + target.decode("latin-1"), encoded=True)
+    status sent. Raises a Problem (nothing sent yet) when the service cannot answer.
+    ``breaker``: the service's, whose ``in_flight`` already counts this request (its caller
+    counted it when it admitted it, tagged ``generation``): given back, the outcome told,
+    once ``session.request`` has returned the answer's head or failed. aiohttp writes a
+    streamed body inside that call, so here (unlike the native forwarder) an upload counts
+    from its start."""
     upstream = route.upstream
-    sent_at = time.perf_counter()
     try:
+        data = body.chunks() if isinstance(body, StreamedBody) else body
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]
+        url = URL(route.base_url + target.decode("latin-1"), encoded=True)
+        sent_at = time.perf_counter()
         resp = await session.request(
             method,
             url,
@@ -142,8 +153,19 @@ async def forward_aiohttp(
             timeout=route.client_timeout,
             skip_auto_headers=SKIP_AUTO_HEADERS,
         )
-    except Exception as exc:
-        raise _problem_for(exc, upstream, body) from exc
+    except BaseException as exc:
+        breaker.in_flight -= 1
+        problem = _problem_for(exc, upstream, body) if isinstance(exc, Exception) else exc
+        if isinstance(problem, UpstreamDown | UpstreamTimeout):
+            breaker.failed(generation)
+        else:
+            breaker.dropped(generation)
+        if problem is exc:
+            raise
+        raise problem from exc
+    breaker.in_flight -= 1  # the answer's head is in
+    if breaker.failures:
+        breaker.succeeded(generation)
     try:
         UPSTREAM_LATENCY.labels(upstream).observe(time.perf_counter() - sent_at)
         out: list[tuple[bytes, bytes]] = []
