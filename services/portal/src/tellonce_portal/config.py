@@ -28,6 +28,10 @@ class Settings(ServiceSettings):
     """Seconds the portal waits for an API call. Keep it under the gateway's timeout for
     portal pages (``GATEWAY_DEFAULT_TIMEOUT``, 15 s), so a slow API gives the portal's own
     error page rather than the gateway's JSON 504."""
+    form_definition_cache_size: int = 64
+    """Form definitions (the questions and pages of a published form version, per locale) kept
+    in the process, least recently used dropped first; 0 builds one per request
+    (``tellonce_portal.definitions``)."""
 
     def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
         return {"session_secret": self.session_secret}

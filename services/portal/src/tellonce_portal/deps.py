@@ -12,8 +12,10 @@ import httpx
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from tellonce_portal.api import ApiError, Gateway, SignInRequired
+from tellonce_portal.api import ApiError, FormVersion, Gateway, SignInRequired
 from tellonce_portal.config import Settings
+from tellonce_portal.definitions import DefinitionCache
+from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.i18n import Translator
 from tellonce_portal.session import COOKIE, Session, SessionCodec
 from tellonce_portal.templating import environment
@@ -49,6 +51,7 @@ class PageContext:
     session: Session
     codec: SessionCodec
     client: httpx.AsyncClient
+    definitions: DefinitionCache
 
     @property
     def t(self) -> Translator:
@@ -64,6 +67,11 @@ class PageContext:
         if incoming:
             return incoming
         return self.request.client.host if self.request.client else None
+
+    def definition(self, version: FormVersion, title: str = "") -> FormDefinition:
+        """The form version's questions and pages in the page's language: kept between
+        requests for a published version (:class:`DefinitionCache`)."""
+        return self.definitions.get(version, title=title, locale=self.locale)
 
     def anonymous(self) -> Gateway:
         return Gateway(self.client, forwarded_for=self.forwarded_for)
@@ -152,6 +160,7 @@ async def page_context(request: Request) -> PageContext:
         session=session,
         codec=request.app.state.codec,
         client=request.app.state.gateway,
+        definitions=request.app.state.definitions,
     )
 
 

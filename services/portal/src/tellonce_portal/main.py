@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from tellonce_portal.api import ApiError, ApiUnavailable, SignInRequired, gateway_client
 from tellonce_portal.config import Settings, get_settings
 from tellonce_portal.dashboard.router import router as dashboard_router
+from tellonce_portal.definitions import DefinitionCache
 from tellonce_portal.deps import CSP, CsrfRejected, RoleForbidden, load_session
 from tellonce_portal.i18n import Translator
 from tellonce_portal.session import SessionCodec
@@ -165,6 +166,7 @@ def create_app(
     )
     app.state.codec = SessionCodec(settings)
     app.state.gateway = gateway
+    app.state.definitions = DefinitionCache(settings.form_definition_cache_size)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_html_errors(app)
     return app

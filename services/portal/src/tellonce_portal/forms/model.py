@@ -227,8 +227,11 @@ def html_id(pointer: str) -> str:
     return "f-" + (slug or "root")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Page:
+    """Shared by every request of a kept definition (``tellonce_portal.definitions``):
+    never changed."""
+
     id: str
     title: str
     pointers: list[str]

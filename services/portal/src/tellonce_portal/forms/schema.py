@@ -148,6 +148,7 @@ class FormDefinition:
         self, schema: dict[str, Any], ui: Any = None, *, title: str = "", locale: str = "en"
     ) -> None:
         self.schema = schema
+        self.raw_ui = ui
         self.ui = UIDocument(ui)
         self.locale = locale
         ui_title = _localized(ui.get("title"), locale) if isinstance(ui, dict) else None
@@ -160,6 +161,7 @@ class FormDefinition:
         self._split_from: list[Field] | None = None
         """The fields (for no answers) an automatic page split was made from."""
         self._listed_choices: tuple[ListedChoice, ...] | None = None
+        self._field_labels: dict[str, str] | None = None
 
     # -- schema normalisation -------------------------------------------------------------
 
@@ -793,6 +795,37 @@ class FormDefinition:
                 stack.append(schema_branches.resolve(self.schema, {"$ref": ref}))
             stack.extend(v for v in current.values() if isinstance(v, (dict, list)))
         return False
+
+    def field_labels(self) -> dict[str, str]:
+        """Pointer (and element id) -> "Section: Question" for every question of the form;
+        list items are named with ``*`` like the registry's flattened fields. Worked out once
+        per definition (for no answers); each call gets its own copy."""
+        if self._field_labels is None:
+            out: dict[str, str] = {}
+            for page in self.all_pages():
+                for top in self.page_fields(page, {}):
+                    self._collect_labels(top.pointer, top.label, out, 0)
+            self._field_labels = out
+        return dict(self._field_labels)
+
+    def _collect_labels(self, pointer: str, label: str, out: dict[str, str], depth: int) -> None:
+        built = self.field_for(pointer, {})
+        if built is None or depth > 6:
+            return
+        out.setdefault(pointer, label)
+        if built.element:
+            out.setdefault(built.element, label)
+        if built.kind == "group":
+            for child in built.children:
+                self._collect_labels(child.pointer, f"{label}: {child.label}", out, depth + 1)
+        elif built.kind == "repeat":
+            probe_answers: dict[str, Any] = {}
+            pointers.set_value(probe_answers, pointer, [{}])
+            probe = self.field_for(pointer, probe_answers)
+            if probe is not None and probe.children:
+                for child in probe.children[0].children:
+                    sub = f"{pointer}/*/{child.pointer.rsplit('/', 1)[-1]}"
+                    out.setdefault(sub, f"{label}: {child.label}")
 
     def page_of(self, pointer: str, answers: dict[str, Any]) -> int | None:
         """Index of the visible page holding ``pointer`` (or its nearest ancestor)."""

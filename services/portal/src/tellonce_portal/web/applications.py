@@ -8,7 +8,6 @@ from starlette.responses import Response
 
 from tellonce_portal.api import ApiError, Gateway
 from tellonce_portal.deps import PageDep
-from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import sections
 
 router = APIRouter()
@@ -61,7 +60,7 @@ async def application(ctx: PageDep, submission_id: str) -> Response:
         except ApiError:
             version = None
         if version is not None:
-            defn = FormDefinition(version.schema, version.ui, locale=ctx.locale)
+            defn = ctx.definition(version)
             answer_sections = [s for s in sections(defn, submission.answers, ctx.t) if s.rows]
     return ctx.render(
         "application.html",

@@ -81,9 +81,7 @@ async def start_page(ctx: PageDep, slug: str) -> Response:
     version = await gateway.version(slug, "latest")
     sharing = await gateway.sharing(slug, version.version)
     names = {a.code: a.name for a in await gateway.agencies()}
-    defn = FormDefinition(
-        version.schema, version.ui, title=form.localized_title(ctx.locale), locale=ctx.locale
-    )
+    defn = ctx.definition(version, title=form.localized_title(ctx.locale))
     return ctx.render(
         "start.html",
         form=form,

@@ -50,9 +50,7 @@ async def load(ctx: PageContext, draft_id: str) -> Filling:
     draft = await gateway.draft(draft_id)
     form = await gateway.form(draft.form)
     version = await gateway.version(draft.form, draft.version)
-    defn = FormDefinition(
-        version.schema, version.ui, title=form.localized_title(ctx.locale), locale=ctx.locale
-    )
+    defn = ctx.definition(version, title=form.localized_title(ctx.locale))
     prefilled = set(draft.prefilled) | ctx.codec.prefilled(
         ctx.request.cookies.get(PREFILL_COOKIE), draft.id
     )

@@ -47,7 +47,7 @@ async def _labelled(
     if found.form and found.version:
         try:
             version = await gateway.version(found.form, found.version)
-            defn = FormDefinition(version.schema, version.ui, locale=ctx.locale)
+            defn = ctx.definition(version)
             labels = field_labels(defn)
         except ApiError:
             defn = None
