@@ -494,3 +494,27 @@ async def test_each_request_reads_the_draft_as_shown_once(monkeypatch: pytest.Mo
         check = await once(200, browser.get(f"/drafts/{draft_id}/check"))
         form["key"] = check.text.split('name="key" value="')[1].split('"')[0]
         await once(303, browser.post(f"/drafts/{draft_id}/submit", data=form))
+
+
+async def test_check_your_answers_builds_each_page_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building the questions is most of the check page's cost on a large form: its summary
+    and its idempotency key (the visible answers) share one build of each visible page."""
+    built: list[str] = []
+    real = FormDefinition.page_fields
+
+    def counting(self: FormDefinition, page: Any, answers: dict[str, Any]) -> Any:
+        built.append(page.id)
+        return real(self, page, answers)
+
+    schema = _with(taxNumber={"type": "string", "pattern": "^[0-9]{9}$"})
+    fake = FakeGateway(schema=schema, ui=US_ONLY_UI)
+    async with portal_browser(fake.transport()) as browser:
+        _, draft_id = await start(browser)
+        fake.drafts[draft_id]["answers"] = {"fullName": "Ana Diaz", "taxNumber": "123456789",
+                                            "homeAddress": dict(OLD_ADDRESS)}  # fmt: skip
+        monkeypatch.setattr(FormDefinition, "page_fields", counting)
+        check = await browser.get(f"/drafts/{draft_id}/check")
+    assert check.status_code == 200
+    assert "123456789" in check.text
+    assert built, "the check page builds its pages"
+    assert len(built) == len(set(built)), f"a page built twice: {built}"

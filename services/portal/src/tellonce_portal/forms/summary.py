@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tellonce_portal.forms import pointers
-from tellonce_portal.forms.model import Field, encode_value
+from tellonce_portal.forms.model import Field, Page, encode_value
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.i18n import Translator
 
@@ -76,20 +76,40 @@ def rows_for(fields: Sequence[Field], answers: dict[str, Any], t: Translator) ->
     return out
 
 
-def sections(defn: FormDefinition, answers: dict[str, Any], t: Translator) -> list[Section]:
-    out = []
-    for index, page in enumerate(defn.pages(answers), start=1):
-        fields = defn.page_fields(page, answers)
-        out.append(Section(title=page.title, page=index, rows=rows_for(fields, answers, t)))
-    return out
+PageFields = list[tuple[Page, list[Field]]]
+"""The visible pages of a form for some answers, each with its questions built."""
 
 
-def visible_answers(defn: FormDefinition, answers: dict[str, Any]) -> dict[str, Any]:
+def built_pages(defn: FormDefinition, answers: dict[str, Any]) -> PageFields:
+    """Build the questions of the visible pages once, for a caller that needs both
+    :func:`sections` and :func:`visible_answers` of the same answers (check your answers):
+    building them is most of either's cost on a large form."""
+    return [(page, defn.page_fields(page, answers)) for page in defn.pages(answers)]
+
+
+def sections(
+    defn: FormDefinition,
+    answers: dict[str, Any],
+    t: Translator,
+    built: PageFields | None = None,
+) -> list[Section]:
+    pages = built if built is not None else built_pages(defn, answers)
+    return [
+        Section(title=page.title, page=index, rows=rows_for(fields, answers, t))
+        for index, (page, fields) in enumerate(pages, start=1)
+    ]
+
+
+def visible_answers(
+    defn: FormDefinition, answers: dict[str, Any], built: PageFields | None = None
+) -> dict[str, Any]:
     """The answers without those on pages or questions whose condition is not met (a resident
     who changes an earlier answer does not send what no longer applies)."""
+    pages = built if built is not None else built_pages(defn, answers)
     kept: dict[str, Any] = {}
-    for f in defn.fields(answers):
-        _copy_visible(f, answers, kept)
+    for _, fields in pages:
+        for f in fields:
+            _copy_visible(f, answers, kept)
     pruned: dict[str, Any] = pointers.prune(kept)
     return pruned
 

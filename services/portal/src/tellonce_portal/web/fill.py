@@ -21,7 +21,7 @@ from tellonce_portal.forms.model import FieldError, Page, answering, html_id
 from tellonce_portal.forms.parse import ListAction, parse_fields
 from tellonce_portal.forms.render import FieldState, error_summary, render_fields
 from tellonce_portal.forms.schema import FormDefinition
-from tellonce_portal.forms.summary import sections, visible_answers
+from tellonce_portal.forms.summary import built_pages, sections, visible_answers
 from tellonce_portal.forms.validate import from_api, on_fields, validate
 from tellonce_portal.session import PREFILL_COOKIE
 from tellonce_portal.templating import environment
@@ -190,7 +190,8 @@ async def render_check(
     status: int = 200,
 ) -> Response:
     """Check your answers for the draft's answers as shown (``FormDefinition.as_shown``)."""
-    answers = visible_answers(filling.defn, shown)
+    built = built_pages(filling.defn, shown)  # once, for the summary and the key
+    answers = visible_answers(filling.defn, shown, built)
     gateway = filling.gateway
     sharing = await gateway.sharing(filling.form.slug, filling.draft.version)
     names = {a.code: a.name for a in await gateway.agencies()}
@@ -198,7 +199,7 @@ async def render_check(
         "check.html",
         status=status,
         filling=filling,
-        sections=sections(filling.defn, shown, ctx.t),
+        sections=sections(filling.defn, shown, ctx.t, built),
         receivers=receivers(sharing, filling.defn, names, ctx.t),
         summary=errors,
         key=idempotency_key(filling.draft.id, answers),
