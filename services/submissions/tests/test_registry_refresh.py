@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tellonce_shared.problems import NotFound
-from tellonce_submissions.registry.client import RegistryClient
+from tellonce_submissions.registry.client import Agreement, RegistryClient
 
 from .registry_double import RegistryDouble
 
@@ -48,5 +48,33 @@ async def test_confirmed_mapping_reaches_a_cached_version() -> None:
         assert refreshed.element == "person.ssn"
         assert unmapped.tokens in again.compiled.restricted
         assert again.compiled.schema == first.compiled.schema
+    finally:
+        await client.aclose()
+
+
+async def test_an_auditors_mapping_never_widens_what_an_agency_receives() -> None:
+    """An auditor confirming a cluster maps a field the version left unmapped (here to an
+    element an agreement names): prefill and masking follow it, sharing does not. An
+    agency receives what the admin's agreement resolved to on the published version, which
+    is also what the registry lists and the resident is shown."""
+    double = RegistryDouble()
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=double.app()), base_url="http://registry"
+    )
+    client = RegistryClient(http, status_ttl=0)
+    try:
+        first = await client.version("snap", 1)
+        declared = next(f for f in first.fields if f.element is not None)
+        unmapped = next(f for f in first.fields if f.element is None)
+        agreement = Agreement("DOL", (declared.element or "",), "p")
+        row = next(r for r in double.fields[("snap", 1)] if r["pointer"] == unmapped.pointer)
+        row.update(element=declared.element, element_source="audit", sensitivity="restricted")
+
+        again = await client.version("snap", 1)
+        assert unmapped.tokens in again.element_pointers(declared.element or "")  # prefill
+        assert unmapped.tokens in again.compiled.restricted  # masked on receipts
+        shared = again.shares([agreement])["DOL"]
+        assert declared.tokens in shared
+        assert unmapped.tokens not in shared
     finally:
         await client.aclose()

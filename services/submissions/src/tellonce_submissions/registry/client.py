@@ -45,6 +45,10 @@ class FieldInfo:
     name: str
     title: str
     element: str | None
+    declared: bool = True
+    """Whether ``element`` was mapped on the version itself (``x-element``, or mapped on the
+    draft before an admin published it), not by an auditor confirming a redundancy-audit
+    cluster afterwards (the registry's ``element_source: "audit"``)."""
 
 
 @dataclass
@@ -63,13 +67,25 @@ class FormVersion:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def element_pointers(self, element: str) -> list[tuple[str, ...]]:
-        return [f.tokens for f in self.fields if f.element == element]
+    def element_pointers(self, element: str, declared_only: bool = False) -> list[tuple[str, ...]]:
+        """The fields mapped to ``element``; with ``declared_only``, only those mapped on the
+        version itself."""
+        return [
+            f.tokens
+            for f in self.fields
+            if f.element == element and (f.declared or not declared_only)
+        ]
 
     def shares(self, agreements: Sequence[Agreement]) -> dict[str, list[tuple[str, ...]]]:
         """Per receiving agency other than the owner, the field patterns its agreements name
         (pointers as given, element ids resolved to this version's fields). Worked out once
-        per set of agreements (the registry client keeps both while they are fresh)."""
+        per set of agreements (the registry client keeps both while they are fresh).
+
+        An element id resolves only to fields the version itself maps to it, never to a
+        mapping an auditor confirmed in the redundancy audit since: what an agency receives
+        is what an admin agreed and what the resident was shown (the registry resolves the
+        agreements it lists the same way); an auditor's confirmation reaches prefill and the
+        audit, never another agency."""
         key = tuple(agreements)
         wanted = self._shares.get(key)
         if wanted is None:
@@ -82,7 +98,7 @@ class FormVersion:
                     if name.startswith("/"):
                         patterns.append(parse_pointer(name))
                     else:
-                        patterns.extend(self.element_pointers(name))
+                        patterns.extend(self.element_pointers(name, declared_only=True))
             if len(self._shares) < 64:
                 self._shares[key] = wanted
         return wanted
@@ -194,7 +210,9 @@ class RegistryClient:
             # on every status refresh and the validator recompiled only if the restricted
             # set moved.
             cached.status = status
-            cached.fields = fields
+            if fields != cached.fields:
+                cached.fields = fields
+                cached._shares.clear()  # worked out from the fields
             if restricted != cached.compiled.restricted:
                 cached.compiled = await asyncio.to_thread(
                     CompiledSchema, cached.compiled.schema, restricted
@@ -236,6 +254,7 @@ class RegistryClient:
                 name=str(f.get("name") or ""),
                 title=str(f.get("title") or f.get("name") or ""),
                 element=f.get("element") or f.get("element_id"),
+                declared=f.get("element_source") != "audit",
             )
             for f in rows
         ]
