@@ -4,6 +4,7 @@ passwords on a password change are limited on their own and never lock the sign-
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -138,3 +139,19 @@ async def test_a_successful_change_forgives_earlier_wrong_current_passwords(
         assert (await change(strict, auth, "not it at all, not at all")).status_code == 422
     # 4 wrong in the window, but only 2 since the success: still allowed.
     assert (await change(strict, auth, NEW_PASSWORD, "another long calm phrase")).status_code == 204
+
+
+async def test_guesses_sent_at_once_are_counted_one_after_the_other(
+    strict: httpx.AsyncClient,
+) -> None:
+    """Twenty wrong guesses at one account at the same moment, each from its own address:
+    exactly the account's limit (3) of them are checked, the rest get 429."""
+    email, _ = await new_resident(strict)
+    answers = await asyncio.gather(
+        *(
+            password_login(strict, email, f"wrong guess {n} wrong wrong", address=fresh_address())
+            for n in range(20)
+        )
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [400] * 3 + [429] * 17

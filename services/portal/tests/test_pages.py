@@ -127,6 +127,21 @@ async def test_a_post_without_the_csrf_token_is_refused(browser: httpx.AsyncClie
     assert forged.status_code == 403
 
 
+async def test_signing_in_gives_a_new_csrf_token(browser: httpx.AsyncClient) -> None:
+    """A token known before signing in (say, in a cookie planted by a sibling site) is worth
+    nothing afterwards: a state-changing post with it is refused."""
+    before = csrf_of((await browser.get("/sign-in")).text)
+    signed_in = await browser.post(
+        "/sign-in", data={"email": "resident@demo.gov", "password": PASSWORD, "csrf_token": before}
+    )
+    assert signed_in.status_code == 303
+    after = csrf_of((await browser.get("/forms/snap")).text)
+    assert after != before
+    stale = await browser.post("/forms/snap/start", data={"csrf_token": before})
+    assert stale.status_code == 403
+    assert (await browser.post("/forms/snap/start", data={"csrf_token": after})).status_code == 303
+
+
 async def test_signed_out_pages_redirect_to_sign_in(browser: httpx.AsyncClient) -> None:
     response = await browser.get("/applications")
     assert response.status_code == 303

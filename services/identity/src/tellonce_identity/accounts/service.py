@@ -152,6 +152,7 @@ async def change_password(
     if user.disabled:
         raise Unauthorized("This account is disabled.")
     key = throttle.password_change_key(user.id)
+    await throttle.serialize(session, [key])
     wait = await throttle.retry_after(session, settings, [key])
     if wait is not None:
         raise LoginThrottled("Too many wrong current passwords; try again later.", retry_after=wait)

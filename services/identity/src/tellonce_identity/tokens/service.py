@@ -207,6 +207,7 @@ async def password_grant(
     keys = [throttle.account_key(username)]
     if ctx.address:
         keys.append(throttle.address_key(ctx.address))
+    await throttle.serialize(session, keys)
     wait = await throttle.retry_after(session, ctx.settings, keys)
     if wait is not None:
         record(session, "login", outcome="throttled", subject=username[:254], address=ctx.address)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_identity.config import Settings
@@ -38,6 +38,21 @@ def _limit(settings: Settings, key: str) -> int:
 
 def _limits(settings: Settings, keys: list[str]) -> dict[str, int]:
     return {key: _limit(settings, key) for key in keys}
+
+
+async def serialize(session: AsyncSession, keys: list[str]) -> None:
+    """Take the keys' turn until the transaction ends, so attempts on one account (or from
+    one address) running at once are counted one after the other: without it, guesses sent
+    in parallel all read the count before any failure is written, and more of them are
+    checked than the limit allows. PostgreSQL's transaction-level advisory locks, in a
+    fixed order (no deadlock between two attempts sharing keys); nothing on SQLite, which
+    is for local use only."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(keys):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )
 
 
 async def retry_after(session: AsyncSession, settings: Settings, keys: list[str]) -> int | None:

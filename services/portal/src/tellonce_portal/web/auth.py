@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from typing import Annotated
 
@@ -33,6 +34,9 @@ async def _establish(ctx: PageContext, email: str, password: str) -> None:
     ctx.session.name = me.full_name
     ctx.session.role = me.role
     ctx.session.agency = me.agency
+    # A new CSRF token with the new privileges: one known before signing in (a cookie planted
+    # by a sibling site, say) is worth nothing afterwards.
+    ctx.session.csrf = secrets.token_urlsafe(32)
     ctx.session.dirty = True
 
 
