@@ -318,7 +318,12 @@ async def test_residents_see_only_their_own(
     listed = (await client.get("/api/v1/submissions", headers=other)).json()
     assert mine["id"] not in {i["id"] for i in listed["items"]}
     admin = tokens.headers("root", role="admin")
-    assert (await client.get(f"/api/v1/submissions/{mine['id']}", headers=admin)).status_code == 200
+    seen = await client.get(f"/api/v1/submissions/{mine['id']}", headers=admin)
+    assert seen.status_code == 200
+    assert seen.json()["answers"] is None, "an admin sees the status, never the answers"
+    assert seen.json()["timeline"] and seen.json()["reference"] == mine["reference"]
+    own = await client.get(f"/api/v1/submissions/{mine['id']}", headers=tokens.headers("judy"))
+    assert own.json()["answers"]
     assert (await client.get("/api/v1/submissions")).status_code == 401
 
 

@@ -271,8 +271,13 @@ class SubmissionService:
         return submission
 
     async def read(self, principal: Principal, id_or_reference: str) -> SubmissionOut:
+        """A submission with its timeline; its answers only for the resident who filed it.
+        An admin (support, the catalog) sees where it went and its status, never the
+        resident's answers: those reach agencies only through their agreements, and every
+        such read is logged."""
         submission = await self.find(principal, id_or_reference)
-        [out] = await self._outs([submission], with_answers=True)
+        own = submission.owner == principal.sub
+        [out] = await self._outs([submission], with_answers=own)
         return out
 
     async def page(self, principal: Principal, *, limit: int, cursor: str | None) -> SubmissionPage:
