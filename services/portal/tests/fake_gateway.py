@@ -84,6 +84,9 @@ class FakeGateway:
     ui: dict[str, Any] = field(default_factory=lambda: UI)
     answer_reads: int = 0
     """Pages of the pull feed read (each one a logged read of resident answers)."""
+    delivery_reads: list[str] = field(default_factory=list)
+    """Ids of the deliveries read one at a time with ``?include=answers`` (each one logged
+    read of that delivery's answers), in order."""
     added_agencies: list[dict[str, Any]] = field(default_factory=list)
     added_agreements: list[dict[str, Any]] = field(default_factory=list)
     versions: list[dict[str, Any]] = field(default_factory=list)
@@ -125,6 +128,40 @@ class FakeGateway:
             self.purged[f"d-{sid}"] = erased_at
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _share(self, sub: dict[str, Any], who: dict[str, Any]) -> dict[str, Any] | None:
+        """The answers of ``sub`` an agency receives: DOL only the name; ``None`` once its
+        share was erased."""
+        if f"d-{sub['id']}" in self.purged:
+            return None
+        if who.get("agency") == "DOL":
+            return {"fullName": sub["answers"].get("fullName")}
+        return dict(sub["answers"])
+
+    def _one_delivery(
+        self, request: httpx.Request, delivery_id: str, who: dict[str, Any]
+    ) -> httpx.Response:
+        """``GET /api/v1/deliveries/{id}``: its state; with ``?include=answers`` (the agency
+        it is addressed to only; admins and auditors 403) its share of the answers too."""
+        include = request.url.params.get("include")
+        if include not in (None, "answers"):
+            return httpx.Response(422, json={"status": 422, "detail": "include: answers"})
+        if include and who.get("role") != "agency":
+            return httpx.Response(403, json={"status": 403, "detail": "agencies only"})
+        sub = self.submissions.get(delivery_id.removeprefix("d-"))
+        if sub is None or not delivery_id.startswith("d-"):
+            return httpx.Response(404, json={"status": 404, "detail": "no delivery"})
+        state = {
+            "id": delivery_id, "submission_id": sub["id"], "reference": sub["reference"],
+            "agency": who.get("agency") or "DSS", "form": sub["form"], "version": 1,
+            "fields": [], "status": "delivered", "attempts": 1,
+            "created_at": sub["submitted_at"], "attempt_log": [],
+            "share_purged_at": self.purged.get(delivery_id),
+        }  # fmt: skip
+        if include:
+            self.delivery_reads.append(delivery_id)
+            state |= {"submitted_at": sub["submitted_at"], "answers": self._share(sub, who)}
+        return httpx.Response(200, json=state)
 
     def _who(self, request: httpx.Request) -> dict[str, Any] | None:
         auth = request.headers.get("authorization", "")
@@ -358,6 +395,9 @@ class FakeGateway:
                 )  # fmt: skip
             self.dead.pop(match.group(1), None)
             return httpx.Response(200, json={"id": match.group(1), "status": "pending"})
+        match = re.fullmatch(r"/api/v1/deliveries/([^/]+)", path)
+        if match and method == "GET":
+            return self._one_delivery(request, match.group(1), who)
         if path == "/api/v1/deliveries" and request.url.params.get("status") == "dead":
             return httpx.Response(
                 200, json={"items": list(self.dead.values()), "next_cursor": None}
@@ -380,9 +420,7 @@ class FakeGateway:
                  "data": {"delivery_id": f"d-{s['id']}", "submission_id": s["id"],
                           "reference": s["reference"], "form": s["form"], "version": 1,
                           "agency": who.get("agency"), "submitted_at": s["submitted_at"],
-                          "answers": None if f"d-{s['id']}" in self.purged
-                          else {"fullName": s["answers"].get("fullName")}
-                          if who.get("agency") == "DOL" else s["answers"],
+                          "answers": self._share(s, who),
                           "share_purged_at": self.purged.get(f"d-{s['id']}")}}
                 for s in self.submissions.values()
             ]  # fmt: skip

@@ -325,6 +325,38 @@ async def test_staff_see_their_inbox_and_post_a_status(
     assert resident_pages.status_code == 403, "a staff member is not a resident"
 
 
+async def test_opening_a_delivery_reads_that_delivery_alone_once(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """The access log must hold what staff saw: the page reads one delivery with its answers
+    (``?include=answers``), never the pull feed, whose every delivery would be logged."""
+    fake.delivered("s1", "CT-2026-AAAA-BBBB")
+    fake.delivered("s2", "CT-2026-CCCC-DDDD", full_name="Ben Ortiz")
+    await sign_in(browser, "staff@dss.demo.gov")
+    view = await browser.get("/inbox/d-s1")
+    assert view.status_code == 200
+    assert "Ana Diaz" in view.text
+    assert "Ben Ortiz" not in view.text
+    assert fake.answer_reads == 0, "no page of the feed is read"
+    assert fake.delivery_reads == ["d-s1"], "one read, of this delivery only"
+    reads = [p for m, p, _ in fake.calls if m == "GET" and p.startswith("/api/v1/deliveries")]
+    assert reads == ["/api/v1/deliveries/d-s1"]
+    # A refused status shows the page again: again one read of this delivery, no feed.
+    fake.delivery_reads.clear()
+    page = await browser.get("/inbox/d-s1")
+    refused = await browser.post(
+        "/inbox/d-s1/status",
+        data={"submission_id": "s1", "status": "", "csrf_token": csrf_of(page.text)},
+    )
+    assert refused.status_code == 422
+    assert "Ana Diaz" in refused.text
+    assert fake.delivery_reads == ["d-s1", "d-s1"], "the page, then the page shown again"
+    assert fake.answer_reads == 0
+    absent = await browser.get("/inbox/d-s9")
+    assert absent.status_code == 404, "the API's 404: the page not found"
+    assert fake.answer_reads == 0
+
+
 async def test_the_auditor_reads_the_audit_and_downloads_csv(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:

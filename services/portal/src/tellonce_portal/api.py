@@ -685,6 +685,15 @@ class Gateway:
             next_cursor=(body or {}).get("next_cursor"),
         )
 
+    async def delivery(self, delivery_id: str) -> Delivery:
+        """One delivery to the staff member's agency with its answers (only the agreed
+        fields; empty with ``share_purged_at`` once erased): one logged read of resident
+        answers, for this delivery only (the feed would log every delivery of its pages)."""
+        body = await self._call(
+            "GET", f"/api/v1/deliveries/{seg(delivery_id)}", params={"include": "answers"}
+        )
+        return _delivery(_obj(body))
+
     @staticmethod
     def _endpoint(doc: dict[str, Any]) -> Endpoint:
         return Endpoint(

@@ -23,17 +23,15 @@ STATUSES = ("received", "in_review", "needs_info", "approved", "denied")
 MAX_PAGES = 20
 
 
-async def _all_deliveries(gateway: Gateway) -> list[Delivery]:
-    """The agency's feed, oldest first, read to the end (bounded)."""
-    items: list[Delivery] = []
-    cursor: str | None = None
-    for _ in range(MAX_PAGES):
-        page = await gateway.deliveries(after=cursor, limit=100)
-        items.extend(page.items)
-        if not page.next_cursor or not page.items:
-            break
-        cursor = page.next_cursor
-    return items
+async def _one_delivery(ctx: PageContext, gateway: Gateway, delivery_id: str) -> Delivery:
+    """The delivery with its answers, read alone (``?include=answers``): the access log then
+    holds exactly what the staff member saw, not every delivery of the agency's feed."""
+    try:
+        return await gateway.delivery(delivery_id)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        raise ApiError(404, {"detail": ctx.t("no_such_delivery", id=delivery_id)}) from exc
 
 
 async def _labelled(
@@ -197,13 +195,12 @@ async def delivery(
     ctx: PageDep, delivery_id: str, posted: Annotated[bool, Query()] = False
 ) -> Response:
     ctx.require("agency")
-    found = next((d for d in await _all_deliveries(await ctx.api()) if d.id == delivery_id), None)
-    if found is None:
-        raise ApiError(404, {"detail": ctx.t("no_such_delivery", id=delivery_id)})
+    gateway = await ctx.api()
+    found = await _one_delivery(ctx, gateway, delivery_id)
     return ctx.render(
         "delivery.html",
         delivery=found,
-        rows=await _labelled(ctx, await ctx.api(), found),
+        rows=await _labelled(ctx, gateway, found),
         statuses=STATUSES,
         errors=[],
         posted=posted,
@@ -232,9 +229,7 @@ async def post_status(
             errors.append(("status", exc.detail or ctx.t("status_not_posted")))
     if not errors:
         return ctx.redirect(f"/inbox/{delivery_id}?posted=true")
-    found = next((d for d in await _all_deliveries(gateway) if d.id == delivery_id), None)
-    if found is None:
-        raise ApiError(404, {"detail": ctx.t("no_such_delivery", id=delivery_id)})
+    found = await _one_delivery(ctx, gateway, delivery_id)
     return ctx.render(
         "delivery.html",
         status=422,

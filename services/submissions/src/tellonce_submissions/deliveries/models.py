@@ -149,6 +149,6 @@ class AnswerAccess(Base):
     delivery_id: Mapped[str] = mapped_column(String(36))
     fields: Mapped[list[str]] = mapped_column(JSON)
     channel: Mapped[str] = mapped_column(String(16))
-    """webhook or feed."""
+    """webhook, feed or read (one delivery read with ``?include=answers``)."""
     actor: Mapped[str | None] = mapped_column(String(128), default=None)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

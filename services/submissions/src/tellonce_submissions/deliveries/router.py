@@ -3,7 +3,7 @@ and replay, and every delivery's state for admins and auditors."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
@@ -16,6 +16,7 @@ from tellonce_submissions.deliveries.schemas import (
     AckResult,
     DeliveryList,
     DeliveryPublic,
+    DeliveryWithAnswers,
     EndpointCreate,
     EndpointList,
     EndpointPublic,
@@ -133,14 +134,29 @@ async def access_log(
     submission: str | None = None,
     cursor: str | None = None,
 ) -> AccessLog:
-    """Every read of resident answers by an agency: webhook sent or feed page read."""
+    """Every read of resident answers by an agency: webhook sent, feed page read or one
+    delivery read with ``?include=answers``."""
     return await service.access_log(
         principal, agency=agency, submission_id=submission, cursor=cursor, limit=limit
     )
 
 
-@router.get("/{delivery_id}", response_model=DeliveryPublic)
-async def get_delivery(delivery_id: str, principal: Anyone, service: ServiceDep) -> DeliveryPublic:
+@router.get("/{delivery_id}", response_model=DeliveryWithAnswers | DeliveryPublic)
+async def get_delivery(
+    delivery_id: str,
+    principal: Anyone,
+    service: ServiceDep,
+    include: Annotated[
+        Literal["answers"] | None,
+        Query(description="``answers``: the agency's share of the answers (agency only)."),
+    ] = None,
+) -> DeliveryWithAnswers | DeliveryPublic:
+    """One delivery's state and attempts, without answers. With ``?include=answers``, for
+    the agency it is addressed to only: also ``submitted_at`` and its share of the answers
+    (``null`` with ``share_purged_at`` once erased), written to the access log as one read;
+    admins and auditors get 403."""
+    if include == "answers":
+        return await service.read(principal, delivery_id)
     return await service.get(principal, delivery_id)
 
 

@@ -72,6 +72,16 @@ class DeliveryPublic(BaseModel):
     no longer be replayed); ``None`` while they are held."""
 
 
+class DeliveryWithAnswers(DeliveryPublic):
+    """One delivery read by the agency it is addressed to, with its share of the answers
+    (``GET /api/v1/deliveries/{id}?include=answers``; one access-log entry per read)."""
+
+    submitted_at: datetime
+    answers: dict[str, Any] | None
+    """The agency's answers (only its agreed fields); ``None`` once the retention job has
+    erased them (see ``share_purged_at``), never an empty object standing for them."""
+
+
 class DeliveryList(BaseModel):
     items: list[DeliveryPublic]
     next_cursor: str | None

@@ -4,6 +4,7 @@ and what each action does to the outbox."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,6 +57,7 @@ from tellonce_submissions.deliveries.schemas import (
     AttemptPublic,
     DeliveryList,
     DeliveryPublic,
+    DeliveryWithAnswers,
     EndpointList,
     EndpointPublic,
     EndpointWithSecret,
@@ -214,8 +216,41 @@ class DeliveryService:
         position = _feed_position(after)
         await repository.number_feed(self.session)
         rows = await repository.feed_page(self.session, agency=agency, after=position, limit=limit)
+        await self._log_reads(principal, agency, rows, channel="feed")
+        last = rows[-1].feed_seq if rows else position
+        return Feed(
+            items=[_feed_item(row, self.shares) for row in rows],
+            next_cursor=encode_cursor({"f": last}),
+        )
+
+    async def read(self, principal: Principal, delivery_id: str) -> DeliveryWithAnswers:
+        """One delivery with its share of the answers, for the agency it is addressed to
+        only: one access-log entry (channel ``read``), none when the share was erased.
+        Admins and auditors never read answers here (403); another agency's delivery is a
+        404, as without answers."""
+        if principal.role in STAFF_ROLES:
+            raise Forbidden(
+                "Only the agency a delivery is addressed to reads its answers; admins and "
+                "auditors see its state without them (leave out include=answers)."
+            )
+        agency = agency_of(principal)
+        row = await repository.get_delivery(self.session, delivery_id)
+        if row is None or row.agency != agency:
+            raise NotFound("No delivery with this id is visible to you.")
+        await self._log_reads(principal, agency, [row], channel="read")
+        attempts = await repository.attempts_of(self.session, [row.id])
+        return DeliveryWithAnswers(
+            **_delivery(row, attempts[row.id]).model_dump(),
+            submitted_at=aware(row.submitted_at),
+            answers=_share(row, self.shares),
+        )
+
+    async def _log_reads(
+        self, principal: Principal, agency: str, rows: Sequence[Delivery], *, channel: str
+    ) -> None:
+        """Write one access-log entry per delivery whose answers this read discloses to
+        ``agency``: a row whose share was erased discloses none, so it is not logged."""
         now = self.clock.now()
-        # A row whose share was erased discloses no answers: no read to log.
         await repository.log_access(
             self.session,
             [
@@ -224,18 +259,13 @@ class DeliveryService:
                     submission_id=row.submission_id,
                     delivery_id=row.id,
                     fields=list(row.fields),
-                    channel="feed",
+                    channel=channel,
                     actor=principal.sub,
                     at=now,
                 )
                 for row in rows
                 if row.share_purged_at is None
             ],
-        )
-        last = rows[-1].feed_seq if rows else position
-        return Feed(
-            items=[_feed_item(row, self.shares) for row in rows],
-            next_cursor=encode_cursor({"f": last}),
         )
 
     async def ack(self, principal: Principal, delivery_id: str) -> AckResult:
@@ -456,8 +486,13 @@ def _delivery(d: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryPublic:
     )
 
 
+def _share(d: Delivery, box: ShareBox) -> dict[str, Any] | None:
+    """The delivery's answers, or ``None`` once its share was erased (never ``{}``)."""
+    return None if d.share_purged_at is not None else open_answers(d, box)
+
+
 def _feed_item(d: Delivery, box: ShareBox) -> FeedItem:
-    data: dict[str, Any] | None = None if d.share_purged_at is not None else open_answers(d, box)
+    data = _share(d, box)
     return FeedItem(
         id=d.id,
         delivery_id=d.id,
