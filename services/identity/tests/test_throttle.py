@@ -155,3 +155,16 @@ async def test_guesses_sent_at_once_are_counted_one_after_the_other(
     )
     codes = sorted(a.status_code for a in answers)
     assert codes == [400] * 3 + [429] * 17
+
+
+async def test_wrong_current_passwords_sent_at_once_are_counted_one_after_the_other(
+    strict: httpx.AsyncClient,
+) -> None:
+    """Ten wrong current passwords on a password change at the same moment: exactly the
+    change's limit (3) of them are checked, the rest get 429."""
+    email, password = await new_resident(strict)
+    auth = await bearer(strict, email, password)
+    answers = await asyncio.gather(
+        *(change(strict, auth, f"not it at all, guess {n}") for n in range(10))
+    )
+    assert sorted(a.status_code for a in answers) == [422] * 3 + [429] * 7
