@@ -258,8 +258,7 @@ class Gateway:
                     breaker, generation,
                 )  # fmt: skip
             except BaseException:
-                breaker.in_flight -= 1  # nothing was taken over
-                breaker.dropped(generation)
+                breaker.ended_early(generation, failure=False)  # nothing was taken over
                 raise
         except Exception as exc:
             problem = self._problem_for(exchange, exc)

@@ -177,6 +177,16 @@ class Breaker:
             self.trial_out = False
             self._open()
 
+    def ended_early(self, generation: int, failure: bool) -> None:
+        """The request's exchange ended before the answer's head: its place is given back
+        and the breaker told, a ``failure`` (the service down, or silent past the route's
+        timeout) or neither (the client left, the body was refused, a garbled answer)."""
+        self.in_flight -= 1
+        if failure:
+            self.failed(generation)
+        else:
+            self.dropped(generation)
+
     def dropped(self, generation: int) -> None:
         """The request ended neither way (the client left, the body was refused, the
         answer was garbled): the breaker learns nothing, but the trial out, if it was that

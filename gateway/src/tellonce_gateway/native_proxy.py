@@ -161,12 +161,11 @@ async def forward_native(
                 conn.close()
                 raise
     except UpstreamError as exc:
-        breaker.in_flight -= 1
-        _failed(breaker, generation, exc)
+        # Down or silent is a failure; a broken connection or a garbled answer neither.
+        breaker.ended_early(generation, exc.kind != "broken")
         raise _problem(exc, upstream) from None
     except BaseException:
-        breaker.in_flight -= 1
-        breaker.dropped(generation)
+        breaker.ended_early(generation, failure=False)
         raise
     breaker.in_flight -= 1  # the answer's head is in
     if breaker.failures:
@@ -219,8 +218,7 @@ def forward_native_now(
                     )
                 )  # fmt: skip
             else:
-                breaker.in_flight -= 1
-                _failed(breaker, generation, error)
+                breaker.ended_early(generation, error.kind != "broken")  # as forward_native
                 problem = _problem(error, upstream)
                 later(lambda send: _raise(problem))
             return
@@ -336,15 +334,6 @@ async def _pass_answer(
     finally:
         pool.release(conn)
         _observe(upstream, head_seconds)
-
-
-def _failed(breaker: Breaker, generation: int, exc: UpstreamError) -> None:
-    """Tell the breaker how an exchange failed before the answer's head: down or silent is
-    a failure, a broken connection or a garbled answer neither way."""
-    if exc.kind == "broken":
-        breaker.dropped(generation)
-    else:
-        breaker.failed(generation)
 
 
 def _problem(exc: UpstreamError, upstream: str) -> Problem:

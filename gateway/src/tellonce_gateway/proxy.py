@@ -154,12 +154,8 @@ async def forward_aiohttp(
             skip_auto_headers=SKIP_AUTO_HEADERS,
         )
     except BaseException as exc:
-        breaker.in_flight -= 1
         problem = _problem_for(exc, upstream, body) if isinstance(exc, Exception) else exc
-        if isinstance(problem, UpstreamDown | UpstreamTimeout):
-            breaker.failed(generation)
-        else:
-            breaker.dropped(generation)
+        breaker.ended_early(generation, isinstance(problem, UpstreamDown | UpstreamTimeout))
         if problem is exc:
             raise
         raise problem from exc
