@@ -233,14 +233,11 @@ class DeliveryService:
                 "Only the agency a delivery is addressed to reads its answers; admins and "
                 "auditors see its state without them (leave out include=answers)."
             )
-        agency = agency_of(principal)
-        row = await repository.get_delivery(self.session, delivery_id)
-        if row is None or row.agency != agency:
-            raise NotFound("No delivery with this id is visible to you.")
+        agency = agency_of(principal)  # a resident: 403, as before looking the id up
+        row = await self._visible(principal, delivery_id)
         await self._log_reads(principal, agency, [row], channel="read")
-        attempts = await repository.attempts_of(self.session, [row.id])
         return DeliveryWithAnswers(
-            **_delivery(row, attempts[row.id]).model_dump(),
+            **(await self._public(row)).model_dump(),
             submitted_at=aware(row.submitted_at),
             answers=_share(row, self.shares),
         )
@@ -320,11 +317,20 @@ class DeliveryService:
         return DeliveryList(items=items, next_cursor=next_cursor)
 
     async def get(self, principal: Principal, delivery_id: str) -> DeliveryPublic:
+        return await self._public(await self._visible(principal, delivery_id))
+
+    async def _visible(self, principal: Principal, delivery_id: str) -> Delivery:
+        """The delivery, when the caller may see it: staff any, an agency its own; 404
+        otherwise (ids not probed)."""
         row = await repository.get_delivery(self.session, delivery_id)
         if row is None or (
             principal.role not in STAFF_ROLES and row.agency != agency_of(principal)
         ):
             raise NotFound("No delivery with this id is visible to you.")
+        return row
+
+    async def _public(self, row: Delivery) -> DeliveryPublic:
+        """The delivery's state with its attempts (no answers)."""
         attempts = await repository.attempts_of(self.session, [row.id])
         return _delivery(row, attempts[row.id])
 
@@ -338,8 +344,7 @@ class DeliveryService:
             _check_replayable(row)
         await self.session.refresh(row)
         await notify_workers(self.session)
-        attempts = await repository.attempts_of(self.session, [row.id])
-        return _delivery(row, attempts[row.id])
+        return await self._public(row)
 
     async def replay_all(self, principal: Principal, agency: str | None) -> ReplayResult:
         scope = agency if principal.role == "admin" else scope_agency(principal, agency)
