@@ -676,15 +676,6 @@ class Gateway:
 
     # -- agencies and auditors ------------------------------------------------------------
 
-    async def deliveries(self, after: str | None = None, limit: int = 50) -> DeliveryPage:
-        body = await self._call(
-            "GET", "/api/v1/deliveries", params={"after": after, "limit": limit}
-        )
-        return DeliveryPage(
-            items=[_delivery(d) for d in (body or {}).get("items") or [] if isinstance(d, dict)],
-            next_cursor=(body or {}).get("next_cursor"),
-        )
-
     async def delivery(self, delivery_id: str) -> Delivery:
         """One delivery to the staff member's agency with its answers (only the agreed
         fields; empty with ``share_purged_at`` once erased): one logged read of resident

@@ -11,7 +11,6 @@ from starlette.responses import Response
 from tellonce_portal.api import ApiError, Sharing
 from tellonce_portal.deps import PageDep
 from tellonce_portal.forms.schema import FormDefinition
-from tellonce_portal.web.labels import field_labels
 
 router = APIRouter()
 
@@ -51,7 +50,7 @@ def receivers(
     sharing: Sharing, defn: FormDefinition, names: dict[str, str], t: Any
 ) -> list[dict[str, Any]]:
     """Rows of "who receives what": the owner gets everything, others their agreed fields."""
-    labels = field_labels(defn)
+    labels = defn.field_labels()
     rows: list[dict[str, Any]] = []
     if sharing.owner:
         rows.append(

@@ -15,7 +15,6 @@ from tellonce_portal.forms import pointers
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import display
 from tellonce_portal.i18n import Translator
-from tellonce_portal.web.labels import field_labels
 
 router = APIRouter()
 
@@ -46,7 +45,7 @@ async def _labelled(
         try:
             version = await gateway.version(found.form, found.version)
             defn = ctx.definition(version)
-            labels = field_labels(defn)
+            labels = defn.field_labels()
         except ApiError:
             defn = None
     rows = []
