@@ -42,6 +42,11 @@ class Filling:
     version: FormVersion
     defn: FormDefinition
     prefilled: set[str]
+    shown: dict[str, Any]
+    """The draft's answers as its pages show them (``FormDefinition.as_shown``: an old
+    "United States" as ``USA``), read once per request: the one view every page, check
+    your answers, and what is saved and sent use (docs/portal.md, "Showing saved
+    answers")."""
 
 
 async def load(ctx: PageContext, draft_id: str) -> Filling:
@@ -54,7 +59,8 @@ async def load(ctx: PageContext, draft_id: str) -> Filling:
     prefilled = set(draft.prefilled) | ctx.codec.prefilled(
         ctx.request.cookies.get(PREFILL_COOKIE), draft.id
     )
-    return Filling(gateway, draft, form, version, defn, prefilled)
+    shown = defn.as_shown(draft.answers)
+    return Filling(gateway, draft, form, version, defn, prefilled, shown)
 
 
 def _page(pages: list[Page], n: int) -> Page:
@@ -83,8 +89,7 @@ def render_page(
     raw: dict[str, str],
     status: int = 200,
 ) -> Response:
-    """Page ``n`` for ``answers`` as shown (``FormDefinition.as_shown``, read once by the
-    caller)."""
+    """Page ``n`` for ``answers`` (``Filling.shown``, or what was just posted onto it)."""
     pages = filling.defn.pages(answers)
     page = _page(pages, n)
     fields = filling.defn.page_fields(page, answers)
@@ -116,7 +121,7 @@ async def show_page(
     ctx: PageDep, draft_id: str, n: int, check: Annotated[bool, Query()] = False
 ) -> Response:
     filling = await load(ctx, draft_id)
-    answers = filling.defn.as_shown(filling.draft.answers)
+    answers = filling.shown
     errors: list[FieldError] = []
     if check:
         page = _page(filling.defn.pages(answers), n)
@@ -129,10 +134,9 @@ async def show_page(
 @router.post("/drafts/{draft_id}/pages/{n}")
 async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
     filling = await load(ctx, draft_id)
-    # One view of the answers for the whole request, the draft as its pages show it (an old
-    # "United States" as ``USA``): the posted page is found, checked and followed in it, and
-    # it is what is saved (docs/portal.md, "Showing saved answers").
-    answers = filling.defn.as_shown(filling.draft.answers)
+    # The posted page is found, checked and followed in the answers as shown, and that is
+    # what is saved.
+    answers = filling.shown
     page = _page(filling.defn.pages(answers), n)
     fields = filling.defn.page_fields(page, answers)
     posted = await ctx.request.form()
@@ -183,13 +187,10 @@ def idempotency_key(draft_id: str, answers: dict[str, Any]) -> str:
 
 
 async def render_check(
-    ctx: PageContext,
-    filling: Filling,
-    shown: dict[str, Any],
-    errors: list[tuple[str, str]],
-    status: int = 200,
+    ctx: PageContext, filling: Filling, errors: list[tuple[str, str]], status: int = 200
 ) -> Response:
-    """Check your answers for the draft's answers as shown (``FormDefinition.as_shown``)."""
+    """Check your answers for the draft's answers as shown (``Filling.shown``)."""
+    shown = filling.shown
     built = built_pages(filling.defn, shown)  # once, for the summary and the key
     answers = visible_answers(filling.defn, shown, built)
     gateway = filling.gateway
@@ -209,14 +210,13 @@ async def render_check(
 @router.get("/drafts/{draft_id}/check")
 async def check(ctx: PageDep, draft_id: str) -> Response:
     filling = await load(ctx, draft_id)
-    return await render_check(ctx, filling, filling.defn.as_shown(filling.draft.answers), [])
+    return await render_check(ctx, filling, [])
 
 
-def _link_errors(
-    filling: Filling, answers: dict[str, Any], errors: list[FieldError], locale: str
-) -> list[tuple[str, str]]:
+def _link_errors(filling: Filling, errors: list[FieldError], locale: str) -> list[tuple[str, str]]:
     """Each API error as a link to the page (and the field) that can fix it, for the answers
     as shown."""
+    answers = filling.shown
     fields = filling.defn.fields(answers)
     placed = {e.pointer: e for e in on_fields(errors, fields, locale, answers)}
     chosen = answering(fields, answers)
@@ -261,8 +261,7 @@ async def submit(
             return ctx.redirect(f"/applications/{latest}/confirmation")
         raise
     # What check your answers showed is what is sent (a saved "United States" as ``USA``).
-    shown = filling.defn.as_shown(filling.draft.answers)
-    answers = visible_answers(filling.defn, shown)
+    answers = visible_answers(filling.defn, filling.shown)
     idem = idempotency_key(draft_id, answers)
     submission = None
     for attempt in range(4):
@@ -277,10 +276,10 @@ async def submit(
                 continue
             if exc.status in (400, 409, 422):
                 errors = from_api(exc.errors)
-                links = _link_errors(filling, shown, errors, ctx.locale) if errors else []
+                links = _link_errors(filling, errors, ctx.locale) if errors else []
                 if not links:
                     links = [(f"/drafts/{draft_id}/pages/1", exc.detail or ctx.t("unavailable"))]
-                return await render_check(ctx, filling, shown, links, status=422)
+                return await render_check(ctx, filling, links, status=422)
             raise
     assert submission is not None
     ctx.session.remember_submission(idem, submission.id)
