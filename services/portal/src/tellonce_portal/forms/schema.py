@@ -736,7 +736,7 @@ class FormDefinition:
         return self._listed_choices
 
     def _page_fields_that_may_offer_other(self) -> list[Field]:
-        pages = self.all_pages()
+        pages = self.all_pages()  # an automatic split keeps the fields it built
         if self._split_from is not None:
             return self._split_from  # built already, to split the pages
         return [
@@ -791,7 +791,6 @@ class FormDefinition:
                 return True
             ref = current.get("$ref")
             if isinstance(ref, str):
-                stack.append(self.resolve({"$ref": ref}))
                 stack.append(schema_branches.resolve(self.schema, {"$ref": ref}))
             stack.extend(v for v in current.values() if isinstance(v, (dict, list)))
         return False
