@@ -3,6 +3,9 @@ auditor confirms a cluster in the registry): the client re-reads them on each re
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import httpx
 import pytest
 
@@ -10,6 +13,19 @@ from tellonce_shared.problems import NotFound
 from tellonce_submissions.registry.client import Agreement, RegistryClient
 
 from .registry_double import RegistryDouble
+
+
+@asynccontextmanager
+async def refreshing_client(double: RegistryDouble) -> AsyncIterator[RegistryClient]:
+    """A client of the registry double that reads the version again on every call."""
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=double.app()), base_url="http://registry"
+    )
+    client = RegistryClient(http, status_ttl=0)
+    try:
+        yield client
+    finally:
+        await client.aclose()
 
 
 async def test_a_form_name_is_one_escaped_path_segment() -> None:
@@ -32,11 +48,7 @@ async def test_a_form_name_is_one_escaped_path_segment() -> None:
 
 async def test_confirmed_mapping_reaches_a_cached_version() -> None:
     double = RegistryDouble()
-    http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=double.app()), base_url="http://registry"
-    )
-    client = RegistryClient(http, status_ttl=0)
-    try:
+    async with refreshing_client(double) as client:
         first = await client.version("snap", 1)
         unmapped = next(f for f in first.fields if f.element is None)
         row = next(r for r in double.fields[("snap", 1)] if r["pointer"] == unmapped.pointer)
@@ -48,8 +60,6 @@ async def test_confirmed_mapping_reaches_a_cached_version() -> None:
         assert refreshed.element == "person.ssn"
         assert unmapped.tokens in again.compiled.restricted
         assert again.compiled.schema == first.compiled.schema
-    finally:
-        await client.aclose()
 
 
 async def test_an_auditors_mapping_never_widens_what_an_agency_receives() -> None:
@@ -58,11 +68,7 @@ async def test_an_auditors_mapping_never_widens_what_an_agency_receives() -> Non
     agency receives what the admin's agreement resolved to on the published version, which
     is also what the registry lists and the resident is shown."""
     double = RegistryDouble()
-    http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=double.app()), base_url="http://registry"
-    )
-    client = RegistryClient(http, status_ttl=0)
-    try:
+    async with refreshing_client(double) as client:
         first = await client.version("snap", 1)
         declared = next(f for f in first.fields if f.element is not None)
         unmapped = next(f for f in first.fields if f.element is None)
@@ -76,5 +82,3 @@ async def test_an_auditors_mapping_never_widens_what_an_agency_receives() -> Non
         shared = again.shares([agreement])["DOL"]
         assert declared.tokens in shared
         assert unmapped.tokens not in shared
-    finally:
-        await client.aclose()
