@@ -37,6 +37,29 @@ async def test_a_full_batch_is_settled_at_once() -> None:
     assert done == list(range(7))
 
 
+async def test_a_batch_waiting_on_the_running_loop_is_joined_without_asking_for_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    done: list[int] = []
+    ledger = Ledger(hold_seconds=60)
+    asked: list[int] = []
+    real = asyncio.get_running_loop
+
+    def counted() -> asyncio.AbstractEventLoop:
+        asked.append(1)
+        return real()
+
+    monkeypatch.setattr(asyncio, "get_running_loop", counted)
+    ledger.add(done.append, 1)  # starts the batch: which loop runs is asked once
+    for n in range(2, 6):
+        ledger.add(done.append, n)
+    monkeypatch.undo()
+    assert asked == [1]
+    assert done == []
+    ledger.settle()
+    assert done == [1, 2, 3, 4, 5]
+
+
 def test_outside_an_event_loop_the_work_is_done_at_once() -> None:
     done: list[str] = []
     Ledger(hold_seconds=60).add(done.append, "now")

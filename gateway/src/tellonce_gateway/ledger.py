@@ -56,6 +56,15 @@ class Ledger:
     def add(self, work: Callable[[T], None], arg: T) -> None:
         """Note ``work(arg)``, to be done at the latest ``hold_seconds`` from now (at once
         outside an event loop: a script, a test without a server)."""
+        waiting_on = self._loop
+        if self._timer is not None and waiting_on is not None and waiting_on.is_running():
+            # The usual case: a batch waits on the running loop (the ledger is used from the
+            # loop's thread only), so join it without asking which loop runs (Python 3.11's
+            # asyncio.get_running_loop() makes a getpid() system call each time).
+            self._entries.append((work, arg))
+            if len(self._entries) >= self.max_entries:
+                self.settle()
+            return
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
