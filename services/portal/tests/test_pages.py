@@ -106,7 +106,58 @@ async def test_production_mode_does_not_list_demo_accounts(fake: FakeGateway) ->
     ) as client:
         page = await client.get("/sign-in")
         assert "tell-once-demo-password" not in page.text
-        assert "Secure" in page.headers["set-cookie"], "production cookies are Secure"
+        cookie = page.headers["set-cookie"]
+        assert "Secure" in cookie, "production cookies are Secure"
+        # __Host-: the browser takes it only from this host, Secure, for / and with no Domain
+        assert cookie.startswith("__Host-" + COOKIE + "=")
+        assert "Path=/" in cookie
+        assert "Domain" not in cookie
+
+
+async def test_production_reads_only_the_host_only_session_cookie(fake: FakeGateway) -> None:
+    """A cookie without the prefix could have been planted by a sibling site (a subdomain
+    setting it for the parent domain): in production it is not the session."""
+    settings = Settings(
+        mode="production",
+        gateway_url="http://gateway.test",
+        session_secret="a-real-secret-from-the-vault-0123456789",
+    )
+    app = create_app(settings, transport=fake.transport())
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://portal.test"
+    ) as client:
+        assert (await sign_in(client)).status_code == 303
+        sealed = client.cookies["__Host-" + COOKIE]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://portal.test"
+    ) as client:
+        prefixed = await client.get(
+            "/applications", headers={"cookie": f"__Host-{COOKIE}={sealed}"}
+        )
+        assert prefixed.status_code == 200, "the session itself is good"
+        plain = await client.get("/applications", headers={"cookie": f"{COOKIE}={sealed}"})
+        assert plain.status_code == 303
+        assert plain.headers["location"].startswith("/sign-in")
+
+
+def test_production_prefill_cookie_must_come_over_https() -> None:
+    from starlette.responses import Response
+
+    settings = Settings(
+        mode="production",
+        gateway_url="http://gateway.test",
+        session_secret="a-real-secret-from-the-vault-0123456789",
+    )
+    codec = SessionCodec(settings)
+    response = Response()
+    codec.save_prefilled(response, "d-1", ["/name"])
+    cookie = response.headers["set-cookie"]
+    # scoped to the draft's pages, so __Secure- (__Host- needs Path=/)
+    assert cookie.startswith("__Secure-tellonce_prefilled=")
+    assert "Secure" in cookie
+    assert "Path=/drafts/d-1" in cookie
+    sealed = cookie.split(";")[0].split("=", 1)[1]
+    assert codec.prefilled(sealed, "d-1") == {"/name"}
 
 
 def test_production_refuses_the_demo_session_secret() -> None:

@@ -17,7 +17,7 @@ from tellonce_portal.config import Settings
 from tellonce_portal.definitions import DefinitionCache
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.i18n import Translator
-from tellonce_portal.session import COOKIE, Session, SessionCodec
+from tellonce_portal.session import Session, SessionCodec
 from tellonce_portal.templating import environment
 
 REFRESH_MARGIN = 30
@@ -142,7 +142,7 @@ def load_session(request: Request) -> Session:
     state = request.state
     if not hasattr(state, "session"):
         codec: SessionCodec = request.app.state.codec
-        state.session = codec.load(request.cookies.get(COOKIE))
+        state.session = codec.load(request.cookies.get(codec.cookie))
     session: Session = state.session
     return session
 

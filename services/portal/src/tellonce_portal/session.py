@@ -21,6 +21,13 @@ from tellonce_portal.config import Settings
 
 COOKIE = "tellonce_session"
 PREFILL_COOKIE = "tellonce_prefilled"
+HOST_ONLY = "__Host-"
+"""In production the session cookie's name starts with this: browsers then accept it only when
+it is Secure, set by this host itself, for Path=/ and with no Domain, so a sibling site under
+the same parent domain cannot plant or overwrite it (RFC 6265bis, cookie prefixes)."""
+SECURE_ONLY = "__Secure-"
+"""The prefill cookie's prefix in production (it is scoped to one draft's path, which
+``__Host-`` does not allow): it must come over HTTPS and be Secure."""
 
 
 @dataclass
@@ -80,6 +87,9 @@ class SessionCodec:
         self.fernet = Fernet(base64.urlsafe_b64encode(key))
         self.max_age = settings.session_max_age
         self.secure = settings.secure_cookies
+        self.cookie = HOST_ONLY + COOKIE if self.secure else COOKIE
+        """The session cookie's name (plain on local http, where the prefixes cannot hold)."""
+        self.prefill_cookie = SECURE_ONLY + PREFILL_COOKIE if self.secure else PREFILL_COOKIE
 
     def seal(self, doc: Any) -> str:
         return self.fernet.encrypt(json.dumps(doc, separators=(",", ":")).encode()).decode()
@@ -108,7 +118,7 @@ class SessionCodec:
         doc = asdict(session)
         doc.pop("dirty")
         response.set_cookie(
-            COOKIE,
+            self.cookie,
             self.seal(doc),
             max_age=self.max_age,
             path="/",
@@ -121,7 +131,7 @@ class SessionCodec:
         """Which answers of a draft came from the profile, in a cookie scoped to that draft's
         pages (the drafts API says so only when the draft is created)."""
         response.set_cookie(
-            PREFILL_COOKIE,
+            self.prefill_cookie,
             self.seal({"draft": draft_id, "pointers": pointers[:200], "at": int(time.time())}),
             max_age=30 * 24 * 3600,
             path=f"/drafts/{draft_id}",

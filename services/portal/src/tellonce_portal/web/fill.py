@@ -23,7 +23,6 @@ from tellonce_portal.forms.render import FieldState, error_summary, render_field
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import built_pages, sections, visible_answers
 from tellonce_portal.forms.validate import from_api, on_fields, validate
-from tellonce_portal.session import PREFILL_COOKIE
 from tellonce_portal.templating import environment
 from tellonce_portal.web.catalog import receivers
 
@@ -57,7 +56,7 @@ async def load(ctx: PageContext, draft_id: str) -> Filling:
     version = await gateway.version(draft.form, draft.version)
     defn = ctx.definition(version, title=form.localized_title(ctx.locale))
     prefilled = set(draft.prefilled) | ctx.codec.prefilled(
-        ctx.request.cookies.get(PREFILL_COOKIE), draft.id
+        ctx.request.cookies.get(ctx.codec.prefill_cookie), draft.id
     )
     shown = defn.as_shown(draft.answers)
     return Filling(gateway, draft, form, version, defn, prefilled, shown)
