@@ -43,3 +43,10 @@ def test_cidr_trusted_proxies() -> None:
 
 def test_malformed_forwarded_chain_falls_back_to_the_peer() -> None:
     assert client_address(request("127.0.0.1", "not-an-ip")) == "127.0.0.1"
+
+
+def test_forwarded_addresses_are_written_one_way_without_a_zone() -> None:
+    """One caller, one rate-limit count; a zone's length is the sender's choice."""
+    assert client_address(request("127.0.0.1", "2001:DB8:0:0::7")) == "2001:db8::7"
+    assert client_address(request("127.0.0.1", "fe80::1%" + "x" * 400)) == "fe80::1"
+    assert client_address(request("127.0.0.1", "::1, 2001:db8::9%eth0, ::1")) == "2001:db8::9"

@@ -1,6 +1,8 @@
-"""Login rate limiting per account and per address: a clear 429 with Retry-After, the same
-for unknown accounts, and a success forgiving the account's earlier failures. Wrong current
-passwords on a password change are limited on their own and never lock the sign-in."""
+"""Login rate limiting per account from one address, per account and per address: a clear
+429 with Retry-After, the same for unknown accounts, and a success forgiving the account's
+earlier failures. One address guessing at an account locks only itself out of it, so a
+stranger who knows a resident's email cannot lock the resident out. Wrong current passwords
+on a password change are limited on their own and never lock the sign-in."""
 
 from __future__ import annotations
 
@@ -11,8 +13,12 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import String
 
+from tellonce_identity.config import Settings
 from tellonce_identity.main import create_app
+from tellonce_identity.models import LoginFailure
+from tellonce_identity.tokens import throttle
 
 from .conftest import (
     bearer,
@@ -41,6 +47,142 @@ async def strict(database_url: str, app: FastAPI) -> AsyncIterator[httpx.AsyncCl
     ) as http:
         yield http
     await close_app(strict_app)
+
+
+@pytest.fixture(scope="module")
+async def paired(database_url: str, app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """Another instance with small limits: 3 failures at an account from one address, 6 at
+    an account from everywhere, 20 from one address (out of the way here)."""
+    paired_app: FastAPI = create_app(
+        make_settings(
+            database_url,
+            login_max_failures_per_account_address=3,
+            login_max_failures_per_account=6,
+            login_max_failures_per_address=20,
+            login_window_seconds=120,
+        )
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=paired_app), base_url="https://testserver"
+    ) as http:
+        yield http
+    await close_app(paired_app)
+
+
+WRONG = "wrong wrong wrong wrong"
+
+
+def test_defaults_lock_an_address_out_of_an_account_early_and_everyone_late() -> None:
+    settings = Settings()
+    assert settings.login_max_failures_per_account_address == 10
+    assert settings.login_max_failures_per_account == 100  # NIST SP 800-63B: at most 100
+    assert settings.login_max_failures_per_address == 100
+
+
+async def test_a_stranger_cannot_lock_a_resident_out(client: httpx.AsyncClient) -> None:
+    """With the default settings: ten wrong passwords from the attacker's address lock that
+    address out of the account, while the resident signs in from their own."""
+    email, password = await new_resident(client)
+    attacker = fresh_address()
+    for _ in range(10):
+        assert (await password_login(client, email, WRONG, address=attacker)).status_code == 400
+    blocked = await password_login(client, email, password, address=attacker)
+    assert blocked.status_code == 429  # even the right password, from that address
+    assert 1 <= int(blocked.headers["retry-after"]) <= 900
+    assert blocked.headers["content-type"] == "application/problem+json"
+    assert blocked.json()["status"] == 429
+    home = fresh_address()
+    assert (await password_login(client, email, password, address=home)).status_code == 200
+    # The resident's success does not forgive the attacker's address.
+    assert (await password_login(client, email, WRONG, address=attacker)).status_code == 429
+    # The attacker's address is locked out of that account only.
+    own_email, own_password = await new_resident(client)
+    own = await password_login(client, own_email, own_password, address=attacker)
+    assert own.status_code == 200
+
+
+async def test_the_account_wide_limit_still_stops_guesses_from_many_addresses(
+    paired: httpx.AsyncClient,
+) -> None:
+    email, password = await new_resident(paired)
+    for _ in range(3):  # 2 failures from each of 3 addresses: under 3 per address, 6 in all
+        address = fresh_address()
+        for _ in range(2):
+            assert (await password_login(paired, email, WRONG, address=address)).status_code == 400
+    blocked = await password_login(paired, email, password, address=fresh_address())
+    assert blocked.status_code == 429
+    assert 1 <= int(blocked.headers["retry-after"]) <= 120
+
+
+async def _attack_from_one_address(client: httpx.AsyncClient, email: str) -> list[int]:
+    """Four wrong passwords from one address, then one from another: the status codes."""
+    address = fresh_address()
+    answers = [await password_login(client, email, WRONG, address=address) for _ in range(4)]
+    answers.append(await password_login(client, email, WRONG, address=fresh_address()))
+    for answer in answers:
+        if answer.status_code == 429:
+            assert 1 <= int(answer.headers["retry-after"]) <= 120
+    return [answer.status_code for answer in answers]
+
+
+async def test_an_unknown_account_is_locked_per_address_like_a_known_one(
+    paired: httpx.AsyncClient,
+) -> None:
+    known, _ = await new_resident(paired)
+    ghost = f"ghost-{uuid.uuid4().hex[:8]}@example.org"
+    assert await _attack_from_one_address(paired, known) == [400, 400, 400, 429, 400]
+    assert await _attack_from_one_address(paired, ghost) == [400, 400, 400, 429, 400]
+
+
+async def test_success_forgives_failures_from_that_address(paired: httpx.AsyncClient) -> None:
+    email, password = await new_resident(paired)
+    address = fresh_address()
+    for _ in range(2):
+        assert (await password_login(paired, email, WRONG, address=address)).status_code == 400
+    assert (await password_login(paired, email, password, address=address)).status_code == 200
+    for _ in range(2):
+        assert (await password_login(paired, email, WRONG, address=address)).status_code == 400
+    # 4 failures from this address in the window, but only 2 since the success.
+    assert (await password_login(paired, email, password, address=address)).status_code == 200
+
+
+async def test_guesses_from_one_address_sent_at_once_are_counted_one_after_the_other(
+    paired: httpx.AsyncClient,
+) -> None:
+    """Twenty wrong guesses at one account from one address at the same moment: exactly the
+    limit per account and address (3) of them are checked, the rest get 429."""
+    email, _ = await new_resident(paired)
+    address = fresh_address()
+    answers = await asyncio.gather(
+        *(
+            password_login(paired, email, f"wrong guess {n} wrong wrong", address=address)
+            for n in range(20)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [400] * 3 + [429] * 17
+
+
+async def test_one_address_has_one_count_however_it_is_written(paired: httpx.AsyncClient) -> None:
+    """The address in the key is the canonical one, without an IPv6 zone: the spellings of
+    one address share a count, and a zone as long as the sender likes is no 500."""
+    email, _ = await new_resident(paired)
+    n = uuid.uuid4().int % 0xFFFF
+    spellings = [f"2001:db8::{n:x}", f"2001:DB8:0:0:0:0:0:{n:X}", f"2001:db8::{n:x}%" + "z" * 400]
+    for spelling in spellings:
+        assert (await password_login(paired, email, WRONG, address=spelling)).status_code == 400
+    assert (await password_login(paired, email, WRONG, address=spellings[0])).status_code == 429
+
+
+def test_a_key_of_an_account_and_address_fits_its_column() -> None:
+    column = LoginFailure.__table__.c["key"]
+    assert isinstance(column.type, String)
+    assert column.type.length == throttle.KEY_LENGTH
+    key = throttle.account_address_key(" " + "A" * 400 + "@Example.org ", "2001:db8::1")
+    assert key.startswith("account-address:2001:db8::1 aaaa")
+    assert len(key) == throttle.KEY_LENGTH
+    assert throttle.account_address_key("Resident@Example.org", "203.0.113.9") == (
+        "account-address:203.0.113.9 resident@example.org"
+    )
 
 
 async def test_per_account_limit(strict: httpx.AsyncClient) -> None:

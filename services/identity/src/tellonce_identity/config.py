@@ -36,8 +36,17 @@ class Settings(ServiceSettings):
     """How long past the last token lifetime a retired key stays in the JWKS (clock skew)."""
 
     login_window_seconds: int = Field(default=900, ge=1)
-    login_max_failures_per_account: int = Field(default=10, ge=1)
+    """The sliding window over which failed sign-ins (and wrong current passwords) count."""
+    login_max_failures_per_account_address: int = Field(default=10, ge=1)
+    """Failed sign-ins at one account from one address in the window, then that address
+    alone gets 429 for that account: the owner still signs in from elsewhere."""
+    login_max_failures_per_account: int = Field(default=100, ge=1)
+    """Failed sign-ins at one account from all addresses together in the window, then 429
+    for everyone (NIST SP 800-63B allows at most 100): caps guessing spread over many
+    addresses; high, so that locking the owner out takes many addresses."""
     login_max_failures_per_address: int = Field(default=100, ge=1)
+    """Failed sign-ins from one address at all accounts together in the window, then 429
+    for that address."""
     password_change_max_failures: int = Field(default=5, ge=1)
     """Wrong current passwords allowed on ``POST /me/password`` per account in
     ``login_window_seconds``, then 429. Counted apart from sign-in failures: they never lock

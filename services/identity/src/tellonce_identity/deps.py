@@ -55,6 +55,20 @@ def _trusted(settings: Settings, host: str) -> bool:
     return False
 
 
+def _canonical(hop: str) -> str | None:
+    """A forwarded address in its one spelling (``2001:DB8:0::1`` is ``2001:db8::1``), so
+    that one caller has one rate-limit count, and without an IPv6 zone (``%eth0``: it means
+    nothing past one link, and its length is the sender's choice, past what the audit trail
+    and the rate-limit keys hold). None if it is not an address."""
+    try:
+        address = ipaddress.ip_address(hop)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        address = ipaddress.IPv6Address(address.packed)
+    return str(address)
+
+
 def client_address(request: Request) -> str | None:
     """The caller's address: the peer, or, when the peer is a trusted proxy (the gateway),
     the nearest untrusted address in X-Forwarded-For."""
@@ -65,15 +79,13 @@ def client_address(request: Request) -> str | None:
     forwarded = request.headers.get("x-forwarded-for")
     if not forwarded:
         return peer
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    hops = [_canonical(hop.strip()) for hop in forwarded.split(",") if hop.strip()]
     for hop in reversed(hops):
-        try:
-            ipaddress.ip_address(hop)
-        except ValueError:
+        if hop is None:
             return peer  # a malformed chain is not believed
         if not _trusted(settings, hop):
             return hop
-    return hops[0] if hops else peer
+    return hops[0] if hops and hops[0] else peer
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -111,14 +111,15 @@ class RefreshToken(Base):
 
 
 class LoginFailure(Base):
-    """A failed password attempt, counted per account and per address for rate limiting."""
+    """A failed password attempt, counted for rate limiting (``tokens/throttle.py``)."""
 
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(300))
-    """``account:<email>`` or ``address:<ip>``."""
+    """``account:<email>``, ``account-address:<ip> <email>``, ``address:<ip>`` or
+    ``password-change:<user id>``."""
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -173,7 +173,7 @@ async def change_password(
         )
     check_password(new, user.email, user.full_name)
     user.password_hash = await passwords.hash_async(new)
-    await throttle.clear(session, key)
+    await throttle.clear(session, [key])
     revoked = await tokens.revoke_all_for_user(session, user.id, datetime.now(UTC))
     record(
         session,

@@ -204,9 +204,7 @@ async def password_grant(
         raise InvalidRequest("The password grant needs username and password.")
     scope = _scope(form.scope, USER_SCOPES, USER_SCOPES)
     username = form.username.strip().lower()
-    keys = [throttle.account_key(username)]
-    if ctx.address:
-        keys.append(throttle.address_key(ctx.address))
+    keys = throttle.sign_in_keys(username, ctx.address)
     await throttle.serialize(session, keys)
     wait = await throttle.retry_after(session, ctx.settings, keys)
     if wait is not None:
@@ -232,7 +230,7 @@ async def password_grant(
         user.password_hash = await ctx.passwords.hash_async(form.password)
     now = datetime.now(UTC)
     user.last_login_at = now
-    await throttle.clear(session, keys[0])
+    await throttle.clear(session, throttle.forgiven_on_sign_in(keys))
     token = await _user_token(session, ctx, user, client, scope)
     family_expires = now + timedelta(seconds=ctx.settings.refresh_family_seconds)
     refresh = _new_refresh(

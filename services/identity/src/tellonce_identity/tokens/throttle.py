@@ -1,7 +1,11 @@
-"""Login rate limiting per account and per address, kept in the database so that every
-replica of the service sees the same counts. Unknown accounts are counted like known ones,
-so a 429 says nothing about whether an account exists. Wrong current passwords on a
-password change have a count of their own (per user), apart from the sign-in counts."""
+"""Login rate limiting, kept in the database so that every replica of the service sees the
+same counts. A failed sign-in counts against three keys: the account from that address
+(strict: one address guessing at one account is stopped early, and only that address is
+locked out of that account), the account from anywhere (far higher: it caps guessing spread
+over many addresses without letting one address lock the owner out) and the address (caps
+one address spraying many accounts). Unknown accounts are counted like known ones, so a 429
+says nothing about whether an account exists. Wrong current passwords on a password change
+have a count of their own (per user), apart from the sign-in counts."""
 
 from __future__ import annotations
 
@@ -14,13 +18,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tellonce_identity.config import Settings
 from tellonce_identity.models import LoginFailure
 
+KEY_LENGTH = 300
+"""The length of ``login_failures.key``: a longer key would fail the insert."""
+
+
+def _email(email: str) -> str:
+    return email.strip().lower()[:280]
+
 
 def account_key(email: str) -> str:
-    return f"account:{email.strip().lower()[:280]}"
+    return f"account:{_email(email)}"
 
 
 def address_key(address: str) -> str:
-    return f"address:{address}"
+    return f"address:{address}"[:KEY_LENGTH]
+
+
+def account_address_key(email: str, address: str) -> str:
+    """Failed sign-ins at one account from one address. The address comes first (it has no
+    space), so the key reads back unambiguously; cut to the column's length, which only
+    makes emails of over 200 characters from one address share a count."""
+    return f"account-address:{address} {_email(email)}"[:KEY_LENGTH]
 
 
 def password_change_key(user_id: str) -> str:
@@ -29,24 +47,44 @@ def password_change_key(user_id: str) -> str:
 
 
 def _limit(settings: Settings, key: str) -> int:
-    if key.startswith("account:"):
+    kind = key.partition(":")[0]
+    if kind == "account":
         return settings.login_max_failures_per_account
-    if key.startswith("password-change:"):
+    if kind == "account-address":
+        return settings.login_max_failures_per_account_address
+    if kind == "address":
+        return settings.login_max_failures_per_address
+    if kind == "password-change":
         return settings.password_change_max_failures
-    return settings.login_max_failures_per_address
+    raise ValueError(f"not a rate-limit key: {key!r}")
 
 
 def _limits(settings: Settings, keys: list[str]) -> dict[str, int]:
     return {key: _limit(settings, key) for key in keys}
 
 
+def sign_in_keys(email: str, address: str | None) -> list[str]:
+    """The keys a sign-in attempt counts against: the account, and, when the caller's
+    address is known, the account from that address and the address."""
+    keys = [account_key(email)]
+    if address:
+        keys += [account_address_key(email, address), address_key(address)]
+    return keys
+
+
+def forgiven_on_sign_in(keys: list[str]) -> list[str]:
+    """The keys a successful sign-in clears: the account's and the account-from-address's
+    failures (not the address's, which may be guessing at other accounts)."""
+    return [key for key in keys if not key.startswith("address:")]
+
+
 async def serialize(session: AsyncSession, keys: list[str]) -> None:
     """Take the keys' turn until the transaction ends, so attempts on one account (or from
-    one address) running at once are counted one after the other: without it, guesses sent
-    in parallel all read the count before any failure is written, and more of them are
-    checked than the limit allows. PostgreSQL's transaction-level advisory locks, in a
-    fixed order (no deadlock between two attempts sharing keys); nothing on SQLite, which
-    is for local use only."""
+    one address, or on one account from one address) running at once are counted one after
+    the other: without it, guesses sent in parallel all read the count before any failure
+    is written, and more of them are checked than the limit allows. PostgreSQL's
+    transaction-level advisory locks, in a fixed order (no deadlock between two attempts
+    sharing keys); nothing on SQLite, which is for local use only."""
     if session.get_bind().dialect.name != "postgresql":
         return
     for key in sorted(keys):
@@ -83,7 +121,8 @@ async def record_failure(session: AsyncSession, settings: Settings, keys: list[s
     session.add_all([LoginFailure(key=key, at=now) for key in keys])
 
 
-async def clear(session: AsyncSession, key: str) -> None:
-    """A success forgives that key's earlier failures: a sign-in the account's (not the
-    address's), a password change the user's failed changes."""
-    await session.execute(delete(LoginFailure).where(LoginFailure.key == key))
+async def clear(session: AsyncSession, keys: list[str]) -> None:
+    """A success forgives these keys' earlier failures: a sign-in the account's and the
+    account-from-address's (see :func:`forgiven_on_sign_in`), a password change the user's
+    failed changes."""
+    await session.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys)))
