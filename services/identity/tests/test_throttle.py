@@ -173,12 +173,34 @@ async def test_one_address_has_one_count_however_it_is_written(paired: httpx.Asy
     assert (await password_login(paired, email, WRONG, address=spellings[0])).status_code == 429
 
 
+async def test_one_ipv6_network_of_64_has_one_count(paired: httpx.AsyncClient) -> None:
+    """A subscriber holds a whole /64: rotating addresses inside it does not get past the
+    count of the account from that address, while another /64 has a count of its own."""
+    email, password = await new_resident(paired)
+    n = uuid.uuid4().int % 0xFFFF
+    for host in range(3):
+        address = f"2001:db8:{n:x}:1::{host + 1:x}"
+        assert (await password_login(paired, email, WRONG, address=address)).status_code == 400
+    rotated = await password_login(paired, email, WRONG, address=f"2001:db8:{n:x}:1:ffff::9")
+    assert rotated.status_code == 429
+    elsewhere = await password_login(paired, email, password, address=f"2001:db8:{n:x}:2::1")
+    assert elsewhere.status_code == 200
+
+
+def test_who_an_address_stands_for() -> None:
+    assert throttle.caller("203.0.113.9") == "203.0.113.9"
+    assert throttle.caller("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
+    assert throttle.caller("::ffff:203.0.113.9") == "203.0.113.9"
+    assert throttle.caller("not-an-address") == "not-an-address"
+    assert throttle.address_key("2001:db8:1:2::7") == "address:2001:db8:1:2::/64"
+
+
 def test_a_key_of_an_account_and_address_fits_its_column() -> None:
     column = LoginFailure.__table__.c["key"]
     assert isinstance(column.type, String)
     assert column.type.length == throttle.KEY_LENGTH
     key = throttle.account_address_key(" " + "A" * 400 + "@Example.org ", "2001:db8::1")
-    assert key.startswith("account-address:2001:db8::1 aaaa")
+    assert key.startswith("account-address:2001:db8::/64 aaaa")
     assert len(key) == throttle.KEY_LENGTH
     assert throttle.account_address_key("Resident@Example.org", "203.0.113.9") == (
         "account-address:203.0.113.9 resident@example.org"

@@ -9,6 +9,7 @@ have a count of their own (per user), apart from the sign-in counts."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -30,15 +31,32 @@ def account_key(email: str) -> str:
     return f"account:{_email(email)}"
 
 
+def caller(address: str) -> str:
+    """Who an address stands for in the counts: an IPv4 address itself, an IPv6 address its
+    /64 network. One IPv6 subscriber is usually given a whole /64 (RFC 6177), so counting
+    single IPv6 addresses would let one caller rotate through 2^64 of them; counting the /64
+    keeps one count per subscriber, as one IPv4 address is. Not an address: kept as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
 def address_key(address: str) -> str:
-    return f"address:{address}"[:KEY_LENGTH]
+    return f"address:{caller(address)}"[:KEY_LENGTH]
 
 
 def account_address_key(email: str, address: str) -> str:
     """Failed sign-ins at one account from one address. The address comes first (it has no
     space), so the key reads back unambiguously; cut to the column's length, which only
     makes emails of over 200 characters from one address share a count."""
-    return f"account-address:{address} {_email(email)}"[:KEY_LENGTH]
+    return f"account-address:{caller(address)} {_email(email)}"[:KEY_LENGTH]
 
 
 def password_change_key(user_id: str) -> str:
