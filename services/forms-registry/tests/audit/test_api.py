@@ -433,3 +433,215 @@ async def test_a_confirmation_feeds_the_fields_document_of_published_versions(
     for url in urls:
         ssn = (await items(url))["/applicant/ssn"]
         assert (ssn["element"], ssn["element_source"]) == (None, None)
+
+
+# ---------------------------------------------------------------- confirmations and value kinds
+
+KINDS = obj(
+    applicant=obj(
+        dateOfBirth={"type": "string", "format": "date"},
+        insured={"type": "boolean"},
+        fullName={"type": "object"},
+        sex={"enum": ["female", "male", "unspecified"]},
+        householdSize={"type": "number"},
+        monthlyIncome={"type": "integer"},
+        email={"type": "string", "format": "email"},
+    ),
+    spouse=obj(date_of_birth={"type": "string", "pattern": "^\\d{2}/\\d{2}/\\d{4}$"}),
+)
+US_DATE = "string with pattern ^\\d{2}/\\d{2}/\\d{4}$"
+"""How the spouse's date of birth (written MM/DD/YYYY) is named in a refusal."""
+
+
+async def kinds_form(
+    catalog: Catalog, publish: Callable[..., Awaitable[None]], schema: dict[str, Any] = KINDS
+) -> str:
+    slug = f"aud-kinds-{uuid.uuid4().hex[:6]}"
+    await publish(slug=slug, agency=catalog.a, schema=schema, minutes=5, yearly_volume=10)
+    return slug
+
+
+async def confirm(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    form: str,
+    element: str,
+    *pointers: str,
+) -> httpx.Response:
+    """Confirm, as ``element``, the named fields of ``form`` (all in one cluster)."""
+    doc = await audit(client, auditor, min_forms=1)
+    clusters = {cluster_of(doc, form, p)["id"] for p in pointers}
+    assert len(clusters) == 1, f"{pointers} are in clusters {clusters}"
+    return await client.post(
+        f"/api/v1/audit/clusters/{clusters.pop()}/confirm",
+        json={"element": element, "fields": [{"form": form, "pointer": p} for p in pointers]},
+        headers=auditor,
+    )
+
+
+async def nothing_stored(
+    client: httpx.AsyncClient, auditor: dict[str, str], form: str, before: list[Any]
+) -> None:
+    """No decision was recorded, no field of ``form`` is mapped, its fields show no element."""
+    after = (await client.get("/api/v1/audit/decisions", headers=auditor)).json()["items"]
+    assert after == before
+    mapped = (await client.get("/api/v1/audit/mappings", params={"form": form})).json()
+    assert mapped["items"] == []
+    items = (await client.get(f"/api/v1/forms/{form}/versions/latest/fields")).json()["items"]
+    assert [(f["pointer"], f["element"]) for f in items if f["element"]] == []
+
+
+async def test_a_confirmation_the_fields_cannot_hold_is_refused_and_nothing_is_stored(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """A date written MM/DD/YYYY, a boolean or an email confirmed as a date element, an object
+    or a date as a string element: a 422 problem naming the field (form, version, pointer,
+    its kind and the element's), and nothing written."""
+    form = await kinds_form(catalog, publish)
+    before = (await client.get("/api/v1/audit/decisions", headers=auditor)).json()["items"]
+    cases = [
+        ("/spouse/date_of_birth", "person.birthDate", US_DATE, "string with format date"),
+        ("/applicant/insured", "person.birthDate", "boolean", "string with format date"),
+        (
+            "/applicant/email",
+            "person.birthDate",
+            "string with format email",
+            "string with format date",
+        ),
+        ("/applicant/fullName", "person.fullName", "object", "string"),
+        ("/applicant/dateOfBirth", "person.fullName", "string with format date", "string"),
+    ]
+    for pointer, element, field_type, element_type in cases:
+        resp = await confirm(client, auditor, form, element, pointer)
+        assert resp.status_code == 422, (pointer, resp.text)
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        body = resp.json()
+        assert body["errors"] == [
+            {
+                "pointer": "/fields/0",
+                "message": f"{form} version 1 {pointer}: The field is {field_type};"
+                f" the element {element} is {element_type}.",
+                "form": form,
+                "version": "1",
+                "field": pointer,
+                "field_type": field_type,
+                "element": element,
+                "element_type": element_type,
+            }
+        ]
+        assert body["detail"].startswith("Nothing was confirmed: 1 field(s) cannot hold")
+        assert f"{form} v1 {pointer} is {field_type}" in body["detail"]
+    await nothing_stored(client, auditor, form, before)
+
+
+async def test_a_compatible_confirmation_still_works(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """A date field as a date element, an enum of strings with no type as a string element,
+    number and integer either way: confirmed and fed to the fields document. The MM/DD/YYYY
+    date of birth next to the date field is still refused, so the check did run."""
+    form = await kinds_form(catalog, publish)
+    fits = [
+        ("/applicant/dateOfBirth", "person.birthDate"),
+        ("/applicant/sex", "person.sex"),
+        ("/applicant/householdSize", "household.size"),
+        ("/applicant/monthlyIncome", "household.monthlyIncome"),
+    ]
+    for pointer, element in fits:
+        resp = await confirm(client, auditor, form, element, pointer)
+        assert resp.status_code == 201, (pointer, resp.text)
+        assert resp.json()["fields"] == [{"form": form, "pointer": pointer}]
+    items = (await client.get(f"/api/v1/forms/{form}/versions/1/fields")).json()["items"]
+    shown = {f["pointer"]: (f["element"], f["element_source"]) for f in items if f["element"]}
+    assert shown == {pointer: (element, "audit") for pointer, element in fits}
+    refused = await confirm(client, auditor, form, "person.birthDate", "/spouse/date_of_birth")
+    assert refused.status_code == 422, refused.text
+
+
+async def test_a_mixed_confirmation_is_refused_whole(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """Two date-of-birth fields of one cluster, one a date and one written MM/DD/YYYY: the
+    confirmation is refused as a whole (the date field is not mapped either), naming only the
+    MM/DD/YYYY one at its place in the request; the date field alone is then confirmed."""
+    form = await kinds_form(catalog, publish)
+    before = (await client.get("/api/v1/audit/decisions", headers=auditor)).json()["items"]
+    good, bad = "/applicant/dateOfBirth", "/spouse/date_of_birth"
+    resp = await confirm(client, auditor, form, "person.birthDate", good, bad)
+    assert resp.status_code == 422, resp.text
+    errors = resp.json()["errors"]
+    assert [(e["pointer"], e["field"], e["field_type"]) for e in errors] == [
+        ("/fields/1", bad, US_DATE)
+    ]
+    await nothing_stored(client, auditor, form, before)
+    resp = await confirm(client, auditor, form, "person.birthDate", good)
+    assert resp.status_code == 201, resp.text
+
+
+async def test_every_published_version_of_a_confirmed_field_must_hold_the_element(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """A mapping reaches every version of the form: version 1 asked a yes/no question where
+    version 2 asks a date, so confirming the date is refused, naming version 1. Confirming the
+    whole cluster (no ``fields``) names the field at ``/element``."""
+    form = await kinds_form(catalog, publish, obj(claimant=obj(dateOfBirth={"type": "boolean"})))
+    v2 = obj(claimant=obj(dateOfBirth={"type": "string", "format": "date"}))
+    base = f"/api/v1/forms/{form}/versions"
+    resp = await client.post(base, json={"schema": v2}, headers=admin)
+    assert resp.status_code == 201, resp.text
+    assert (await client.post(f"{base}/2/publish", headers=admin)).status_code == 200
+    before = (await client.get("/api/v1/audit/decisions", headers=auditor)).json()["items"]
+    resp = await confirm(client, auditor, form, "person.birthDate", "/claimant/dateOfBirth")
+    assert resp.status_code == 422, resp.text
+    errors = resp.json()["errors"]
+    assert [(e["version"], e["field_type"]) for e in errors] == [("1", "boolean")]
+
+    doc = await audit(client, auditor, min_forms=1)
+    cluster = cluster_of(doc, form, "/claimant/dateOfBirth")
+    resp = await client.post(
+        f"/api/v1/audit/clusters/{cluster['id']}/confirm",
+        json={"element": "person.birthDate"},
+        headers=auditor,
+    )
+    assert resp.status_code == 422, resp.text
+    mine = [e for e in resp.json()["errors"] if e["form"] == form]
+    assert [(e["pointer"], e["version"]) for e in mine] == [("/element", "1")]
+    await nothing_stored(client, auditor, form, before)
+
+
+async def test_a_date_written_as_the_vas_pattern_is_confirmed_as_a_date(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """The VA's forms write a date of birth as a string with a pattern (a full date, or one
+    with unknown parts), not ``format: date``: it holds the date element (every date fits
+    it), so the most asked-for fact can be confirmed across their forms; a date written
+    MM/DD/YYYY next to it is still refused."""
+    va_date = "^(\\d{4}|XXXX)-(0[1-9]|1[0-2]|XX)-(0[1-9]|[1-2][0-9]|3[0-1]|XX)$"
+    schema = obj(
+        veteran=obj(dateOfBirth={"type": "string", "pattern": va_date}),
+        spouse=obj(date_of_birth={"type": "string", "pattern": "^\\d{2}/\\d{2}/\\d{4}$"}),
+    )
+    form = await kinds_form(catalog, publish, schema)
+    refused = await confirm(client, auditor, form, "person.birthDate", "/spouse/date_of_birth")
+    assert refused.status_code == 422, refused.text
+    resp = await confirm(client, auditor, form, "person.birthDate", "/veteran/dateOfBirth")
+    assert resp.status_code == 201, resp.text
+    items = (await client.get(f"/api/v1/forms/{form}/versions/1/fields")).json()["items"]
+    shown = {f["pointer"]: f["element"] for f in items if f["element"]}
+    assert shown == {"/veteran/dateOfBirth": "person.birthDate"}

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tellonce_registry.config import Settings
+from tellonce_registry.elements.compat import ValueKind, compatible
 from tellonce_registry.main import create_app
 from tellonce_registry.seeding import seed
 from tellonce_shared.testing import TokenFactory, asgi_client, migrated_database, static_verifier
@@ -16,11 +17,14 @@ from tellonce_shared.testing import TokenFactory, asgi_client, migrated_database
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
+TOKENS = TokenFactory()
+
+
 @pytest.fixture(scope="module")
 async def seeded() -> AsyncIterator[tuple[httpx.AsyncClient, list[list[str]]]]:
     with migrated_database("registry_test_seed", SERVICE_DIR) as url:
         settings = Settings(database_url=url)
-        app = create_app(settings, verifier=static_verifier(TokenFactory()))
+        app = create_app(settings, verifier=static_verifier(TOKENS))
         first = await seed(app.state.database, settings)
         second = await seed(app.state.database, settings)
         assert first.failed == second.failed == 0, first.lines
@@ -89,3 +93,47 @@ async def test_seeded_catalog_is_believable(
     assert receivers["DMV"] == ["/mailingAddress"]
     assert receivers["DVA"][0] == "/isVeteran"
     assert agreements["owner"]["agency"] == "DOL"
+
+
+async def test_every_seeded_mapping_fits_its_element(
+    seeded: tuple[httpx.AsyncClient, list[list[str]]],
+) -> None:
+    """The demo's own mappings follow the rule an audit confirmation is held to
+    (``elements.compat``), so the demo never prefills a value of the wrong kind."""
+    client, _ = seeded
+    elements = (await client.get("/api/v1/elements", params={"limit": 500})).json()["items"]
+    kinds = {e["id"]: ValueKind.of_schema(e["schema"]) for e in elements}
+    forms = (await client.get("/api/v1/forms", params={"limit": 500})).json()["items"]
+    checked, misfits = 0, []
+    for form in forms:
+        url = f"/api/v1/forms/{form['slug']}/versions/latest/fields"
+        for row in (await client.get(url)).json()["items"]:
+            if row["element"] is None:
+                continue
+            checked += 1
+            kind = ValueKind(row["type"], row["format"])
+            if not compatible(kind, kinds[row["element"]]):
+                misfits.append((form["slug"], row["pointer"], str(kind), row["element"]))
+    assert checked > 100
+    assert misfits == []
+
+
+@pytest.mark.parametrize(
+    ("cluster", "element"),
+    [("e-person.birthDate", "person.birthDate"), ("e-person.email", "person.email")],
+)
+async def test_the_demos_most_asked_facts_can_be_confirmed_whole(
+    seeded: tuple[httpx.AsyncClient, list[list[str]]], cluster: str, element: str
+) -> None:
+    """On the demo catalog, OPM confirms the date-of-birth and email clusters as they stand,
+    VA fields written with a date or email pattern included (``elements.compat``)."""
+    client, _ = seeded
+    auditor = TOKENS.headers(role="auditor", email="auditor@demo.gov")
+    doc = (await client.get("/api/v1/audit/redundancy", headers=auditor)).json()
+    found = [c for c in doc["clusters"] if c["id"] == cluster]
+    assert found, [c["id"] for c in doc["clusters"]][:40]
+    assert len({f["form"] for f in found[0]["fields"]}) >= 5
+    resp = await client.post(
+        f"/api/v1/audit/clusters/{cluster}/confirm", json={"element": element}, headers=auditor
+    )
+    assert resp.status_code == 201, resp.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +49,11 @@ async def fingerprint(session: AsyncSession) -> tuple[Any, ...]:
     return tuple(str(v) for v in row)
 
 
-async def published_versions(session: AsyncSession) -> list[PublishedVersion]:
-    rows = await session.execute(
+async def published_versions(
+    session: AsyncSession, slugs: Collection[str] | None = None
+) -> list[PublishedVersion]:
+    """Every published version (of the forms ``slugs`` names, when given)."""
+    query = (
         select(
             FormVersion.id,
             FormVersion.number,
@@ -65,6 +68,9 @@ async def published_versions(session: AsyncSession) -> list[PublishedVersion]:
         .where(FormVersion.status == PUBLISHED)
         .order_by(Form.slug, FormVersion.number)
     )
+    if slugs is not None:
+        query = query.where(Form.slug.in_(list(slugs)))
+    rows = await session.execute(query)
     return [PublishedVersion(*row) for row in rows]
 
 
@@ -113,8 +119,12 @@ async def elements(session: AsyncSession) -> dict[str, ElementInfo]:
     return out
 
 
-async def element_exists(session: AsyncSession, element_id: str) -> bool:
-    return await session.get(DataElement, element_id) is not None
+async def element_schema(session: AsyncSession, element_id: str) -> dict[str, Any] | None:
+    """The element's JSON Schema; ``None`` when the dictionary has no such element."""
+    element = await session.get(DataElement, element_id)
+    if element is None:
+        return None
+    return element.schema if isinstance(element.schema, dict) else {}
 
 
 async def agency_exists(session: AsyncSession, code: str) -> bool:

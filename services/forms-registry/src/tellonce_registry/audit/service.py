@@ -17,6 +17,7 @@ from tellonce_registry.audit.fields import FieldRecord, flatten_schema
 from tellonce_registry.audit.models import AuditDecision
 from tellonce_registry.audit.report import Assumptions, FormFacts, build_report
 from tellonce_registry.audit.schemas import DecisionOut, FieldRef
+from tellonce_registry.elements.compat import ValueKind, mismatch
 from tellonce_shared.auth import Principal
 from tellonce_shared.problems import NotFound, ValidationFailed
 
@@ -313,6 +314,75 @@ def _members(cluster: Cluster, fields: Sequence[FieldRef] | None) -> list[tuple[
     return _keys(fields)
 
 
+MAX_NAMED = 5
+"""Incompatible fields the ``detail`` of a refused confirmation names (``errors`` has them all)."""
+
+
+async def _check_kinds(
+    session: AsyncSession,
+    cache: AuditCache,
+    cluster: Cluster,
+    keys: Sequence[tuple[str, str]],
+    fields: Sequence[FieldRef] | None,
+    element: str,
+    schema: dict[str, Any],
+) -> None:
+    """Refuse the whole confirmation (422, nothing written) unless every field it maps can hold
+    the element (``elements.compat``, the rule for a version's declared mappings too). A mapping
+    reaches every version of the form, so each published version that has the field is checked,
+    not only the newest one the cluster shows."""
+    wanted = set(keys)
+    versions = await repository.published_versions(session, {form for form, _ in keys})
+    rows = await repository.field_rows(session, [v.version_id for v in versions])
+    by_version: dict[int, list[Any]] = {}
+    for row in rows:
+        by_version.setdefault(row.version_id, []).append(row)
+    found: dict[tuple[str, int, str], FieldRecord] = {}
+    for version in versions:
+        for record in records_of(version, by_version.get(version.version_id, []), cache.walked):
+            if record.key in wanted:
+                found[(record.form, record.version, record.pointer)] = record
+    for member in cluster.members:  # the cluster's view, should the catalog have moved on
+        record = member.record
+        if record.key in wanted:
+            found.setdefault((record.form, record.version, record.pointer), record)
+    kind = ValueKind.of_schema(schema)
+    where: dict[tuple[str, str], str] = {}  # where the request names each field
+    for i, ref in enumerate(fields or ()):
+        where.setdefault((ref.form, ref.pointer), f"/fields/{i}")
+    order = {key: i for i, key in enumerate(keys)}
+    bad: list[tuple[FieldRecord, ValueKind, str]] = []
+    for record in sorted(found.values(), key=lambda r: (order[r.key], r.version)):
+        own = ValueKind(record.type, record.format, record.pattern)
+        reason = mismatch(own, element, kind)
+        if reason is not None:
+            bad.append((record, own, reason))
+    if not bad:
+        return
+    errors = [
+        {
+            "pointer": where.get(r.key, "/element"),
+            "message": f"{r.form} version {r.version} {r.pointer}: {reason}",
+            "form": r.form,
+            "version": str(r.version),
+            "field": r.pointer,
+            "field_type": str(own),
+            "element": element,
+            "element_type": str(kind),
+        }
+        for r, own, reason in bad
+    ]
+    named = "; ".join(
+        f"{r.form} v{r.version} {r.pointer} is {own}" for r, own, _ in bad[:MAX_NAMED]
+    )
+    more = f"; and {len(bad) - MAX_NAMED} more" if len(bad) > MAX_NAMED else ""
+    raise ValidationFailed(
+        f"Nothing was confirmed: {len(bad)} field(s) cannot hold {element} ({kind}):"
+        f" {named}{more}. Split or reject them first, or name only the fields that fit.",
+        errors=errors,
+    )
+
+
 async def decide(
     session: AsyncSession,
     cache: AuditCache,
@@ -329,11 +399,13 @@ async def decide(
     keys = _members(cluster, fields)
     if kind == "confirm":
         assert element is not None
-        if not await repository.element_exists(session, element):
+        schema = await repository.element_schema(session, element)
+        if schema is None:
             raise ValidationFailed(
                 "No such data element.",
                 errors=[{"pointer": "/element", "message": f"No data element {element!r}."}],
             )
+        await _check_kinds(session, cache, cluster, keys, fields, element, schema)
     elif len(keys) == len(cluster.members):
         raise ValidationFailed(
             f"A {kind} names some of the cluster's fields, not all of them.",

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tellonce_registry.agencies import repository as agencies
 from tellonce_registry.agreements import repository as agreements
 from tellonce_registry.elements import repository as elements
+from tellonce_registry.elements.compat import ValueKind, mismatch
 from tellonce_registry.forms import repository
 from tellonce_registry.forms.schemas import (
     FormCreate,
@@ -190,21 +191,16 @@ async def form_detail(session: AsyncSession, slug: str, *, is_admin: bool) -> Fo
 
 
 def _element_warnings(rows: list[FlatField], known: dict[str, DataElement]) -> list[dict[str, Any]]:
+    """A declared mapping (``x-element``) whose field cannot hold the element (``elements.compat``,
+    the rule a redundancy-audit confirmation is refused by) is a warning on the version."""
     warnings: list[dict[str, Any]] = []
     for row in rows:
         if row.element_id is None:
             continue
-        element_type = known[row.element_id].schema.get("type")
-        if isinstance(element_type, str) and row.type and element_type != row.type:
-            if {element_type, row.type} == {"integer", "number"}:
-                continue
-            warnings.append(
-                {
-                    "pointer": row.element_location or row.pointer,
-                    "message": f"Field type {row.type} differs from element {row.element_id}'s"
-                    f" type {element_type}.",
-                }
-            )
+        element = ValueKind.of_schema(known[row.element_id].schema)
+        reason = mismatch(ValueKind(row.type, row.format, row.pattern), row.element_id, element)
+        if reason is not None:
+            warnings.append({"pointer": row.element_location or row.pointer, "message": reason})
     return warnings
 
 

@@ -36,10 +36,13 @@ class FlatField:
     element_id: str | None
     element_location: str | None = None
     """Where ``x-element`` sits in the schema document (for error pointers)."""
+    pattern: str | None = None
+    """The field's ``pattern`` (``elements.compat``: a date written as a pattern)."""
 
     def public(self) -> dict[str, Any]:
         doc = asdict(self)
         doc.pop("element_location")
+        doc.pop("pattern")
         return doc
 
 
@@ -258,6 +261,7 @@ class Flattener:
                 description=_text(schema.get("description")),
                 element_id=element,
                 element_location=element_location,
+                pattern=_text(schema.get("pattern")),
             )
         )
 

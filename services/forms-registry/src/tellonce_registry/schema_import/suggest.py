@@ -2,7 +2,8 @@
 
 A suggestion needs a matching name (one of the element's aliases, or a name that ends
 with one: ``veteranDateOfBirth`` -> ``dateOfBirth``) or title (the element's English label),
-and a compatible type and format. Suggestions are only proposals: an admin confirms them.
+and a field that can hold the element (``elements.compat``: the same type and format, the rule
+for declared mappings). Suggestions are only proposals: an admin confirms them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
+from tellonce_registry.elements.compat import ValueKind, compatible
 from tellonce_registry.schema_import.flatten import FlatField
 
 THRESHOLD = 90.0
@@ -37,23 +39,19 @@ class ElementProfile:
     def of(
         cls, element_id: str, schema: dict[str, Any], label_en: str, aliases: Iterable[str]
     ) -> ElementProfile:
-        kind = schema.get("type")
-        fmt = schema.get("format")
+        kind = ValueKind.of_schema(schema)
         return cls(
             id=element_id,
-            type=kind if isinstance(kind, str) else None,
-            format=fmt if isinstance(fmt, str) else None,
+            type=kind.type,
+            format=kind.format,
             label_en=label_en,
             aliases=tuple(normalize(a) for a in aliases),
         )
 
 
 def _compatible(field: FlatField, element: ElementProfile) -> bool:
-    if element.type is not None and field.type is not None:
-        same = field.type == element.type or {field.type, element.type} == {"integer", "number"}
-        if not same:
-            return False
-    return not (element.format and field.format and element.format != field.format)
+    field_kind = ValueKind(field.type, field.format, field.pattern)
+    return compatible(field_kind, ValueKind(element.type, element.format))
 
 
 def score(field: FlatField, element: ElementProfile) -> tuple[float, str]:
