@@ -516,3 +516,55 @@ async def test_each_dialect_is_checked_against_its_own_metaschema(
     resp = await client.post(f"/api/v1/forms/{slug}/versions", json={"schema": bad}, headers=admin)
     body = assert_problem(resp, 422, "/schema/properties/age/exclusiveMinimum")
     assert dialect in body["errors"][0]["message"]
+
+
+async def test_an_admin_cannot_map_a_field_that_cannot_hold_the_element(
+    client: httpx.AsyncClient, admin: dict[str, str], catalog: Any
+) -> None:
+    """The rule a redundancy-audit confirmation is held to (``elements.compat``), on an
+    admin's mappings: a date written MM/DD/YYYY or a number as a date element is refused at
+    its ``/mappings/{i}/element`` and nothing is applied; free text and the VA's date pattern
+    are mapped."""
+    slug = await catalog.make_form()
+    va_date = "^(\\d{4}|XXXX)-(0[1-9]|1[0-2]|XX)-(0[1-9]|[1-2][0-9]|3[0-1]|XX)$"
+    schema = person_schema(
+        usDate={"type": "string", "pattern": "^\\d{2}/\\d{2}/\\d{4}$"},
+        vaDate={"type": "string", "pattern": va_date},
+        note={"type": "string"},
+    )
+    await catalog.add_version(slug, schema)
+    base = f"/api/v1/forms/{slug}/versions/1"
+
+    async def mapped() -> dict[str, str | None]:
+        items = (await client.get(f"{base}/fields", headers=admin)).json()["items"]
+        return {r["pointer"]: r["element"] for r in items}
+
+    before = await mapped()
+    bad = await client.post(
+        f"{base}/mappings",
+        json={
+            "mappings": [
+                {"pointer": "/vaDate", "element": "person.birthDate"},
+                {"pointer": "/usDate", "element": "person.birthDate"},
+                {"pointer": "/income", "element": "person.birthDate"},
+            ]
+        },
+        headers=admin,
+    )
+    body = assert_problem(bad, 422)
+    assert [e["pointer"] for e in body["errors"]] == ["/mappings/1/element", "/mappings/2/element"]
+    assert "pattern ^\\d{2}/\\d{2}/\\d{4}$" in body["errors"][0]["message"]
+    assert await mapped() == before, "nothing applied"
+    ok = await client.post(
+        f"{base}/mappings",
+        json={
+            "mappings": [
+                {"pointer": "/vaDate", "element": "person.birthDate"},
+                {"pointer": "/note", "element": "person.birthDate"},
+            ]
+        },
+        headers=admin,
+    )
+    assert ok.status_code == 200, ok.text
+    now = await mapped()
+    assert (now["/vaDate"], now["/note"]) == ("person.birthDate", "person.birthDate")
