@@ -7,10 +7,12 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from tellonce_portal.config import Settings
 from tellonce_portal.main import create_app
@@ -94,16 +96,27 @@ async def test_wrong_password_shows_an_error_summary_and_keeps_the_email(
     assert "tell-once-demo-password" in response.text, "local mode lists the demo accounts"
 
 
-async def test_production_mode_does_not_list_demo_accounts(fake: FakeGateway) -> None:
-    settings = Settings(
-        mode="production",
-        gateway_url="http://gateway.test",
-        session_secret="a-real-secret-from-the-vault-0123456789",
-    )
-    app = create_app(settings, transport=fake.transport())
+PRODUCTION = Settings(
+    mode="production",
+    gateway_url="http://gateway.test",
+    session_secret="a-real-secret-from-the-vault-0123456789",
+)
+
+
+@asynccontextmanager
+async def production_client(
+    fake: FakeGateway, app: FastAPI | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser on the portal in production mode (over https), ``app`` or a new one."""
+    app = app or create_app(PRODUCTION, transport=fake.transport())
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="https://portal.test"
     ) as client:
+        yield client
+
+
+async def test_production_mode_does_not_list_demo_accounts(fake: FakeGateway) -> None:
+    async with production_client(fake) as client:
         page = await client.get("/sign-in")
         assert "tell-once-demo-password" not in page.text
         cookie = page.headers["set-cookie"]
@@ -117,20 +130,11 @@ async def test_production_mode_does_not_list_demo_accounts(fake: FakeGateway) ->
 async def test_production_reads_only_the_host_only_session_cookie(fake: FakeGateway) -> None:
     """A cookie without the prefix could have been planted by a sibling site (a subdomain
     setting it for the parent domain): in production it is not the session."""
-    settings = Settings(
-        mode="production",
-        gateway_url="http://gateway.test",
-        session_secret="a-real-secret-from-the-vault-0123456789",
-    )
-    app = create_app(settings, transport=fake.transport())
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="https://portal.test"
-    ) as client:
+    app = create_app(PRODUCTION, transport=fake.transport())
+    async with production_client(fake, app) as client:
         assert (await sign_in(client)).status_code == 303
         sealed = client.cookies["__Host-" + COOKIE]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="https://portal.test"
-    ) as client:
+    async with production_client(fake, app) as client:
         prefixed = await client.get(
             "/applications", headers={"cookie": f"__Host-{COOKIE}={sealed}"}
         )
@@ -143,12 +147,7 @@ async def test_production_reads_only_the_host_only_session_cookie(fake: FakeGate
 def test_production_prefill_cookie_must_come_over_https() -> None:
     from starlette.responses import Response
 
-    settings = Settings(
-        mode="production",
-        gateway_url="http://gateway.test",
-        session_secret="a-real-secret-from-the-vault-0123456789",
-    )
-    codec = SessionCodec(settings)
+    codec = SessionCodec(PRODUCTION)
     response = Response()
     codec.save_prefilled(response, "d-1", ["/name"])
     cookie = response.headers["set-cookie"]
