@@ -65,7 +65,21 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_pre_ping", False)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _utc(dbapi_conn: Any, _record: Any) -> None:
+        # Every session in UTC, whatever the server's, database's or role's TimeZone (or a
+        # PGTZ in the environment): timestamptz values are read back as UTC datetimes, so an
+        # API answers in UTC whatever the server is set to. A SET, not a startup option: it
+        # overrides every other source (PGTZ beats ``options``), and PgBouncer keeps
+        # TimeZone per client. Committed, or the pool's reset would roll it back.
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.close()
+        dbapi_conn.commit()
+
+    return engine
 
 
 class Database:

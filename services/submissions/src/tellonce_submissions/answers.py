@@ -9,7 +9,8 @@ from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 import orjson
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ValidationError
+from pydantic_core import PydanticCustomError
 
 WILDCARD = "*"
 
@@ -27,15 +28,29 @@ class AnswersTooLarge(ValueError):
 
 MIN_INT, MAX_INT = -(2**63), 2**63 - 1
 
+NUL = "\x00"
+"""U+0000, which PostgreSQL cannot store in ``text`` or ``jsonb``."""
 
-def check_numbers(doc: Any) -> Any:
-    """Refuse numbers the service cannot store or sign as JSON: whole numbers past 64 bits
-    (orjson, which copies, fingerprints and stores answers, raises on them) and the
-    ``NaN``/``Infinity`` that Python's JSON parser lets through. Without recursion."""
+MAX_NUL_ERRORS = 100
+"""NUL characters listed in one 422 at most (a 1 MiB body could carry 170,000)."""
+
+
+def check_storable(doc: Any) -> Any:
+    """Refuse JSON the service cannot store or sign: whole numbers past 64 bits (orjson,
+    which copies, fingerprints and stores answers, raises on them), the ``NaN``/``Infinity``
+    that Python's JSON parser lets through, and text holding the NUL character (U+0000) in a
+    value or a member name (PostgreSQL cannot store it, so such answers could be saved
+    nowhere). Without recursion. A NUL is reported at its own pointer (``/answers/a/b``; a
+    member name's at the object holding it), every one of them."""
     stack = [doc]
     while stack:
         value = stack.pop()
-        if isinstance(value, dict):
+        if isinstance(value, str):
+            if NUL in value:
+                raise _nul_errors(doc)
+        elif isinstance(value, dict):
+            if NUL in "".join(value):  # the member names (JSON's are always strings)
+                raise _nul_errors(doc)
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
@@ -48,9 +63,44 @@ def check_numbers(doc: Any) -> Any:
     return doc
 
 
-JsonNumbersChecked = AfterValidator(check_numbers)
+def _nul_errors(doc: Any) -> ValidationError:
+    """Every place of ``doc`` holding a NUL, as pydantic errors whose locations are relative
+    to the validated field: pydantic puts the field's own location in front, so the 422's
+    pointers lead to each one. The text itself is never echoed."""
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), doc)]
+    while stack and len(found) < MAX_NUL_ERRORS:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if NUL in value:
+                found.append((path, "Text cannot hold the NUL character (U+0000)."))
+        elif isinstance(value, dict):
+            if any(NUL in key for key in value):
+                found.append((path, "A member name cannot hold the NUL character (U+0000)."))
+            stack.extend(((*path, k), v) for k, v in reversed(value.items()) if NUL not in k)
+        elif isinstance(value, list):
+            stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
+    return ValidationError.from_exception_data(
+        "NUL character",
+        [
+            {"type": PydanticCustomError("nul_character", message), "loc": path, "input": None}
+            for path, message in found
+        ],
+    )
+
+
+def check_text(text: str) -> str:
+    """Refuse a plain text field holding the NUL character (a 422 at its pointer)."""
+    if NUL in text:
+        raise ValueError("Text cannot hold the NUL character (U+0000).")
+    return text
+
+
+StorableJson = AfterValidator(check_storable)
 """Put on request fields that carry answers: refused with a 422 at the request's edge."""
-Answers = Annotated[dict[str, Any], JsonNumbersChecked]
+Answers = Annotated[dict[str, Any], StorableJson]
+Text = Annotated[str, AfterValidator(check_text)]
+"""A free-text request field (PostgreSQL cannot store a NUL in it)."""
 
 
 def parse_pointer(pointer: str) -> tuple[str, ...]:

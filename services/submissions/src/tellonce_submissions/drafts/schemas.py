@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tellonce_submissions.answers import Answers
 from tellonce_submissions.registry.client import FORM_SLUG, MAX_VERSION
+
+UUID_TEXT = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+"""A UUID as text (drafts' ids are UUIDs, written in lower case)."""
+
+DraftId = Annotated[str, StringConstraints(pattern=UUID_TEXT, to_lower=True)]
+"""A draft's id in a request body: anything else is a 422 naming the field, never a query."""
 
 
 class DraftCreate(BaseModel):

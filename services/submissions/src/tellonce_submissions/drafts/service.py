@@ -7,6 +7,7 @@ the size limits apply, and restricted values are sealed like in submissions.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,11 +20,13 @@ from tellonce_submissions.answers import AnswersTooLarge, check_limits
 from tellonce_submissions.config import Settings
 from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.drafts import repository
-from tellonce_submissions.drafts.schemas import DraftCreate, DraftOut
+from tellonce_submissions.drafts.schemas import UUID_TEXT, DraftCreate, DraftOut
 from tellonce_submissions.models import Draft
 from tellonce_submissions.profile import service as profile
 from tellonce_submissions.registry.client import PUBLISHED, RegistryClient
 from tellonce_submissions.sealing import open_answers, seal_answers
+
+_DRAFT_ID = re.compile(UUID_TEXT)
 
 
 def _context(draft_id: str) -> str:
@@ -120,8 +123,8 @@ class DraftService:
         return self._out(draft, answers)
 
     async def delete(self, owner: str, draft_id: str) -> None:
-        await self._own(owner, draft_id)
-        await repository.remove(self.session, draft_id)
+        draft = await self._own(owner, draft_id)
+        await repository.remove(self.session, draft.id)
 
     async def pinned(self, owner: str, draft_id: str) -> Draft:
         return await self._own(owner, draft_id)
@@ -132,7 +135,14 @@ class DraftService:
         )
 
     async def _own(self, owner: str, draft_id: str) -> Draft:
-        draft = await repository.get_live(self.session, draft_id, owner, self.now - self.retention)
+        # A draft's id is a UUID: anything else names no draft, and is never looked up (a
+        # NUL, say, cannot even be sent to PostgreSQL). A 404 like any id of no draft of
+        # theirs, as for submissions, so the portal shows its "not found" page.
+        if _DRAFT_ID.fullmatch(draft_id) is None:
+            raise NotFound(f"There is no draft {draft_id}.")
+        draft = await repository.get_live(
+            self.session, draft_id.lower(), owner, self.now - self.retention
+        )
         if draft is None:
             raise NotFound(f"There is no draft {draft_id}.")
         return draft

@@ -69,6 +69,8 @@ def check_key(key: str | None) -> str:
     key = key.strip()
     if len(key) > MAX_KEY_LENGTH:
         raise BadRequest(f"The Idempotency-Key header is longer than {MAX_KEY_LENGTH} characters.")
+    if "\x00" in key:  # an HTTP server would not pass it on; PostgreSQL could not store it
+        raise BadRequest("The Idempotency-Key header cannot hold the NUL character.")
     return key
 
 

@@ -18,6 +18,20 @@ async def get(session: AsyncSession, owner: str) -> Profile | None:
     return await session.get(Profile, owner)
 
 
+async def lock(session: AsyncSession, owner: str) -> Profile | None:
+    """The owner's profile row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``;
+    SQLite has one writer at a time anyway). Consent changes take it first: a submission
+    being written holds it shared while it reads consent (``submissions.store``), so the
+    two never interleave."""
+    result = await session.execute(
+        select(Profile)
+        .where(Profile.owner == owner)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
 async def values(session: AsyncSession, owner: str) -> Sequence[ProfileValue]:
     rows = await session.execute(
         select(ProfileValue).where(ProfileValue.owner == owner).order_by(ProfileValue.element)

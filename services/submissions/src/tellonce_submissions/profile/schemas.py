@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from tellonce_submissions.answers import JsonNumbersChecked
+from tellonce_submissions.answers import StorableJson
 
 
 class ConsentUpdate(BaseModel):
@@ -19,7 +19,7 @@ class ConsentUpdate(BaseModel):
 class ValueUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: Annotated[Any, JsonNumbersChecked]
+    value: Annotated[Any, StorableJson]
 
 
 class ProfileValueOut(BaseModel):

@@ -15,7 +15,7 @@ import jsonschema_rs
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
-from tellonce_submissions.answers import WILDCARD, format_pointer, get_at, mask, set_at
+from tellonce_submissions.answers import NUL, WILDCARD, format_pointer, get_at, mask, set_at
 from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.models import ProfileValue
 from tellonce_submissions.profile import repository
@@ -76,12 +76,18 @@ async def read(
 
 
 async def set_consent(session: AsyncSession, owner: str, keep: bool, now: datetime) -> None:
+    """Withdrawing (``keep: false``) also erases the kept values. The profile row is locked
+    first: a submission being written at that moment either finishes first (and its values
+    are erased here) or waits and then sees the withdrawal (``submissions.store``)."""
+    await repository.lock(session, owner)
     await repository.set_consent(session, owner, keep, now)
     if not keep:
         await repository.delete_values(session, owner)
 
 
 async def erase(session: AsyncSession, owner: str) -> None:
+    """Every kept value and the consent, the profile row locked first (as ``set_consent``)."""
+    await repository.lock(session, owner)
     await repository.delete_profile(session, owner)
 
 
@@ -97,7 +103,7 @@ async def correct(
 ) -> None:
     profile = await repository.get(session, owner)
     if profile is None or not profile.keep:
-        raise Conflict("Turn on keeping your answers (PUT /api/v1/profile/consent) first.")
+        raise _no_consent()
     sensitivity = await registry.sensitivities()
     if element not in sensitivity:
         raise NotFound(f"There is no data element {element!r}.")
@@ -107,11 +113,22 @@ async def correct(
         if errors:
             raise ValidationFailed(f"The value is not a valid {element}.", errors=errors)
     row = _row(owner, element, value, sealer, sensitivity[element] == "restricted", now)
+    # Consent read again, locked as a withdrawal locks it (after the registry's answers, so
+    # the lock is never held over a call to it): a correction never writes a value back
+    # after a withdrawal committed meanwhile, and a withdrawal that comes next erases it.
+    profile = await repository.lock(session, owner)
+    if profile is None or not profile.keep:
+        raise _no_consent()
     await repository.upsert_values(session, [row])
 
 
+def _no_consent() -> Conflict:
+    return Conflict("Turn on keeping your answers (PUT /api/v1/profile/consent) first.")
+
+
 async def remove_value(session: AsyncSession, owner: str, element: str) -> None:
-    if await repository.delete_values(session, owner, element) == 0:
+    # no element's id holds a NUL (nor could PostgreSQL compare one): nothing to look up
+    if NUL in element or await repository.delete_values(session, owner, element) == 0:
         raise NotFound(f"Your profile holds no value for {element!r}.")
 
 
@@ -175,7 +192,12 @@ def values_to_keep(
 async def prefill(
     session: AsyncSession, owner: str, version: FormVersion, sealer: AnswerSealer
 ) -> tuple[dict[str, Any], list[str]]:
-    """Answers for a new draft from the profile: every field mapped to a known element."""
+    """Answers for a new draft from the profile: every field mapped to a known element. Only
+    while the resident consents: values without consent are never used (withdrawing erases
+    them, but whatever is found is not trusted to have been)."""
+    kept = await repository.get(session, owner)
+    if kept is None or not kept.keep:
+        return {}, []
     rows = {row.element: row for row in await repository.values(session, owner)}
     answers: dict[str, Any] = {}
     filled: list[str] = []

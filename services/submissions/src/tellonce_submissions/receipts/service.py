@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tellonce_submissions.answers import flatten, format_pointer, mask, matches, parse_pointer
 from tellonce_submissions.models import Submission
 from tellonce_submissions.registry.client import FormVersion
+
+
+def utc_minute(at: datetime) -> str:
+    """``2026-11-26 12:45 UTC``: the instant in UTC, whatever zone it was read back in (the
+    database answers in its session's time zone); a naive time is taken as UTC (SQLite)."""
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _show(value: Any) -> str:
@@ -48,7 +57,7 @@ def receipt_data(
         "form": submission.form,
         "form_title": version.form_title,
         "version": submission.version,
-        "submitted_at": submission.submitted_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "submitted_at": utc_minute(submission.submitted_at),
         "receivers": [
             {"agency": str(r["agency"]), "fields": ", ".join(r["fields"])}
             for r in submission.receivers

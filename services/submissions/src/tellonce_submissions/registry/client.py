@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -132,6 +133,13 @@ def _items(body: Any, *keys: str) -> list[Any]:
     raise ServiceUnavailable("The forms registry answered in an unexpected shape.")
 
 
+@dataclass
+class _KeyLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+    """Holders and waiters."""
+
+
 class RegistryClient:
     def __init__(
         self,
@@ -149,16 +157,27 @@ class RegistryClient:
         self._agreements: dict[str, tuple[float, list[Agreement]]] = {}
         self._sensitivity: tuple[float, dict[str, str]] | None = None
         self._element_schemas: dict[str, dict[str, Any]] = {}
-        self._locks: dict[object, asyncio.Lock] = {}
+        self._locks: dict[object, _KeyLock] = {}
+        """One lock per thing being loaded, only while someone holds or awaits it: a key
+        any caller can name (a form, a version that may not exist) must not stay behind."""
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _lock(self, key: object) -> asyncio.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
+    @asynccontextmanager
+    async def _lock(self, key: object) -> AsyncIterator[None]:
+        """One load of ``key`` at a time; the lock is forgotten once nobody needs it."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = _KeyLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0 and self._locks.get(key) is entry:
+                del self._locks[key]
 
     async def _get(self, path: str, *, missing: str, **params: Any) -> Any:
         try:

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tellonce_submissions.answers import Answers
+from tellonce_submissions.answers import Answers, Text
+from tellonce_submissions.drafts.schemas import DraftId
 from tellonce_submissions.registry.client import FORM_SLUG, MAX_VERSION
 
 AgencyStatus = Literal["received", "in_review", "needs_info", "approved", "denied"]
@@ -19,9 +20,8 @@ class SubmissionCreate(BaseModel):
     form: str = Field(min_length=1, max_length=128, pattern=FORM_SLUG)
     version: int = Field(ge=1, le=MAX_VERSION)
     answers: Answers
-    draft: str | None = Field(
+    draft: DraftId | None = Field(
         default=None,
-        max_length=36,
         description="The draft these answers come from; it is deleted once submitted. "
         "Needed to submit against a version retired since the draft was started.",
     )
@@ -41,7 +41,7 @@ class StatusCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: AgencyStatus
-    message: str | None = Field(default=None, max_length=4000)
+    message: Text | None = Field(default=None, max_length=4000)
 
 
 class DeliveryOut(BaseModel):

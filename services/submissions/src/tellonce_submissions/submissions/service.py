@@ -288,6 +288,8 @@ class SubmissionService:
                 after = (datetime.fromisoformat(str(position["at"])), str(position["id"]))
             except (KeyError, ValueError) as exc:
                 raise BadRequest("The cursor is not valid.") from exc
+            if not _looks_like_uuid(after[1]):  # ours always hold a submission's id
+                raise BadRequest("The cursor is not valid.")
         owner = None if principal.role == "admin" else principal.sub
         rows = await repository.page_for_owner(
             self.session, owner=owner, limit=limit + 1, after=after

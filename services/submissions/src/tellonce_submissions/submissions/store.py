@@ -13,6 +13,12 @@ holds those rows as plain dicts, and ``store`` writes them:
   idempotency outcome can be stored (see ``idempotency``). Foreign keys are checked at the
   statement's end, so the event may reference the submission of the same statement;
 - elsewhere (SQLite, local development), as a few plain INSERTs in order.
+
+Consent is read with a lock (PostgreSQL): the statement takes a shared lock on the resident's
+profile row and reads the row's current version, and withdrawing consent or erasing the
+profile takes that row's lock first, so the two are ordered whichever starts first: a
+withdrawal committed while the statement waited is seen (nothing is kept), and a withdrawal
+that comes after waits for the statement, then erases what it kept.
 """
 
 # ruff: noqa: S608 -- the SQL text holds only identifiers from the tables' metadata; every value
@@ -216,7 +222,7 @@ def _postgresql_statement(columns: Shape) -> str:
         parts.append(_insert_rows(_table(Delivery), deliveries, "deliveries", gate))
     if profile:
         updates = ", ".join(f"{c} = excluded.{c}" for c in profile_repository.REPLACED_ON_UPSERT)
-        kept = " AND EXISTS (SELECT 1 FROM profiles p WHERE p.owner = r.owner AND p.keep)"
+        kept = " AND r.owner IN (SELECT owner FROM kept)"
         upsert = f" ON CONFLICT (owner, element) DO UPDATE SET {updates}"
         parts.append(_insert_rows(_table(ProfileValue), profile, "profile", gate) + kept + upsert)
     parts.append(
@@ -247,6 +253,18 @@ def _postgresql_statement(columns: Shape) -> str:
         )
     else:
         ctes.append("stored AS MATERIALIZED (SELECT n FROM lock WHERE ok)")
+    if profile:
+        # The residents who consent, read from their profile rows as they are now, not as the
+        # statement's snapshot saw them: FOR SHARE waits for a withdrawal or an erasure that
+        # holds the row (``profile.service`` locks it first) and then reads its latest version
+        # (READ COMMITTED re-checks ``keep`` on it; an erased row is skipped), so values are
+        # never written back after consent is withdrawn. The shared lock is held until this
+        # statement commits, so a withdrawal that comes next waits and erases these values too.
+        ctes.append(
+            "kept AS MATERIALIZED (SELECT p.owner FROM profiles p WHERE p.keep AND p.owner IN"
+            " (SELECT owner FROM json_to_recordset(CAST(:profile AS json)) AS r(owner text))"
+            " FOR SHARE OF p)"
+        )
     ctes += [f"write_{n} AS ({sql})" for n, sql in enumerate(parts)]
     ctes.append(
         "notify AS MATERIALIZED (SELECT pg_notify(:channel, '') FROM"
