@@ -400,3 +400,28 @@ async def test_a_later_submission_replaces_what_the_profile_kept(
     values = {v["element"]: v for v in profile["values"]}
     assert values["person.birthDate"]["value"] == "1979-12-31"
     assert len(profile["values"]) == len(values)  # replaced, not added twice
+
+
+async def test_an_answer_the_element_refuses_is_not_kept(
+    client: httpx.AsyncClient, tokens: TokenFactory
+) -> None:
+    """SNAP asks the date of birth as free text, mapped to ``person.birthDate`` (a date): an
+    answer such as "May 1980" is the form's to accept, but it is not a date, so it is not
+    kept (it would be prefilled as a date elsewhere); a real date is kept, and so is the first
+    name given with it."""
+    sub = who()
+    me = tokens.headers(sub)
+    assert (
+        await client.put("/api/v1/profile/consent", json={"keep": True}, headers=me)
+    ).status_code == 200
+
+    async def kept(birth_date: str) -> dict[str, Any]:
+        answers = {"applicant": {"birthDate": birth_date, "givenName": "Ana"}}
+        payload = {"form": "snap", "version": 1, "answers": answers}
+        created = await submit(client, tokens, sub, payload)
+        assert created.status_code == 201, created.text
+        profile = (await client.get("/api/v1/profile", headers=me)).json()
+        return {v["element"]: v["value"] for v in profile["values"]}
+
+    assert await kept("May 1980") == {"person.givenName": "Ana"}
+    assert await kept("1980-05-01") == {"person.givenName": "Ana", "person.birthDate": "1980-05-01"}

@@ -43,6 +43,26 @@ def value_errors(schema: dict[str, Any], value: Any, *, restricted: bool) -> lis
     ]
 
 
+_VALIDATORS: dict[str, tuple[dict[str, Any], Any]] = {}
+"""Element id -> (its schema, the compiled validator or None), compiled once per schema the
+registry gives (the dictionary is small and admin-made; a changed schema is compiled again)."""
+
+
+def _element_accepts(element: str, schema: dict[str, Any] | None, value: Any) -> bool:
+    """Whether ``value`` is a valid value of the element (True when there is no schema to
+    check it by, or one that does not compile: as :func:`value_errors`)."""
+    if schema is None:
+        return True
+    cached = _VALIDATORS.get(element)
+    if cached is None or cached[0] is not schema:
+        try:
+            validator = jsonschema_rs.validator_for(schema, validate_formats=True, offline=True)
+        except (ValueError, jsonschema_rs.ReferencingError):
+            validator = None
+        cached = _VALIDATORS[element] = (schema, validator)
+    return cached[1] is None or bool(cached[1].is_valid(value))
+
+
 def _context(owner: str, element: str) -> str:
     return f"profile:{owner}:{element}"
 
@@ -163,11 +183,15 @@ def values_to_keep(
     version: FormVersion,
     answers: dict[str, Any],
     *,
+    element_schemas: dict[str, dict[str, Any] | None],
     sealer: AnswerSealer,
     now: datetime,
 ) -> list[dict[str, Any]]:
     """The profile rows of a submission's mapped answers (restricted ones sealed). The
-    submission's write keeps them only if, when it runs, the resident consents."""
+    submission's write keeps them only if, when it runs, the resident consents. An answer
+    the element's own schema (``element_schemas``) refuses is not kept: a field may take
+    more than its element (free text mapped to a date, a VA date with unknown parts such as
+    ``XXXX-05-XX``), and such an answer must not be prefilled as the element elsewhere."""
     restricted = {tuple(t) for t in version.compiled.restricted}
     rows: dict[str, dict[str, Any]] = {}
     for f in version.fields:
@@ -175,6 +199,8 @@ def values_to_keep(
             continue
         found, value = get_at(answers, f.tokens)
         if not found or value is None or isinstance(value, dict | list):
+            continue
+        if not _element_accepts(f.element, element_schemas.get(f.element), value):
             continue
         rows[f.element] = _row(
             owner,

@@ -164,8 +164,13 @@ class SubmissionService:
         version = await self.check(principal.sub, body)
         agreements = await self.registry.agreements(body.form)
         receivers = receivers_for(version, agreements, body.answers)
+        element_schemas = {
+            f.element: await self.registry.element_schema(f.element)
+            for f in version.fields
+            if f.element
+        }
         for attempt in range(REFERENCE_DRAWS):
-            created, write = self._write(principal, body, version, receivers)
+            created, write = self._write(principal, body, version, receivers, element_schemas)
             if outcome is not None:
                 write.outcome = outcome(created)
                 write.outcome_lock = outcome_lock
@@ -202,8 +207,10 @@ class SubmissionService:
         body: SubmissionCreate,
         version: FormVersion,
         receivers: list[tuple[str, dict[str, Any], list[str]]],
+        element_schemas: dict[str, dict[str, Any] | None],
     ) -> tuple[SubmissionCreated, SubmissionWrite]:
-        """The response and every row of one submission, with a new id and reference."""
+        """The response and every row of one submission, with a new id and reference (and
+        the answers kept for the profile: those ``element_schemas`` accept)."""
         submission_id = uuid7()  # time-ordered: inserts land together in the indexes
         reference = new_reference(self.settings.reference_prefix, self.now)
         public, sealed, key_id = seal_answers(
@@ -251,7 +258,12 @@ class SubmissionService:
             ),
             owner=principal.sub,
             profile_values=profile.values_to_keep(
-                principal.sub, version, body.answers, sealer=self.sealer, now=self.now
+                principal.sub,
+                version,
+                body.answers,
+                element_schemas=element_schemas,
+                sealer=self.sealer,
+                now=self.now,
             ),
             draft_id=body.draft,
         )
