@@ -1,10 +1,13 @@
 """The outbox worker: ``tellonce-submissions worker``. Any number may run on PostgreSQL
 (``FOR UPDATE SKIP LOCKED`` plus a lease); run exactly one on SQLite.
 
-Each turn: claim a batch of due deliveries and lease them (one short transaction), send
-them concurrently over one pooled HTTP client while a heartbeat renews their leases every
-third of the lease, then record every attempt and its consequence (one short transaction,
-only for the rows this worker still holds). No row lock is held while a receiver is
+Each turn: claim a batch of due deliveries and lease them (one short transaction), park
+those whose agency has no active endpoint (they wait in its pull feed), send the others
+concurrently over one pooled HTTP client while a heartbeat renews their leases every third
+of the lease, then record every attempt and its consequence (one short transaction, only
+for the rows this worker still holds; should it fail, one transaction per attempt, so one
+bad row never costs the batch its outcomes: see ``_record``). An attempt never raises:
+whatever goes wrong is a failed attempt. No row lock is held while a receiver is
 answering; a worker killed mid-turn leaves leases that expire, and another worker takes the
 rows again (at-least-once, with the same ``webhook-id``). The worker sleeps until
 LISTEN/NOTIFY says new rows were committed, a retry falls due, or the poll interval passes.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import logging
 import os
@@ -30,7 +34,8 @@ from wsgiref.simple_server import WSGIServer
 
 import psycopg
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.db import is_sqlite
@@ -45,10 +50,14 @@ from tellonce_submissions.deliveries.dispatch import (
     DELIVERED,
     DISABLED,
     AttemptResult,
+    Decision,
     Job,
     Target,
     attempt,
+    clean_text,
     decide,
+    describe_error,
+    failed,
 )
 from tellonce_submissions.deliveries.models import (
     ENDPOINT_DISABLED,
@@ -72,6 +81,21 @@ log = logging.getLogger("tellonce.worker")
 
 FEED_NUMBERING_SECONDS = 1.0
 GAUGE_SECONDS = 10.0
+
+UNSTORED_ERROR = "the error could not be stored (see the worker's log at this time)"
+"""An attempt's error when its text made recording fail (step 2 of ``_record_alone``)."""
+UNRECORDABLE = (
+    "the worker could not record this delivery's attempt (see the worker's log); it was "
+    "made dead rather than sent again and again: replay it once the cause is fixed"
+)
+UNOPENABLE_SHARE = (
+    "the delivery's share of the answers cannot be opened with the answer keys "
+    "(SUBMISSIONS_ANSWER_KEYS); nothing was sent: replay it once the key ring is fixed"
+)
+UNOPENABLE_SECRET = (
+    "the endpoint's signing secret cannot be opened with the webhook secret keys "
+    "(SUBMISSIONS_WEBHOOK_SECRET_KEYS); nothing was sent"
+)
 
 
 def worker_name() -> str:
@@ -136,25 +160,98 @@ class DeliveryWorker:
                 worker=self.name,
                 limit=self.settings.delivery_batch_size,
             )
-            jobs = [_job(row, self.shares) for row in rows]
+            jobs, unopenable = self._jobs(rows)
+            if unopenable:
+                await repository.mark_unopenable(
+                    session, sorted(unopenable), now=now, reason=UNOPENABLE_SHARE
+                )
             endpoints = await repository.active_endpoints(session, [j.agency for j in jobs])
-            targets = {agency: self._target(ep, now) for agency, ep in endpoints.items()}
-        if not jobs:
+        if not rows:
             return 0
-        pull_only = [j for j in jobs if targets.get(j.agency) is None]
-        pushing = [j for j in jobs if targets.get(j.agency) is not None]
-        held = {j.delivery_id for j in pushing}
+        pull_only = [j for j in jobs if j.agency not in endpoints]
+        if pull_only:
+            await self._park(pull_only)
+        pushing: list[tuple[Job, Target]] = []
+        results: list[AttemptResult] = []
+        for job in jobs:
+            endpoint = endpoints.get(job.agency)
+            if endpoint is None:
+                continue
+            target = self._target(endpoint, now)
+            if target is None:
+                # Pushed unsigned it must never be; parked it would wait for nothing (the
+                # endpoint is active). A failed attempt on the schedule, visible in the log.
+                unsigned = Target(endpoint_id=endpoint.id, url=endpoint.url, secrets=())
+                results.append(
+                    failed(
+                        job,
+                        unsigned,
+                        started_at=now,
+                        error=UNOPENABLE_SECRET,
+                        reached=False,
+                        local=True,
+                    )
+                )
+            else:
+                pushing.append((job, target))
+        held = {j.delivery_id for j, _ in pushing} | {r.job.delivery_id for r in results}
         sent = asyncio.Event()
         heartbeat = asyncio.create_task(self._heartbeat(held, sent))
         try:
-            results = await asyncio.gather(
-                *(self._attempt(job, targets[job.agency]) for job in pushing)  # type: ignore[arg-type]
+            results.extend(
+                await asyncio.gather(*(self._attempt(job, target) for job, target in pushing))
             )
         finally:
             sent.set()
             await heartbeat
-        await self._record(results, pull_only, renewed=held)
-        return len(jobs)
+        await self._record(results, renewed=held)
+        return len(rows)
+
+    def _jobs(self, rows: Sequence[Delivery]) -> tuple[list[Job], set[str]]:
+        """The claimed rows as jobs, and the ids of those whose share cannot be opened (a
+        key missing from ``answer_keys``, a damaged row): claimed again and again they
+        would fail every batch they fall in, so they are made dead (replayable once the key
+        ring is fixed) and logged."""
+        jobs: list[Job] = []
+        unopenable: set[str] = set()
+        for row in rows:
+            try:
+                jobs.append(_job(row, self.shares))
+            except (SecretBoxError, ValueError, TypeError) as exc:
+                log.error(
+                    "delivery share cannot be opened; the delivery is made dead",
+                    extra={"delivery": row.id, "error": describe_error(exc)},
+                )
+                unopenable.add(row.id)
+        return jobs, unopenable
+
+    async def _park(self, jobs: Sequence[Job]) -> None:
+        """Deliveries of agencies with no active endpoint wait in the pull feed: no push is
+        scheduled (``next_attempt_at`` NULL) until the agency enables its endpoint or
+        replays them. Each agency is checked again here, under a shared lock on its
+        endpoints (``repository.lock_agency``): an endpoint enabled since the claim, whose
+        enabling has already pushed the agency's parked deliveries, must not see these
+        parked after it; they are released due instead, and go with the next turn."""
+        agencies = sorted({j.agency for j in jobs})
+        try:
+            async with self.database.sessions() as session, session.begin():
+                for agency in agencies:
+                    await repository.lock_agency(session, agency, shared=True)
+                active = await repository.agencies_with_active_endpoint(session, agencies)
+                for job in sorted(jobs, key=lambda j: j.delivery_id):
+                    values: dict[str, Any] = {"lease_until": None, "leased_by": None}
+                    if job.agency not in active:
+                        values["next_attempt_at"] = None
+                    await repository.update_delivery_if_leased(
+                        session, job.delivery_id, worker=self.name, values=values
+                    )
+        except Exception as exc:
+            # Their leases run out and they are claimed, and parked, again; meanwhile the
+            # rest of the batch is sent.
+            log.warning("parking deliveries failed", extra={"error": _first_line(exc)})
+            return
+        if active:
+            self._wake.set()
 
     async def _heartbeat(self, held: set[str], sent: asyncio.Event) -> None:
         """Every ``renew_every`` seconds until ``sent`` is set, extend the leases of the
@@ -211,38 +308,145 @@ class DeliveryWorker:
         return Target(endpoint_id=endpoint.id, url=endpoint.url, secrets=tuple(secrets))
 
     async def _attempt(self, job: Job, target: Target) -> AttemptResult:
-        result = await attempt(self.client, job, target, started_at=self.clock.now())
+        started_at = self.clock.now()
+        try:
+            result = await attempt(self.client, job, target, started_at=started_at)
+        except Exception as exc:
+            # ``attempt`` does not raise; should it ever, the batch is still recorded.
+            log.exception("webhook attempt raised", extra={"delivery": job.delivery_id})
+            result = failed(
+                job,
+                target,
+                started_at=started_at,
+                error=describe_error(exc),
+                reached=True,  # unknown: the access log says the agency may have read it
+                local=False,
+            )
         if job.first_attempt_at is None:
             lag = (datetime.now(UTC) - _aware(job.created_at)).total_seconds()
             metrics.FIRST_ATTEMPT_LAG.observe(max(lag, 0.0))
         metrics.ATTEMPT_LATENCY.observe(result.latency_ms / 1000)
         return result
 
-    async def _record(
-        self, results: Sequence[AttemptResult], pull_only: Sequence[Job], *, renewed: set[str]
-    ) -> None:
-        """``renewed``: the rows the heartbeat still held at its last beat (the others are
-        already counted as lost)."""
-        async with self.database.sessions() as session, session.begin():
-            for job in sorted(pull_only, key=lambda j: j.delivery_id):
-                # No active endpoint: the delivery waits in the pull feed.
-                await repository.update_delivery_if_leased(
-                    session,
-                    job.delivery_id,
-                    worker=self.name,
-                    values={"next_attempt_at": None, "lease_until": None, "leased_by": None},
+    async def _record(self, results: Sequence[AttemptResult], *, renewed: set[str]) -> None:
+        """Record every attempt and its consequence, in one transaction. ``renewed``: the
+        rows the heartbeat still held at its last beat (the others are already counted as
+        lost).
+
+        Should that transaction fail for anything but an unreachable database (a value
+        PostgreSQL refuses, a deadlock, a bug), the attempts are recorded one by one, each
+        in its own transaction (:meth:`_record_alone`), so one bad row never costs the
+        others their outcome: unrecorded, every row of the batch would be claimed and sent
+        again when its lease ran out, for ever."""
+        if not results:
+            return
+        decided = [
+            (result, decide(result, rng=self.rng))
+            for result in sorted(results, key=lambda r: r.job.delivery_id)
+        ]
+        for result, decision in decided:
+            metrics.ATTEMPTS.labels(result.job.agency, decision.outcome).inc()
+        try:
+            async with self.database.sessions() as session, session.begin():
+                # The rows still ours, locked until commit so no claim can take them meanwhile.
+                held = await repository.lock_held(
+                    session, [r.job.delivery_id for r, _ in decided], worker=self.name
                 )
-            # The rows still ours, locked until commit so no claim can take them meanwhile.
-            held = await repository.lock_held(
-                session, [r.job.delivery_id for r in results], worker=self.name
+                await self._record_attempts(session, decided, held)
+        except Exception as exc:
+            if database_unreachable(exc):
+                raise  # the leases run out and the rows are sent again (at least once)
+            metrics.RECORD_FAILURES.labels("batch").inc()
+            log.warning(
+                "recording a batch failed; recording its attempts one by one",
+                extra={"error": _first_line(exc), "deliveries": len(decided)},
             )
-            self._lost(renewed - held)
-            await self._record_attempts(
-                session, sorted(results, key=lambda r: r.job.delivery_id), held
+            lost: set[str] = set()
+            for result, decision in decided:
+                if not await self._record_alone(result, decision):
+                    lost.add(result.job.delivery_id)
+            self._lost(renewed & lost)
+            return
+        self._lost(renewed - held)
+
+    async def _record_alone(self, result: AttemptResult, decision: Decision) -> bool:
+        """Record one attempt in transactions of its own, each step storing less than the
+        one before, until one commits (an unreachable database stops it, raising):
+
+        1. everything, as :meth:`_record_attempts` does for a batch;
+        2. the same without any text that came from outside (the error becomes
+           :data:`UNSTORED_ERROR`);
+        3. the row's state alone: delivered if it was, otherwise **dead** with
+           :data:`UNRECORDABLE` (listed under ``?status=dead`` and replayable), then,
+           apart, its access-log entry. A delivery whose attempts cannot be recorded is
+           thus sent at most once more per claim, never for ever;
+        4. nothing could be written: logged as an error, counted in
+           ``tellonce_delivery_record_failures_total{stage="state"}``; the lease runs out
+           and the row is claimed again.
+
+        Returns ``False`` when the row was no longer this worker's (a lost lease)."""
+        job = result.job
+        for stage in ("row", "bare", "state"):
+            try:
+                async with self.database.sessions() as session, session.begin():
+                    held = await repository.lock_held(session, [job.delivery_id], worker=self.name)
+                    if stage == "row":
+                        await self._record_attempts(session, [(result, decision)], held)
+                    elif stage == "bare":
+                        await self._record_attempts(session, [(_bare(result), decision)], held)
+                    else:
+                        await self._record_state_only(session, result, decision, held)
+            except Exception as exc:
+                if database_unreachable(exc):
+                    raise
+                metrics.RECORD_FAILURES.labels(stage).inc()
+                log.error(
+                    "recording a delivery attempt failed",
+                    extra={"delivery": job.delivery_id, "stage": stage, "error": _first_line(exc)},
+                )
+                continue
+            if stage == "state" and result.reached_receiver:
+                await self._log_read_alone(result)
+            return bool(held)
+        return True
+
+    async def _record_state_only(
+        self,
+        session: AsyncSession,
+        result: AttemptResult,
+        decision: Decision,
+        held: set[str],
+    ) -> None:
+        job = result.job
+        if job.delivery_id not in held:
+            return
+        values = _outcome_values(result, decision, error=UNSTORED_ERROR if result.error else None)
+        if values["status"] != states.DELIVERED:
+            values |= {
+                "status": states.DEAD,
+                "next_attempt_at": None,
+                "dead_at": result.started_at,
+                "last_error": UNRECORDABLE,
+            }
+        await repository.record_outcomes(session, [values], leased_by=self.name)
+
+    async def _log_read_alone(self, result: AttemptResult) -> None:
+        try:
+            async with self.database.sessions() as session, session.begin():
+                await repository.log_access(session, [_read(result)])
+        except Exception as exc:
+            if database_unreachable(exc):
+                raise
+            log.error(
+                "the access-log entry of a webhook could not be written",
+                extra={"delivery": result.job.delivery_id, "error": _first_line(exc)},
             )
 
     async def _record_attempts(
-        self, session: AsyncSession, results: Sequence[AttemptResult], held: set[str]
+        self,
+        session: AsyncSession,
+        decided: Sequence[tuple[AttemptResult, Decision]],
+        held: set[str],
     ) -> None:
         """Every attempt is logged (and, if it reached the receiver, the access log says
         the agency got the answers), and counts for its endpoint's health; but only the
@@ -251,15 +455,13 @@ class DeliveryWorker:
         by_endpoint: dict[str, list[tuple[AttemptResult, str, str | None]]] = defaultdict(list)
         attempts: list[DeliveryAttempt] = []
         reads: list[AnswerAccess] = []
-        delivered: list[dict[str, Any]] = []
-        failed: list[dict[str, Any]] = []
-        for result in results:
+        outcomes: list[dict[str, Any]] = []
+        for result, decision in decided:
             job = result.job
-            decision = decide(result, rng=self.rng)
-            by_endpoint[result.target.endpoint_id].append(
-                (result, decision.outcome, decision.reason)
-            )
-            metrics.ATTEMPTS.labels(job.agency, decision.outcome).inc()
+            if not result.local:
+                by_endpoint[result.target.endpoint_id].append(
+                    (result, decision.outcome, decision.reason)
+                )
             attempts.append(
                 DeliveryAttempt(
                     delivery_id=job.delivery_id,
@@ -274,46 +476,10 @@ class DeliveryWorker:
                 )
             )
             if result.reached_receiver:
-                reads.append(
-                    AnswerAccess(
-                        agency=job.agency,
-                        submission_id=job.submission_id,
-                        delivery_id=job.delivery_id,
-                        fields=list(job.fields),
-                        channel="webhook",
-                        actor=result.target.url,
-                        at=result.started_at,
-                    )
-                )
-            if job.delivery_id not in held:
-                continue
-            values: dict[str, Any] = {
-                "id": job.delivery_id,
-                "status": PENDING,
-                "attempts": job.attempts + 1,
-                "next_attempt_at": None,
-                "lease_until": None,
-                "leased_by": None,
-                "last_status_code": result.status_code,
-                "last_error": result.error,
-                "first_attempt_at": job.first_attempt_at or result.started_at,
-                "delivered_at": None,
-                "dead_at": None,
-            }
-            if decision.outcome == DELIVERED:
-                values |= {"status": states.DELIVERED, "delivered_at": result.started_at}
-                delivered.append(values)
-                continue
-            if decision.outcome in (DEAD, DISABLED):
-                values |= {
-                    "status": states.DEAD,
-                    "dead_at": result.started_at,
-                    "last_error": f"{decision.reason}; last error: {result.error}",
-                }
-            else:
-                values |= {"next_attempt_at": decision.next_attempt_at}
-            failed.append(values)
-        await repository.record_outcomes(session, delivered + failed, leased_by=self.name)
+                reads.append(_read(result))
+            if job.delivery_id in held:
+                outcomes.append(_outcome_values(result, decision, error=result.error))
+        await repository.record_outcomes(session, outcomes, leased_by=self.name)
         await repository.add_attempts(session, attempts)
         await repository.log_access(session, reads)
         await self._endpoint_health(session, by_endpoint)
@@ -440,6 +606,79 @@ async def _wait_any(wake: asyncio.Event, stop: asyncio.Event, seconds: float) ->
 def _aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were written in UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (no point in recording
+    row by row: the rows' leases run out and they are claimed again), as opposed to one it
+    answered with an error (a refused value, a deadlock, a bug), where smaller
+    transactions may succeed."""
+    if isinstance(exc, (OSError, PoolTimeout)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            code = getattr(exc.orig, "sqlstate", None)
+            # No SQLSTATE: the client failed; 08: connection; 53: resources; 57P: shutdown.
+            return code is None or str(code).startswith(("08", "53", "57P"))
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception for the log: its type and first line, never the statement's
+    parameters (they may hold answers)."""
+    return clean_text(f"{type(exc).__name__}: {str(exc).split(chr(10), 1)[0]}", 300)
+
+
+def _bare(result: AttemptResult) -> AttemptResult:
+    """The attempt without text from outside: what is recorded when its error could not be."""
+    return dataclasses.replace(result, error=UNSTORED_ERROR if result.error else None)
+
+
+def _read(result: AttemptResult) -> AnswerAccess:
+    """The access-log entry of a webhook that reached the receiver."""
+    job = result.job
+    return AnswerAccess(
+        agency=job.agency,
+        submission_id=job.submission_id,
+        delivery_id=job.delivery_id,
+        fields=list(job.fields),
+        channel="webhook",
+        actor=result.target.url,
+        at=result.started_at,
+    )
+
+
+def _outcome_values(
+    result: AttemptResult, decision: Decision, *, error: str | None
+) -> dict[str, Any]:
+    """The row's new state after the attempt (``repository.record_outcomes``)."""
+    job = result.job
+    values: dict[str, Any] = {
+        "id": job.delivery_id,
+        "status": PENDING,
+        "attempts": job.attempts + 1,
+        "next_attempt_at": None,
+        "lease_until": None,
+        "leased_by": None,
+        "last_status_code": result.status_code,
+        "last_error": error,
+        "first_attempt_at": job.first_attempt_at or result.started_at,
+        "delivered_at": None,
+        "dead_at": None,
+    }
+    if decision.outcome == DELIVERED:
+        values |= {"status": states.DELIVERED, "delivered_at": result.started_at}
+    elif decision.outcome in (DEAD, DISABLED):
+        values |= {
+            "status": states.DEAD,
+            "dead_at": result.started_at,
+            "last_error": clean_text(f"{decision.reason}; last error: {error}"),
+        }
+    else:
+        values |= {"next_attempt_at": decision.next_attempt_at}
+    return values
 
 
 def _job(row: Delivery, box: ShareBox) -> Job:

@@ -3,10 +3,13 @@ dead, or the endpoint disabled. Pure decisions here; the worker does the I/O aro
 
 from __future__ import annotations
 
+import logging
 import random
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -16,9 +19,12 @@ from tellonce_submissions.deliveries.schedule import next_delay, parse_retry_aft
 from tellonce_submissions.deliveries.signing import sign
 from tellonce_submissions.deliveries.ssrf import Refused, WebhookClient
 
+log = logging.getLogger("tellonce.worker")
+
 EVENT_TYPE = "submission.created"
 USER_AGENT = "TellOnce-Webhooks/1.0"
 MAX_ERROR_CHARS = 500
+"""At most this many characters of an error are stored (attempt log, ``last_error``)."""
 
 DELIVERED = "delivered"
 RETRY = "retry"
@@ -64,6 +70,11 @@ class AttemptResult:
     retry_after: timedelta | None
     reached_receiver: bool
     """The request was written to the receiver (the agency may have read the answers)."""
+    local: bool = False
+    """The attempt failed on this side before anything was sent (a payload or signature
+    that could not be made, a secret that cannot be opened): logged and retried on the
+    schedule like any failure, but it says nothing of the receiver, so it does not count
+    against the endpoint's health."""
 
 
 @dataclass(frozen=True)
@@ -97,21 +108,86 @@ def payload(job: Job, *, timestamp: datetime) -> bytes:
     )
 
 
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` fit to store and show: control characters (NUL above all, which PostgreSQL
+    refuses in text, failing the whole transaction) and lone surrogates (which cannot be
+    encoded) become U+FFFD, and it is cut to ``limit`` characters."""
+    return _UNSTORABLE.sub("\ufffd", text[:limit])
+
+
+def describe_status(status: int) -> str:
+    """What the attempt log says of an answer: its status code and the standard reason
+    phrase, never the receiver's body (it may echo the resident's answers, and it would be
+    stored in clear while the answers are sealed)."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "non-standard status"
+    return f"HTTP {status} {phrase}"
+
+
+def describe_error(exc: BaseException) -> str:
+    """An exception as the attempt log stores it: its type and message, cleaned, bounded."""
+    return clean_text(f"{type(exc).__name__}: {exc}")
+
+
+def failed(
+    job: Job,
+    target: Target,
+    *,
+    started_at: datetime,
+    error: str,
+    reached: bool,
+    local: bool,
+    latency_ms: int = 0,
+    status: int | None = None,
+) -> AttemptResult:
+    """A failed attempt as the worker records it (retried on the schedule)."""
+    return AttemptResult(
+        job=job,
+        target=target,
+        started_at=started_at,
+        latency_ms=latency_ms,
+        status_code=status,
+        error=clean_text(error),
+        retry_after=None,
+        reached_receiver=reached,
+        local=local,
+    )
+
+
 async def attempt(
     client: WebhookClient, job: Job, target: Target, *, started_at: datetime
 ) -> AttemptResult:
     """POST the signed payload once. Signing uses the real time (receivers check it
-    against theirs); ``started_at`` is the scheduler's clock."""
-    wall = time.time()
-    timestamp = int(wall)
-    body = payload(job, timestamp=datetime.fromtimestamp(wall, UTC))
-    headers = {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "webhook-id": job.delivery_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(target.secrets, job.delivery_id, timestamp, body),
-    }
+    against theirs); ``started_at`` is the scheduler's clock.
+
+    Never raises (but for cancellation): whatever goes wrong, before, during or after the
+    request, is a failed attempt, so one delivery can never cost the worker its batch."""
+    try:
+        wall = time.time()
+        timestamp = int(wall)
+        body = payload(job, timestamp=datetime.fromtimestamp(wall, UTC))
+        headers = {
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+            "webhook-id": job.delivery_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(target.secrets, job.delivery_id, timestamp, body),
+        }
+    except Exception as exc:  # nothing was sent: a failed attempt
+        log.exception("webhook could not be prepared", extra={"delivery": job.delivery_id})
+        return failed(
+            job,
+            target,
+            started_at=started_at,
+            error=f"the webhook could not be prepared: {describe_error(exc)}",
+            reached=False,
+            local=True,
+        )
     began = time.perf_counter()
     status: int | None = None
     error: str | None = None
@@ -122,19 +198,23 @@ async def attempt(
         status = answer.status
         retry_after = parse_retry_after(answer.headers.get("Retry-After"), started_at)
         if not 200 <= status < 300:
-            error = f"HTTP {status}: {answer.text[:200]}"
+            error = describe_status(status)
     except (Refused, aiohttp.ClientConnectorError) as exc:
         reached = False
-        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        error = describe_error(exc)
     except TimeoutError:
         error = "timeout: no answer in time"
     except aiohttp.ClientError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        error = describe_error(exc)
     except (ValueError, UnicodeError, OSError) as exc:
         # A URL the HTTP stack cannot use: recorded as a failed attempt like any other,
         # so one bad endpoint never stalls the worker's batch.
         reached = False
-        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        error = describe_error(exc)
+    except Exception as exc:  # anything else: a failed attempt, not a lost batch
+        # Whether the request went out is unknown: the access log says it may have.
+        log.exception("webhook attempt failed unexpectedly", extra={"delivery": job.delivery_id})
+        error = describe_error(exc)
     latency = int((time.perf_counter() - began) * 1000)
     return AttemptResult(
         job=job,

@@ -32,6 +32,15 @@ LEASES_LOST = Counter(
     "took them after the lease ran out (renewals failed or came late), or the agency "
     "acknowledged them; the worker left their state alone",
 )
+RECORD_FAILURES = Counter(
+    "tellonce_delivery_record_failures_total",
+    "Transactions recording webhook attempts that failed (the database answered with an "
+    "error, not unreachable), by what was being written: a whole batch (then recorded one "
+    "by one), one attempt in full (then without outside text), one without outside text "
+    "(then the row's state alone: dead unless delivered), the row's state alone (nothing "
+    "written: the lease runs out and the row is claimed again). Should stay at 0",
+    ["stage"],
+)
 STATE = Gauge("tellonce_deliveries", "Deliveries by agency and state", ["agency", "state"])
 OLDEST_DUE_AGE = Gauge(
     "tellonce_delivery_oldest_due_age_seconds",

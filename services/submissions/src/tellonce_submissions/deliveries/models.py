@@ -24,13 +24,16 @@ from tellonce_submissions.models import Base
 
 # Delivery states.
 PENDING = "pending"
-"""Waiting for its next push attempt (``next_attempt_at``) or, with no endpoint, to be pulled."""
+"""Waiting for its next push attempt (``next_attempt_at``) or, parked (``next_attempt_at``
+NULL: claimed while its agency had no active endpoint), to be pulled; enabling the agency's
+endpoint, or a replay, pushes a parked one again."""
 DELIVERED = "delivered"
 """A webhook attempt got a 2xx."""
 ACKED = "acked"
 """The agency pulled it from the feed and acknowledged it."""
 DEAD = "dead"
-"""Retries exhausted, a non-retryable answer, or the endpoint was disabled: replayable."""
+"""Retries exhausted, a non-retryable answer, or the endpoint was disabled; or, on this side,
+a share that cannot be opened or an attempt that cannot be recorded: replayable."""
 DELIVERY_STATES = (PENDING, DELIVERED, ACKED, DEAD)
 FINAL_STATES = (DELIVERED, ACKED, DEAD)
 """States a delivery's share of the answers may be erased from, once it has been in them for

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -75,6 +76,30 @@ def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
+def is_id(value: str) -> bool:
+    """Whether ``value`` can be a delivery's or an endpoint's id: a UUID in its canonical
+    text form (how they are made and stored). Anything else names no row, and is not sent
+    to the database (a NUL in it, from ``/deliveries/%00``, would make PostgreSQL refuse the
+    whole query)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+async def lock_agency(session: AsyncSession, agency: str, *, shared: bool = False) -> None:
+    """Serialise changes to an agency's endpoints (exclusive: registering, enabling) with
+    what depends on them (shared: a worker parking the agency's deliveries because it has
+    no active endpoint), until the transaction ends. PostgreSQL only (a transaction-scoped
+    advisory lock); SQLite has a single writer."""
+    if is_postgres(session):
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        await session.execute(
+            text(f"SELECT {function}(hashtext(:a))"),
+            {"a": "endpoint:" + agency},
+        )
+
+
 # --- the pull feed ---------------------------------------------------------------------
 
 
@@ -133,6 +158,9 @@ async def access_log_page(
 async def get_delivery(
     session: AsyncSession, delivery_id: str, *, lock: bool = False
 ) -> Delivery | None:
+    """The delivery; ``None`` when there is none, or ``delivery_id`` cannot be an id."""
+    if not is_id(delivery_id):
+        return None
     stmt = select(Delivery).where(Delivery.id == delivery_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -383,6 +411,9 @@ async def add_attempts(session: AsyncSession, attempts: Sequence[DeliveryAttempt
 async def get_endpoint(
     session: AsyncSession, endpoint_id: str, *, lock: bool = False
 ) -> WebhookEndpoint | None:
+    """The endpoint; ``None`` when there is none, or ``endpoint_id`` cannot be an id."""
+    if not is_id(endpoint_id):
+        return None
     stmt = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -413,6 +444,72 @@ async def update_delivery_if_leased(
     )
     result = await session.execute(stmt)
     return bool(getattr(result, "rowcount", 0))
+
+
+async def agencies_with_active_endpoint(session: AsyncSession, agencies: Iterable[str]) -> set[str]:
+    wanted = sorted(set(agencies))
+    if not wanted:
+        return set()
+    stmt = select(WebhookEndpoint.agency).where(
+        WebhookEndpoint.agency.in_(wanted), WebhookEndpoint.status == ENDPOINT_ACTIVE
+    )
+    return set((await session.scalars(stmt)).all())
+
+
+async def push_parked(
+    session: AsyncSession,
+    agency: str,
+    now: datetime,
+    *,
+    delivery_ids: Sequence[str] | None = None,
+    replay: bool = False,
+) -> set[str]:
+    """Make the agency's parked deliveries (pending with no push scheduled: they were
+    claimed while it had no active endpoint, and wait in its pull feed) due now, with a
+    fresh round of attempts; only ``delivery_ids`` if given; ``replay`` counts it as one.
+    Returns their ids. An acked row is never touched (the agency has it), nor one whose
+    share was erased (nothing to send)."""
+    stmt = update(Delivery).where(
+        Delivery.agency == agency,
+        Delivery.status == PENDING,
+        Delivery.next_attempt_at.is_(None),
+        Delivery.share_purged_at.is_(None),
+    )
+    if delivery_ids is not None:
+        stmt = stmt.where(Delivery.id.in_(list(delivery_ids)))
+    values: dict[str, Any] = {
+        "next_attempt_at": now,
+        "attempts": 0,
+        "lease_until": None,
+        "leased_by": None,
+    }
+    if replay:
+        values["replays"] = Delivery.replays + 1
+    result = await session.scalars(
+        stmt.values(**values).returning(Delivery.id).execution_options(synchronize_session=False)
+    )
+    return set(result.all())
+
+
+async def mark_unopenable(
+    session: AsyncSession, delivery_ids: Sequence[str], *, now: datetime, reason: str
+) -> None:
+    """Make dead, with ``reason``, claimed deliveries whose share cannot be opened."""
+    if not delivery_ids:
+        return
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(list(delivery_ids)), Delivery.status == PENDING)
+        .values(
+            status=DEAD,
+            dead_at=now,
+            next_attempt_at=None,
+            lease_until=None,
+            leased_by=None,
+            last_error=reason,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def pull_retries_forward(session: AsyncSession, agency: str, now: datetime) -> int:

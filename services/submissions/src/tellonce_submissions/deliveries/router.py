@@ -3,6 +3,7 @@ and replay, and every delivery's state for admins and auditors."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -34,6 +35,16 @@ AgencyOnly = Annotated[Principal, require_roles("agency")]
 AgencyOrAdmin = Annotated[Principal, require_roles("agency", "admin")]
 Anyone = Annotated[Principal, require_roles("agency", "admin", "auditor")]
 Limit = Annotated[int, Query(ge=1, le=500)]
+AgencyFilter = Annotated[
+    str | None,
+    Query(max_length=32, pattern=r"^[A-Za-z0-9_-]+$", description="An agency code, e.g. DSS."),
+]
+"""Letters, digits, ``_`` and ``-``: anything else is a 422 (a NUL once was a 500)."""
+SubmissionFilter = Annotated[uuid.UUID | None, Query(description="A submission id (a UUID).")]
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def get_service(request: Request, session: SessionDep) -> DeliveryService:
@@ -55,7 +66,7 @@ async def create_endpoint(
 
 @router.get("/endpoints", response_model=EndpointList)
 async def list_endpoints(
-    principal: Anyone, service: ServiceDep, agency: str | None = None
+    principal: Anyone, service: ServiceDep, agency: AgencyFilter = None
 ) -> EndpointList:
     return await service.list_endpoints(principal, agency)
 
@@ -88,8 +99,8 @@ async def deliveries(
     limit: Limit = 100,
     after: str | None = None,
     status: str | None = None,
-    agency: str | None = None,
-    submission: str | None = None,
+    agency: AgencyFilter = None,
+    submission: SubmissionFilter = None,
     cursor: str | None = None,
 ) -> Feed | DeliveryList:
     """For an agency without ``status``: its pull feed, oldest first, never skipping one
@@ -104,7 +115,7 @@ async def deliveries(
         principal,
         status=status,
         agency=agency,
-        submission_id=submission,
+        submission_id=_text(submission),
         cursor=cursor,
         limit=limit,
     )
@@ -112,7 +123,7 @@ async def deliveries(
 
 @router.post("/replay", response_model=ReplayResult)
 async def replay_all(
-    principal: AgencyOrAdmin, service: ServiceDep, agency: str | None = None
+    principal: AgencyOrAdmin, service: ServiceDep, agency: AgencyFilter = None
 ) -> ReplayResult:
     """Replay every dead delivery of the agency (admins: of every agency, or ``?agency=``)."""
     return await service.replay_all(principal, agency)
@@ -130,14 +141,14 @@ async def access_log(
     principal: Annotated[Principal, require_roles("admin", "auditor", "agency")],
     service: ServiceDep,
     limit: Limit = 100,
-    agency: str | None = None,
-    submission: str | None = None,
+    agency: AgencyFilter = None,
+    submission: SubmissionFilter = None,
     cursor: str | None = None,
 ) -> AccessLog:
     """Every read of resident answers by an agency: webhook sent, feed page read or one
     delivery read with ``?include=answers``."""
     return await service.access_log(
-        principal, agency=agency, submission_id=submission, cursor=cursor, limit=limit
+        principal, agency=agency, submission_id=_text(submission), cursor=cursor, limit=limit
     )
 
 

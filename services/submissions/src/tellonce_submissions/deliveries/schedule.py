@@ -44,16 +44,23 @@ def next_delay(
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """``Retry-After`` as seconds or as an HTTP date; ``None`` if absent or unreadable."""
+    """``Retry-After`` as seconds or as an HTTP date, at most :data:`MAX_RETRY_AFTER`;
+    ``None`` if absent or unreadable. Never raises: the value is the receiver's, and a
+    number too large for a ``timedelta`` (``99999999999999``), too long for ``int`` or a date
+    out of range must not cost the worker its batch (it once did)."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        # Only as many digits as can matter: 24 h is 86,400 s, and int() refuses over 4,300.
+        if len(value.lstrip("0")) > len(str(int(MAX_RETRY_AFTER.total_seconds()))):
+            return MAX_RETRY_AFTER
+        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        wait = when - now
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(when - now, timedelta(0))
+    return min(max(wait, timedelta(0)), MAX_RETRY_AFTER)

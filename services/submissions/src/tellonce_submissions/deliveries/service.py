@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.auth import Principal
@@ -81,10 +80,26 @@ class ShareErased(Gone):
     title = "The delivery's answers were erased under the retention rule"
 
 
+def is_parked(row: Delivery) -> bool:
+    """Pending with no push scheduled: it was claimed while its agency had no active
+    endpoint, and waits in the agency's pull feed."""
+    return row.status == PENDING and row.next_attempt_at is None and row.share_purged_at is None
+
+
 def _check_replayable(row: Delivery) -> None:
-    """409 unless dead; 410 once the retention job erased its share."""
+    """409 unless dead (a parked delivery is checked apart); 410 once the retention job
+    erased its share."""
+    if row.status == PENDING and row.next_attempt_at is not None:
+        due = aware(row.next_attempt_at).isoformat()
+        raise Conflict(
+            "Only dead deliveries, and pending ones waiting in the pull feed, are replayed; "
+            f"this one is pending, its next push due at {due}."
+        )
     if row.status != DEAD:
-        raise Conflict(f"Only dead deliveries are replayed; this one is {row.status}.")
+        raise Conflict(
+            "Only dead deliveries, and pending ones waiting in the pull feed, are replayed; "
+            f"this one is {row.status}."
+        )
     if row.share_purged_at is not None:
         purged = aware(row.share_purged_at).isoformat()
         raise ShareErased(
@@ -135,11 +150,8 @@ class DeliveryService:
                 f"This URL cannot be a webhook endpoint: {exc}.",
                 errors=[{"pointer": "/url", "message": str(exc)}],
             ) from exc
-        if repository.is_postgres(self.session):
-            # One registration per agency at a time, so "one active endpoint" holds.
-            await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": "endpoint:" + agency}
-            )
+        # One registration per agency at a time, so "one active endpoint" holds.
+        await repository.lock_agency(self.session, agency)
         existing = await repository.lock_agency_endpoints(self.session, agency)
         if any(e.status == ENDPOINT_ACTIVE for e in existing):
             raise Conflict(
@@ -192,6 +204,17 @@ class DeliveryService:
         return EndpointWithSecret(**_endpoint(endpoint).model_dump(), secret=secret)
 
     async def enable_endpoint(self, principal: Principal, endpoint_id: str) -> EndpointPublic:
+        """Turn a disabled endpoint back on, and push what waited for it: every pending
+        delivery of the agency parked in its pull feed meanwhile (including those caught
+        mid-retry when the endpoint was disabled) is made due now with a fresh round of
+        attempts, and scheduled retries are brought forward, as when a failing endpoint
+        recovers. Acked deliveries are not touched: the agency has them.
+
+        Taken under the agency's endpoint lock, which a worker parking the agency's
+        deliveries also takes (shared), so a delivery cannot be parked just after this
+        pushed the others (``DeliveryWorker._park``)."""
+        agency = agency_of(principal)
+        await repository.lock_agency(self.session, agency)
         endpoint = await self._own_endpoint(principal, endpoint_id)
         if endpoint.status != ENDPOINT_DISABLED:
             return _endpoint(endpoint)
@@ -207,6 +230,11 @@ class DeliveryService:
         endpoint.disabled_at = None
         endpoint.disabled_reason = None
         await self.session.flush()
+        now = self.clock.now()
+        pushed = await repository.push_parked(self.session, endpoint.agency, now)
+        brought = await repository.pull_retries_forward(self.session, endpoint.agency, now)
+        if pushed or brought:
+            await notify_workers(self.session)
         return _endpoint(endpoint)
 
     # --- the pull feed -----------------------------------------------------------------
@@ -338,13 +366,33 @@ class DeliveryService:
         row = await repository.get_delivery(self.session, delivery_id, lock=True)
         if row is None or (principal.role != "admin" and row.agency != agency_of(principal)):
             raise NotFound("No delivery with this id is visible to you.")
-        _check_replayable(row)
-        if not await repository.revive(self.session, [row.id], self.clock.now()):
-            await self.session.refresh(row)  # changed since it was read: say how
+        now = self.clock.now()
+        if is_parked(row):
+            await self._push_parked(row, now)
+        else:
             _check_replayable(row)
+            if not await repository.revive(self.session, [row.id], now):
+                await self.session.refresh(row)  # changed since it was read: say how
+                _check_replayable(row)
         await self.session.refresh(row)
         await notify_workers(self.session)
         return await self._public(row)
+
+    async def _push_parked(self, row: Delivery, now: datetime) -> None:
+        """Replay a delivery waiting in the pull feed: due now, if its agency has an
+        active endpoint to push it to (409 otherwise: it would only be parked again)."""
+        if not await repository.agencies_with_active_endpoint(self.session, [row.agency]):
+            raise Conflict(
+                "This delivery waits in the pull feed because its agency has no active "
+                "webhook endpoint. Enable (or register) one, then replay it; or pull and ack "
+                "it."
+            )
+        pushed = await repository.push_parked(
+            self.session, row.agency, now, delivery_ids=[row.id], replay=True
+        )
+        if not pushed:
+            await self.session.refresh(row)  # changed since it was read: say how
+            _check_replayable(row)
 
     async def replay_all(self, principal: Principal, agency: str | None) -> ReplayResult:
         scope = agency if principal.role == "admin" else scope_agency(principal, agency)
@@ -437,9 +485,13 @@ def _list_position(cursor: str | None) -> tuple[datetime, str] | None:
     if decoded is None:
         return None
     try:
-        return datetime.fromisoformat(str(decoded["c"])), str(decoded["i"])
+        at, last_id = datetime.fromisoformat(str(decoded["c"])), str(decoded["i"])
     except (KeyError, ValueError) as exc:
         raise BadRequest("The cursor is not valid.") from exc
+    if not repository.is_id(last_id):
+        # Never a delivery id of ours (and a NUL in it would fail the query).
+        raise BadRequest("The cursor is not valid.")
+    return at, last_id
 
 
 def _endpoint(e: WebhookEndpoint) -> EndpointPublic:

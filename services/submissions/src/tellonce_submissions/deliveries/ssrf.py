@@ -169,7 +169,8 @@ class WebhookClient:
 
 
 MAX_ANSWER_BYTES = 4096
-"""Only the start of a receiver's answer is read (it goes into the attempt log)."""
+"""Only the start of a receiver's answer is read. The worker records its status code, never
+its body (``dispatch.describe_status``: a body may echo the resident's answers)."""
 
 
 def _is_ip(host: str) -> bool:
