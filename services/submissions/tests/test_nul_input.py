@@ -30,6 +30,14 @@ from .test_submissions_api import body, count, submit
 PROBLEM = "application/problem+json"
 
 
+def escaped_json(doc: Any) -> bytes:
+    """JSON with every non-ASCII character escaped, lone surrogates included (httpx's own
+    encoder writes UTF-8, which has no form for them)."""
+    import json
+
+    return json.dumps(doc).encode()
+
+
 def who() -> str:
     return "res-" + uuid.uuid4().hex[:8]
 
@@ -220,3 +228,26 @@ async def test_a_value_the_database_refuses_is_400_not_500(
     assert r.status_code == 400, r.text
     assert r.headers["content-type"] == PROBLEM
     assert r.json()["type"].endswith("/bad-request")
+
+
+async def test_a_lone_surrogate_in_a_drafts_answers_is_422_not_500(
+    client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI
+) -> None:
+    """``"\\ud800"`` is valid JSON but no character: it has no UTF-8 form, so the draft could
+    be stored nowhere (it was a 500). Refused like a NUL, at its pointer (review LOW)."""
+    sub = who()
+    me = tokens.headers(sub)
+    bad = {"veteran": {"fullName": {"first": "Ana\ud800"}}, "odd\udfff": 1}
+    raw = escaped_json({"form": "10-10cg", "answers": bad})  # escaped: "\\ud800"
+    headers = {**me, "content-type": "application/json"}
+    r = await client.post("/api/v1/drafts", content=raw, headers=headers)
+    assert r.status_code == 422, r.text
+    assert sorted(pointers(r)) == ["/answers", "/answers/veteran/fullName/first"]
+    messages = {e["pointer"]: e["message"] for e in r.json()["errors"]}
+    assert "lone surrogate" in messages["/answers/veteran/fullName/first"]
+    assert messages["/answers"].startswith("A member name cannot hold a lone surrogate")
+    assert await count(app, Draft, Draft.owner == sub) == 0
+    fine = {"veteran": {"fullName": {"first": "Zoë 😀"}}}  # a pair is one character: kept
+    ok = await client.post("/api/v1/drafts", json={"form": "10-10cg", "answers": fine}, headers=me)
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["answers"]["veteran"]["fullName"]["first"] == "Zoë 😀"

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from tellonce_shared.problems import NotFound
+from tellonce_shared.problems import NotFound, ServiceUnavailable
 from tellonce_submissions.registry.client import RegistryClient
 
 from .registry_double import RegistryDouble
@@ -84,3 +84,40 @@ async def test_a_waiter_cancelled_while_another_loads_leaves_no_lock_behind() ->
         release.set()
         await loading
         assert client._locks == {}
+
+
+async def test_the_element_dictionary_is_read_once_for_many_waiting_callers() -> None:
+    """Every submission looks up its fields' element schemas: when the dictionary is due to
+    be read again, forty submissions at once make one read, not forty (review MEDIUM)."""
+    double = RegistryDouble()
+    async with registry_client(double) as client:
+        await client.sensitivities()
+        client._sensitivity = (0.0, client._sensitivity[1])  # type: ignore[index]  # expired
+        before = double.calls.count("elements")
+        results = await asyncio.gather(
+            *(client.element_schema("person.birthDate") for _ in range(40))
+        )
+        assert double.calls.count("elements") - before == 1
+        assert all(r == {"type": "string", "format": "date"} for r in results)
+
+
+async def test_a_failed_read_of_the_dictionary_keeps_the_one_read_before() -> None:
+    double = RegistryDouble()
+    async with registry_client(double) as client:
+        with pytest.MonkeyPatch.context() as patch:
+
+            async def down(path: str, **kw: object) -> object:
+                raise ServiceUnavailable("The forms registry cannot be reached.")
+
+            patch.setattr(client, "_get", down)
+            with pytest.raises(ServiceUnavailable):  # nothing read before: nothing to keep
+                await client.sensitivities()
+        known = await client.sensitivities()
+        client._sensitivity = (0.0, known)  # expired
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(client, "_get", down)
+            assert await client.sensitivities() == known
+            assert await client.element_schema("person.birthDate") == {
+                "type": "string",
+                "format": "date",
+            }

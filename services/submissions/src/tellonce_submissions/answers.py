@@ -35,22 +35,37 @@ MAX_NUL_ERRORS = 100
 """NUL characters listed in one 422 at most (a 1 MiB body could carry 170,000)."""
 
 
+def unstorable(text: str) -> str | None:
+    """What in ``text`` cannot be stored, or None: the NUL character (PostgreSQL cannot store
+    it in ``text`` or ``jsonb``), or a lone surrogate (``"\\ud800"`` in JSON: not a
+    character, so it has no UTF-8 form, and orjson, which copies and stores answers, refuses
+    it)."""
+    if NUL in text:
+        return "the NUL character (U+0000)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a lone surrogate (U+D800 to U+DFFF)"
+    return None
+
+
 def check_storable(doc: Any) -> Any:
     """Refuse JSON the service cannot store or sign: whole numbers past 64 bits (orjson,
     which copies, fingerprints and stores answers, raises on them), the ``NaN``/``Infinity``
-    that Python's JSON parser lets through, and text holding the NUL character (U+0000) in a
-    value or a member name (PostgreSQL cannot store it, so such answers could be saved
-    nowhere). Without recursion. A NUL is reported at its own pointer (``/answers/a/b``; a
-    member name's at the object holding it), every one of them."""
+    that Python's JSON parser lets through, and text that cannot be stored (:func:`unstorable`:
+    a NUL character or a lone surrogate) in a value or a member name. Without recursion. Such
+    text is reported at its own pointer (``/answers/a/b``; a member name's at the object
+    holding it), every one of them."""
     stack = [doc]
     while stack:
         value = stack.pop()
         if isinstance(value, str):
-            if NUL in value:
-                raise _nul_errors(doc)
+            if unstorable(value):
+                raise _text_errors(doc)
         elif isinstance(value, dict):
-            if NUL in "".join(value):  # the member names (JSON's are always strings)
-                raise _nul_errors(doc)
+            if unstorable("".join(value)):  # the member names (JSON's are always strings)
+                raise _text_errors(doc)
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
@@ -63,36 +78,39 @@ def check_storable(doc: Any) -> Any:
     return doc
 
 
-def _nul_errors(doc: Any) -> ValidationError:
-    """Every place of ``doc`` holding a NUL, as pydantic errors whose locations are relative
-    to the validated field: pydantic puts the field's own location in front, so the 422's
-    pointers lead to each one. The text itself is never echoed."""
+def _text_errors(doc: Any) -> ValidationError:
+    """Every place of ``doc`` holding text that cannot be stored, as pydantic errors whose
+    locations are relative to the validated field: pydantic puts the field's own location in
+    front, so the 422's pointers lead to each one. The text itself is never echoed."""
     found: list[tuple[tuple[str | int, ...], str]] = []
     stack: list[tuple[tuple[str | int, ...], Any]] = [((), doc)]
     while stack and len(found) < MAX_NUL_ERRORS:
         path, value = stack.pop()
         if isinstance(value, str):
-            if NUL in value:
-                found.append((path, "Text cannot hold the NUL character (U+0000)."))
+            reason = unstorable(value)
+            if reason:
+                found.append((path, f"Text cannot hold {reason}."))
         elif isinstance(value, dict):
-            if any(NUL in key for key in value):
-                found.append((path, "A member name cannot hold the NUL character (U+0000)."))
-            stack.extend(((*path, k), v) for k, v in reversed(value.items()) if NUL not in k)
+            reason = next(filter(None, map(unstorable, value)), None)
+            if reason:
+                found.append((path, f"A member name cannot hold {reason}."))
+            stack.extend(((*path, k), v) for k, v in reversed(value.items()) if not unstorable(k))
         elif isinstance(value, list):
             stack.extend(((*path, i), v) for i, v in reversed(list(enumerate(value))))
     return ValidationError.from_exception_data(
-        "NUL character",
+        "Text that cannot be stored",
         [
-            {"type": PydanticCustomError("nul_character", message), "loc": path, "input": None}
+            {"type": PydanticCustomError("unstorable_text", message), "loc": path, "input": None}
             for path, message in found
         ],
     )
 
 
 def check_text(text: str) -> str:
-    """Refuse a plain text field holding the NUL character (a 422 at its pointer)."""
-    if NUL in text:
-        raise ValueError("Text cannot hold the NUL character (U+0000).")
+    """Refuse a plain text field holding text that cannot be stored (a 422 at its pointer)."""
+    reason = unstorable(text)
+    if reason:
+        raise ValueError(f"Text cannot hold {reason}.")
     return text
 
 

@@ -9,6 +9,7 @@ are kept for a short while only.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ import httpx
 from tellonce_shared.problems import NotFound, ServiceUnavailable
 from tellonce_submissions.answers import parse_pointer
 from tellonce_submissions.validation import CompiledSchema
+
+log = logging.getLogger("tellonce.submissions.registry")
 
 PUBLISHED = "published"
 RETIRED = "retired"
@@ -330,23 +333,50 @@ class RegistryClient:
         return self._element_schemas.get(element)
 
     async def sensitivities(self) -> dict[str, str]:
-        """Element id -> sensitivity, for every element in the dictionary."""
-        if self._sensitivity and time.monotonic() - self._sensitivity[0] < self._elements_ttl:
-            return self._sensitivity[1]
+        """Element id -> sensitivity, for every element in the dictionary. Read again every
+        ``elements_ttl`` seconds by one caller at a time (the others wait for its result, not
+        a read of their own); when that read fails, the dictionary read before is used until
+        a read succeeds (elements change rarely; a 503 for every submission would not help)."""
+        fresh = self._fresh_elements()
+        if fresh is not None:
+            return fresh
         async with self._lock("elements"):
-            result: dict[str, str] = {}
-            cursor: str | None = None
-            for _ in range(1000):
-                params: dict[str, Any] = {"limit": 200}
-                if cursor:
-                    params["cursor"] = cursor
-                body = await self._get("/api/v1/elements", missing="No elements.", **params)
-                for e in _items(body, "elements"):
-                    result[str(e["id"])] = str(e.get("sensitivity") or "personal")
-                    if isinstance(e.get("schema"), dict):
-                        self._element_schemas[str(e["id"])] = e["schema"]
-                cursor = body.get("next_cursor") if isinstance(body, dict) else None
-                if not cursor:
-                    break
+            fresh = self._fresh_elements()
+            if fresh is not None:  # read by the caller this one waited for
+                return fresh
+            try:
+                result, schemas = await self._read_elements()
+            except ServiceUnavailable:
+                if self._sensitivity is None:
+                    raise
+                log.warning("element dictionary not refreshed; using the one read before")
+                kept = self._sensitivity[1]
+                self._sensitivity = (time.monotonic(), kept)
+                return kept
+            self._element_schemas = schemas
             self._sensitivity = (time.monotonic(), result)
             return result
+
+    def _fresh_elements(self) -> dict[str, str] | None:
+        read = self._sensitivity
+        if read is not None and time.monotonic() - read[0] < self._elements_ttl:
+            return read[1]
+        return None
+
+    async def _read_elements(self) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+        result: dict[str, str] = {}
+        schemas: dict[str, dict[str, Any]] = {}
+        cursor: str | None = None
+        for _ in range(1000):
+            params: dict[str, Any] = {"limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            body = await self._get("/api/v1/elements", missing="No elements.", **params)
+            for e in _items(body, "elements"):
+                result[str(e["id"])] = str(e.get("sensitivity") or "personal")
+                if isinstance(e.get("schema"), dict):
+                    schemas[str(e["id"])] = e["schema"]
+            cursor = body.get("next_cursor") if isinstance(body, dict) else None
+            if not cursor:
+                break
+        return result, schemas
