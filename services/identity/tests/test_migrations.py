@@ -13,7 +13,15 @@ from tellonce_shared.testing import migration_diff
 
 from .conftest import SERVICE_DIR
 
-TABLES = {"users", "clients", "signing_keys", "refresh_tokens", "login_failures", "audit_events"}
+TABLES = {
+    "users",
+    "clients",
+    "signing_keys",
+    "refresh_tokens",
+    "login_failures",
+    "known_sign_ins",
+    "audit_events",
+}
 
 
 def _diff(url: str) -> list[object]:

@@ -42,11 +42,16 @@ class Settings(ServiceSettings):
     alone gets 429 for that account: the owner still signs in from elsewhere."""
     login_max_failures_per_account: int = Field(default=100, ge=1)
     """Failed sign-ins at one account from all addresses together in the window, then 429
-    for everyone (NIST SP 800-63B allows at most 100): caps guessing spread over many
-    addresses; high, so that locking the owner out takes many addresses."""
+    for every caller but the account's known callers (NIST SP 800-63B allows at most 100):
+    caps guessing spread over many addresses."""
     login_max_failures_per_address: int = Field(default=100, ge=1)
     """Failed sign-ins from one address at all accounts together in the window, then 429
     for that address."""
+    login_known_caller_days: int = Field(default=30, ge=1)
+    """An address (an IPv6 address's /64) from which an account signed in, or refreshed a
+    sign-in, in this many days is a known caller of that account: the account-wide limit
+    does not lock it out (its own two limits still apply), so guessing spread over many
+    addresses cannot lock the owner out of the places they use."""
     password_change_max_failures: int = Field(default=5, ge=1)
     """Wrong current passwords allowed on ``POST /me/password`` per account in
     ``login_window_seconds``, then 429. Counted apart from sign-in failures: they never lock

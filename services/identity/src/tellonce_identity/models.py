@@ -9,7 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -121,6 +132,22 @@ class LoginFailure(Base):
     """``account:<email>``, ``account-address:<ip> <email>``, ``address:<ip>`` or
     ``password-change:<user id>``."""
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class KnownSignIn(Base):
+    """A caller (the rate limit's: an IPv4 address, an IPv6 /64) from which an account
+    signed in, or refreshed a sign-in, at ``last_success_at``. Within
+    ``IDENTITY_LOGIN_KNOWN_CALLER_DAYS`` of it the account-wide failure limit does not lock
+    that caller out of that account (``tokens/throttle.py``); older rows are ignored and
+    deleted at the account's next sign-in."""
+
+    __tablename__ = "known_sign_ins"
+    __table_args__ = (UniqueConstraint("user_id", "caller"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    caller: Mapped[str] = mapped_column(String(64))
+    last_success_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class AuditEvent(Base):

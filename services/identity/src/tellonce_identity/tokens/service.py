@@ -206,7 +206,9 @@ async def password_grant(
     username = form.username.strip().lower()
     keys = throttle.sign_in_keys(username, ctx.address)
     await throttle.serialize(session, keys)
-    wait = await throttle.retry_after(session, ctx.settings, keys)
+    wait, known_caller = await throttle.sign_in_retry_after(
+        session, ctx.settings, username, ctx.address
+    )
     if wait is not None:
         record(session, "login", outcome="throttled", subject=username[:254], address=ctx.address)
         raise LoginThrottled("Too many failed sign-in attempts; try again later.", retry_after=wait)
@@ -222,7 +224,7 @@ async def password_grant(
             actor=user.id if user else None,
             subject=username[:254],
             address=ctx.address,
-            detail={"reason": reason, "client_id": client.client_id},
+            detail={"reason": reason, "client_id": client.client_id, **_past_limit(known_caller)},
         )
         raise InvalidGrant(WRONG_CREDENTIALS)
     rehashed = ctx.passwords.needs_rehash(user.password_hash)
@@ -230,7 +232,9 @@ async def password_grant(
         user.password_hash = await ctx.passwords.hash_async(form.password)
     now = datetime.now(UTC)
     user.last_login_at = now
-    await throttle.clear(session, throttle.forgiven_on_sign_in(keys))
+    await throttle.clear(session, throttle.forgiven_on_sign_in(keys, known_caller=known_caller))
+    await throttle.forget_stale_callers(session, ctx.settings, user.id)
+    await throttle.remember_caller(session, ctx.settings, user.id, ctx.address)
     token = await _user_token(session, ctx, user, client, scope)
     family_expires = now + timedelta(seconds=ctx.settings.refresh_family_seconds)
     refresh = _new_refresh(
@@ -249,9 +253,15 @@ async def password_grant(
         actor=user.id,
         subject=user.email,
         address=ctx.address,
-        detail={"client_id": client.client_id, "rehashed": rehashed},
+        detail={"client_id": client.client_id, "rehashed": rehashed, **_past_limit(known_caller)},
     )
     return _response(token, ctx, scope, refresh)
+
+
+def _past_limit(known_caller: bool) -> dict[str, bool]:
+    """The audit detail of an attempt checked only because its caller is known to the
+    account, the account-wide count being at its limit (the account is under attack)."""
+    return {"known_caller_past_account_limit": True} if known_caller else {}
 
 
 async def client_credentials_grant(
@@ -325,6 +335,7 @@ async def refresh_token_grant(
         await repository.revoke_family(session, row.family_id, now)
         raise InvalidGrant("The account behind this refresh token is no longer active.")
     scope = _scope(form.scope, tuple(row.scope.split()), tuple(row.scope.split()))
+    await throttle.remember_caller(session, ctx.settings, user.id, ctx.address)
     token = await _user_token(session, ctx, user, client, scope)
     refresh = _new_refresh(
         session,

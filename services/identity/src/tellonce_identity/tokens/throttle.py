@@ -3,9 +3,13 @@ same counts. A failed sign-in counts against three keys: the account from that a
 (strict: one address guessing at one account is stopped early, and only that address is
 locked out of that account), the account from anywhere (far higher: it caps guessing spread
 over many addresses without letting one address lock the owner out) and the address (caps
-one address spraying many accounts). Unknown accounts are counted like known ones, so a 429
-says nothing about whether an account exists. Wrong current passwords on a password change
-have a count of their own (per user), apart from the sign-in counts."""
+one address spraying many accounts). The account-wide limit does not lock out a known
+caller of the account: one from which the account signed in within
+``login_known_caller_days``, so an attacker holding many addresses cannot lock the owner out
+of the places they sign in from. Unknown accounts are counted like known ones and never
+have known callers, so a 429 says nothing about whether an account exists. Wrong current
+passwords on a password change have a count of their own (per user), apart from the sign-in
+counts."""
 
 from __future__ import annotations
 
@@ -14,13 +18,16 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_identity.config import Settings
-from tellonce_identity.models import LoginFailure
+from tellonce_identity.models import KnownSignIn, LoginFailure, User
 
 KEY_LENGTH = 300
 """The length of ``login_failures.key``: a longer key would fail the insert."""
+CALLER_LENGTH = 64
+"""The length of ``known_sign_ins.caller`` (an IPv6 /64 takes at most 24 characters)."""
 
 
 def _email(email: str) -> str:
@@ -33,9 +40,12 @@ def account_key(email: str) -> str:
 
 def caller(address: str) -> str:
     """Who an address stands for in the counts: an IPv4 address itself, an IPv6 address its
-    /64 network. One IPv6 subscriber is usually given a whole /64 (RFC 6177), so counting
-    single IPv6 addresses would let one caller rotate through 2^64 of them; counting the /64
-    keeps one count per subscriber, as one IPv4 address is. Not an address: kept as given."""
+    /64 network. A /64 is one LAN (SLAAC and privacy addresses rotate inside it at will), so
+    counting single IPv6 addresses would let one caller rotate through 2^64 of them. A
+    subscriber usually holds more than one /64 (RFC 6177 recommends a /48 to /56 per site;
+    ISPs delegate a /56 or /60), so a home can still count as up to 256 callers: the
+    account-wide limit caps what that buys, and known callers (:func:`is_known_caller`)
+    keep it from locking the owner out. Not an address: kept as given."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -90,10 +100,14 @@ def sign_in_keys(email: str, address: str | None) -> list[str]:
     return keys
 
 
-def forgiven_on_sign_in(keys: list[str]) -> list[str]:
+def forgiven_on_sign_in(keys: list[str], *, known_caller: bool = False) -> list[str]:
     """The keys a successful sign-in clears: the account's and the account-from-address's
-    failures (not the address's, which may be guessing at other accounts)."""
-    return [key for key in keys if not key.startswith("address:")]
+    failures (not the address's, which may be guessing at other accounts). A known caller let
+    past the account-wide limit (``known_caller``) clears only its own count of the account:
+    the account's failures came from elsewhere, and clearing them would give whoever spread
+    them another full account-wide budget each time the owner signs in."""
+    kept = ("address:", "account:") if known_caller else ("address:",)
+    return [key for key in keys if not key.startswith(kept)]
 
 
 async def serialize(session: AsyncSession, keys: list[str]) -> None:
@@ -111,8 +125,9 @@ async def serialize(session: AsyncSession, keys: list[str]) -> None:
         )
 
 
-async def retry_after(session: AsyncSession, settings: Settings, keys: list[str]) -> int | None:
-    """Seconds to wait when any key has reached its limit, else None."""
+async def _waits(session: AsyncSession, settings: Settings, keys: list[str]) -> dict[str, int]:
+    """The keys at their limit, each with the seconds until its oldest failure in the
+    window leaves it."""
     now = datetime.now(UTC)
     window = timedelta(seconds=settings.login_window_seconds)
     stmt = (
@@ -121,13 +136,106 @@ async def retry_after(session: AsyncSession, settings: Settings, keys: list[str]
         .group_by(LoginFailure.key)
     )
     limits = _limits(settings, keys)
-    wait: int | None = None
+    waits: dict[str, int] = {}
     for key, count, oldest in (await session.execute(stmt)).all():
         if count >= limits[key]:
             oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-            seconds = max(1, math.ceil((oldest_at + window - now).total_seconds()))
-            wait = max(wait or 0, seconds)
-    return wait
+            waits[key] = max(1, math.ceil((oldest_at + window - now).total_seconds()))
+    return waits
+
+
+async def retry_after(session: AsyncSession, settings: Settings, keys: list[str]) -> int | None:
+    """Seconds to wait when any key has reached its limit, else None."""
+    return max((await _waits(session, settings, keys)).values(), default=None)
+
+
+def _known_since(settings: Settings) -> datetime:
+    return datetime.now(UTC) - timedelta(days=settings.login_known_caller_days)
+
+
+def known_caller(address: str) -> str:
+    """The caller an address stands for, as ``known_sign_ins.caller`` keeps it."""
+    return caller(address)[:CALLER_LENGTH]
+
+
+async def is_known_caller(
+    session: AsyncSession, settings: Settings, email: str, address: str | None
+) -> bool:
+    """Whether the account of this email signed in (or refreshed a sign-in) from the
+    address's caller within ``login_known_caller_days``. Never for an unknown account (it has
+    no sign-ins), so this says nothing about whether an account exists to anyone but a
+    caller that has signed in to it."""
+    if not address:
+        return False
+    stmt = (
+        select(KnownSignIn.id)
+        .join(User, User.id == KnownSignIn.user_id)
+        .where(
+            User.email == _email(email),
+            KnownSignIn.caller == known_caller(address),
+            KnownSignIn.last_success_at > _known_since(settings),
+        )
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def sign_in_retry_after(
+    session: AsyncSession, settings: Settings, email: str, address: str | None
+) -> tuple[int | None, bool]:
+    """Seconds to wait before this sign-in attempt may be checked (None: check it now), and
+    whether it is checked only because the caller is known to the account, the
+    account-wide count being at its limit. A known caller is held to the account from that
+    address and the address counts alone; the known-caller lookup runs only when the
+    account-wide count is at its limit, for unknown accounts as for known ones."""
+    keys = sign_in_keys(email, address)
+    waits = await _waits(session, settings, keys)
+    account = account_key(email)
+    passed = account in waits and await is_known_caller(session, settings, email, address)
+    if passed:
+        del waits[account]
+    return max(waits.values(), default=None), passed
+
+
+async def remember_caller(
+    session: AsyncSession, settings: Settings, user_id: str, address: str | None
+) -> None:
+    """Note that the user signed in (or refreshed a sign-in) from the address's caller now.
+    One row per user and caller, its time moved on (an upsert, so two successes at once do
+    not collide)."""
+    if not address:
+        return
+    values = {
+        "user_id": user_id,
+        "caller": known_caller(address),
+        "last_success_at": datetime.now(UTC),
+    }
+    index = [KnownSignIn.user_id, KnownSignIn.caller]
+    if session.get_bind().dialect.name == "postgresql":
+        pg = postgresql.insert(KnownSignIn).values(values)
+        await session.execute(
+            pg.on_conflict_do_update(
+                index_elements=index, set_={"last_success_at": pg.excluded.last_success_at}
+            )
+        )
+    else:
+        lite = sqlite.insert(KnownSignIn).values(values)
+        await session.execute(
+            lite.on_conflict_do_update(
+                index_elements=index, set_={"last_success_at": lite.excluded.last_success_at}
+            )
+        )
+
+
+async def forget_stale_callers(session: AsyncSession, settings: Settings, user_id: str) -> None:
+    """Delete the user's known callers older than ``login_known_caller_days`` (they no
+    longer count; done at each sign-in, under the account's turn, so the table keeps only
+    what is in use)."""
+    await session.execute(
+        delete(KnownSignIn).where(
+            KnownSignIn.user_id == user_id, KnownSignIn.last_success_at <= _known_since(settings)
+        )
+    )
 
 
 async def record_failure(session: AsyncSession, settings: Settings, keys: list[str]) -> None:
