@@ -1,14 +1,33 @@
-"""``?limit=`` and ``?cursor=`` for the catalog's list endpoints (keyset on a string key), and
-the bounds of the integer ids and version numbers that callers put in paths and queries."""
+"""``?limit=`` and ``?cursor=`` for the catalog's list endpoints (keyset on a string key), the
+bounds of the integer ids and version numbers that callers put in paths and queries, and the
+text they may send: never the NUL character."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import AfterValidator
 
 from tellonce_shared.pagination import MAX_INTEGER, decode_cursor, encode_cursor
 from tellonce_shared.problems import BadRequest
+
+NUL = "\x00"
+"""U+0000: PostgreSQL can neither store it in text nor compare text with it (a 500 once)."""
+
+
+def no_nul(value: str | None) -> str | None:
+    """Refuse text holding the NUL character: a 422 naming the field."""
+    if value is not None and NUL in value:
+        raise ValueError("Text cannot hold the NUL character (U+0000).")
+    return value
+
+
+NoNul = AfterValidator(no_nul)
+"""Put on a query parameter: ``Annotated[str | None, Query(...), NoNul]``."""
+Text = Annotated[str, NoNul]
+"""A request body's text the service stores or looks up."""
+
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=500)]
@@ -24,7 +43,7 @@ def after_key(cursor: str | None) -> str | None:
     if value is None:
         return None
     after = value.get("after")
-    if not isinstance(after, str):
+    if not isinstance(after, str) or NUL in after:  # no key we issue holds a NUL
         raise BadRequest("The cursor is not valid.")
     return after
 

@@ -7,6 +7,8 @@ from tellonce_registry.models import Agency
 
 
 async def get(session: AsyncSession, code: str) -> Agency | None:
+    if "\x00" in code:  # no code holds one (nor can PostgreSQL compare it): no such agency
+        return None
     return await session.get(Agency, code)
 
 

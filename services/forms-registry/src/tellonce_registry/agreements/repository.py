@@ -1,9 +1,17 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tellonce_registry.models import Agreement, Form
+from tellonce_registry.models import Agreement, Form, FormVersion
+
+DRAFT = "draft"
+
+
+async def form_is_public(session: AsyncSession, form_id: int) -> bool:
+    """Residents see the form: it has a published (or retired) version, not only drafts."""
+    query = select(exists().where(FormVersion.form_id == form_id, FormVersion.status != DRAFT))
+    return bool(await session.scalar(query))
 
 
 async def for_form(session: AsyncSession, form_id: int) -> list[Agreement]:
@@ -28,6 +36,7 @@ async def page(
     agency: str | None,
     after: int | None,
     limit: int,
+    public_only: bool = False,
 ) -> list[tuple[Agreement, str]]:
     query = (
         select(Agreement, Form.slug)
@@ -41,6 +50,10 @@ async def page(
         query = query.where(Agreement.agency_code == agency)
     if after is not None:
         query = query.where(Agreement.id > after)
+    if public_only:
+        query = query.where(
+            exists().where(FormVersion.form_id == Agreement.form_id, FormVersion.status != DRAFT)
+        )
     return [(a, slug) for a, slug in (await session.execute(query)).all()]
 
 

@@ -4,20 +4,22 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tellonce_registry.paging import Text
+
 
 class AgreementCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    agency: str = Field(min_length=2, max_length=16, examples=["DOL"])
-    form: str = Field(min_length=2, max_length=100, examples=["dss-snap-application"])
-    fields: list[str] = Field(
+    agency: Text = Field(min_length=2, max_length=16, examples=["DOL"])
+    form: Text = Field(min_length=2, max_length=100, examples=["dss-snap-application"])
+    fields: list[Text] = Field(
         min_length=1,
         max_length=1000,
         description="JSON pointers into the answers (/address/city) or data element ids.",
         examples=[["/applicant/firstName", "person.birthDate"]],
     )
-    purpose: str = Field(min_length=1, max_length=2000)
-    legal_basis: str = Field(min_length=1, max_length=2000)
+    purpose: Text = Field(min_length=1, max_length=2000)
+    legal_basis: Text = Field(min_length=1, max_length=2000)
 
 
 class AgreementOut(BaseModel):

@@ -131,15 +131,19 @@ async def page(
     version_number: int | None,
     after: int | None,
     limit: int,
+    public_only: bool = False,
 ) -> tuple[list[AgreementOut], str | None, int | None]:
-    """Agreements (``limit + 1`` fetched), the owning agency and the version resolved against."""
+    """Agreements (``limit + 1`` fetched), the owning agency and the version resolved against.
+    ``public_only`` (anyone but an admin): only agreements on forms residents can see, those
+    with a published or retired version; a form with drafts only is a 404, as it is at
+    ``GET /forms/{slug}``."""
     form_id = None
     fields: list[FormField] | None = None
     owner = None
     resolved_version = None
     if form_slug is not None:
         form = await forms.get_form(session, form_slug)
-        if form is None:
+        if form is None or (public_only and not await repository.form_is_public(session, form.id)):
             raise NotFound(f"No form {form_slug}.")
         form_id, owner = form.id, form.agency_code
         if version_number is not None:
@@ -152,7 +156,12 @@ async def page(
             fields = await forms.fields_of(session, version.id)
             resolved_version = version.number
     rows = await repository.page(
-        session, form_id=form_id, agency=agency, after=after, limit=limit + 1
+        session,
+        form_id=form_id,
+        agency=agency,
+        after=after,
+        limit=limit + 1,
+        public_only=public_only,
     )
     items = [
         to_out(a, slug, resolve(a.fields, fields) if fields is not None else None)
@@ -161,9 +170,13 @@ async def page(
     return items, owner, resolved_version
 
 
-async def get(session: AsyncSession, agreement_id: int) -> AgreementOut:
+async def get(
+    session: AsyncSession, agreement_id: int, *, public_only: bool = False
+) -> AgreementOut:
     agreement = await repository.get(session, agreement_id)
-    if agreement is None:
+    if agreement is None or (
+        public_only and not await repository.form_is_public(session, agreement.form_id)
+    ):
         raise NotFound(f"No agreement {agreement_id}.")
     form = await forms.get_form_by_id(session, agreement.form_id)
     return to_out(agreement, form.slug, None)

@@ -7,8 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_registry.models import DataElement
 
+NUL = "\x00"
+"""No element id holds one, nor can PostgreSQL compare text with it: such an id names none."""
+
 
 async def get(session: AsyncSession, element_id: str) -> DataElement | None:
+    if NUL in element_id:
+        return None
     return await session.get(DataElement, element_id)
 
 
@@ -28,7 +33,7 @@ async def all_elements(session: AsyncSession) -> list[DataElement]:
 
 
 async def by_ids(session: AsyncSession, ids: Iterable[str]) -> dict[str, DataElement]:
-    wanted = set(ids)
+    wanted = {i for i in ids if NUL not in i}
     if not wanted:
         return {}
     rows = await session.scalars(select(DataElement).where(DataElement.id.in_(wanted)))

@@ -42,7 +42,25 @@ def check_element_schema(schema: dict[str, Any]) -> None:
         )
 
 
+def check_element_text(data: ElementCreate) -> None:
+    """Labels, aliases and description are stored as text: never a NUL character."""
+    texts = {
+        "/label/en": data.label.en,
+        "/label/es": data.label.es,
+        "/description": data.description,
+        **{f"/aliases/{i}": alias for i, alias in enumerate(data.aliases)},
+    }
+    errors = [
+        {"pointer": pointer, "message": "Text cannot hold the NUL character (U+0000)."}
+        for pointer, text in texts.items()
+        if text is not None and "\x00" in text
+    ]
+    if errors:
+        raise ValidationFailed("The element cannot be stored.", errors=errors)
+
+
 async def create(session: AsyncSession, data: ElementCreate) -> DataElement:
+    check_element_text(data)
     check_element_schema(data.schema_)
     if await repository.get(session, data.id) is not None:
         raise Conflict(f"The element {data.id} already exists.")

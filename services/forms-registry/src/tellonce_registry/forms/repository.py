@@ -2,16 +2,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import String, cast, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_registry.audit.models import AuditFieldMapping
 from tellonce_registry.models import Form, FormField, FormVersion
 
 PUBLISHED = "published"
+NUL = "\x00"
 
 
 async def get_form(session: AsyncSession, slug: str) -> Form | None:
+    if NUL in slug:  # no slug holds one (nor can PostgreSQL compare it): no such form
+        return None
     return await session.scalar(select(Form).where(Form.slug == slug))
 
 
@@ -45,12 +48,14 @@ async def page_forms(
         query = query.where(
             exists().where(FormVersion.form_id == Form.id, FormVersion.status == PUBLISHED)
         )
+    if priority:
+        # A JSON list of ``Priority`` names (letters and hyphens): the quoted name appears in
+        # its text exactly when it is in the list, on PostgreSQL (``json`` keeps the text) and
+        # SQLite alike. Filtered in SQL, before the LIMIT, so a page is never short of rows.
+        query = query.where(cast(Form.priorities, String).like(f'%"{priority}"%'))
     if after is not None:
         query = query.where(Form.slug > after)
-    rows = list((await session.scalars(query)).all())
-    if priority:  # a JSON list column: filtered here, portable across PostgreSQL and SQLite
-        rows = [f for f in rows if priority in (f.priorities or [])]
-    return rows
+    return list((await session.scalars(query)).all())
 
 
 async def versions_of(session: AsyncSession, form_ids: Sequence[int]) -> list[FormVersion]:
@@ -77,19 +82,30 @@ async def latest_published_numbers(
     return {form_id: number for form_id, number in (await session.execute(query)).all()}
 
 
-async def get_version(session: AsyncSession, form_id: int, number: int) -> FormVersion | None:
-    return await session.scalar(
-        select(FormVersion).where(FormVersion.form_id == form_id, FormVersion.number == number)
-    )
+async def get_version(
+    session: AsyncSession, form_id: int, number: int, *, for_update: bool = False
+) -> FormVersion | None:
+    """``for_update``: the row locked until the transaction ends (``SELECT ... FOR UPDATE``
+    on PostgreSQL; SQLite has one writer anyway) and read again as it is once the lock is
+    held, so a status checked after this stays true until the commit."""
+    query = select(FormVersion).where(FormVersion.form_id == form_id, FormVersion.number == number)
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
 
 
-async def latest_published(session: AsyncSession, form_id: int) -> FormVersion | None:
-    return await session.scalar(
+async def latest_published(
+    session: AsyncSession, form_id: int, *, for_update: bool = False
+) -> FormVersion | None:
+    query = (
         select(FormVersion)
         .where(FormVersion.form_id == form_id, FormVersion.status == PUBLISHED)
         .order_by(FormVersion.number.desc())
         .limit(1)
     )
+    if for_update:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(query)
 
 
 async def newest_version(session: AsyncSession, form_id: int) -> FormVersion | None:

@@ -28,7 +28,7 @@ from tellonce_registry.forms.schemas import (
     VersionCreate,
     VersionCreated,
 )
-from tellonce_registry.paging import Cursor, Limit, after_key, next_cursor
+from tellonce_registry.paging import Cursor, Limit, NoNul, after_key, next_cursor
 from tellonce_shared.auth import OptionalPrincipalDep, optional_principal
 from tellonce_shared.problems import NotFound
 
@@ -48,8 +48,8 @@ def _is_admin(principal: Any) -> bool:
 async def list_forms(
     session: SessionDep,
     principal: OptionalPrincipalDep,
-    agency: Annotated[str | None, Query(max_length=16)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    agency: Annotated[str | None, Query(max_length=16), NoNul] = None,
+    q: Annotated[str | None, Query(max_length=200), NoNul] = None,
     priority: Priority | None = None,
     topic: Topic | None = None,
     all: Annotated[

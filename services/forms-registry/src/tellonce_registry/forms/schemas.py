@@ -5,6 +5,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from tellonce_registry.paging import Text
+
 Priority = Literal["jobs-economy", "child-family", "transportation", "community-vitality"]
 Topic = Literal[
     "benefits",
@@ -24,8 +26,8 @@ SLUG = r"^[a-z0-9][a-z0-9-]{0,98}[a-z0-9]$"
 class Translation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    description: str | None = Field(default=None, max_length=5000)
+    title: Text | None = Field(default=None, min_length=1, max_length=300)
+    description: Text | None = Field(default=None, max_length=5000)
 
 
 I18n = dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")], Translation]
@@ -35,9 +37,9 @@ class FormCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     slug: str = Field(pattern=SLUG, examples=["dss-snap-application"])
-    agency: str = Field(min_length=2, max_length=16)
-    title: str = Field(min_length=1, max_length=300)
-    description: str = Field(default="", max_length=5000)
+    agency: Text = Field(min_length=2, max_length=16)
+    title: Text = Field(min_length=1, max_length=300)
+    description: Text = Field(default="", max_length=5000)
     minutes: int | None = Field(default=None, ge=0, le=100_000)
     yearly_volume: int | None = Field(default=None, ge=0, le=1_000_000_000)
     priorities: list[Priority] = Field(default_factory=list, max_length=4)
@@ -50,8 +52,8 @@ class FormCreate(BaseModel):
 class FormUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    description: str | None = Field(default=None, max_length=5000)
+    title: Text | None = Field(default=None, min_length=1, max_length=300)
+    description: Text | None = Field(default=None, max_length=5000)
     minutes: int | None = Field(default=None, ge=0, le=100_000)
     yearly_volume: int | None = Field(default=None, ge=0, le=1_000_000_000)
     priorities: list[Priority] | None = Field(default=None, max_length=4)
@@ -116,8 +118,8 @@ class VersionCreated(BaseModel):
 class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pointer: str = Field(min_length=1, max_length=500)
-    element: str | None = Field(max_length=100)
+    pointer: Text = Field(min_length=1, max_length=500)
+    element: Text | None = Field(max_length=100)
 
 
 class MappingsUpdate(BaseModel):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,12 @@ from tellonce_registry.forms.schemas import (
 )
 from tellonce_registry.forms.ui import ui_errors
 from tellonce_registry.models import DataElement, Form, FormField, FormVersion, as_utc
-from tellonce_registry.schema_import.check import SchemaRejected, check_schema, encoded_size
+from tellonce_registry.schema_import.check import (
+    CheckedSchema,
+    SchemaRejected,
+    check_schema,
+    encoded_size,
+)
 from tellonce_registry.schema_import.diff import Shared, compare
 from tellonce_registry.schema_import.flatten import FlatField, flatten
 from tellonce_registry.schema_import.suggest import ElementProfile, suggest
@@ -190,29 +196,49 @@ async def form_detail(session: AsyncSession, slug: str, *, is_admin: bool) -> Fo
 # ---------------------------------------------------------------- importing a schema
 
 
-def _element_warnings(rows: list[FlatField], known: dict[str, DataElement]) -> list[dict[str, Any]]:
+def _element_warnings(
+    rows: list[FlatField], known: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     """A declared mapping (``x-element``) whose field cannot hold the element (``elements.compat``,
     the rule a redundancy-audit confirmation is refused by) is a warning on the version."""
     warnings: list[dict[str, Any]] = []
     for row in rows:
         if row.element_id is None:
             continue
-        element = ValueKind.of_schema(known[row.element_id].schema)
+        element = ValueKind.of_schema(known[row.element_id])
         reason = mismatch(ValueKind(row.type, row.format, row.pattern), row.element_id, element)
         if reason is not None:
             warnings.append({"pointer": row.element_location or row.pointer, "message": reason})
     return warnings
 
 
-async def prepare(
-    session: AsyncSession, schema: Any, ui: Any, limits: Limits, base: str = ""
-) -> Prepared:
-    """Check and flatten a schema (and its UI document) as a new version would hold them."""
+def _check_and_flatten(
+    schema: Any, limits: Limits, base: str
+) -> tuple[CheckedSchema, list[FlatField]]:
     try:
         checked = check_schema(schema, max_bytes=limits.max_schema_bytes, base=base + "/schema")
         rows = flatten(schema, max_fields=limits.max_fields, base=base + "/schema")
     except SchemaRejected as exc:
         raise ValidationFailed("The schema cannot be imported.", errors=exc.errors) from exc
+    return checked, rows
+
+
+def _judge(
+    rows: list[FlatField], known: dict[str, dict[str, Any]], profiles: list[ElementProfile]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Warnings on declared mappings (``known``: element id -> its schema) and suggestions for
+    the other fields (patterns, fuzzy names)."""
+    return _element_warnings(rows, known), suggest(rows, profiles)
+
+
+async def prepare(
+    session: AsyncSession, schema: Any, ui: Any, limits: Limits, base: str = ""
+) -> Prepared:
+    """Check and flatten a schema (and its UI document) as a new version would hold them.
+    The pure work (metaschema, flattening, matching against the dictionary) runs in a worker
+    thread: bounded as it is, a large import still takes a while, and every other request of
+    the process (the public catalog reads) must not wait for it."""
+    checked, rows = await asyncio.to_thread(_check_and_flatten, schema, limits, base)
     known = await elements.by_ids(session, {r.element_id for r in rows if r.element_id})
     unknown = [
         {
@@ -234,11 +260,13 @@ async def prepare(
             raise ValidationFailed("The UI document does not fit the schema.", errors=errors)
     dictionary = await elements.all_elements(session)
     profiles = [ElementProfile.of(e.id, e.schema, e.label_en, e.aliases or []) for e in dictionary]
+    schemas = {element_id: e.schema for element_id, e in known.items()}
+    warnings, suggestions = await asyncio.to_thread(_judge, rows, schemas, profiles)
     return Prepared(
         dialect=checked.dialect,
         rows=rows,
-        warnings=[*checked.warnings, *_element_warnings(rows, known)],
-        suggestions=suggest(rows, profiles),
+        warnings=[*checked.warnings, *warnings],
+        suggestions=suggestions,
     )
 
 
@@ -336,20 +364,24 @@ async def create_version(
 
 
 async def require_version(
-    session: AsyncSession, slug: str, ref: str, *, include_drafts: bool
+    session: AsyncSession, slug: str, ref: str, *, include_drafts: bool, for_update: bool = False
 ) -> tuple[Form, FormVersion]:
+    """The version ``ref`` names. ``for_update`` (every change of a version: replace, map,
+    publish, retire) locks its row until the commit, waiting for a change already under way:
+    the status the caller then checks is the one its own writes will meet."""
     form = await require_form(session, slug)
     if ref == "latest":
-        version = await repository.latest_published(session, form.id)
+        version = await repository.latest_published(session, form.id, for_update=for_update)
         if version is None:
             raise NotFound(f"The form {slug} has no published version.")
         return form, version
-    if not ref.isdigit() or len(ref) > 9:
+    # ASCII digits only: "²".isdigit() is true but int("²") fails
+    if not (ref.isascii() and ref.isdigit()) or len(ref) > 9:
         raise ValidationFailed(
             "A version is a number or 'latest'.",
             errors=[{"pointer": "/path/n", "message": f"{ref!r} is not a version number."}],
         )
-    found = await repository.get_version(session, form.id, int(ref))
+    found = await repository.get_version(session, form.id, int(ref), for_update=for_update)
     if found is None or (found.status == DRAFT and not include_drafts):
         raise NotFound(f"The form {slug} has no version {ref}.")
     return form, found
@@ -423,7 +455,7 @@ def _immutable(version: FormVersion) -> Conflict:
 async def replace_draft(
     session: AsyncSession, slug: str, ref: str, schema: Any, ui: Any, limits: Limits
 ) -> tuple[FormVersion, Prepared]:
-    form, version = await require_version(session, slug, ref, include_drafts=True)
+    form, version = await require_version(session, slug, ref, include_drafts=True, for_update=True)
     if version.status != DRAFT:
         raise _immutable(version)
     prepared = await prepare(session, schema, ui, limits)
@@ -440,8 +472,8 @@ async def replace_draft(
 
 
 async def publish(session: AsyncSession, slug: str, ref: str) -> tuple[Form, FormVersion]:
-    form, version = await require_version(session, slug, ref, include_drafts=True)
-    if version.status != DRAFT:
+    form, version = await require_version(session, slug, ref, include_drafts=True, for_update=True)
+    if version.status != DRAFT:  # a publish that waited on another one lands here: a 409
         raise Conflict(f"Version {version.number} is already {version.status}.")
     rows = await repository.fields_of(session, version.id)
     version.breaking, version.changes = await _compare_with_published(session, form, rows)
@@ -452,7 +484,7 @@ async def publish(session: AsyncSession, slug: str, ref: str) -> tuple[Form, For
 
 
 async def retire(session: AsyncSession, slug: str, ref: str) -> tuple[Form, FormVersion]:
-    form, version = await require_version(session, slug, ref, include_drafts=True)
+    form, version = await require_version(session, slug, ref, include_drafts=True, for_update=True)
     if version.status != PUBLISHED:
         raise Conflict(
             f"Only a published version can be retired; version {version.number}"
@@ -467,7 +499,7 @@ async def retire(session: AsyncSession, slug: str, ref: str) -> tuple[Form, Form
 async def confirm_mappings(
     session: AsyncSession, slug: str, ref: str, data: MappingsUpdate
 ) -> tuple[Form, FormVersion]:
-    form, version = await require_version(session, slug, ref, include_drafts=True)
+    form, version = await require_version(session, slug, ref, include_drafts=True, for_update=True)
     if version.status != DRAFT:
         raise _immutable(version)
     rows = {r.pointer: r for r in await repository.fields_of(session, version.id)}

@@ -222,9 +222,29 @@ def too_deep(document: Any, max_depth: int) -> str | None:
     return None
 
 
+def nul_at(document: Any) -> str | None:
+    """The pointer of the first text (a value or a member name) holding the NUL character
+    (U+0000), which PostgreSQL cannot store in a text column (a field's title, say)."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return where
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if "\x00" in key:
+                    return where
+                stack.append((value, pointers.join(where, key)))
+        elif isinstance(node, list):
+            stack.extend((v, pointers.join(where, i)) for i, v in enumerate(node))
+    return None
+
+
 def encoded_size(document: Any, base: str, what: str) -> int:
     """The compact JSON size of a document the service will store and serve; a 422 when it
-    nests too deep or holds a number JSON consumers cannot read (beyond 64 bits)."""
+    nests too deep, holds text with a NUL character or a number JSON consumers cannot read
+    (beyond 64 bits)."""
     deep = too_deep(document, MAX_DEPTH)
     if deep is not None:
         raise SchemaRejected(
@@ -232,6 +252,16 @@ def encoded_size(document: Any, base: str, what: str) -> int:
                 {
                     "pointer": base + deep,
                     "message": f"The {what} nests deeper than {MAX_DEPTH} levels.",
+                }
+            ]
+        )
+    nul = nul_at(document)
+    if nul is not None:
+        raise SchemaRejected(
+            [
+                {
+                    "pointer": base + nul,
+                    "message": f"Text in the {what} cannot hold the NUL character (U+0000).",
                 }
             ]
         )
@@ -258,7 +288,20 @@ def check_schema(schema: Any, *, max_bytes: int, base: str = "/schema") -> Check
             ]
         )
     dialect, warnings = dialect_of(schema, base)
-    errors = metaschema_errors(schema, dialect, base)
+    try:
+        errors = metaschema_errors(schema, dialect, base)
+    except (RecursionError, OverflowError) as exc:
+        # the "regex" format check compiles each pattern with Python's re, which recurses per
+        # nested group (2,000 of them exhaust the stack) and overflows on huge repeat counts
+        raise SchemaRejected(
+            [
+                {
+                    "pointer": base,
+                    "message": "The schema cannot be checked: a pattern nests too deep or"
+                    " repeats too many times.",
+                }
+            ]
+        ) from exc
     if errors:
         raise SchemaRejected(errors)
     errors = check_refs(schema, base)
@@ -266,7 +309,13 @@ def check_schema(schema: Any, *, max_bytes: int, base: str = "/schema") -> Check
         raise SchemaRejected(errors[:MAX_ERRORS])
     try:
         jsonschema_rs.validator_for(schema)
-    except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
+    except (
+        ValueError,
+        RecursionError,
+        OverflowError,
+        jsonschema_rs.ValidationError,
+        jsonschema_rs.ReferencingError,
+    ) as exc:
         raise SchemaRejected(
             [{"pointer": base, "message": f"The schema does not compile: {exc}"}]
         ) from exc

@@ -21,6 +21,11 @@ from tellonce_registry.schema_import.check import SchemaRejected, anchors, resol
 ELEMENT_KEYWORD = "x-element"
 MAX_DEPTH = 24
 MAX_POINTER = 500
+MAX_STEPS = 50_000
+"""The work one schema may take to flatten: references followed, branches visited and
+properties gathered. ``$ref`` and ``allOf``/``anyOf``/``oneOf`` can fan out (two branches
+naming the same definition, twenty levels deep, is a million paths in 1.4 kB); a schema that
+needs more is refused (422) instead of holding the service. Real forms use a few thousand."""
 
 
 @dataclass
@@ -62,11 +67,27 @@ class Flattener:
         self.named = anchors(schema)
         self.rows: list[FlatField] = []
         self.seen: set[str] = set()
+        self.steps = 0
+
+    def step(self, loc: str, count: int = 1) -> None:
+        """Count work; past :data:`MAX_STEPS` the schema is refused."""
+        self.steps += count
+        if self.steps > MAX_STEPS:
+            raise SchemaRejected(
+                [
+                    {
+                        "pointer": self.base + loc,
+                        "message": f"The schema takes more than {MAX_STEPS} steps to flatten:"
+                        " its $ref/allOf/anyOf/oneOf branches fan out too much.",
+                    }
+                ]
+            )
 
     def resolve(
         self, node: Any, loc: str, refs: tuple[str, ...]
     ) -> tuple[dict[str, Any], str, tuple[str, ...]]:
         """Follow ``$ref`` chains; sibling keywords of a ``$ref`` win over the target's."""
+        self.step(loc)
         merged: dict[str, Any] = {}
         current: Any = node
         where = loc
@@ -96,8 +117,19 @@ class Flattener:
         return merged, where, refs
 
     def properties(
-        self, node: dict[str, Any], loc: str, refs: tuple[str, ...], optional: bool = False
+        self,
+        node: dict[str, Any],
+        loc: str,
+        refs: tuple[str, ...],
+        optional: bool = False,
+        depth: int = 0,
     ) -> list[tuple[_Prop, tuple[str, ...]]]:
+        """The properties of ``node`` and of its branches (``depth`` levels of them so far),
+        one per name: the first declaration, required when any of them is (as ``walk`` reads
+        a name met twice)."""
+        self.step(loc)
+        if depth > MAX_DEPTH or node.get("x-recursive"):
+            return []
         required = (
             set(node.get("required", [])) if isinstance(node.get("required"), list) else set()
         )
@@ -127,12 +159,14 @@ class Flattener:
                 resolved, where, branch_refs = self.resolve(
                     branch, pointers.join(loc, key, i), refs
                 )
-                found.extend(self.properties(resolved, where, branch_refs, branch_optional))
+                found.extend(
+                    self.properties(resolved, where, branch_refs, branch_optional, depth + 1)
+                )
         for key in ("then", "else"):
             branch = node.get(key)
             if isinstance(branch, dict):
                 resolved, where, branch_refs = self.resolve(branch, pointers.join(loc, key), refs)
-                found.extend(self.properties(resolved, where, branch_refs, True))
+                found.extend(self.properties(resolved, where, branch_refs, True, depth + 1))
         deps = node.get("dependencies") or node.get("dependentSchemas")
         if isinstance(deps, dict):
             for dep_name, branch in deps.items():
@@ -140,12 +174,18 @@ class Flattener:
                     resolved, where, branch_refs = self.resolve(
                         branch, pointers.join(loc, "dependencies", dep_name), refs
                     )
-                    found.extend(self.properties(resolved, where, branch_refs, True))
+                    found.extend(self.properties(resolved, where, branch_refs, True, depth + 1))
+        self.step(loc, len(found))
         # a name required by the parent but declared in a branch is still required
-        return [
-            (_Prop(p.name, p.schema, p.loc, p.required or (p.name in required and not optional)), r)
-            for p, r in found
-        ]
+        by_name: dict[str, tuple[_Prop, tuple[str, ...]]] = {}
+        for p, r in found:
+            is_required = p.required or (p.name in required and not optional)
+            first = by_name.get(p.name)
+            if first is None:
+                by_name[p.name] = (_Prop(p.name, p.schema, p.loc, is_required), r)
+            elif is_required:
+                first[0].required = True
+        return list(by_name.values())
 
     def walk(
         self, node: dict[str, Any], prefix: str, loc: str, refs: tuple[str, ...], depth: int
@@ -184,6 +224,7 @@ class Flattener:
         """The schema that tells what kind of value ``node`` holds: ``node`` itself when it says
         (a type, properties, items, an enum or a const), else its first ``allOf``/``anyOf``/
         ``oneOf`` branch whose kind is known and not ``null``."""
+        self.step(loc)
         if type_of(node) is not None or depth > MAX_DEPTH or node.get("x-recursive"):
             return node
         for key in ("allOf", "anyOf", "oneOf"):

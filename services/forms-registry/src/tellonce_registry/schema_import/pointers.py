@@ -35,7 +35,7 @@ def resolve(document: Any, pointer: str) -> Any:
     for raw in split(pointer):
         if isinstance(node, dict) and raw in node:
             node = node[raw]
-        elif isinstance(node, list) and raw.isdigit() and int(raw) < len(node):
+        elif isinstance(node, list) and raw.isascii() and raw.isdigit() and int(raw) < len(node):
             node = node[int(raw)]
         else:
             raise KeyError(pointer)
