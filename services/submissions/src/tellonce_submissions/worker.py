@@ -1,16 +1,17 @@
 """The outbox worker: ``tellonce-submissions worker``. Any number may run on PostgreSQL
 (``FOR UPDATE SKIP LOCKED`` plus a lease); run exactly one on SQLite.
 
-Each turn: claim a batch of due deliveries and lease them (one short transaction), park
-those whose agency has no active endpoint (they wait in its pull feed), send the others
-concurrently over one pooled HTTP client while a heartbeat renews their leases every third
-of the lease, then record every attempt and its consequence (one short transaction, only
-for the rows this worker still holds; should it fail, one transaction per attempt, so one
-bad row never costs the batch its outcomes: see ``_record``). An attempt never raises:
-whatever goes wrong is a failed attempt. No row lock is held while a receiver is
-answering; a worker killed mid-turn leaves leases that expire, and another worker takes the
-rows again (at-least-once, with the same ``webhook-id``). The worker sleeps until
-LISTEN/NOTIFY says new rows were committed, a retry falls due, or the poll interval passes.
+Each turn: claim a batch of due deliveries and lease them (one short transaction), start a
+heartbeat that renews the leases of the rows to send every third of the lease, park those
+whose agency has no active endpoint (they wait in its pull feed; one short transaction that
+waits for no lock), send the others concurrently over one pooled HTTP client, then record
+every attempt and its consequence (one short transaction, only for the rows this worker
+still holds; should it fail, one transaction per attempt, so one bad row never costs the
+batch its outcomes: see ``_record``). An attempt never raises: whatever goes wrong is a
+failed attempt. No row lock is held while a receiver is answering; a worker killed mid-turn
+leaves leases that expire, and another worker takes the rows again (at-least-once, with the
+same ``webhook-id``). The worker sleeps until LISTEN/NOTIFY says new rows were committed, a
+retry falls due, or the poll interval passes.
 """
 
 from __future__ import annotations
@@ -169,8 +170,6 @@ class DeliveryWorker:
         if not rows:
             return 0
         pull_only = [j for j in jobs if j.agency not in endpoints]
-        if pull_only:
-            await self._park(pull_only)
         pushing: list[tuple[Job, Target]] = []
         results: list[AttemptResult] = []
         for job in jobs:
@@ -194,10 +193,16 @@ class DeliveryWorker:
                 )
             else:
                 pushing.append((job, target))
+        # The heartbeat covers the rows to send and record from here on, parking included:
+        # whatever the parking meets, their leases are renewed. The rows being parked are
+        # not renewed: parking changes only rows still leased to this worker, and renewing
+        # them meanwhile would have two transactions lock the same rows in different orders.
         held = {j.delivery_id for j, _ in pushing} | {r.job.delivery_id for r in results}
         sent = asyncio.Event()
         heartbeat = asyncio.create_task(self._heartbeat(held, sent))
         try:
+            if pull_only:
+                await self._park(pull_only)
             results.extend(
                 await asyncio.gather(*(self._attempt(job, target) for job, target in pushing))
             )
@@ -228,19 +233,33 @@ class DeliveryWorker:
     async def _park(self, jobs: Sequence[Job]) -> None:
         """Deliveries of agencies with no active endpoint wait in the pull feed: no push is
         scheduled (``next_attempt_at`` NULL) until the agency enables its endpoint or
-        replays them. Each agency is checked again here, under a shared lock on its
-        endpoints (``repository.lock_agency``): an endpoint enabled since the claim, whose
-        enabling has already pushed the agency's parked deliveries, must not see these
-        parked after it; they are released due instead, and go with the next turn."""
+        replays them. Each agency is checked again here, under its endpoint lock taken
+        shared (``repository.try_lock_agency_shared``): an endpoint enabled since the
+        claim, whose enabling has already pushed the agency's parked deliveries, must not
+        see these parked after it; they are released due instead, and go with the next
+        turn.
+
+        The lock is only tried, never waited for: when a registering or an enabling of
+        the agency holds it (or waits for it), that agency's rows are released without
+        being parked, due again ``delivery_poll_seconds`` later: a later turn pushes them
+        if the enabling has committed, parks them if not. Waiting instead stalled
+        the whole batch, the other agencies' rows included, with their leases not renewed
+        (review of 2026-11-26). The delay bounds what a lock held for long costs: each such
+        row is claimed once per poll interval, not again at once in a loop."""
         agencies = sorted({j.agency for j in jobs})
+        retry_at = self.clock.now() + timedelta(seconds=self.settings.delivery_poll_seconds)
         try:
             async with self.database.sessions() as session, session.begin():
+                locked: list[str] = []
                 for agency in agencies:
-                    await repository.lock_agency(session, agency, shared=True)
-                active = await repository.agencies_with_active_endpoint(session, agencies)
+                    if await repository.try_lock_agency_shared(session, agency):
+                        locked.append(agency)
+                active = await repository.agencies_with_active_endpoint(session, locked)
                 for job in sorted(jobs, key=lambda j: j.delivery_id):
                     values: dict[str, Any] = {"lease_until": None, "leased_by": None}
-                    if job.agency not in active:
+                    if job.agency not in locked:
+                        values["next_attempt_at"] = retry_at
+                    elif job.agency not in active:
                         values["next_attempt_at"] = None
                     await repository.update_delivery_if_leased(
                         session, job.delivery_id, worker=self.name, values=values
@@ -250,6 +269,13 @@ class DeliveryWorker:
             # rest of the batch is sent.
             log.warning("parking deliveries failed", extra={"error": _first_line(exc)})
             return
+        busy = [a for a in agencies if a not in locked]
+        if busy:
+            log.info(
+                "agency endpoint lock busy (an endpoint being registered or enabled): its "
+                "deliveries are released due a little later instead of parked",
+                extra={"agencies": busy, "retry_at": retry_at.isoformat()},
+            )
         if active:
             self._wake.set()
 

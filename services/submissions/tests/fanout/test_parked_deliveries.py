@@ -15,13 +15,16 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.deliveries import repository
+from tellonce_submissions.deliveries import service as delivery_service
 from tellonce_submissions.deliveries.clock import aware
 from tellonce_submissions.deliveries.dispatch import Job
-from tellonce_submissions.deliveries.models import WebhookEndpoint
+from tellonce_submissions.deliveries.models import Delivery, WebhookEndpoint
+from tellonce_submissions.deliveries.ssrf import UnsafeURL
 
 from .conftest import agency_code, enqueue_submission
 from .worker_env import RawReceiver, WorkerEnv, raw_receiver, worker_env
@@ -208,37 +211,241 @@ async def test_enabling_brings_scheduled_retries_forward(
     assert (row.status, row.attempts) == ("delivered", 2)  # its round goes on
 
 
-async def test_parking_waits_for_an_enabling_in_progress(
+async def test_parking_does_not_wait_for_an_enabling_in_progress(
     env: WorkerEnv, receiver: RawReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The same race with the enabling's transaction still open when the worker parks: the
-    worker waits for it (the agency's endpoint lock) and then sees the endpoint active."""
+    worker does not wait for the agency's endpoint lock, and does not park the row either;
+    it releases it due a poll interval later, and the next turn after the enabling pushes
+    it with the others."""
     agency, endpoint, *_ = await disabled_with_parked(env, receiver)
     receiver.status = 204
     park = env.worker._park
-    waited: list[bool] = []
+    done_under_the_lock: list[bool] = []
 
     async def race(jobs: Sequence[Job]) -> None:
         async with env.database.sessions() as session, session.begin():
-            await repository.lock_agency(session, agency)  # as enabling does, first
-            parking = asyncio.create_task(park(jobs))
-            await asyncio.sleep(0.3)
-            waited.append(not parking.done())
+            await repository.lock_agency(session, agency)  # as enabling does
+            await asyncio.wait_for(park(jobs), timeout=10)
+            done_under_the_lock.append(True)
             await session.execute(
                 update(WebhookEndpoint)
                 .where(WebhookEndpoint.id == endpoint["id"])
                 .values(status="active", disabled_at=None, disabled_reason=None)
             )
             await repository.push_parked(session, agency, env.clock.now())
-        await parking
 
     monkeypatch.setattr(env.worker, "_park", race)
     [late] = await enqueue_submission(env.database, [(agency, {"n": 5}, ["/n"])])
     assert await env.worker.run_once() == 1
-    assert waited == [True]
+    assert done_under_the_lock == [True]
     row = await env.delivery(late)
     assert (row.status, row.lease_until) == ("pending", None)
-    assert row.next_attempt_at is not None
+    assert row.next_attempt_at is not None  # not parked
     monkeypatch.setattr(env.worker, "_park", park)
-    assert await env.worker.run_once() == 3
+    assert await env.worker.run_once() == 2  # the two the enabling pushed
+    env.clock.advance(timedelta(seconds=env.settings.delivery_poll_seconds))
+    assert await env.worker.run_once() == 1
     assert (await env.delivery(late)).status == "delivered"
+
+
+async def agency_lock_free(env: WorkerEnv, agency: str) -> bool:
+    """Whether another transaction could take the agency's endpoint lock, exclusive, now."""
+    async with env.database.sessions() as session, session.begin():
+        got = await session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(:a))"),
+            {"a": repository.AGENCY_LOCK + agency},
+        )
+        return bool(got)
+
+
+async def endpoint_row_free(env: WorkerEnv, endpoint_id: str) -> bool:
+    """Whether another transaction could lock the endpoint's row now."""
+    try:
+        async with env.database.sessions() as session, session.begin():
+            await session.execute(
+                select(WebhookEndpoint.id)
+                .where(WebhookEndpoint.id == endpoint_id)
+                .with_for_update(nowait=True)
+            )
+    except DBAPIError:
+        return False
+    return True
+
+
+async def test_a_turn_is_not_blocked_by_an_enabling_holding_the_agency_lock(
+    env: WorkerEnv, receiver: RawReceiver
+) -> None:
+    """A review (2026-11-26) found enabling held the agency's endpoint lock across its URL
+    check (a DNS lookup) while a worker parking one of the agency's deliveries waited for
+    it, before its heartbeat started: the other agencies' rows of the batch lost their
+    leases, another worker sent them, then the first did too. Here an enabling holds the
+    lock in another transaction: the turn ends all the same, the other agency's delivery
+    is sent and recorded once, and the agency's row is neither parked nor claimed again
+    at once."""
+    agency, *_ = await disabled_with_parked(env, receiver)
+    async with raw_receiver(204, b"") as other:
+        other_agency = agency_code()
+        await env.register(other_agency, other.url)
+        [late] = await enqueue_submission(env.database, [(agency, {"n": 5}, ["/n"])])
+        [theirs] = await enqueue_submission(env.database, [(other_agency, {"n": 1}, ["/n"])])
+        async with env.database.sessions() as session, session.begin():
+            await repository.lock_agency(session, agency)  # as an enabling does
+            assert await asyncio.wait_for(env.worker.run_once(), timeout=10) == 2
+            row = await env.delivery(late)
+            assert (row.status, row.lease_until, row.leased_by) == ("pending", None, None)
+            assert row.next_attempt_at is not None  # not parked
+            assert aware(row.next_attempt_at) > env.clock.now()  # not claimed again at once
+            assert await env.worker.run_once() == 0
+            theirs_row = await env.delivery(theirs)
+            assert theirs_row.status == "delivered"
+        assert sent_ids(other) == [theirs]
+        assert len(await env.attempts(theirs)) == 1
+        assert env.worker.leases_lost == 0
+    # That enabling never committed: the endpoint is still disabled, and the turn after the
+    # delay parks the row.
+    env.clock.advance(timedelta(seconds=env.settings.delivery_poll_seconds))
+    assert await env.worker.run_once() == 1
+    row = await env.delivery(late)
+    assert (row.status, row.next_attempt_at, row.lease_until) == ("pending", None, None)
+
+
+async def test_the_heartbeat_covers_the_batch_while_deliveries_are_parked(
+    env: WorkerEnv, receiver: RawReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat starts before parking: however long parking takes, the leases of the
+    rows being sent are renewed meanwhile."""
+    agency, *_ = await disabled_with_parked(env, receiver)
+    env.worker.renew_every = 0.05
+    park = env.worker._park
+    renewed: list[bool] = []
+    async with raw_receiver(204, b"") as other:
+        other_agency = agency_code()
+        await env.register(other_agency, other.url)
+        await enqueue_submission(env.database, [(agency, {"n": 5}, ["/n"])])
+        [theirs] = await enqueue_submission(env.database, [(other_agency, {"n": 1}, ["/n"])])
+
+        async def slow_park(jobs: Sequence[Job]) -> None:
+            claimed = (await env.delivery(theirs)).lease_until
+            assert claimed is not None
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                now = (await env.delivery(theirs)).lease_until
+                if now is not None and now > claimed:
+                    renewed.append(True)
+                    break
+            await park(jobs)
+
+        monkeypatch.setattr(env.worker, "_park", slow_park)
+        assert await env.worker.run_once() == 2
+        assert renewed == [True]
+        assert sent_ids(other) == [theirs]
+        assert (await env.delivery(theirs)).status == "delivered"
+
+
+async def test_enabling_checks_the_url_before_taking_the_agency_lock(
+    env: WorkerEnv, receiver: RawReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enabling's URL check (a DNS lookup in production) runs holding neither the agency's
+    endpoint lock nor the endpoint's row; what was parked is still pushed."""
+    agency, endpoint, d1, _, d3 = await disabled_with_parked(env, receiver)
+    seen: list[tuple[str, bool, bool]] = []
+
+    async def probing_check(url: str, *, production: bool) -> None:
+        seen.append(
+            (url, await agency_lock_free(env, agency), await endpoint_row_free(env, endpoint["id"]))
+        )
+
+    monkeypatch.setattr(delivery_service, "check_url", probing_check)
+    receiver.status = 204
+    enabled = await env.client.post(
+        f"/api/v1/deliveries/endpoints/{endpoint['id']}/enable", headers=env.auth(agency)
+    )
+    assert enabled.status_code == 200, enabled.text
+    assert enabled.json()["status"] == "active"
+    assert seen == [(receiver.url, True, True)]
+    assert await env.worker.run_once() == 2
+    assert sorted(sent_ids(receiver)[2:]) == sorted([d1, d3])
+
+
+async def test_an_enabling_whose_url_check_fails_takes_no_lock(
+    env: WorkerEnv, receiver: RawReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL that no longer passes (a name that does not resolve, or not in time) is a 422
+    before any lock is taken, so calling enable in a loop stalls nothing; the endpoint stays
+    disabled and the agency's deliveries are parked as before."""
+    agency, endpoint, *_ = await disabled_with_parked(env, receiver)
+    free: list[bool] = []
+
+    async def failing_check(url: str, *, production: bool) -> None:
+        free.append(await agency_lock_free(env, agency))
+        raise UnsafeURL("the host hooks.example.org did not resolve within 5 s")
+
+    monkeypatch.setattr(delivery_service, "check_url", failing_check)
+    [late] = await enqueue_submission(env.database, [(agency, {"n": 5}, ["/n"])])
+    for _ in range(3):
+        refused = await env.client.post(
+            f"/api/v1/deliveries/endpoints/{endpoint['id']}/enable", headers=env.auth(agency)
+        )
+        assert refused.status_code == 422
+        assert "did not resolve within" in refused.json()["detail"]
+    assert free == [True, True, True]
+    assert (await env.endpoint(endpoint["id"])).status == "disabled"
+    assert await env.worker.run_once() == 1
+    assert (await env.delivery(late)).next_attempt_at is None  # parked
+
+
+async def test_what_changed_during_the_url_check_is_decided_under_the_lock(
+    env: WorkerEnv, receiver: RawReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Registering another endpoint during the enabling's URL check is not held up by it
+    (registering takes the agency's lock), and enabling, reading again under the lock,
+    then refuses: one active endpoint per agency."""
+    agency, endpoint, *_ = await disabled_with_parked(env, receiver)
+
+    calls: list[str] = []
+
+    async def register_meanwhile(url: str, *, production: bool) -> None:
+        calls.append(url)
+        if len(calls) == 1:  # enabling's check; registering calls it too
+            await asyncio.wait_for(env.register(agency, receiver.url), timeout=10)
+
+    monkeypatch.setattr(delivery_service, "check_url", register_meanwhile)
+    refused = await env.client.post(
+        f"/api/v1/deliveries/endpoints/{endpoint['id']}/enable", headers=env.auth(agency)
+    )
+    assert refused.status_code == 409, refused.text
+    assert "another active webhook endpoint" in refused.json()["detail"]
+    assert (await env.endpoint(endpoint["id"])).status == "disabled"
+    assert calls == [receiver.url, receiver.url]
+
+
+async def test_an_endpoint_enabled_during_the_url_check_is_not_enabled_again(
+    env: WorkerEnv, receiver: RawReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enabling that finds, under the lock, that the endpoint was enabled during its URL
+    check (another enabling) changes nothing: the status is read afresh, not taken from
+    before the check. Here a scheduled retry shows it (it would be brought forward)."""
+    agency, endpoint, d1, *_ = await disabled_with_parked(env, receiver)
+    later = env.clock.now() + timedelta(minutes=5)
+
+    async def enabled_meanwhile(url: str, *, production: bool) -> None:
+        async with env.database.sessions() as session, session.begin():
+            await session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint["id"])
+                .values(status="active", disabled_at=None, disabled_reason=None)
+            )
+            await session.execute(
+                update(Delivery).where(Delivery.id == d1).values(next_attempt_at=later)
+            )
+
+    monkeypatch.setattr(delivery_service, "check_url", enabled_meanwhile)
+    enabled = await env.client.post(
+        f"/api/v1/deliveries/endpoints/{endpoint['id']}/enable", headers=env.auth(agency)
+    )
+    assert enabled.status_code == 200, enabled.text
+    assert enabled.json()["status"] == "active"
+    row = await env.delivery(d1)
+    assert row.next_attempt_at is not None
+    assert aware(row.next_attempt_at) == later

@@ -3,15 +3,18 @@ the retry schedule, the decision table and the SSRF guard."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import random
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from tellonce_submissions.deliveries import dispatch
+from tellonce_submissions.deliveries import dispatch, ssrf
 from tellonce_submissions.deliveries.schedule import (
     MAX_ATTEMPTS,
     RETRY_DELAYS,
@@ -224,3 +227,24 @@ async def test_ssrf_guard_in_production_and_local() -> None:
     for bad in ("http://exa mple.test/x", "http://127.0.0.1/x\r\nX-Injected: 1"):
         with pytest.raises(UnsafeURL):
             await check_url(bad, production=False)
+
+
+async def test_the_url_check_waits_a_bounded_time_for_the_name_to_resolve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Registering and enabling resolve the host; a resolver that never answers is an
+    unacceptable URL after ``RESOLVE_TIMEOUT_SECONDS``, not a request that hangs."""
+    loop = asyncio.get_running_loop()
+    looked_up: list[str] = []
+
+    async def never_answers(host: str, *_args: Any, **_kwargs: Any) -> Any:
+        looked_up.append(host)
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(loop, "getaddrinfo", never_answers)
+    monkeypatch.setattr(ssrf, "RESOLVE_TIMEOUT_SECONDS", 0.2)
+    started = time.monotonic()
+    with pytest.raises(UnsafeURL, match=r"did not resolve within 0\.2 s"):
+        await asyncio.wait_for(check_url("https://hooks.example.org/x", production=True), 10)
+    assert looked_up == ["hooks.example.org"]
+    assert time.monotonic() - started < 5

@@ -37,6 +37,8 @@ from tellonce_submissions.deliveries.models import (
 
 FEED_LOCK_KEY = 6_020_260_006
 """pg advisory lock held by the one transaction that numbers the pull feed."""
+AGENCY_LOCK = "endpoint:"
+"""Prefix of an agency's endpoint lock (``hashtext`` of it and the agency's code)."""
 
 _NUMBER_FEED_PG = text(
     """
@@ -87,17 +89,32 @@ def is_id(value: str) -> bool:
         return False
 
 
-async def lock_agency(session: AsyncSession, agency: str, *, shared: bool = False) -> None:
-    """Serialise changes to an agency's endpoints (exclusive: registering, enabling) with
-    what depends on them (shared: a worker parking the agency's deliveries because it has
-    no active endpoint), until the transaction ends. PostgreSQL only (a transaction-scoped
-    advisory lock); SQLite has a single writer."""
+async def lock_agency(session: AsyncSession, agency: str) -> None:
+    """Serialise changes to an agency's endpoints (registering, enabling) with what depends
+    on them (a worker parking the agency's deliveries because it has no active endpoint:
+    :func:`try_lock_agency_shared`), until the transaction ends: an exclusive lock, waited
+    for. Hold it only for short database work, never across anything slow (a DNS lookup):
+    a worker parking the agency's deliveries does not wait for it, but releases them due a
+    little later instead. PostgreSQL only (a transaction-scoped advisory lock); SQLite has
+    a single writer."""
     if is_postgres(session):
-        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         await session.execute(
-            text(f"SELECT {function}(hashtext(:a))"),
-            {"a": "endpoint:" + agency},
+            text("SELECT pg_advisory_xact_lock(hashtext(:a))"), {"a": AGENCY_LOCK + agency}
         )
+
+
+async def try_lock_agency_shared(session: AsyncSession, agency: str) -> bool:
+    """The agency's endpoint lock (:func:`lock_agency`), shared, until the transaction
+    ends, if it can be had at once: ``False`` when a registering or an enabling holds it or
+    waits for it. Never waits (a worker parking deliveries must not stall its batch).
+    Always ``True`` on SQLite (a single writer)."""
+    if not is_postgres(session):
+        return True
+    got = await session.scalar(
+        text("SELECT pg_try_advisory_xact_lock_shared(hashtext(:a))"),
+        {"a": AGENCY_LOCK + agency},
+    )
+    return bool(got)
 
 
 # --- the pull feed ---------------------------------------------------------------------
@@ -416,7 +433,9 @@ async def get_endpoint(
         return None
     stmt = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
     if lock:
-        stmt = stmt.with_for_update()
+        # Locked, the row is read afresh even if the session already holds it (read
+        # before the lock, as enabling does before its URL check).
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.scalars(stmt)).first()
 
 
@@ -428,7 +447,12 @@ async def list_endpoints(session: AsyncSession, agency: str | None) -> Sequence[
 
 
 async def lock_agency_endpoints(session: AsyncSession, agency: str) -> Sequence[WebhookEndpoint]:
-    stmt = select(WebhookEndpoint).where(WebhookEndpoint.agency == agency).with_for_update()
+    stmt = (
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.agency == agency)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return (await session.scalars(stmt)).all()
 
 

@@ -177,9 +177,11 @@ class DeliveryService:
         rows = await repository.list_endpoints(self.session, scope)
         return EndpointList(items=[_endpoint(e) for e in rows])
 
-    async def _own_endpoint(self, principal: Principal, endpoint_id: str) -> WebhookEndpoint:
+    async def _own_endpoint(
+        self, principal: Principal, endpoint_id: str, *, lock: bool = True
+    ) -> WebhookEndpoint:
         agency = agency_of(principal)
-        endpoint = await repository.get_endpoint(self.session, endpoint_id, lock=True)
+        endpoint = await repository.get_endpoint(self.session, endpoint_id, lock=lock)
         if endpoint is None or endpoint.agency != agency:
             raise NotFound("No webhook endpoint with this id belongs to your agency.")
         return endpoint
@@ -210,21 +212,30 @@ class DeliveryService:
         attempts, and scheduled retries are brought forward, as when a failing endpoint
         recovers. Acked deliveries are not touched: the agency has them.
 
-        Taken under the agency's endpoint lock, which a worker parking the agency's
-        deliveries also takes (shared), so a delivery cannot be parked just after this
-        pushed the others (``DeliveryWorker._park``)."""
-        agency = agency_of(principal)
-        await repository.lock_agency(self.session, agency)
-        endpoint = await self._own_endpoint(principal, endpoint_id)
+        The URL is checked again first (a DNS lookup in production, bounded by
+        ``ssrf.RESOLVE_TIMEOUT_SECONDS``), holding no lock, as registering does. Then the
+        agency's endpoint lock is taken, which a worker parking the agency's deliveries
+        also takes (shared, without waiting: ``DeliveryWorker._park``), so a delivery
+        cannot be parked just after this pushed the others, and the endpoint is read
+        again under it: enabled or deleted meanwhile, or another one active, is decided
+        on what is there now. The lock is held only for the few statements that follow:
+        held across the lookup, it stalled every worker whose batch held one of the
+        agency's deliveries (review of 2026-11-26)."""
+        endpoint = await self._own_endpoint(principal, endpoint_id, lock=False)
         if endpoint.status != ENDPOINT_DISABLED:
             return _endpoint(endpoint)
-        others = await repository.lock_agency_endpoints(self.session, endpoint.agency)
-        if any(e.status == ENDPOINT_ACTIVE and e.id != endpoint.id for e in others):
-            raise Conflict("This agency already has another active webhook endpoint.")
         try:
             await check_url(endpoint.url, production=not self.settings.is_local)
         except UnsafeURL as exc:
             raise ValidationFailed(f"The endpoint's URL is no longer acceptable: {exc}.") from exc
+        # An endpoint's URL never changes (no route changes it): the one checked is its URL.
+        await repository.lock_agency(self.session, endpoint.agency)
+        endpoint = await self._own_endpoint(principal, endpoint_id)
+        if endpoint.status != ENDPOINT_DISABLED:
+            return _endpoint(endpoint)  # another enabling came first
+        others = await repository.lock_agency_endpoints(self.session, endpoint.agency)
+        if any(e.status == ENDPOINT_ACTIVE and e.id != endpoint.id for e in others):
+            raise Conflict("This agency already has another active webhook endpoint.")
         endpoint.status = ENDPOINT_ACTIVE
         endpoint.failing_since = None
         endpoint.disabled_at = None

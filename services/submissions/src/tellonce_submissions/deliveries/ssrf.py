@@ -22,6 +22,11 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 MAX_URL_LENGTH = 2048
+RESOLVE_TIMEOUT_SECONDS = 5.0
+"""How long the registration-time check (:func:`check_url`, registering and enabling an
+endpoint) waits for the host's name to resolve; a name that has not resolved by then is
+refused like one that does not resolve. The lookup itself runs in a thread that cannot be
+stopped and finishes on its own; the request does not wait for it."""
 
 
 class UnsafeURL(ValueError):
@@ -67,7 +72,12 @@ async def resolve(host: str, port: int) -> list[str]:
         return [host]
     loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        async with asyncio.timeout(RESOLVE_TIMEOUT_SECONDS):
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except TimeoutError as exc:
+        raise UnsafeURL(
+            f"the host {host} did not resolve within {RESOLVE_TIMEOUT_SECONDS:g} s"
+        ) from exc
     except socket.gaierror as exc:
         raise UnsafeURL(f"the host {host} does not resolve") from exc
     addresses = [str(info[4][0]) for info in infos]
@@ -77,7 +87,9 @@ async def resolve(host: str, port: int) -> list[str]:
 
 
 async def check_url(url: str, *, production: bool) -> None:
-    """The registration-time check."""
+    """The registration-time check (registering and enabling an endpoint). In production
+    it resolves the host, for at most :data:`RESOLVE_TIMEOUT_SECONDS`: callers run it
+    before taking any lock (see ``DeliveryService.enable_endpoint``)."""
     host, port = check_url_shape(url, production=production)
     if not production:
         return
