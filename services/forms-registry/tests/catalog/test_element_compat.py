@@ -4,12 +4,16 @@ declared mappings (a warning) and the elements suggested for unmapped fields."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import textwrap
 from typing import Any
 
 import httpx
 import pytest
 
-from tellonce_registry.elements.compat import ValueKind, compatible, mismatch
+from tellonce_registry.elements.compat import ValueKind, compatible, mismatch, search
 from tellonce_registry.schema_import.flatten import flatten
 from tellonce_registry.schema_import.suggest import ElementProfile, suggest
 
@@ -76,6 +80,72 @@ def test_a_field_holds_an_element_of_the_same_type_and_format(
     assert compatible(kind, ValueKind.of_schema(element)) is fits
     reason = mismatch(kind, "x.y", ValueKind.of_schema(element))
     assert (reason is None) is fits
+
+
+EMAIL = {"type": "string", "format": "email"}
+CATASTROPHIC = [
+    "^(.|.)*!|^r",  # 7.7 s per check with Python's re (the reviewer's import demo)
+    "^(.|.|.)*#",  # 3^27 steps on an email sample with Python's re: never ends
+    "^(.|.|.)*(?!x)#",  # a lookahead: the backtracking engine, which gives up
+    "^((.|.|.)*)*\\2#",  # a backreference: the same
+]
+"""Patterns that backtrack exponentially in Python's ``re`` on the element's samples."""
+
+
+def test_a_pattern_is_a_search_with_the_schema_engine() -> None:
+    assert search("^(19|20)\\d{2}", "1980-05-01") is True
+    assert search("^\\d{2}/", "1980-05-01") is False
+    assert search("(?<!a)b", "cb") is True  # lookarounds still read
+    assert search("(unclosed", "x") is None  # the engine refuses it: says nothing
+    assert search("\ud800", "x") is None  # not encodable
+    assert search("^(.|.)*(?!x)#", "jane.doe@example.gov") is None  # gave up
+
+
+def run_isolated(code: str) -> Any:
+    """Run ``code`` in a fresh interpreter and return the JSON it prints: Python's ``re``
+    holds the GIL while it backtracks, so only another process can time it out."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+def test_a_catastrophic_pattern_holds_no_element_and_returns_at_once() -> None:
+    """Reviewer's finding: such a pattern on an unmapped string field blocked the event loop
+    at import (``suggest``) for seconds, or for ever. It now counts as not accepting the
+    element's samples: no suggestion, no compatibility. Without the fix this times out."""
+    result = run_isolated(
+        f"""
+        import json
+        from tellonce_registry.elements.compat import ValueKind, compatible
+        from tellonce_registry.schema_import.flatten import flatten
+        from tellonce_registry.schema_import.suggest import ElementProfile, suggest
+
+        patterns = {CATASTROPHIC!r}
+        email = ElementProfile.of("person.email", {EMAIL!r}, "Email", ["email"])
+        sections = {{
+            f"s{{i}}": {{"type": "object", "properties": {{
+                "email": {{"type": "string", "pattern": p}}
+            }}}}
+            for i, p in enumerate(patterns)
+        }}
+        sections["free"] = {{"type": "object", "properties": {{"email": {{"type": "string"}}}}}}
+        rows = flatten({{"type": "object", "properties": sections}})
+        print(json.dumps({{
+            "compatible": [
+                compatible(ValueKind("string", pattern=p), ValueKind("string", "email"))
+                for p in patterns
+            ],
+            "suggested": [s["pointer"] for s in suggest(rows, [email])],
+        }}))
+        """
+    )
+    # the free-text email next to them is still offered the element: the check did run
+    assert result == {"compatible": [False] * len(CATASTROPHIC), "suggested": ["/free/email"]}
 
 
 def test_a_mismatch_names_both_kinds() -> None:

@@ -7,11 +7,11 @@ Fields that match no concept are still clustered, by their canonical words (see 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from tellonce_registry.audit.fields import FieldRecord
+from tellonce_registry.elements.compat import search
 
 # Words that name a part of a larger thing: read them with the container they sit in
 # (``/veteran/fullName/first`` is a first name, ``/mailingAddress/city`` an address city).
@@ -296,14 +296,6 @@ def concepts_named(words: frozenset[str]) -> list[Concept]:
 CONCEPTS_BY_ID = {c.id: c for c in CONCEPTS}
 
 
-@lru_cache(maxsize=8192)
-def _compile(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except (re.error, RecursionError, ValueError):
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class ValueCheck:
     """What a field's type, format, pattern and enum say about a concept."""
@@ -315,12 +307,18 @@ class ValueCheck:
 
 @lru_cache(maxsize=65536)
 def _pattern_verdict(pattern: str, samples: tuple[str, ...]) -> tuple[str, str]:
-    compiled = _compile(pattern)
-    if compiled is None or not samples:
+    """What a field's pattern says about a concept with these sample values. The pattern is run
+    by ``elements.compat.search`` (never Python's ``re``: a form's pattern may backtrack for
+    ever); a pattern it refuses or gives up on says nothing."""
+    if not samples:
         return "neutral", ""
-    if any(compiled.search(j) for j in _JUNK):
+    junk = [search(pattern, j) for j in _JUNK]
+    if any(found is not False for found in junk):
+        return "neutral", ""  # accepts anything, or cannot be read
+    found = [search(pattern, s) for s in samples]
+    if None in found:
         return "neutral", ""
-    accepted = [s for s in samples if compiled.search(s)]
+    accepted = [s for s, ok in zip(samples, found, strict=True) if ok]
     if accepted:
         return "support", f"pattern {pattern} accepts {accepted[0]!r}"
     return "contradict", f"pattern {pattern} rejects {samples[0]!r}"

@@ -5,7 +5,7 @@ terms with the hours a tell-once prefill would save. Pure functions over cluster
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -42,10 +42,16 @@ def burden_hours(minutes: int | None, yearly_volume: int | None) -> float | None
 
 
 def form_pairs(
-    clusters: Sequence[Cluster], *, limit: int = 50, min_shared: int = 1
+    clusters: Sequence[Cluster],
+    *,
+    limit: int = 50,
+    min_shared: int = 1,
+    involving: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Pairs of forms by the facts they share: ``shared`` clusters and Jaccard similarity
-    (shared / facts either asks). Each form's facts are every cluster it has a field in."""
+    (shared / facts either asks). Each form's facts are every cluster it has a field in, so
+    ``clusters`` must be the whole catalog's even when only some forms are wanted: then
+    ``involving`` keeps the pairs with at least one of them, before ``limit`` is applied."""
     bits: dict[str, int] = defaultdict(int)
     counts: dict[str, int] = defaultdict(int)
     shared_clusters = [c for c in clusters if len(c.forms) >= 2]
@@ -56,8 +62,11 @@ def form_pairs(
         for form in cluster.forms:
             bits[form] |= 1 << i
     forms = sorted(bits)
+    wanted = None if involving is None else set(involving)
     pairs: list[dict[str, Any]] = []
     for a, b in combinations(forms, 2):
+        if wanted is not None and a not in wanted and b not in wanted:
+            continue
         shared = (bits[a] & bits[b]).bit_count()
         if shared < min_shared:
             continue
@@ -70,9 +79,14 @@ def form_pairs(
 
 
 def compute_burden(
-    clusters: Sequence[Cluster], forms: Mapping[str, FormFacts], assumptions: Assumptions
+    clusters: Sequence[Cluster],
+    forms: Mapping[str, FormFacts],
+    assumptions: Assumptions,
+    selected: Collection[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """Catalog burden, per form and per cluster.
+    """Catalog burden, per form and per cluster; with ``selected``, the per-form rows and the
+    totals are those forms' (``clusters`` and ``forms`` stay the whole catalog's, so that a
+    form's field count, and with it each field's answer time, is the same under a filter).
 
     A field's answer time is the form's minutes shared evenly over its fields. A fact asked by
     two or more forms is one a tell-once profile could prefill: for ``repeat_filer_share`` of
@@ -99,7 +113,6 @@ def compute_burden(
         )
     by_form = {row["form"]: row for row in per_form}
     per_cluster: dict[str, dict[str, Any]] = {}
-    total_saved = 0.0
     share = assumptions.repeat_filer_share * (1 - assumptions.review_fraction)
     for cluster in clusters:
         statements = 0
@@ -115,11 +128,13 @@ def compute_burden(
                 hours = known.yearly_volume * share * (known.minutes / n_fields) / 60
                 saved += hours
                 by_form[member.record.form]["prefill_hours_saved"] += hours
-        total_saved += saved
         per_cluster[cluster.id] = {
             "statements_per_year": statements,
             "prefill_hours_saved": round(saved, 1),
         }
+    if selected is not None:
+        per_form = [row for row in per_form if row["form"] in selected]
+    total_saved = sum(row["prefill_hours_saved"] for row in per_form)
     for row in per_form:
         row["prefill_hours_saved"] = round(row["prefill_hours_saved"], 1)
     stated: list[float] = [r["burden_hours"] for r in per_form if r["burden_hours"] is not None]
@@ -153,13 +168,24 @@ def build_report(
     assumptions: Assumptions | None = None,
     pairs_limit: int = 50,
     min_forms: int = 2,
+    selected: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """The audit as the JSON document of DESIGN.md, plus evidence and burden per cluster."""
+    """The audit as the JSON document of DESIGN.md, plus evidence and burden per cluster.
+
+    ``clusters`` and ``forms`` are the whole catalog's. ``selected`` (the forms a filter
+    chose) keeps the clusters one of them asks for (with all their fields), their burden, the
+    pairs with one of them, and totals about them: ``forms`` and ``agencies`` selected,
+    ``fields`` of the selected forms, ``clusters`` listed. Jaccard, field counts and answer
+    times are still measured on the whole catalog, so a pair or a form reads the same under
+    any filter."""
     assumptions = assumptions or Assumptions()
-    burden, per_cluster = compute_burden(clusters, forms, assumptions)
+    wanted = None if selected is None else set(selected)
+    burden, per_cluster = compute_burden(clusters, forms, assumptions, wanted)
     out_clusters: list[dict[str, Any]] = []
     for cluster in clusters:
         if len(cluster.forms) < min_forms:
+            continue
+        if wanted is not None and wanted.isdisjoint(cluster.forms):
             continue
         whose: dict[str, int] = defaultdict(int)
         for m in cluster.members:
@@ -192,14 +218,19 @@ def build_report(
                 ],
             }
         )
+    chosen = dict(forms) if wanted is None else {k: v for k, v in forms.items() if k in wanted}
     return {
         "clusters": out_clusters,
-        "form_pairs": form_pairs([c for c in clusters if c.kind != "rejected"], limit=pairs_limit),
+        "form_pairs": form_pairs(
+            [c for c in clusters if c.kind != "rejected"], limit=pairs_limit, involving=wanted
+        ),
         "burden": burden,
         "totals": {
-            "forms": len(forms),
-            "agencies": len({f.agency for f in forms.values()}),
-            "fields": sum(len(c.members) for c in clusters),
+            "forms": len(chosen),
+            "agencies": len({f.agency for f in chosen.values()}),
+            "fields": sum(
+                1 for c in clusters for m in c.members if wanted is None or m.record.form in wanted
+            ),
             "clusters": len(out_clusters),
         },
     }

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_registry.audit.models import AuditDecision, AuditFieldMapping
-from tellonce_registry.models import Agency, DataElement, Form, FormField, FormVersion
+from tellonce_registry.models import Agency, DataElement, Form, FormField, FormVersion, utcnow
 
 PUBLISHED = "published"
 
@@ -145,23 +146,50 @@ async def add_decision(session: AsyncSession, decision: AuditDecision) -> AuditD
     return decision
 
 
+MAPPINGS_PER_STATEMENT = 1000
+
+
 async def map_fields(
     session: AsyncSession, decision: AuditDecision, element_id: str, keys: Sequence[tuple[str, str]]
 ) -> None:
-    """Record ``keys`` as mapped to ``element_id``; a later confirmation of a field wins."""
-    for form_slug, pointer in keys:
-        await session.execute(
-            delete(AuditFieldMapping).where(
-                AuditFieldMapping.form_slug == form_slug, AuditFieldMapping.pointer == pointer
-            )
-        )
-    session.add_all(
-        AuditFieldMapping(
-            form_slug=form_slug, pointer=pointer, element_id=element_id, decision_id=decision.id
-        )
-        for form_slug, pointer in keys
-    )
-    await session.flush()
+    """Record ``keys`` as mapped to ``element_id``; a later confirmation of a field wins.
+
+    One upsert (``INSERT ... ON CONFLICT DO UPDATE``) per field: two confirmations of the same
+    field at once both succeed, and the one that commits last wins. A delete then an insert let
+    the second one hit the primary key (a 500). Keys go in sorted order, so two confirmations
+    of overlapping fields lock their rows in the same order and do not deadlock."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    now = utcnow()
+    rows = [
+        {
+            "form_slug": form_slug,
+            "pointer": pointer,
+            "element_id": element_id,
+            "decision_id": decision.id,
+            "decided_at": now,
+        }
+        for form_slug, pointer in sorted(set(keys))
+    ]
+    key = ["form_slug", "pointer"]
+    for start in range(0, len(rows), MAPPINGS_PER_STATEMENT):
+        chunk = rows[start : start + MAPPINGS_PER_STATEMENT]
+        statement: Any
+        if postgres:
+            pg = postgresql.insert(AuditFieldMapping).values(chunk)
+            statement = pg.on_conflict_do_update(index_elements=key, set_=_latest(pg.excluded))
+        else:
+            lite = sqlite.insert(AuditFieldMapping).values(chunk)
+            statement = lite.on_conflict_do_update(index_elements=key, set_=_latest(lite.excluded))
+        await session.execute(statement)
+
+
+def _latest(excluded: Any) -> dict[str, Any]:
+    """What a field's newer confirmation replaces in its mapping row."""
+    return {
+        "element_id": excluded.element_id,
+        "decision_id": excluded.decision_id,
+        "decided_at": excluded.decided_at,
+    }
 
 
 async def delete_decision(session: AsyncSession, decision: AuditDecision) -> None:

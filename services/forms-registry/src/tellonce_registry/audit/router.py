@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from tellonce_registry.audit import service
@@ -13,6 +13,7 @@ from tellonce_registry.audit.config import AuditSettings, get_audit_settings
 from tellonce_registry.audit.render import to_csv, to_html, to_pdf
 from tellonce_registry.audit.report import Assumptions
 from tellonce_registry.audit.schemas import (
+    NO_NUL,
     ConfirmBody,
     DecisionList,
     DecisionOut,
@@ -40,6 +41,7 @@ def get_cache(request: Request) -> service.AuditCache:
 
 
 CacheDep = Annotated[service.AuditCache, Depends(get_cache)]
+ClusterId = Annotated[str, Path(min_length=1, max_length=120, pattern=NO_NUL)]
 SettingsDep = Annotated[AuditSettings, Depends(get_audit_settings)]
 
 
@@ -73,8 +75,8 @@ async def redundancy(
     cache: CacheDep,
     settings: SettingsDep,
     _reviewer: Reviewer,
-    agency: Annotated[str | None, Query(min_length=1, max_length=16)] = None,
-    form: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    agency: Annotated[str | None, Query(min_length=1, max_length=16, pattern=NO_NUL)] = None,
+    form: Annotated[str | None, Query(min_length=1, max_length=100, pattern=NO_NUL)] = None,
     format: Annotated[Literal["json", "csv", "html", "pdf"] | None, Query()] = None,
     table: Annotated[Literal["fields", "clusters", "pairs", "forms"], Query()] = "fields",
     min_forms: Annotated[int, Query(ge=1, le=1000)] = 2,
@@ -156,7 +158,7 @@ async def _decide(
 
 @router.post("/clusters/{cluster_id}/confirm", status_code=201)
 async def confirm_cluster(
-    cluster_id: str,
+    cluster_id: ClusterId,
     body: ConfirmBody,
     session: SessionDep,
     cache: CacheDep,
@@ -183,7 +185,7 @@ async def confirm_cluster(
 
 @router.post("/clusters/{cluster_id}/split", status_code=201)
 async def split_cluster(
-    cluster_id: str,
+    cluster_id: ClusterId,
     body: SplitBody,
     session: SessionDep,
     cache: CacheDep,
@@ -204,7 +206,7 @@ async def split_cluster(
 
 @router.post("/clusters/{cluster_id}/reject", status_code=201)
 async def reject_members(
-    cluster_id: str,
+    cluster_id: ClusterId,
     body: RejectBody,
     session: SessionDep,
     cache: CacheDep,
@@ -240,7 +242,8 @@ async def undo_decision(
 
 @router.get("/mappings")
 async def confirmed_mappings(
-    session: SessionDep, form: Annotated[str | None, Query(max_length=100)] = None
+    session: SessionDep,
+    form: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
 ) -> MappingList:
     """Field -> data element mappings confirmed through the audit (public, like the catalog:
     prefill reads them for published versions, whose ``x-element`` never changes)."""

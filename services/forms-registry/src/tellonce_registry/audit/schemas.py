@@ -8,12 +8,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tellonce_registry.audit.models import AuditDecision
 
+NO_NUL = r"^[^\x00]*$"
+"""A text that reaches a database column: PostgreSQL refuses NUL in text, so it is a 422 here
+rather than a 500 there."""
+
 
 class FieldRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    form: str = Field(min_length=1, max_length=100)
-    pointer: str = Field(min_length=1, max_length=500, pattern=r"^/")
+    form: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
+    pointer: str = Field(min_length=1, max_length=500, pattern=r"^/[^\x00]*$")
 
 
 class ConfirmBody(BaseModel):
@@ -21,9 +25,9 @@ class ConfirmBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    element: str = Field(min_length=1, max_length=100)
+    element: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
     fields: list[FieldRef] | None = Field(default=None, min_length=1, max_length=5000)
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
 
 
 class SplitBody(BaseModel):
@@ -32,8 +36,8 @@ class SplitBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fields: list[FieldRef] = Field(min_length=1, max_length=5000)
-    label: str | None = Field(default=None, min_length=1, max_length=200)
-    note: str | None = Field(default=None, max_length=2000)
+    label: str | None = Field(default=None, min_length=1, max_length=200, pattern=NO_NUL)
+    note: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
 
 
 class RejectBody(BaseModel):
@@ -42,7 +46,7 @@ class RejectBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fields: list[FieldRef] = Field(min_length=1, max_length=5000)
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000, pattern=NO_NUL)
 
 
 class DecisionOut(BaseModel):

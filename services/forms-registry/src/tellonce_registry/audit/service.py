@@ -248,38 +248,24 @@ def _shape_report(
     pairs_limit: int,
     assumptions: Assumptions,
 ) -> dict[str, Any]:
-    clusters = catalog.clusters
-    forms = catalog.forms
+    selected: set[str] | None = None
     if form is not None:
-        if form not in forms:
+        if form not in catalog.forms:
             raise NotFound(f"No published form {form!r}.")
-        clusters = [c for c in clusters if form in c.forms]
-        forms = {form: forms[form]}
+        selected = {form}
     if agency is not None:
-        clusters = [c for c in clusters if agency in c.agencies]
-        forms = {k: v for k, v in forms.items() if v.agency == agency}
+        of_agency = {slug for slug, facts in catalog.forms.items() if facts.agency == agency}
+        selected = of_agency if selected is None else selected & of_agency
+    # The whole catalog goes in: a filter selects forms, it does not shrink what a pair's
+    # Jaccard or a form's field count is measured on (see build_report).
     doc = build_report(
-        clusters,
+        catalog.clusters,
         catalog.forms,
         assumptions=assumptions,
         pairs_limit=pairs_limit,
         min_forms=min_forms,
+        selected=selected,
     )
-    if form is not None or agency is not None:
-        # The clusters keep every form that asks the fact; burden and pairs are about the
-        # selected forms.
-        doc["burden"]["forms"] = [r for r in doc["burden"]["forms"] if r["form"] in forms]
-        doc["burden"]["forms_without_figures"] = [
-            f for f in doc["burden"]["forms_without_figures"] if f in forms
-        ]
-        own = [r for r in doc["burden"]["forms"]]
-        total = sum(r["burden_hours"] or 0 for r in own)
-        saved = sum(r["prefill_hours_saved"] for r in own)
-        doc["burden"]["total_burden_hours"] = round(total, 1)
-        doc["burden"]["prefill_hours_saved"] = round(saved, 1)
-        doc["burden"]["prefill_share_saved"] = round(saved / total, 4) if total else 0.0
-        doc["form_pairs"] = [p for p in doc["form_pairs"] if p["a"] in forms or p["b"] in forms]
-        doc["totals"]["forms"] = len(forms)
     doc["filters"] = {"agency": agency, "form": form, "min_forms": min_forms}
     return doc
 

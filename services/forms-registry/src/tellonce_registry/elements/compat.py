@@ -30,14 +30,21 @@ do not change its kind (the form's own validation still checks each prefilled an
 Used for a version's declared mappings (``x-element``: a warning at import), for the elements
 suggested for unmapped fields (only compatible ones), and for a redundancy-audit confirmation
 (refused with a 422 when any field does not fit).
+
+A form's ``pattern`` is never run with Python's ``re``: an admin writes it, and a pattern such as
+``^(.|.)*!`` backtracks for seconds or for ever while holding the GIL. ``search`` runs it with
+the engine the registry's schema validation uses (jsonschema-rs: Rust's linear-time ``regex``,
+and ``fancy-regex`` with a backtracking limit for lookarounds and backreferences). A pattern the
+engine refuses, or gives up on, accepts nothing here.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+import jsonschema_rs
 
 from tellonce_registry.schema_import.flatten import type_of
 
@@ -93,17 +100,47 @@ def compatible(field: ValueKind, element: ValueKind) -> bool:
     )
 
 
+PATTERN_OPTIONS = jsonschema_rs.FancyRegexOptions(
+    backtrack_limit=100_000, size_limit=1 << 20, dfa_size_limit=1 << 20
+)
+"""The engine's bounds: steps of backtracking per search (a few milliseconds), and the size of
+a compiled pattern and of its lazy DFA (1 MiB each)."""
+
+
+@lru_cache(maxsize=2048)
+def _matcher(pattern: str) -> jsonschema_rs.Validator | None:
+    """A validator of ``{"pattern": pattern}``; ``None`` when the engine refuses the pattern."""
+    try:
+        return jsonschema_rs.Draft202012Validator(
+            {"pattern": pattern}, pattern_options=PATTERN_OPTIONS
+        )
+    except ValueError:  # not a regex, too large, or not encodable (a lone surrogate)
+        return None
+
+
+def search(pattern: str, value: str) -> bool | None:
+    """Whether a JSON Schema ``pattern`` finds a match in ``value`` (a search, not a full
+    match, with ECMA-262's reading of the pattern). ``None`` when the engine refuses the
+    pattern or gives up on the value (its backtracking limit): the pattern says nothing."""
+    matcher = _matcher(pattern)
+    if matcher is None:
+        return None
+    try:
+        if matcher.is_valid(value):
+            return True
+        kinds = [error.kind for error in matcher.iter_errors(value)]
+    except ValueError:  # a value the engine cannot read (a lone surrogate)
+        return None
+    if kinds and all(isinstance(k, jsonschema_rs.ValidationErrorKind.Pattern) for k in kinds):
+        return False
+    return None  # BacktrackLimitExceeded, RegexEngineFailure
+
+
 @lru_cache(maxsize=1024)
 def _accepts_all(pattern: str, samples: tuple[str, ...]) -> bool:
     """Whether a JSON Schema ``pattern`` (a search, not a full match) accepts every sample;
-    False for no samples or a pattern Python cannot read."""
-    if not samples:
-        return False
-    try:
-        compiled = re.compile(pattern)
-    except (re.error, RecursionError, OverflowError):
-        return False
-    return all(compiled.search(sample) for sample in samples)
+    False for no samples, or a pattern the engine refuses or gives up on."""
+    return bool(samples) and all(search(pattern, sample) is True for sample in samples)
 
 
 def mismatch(field: ValueKind, element_id: str, element: ValueKind) -> str | None:
