@@ -7,12 +7,22 @@ pointer (``*`` stands for any item of an array, as in the registry)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 ANY_ITEM = "*"
 MAX_DEPTH = 24
+MAX_STEPS = 20_000
+"""Schema nodes one version's walk may visit. A property declared both in ``properties`` and
+in an ``allOf`` branch is walked once per declaration, so a ``$defs`` chain declaring each
+level twice doubles the work per level (review: 16 levels took 1.5 s, 24 would take
+minutes, for a schema the registry imports in a millisecond). Past this many the walk stops
+where it is, with a warning: the version's fields read so far are kept. The VA's largest
+forms take under 500 (tests/audit/test_fields.py)."""
+
+log = logging.getLogger("tellonce.registry.audit")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,11 +121,17 @@ def flatten_schema(
     ``$ref``s, ``allOf``/``anyOf``/``oneOf`` branches and draft-04 ``dependencies`` followed.
     A ``$ref`` that points nowhere leaves the field with what it has, never an error."""
     found: dict[str, FieldRecord] = {}
-    for record in _walk(schema, schema, "", None, (), 0, form, agency, version):
+    steps = [MAX_STEPS]
+    for record in _walk(schema, schema, "", None, (), 0, form, agency, version, steps):
         if record.pointer not in found:
             found[record.pointer] = record
         else:
             found[record.pointer] = _merge(found[record.pointer], record)
+    if steps[0] < 0:
+        log.warning(
+            "audit walk stopped: the schema takes more steps than allowed",
+            extra={"form": form, "version": version, "max_steps": MAX_STEPS},
+        )
     return list(found.values())
 
 
@@ -145,8 +161,10 @@ def _walk(
     form: str,
     agency: str,
     version: int,
+    steps: list[int],
 ) -> Iterator[FieldRecord]:
-    if not isinstance(node, dict) or depth > MAX_DEPTH:
+    steps[0] -= 1
+    if not isinstance(node, dict) or depth > MAX_DEPTH or steps[0] < 0:
         return
     schema, ref_name, seen = _deref(root, node, seen)
     properties: dict[str, list[Any]] = {}
@@ -180,7 +198,11 @@ def _walk(
         }
     if properties:
         for key, values in properties.items():
-            for value in values:
+            distinct: list[Any] = []
+            for value in values:  # the same declaration twice is walked once
+                if value not in distinct:
+                    distinct.append(value)
+            for value in distinct:
                 yield from _walk(
                     root,
                     value,
@@ -191,6 +213,7 @@ def _walk(
                     form,
                     agency,
                     version,
+                    steps,
                 )
         return
     items = schema.get("items")
@@ -211,6 +234,7 @@ def _walk(
                 form,
                 agency,
                 version,
+                steps,
             )
             return
     if not pointer:
