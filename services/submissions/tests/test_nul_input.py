@@ -1,7 +1,7 @@
 """The NUL character (U+0000), which PostgreSQL cannot store or compare in text or jsonb, is
 refused as bad input at the request's edge, never a 500 (review M1): in answers (submissions,
 drafts, profile values) with a 422 naming its pointer, in free text, and in ids. What request
-validation misses is a 400 problem, not a 500 (``main.refused_value``)."""
+validation misses is a 400 problem, not a 500 (``tellonce_shared.problems``)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -234,8 +234,25 @@ async def _on_database_unavailable(request: Request, exc: Exception) -> Response
     )
 
 
+async def _on_refused_value(request: Request, exc: Exception) -> Response:
+    """The last line for a value PostgreSQL refuses to store or compare (SQLSTATE class 22:
+    a NUL character, a number out of range...), which request validation should have caught
+    with a 422 naming the field: a 400 problem rather than a 500, nothing written (the
+    transaction is rolled back). Logged without the statement's parameters."""
+    cause = getattr(exc, "orig", None) or exc
+    log.warning(
+        "value refused by the database: %s: %s",
+        type(cause).__name__,
+        str(cause).split("\n", 1)[0][:200],
+    )
+    return problem_response(
+        BadRequest("The request holds a value that cannot be stored."), request.url.path
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
+    app.add_exception_handler(DataError, _on_refused_value)
     app.add_exception_handler(DBAPIError, _on_database_unavailable)
     app.add_exception_handler(PoolTimeout, _on_database_unavailable)
     app.add_exception_handler(RequestValidationError, _on_validation)

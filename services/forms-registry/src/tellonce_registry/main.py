@@ -6,8 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
-from sqlalchemy.exc import DataError
+from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from tellonce_registry.agencies.router import router as agencies_router
@@ -23,7 +22,6 @@ from tellonce_registry.referral_rules.router import router as referral_rules_rou
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.db import ping
-from tellonce_shared.problems import BadRequest, problem_response
 
 log = logging.getLogger("tellonce.problems")
 
@@ -35,21 +33,6 @@ ROUTERS = [
     audit_router,
     referral_rules_router,
 ]
-
-
-async def refused_value(request: Request, exc: Exception) -> Response:
-    """The last line for a value PostgreSQL refuses to store or compare (SQLSTATE class 22: a
-    NUL character, a number out of range...), which request validation should have caught
-    with a 422 naming the field: a 400 problem rather than a 500, nothing written (the
-    transaction is rolled back). Logged without the statement's parameters."""
-    cause = getattr(exc, "orig", None) or exc
-    log.warning(
-        "value refused by the database: %s: %s",
-        type(cause).__name__,
-        str(cause).split("\n", 1)[0][:200],
-    )
-    problem = BadRequest("The request holds a value that cannot be stored.")
-    return problem_response(problem, request.url.path)
 
 
 def create_app(settings: Settings | None = None, verifier: TokenVerifier | None = None) -> FastAPI:
@@ -69,7 +52,6 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
         lifespan=lifespan,
         verifier=verifier,
     )
-    app.add_exception_handler(DataError, refused_value)
     app.state.database = database
     cache = PublishedCache(settings.published_cache_seconds, settings.published_cache_entries)
     app.state.published_cache = cache

@@ -7,14 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI, Request, Response
-from sqlalchemy.exc import DataError
+from fastapi import FastAPI
 
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.db import is_sqlite, ping
 from tellonce_shared.http import service_client
-from tellonce_shared.problems import BadRequest, problem_response
 from tellonce_submissions.config import Settings, get_settings
 from tellonce_submissions.context import system_clock
 from tellonce_submissions.crypto import AnswerSealer
@@ -32,21 +30,6 @@ from tellonce_submissions.submissions.group_commit import GroupWriter
 from tellonce_submissions.submissions.router import router as submissions_router
 
 log = logging.getLogger("tellonce.problems")
-
-
-async def refused_value(request: Request, exc: Exception) -> Response:
-    """The last line for a value PostgreSQL refuses to store or compare (SQLSTATE class 22:
-    a NUL character, a number out of range...), which request validation should have caught
-    with a 422 naming the field: a 400 problem rather than a 500, nothing written (the
-    transaction is rolled back). Logged without the statement's parameters."""
-    cause = getattr(exc, "orig", None) or exc
-    log.warning(
-        "value refused by the database: %s: %s",
-        type(cause).__name__,
-        str(cause).split("\n", 1)[0][:200],
-    )
-    problem = BadRequest("The request holds a value that cannot be stored.")
-    return problem_response(problem, request.url.path)
 
 
 def create_app(
@@ -102,7 +85,6 @@ def create_app(
         lifespan=lifespan,
         verifier=verifier,
     )
-    app.add_exception_handler(DataError, refused_value)
     app.state.database = database
     # group commit of submissions (PostgreSQL; SQLite writes in the request's transaction)
     app.state.writer = None if is_sqlite(database.url) else GroupWriter(database.engine)
