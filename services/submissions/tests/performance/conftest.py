@@ -45,6 +45,9 @@ class Catalog:
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     rules: list[dict[str, Any]] = field(default_factory=list)
     rule_calls: int = 0
+    retired: set[str] = field(default_factory=set)
+    """Forms whose every version is retired: listed only with ``?include=retired``, as the
+    registry does."""
 
     def add(self, slug: str, agency: str, priorities: list[str], yearly: int | None) -> None:
         self.facts[slug] = {
@@ -57,8 +60,11 @@ class Catalog:
 
     def app(self) -> Starlette:
         async def forms(request: Request) -> JSONResponse:
+            with_retired = request.query_params.get("include") == "retired"
             items = [
-                {**self.double.forms.get(slug, {}), **facts} for slug, facts in self.facts.items()
+                {**self.double.forms.get(slug, {}), **facts}
+                for slug, facts in self.facts.items()
+                if with_retired or slug not in self.retired
             ]
             return JSONResponse({"items": items, "next_cursor": None})
 

@@ -25,10 +25,12 @@ async def page_forms(
     q: str | None,
     priority: str | None,
     topic: str | None,
-    published_only: bool,
+    statuses: Sequence[str] | None,
     after: str | None,
     limit: int,
 ) -> list[Form]:
+    """A page of forms by slug; ``statuses``: only forms with a version in one of these
+    statuses (None: every form, drafts included)."""
     query = select(Form).order_by(Form.slug).limit(limit)
     if agency:
         query = query.where(Form.agency_code == agency)
@@ -44,9 +46,9 @@ async def page_forms(
                 Form.slug.like(like, escape="\\"),
             )
         )
-    if published_only:
+    if statuses is not None:
         query = query.where(
-            exists().where(FormVersion.form_id == Form.id, FormVersion.status == PUBLISHED)
+            exists().where(FormVersion.form_id == Form.id, FormVersion.status.in_(statuses))
         )
     if priority:
         # A JSON list of ``Priority`` names (letters and hyphens): the quoted name appears in

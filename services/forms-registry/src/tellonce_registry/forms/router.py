@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -55,10 +55,15 @@ async def list_forms(
     all: Annotated[
         bool, Query(description="admins: include forms with no published version")
     ] = False,
+    include: Annotated[
+        Literal["retired"] | None,
+        Query(description="retired: also forms whose versions are all retired"),
+    ] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> FormPage:
-    """The published catalog (admins may add ``?all=true`` to see forms still in draft)."""
+    """The published catalog (admins may add ``?all=true`` to see forms still in draft;
+    anyone ``?include=retired`` to add the forms whose every version is retired)."""
     items, keys = await service.page_forms(
         session,
         agency=agency,
@@ -66,6 +71,7 @@ async def list_forms(
         priority=priority,
         topic=topic,
         include_unpublished=all and _is_admin(principal),
+        include_retired=include == "retired",
         after=after_key(cursor),
         limit=limit,
     )

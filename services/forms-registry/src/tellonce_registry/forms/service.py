@@ -152,16 +152,21 @@ async def page_forms(
     priority: str | None,
     topic: str | None,
     include_unpublished: bool,
+    include_retired: bool = False,
     after: str | None,
     limit: int,
 ) -> tuple[list[FormOut], list[str]]:
+    """Forms with a published version; ``include_retired`` adds those whose versions are all
+    retired (their past applications still need their agency, priorities and yearly volume);
+    ``include_unpublished`` (admins) lists every form, drafts included."""
+    statuses: tuple[str, ...] | None = (PUBLISHED, RETIRED) if include_retired else (PUBLISHED,)
     rows = await repository.page_forms(
         session,
         agency=agency,
         q=q,
         priority=priority,
         topic=topic,
-        published_only=not include_unpublished,
+        statuses=None if include_unpublished else statuses,
         after=after,
         limit=limit + 1,
     )

@@ -1,5 +1,7 @@
 """What performance management and referrals read from the forms registry over HTTP: each
-form's agency, priorities and yearly volume (``GET /api/v1/forms``), and the referral rules of
+form's agency, priorities and yearly volume (``GET /api/v1/forms?include=retired``: the forms
+with a published or a retired version, so that a retired form's past applications keep their
+priorities and yearly volume in the measures), and the referral rules of
 a form (``GET /api/v1/referral-rules?form=``). Both are public and change rarely, so they are
 cached for a short while (``catalog_cache_seconds``)."""
 
@@ -73,7 +75,7 @@ class CatalogClient:
         now = time.monotonic()
         if self._forms is not None and now - self._forms[0] < self.ttl:
             return self._forms[1]
-        rows = await self._pages("/api/v1/forms", {"limit": 500})
+        rows = await self._pages("/api/v1/forms", {"limit": 500, "include": "retired"})
         facts = {
             str(r["slug"]): FormFacts(
                 slug=str(r["slug"]),

@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from tellonce_shared.problems import ValidationFailed
 
 DEFAULT_PERIOD = "last-90d"
-_YEAR = re.compile(r"^(\d{4})$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-_LAST = re.compile(r"^last-([1-9]\d{0,3})d$")
+# ASCII digits only: ``\d`` would also take full-width or Arabic-Indic digits (which int()
+# reads), and the label goes into the CSV export's Content-Disposition header (latin-1).
+_YEAR = re.compile(r"([0-9]{4})")
+_QUARTER = re.compile(r"([0-9]{4})-Q([1-4])")
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+_LAST = re.compile(r"last-([1-9][0-9]{0,3})d")
 
 
 @dataclass(frozen=True)
@@ -33,14 +35,14 @@ def _month(year: int, month: int) -> datetime:
 
 def parse_period(text: str | None, now: datetime) -> Period:
     label = (text or DEFAULT_PERIOD).strip()
-    if m := _LAST.match(label):
-        return Period(label, now - timedelta(days=int(m.group(1))), now)
+    if m := _LAST.fullmatch(label):
+        return Period(f"last-{int(m.group(1))}d", now - timedelta(days=int(m.group(1))), now)
     year: int | None = None
-    if m := _YEAR.match(label):
+    if m := _YEAR.fullmatch(label):
         year, first, months = int(m.group(1)), 1, 12
-    elif m := _QUARTER.match(label):
+    elif m := _QUARTER.fullmatch(label):
         year, first, months = int(m.group(1)), 3 * int(m.group(2)) - 2, 3
-    elif m := _MONTH.match(label):
+    elif m := _MONTH.fullmatch(label):
         year, first, months = int(m.group(1)), int(m.group(2)), 1
     if year is None or not 1970 <= year <= 9998:
         raise ValidationFailed(

@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_submissions.performance.models import PerformanceTarget
@@ -196,7 +198,9 @@ def measures_params(scope: Scope, groups: Sequence[tuple[str, Sequence[str]]]) -
 
 
 def backlog_sql(scope: Scope) -> str:
-    """The period's applications still open at ``as_of``, by status at ``as_of`` and age.
+    """The period's applications still open at ``as_of``, by status at ``as_of`` and age in
+    completed days at ``as_of`` (7 days 23 hours is ``0-7d``, 8 days ``8-30d``, 30.5 days
+    ``8-30d``, 31 days ``31-90d``, 91 days ``90d+``).
     The status is the stored latest one unless that came later; only then is the
     application's timeline read (its index finds the event without visiting the table)."""
     # only fixed fragments of Scope (never request text) are interpolated
@@ -212,9 +216,9 @@ WITH open AS (
     AND s.submitted_at <= :as_of AND (s.decided_at IS NULL OR s.decided_at > :as_of)
 )
 SELECT grp, status,
-  CASE WHEN submitted_at > :as_of - interval '7 days' THEN '0-7d'
-       WHEN submitted_at > :as_of - interval '30 days' THEN '8-30d'
-       WHEN submitted_at > :as_of - interval '90 days' THEN '31-90d'
+  CASE WHEN submitted_at > :as_of - interval '8 days' THEN '0-7d'
+       WHEN submitted_at > :as_of - interval '31 days' THEN '8-30d'
+       WHEN submitted_at > :as_of - interval '91 days' THEN '31-90d'
        ELSE '90d+' END AS age,
   count(*) AS n
 FROM open
@@ -396,12 +400,24 @@ async def targets(session: AsyncSession) -> Sequence[PerformanceTarget]:
     )
 
 
-async def target(session: AsyncSession, form: str) -> PerformanceTarget | None:
-    return await session.get(PerformanceTarget, form)
-
-
-def add_target(session: AsyncSession, target: PerformanceTarget) -> None:
-    session.add(target)
+async def upsert_target(
+    session: AsyncSession, form: str, *, days: int, share: float, at: datetime, by: str
+) -> PerformanceTarget:
+    """Set a form's target in one statement (``INSERT ... ON CONFLICT (form) DO UPDATE``), so
+    that two first writes for the same form at once both succeed (the last one wins) instead
+    of one failing on the primary key."""
+    values = {"form": form, "days": days, "share": share, "updated_at": at, "updated_by": by}
+    changes = {k: v for k, v in values.items() if k != "form"}
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(PerformanceTarget)
+        .values(**values)
+        .on_conflict_do_update(index_elements=[PerformanceTarget.form], set_=changes)
+        .returning(PerformanceTarget)
+        .execution_options(populate_existing=True)
+    )
+    target: PerformanceTarget = (await session.scalars(statement)).one()
+    return target
 
 
 async def remove_target(session: AsyncSession, form: str) -> int:

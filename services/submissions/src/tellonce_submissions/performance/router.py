@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Response
@@ -57,14 +58,12 @@ async def get_performance(
         format is None and accept is not None and "text/csv" in accept.lower()
     )
     if wants_csv:
+        # the period is normalised (ASCII) by parse_period; keep the header plain regardless
+        name = re.sub(r"[^A-Za-z0-9-]", "", f"performance-{report.period}-{group_by}")
         return Response(
             report_csv(report),
             media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": (
-                    f'attachment; filename="performance-{report.period}-{group_by}.csv"'
-                )
-            },
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
     return Response(report.model_dump_json(), media_type="application/json")
 

@@ -141,6 +141,7 @@ class PerformanceService:
         backlog_rows = await repository.backlog(self.session, scope)
         delivery_rows = await repository.deliveries(self.session, scope)
         volumes = await repository.form_volumes(self.session, scope)
+        uptake = _uptake_volumes(scope, catalog, volumes)
         return PerformanceReport(
             period=window.label,
             start=window.start,
@@ -149,7 +150,7 @@ class PerformanceService:
             group_by=group_by,
             min_cell=MIN_CELL,
             groups=_groups(
-                window, as_of, group_by, catalog, measure_rows, backlog_rows, delivery_rows, volumes
+                window, as_of, group_by, catalog, measure_rows, backlog_rows, delivery_rows, uptake
             ),
         )
 
@@ -161,12 +162,15 @@ class PerformanceService:
             _funnel_row(r["from_form"], r["to_form"], r["suggested"], r["started"], r["submitted"])
             for r in rows
         ]
+        # The total adds up the rows shown only: with the suppressed rows in it, one hidden
+        # row would be the total less the rows shown.
+        shown = [r for r in rows if r["suggested"] >= MIN_CELL]
         total = _funnel_row(
             "*",
             "*",
-            sum(r["suggested"] for r in rows),
-            sum(r["started"] for r in rows),
-            sum(r["submitted"] for r in rows),
+            sum(r["suggested"] for r in shown),
+            sum(r["started"] for r in shown),
+            sum(r["submitted"] for r in shown),
         )
         return FunnelReport(
             period=window.label,
@@ -184,13 +188,9 @@ class PerformanceService:
         catalog = await self.catalog.forms()
         if form not in catalog:
             raise NotFound(f"There is no form {form!r} in the catalog.")
-        target = await repository.target(self.session, form)
-        if target is None:
-            target = PerformanceTarget(form=form)
-            repository.add_target(self.session, target)
-        target.days, target.share = body.days, body.share
-        target.updated_at, target.updated_by = self.now, principal.sub
-        await self.session.flush()
+        target = await repository.upsert_target(
+            self.session, form, days=body.days, share=body.share, at=self.now, by=principal.sub
+        )
         return _target_out(target)
 
     async def remove_target(self, form: str) -> None:
@@ -224,6 +224,56 @@ def _label(group_by: str, key: str, catalog: dict[str, FormFacts]) -> str:
     return key
 
 
+def _uptake_volumes(
+    scope: Scope, catalog: dict[str, FormFacts], volumes: list[Any]
+) -> dict[str, tuple[int, int]]:
+    """Per group: (hub submissions in the period, yearly volume) over the group's forms that
+    have a yearly volume in the catalog. The group's forms are those with submissions in the
+    group in the period (``volumes``: one row per group and form) and, with none anywhere in
+    the scope, the forms the catalog gives the group (its agency, its priorities) within the
+    filters: they count with 0 submissions, so a quiet form lowers the uptake instead of
+    vanishing from both sides."""
+    members: dict[str, set[str]] = defaultdict(set)
+    hub: dict[str, int] = defaultdict(int)
+    for row in volumes:
+        facts = catalog.get(row["form"])
+        if facts is not None and facts.yearly_volume:
+            members[row["grp"]].add(row["form"])
+            hub[row["grp"]] += int(row["n"])
+    with_rows = {row["form"] for row in volumes}
+    for slug, facts in catalog.items():
+        if not facts.yearly_volume or slug in with_rows:
+            continue
+        if scope.form is not None and slug != scope.form:
+            continue
+        if scope.agency is not None and facts.agency != scope.agency:
+            continue
+        if scope.forms is not None and slug not in scope.forms:
+            continue
+        if scope.group_by == "form":
+            keys: Sequence[str] = [slug]
+        elif scope.group_by == "agency":
+            keys = [facts.agency]
+        else:
+            keys = sorted({p for f, p in scope.mapping if f == slug})
+        for key in keys:
+            members[key].add(slug)
+    return {
+        key: (hub[key], sum(catalog[slug].yearly_volume or 0 for slug in forms))
+        for key, forms in members.items()
+    }
+
+
+def _complement(counts: Sequence[int], shown: Sequence[bool]) -> int | None:
+    """Complementary suppression of a set of cells whose total is shown: when exactly one
+    cell is hidden, it is the total less the others; hide also the smallest cell shown (the
+    first of equal ones). Returns that cell's index, or None."""
+    if sum(1 for s in shown if not s) != 1:
+        return None
+    candidates = [(counts[i], i) for i, s in enumerate(shown) if s]
+    return min(candidates)[1] if candidates else None
+
+
 def _groups(
     window: Period,
     as_of: datetime,
@@ -232,7 +282,7 @@ def _groups(
     measure_rows: list[Any],
     backlog_rows: list[Any],
     delivery_rows: list[Any],
-    volumes: list[Any],
+    uptake_volumes: dict[str, tuple[int, int]],
 ) -> list[GroupMeasures]:
     totals: dict[str, Any] = {}
     weeks: dict[str, list[Any]] = defaultdict(list)
@@ -245,30 +295,18 @@ def _groups(
     for row in backlog_rows:
         cells[row["grp"]].append(row)
     delivered = {row["grp"]: row for row in delivery_rows}
-    # digital uptake: only the forms whose yearly volume the catalog knows
-    uptake_volume: dict[str, int] = defaultdict(int)
-    uptake_yearly: dict[str, int] = defaultdict(int)
-    for row in volumes:
-        facts = catalog.get(row["form"])
-        if facts is not None and facts.yearly_volume:
-            uptake_volume[row["grp"]] += row["n"]
-            uptake_yearly[row["grp"]] += facts.yearly_volume
     elapsed_days = max((as_of - window.start).total_seconds() / 86400, 0.0)
     result = []
     for key in sorted(set(totals) | set(cells)):
         row = totals.get(key)
         volume = int(row["volume"]) if row is not None else 0
         hidden = volume < MIN_CELL
-        backlog = [
-            BacklogCell(
-                status=c["status"], age=c["age"], count=c["n"] if c["n"] >= MIN_CELL else None
-            )
-            for c in cells.get(key, [])
-        ]
-        yearly = uptake_yearly.get(key) or None
+        backlog = _backlog(cells.get(key, []))
+        hub, yearly_sum = uptake_volumes.get(key, (0, 0))
+        yearly = yearly_sum or None
         uptake = None
         if not hidden and yearly and elapsed_days > 0:
-            uptake = round(uptake_volume[key] / (yearly * elapsed_days / 365), 4)
+            uptake = round(hub / (yearly * elapsed_days / 365), 4)
         d = delivered.get(key)
         if hidden or row is None:
             result.append(
@@ -294,6 +332,7 @@ def _groups(
                 )
             )
             continue
+        decision = _durations(row["decided"], row["decision_s"])
         result.append(
             GroupMeasures(
                 key=key,
@@ -301,17 +340,62 @@ def _groups(
                 suppressed=False,
                 volume=volume,
                 first_response=_durations(row["responded"], row["response_s"]),
-                decision=_durations(row["decided"], row["decision_s"]),
+                decision=decision,
                 needs_info_share=_share(row["needed_info"], volume),
                 backlog=backlog,
                 deliveries=_deliveries(d),
                 yearly_volume=yearly,
                 digital_uptake=uptake,
                 target=_target(row["due"], row["met"], row["target_share"]),
-                trend=[_week(w) for w in weeks.get(key, [])],
+                trend=_trend(weeks.get(key, []), decided_shown=decision.count is not None),
             )
         )
     return result
+
+
+def _backlog(cells: list[Any]) -> list[BacklogCell]:
+    """The open applications of a group (volume less decided) split into cells: a lone
+    hidden cell is covered by a second one (``_complement``)."""
+    counts = [int(c["n"]) for c in cells]
+    shown = [n >= MIN_CELL for n in counts]
+    extra = _complement(counts, shown)
+    if extra is not None:
+        shown[extra] = False
+    return [
+        BacklogCell(status=c["status"], age=c["age"], count=n if ok else None)
+        for c, n, ok in zip(cells, counts, shown, strict=True)
+    ]
+
+
+def _trend(rows: list[Any], *, decided_shown: bool) -> list[WeekPoint]:
+    """The weeks of a shown group. The weeks' volumes add up to the group's volume, and
+    their decided counts to its ``decision.count``: in each of these two sets a lone hidden
+    week is covered by hiding a second one (``_complement``): the whole week for volumes,
+    its decided count and median for decisions (when the group's count is shown)."""
+    points = [_week(w) for w in rows]
+    volumes = [int(w["volume"]) for w in rows]
+    extra = _complement(volumes, [p.volume is not None for p in points])
+    if extra is not None:
+        points[extra] = _hidden_week(points[extra].week)
+    if decided_shown:
+        decided = [int(w["decided"]) for w in rows]
+        extra = _complement(decided, [p.decided is not None for p in points])
+        if extra is not None:
+            points[extra] = points[extra].model_copy(
+                update={"decided": None, "median_days_to_decision": None}
+            )
+    return points
+
+
+def _hidden_week(week: Any) -> WeekPoint:
+    return WeekPoint(
+        week=week,
+        volume=None,
+        decided=None,
+        median_days_to_decision=None,
+        share_met=None,
+        rag=None,
+    )
 
 
 def _deliveries(row: Any) -> Deliveries:
@@ -335,14 +419,7 @@ def _deliveries(row: Any) -> Deliveries:
 def _week(row: Any) -> WeekPoint:
     volume = int(row["volume"])
     if volume < MIN_CELL:
-        return WeekPoint(
-            week=row["week"],
-            volume=None,
-            decided=None,
-            median_days_to_decision=None,
-            share_met=None,
-            rag=None,
-        )
+        return _hidden_week(row["week"])
     decision = _durations(row["decided"], row["decision_s"])
     target = _target(row["due"], row["met"], row["target_share"])
     return WeekPoint(
