@@ -47,11 +47,11 @@ async def test_resident_flow_on_sqlite(
             shown = await client.get(f"/api/v1/submissions/{ref.lower()}", headers=me)
             assert shown.status_code == 200
             assert shown.json()["answers"]["veteran"]["ssnOrTin"].endswith("7893")
-            dss = tokens.headers("s", role="agency", agency="DSS")
+            dva = tokens.headers("s", role="agency", agency="DVA")  # the 10-10cg's owner decides
             r = await client.post(
                 f"/api/v1/submissions/{first.json()['id']}/status",
                 json={"status": "approved", "message": "Done"},
-                headers=dss,
+                headers=dva,
             )
             assert r.status_code == 201
             draft = await client.post(

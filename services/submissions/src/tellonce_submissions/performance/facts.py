@@ -47,7 +47,11 @@ def _seconds(dialect: str, later: Any, earlier: Any) -> Any:
 
 async def record_event(session: AsyncSession, event: SubmissionEvent) -> None:
     """Fold one timeline event into its submission's facts (earliest milestone wins, with its
-    duration from the submission; the latest event gives the status), atomically in SQL."""
+    duration from the submission; the latest event gives the status), atomically in SQL.
+
+    Only the owning agency's events count: it is the one that responds to and decides the
+    application. An event of an agency that receives only some fields (its own handling,
+    ``received`` or ``in_review``) changes no measure, no backlog and no status."""
     f = SubmissionFacts.__table__.c
     at = event.at
     dialect = session.get_bind().dialect.name
@@ -68,9 +72,12 @@ async def record_event(session: AsyncSession, event: SubmissionEvent) -> None:
         values["decision_s"] = case((earlier(f.decided_at), seconds), else_=f.decision_s)
     if event.status == "needs_info":
         values["needs_info_at"] = case((earlier(f.needs_info_at), at), else_=f.needs_info_at)
+    where = [f.submission_id == event.submission_id]
+    if event.agency is not None:
+        where.append(f.owning_agency == event.agency)
     await session.execute(
         update(SubmissionFacts)
-        .where(and_(f.submission_id == event.submission_id))
+        .where(and_(*where))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -96,21 +103,25 @@ SELECT m.submission_id, m.form, m.owning_agency, m.submitted_at, {week},
 FROM (
 SELECT s.id AS submission_id, s.form, s.owning_agency, s.submitted_at,
   (SELECT min(e.at) FROM submission_events e
-    WHERE e.submission_id = s.id AND e.agency IS NOT NULL) AS responded_at,
+    WHERE e.submission_id = s.id AND e.agency = s.owning_agency) AS responded_at,
   (SELECT min(e.at) FROM submission_events e
-    WHERE e.submission_id = s.id AND e.status IN ('approved', 'denied')) AS decided_at,
+    WHERE e.submission_id = s.id AND e.agency = s.owning_agency
+      AND e.status IN ('approved', 'denied')) AS decided_at,
   (SELECT min(e.at) FROM submission_events e
-    WHERE e.submission_id = s.id AND e.status = 'needs_info') AS needs_info_at,
+    WHERE e.submission_id = s.id AND e.agency = s.owning_agency
+      AND e.status = 'needs_info') AS needs_info_at,
   coalesce((SELECT e.status FROM submission_events e WHERE e.submission_id = s.id
+    AND (e.agency IS NULL OR e.agency = s.owning_agency)
     ORDER BY e.at DESC, e.id DESC LIMIT 1), 'submitted') AS last_status,
-  coalesce((SELECT max(e.at) FROM submission_events e WHERE e.submission_id = s.id),
-    s.submitted_at) AS last_at
+  coalesce((SELECT max(e.at) FROM submission_events e WHERE e.submission_id = s.id
+    AND (e.agency IS NULL OR e.agency = s.owning_agency)), s.submitted_at) AS last_at
 FROM submissions s
 WHERE NOT EXISTS (SELECT 1 FROM submission_facts f WHERE f.submission_id = s.id)
 ) m
 """
-"""Milestones from the timeline for submissions without facts; ``backfill_sql`` fills in the
-dialect's week and duration arithmetic."""
+"""Milestones from the timeline for submissions without facts, counting only the owning
+agency's events (as ``record_event``); ``backfill_sql`` fills in the dialect's week and
+duration arithmetic."""
 
 
 def backfill_sql(dialect: str) -> str:

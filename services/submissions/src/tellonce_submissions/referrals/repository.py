@@ -89,8 +89,15 @@ async def own(session: AsyncSession, owner: str) -> Sequence[Referral]:
     return (await session.execute(stmt)).scalars().all()
 
 
-async def get_own(session: AsyncSession, owner: str, referral_id: str) -> Referral | None:
+async def get_own(
+    session: AsyncSession, owner: str, referral_id: str, *, lock: bool = False
+) -> Referral | None:
+    """The resident's referral; ``lock`` takes its row lock (``SELECT ... FOR UPDATE``, held
+    to the end of the transaction) and reads the row as it is once the lock is granted, so
+    a concurrent start that committed first is seen (its ``draft_id``), not overwritten."""
     stmt = select(Referral).where(Referral.id == referral_id, Referral.owner == owner)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

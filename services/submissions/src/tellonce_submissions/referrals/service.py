@@ -135,8 +135,10 @@ class ReferralService:
 
     async def start(self, owner: str, referral_id: str) -> ReferralStarted:
         """A draft of the referred form, prefilled from the source submission (by data
-        element) and from the resident's profile; starting twice gives the same draft."""
-        referral = await repository.get_own(self.session, owner, referral_id)
+        element) and from the resident's profile; starting twice gives the same draft, also
+        when the starts run at once: the referral's row stays locked from this read to the
+        commit, so a second start waits, then finds the first one's draft."""
+        referral = await repository.get_own(self.session, owner, referral_id, lock=True)
         if referral is None:
             raise NotFound(f"There is no referral {referral_id}.")
         drafts = DraftService(

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tellonce_shared.auth import Principal
 from tellonce_shared.ids import uuid7
 from tellonce_shared.pagination import decode_cursor, encode_cursor
-from tellonce_shared.problems import BadRequest, Conflict, NotFound, ValidationFailed
+from tellonce_shared.problems import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
 from tellonce_submissions.answers import flatten, format_pointer, matches, project
 from tellonce_submissions.config import Settings
 from tellonce_submissions.crypto import AnswerSealer
@@ -54,6 +54,8 @@ from tellonce_submissions.submissions.schemas import (
 from tellonce_submissions.submissions.store import Stored, SubmissionWrite, store
 
 SUBMITTED = "submitted"
+DECISIONS = performance_facts.DECISIONS
+"""Statuses only the owning agency may post: they decide the application."""
 REFERENCE_DRAWS = 2
 """Numbers drawn for one submission before a taken one is answered with a 409."""
 REFERENCE_INDEX = "uq_submissions_reference"
@@ -332,6 +334,12 @@ class SubmissionService:
             )
         ):
             raise NotFound(f"Your agency received no submission {submission_id}.")
+        if body.status in DECISIONS and agency != submission.owning_agency:
+            raise Forbidden(
+                f"Only the owning agency ({submission.owning_agency}) may decide this "
+                f"application; your agency ({agency}) receives part of it and may post "
+                "received, in_review or needs_info."
+            )
         message = (body.message or "").strip() or None
         if body.status == "needs_info" and message is None:
             raise ValidationFailed(
@@ -377,12 +385,27 @@ class SubmissionService:
                     version=s.version,
                     submitted_at=s.submitted_at,
                     deliveries=[_delivery_out(d) for d in deliveries[s.id]],
-                    status=timeline[-1].status if timeline else SUBMITTED,
+                    status=resident_status(s, events[s.id]),
                     timeline=timeline,
                     answers=self.answers_of(s, masked=True) if with_answers else None,
                 )
             )
         return result
+
+
+def resident_status(submission: Submission, events: Sequence[SubmissionEvent]) -> str:
+    """What the resident sees as the status: the latest one posted, by any agency that
+    received the application (a receiving agency's ``needs_info`` is for the resident too),
+    except that once the owning agency's latest status is a decision, that decision shows:
+    another agency's later handling goes in the timeline and never overwrites it."""
+    if not events:
+        return SUBMITTED
+    for event in reversed(events):
+        if event.agency is None or event.agency == submission.owning_agency:
+            if event.status in DECISIONS:
+                return event.status
+            break
+    return events[-1].status
 
 
 def _delivery_out(delivery: Delivery) -> DeliveryOut:
