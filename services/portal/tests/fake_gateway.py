@@ -278,7 +278,7 @@ class FakeGateway:
                            "pointers": ["/fullName", "/monthlyIncome"], "purpose": "Job matching",
                            "legal_basis": "State law 12-3", "created_at": "2026-11-25T10:00:00Z"}],
                 "next_cursor": None})  # fmt: skip
-        match = re.fullmatch(r"/api/v1/audit/clusters/([^/]+)/(confirm|split)", path)
+        match = re.fullmatch(r"/api/v1/audit/clusters/([^/]+)/(confirm|split|reject)", path)
         if match:
             if (self._who(request) or {}).get("role") not in ("auditor", "admin"):
                 return httpx.Response(403, json={"status": 403, "detail": "auditors only"})

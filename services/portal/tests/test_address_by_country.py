@@ -320,8 +320,8 @@ async def test_an_old_draft_naming_a_listed_country_is_shown_and_summed_up_as_th
     us_select = page.text.split('id="f-homeAddress-state--2"')[1].split("</select>")[0]
     assert '<option value="CT" selected>' in us_select
     check = await browser.get(f"/drafts/{draft_id}/check")
-    assert f'/drafts/{draft_id}/pages/1#f-homeAddress-state--2">' in check.text
-    assert f'/drafts/{draft_id}/pages/1#f-homeAddress-postalCode--0">' in check.text
+    assert f'/drafts/{draft_id}/pages/1?return=check#f-homeAddress-state--2">' in check.text
+    assert f'/drafts/{draft_id}/pages/1?return=check#f-homeAddress-postalCode--0">' in check.text
     assert "--3" not in check.text, "no row on the other countries' questions"
     assert fake.drafts[draft_id]["answers"]["homeAddress"] == OLD_ADDRESS, "nothing stored"
     key = check.text.split('name="key" value="')[1].split('"')[0]
@@ -385,7 +385,9 @@ async def test_an_old_draft_gets_the_pages_of_the_country_it_names() -> None:
             data={"csrf_token": csrf_of(check.text), "key": key, "form": "snap"},
         )
         assert refused.status_code == 422
-        assert f'href="{tax_page}?check=1#f-taxNumber"' in refused.text, "linked to its page"
+        assert f'href="{tax_page}?check=1&amp;return=check#f-taxNumber"' in refused.text, (
+            "linked to its page"
+        )
         saved = await post(browser, tax_page, {"/taxNumber": "123456789"})
         assert saved.status_code == 303
         assert saved.headers["location"] == f"/drafts/{draft_id}/check"
@@ -484,7 +486,7 @@ async def test_each_request_reads_the_draft_as_shown_once(monkeypatch: pytest.Mo
         form = {"csrf_token": csrf_of(check.text), "form": "snap",
                 "key": check.text.split('name="key" value="')[1].split('"')[0]}  # fmt: skip
         refused = await once(422, browser.post(f"/drafts/{draft_id}/submit", data=form))
-        assert f'href="{tax_page}?check=1#f-taxNumber"' in refused.text
+        assert f'href="{tax_page}?check=1&amp;return=check#f-taxNumber"' in refused.text
         token = form["csrf_token"]
         await once(422, browser.post(tax_page, data={"/taxNumber": "12", "csrf_token": token}))
         valid = {"/taxNumber": "123456789", "csrf_token": token}

@@ -286,8 +286,10 @@ async def test_api_errors_on_submit_link_to_the_page_that_fixes_them(
         f"/drafts/{draft_id}/submit", data={"csrf_token": csrf_of(check.text), "form": "snap"}
     )
     assert response.status_code == 422
-    assert f'href="/drafts/{draft_id}/pages/1?check=1#f-fullName"' in response.text
-    assert f'href="/drafts/{draft_id}/pages/2?check=1#f-household"' in response.text
+    assert f'href="/drafts/{draft_id}/pages/1?check=1&amp;return=check#f-fullName"' in response.text
+    assert (
+        f'href="/drafts/{draft_id}/pages/2?check=1&amp;return=check#f-household"' in response.text
+    )
     assert "Enter full name" in response.text
     assert not fake.submissions
     revisit = await browser.get(f"/drafts/{draft_id}/pages/1?check=1")

@@ -75,22 +75,24 @@ DASHBOARD_ES = [
 SYSTEMS_EN = [
     "Inbox", "Webhooks and failed deliveries", "Your webhook endpoints", "Address", "Status",
     "Active", "Rotate secret", "Delete", "Actions", "Receiver address", "Add endpoint",
-    "Failed deliveries", "Your reference number", "Form", "Attempts", "Last error",
+    "Failed deliveries", "Your reference number", "Reference number", "Form", "Attempts",
+    "Last error",
     "Deliver again", "Deliver all again",
 ]  # fmt: skip
 SYSTEMS_ES = [
     "Bandeja de entrada", "Webhooks y entregas fallidas", "Sus direcciones de webhook",
     "Dirección", "Estado", "Activa", "Cambiar secreto", "Eliminar", "Acciones",
     "Dirección del receptor (URL)", "Agregar dirección", "Entregas fallidas",
-    "Su número de referencia", "Formulario", "Intentos", "1.234", "Último error",
+    "Número de referencia", "Formulario", "Intentos", "1.234", "Último error",
     "Entregar de nuevo", "Entregar todas de nuevo",
 ]  # fmt: skip
 INBOX_EN = [
-    "Inbox", "Applications delivered to", "Your reference number", "Form", "Sent", "Status",
+    "Inbox", "Applications delivered to", "Your reference number", "Reference number", "Form",
+    "Sent", "Status",
     "Delivered", "Answers erased", "under the retention rule", "November",
 ]  # fmt: skip
 INBOX_ES = [
-    "Bandeja de entrada", "Solicitudes entregadas a DSS", "Su número de referencia",
+    "Bandeja de entrada", "Solicitudes entregadas a DSS", "Número de referencia",
     "Formulario", "Enviada", "Estado", "Entregada",
     "Respuestas borradas el 1 de noviembre de 2026 según la regla de conservación",
 ]  # fmt: skip
@@ -228,12 +230,16 @@ async def test_audit_in_spanish(browser: httpx.AsyncClient) -> None:
     assert_spanish(
         drill.text,
         ["Fields in this cluster", "Split off", "Field", "Type", "Name of the new cluster",
-         "Data element", "Confirming maps", "Confirm the cluster"],
+         "Data element", "Confirming maps", "Confirm the cluster", "Reject the ticked fields",
+         "Fields to split off or reject", "Tick the fields"],
         ["Campos del grupo", "Separar", "Campo", "Tipo", "Nombre del nuevo grupo",
-         "Elemento de datos", "Al confirmar", "Confirmar el grupo"],
+         "Elemento de datos", "Al confirmar", "Confirmar el grupo", "Rechazar los campos marcados",
+         "Campos que quiere separar o rechazar", "Marque los campos"],
     )  # fmt: skip
     empty = await browser.post("/audit/clusters/c1/split", data={"csrf_token": csrf_of(drill.text)})
     assert_spanish(empty.text, ["Select the fields"], ["Seleccione los campos"])
+    none = await browser.post("/audit/clusters/c1/reject", data={"csrf_token": csrf_of(drill.text)})
+    assert_spanish(none.text, ["Select the fields"], ["Seleccione los campos que quiere rechazar"])
 
 
 async def test_webhooks_and_failed_deliveries_in_spanish(

@@ -82,6 +82,15 @@ class FormSummary:
             self.description_es if locale == "es" and self.description_es else None
         ) or self.description
 
+    def title_lang(self, locale: str) -> str | None:
+        """``"en"`` when :meth:`localized_title` is the catalog's English title on a page in
+        another language (marked ``lang="en"``: WCAG 3.1.2), else None."""
+        return None if locale == "en" or (locale == "es" and self.title_es) else "en"
+
+    def description_lang(self, locale: str) -> str | None:
+        """As :meth:`title_lang`, for :meth:`localized_description`."""
+        return None if locale == "en" or (locale == "es" and self.description_es) else "en"
+
 
 @dataclass
 class FormVersion:
@@ -772,6 +781,14 @@ class Gateway:
                 "fields": [{"form": form, "pointer": pointer} for form, pointer in fields],
                 "label": label or None,
             },
+        )
+
+    async def reject_cluster(self, cluster_id: str, fields: list[tuple[str, str]]) -> None:
+        """The named fields do not hold the cluster's fact: take them out of it."""
+        await self._call(
+            "POST",
+            f"/api/v1/audit/clusters/{seg(cluster_id)}/reject",
+            json={"fields": [{"form": form, "pointer": pointer} for form, pointer in fields]},
         )
 
     async def audit_download(self, fmt: str) -> Download:

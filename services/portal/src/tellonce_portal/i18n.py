@@ -75,6 +75,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "knowledge, the details you are providing are correct.",
         "confirmation": "Application complete",
         "reference": "Your reference number",
+        "reference_number": "Reference number",
         "receipt": "Download your receipt (PDF)",
         "what_next": "What happens next",
         "what_next_body": "Each agency below has received the answers it needs. You can "
@@ -141,6 +142,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "inbox_erased": "Answers erased on {date} under the retention rule",
         "confirmed": "The cluster is confirmed as {element}.",
         "split_off": "{n} fields moved to a cluster of their own.",
+        "rejected_fields": "{n} fields taken out of this cluster.",
         "nav_main": "Main",
         "nav_referrals": "Programs for you",
         "nav_performance": "Performance",
@@ -236,6 +238,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "type": "Type",
         "new_cluster_name": "Name of the new cluster",
         "split_ticked": "Split off the ticked fields",
+        "reject_ticked": "Reject the ticked fields",
+        "tick_fields": "Fields to split off or reject",
+        "tick_fields_hint": "Tick the fields, then split them off into a cluster of their own, "
+        "or reject them if they do not hold this fact.",
         "data_element": "Data element",
         "confirm_hint": "Confirming maps every field of the cluster to this element, which feeds "
         "prefill.",
@@ -299,6 +305,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "enter_element": "Enter the data element id",
         "check_element": "Check the element",
         "select_split_fields": "Select the fields to split off",
+        "select_reject_fields": "Select the fields to reject",
         "check_fields": "Check the fields",
         "account_exists": "An account with this email address already exists",
         "check_details": "Check your details",
@@ -370,6 +377,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "los datos que proporciona son correctos.",
         "confirmation": "Solicitud completada",
         "reference": "Su número de referencia",
+        "reference_number": "Número de referencia",
         "receipt": "Descargar su comprobante (PDF)",
         "what_next": "Qué sucede ahora",
         "what_next_body": "Cada agencia de abajo recibió las respuestas que necesita. Puede "
@@ -436,6 +444,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "inbox_erased": "Respuestas borradas el {date} según la regla de conservación",
         "confirmed": "El grupo quedó confirmado como {element}.",
         "split_off": "{n} campos pasaron a un grupo propio.",
+        "rejected_fields": "{n} campos salieron de este grupo.",
         "nav_main": "Principal",
         "nav_referrals": "Programas para usted",
         "nav_performance": "Desempeño",
@@ -531,6 +540,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "type": "Tipo",
         "new_cluster_name": "Nombre del nuevo grupo",
         "split_ticked": "Separar los campos marcados",
+        "reject_ticked": "Rechazar los campos marcados",
+        "tick_fields": "Campos que quiere separar o rechazar",
+        "tick_fields_hint": "Marque los campos y luego sepárelos en un grupo propio, o "
+        "recházelos si no contienen este dato.",
         "data_element": "Elemento de datos",
         "confirm_hint": "Al confirmar, todos los campos del grupo se asignan a este elemento, lo "
         "que permite el prellenado.",
@@ -595,6 +608,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "enter_element": "Escriba el identificador del elemento de datos",
         "check_element": "Revise el elemento",
         "select_split_fields": "Seleccione los campos que quiere separar",
+        "select_reject_fields": "Seleccione los campos que quiere rechazar",
         "check_fields": "Revise los campos",
         "account_exists": "Ya existe una cuenta con este correo electrónico",
         "check_details": "Revise sus datos",

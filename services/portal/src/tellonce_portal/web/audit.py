@@ -1,11 +1,12 @@
 """OPM's redundancy audit: clusters of fields that ask the same fact, ranked, with bars drawn
 as SVG next to the figures (the tables are the charts' text alternative), burden hours and
 hours a tell-once prefill saves, drill-down to a cluster's fields, confirm it as a data
-element or split fields off, and the CSV and PDF downloads."""
+element, split fields off or reject them, and the CSV and PDF downloads."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
@@ -82,6 +83,17 @@ async def confirm(
     return ctx.redirect(f"/audit?cluster={cluster_id}")
 
 
+async def _ticked(ctx: PageContext) -> list[tuple[str, str]]:
+    """The (form, pointer) of each ticked field of the cluster's table."""
+    posted = await ctx.request.form()
+    fields = []
+    for raw in posted.getlist("field"):
+        form, _, pointer = str(raw).partition(" ")
+        if form and pointer.startswith("/"):
+            fields.append((form, pointer))
+    return fields
+
+
 @router.post("/audit/clusters/{cluster_id}/split")
 async def split(
     ctx: PageDep,
@@ -89,12 +101,7 @@ async def split(
     label: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     ctx.require("auditor", "admin")
-    posted = await ctx.request.form()
-    fields = []
-    for raw in posted.getlist("field"):
-        form, _, pointer = str(raw).partition(" ")
-        if form and pointer.startswith("/"):
-            fields.append((form, pointer))
+    fields = await _ticked(ctx)
     if not fields:
         return await _page(ctx, cluster_id, [("fields", ctx.t("select_split_fields"))], 422)
     try:
@@ -104,6 +111,23 @@ async def split(
     ctx.session.flash = ctx.t("split_off", n=len(fields))
     ctx.session.dirty = True
     return ctx.redirect("/audit")
+
+
+@router.post("/audit/clusters/{cluster_id}/reject")
+async def reject(ctx: PageDep, cluster_id: str) -> Response:
+    """The "Reject the ticked fields" button of the split form (its ``formaction``): the
+    fields do not hold the cluster's fact (what a refused confirmation asks for first)."""
+    ctx.require("auditor", "admin")
+    fields = await _ticked(ctx)
+    if not fields:
+        return await _page(ctx, cluster_id, [("fields", ctx.t("select_reject_fields"))], 422)
+    try:
+        await (await ctx.api()).reject_cluster(cluster_id, fields)
+    except ApiError as exc:
+        return await _page(ctx, cluster_id, [("fields", exc.detail or ctx.t("check_fields"))], 422)
+    ctx.session.flash = ctx.t("rejected_fields", n=len(fields))
+    ctx.session.dirty = True
+    return ctx.redirect(f"/audit?cluster={quote(cluster_id, safe='')}#cluster")
 
 
 @router.get("/audit/redundancy.{fmt}")

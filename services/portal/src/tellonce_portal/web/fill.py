@@ -28,6 +28,10 @@ from tellonce_portal.web.catalog import receivers
 
 router = APIRouter()
 
+RETURN_CHECK = "check"
+"""The return marker of a page reached from check your answers (``?return=check``, then the
+page's hidden ``_return``): Continue and Back go back there."""
+
 
 class PageMissing(Exception):
     """A page number outside the form."""
@@ -87,8 +91,11 @@ def render_page(
     errors: list[FieldError],
     raw: dict[str, str],
     status: int = 200,
+    returning: bool = False,
 ) -> Response:
-    """Page ``n`` for ``answers`` (``Filling.shown``, or what was just posted onto it)."""
+    """Page ``n`` for ``answers`` (``Filling.shown``, or what was just posted onto it).
+    ``returning``: reached from check your answers (a Change link or an error link), so
+    the page carries ``_return=check`` and Back goes to check your answers."""
     pages = filling.defn.pages(answers)
     page = _page(pages, n)
     fields = filling.defn.page_fields(page, answers)
@@ -102,10 +109,13 @@ def render_page(
         total=len(pages),
         fields_html=render_fields(environment(), fields, state, ctx.t),
         summary=error_summary(errors, fields, answers),
-        back=f"/drafts/{filling.draft.id}/pages/{n - 1}"
+        back=f"/drafts/{filling.draft.id}/check"
+        if returning
+        else f"/drafts/{filling.draft.id}/pages/{n - 1}"
         if n > 1
         else f"/forms/{filling.form.slug}",
         action=f"/drafts/{filling.draft.id}/pages/{n}",
+        returning=returning,
     )
 
 
@@ -117,7 +127,11 @@ async def resume(ctx: PageDep, draft_id: str) -> Response:
 
 @router.get("/drafts/{draft_id}/pages/{n}")
 async def show_page(
-    ctx: PageDep, draft_id: str, n: int, check: Annotated[bool, Query()] = False
+    ctx: PageDep,
+    draft_id: str,
+    n: int,
+    check: Annotated[bool, Query()] = False,
+    return_to: Annotated[str, Query(alias="return", max_length=20)] = "",
 ) -> Response:
     filling = await load(ctx, draft_id)
     answers = filling.shown
@@ -127,7 +141,7 @@ async def show_page(
         fields = filling.defn.page_fields(page, answers)
         found = validate(filling.defn.schema, answers, fields, ctx.locale)
         errors = on_fields(found, fields, ctx.locale, answers)
-    return render_page(ctx, filling, n, answers, errors, {})
+    return render_page(ctx, filling, n, answers, errors, {}, returning=return_to == RETURN_CHECK)
 
 
 @router.post("/drafts/{draft_id}/pages/{n}")
@@ -143,6 +157,7 @@ async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
     result = parse_fields(fields, data, answers, ctx.locale)
     updated: dict[str, Any] = pointers.prune(result.answers)
     action_text = str(posted.get("_action") or "continue")
+    returning = posted.get("_return") == RETURN_CHECK
     base = f"/drafts/{draft_id}/pages/{n}"
 
     list_action = ListAction.parse(action_text)
@@ -150,14 +165,15 @@ async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
         list_action.apply(updated, fields)
         await filling.gateway.save_draft(draft_id, updated)
         if result.errors:
-            return render_page(ctx, filling, n, updated, result.errors, result.raw, status=422)
+            return render_page(ctx, filling, n, updated, result.errors, result.raw, 422, returning)
         target = list_action.pointer
         if list_action.verb == "add":
             items = pointers.get(updated, target)
             anchor = html_id(pointers.join(target, len(items) - 1)) if items else html_id(target)
         else:
             anchor = html_id(target.rsplit("/", 1)[0])
-        return ctx.redirect(f"{base}#{anchor}")
+        query = f"?return={RETURN_CHECK}" if returning else ""
+        return ctx.redirect(f"{base}{query}#{anchor}")
 
     await filling.gateway.save_draft(draft_id, updated)
     if action_text == "save":
@@ -170,12 +186,53 @@ async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
     checked = on_fields(found, fields_now, ctx.locale, updated)
     errors = _merge_errors(result.errors, checked)
     if errors:
-        return render_page(ctx, filling, n, updated, errors, result.raw, status=422)
+        return render_page(ctx, filling, n, updated, errors, result.raw, 422, returning)
     pages = filling.defn.pages(updated)
     index = next((i for i, p in enumerate(pages) if p.id == page.id), n - 1)
-    if index + 1 >= len(pages) or posted.get("_return") == "check":
+    if returning:
+        opened = _opened_by_change(filling.defn, pages, index, answers, updated, ctx.locale)
+        if opened is not None:
+            return ctx.redirect(f"/drafts/{draft_id}/pages/{opened}?return={RETURN_CHECK}")
+        return ctx.redirect(f"/drafts/{draft_id}/check")
+    if index + 1 >= len(pages):
         return ctx.redirect(f"/drafts/{draft_id}/check")
     return ctx.redirect(f"/drafts/{draft_id}/pages/{index + 2}")
+
+
+def _opened_by_change(
+    defn: FormDefinition,
+    pages: list[Page],
+    index: int,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    locale: str,
+) -> int | None:
+    """Of a page changed from check your answers (``pages[index]``, the pages for the
+    answers ``after`` the change), the number of the first later page the change opened:
+    one not shown for the answers ``before`` it, or one with a question now missing or
+    wrong that was not before (a question it revealed there). None: back to check your
+    answers. A page opened this way keeps the return marker, so each one after it is
+    checked the same way in turn (docs/portal.md, "Change from check your answers")."""
+    later = pages[index + 1 :]
+    if not later:
+        return None
+    shown_before = {p.id for p in defn.pages(before)}
+    found_before: list[FieldError] | None = None
+    found_after = validate(defn.schema, after, defn.fields(after), locale)
+    for offset, page in enumerate(later, start=index + 2):
+        if page.id not in shown_before:
+            return offset
+        fields_after = defn.page_fields(page, after)
+        now = {e.pointer for e in on_fields(found_after, fields_after, locale, after)}
+        if not now:
+            continue
+        if found_before is None:
+            found_before = validate(defn.schema, before, defn.fields(before), locale)
+        fields_before = defn.page_fields(page, before)
+        then = {e.pointer for e in on_fields(found_before, fields_before, locale, before)}
+        if now - then:
+            return offset
+    return None
 
 
 def idempotency_key(draft_id: str, answers: dict[str, Any]) -> str:
@@ -235,7 +292,9 @@ def _link_errors(filling: Filling, errors: list[FieldError], locale: str) -> lis
         anchor = (
             "#" + (chosen[owner].html_id if owner in chosen else html_id(owner)) if owner else ""
         )
-        out.append((f"/drafts/{filling.draft.id}/pages/{n}?check=1{anchor}", message))
+        out.append(
+            (f"/drafts/{filling.draft.id}/pages/{n}?check=1&return={RETURN_CHECK}{anchor}", message)
+        )
     return out
 
 

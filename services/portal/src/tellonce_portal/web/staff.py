@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
-from tellonce_portal.api import ApiError, Delivery, Endpoint, Gateway
+from tellonce_portal.api import ApiError, Delivery, Endpoint, FormSummary, Gateway
 from tellonce_portal.deps import PageContext, PageDep
 from tellonce_portal.forms import pointers
 from tellonce_portal.forms.schema import FormDefinition
@@ -101,7 +101,17 @@ async def inbox(ctx: PageDep) -> Response:
     gateway = await ctx.api()
     deliveries = await _states(gateway, ctx.session.agency or "")
     deliveries.sort(key=lambda d: d.submitted_at or "", reverse=True)
-    return ctx.render("inbox.html", deliveries=deliveries)
+    return ctx.render("inbox.html", deliveries=deliveries, forms=await _catalog(gateway))
+
+
+async def _catalog(gateway: Gateway) -> dict[str, FormSummary]:
+    """The catalog's forms by slug, for their titles (a form no longer listed shows its
+    slug)."""
+    try:
+        forms = await gateway.forms()
+    except ApiError:
+        return {}
+    return {f.slug: f for f in forms}
 
 
 @router.get("/inbox/systems")
@@ -203,6 +213,8 @@ async def delivery(
         statuses=STATUSES,
         errors=[],
         posted=posted,
+        chosen_status="",
+        typed_message="",
     )
 
 
@@ -237,4 +249,7 @@ async def post_status(
         statuses=STATUSES,
         errors=errors,
         posted=False,
+        # What the staff member chose and typed, shown again next to the errors.
+        chosen_status=status,
+        typed_message=message,
     )
