@@ -498,6 +498,36 @@ async def test_backlog_of_a_past_moment_reads_the_status_then(
     assert rows == [("perf-a", "received", "0-7d", 8), ("perf-a", "submitted", "0-7d", 6)]
 
 
+async def test_backlog_of_a_past_moment_reads_only_the_owning_agencys_status(
+    perf_app: FastAPI, catalog: Catalog
+) -> None:
+    """As the facts do, the backlog of a past moment reads only the owning agency's posts: a
+    receiving agency's ``in_review`` after the owner's ``received`` leaves it ``received``."""
+    catalog.add("perf-own", "OWN", ["transportation"], None)
+    h = History()
+    filed = datetime(2026, 4, 2, tzinfo=UTC)
+    sid = h.submission("perf-own", "OWN", filed)
+    h.event(sid, filed + D, "received", "OWN")
+    h.event(sid, filed + 3 * D, "in_review", "PRT")  # a partner that received a field
+    h.event(sid, filed + 18 * D, "approved", "OWN")  # after the moment read
+    async with perf_app.state.database.sessions() as s:
+        await s.execute(insert(Submission), h.submissions)
+        await s.execute(insert(SubmissionEvent), h.events)
+        await facts.backfill(s)
+        await s.commit()
+        scope = Scope(
+            start=datetime(2026, 4, 1, tzinfo=UTC),
+            end=datetime(2026, 5, 1, tzinfo=UTC),
+            as_of=datetime(2026, 4, 16, tzinfo=UTC),
+            group_by="form",
+            form="perf-own",
+        )
+        rows = [
+            (r["grp"], r["status"], r["n"]) for r in await performance_repository.backlog(s, scope)
+        ]
+    assert rows == [("perf-own", "received", 1)]
+
+
 # --- the indexed queries against the plain formulation, and owners that change -------------
 
 NOVEMBER = datetime(2025, 11, 3, tzinfo=UTC)  # a Monday; nothing else is filed in 2025

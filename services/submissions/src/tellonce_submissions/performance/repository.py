@@ -202,7 +202,8 @@ def backlog_sql(scope: Scope) -> str:
     completed days at ``as_of`` (7 days 23 hours is ``0-7d``, 8 days ``8-30d``, 30.5 days
     ``8-30d``, 31 days ``31-90d``, 91 days ``90d+``).
     The status is the stored latest one unless that came later; only then is the
-    application's timeline read (its index finds the event without visiting the table)."""
+    application's timeline read, the owning agency's events only, as the facts count them (a
+    receiving agency's status posts are its own handling, not the application's state)."""
     # only fixed fragments of Scope (never request text) are interpolated
     return f"""
 WITH open AS (
@@ -210,6 +211,7 @@ WITH open AS (
     CASE WHEN s.last_at <= :as_of THEN s.last_status
          ELSE coalesce((SELECT e.status FROM submission_events e
            WHERE e.submission_id = s.submission_id AND e.at <= :as_of
+             AND (e.agency IS NULL OR e.agency = s.owning_agency)
            ORDER BY e.at DESC, e.id DESC LIMIT 1), 'submitted') END AS status
   FROM submission_facts s{scope.join()}
   WHERE s.submitted_at >= :start AND s.submitted_at < :end{scope.where()}
