@@ -101,6 +101,8 @@ class FakeGateway:
                               "full_name": "Ana Diaz"},
         "staff@dss.demo.gov": {"sub": "s1", "email": "staff@dss.demo.gov", "role": "agency",
                                "agency": "DSS"},
+        "staff@dol.demo.gov": {"sub": "s2", "email": "staff@dol.demo.gov", "role": "agency",
+                               "agency": "DOL"},
         "auditor@demo.gov": {"sub": "a1", "email": "auditor@demo.gov", "role": "auditor"},
         "admin@demo.gov": {"sub": "ad1", "email": "admin@demo.gov", "role": "admin"},
     })  # fmt: skip

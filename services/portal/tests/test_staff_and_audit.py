@@ -52,6 +52,29 @@ async def test_a_refused_status_keeps_the_message_typed(
     assert not fake.statuses
 
 
+def status_options(html: str) -> list[str]:
+    select = html.split('id="f-status"')[1].split("</select>")[0]
+    return [v for v in re.findall(r'<option value="([^"]*)"', select) if v]
+
+
+async def test_only_the_owning_agency_is_offered_the_decisions(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """SNAP is DSS's: its staff may approve or deny; DOL, which receives the name only, may
+    post its own handling (the API refuses it a decision with a 403 anyway)."""
+    given_a_delivery(fake)
+    await sign_in(browser, "staff@dss.demo.gov")
+    owner = await browser.get("/inbox/d-s1")
+    assert status_options(owner.text) == [
+        "received", "in_review", "needs_info", "approved", "denied",
+    ]  # fmt: skip
+    await browser.post("/sign-out", data={"csrf_token": csrf_of(owner.text)})
+    await sign_in(browser, "staff@dol.demo.gov")
+    partner = await browser.get("/inbox/d-s1")
+    assert partner.status_code == 200, partner.text
+    assert status_options(partner.text) == ["received", "in_review", "needs_info"]
+
+
 async def test_the_inbox_says_reference_number_and_names_the_form(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:

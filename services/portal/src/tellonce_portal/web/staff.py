@@ -19,6 +19,9 @@ from tellonce_portal.i18n import Translator
 router = APIRouter()
 
 STATUSES = ("received", "in_review", "needs_info", "approved", "denied")
+HANDLING = ("received", "in_review", "needs_info")
+"""What an agency that receives some answers but does not own the form may post: the
+decisions (approved, denied) are the owning agency's alone (the API answers 403)."""
 MAX_PAGES = 20
 
 
@@ -210,12 +213,23 @@ async def delivery(
         "delivery.html",
         delivery=found,
         rows=await _labelled(ctx, gateway, found),
-        statuses=STATUSES,
+        statuses=await _statuses(ctx, gateway, found),
         errors=[],
         posted=posted,
         chosen_status="",
         typed_message="",
     )
+
+
+async def _statuses(ctx: PageContext, gateway: Gateway, found: Delivery) -> tuple[str, ...]:
+    """The statuses this staff member's agency may post on the delivery's application: all of
+    them for the form's owning agency, the handling ones for an agency that only receives
+    some answers. Should the catalog not answer, all of them (the API still decides)."""
+    try:
+        form = await gateway.form(found.form)
+    except ApiError:
+        return STATUSES
+    return STATUSES if form.agency == ctx.session.agency else HANDLING
 
 
 @router.post("/inbox/{delivery_id}/status")
@@ -246,7 +260,7 @@ async def post_status(
         status=422,
         delivery=found,
         rows=await _labelled(ctx, gateway, found),
-        statuses=STATUSES,
+        statuses=await _statuses(ctx, gateway, found),
         errors=errors,
         posted=False,
         # What the staff member chose and typed, shown again next to the errors.
