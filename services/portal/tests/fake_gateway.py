@@ -427,6 +427,12 @@ class FakeGateway:
                 for s in self.submissions.values()
             ]  # fmt: skip
             return httpx.Response(200, json={"items": items, "next_cursor": None})
+        if path == "/api/v1/elements":
+            return httpx.Response(200, json={"items": [
+                {"id": "person.fullName", "label": {"en": "Full name", "es": "Nombre completo"},
+                 "sensitivity": "personal", "schema": {"type": "string"}, "aliases": [],
+                 "description": None},
+            ], "next_cursor": None})  # fmt: skip
         if path == "/api/v1/profile" and method == "GET":
             return httpx.Response(200, json={"keep": self.keep, "values": [
                 {"element": k, "value": v, "masked": False, "source_form": "snap",

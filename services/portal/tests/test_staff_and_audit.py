@@ -171,3 +171,22 @@ async def test_the_item_added_or_the_list_is_a_focusable_fragment_target(
     assert removed.headers["location"] == f"{second}#f-household"
     page = await browser.get(second)
     assert re.search(r'<fieldset [^>]*id="f-household" tabindex="-1"', page.text)
+
+
+async def test_the_profile_names_each_kept_value_by_its_elements_label(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """Not the element's id (``person.fullName``): its label, in the page's language; an
+    element the dictionary does not name keeps its id."""
+    fake.keep = True
+    fake.profile_values = {"person.fullName": "Ana Diaz", "unknown.thing": "x"}
+    await sign_in(browser)
+    page = await browser.get("/profile")
+    assert page.status_code == 200
+    keys = re.findall(r'<dt class="usa-summary-list__key">([^<]*)</dt>', page.text)
+    assert keys == ["Full name", "unknown.thing"]
+    switched = await browser.get("/language", params={"to": "es", "next": "/profile"})
+    assert switched.status_code in (302, 303, 307)
+    spanish = await browser.get("/profile")
+    keys = re.findall(r'<dt class="usa-summary-list__key">([^<]*)</dt>', spanish.text)
+    assert keys == ["Nombre completo", "unknown.thing"]

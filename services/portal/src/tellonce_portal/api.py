@@ -661,6 +661,26 @@ class Gateway:
 
     # -- profile --------------------------------------------------------------------------
 
+    async def element_labels(self, locale: str) -> dict[str, str]:
+        """Every data element's label in ``locale`` (English where it has none), by id: the
+        dictionary is public and small (pages of 200)."""
+        labels: dict[str, str] = {}
+        cursor: str | None = None
+        for _ in range(50):
+            params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
+            body = _obj(await self._call("GET", "/api/v1/elements", params=params))
+            for e in body.get("items") or []:
+                if isinstance(e, dict) and isinstance(e.get("id"), str):
+                    label = _obj(e.get("label"))
+                    text = label.get(locale) or label.get("en")
+                    if isinstance(text, str) and text:
+                        labels[e["id"]] = text
+            next_cursor = body.get("next_cursor")
+            if not isinstance(next_cursor, str) or not next_cursor:
+                break
+            cursor = next_cursor
+        return labels
+
     async def profile(self) -> Profile:
         body = await self._call("GET", "/api/v1/profile")
         return Profile(

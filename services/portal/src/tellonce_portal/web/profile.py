@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form
 from starlette.responses import Response
 
+from tellonce_portal.api import ApiError, ApiUnavailable
 from tellonce_portal.deps import PageDep
 
 router = APIRouter()
@@ -15,8 +16,15 @@ router = APIRouter()
 @router.get("/profile")
 async def profile(ctx: PageDep) -> Response:
     ctx.require("resident")
-    kept = await (await ctx.api()).profile()
-    return ctx.render("profile.html", profile=kept)
+    gateway = await ctx.api()
+    kept = await gateway.profile()
+    labels: dict[str, str] = {}
+    if kept.values:
+        try:  # each kept value named by its element's label, in the page's language
+            labels = await gateway.element_labels(ctx.locale)
+        except (ApiError, ApiUnavailable):
+            labels = {}  # the element's id, rather than no page
+    return ctx.render("profile.html", profile=kept, labels=labels)
 
 
 @router.post("/profile/consent")
