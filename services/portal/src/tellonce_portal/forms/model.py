@@ -141,6 +141,10 @@ class Field:
     apart, and ``condition`` says when the question applies."""
     other: OtherChoice | None = None
     """Set on a choice that also takes answers it does not list ("Another country")."""
+    switches: bool = False
+    """Set on the question that switches between ``oneOf``/``anyOf`` branches each of which
+    lists its values (21-686C's "Spouse has no SSN"): left unanswered, no branch's questions
+    show, so it is never labelled "(optional)" and is asked for when no branch fits."""
 
     @property
     def html_id(self) -> str:

@@ -30,7 +30,7 @@ from tellonce_portal.forms.model import (
     listed_option,
     variant_name,
 )
-from tellonce_portal.forms.validate import lower_first
+from tellonce_portal.forms.validate import lower_first, switch_of, switched_to
 from tellonce_portal.i18n import Translator
 from tellonce_shared import schema_branches
 
@@ -426,6 +426,7 @@ class FormDefinition:
         built = self._build(schema, pointer, split.key.name, required, answers, depth + 1)
         if built is None:
             return None
+        built.switches = split.key.other is None
         if split.offers_other() and built.kind in ("radios", "select"):
             self._offer_other(built, split)
         else:
@@ -825,6 +826,60 @@ class FormDefinition:
                 for child in probe.children[0].children:
                     sub = f"{pointer}/*/{child.pointer.rsplit('/', 1)[-1]}"
                     out.setdefault(sub, f"{label}: {child.label}")
+
+    def drop_other_types(self, answers: dict[str, Any], under: list[str]) -> None:
+        """Drop, in place, the answers under each of ``under`` (a page's pointers) to
+        questions only branches the answers do not select ask: of an object's
+        ``oneOf``/``anyOf`` whose branches all list the values of one property
+        (:func:`~tellonce_portal.forms.validate.switch_of`, 21-686C's ``addressType``), the
+        answered value selects the branches that list it; a property that only other
+        branches name (not the object's own) is the other type's, and is dropped. So a
+        military post office goes when the address is switched to domestic, instead of the
+        answers fitting no branch (docs/portal.md, "Questions by country")."""
+        for pointer in under:
+            found = self._schema_for(pointer)
+            value = pointers.get(answers, pointer)
+            if found is not None and isinstance(value, (dict, list)):
+                self._drop_other_types(found[0], value, 0)
+
+    def _drop_other_types(self, node: Any, value: Any, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            return
+        norm, _ = self.normalize(node if isinstance(node, dict) else {})
+        if isinstance(value, list):
+            items = norm.get("items")
+            for item in value:
+                self._drop_other_types(items, item, depth + 1)
+            return
+        if not isinstance(value, dict) or not isinstance(node, dict):
+            return
+        own = set(self._own_properties(node, 0))
+        for group in self._raw_branch_groups(node, 0):
+            key = switch_of(self.schema, group)
+            if key is None or key not in value:
+                continue
+            chosen = switched_to(self.schema, group, key, value[key])
+            if not chosen:
+                continue  # a value no branch lists: its own error says so
+            named = [set(_as_dict(self.resolve(b).get("properties"))) for b in group]
+            kept = own.union(*(named[i] for i in chosen))
+            for name in set().union(*named) - kept:
+                value.pop(name, None)
+        props = _as_dict(norm.get("properties"))
+        for name, sub in props.items():
+            if name in value:
+                self._drop_other_types(sub, value[name], depth + 1)
+
+    def _raw_branch_groups(self, node: Any, depth: int) -> list[list[Any]]:
+        """The ``oneOf``/``anyOf`` branch lists (as written) of the object and, followed
+        down, of its ``allOf`` parts."""
+        resolved = self.resolve(node)
+        out = [resolved[k] for k in ("oneOf", "anyOf") if isinstance(resolved.get(k), list)]
+        parts = resolved.get("allOf")
+        if depth < MAX_DEPTH and isinstance(parts, list):
+            for part in parts:
+                out.extend(self._raw_branch_groups(part, depth + 1))
+        return out
 
     def page_of(self, pointer: str, answers: dict[str, Any]) -> int | None:
         """Index of the visible page holding ``pointer`` (or its nearest ancestor)."""

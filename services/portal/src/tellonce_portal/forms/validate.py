@@ -54,6 +54,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "only_one": "Enter only one of: {n}",
         "fit": "Check {lower}: the answers do not fit together",
         "extra": "This answer is not part of the form",
+        "extra_here": "{name} is not asked for this {n}",
         "check": "Check {lower}",
         "whole_number": "{name} must be a whole number",
         "a_number": "{name} must be a number",
@@ -82,6 +83,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "only_one": "Escriba solo uno de: {n}",
         "fit": "Revise {lower}: las respuestas no concuerdan",
         "extra": "Esta respuesta no es parte del formulario",
+        "extra_here": "{name} no se pide para esta respuesta a {n}",
         "check": "Revise {lower}",
         "whole_number": "{name} debe ser un número entero",
         "a_number": "{name} debe ser un número",
@@ -172,21 +174,119 @@ def validate(
     errors = sorted(found, key=lambda e: list(e.absolute_path))
     for error in errors:
         base = _pointer(error.absolute_path)
-        targets = (
-            [pointers.join(base, m) for m in _missing_required(error)]
-            if error.validator == "required"
-            else [base]
-        )
+        kind = str(error.validator)
+        key = _unanswered_switch(schema, error)
+        if error.validator == "required":
+            targets = [pointers.join(base, m) for m in _missing_required(error)]
+        elif error.validator == "additionalProperties":
+            targets = [pointers.join(base, m) for m in _extra_properties(error)] or [base]
+        elif key is not None:
+            # No branch chosen because the question that switches between them is not
+            # answered: ask for it, on it.
+            targets, kind = [pointers.join(base, key)], "required"
+        else:
+            targets = [base]
         for target in targets:
             if target in seen:
                 continue
             seen.add(target)
-            kind = str(error.validator)
             if kind == "oneOf" and not error.context:
                 kind = ONE_OF_MANY  # no branch failed: the answers fit more than one
-            message = message_for(kind, error.validator_value, index.get(target), target, locale)
+            field = index.get(target)
+            if kind == "additionalProperties" and target != base:
+                message = _extra_message(schema, error, base, field, index, target, locale)
+            else:
+                message = message_for(kind, error.validator_value, field, target, locale)
             out.append(FieldError(target, message))
     return out
+
+
+def switch_of(root: Any, branches: Any) -> str | None:
+    """The property that switches between a ``oneOf``/``anyOf``'s object branches, even when
+    it does not tell each branch apart on its own (21-686C's address: two branches pin
+    ``addressType`` to ``INTERNATIONAL``): the first property (in the first branch's order)
+    that every branch limits to listed values (``const`` or ``enum``), where some value
+    leaves out a branch. None when there is no such property, or fewer than two branches."""
+    if not isinstance(branches, list) or len(branches) < 2:
+        return None
+    schemas = [schema_branches.resolve(root, b) for b in branches]
+    if not all(isinstance(s, dict) and isinstance(s.get("properties"), dict) for s in schemas):
+        return None
+    pins = [schema_branches.pinned_values(root, b) for b in branches]
+    for name in schemas[0]["properties"]:
+        listed = [p.get(str(name)) for p in pins]
+        if any(values is None for values in listed):
+            continue
+        every = {repr(v) for values in listed if values for v in values}
+        if any({repr(v) for v in values or ()} != every for values in listed):
+            return str(name)
+    return None
+
+
+def switched_to(root: Any, branches: list[Any], key: str, value: Any) -> list[int]:
+    """The indexes of the branches whose ``key`` lists ``value`` (JSON equality)."""
+    wanted = repr(value)
+    out = []
+    for index, branch in enumerate(branches):
+        values = schema_branches.pinned_values(root, branch).get(key) or ()
+        if any(repr(v) == wanted for v in values):
+            out.append(index)
+    return out
+
+
+def _unanswered_switch(root: Any, error: ValidationError) -> str | None:
+    """For a failed ``oneOf``/``anyOf`` (every branch failed) of an object that has not
+    answered the question switching between its branches (:func:`switch_of`), that
+    question's name."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return None
+    if not isinstance(error.instance, dict):
+        return None
+    key = switch_of(root, error.validator_value)
+    return key if key is not None and key not in error.instance else None
+
+
+def _extra_properties(error: ValidationError) -> list[str]:
+    """The answers an ``additionalProperties: false`` turned down, by name."""
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    known = schema.get("properties")
+    known = known if isinstance(known, dict) else {}
+    patterns = schema.get("patternProperties")
+    patterns = list(patterns) if isinstance(patterns, dict) else []
+    return [
+        str(name)
+        for name in instance
+        if name not in known and not any(re.search(p, str(name)) for p in patterns)
+    ]
+
+
+def _extra_message(
+    root: Any,
+    error: ValidationError,
+    base: str,
+    field: Field | None,
+    index: dict[str, Field],
+    target: str,
+    locale: str,
+) -> str:
+    """An answer the chosen branch does not ask (a military post office on a domestic
+    address): "Post office is not asked for this address type", naming the question that
+    chose the branch (a property the branch pins that the answers give); else the general
+    "This answer is not part of the form"."""
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    parent = error.parent
+    key = None
+    if parent is not None and parent.validator in ("oneOf", "anyOf"):
+        key = switch_of(root, parent.validator_value)
+    if key is None or key not in instance:
+        return message_for("additionalProperties", None, field, target, locale)
+    table = MESSAGES.get(locale, MESSAGES["en"])
+    parts = pointers.split(target)
+    name = field.label if field is not None and field.label else parts[-1]
+    key_field = index.get(pointers.join(base, key))
+    key_label = key_field.label if key_field is not None and key_field.label else key
+    return table["extra_here"].format(name=name, n=lower_first(key_label))
 
 
 _WHOLE = frozenset({"type", "const", "enum", "not", "false"})

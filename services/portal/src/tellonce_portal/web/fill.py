@@ -155,6 +155,8 @@ async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
     posted = await ctx.request.form()
     data = {key: [str(v) for v in posted.getlist(key)] for key in posted if key.startswith("/")}
     result = parse_fields(fields, data, answers, ctx.locale)
+    # Switching an address type drops the other type's answers (docs/portal.md).
+    filling.defn.drop_other_types(result.answers, page.pointers)
     updated: dict[str, Any] = pointers.prune(result.answers)
     action_text = str(posted.get("_action") or "continue")
     returning = posted.get("_return") == RETURN_CHECK
