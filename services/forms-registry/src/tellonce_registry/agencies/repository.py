@@ -4,10 +4,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_registry.models import Agency
+from tellonce_registry.paging import NUL
 
 
 async def get(session: AsyncSession, code: str) -> Agency | None:
-    if "\x00" in code:  # no code holds one (nor can PostgreSQL compare it): no such agency
+    if NUL in code:  # no code holds one (nor can PostgreSQL compare it): no such agency
         return None
     return await session.get(Agency, code)
 

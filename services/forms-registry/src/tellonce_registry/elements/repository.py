@@ -6,13 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_registry.models import DataElement
-
-NUL = "\x00"
-"""No element id holds one, nor can PostgreSQL compare text with it: such an id names none."""
+from tellonce_registry.paging import NUL
 
 
 async def get(session: AsyncSession, element_id: str) -> DataElement | None:
-    if NUL in element_id:
+    if NUL in element_id:  # no element id holds one: such an id names none
         return None
     return await session.get(DataElement, element_id)
 

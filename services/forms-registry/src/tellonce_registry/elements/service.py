@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tellonce_registry.elements import repository
 from tellonce_registry.elements.schemas import ElementCreate, ElementOut, Label
 from tellonce_registry.models import DataElement
+from tellonce_registry.paging import NUL
 from tellonce_registry.schema_import.check import SchemaRejected, encoded_size
 from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
 
@@ -53,7 +54,7 @@ def check_element_text(data: ElementCreate) -> None:
     errors = [
         {"pointer": pointer, "message": "Text cannot hold the NUL character (U+0000)."}
         for pointer, text in texts.items()
-        if text is not None and "\x00" in text
+        if text is not None and NUL in text
     ]
     if errors:
         raise ValidationFailed("The element cannot be stored.", errors=errors)

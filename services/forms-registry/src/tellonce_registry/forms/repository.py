@@ -7,9 +7,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_registry.audit.models import AuditFieldMapping
 from tellonce_registry.models import Form, FormField, FormVersion
+from tellonce_registry.paging import NUL
 
 PUBLISHED = "published"
-NUL = "\x00"
 
 
 async def get_form(session: AsyncSession, slug: str) -> Form | None:

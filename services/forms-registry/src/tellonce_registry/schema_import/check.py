@@ -16,6 +16,7 @@ import jsonschema_rs
 import orjson
 from jsonschema.protocols import Validator
 
+from tellonce_registry.paging import NUL
 from tellonce_registry.schema_import import pointers
 
 DIALECTS: dict[str, str] = {
@@ -229,11 +230,11 @@ def nul_at(document: Any) -> str | None:
     while stack:
         node, where = stack.pop()
         if isinstance(node, str):
-            if "\x00" in node:
+            if NUL in node:
                 return where
         elif isinstance(node, dict):
             for key, value in node.items():
-                if "\x00" in key:
+                if NUL in key:
                     return where
                 stack.append((value, pointers.join(where, key)))
         elif isinstance(node, list):
