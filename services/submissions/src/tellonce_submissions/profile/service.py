@@ -22,14 +22,32 @@ from tellonce_submissions.profile import repository
 from tellonce_submissions.profile.schemas import ProfileOut, ProfileValueOut
 from tellonce_submissions.registry.client import FormVersion, RegistryClient
 
+_VALIDATORS: dict[str, tuple[dict[str, Any], Any]] = {}
+"""Element id -> (its schema, the compiled validator or None), compiled once per schema the
+registry gives (the dictionary is small and admin-made; a changed schema is compiled again)."""
 
-def value_errors(schema: dict[str, Any], value: Any, *, restricted: bool) -> list[dict[str, str]]:
+
+def _validator(element: str, schema: dict[str, Any]) -> Any:
+    """The element's compiled validator, None for a schema that does not compile (which then
+    blocks nothing: the resident is not held up by a broken dictionary entry)."""
+    cached = _VALIDATORS.get(element)
+    if cached is None or cached[0] is not schema:
+        try:
+            validator = jsonschema_rs.validator_for(schema, validate_formats=True, offline=True)
+        except (ValueError, jsonschema_rs.ReferencingError):
+            validator = None
+        cached = _VALIDATORS[element] = (schema, validator)
+    return cached[1]
+
+
+def value_errors(
+    element: str, schema: dict[str, Any], value: Any, *, restricted: bool
+) -> list[dict[str, str]]:
     """A corrected value must still be what the element says it is (a restricted value is
     not echoed back in the message)."""
-    try:
-        validator = jsonschema_rs.validator_for(schema, validate_formats=True, offline=True)
-    except (ValueError, jsonschema_rs.ReferencingError):
-        return []  # an element schema we cannot compile does not block the resident
+    validator = _validator(element, schema)
+    if validator is None:
+        return []
     return [
         {
             "pointer": "/value" + format_pointer(str(t) for t in err.instance_path),
@@ -43,24 +61,13 @@ def value_errors(schema: dict[str, Any], value: Any, *, restricted: bool) -> lis
     ]
 
 
-_VALIDATORS: dict[str, tuple[dict[str, Any], Any]] = {}
-"""Element id -> (its schema, the compiled validator or None), compiled once per schema the
-registry gives (the dictionary is small and admin-made; a changed schema is compiled again)."""
-
-
 def _element_accepts(element: str, schema: dict[str, Any] | None, value: Any) -> bool:
     """Whether ``value`` is a valid value of the element (True when there is no schema to
     check it by, or one that does not compile: as :func:`value_errors`)."""
     if schema is None:
         return True
-    cached = _VALIDATORS.get(element)
-    if cached is None or cached[0] is not schema:
-        try:
-            validator = jsonschema_rs.validator_for(schema, validate_formats=True, offline=True)
-        except (ValueError, jsonschema_rs.ReferencingError):
-            validator = None
-        cached = _VALIDATORS[element] = (schema, validator)
-    return cached[1] is None or bool(cached[1].is_valid(value))
+    validator = _validator(element, schema)
+    return validator is None or bool(validator.is_valid(value))
 
 
 def _context(owner: str, element: str) -> str:
@@ -128,11 +135,12 @@ async def correct(
     if element not in sensitivity:
         raise NotFound(f"There is no data element {element!r}.")
     schema = await registry.element_schema(element)
+    restricted = sensitivity[element] == "restricted"
     if schema is not None:
-        errors = value_errors(schema, value, restricted=sensitivity[element] == "restricted")
+        errors = value_errors(element, schema, value, restricted=restricted)
         if errors:
             raise ValidationFailed(f"The value is not a valid {element}.", errors=errors)
-    row = _row(owner, element, value, sealer, sensitivity[element] == "restricted", now)
+    row = _row(owner, element, value, sealer, restricted, now)
     # Consent read again, locked as a withdrawal locks it (after the registry's answers, so
     # the lock is never held over a call to it): a correction never writes a value back
     # after a withdrawal committed meanwhile, and a withdrawal that comes next erases it.
