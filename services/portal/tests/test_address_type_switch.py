@@ -15,7 +15,8 @@ import pytest
 from tellonce_portal.forms.schema import FormDefinition
 
 from .fake_gateway import FakeGateway, portal_browser
-from .test_pages import post, sign_in
+from .test_address_by_country import start
+from .test_pages import post
 
 SCHEMA: dict[str, Any] = json.loads(
     (Path(__file__).parent / "data" / "21-686C-schema.json").read_text()
@@ -49,14 +50,6 @@ def fake() -> FakeGateway:
 async def browser(fake: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
     async with portal_browser(fake.transport()) as client:
         yield client
-
-
-async def start(browser: httpx.AsyncClient) -> tuple[str, str]:
-    await sign_in(browser)
-    started = await post(browser, "/forms/snap", {"version": "1"}, "/forms/snap/start")
-    assert started.status_code == 303
-    first_page = started.headers["location"]
-    return first_page, first_page.split("/")[2]
 
 
 def test_the_686c_address_type_is_no_clean_discriminator() -> None:
