@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, func, insert, select, update
+from sqlalchemy import create_engine, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from tellonce_identity.cli import main
 from tellonce_identity.config import get_settings
-from tellonce_identity.models import LoginFailure, RefreshToken, User
+from tellonce_identity.models import KnownSignIn, LoginFailure, RefreshToken, User
 from tellonce_shared.migrations import sync_url
 
 
@@ -88,3 +88,46 @@ def test_prune_deletes_only_dead_rows(
         conn.execute(
             update(RefreshToken).where(RefreshToken.family_id == live_family).values(revoked_at=now)
         )
+
+
+def test_prune_deletes_known_callers_past_the_period_only(
+    cli_env: Engine, app: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A known caller (an address a resident signed in from) stops counting after
+    ``login_known_caller_days`` and is personal data: the daily prune deletes it even when the
+    account never signs in again; a caller still within the period stays."""
+    days = get_settings().login_known_caller_days
+    now = datetime.now(UTC)
+    stale, recent = f"198.51.100.{uuid.uuid4().int % 250}", "2001:db8:1:2::"
+    with cli_env.begin() as conn:
+        user_id = conn.execute(
+            select(User.id).where(User.email == "resident@demo.gov")
+        ).scalar_one()
+        conn.execute(
+            insert(KnownSignIn).values(
+                [
+                    {
+                        "user_id": user_id,
+                        "caller": stale,
+                        "last_success_at": now - timedelta(days=days, hours=1),
+                    },
+                    {
+                        "user_id": user_id,
+                        "caller": recent,
+                        "last_success_at": now - timedelta(days=days - 1),
+                    },
+                ]
+            )
+        )
+    main(["prune"])
+    assert "known_sign_ins" in capsys.readouterr().out
+    with cli_env.begin() as conn:
+        left = set(
+            conn.execute(
+                select(KnownSignIn.caller).where(
+                    KnownSignIn.user_id == user_id, KnownSignIn.caller.in_([stale, recent])
+                )
+            ).scalars()
+        )
+        conn.execute(delete(KnownSignIn).where(KnownSignIn.caller == recent))
+    assert left == {recent}

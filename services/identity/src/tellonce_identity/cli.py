@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> None:
         "the old one in IDENTITY_PREVIOUS_KEY_ENCRYPTION_KEYS)",
     )
     sub.add_parser("keys", help="list signing keys and whether they are published")
-    sub.add_parser("prune", help="delete dead refresh tokens and old login failures")
+    sub.add_parser(
+        "prune", help="delete dead refresh tokens, old login failures and old known callers"
+    )
     admin = sub.add_parser(
         "create-admin",
         help="create an admin account (password from IDENTITY_ADMIN_PASSWORD or a prompt)",

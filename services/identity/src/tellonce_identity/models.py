@@ -139,7 +139,7 @@ class KnownSignIn(Base):
     signed in, or refreshed a sign-in, at ``last_success_at``. Within
     ``IDENTITY_LOGIN_KNOWN_CALLER_DAYS`` of it the account-wide failure limit does not lock
     that caller out of that account (``tokens/throttle.py``); older rows are ignored and
-    deleted at the account's next sign-in."""
+    deleted at the account's next sign-in and by ``tellonce-identity prune``."""
 
     __tablename__ = "known_sign_ins"
     __table_args__ = (UniqueConstraint("user_id", "caller"),)

@@ -17,7 +17,7 @@ from tellonce_identity.config import Settings
 from tellonce_identity.db import Database
 from tellonce_identity.keys import repository as keys_repository
 from tellonce_identity.keys.service import Keyring, utcnow
-from tellonce_identity.models import LoginFailure, RefreshToken
+from tellonce_identity.models import KnownSignIn, LoginFailure, RefreshToken
 from tellonce_identity.passwords.hashing import Passwords
 
 DEMO_PASSWORD = "tell-once-demo-password"
@@ -173,7 +173,10 @@ async def run_create_admin(settings: Settings, email: str, full_name: str, passw
 
 async def run_prune(settings: Settings) -> dict[str, int]:
     """Delete what no longer matters: refresh tokens of sign-ins past their absolute
-    lifetime, and login failures outside the rate-limit window. The audit trail is kept."""
+    lifetime, login failures outside the rate-limit window, and known callers (an address or
+    /64 a resident signed in from) older than ``login_known_caller_days``, which no longer
+    count and would otherwise stay for an account that never signs in again. The audit
+    trail is kept."""
     now = utcnow()
     database = Database(settings.database_url)
     try:
@@ -185,10 +188,15 @@ async def run_prune(settings: Settings) -> dict[str, int]:
             failures = await session.execute(
                 delete(LoginFailure).where(LoginFailure.at < now - window)
             )
+            known = timedelta(days=settings.login_known_caller_days)
+            callers = await session.execute(
+                delete(KnownSignIn).where(KnownSignIn.last_success_at <= now - known)
+            )
             await session.commit()
         return {
             "refresh_tokens": int(getattr(tokens, "rowcount", 0)),
             "login_failures": int(getattr(failures, "rowcount", 0)),
+            "known_sign_ins": int(getattr(callers, "rowcount", 0)),
         }
     finally:
         await database.dispose()
