@@ -564,6 +564,48 @@ async def test_a_compatible_confirmation_still_works(
     assert refused.status_code == 422, refused.text
 
 
+async def test_a_confirmation_does_not_reach_a_later_version_whose_field_cannot_hold_it(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    admin: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """A confirmation reaches every version with the same pointer. Version 2 asks the date of
+    birth as ``MM/DD/YYYY`` text at the pointer version 1 asked a date: version 2's field gets
+    no element (a date would not fit it, and its answers are not dates), version 1 keeps it,
+    and a version 3 that asks a date again gets it back."""
+    form = await kinds_form(catalog, publish)
+    pointer = "/applicant/dateOfBirth"
+    resp = await confirm(client, auditor, form, "person.birthDate", pointer)
+    assert resp.status_code == 201, resp.text
+    us_date = {"type": "string", "pattern": "^\\d{2}/\\d{2}/\\d{4}$"}
+    text_dob = {**KINDS, "properties": {**KINDS["properties"]}}
+    text_dob["properties"]["applicant"] = {
+        **KINDS["properties"]["applicant"],
+        "properties": {**KINDS["properties"]["applicant"]["properties"], "dateOfBirth": us_date},
+    }
+    for schema in (text_dob, KINDS):
+        made = await client.post(
+            f"/api/v1/forms/{form}/versions", json={"schema": schema}, headers=admin
+        )
+        assert made.status_code == 201, made.text
+        number = made.json()["version"]
+        published = await client.post(
+            f"/api/v1/forms/{form}/versions/{number}/publish", headers=admin
+        )
+        assert published.status_code == 200, published.text
+
+    async def element_at(version: int) -> tuple[Any, Any]:
+        url = f"/api/v1/forms/{form}/versions/{version}/fields"
+        items = {f["pointer"]: f for f in (await client.get(url)).json()["items"]}
+        return items[pointer]["element"], items[pointer]["element_source"]
+
+    assert await element_at(1) == ("person.birthDate", "audit")
+    assert await element_at(2) == (None, None)
+    assert await element_at(3) == ("person.birthDate", "audit")
+
+
 async def test_a_mixed_confirmation_is_refused_whole(
     client: httpx.AsyncClient,
     auditor: dict[str, str],

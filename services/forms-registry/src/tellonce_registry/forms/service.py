@@ -427,6 +427,8 @@ async def fields_document(
         for r in rows
     ]
     known = await elements.by_ids(session, {e for _, e, _ in mapped if e})
+    if any(source == "audit" for _, _, source in mapped):
+        mapped = _fitting_audit_mappings(version, mapped, known)
     return {
         "form": form.slug,
         "version": version.number,
@@ -448,6 +450,41 @@ async def fields_document(
             for r, element, source in mapped
         ],
     }
+
+
+def _patterns(version: FormVersion, fields: int) -> dict[str, str]:
+    """The version's field patterns by pointer, read from its schema (the field rows do not
+    keep them)."""
+    try:
+        flat = flatten(version.schema, max_fields=fields + 10)
+    except SchemaRejected:  # accepted at import: only a changed limit could refuse it now
+        flat = []
+    return {r.pointer: r.pattern for r in flat if r.pattern}
+
+
+def _fitting_audit_mappings(
+    version: FormVersion,
+    mapped: list[tuple[FormField, str | None, str | None]],
+    known: dict[str, DataElement],
+) -> list[tuple[FormField, str | None, str | None]]:
+    """The rows with an audit-confirmed element, kept only where the version's field can hold
+    it (``elements.compat``). A confirmation was checked against the versions published when
+    it was made; it reaches every version with the same pointer, and a later version may ask
+    something else there (a date of birth turned into ``MM/DD/YYYY`` text): such a field
+    gets no element, so nothing is prefilled into it or kept from it. The field's pattern is
+    read from the version's schema (the field rows do not keep it); published versions'
+    documents are cached, so this runs once per version."""
+    patterns = _patterns(version, len(mapped))
+    out: list[tuple[FormField, str | None, str | None]] = []
+    for row, element, source in mapped:
+        if source == "audit" and element is not None:
+            field = ValueKind(row.type, row.format, patterns.get(row.pointer))
+            schema = known[element].schema if element in known else None
+            if schema is None or mismatch(field, element, ValueKind.of_schema(schema)):
+                out.append((row, None, None))
+                continue
+        out.append((row, element, source))
+    return out
 
 
 def _immutable(version: FormVersion) -> Conflict:
@@ -543,11 +580,7 @@ def _misfits(
     """Mappings whose field cannot hold the element (``elements.compat``: the rule a
     redundancy-audit confirmation is refused by). The field's pattern is read from the
     version's schema (the field rows do not keep it)."""
-    try:
-        flat = flatten(version.schema, max_fields=len(rows) + 10)
-    except SchemaRejected:  # accepted at import: only a changed limit could refuse it now
-        flat = []
-    patterns = {r.pointer: r.pattern for r in flat if r.pattern}
+    patterns = _patterns(version, len(rows))
     errors: list[dict[str, str]] = []
     for i, mapping in enumerate(data.mappings):
         if mapping.element is None:
