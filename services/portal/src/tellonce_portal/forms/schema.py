@@ -162,6 +162,7 @@ class FormDefinition:
         """The fields (for no answers) an automatic page split was made from."""
         self._listed_choices: tuple[ListedChoice, ...] | None = None
         self._field_labels: dict[str, str] | None = None
+        self._title_counts: dict[str, int] | None = None
 
     # -- schema normalisation -------------------------------------------------------------
 
@@ -623,6 +624,20 @@ class FormDefinition:
         if self._all_pages is None:
             self._all_pages = self._ui_pages() or self._auto_pages()
         return list(self._all_pages)
+
+    def names_page_alone(self, page: Page) -> bool:
+        """Whether the page's title tells it apart: not the form's own title (a run of
+        single questions, or a one-page form, is titled with it) and no other page's. A page
+        that is not told apart gets its number in the document title (WCAG 2.4.2: ten pages
+        of 10-10EZ were all titled with the form's name)."""
+        if page.title == self.title:
+            return False
+        if self._title_counts is None:
+            counts: dict[str, int] = {}
+            for each in self.all_pages():
+                counts[each.title] = counts.get(each.title, 0) + 1
+            self._title_counts = counts
+        return self._title_counts.get(page.title, 0) <= 1
 
     def _ui_pages(self) -> list[Page]:
         out: list[Page] = []
