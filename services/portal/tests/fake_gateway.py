@@ -57,6 +57,46 @@ UI: dict[str, Any] = {
 }  # fmt: skip
 
 
+ELEMENTS: list[dict[str, Any]] = [
+    {"id": "person.fullName", "label": {"en": "Full name", "es": "Nombre completo"},
+     "sensitivity": "personal", "schema": {"type": "string", "maxLength": 200}, "aliases": [],
+     "description": None},
+    {"id": "person.birthDate", "label": {"en": "Date of birth", "es": "Fecha de nacimiento"},
+     "sensitivity": "personal", "schema": {"type": "string", "format": "date"}, "aliases": [],
+     "description": None},
+    {"id": "person.ssn", "label": {"en": "Social Security number",
+                                   "es": "Número de Seguro Social"},
+     "sensitivity": "restricted", "schema": {"type": "string", "pattern": "^[0-9]{9}$"},
+     "aliases": [], "description": "Nine digits, no dashes."},
+    {"id": "person.sex", "label": {"en": "Sex", "es": "Sexo"}, "sensitivity": "personal",
+     "schema": {"type": "string", "enum": ["female", "male", "unspecified"]}, "aliases": [],
+     "description": None},
+    {"id": "address.home", "label": {"en": "Home address", "es": "Dirección de su casa"},
+     "sensitivity": "personal", "aliases": [], "description": None,
+     "schema": {"type": "object", "required": ["street", "city", "postalCode"], "properties": {
+         "street": {"type": "string", "maxLength": 200},
+         "city": {"type": "string", "maxLength": 100},
+         "state": {"type": "string", "enum": ["CT", "MA", "NY", "RI"]},
+         "postalCode": {"type": "string", "pattern": "^[0-9]{5}$"}}}},
+    {"id": "household.size", "label": {"en": "Number of people in the household",
+                                       "es": "Número de personas en el hogar"},
+     "sensitivity": "personal", "schema": {"type": "integer", "minimum": 1, "maximum": 30},
+     "aliases": [], "description": None},
+    {"id": "household.members", "label": {"en": "Household members", "es": "Miembros del hogar"},
+     "sensitivity": "personal", "aliases": [], "description": None,
+     "schema": {"type": "array", "items": {"type": "object"}}},
+]  # fmt: skip
+"""The data-element dictionary (``GET /api/v1/elements``, ``.../{id}``)."""
+
+
+def masked(value: Any) -> str:
+    """A restricted value as the submissions service shows it: all but the last 4 hidden."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    if len(text) <= 4:
+        return "\u2022" * len(text)
+    return "\u2022" * (len(text) - 4) + text[-4:]
+
+
 @dataclass
 class FakeGateway:
     drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -82,6 +122,12 @@ class FakeGateway:
     schema: dict[str, Any] = field(default_factory=lambda: SCHEMA)
     """The published form's schema and UI document (a test may publish another form)."""
     ui: dict[str, Any] = field(default_factory=lambda: UI)
+    elements: list[dict[str, Any]] = field(default_factory=lambda: [dict(e) for e in ELEMENTS])
+    api_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """An element's schema as the submissions service checks a correction by it, when it is
+    not the dictionary's (a test's way to have the API refuse what the portal accepted)."""
+    corrections: list[tuple[str, Any]] = field(default_factory=list)
+    """``PUT /api/v1/profile/values/{element}`` bodies' values, in order."""
     answer_reads: int = 0
     """Pages of the pull feed read (each one a logged read of resident answers)."""
     delivery_reads: list[str] = field(default_factory=list)
@@ -428,23 +474,78 @@ class FakeGateway:
             ]  # fmt: skip
             return httpx.Response(200, json={"items": items, "next_cursor": None})
         if path == "/api/v1/elements":
-            return httpx.Response(200, json={"items": [
-                {"id": "person.fullName", "label": {"en": "Full name", "es": "Nombre completo"},
-                 "sensitivity": "personal", "schema": {"type": "string"}, "aliases": [],
-                 "description": None},
-            ], "next_cursor": None})  # fmt: skip
+            return httpx.Response(200, json={"items": self.elements, "next_cursor": None})
+        match = re.fullmatch(r"/api/v1/elements/([^/]+)", path)
+        if match and method == "GET":
+            found = self._element(match.group(1))
+            if found is None:
+                return httpx.Response(404, json={"status": 404, "detail": "no such element"})
+            return httpx.Response(200, json=found)
         if path == "/api/v1/profile" and method == "GET":
-            return httpx.Response(200, json={"keep": self.keep, "values": [
-                {"element": k, "value": v, "masked": False, "source_form": "snap",
-                 "source_version": 1, "updated_at": "2026-11-25T10:00:00Z"}
-                for k, v in self.profile_values.items()]})  # fmt: skip
+            return httpx.Response(200, json=self._profile())
         if path == "/api/v1/profile/consent":
             self.keep = bool(body["keep"])
-            return httpx.Response(200, json={"keep": self.keep, "values": []})
+            if not self.keep:
+                self.profile_values.clear()
+            return httpx.Response(200, json=self._profile())
         if path == "/api/v1/profile" and method == "DELETE":
             self.profile_values.clear()
+            self.keep = False
+            return httpx.Response(204)
+        match = re.fullmatch(r"/api/v1/profile/values/([^/]+)", path)
+        if match and method == "PUT":
+            return self._correct(match.group(1), body)
+        if match and method == "DELETE":
+            if self.profile_values.pop(match.group(1), None) is None:
+                return httpx.Response(404, json={"status": 404, "detail": "no value kept"})
             return httpx.Response(204)
         return httpx.Response(404, json={"status": 404, "detail": f"fake has no {path}"})
+
+    def _element(self, element_id: str) -> dict[str, Any] | None:
+        return next((e for e in self.elements if e["id"] == element_id), None)
+
+    def _restricted(self, element_id: str) -> bool:
+        return (self._element(element_id) or {}).get("sensitivity") == "restricted"
+
+    def _profile(self) -> dict[str, Any]:
+        """``GET /api/v1/profile``: restricted values masked, as without ``?reveal``."""
+        return {"keep": self.keep, "values": [
+            {"element": k, "value": masked(v) if self._restricted(k) else v,
+             "masked": self._restricted(k), "source_form": "snap", "source_version": 1,
+             "updated_at": "2026-11-25T10:00:00Z"}
+            for k, v in self.profile_values.items()]}  # fmt: skip
+
+    def _correct(self, element_id: str, body: Any) -> httpx.Response:
+        """``PUT /api/v1/profile/values/{element}`` as the submissions service answers it:
+        409 without consent, 404 for an element the dictionary lacks, 422 with errors at
+        ``/value...`` for a value its schema refuses (formats asserted)."""
+        if not self.keep:
+            return httpx.Response(409, json={"status": 409, "detail": "Turn on keeping first."})
+        found = self._element(element_id)
+        if found is None:
+            return httpx.Response(404, json={"status": 404, "detail": "no such element"})
+        if not isinstance(body, dict) or "value" not in body:
+            return httpx.Response(422, json={"status": 422, "detail": "invalid", "errors": [
+                {"pointer": "/value", "message": "Field required"}]})  # fmt: skip
+        schema = self.api_schemas.get(element_id, found["schema"])
+        validator = jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
+        errors = [
+            {"pointer": "/value" + "".join(f"/{p}" for p in e.absolute_path),
+             "message": e.message}
+            for e in validator.iter_errors(body["value"])
+        ]  # fmt: skip
+        if errors:
+            return httpx.Response(
+                422,
+                headers={"content-type": "application/problem+json"},
+                json={"status": 422, "detail": f"The value is not a valid {element_id}.",
+                      "errors": errors},
+            )  # fmt: skip
+        self.corrections.append((element_id, body["value"]))
+        self.profile_values[element_id] = body["value"]
+        return httpx.Response(200, json=self._profile())
 
     def _form(self) -> dict[str, Any]:
         return {"slug": "snap", "agency": "DSS", "title": "Food help (SNAP)",

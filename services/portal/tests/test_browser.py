@@ -85,9 +85,20 @@ def with_an_erased_delivery(fake: FakeGateway) -> FakeGateway:
     return fake
 
 
+def with_more_kept_values(fake: FakeGateway) -> FakeGateway:
+    """A restricted value (masked) and an address (an object) kept too, so their change
+    pages are checked."""
+    fake.profile_values.update({
+        "person.ssn": "123456789",
+        "address.home": {"street": "1 Main St", "city": "Hartford", "state": "CT",
+                         "postalCode": "06103"},
+    })  # fmt: skip
+    return fake
+
+
 @pytest.fixture(scope="module")
 def portal_url() -> Iterator[str]:
-    yield from served_portal(with_an_erased_delivery(FakeGateway()))
+    yield from served_portal(with_more_kept_values(with_an_erased_delivery(FakeGateway())))
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +184,21 @@ def test_every_page_of_a_resident_journey_passes_axe(page: Any) -> None:
     axe(page, "timeline")
     page.goto("/profile")
     axe(page, "profile")
+    page.get_by_role("link", name="Change Home address").click()
+    page.wait_for_url(re.compile(r"/profile/values/address\.home$"))
+    axe(page, "profile-change")
+    page.get_by_label("Street").fill("")
+    page.get_by_role("button", name="Save this answer").click()
+    page.locator("[data-error-summary]").wait_for()
+    assert page.locator("[data-error-summary]").evaluate("el => el === document.activeElement")
+    axe(page)
+    page.goto("/profile/values/person.ssn")
+    assert page.get_by_label("Social Security number").input_value() == ""
+    axe(page)
+    page.goto("/profile")
+    page.get_by_role("link", name="Erase everything you keep about me").click()
+    page.wait_for_url(re.compile(r"/profile/erase$"))
+    axe(page, "profile-erase")
     page.goto("/no-such-page")
     axe(page)
     page.goto("/language?to=es&next=/forms/snap")

@@ -24,7 +24,7 @@ TITLE = re.compile(r"<title>(.*?)</title>", re.S)
 
 @pytest.fixture
 def fake() -> FakeGateway:
-    return FakeGateway(schema=EZ, ui=None)
+    return FakeGateway(schema=EZ, ui={})
 
 
 @pytest.fixture

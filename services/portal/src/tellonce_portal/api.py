@@ -188,6 +188,26 @@ class Profile:
     keep: bool
     values: list[ProfileValue]
 
+    def value_of(self, element: str) -> ProfileValue | None:
+        """The kept value of ``element``, if the profile holds one."""
+        return next((v for v in self.values if v.element == element), None)
+
+
+@dataclass
+class Element:
+    """One data element of the registry's dictionary (``GET /api/v1/elements/{id}``)."""
+
+    id: str
+    label: dict[str, str]
+    """``{"en": ..., "es": ...}``."""
+    schema: dict[str, Any] | None
+    """The element's JSON Schema (None when the registry gives none)."""
+    sensitivity: str = "personal"
+    description: str | None = None
+
+    def localized_label(self, locale: str) -> str:
+        return self.label.get(locale) or self.label.get("en") or self.id
+
 
 @dataclass
 class Delivery:
@@ -696,6 +716,29 @@ class Gateway:
                 if isinstance(v, dict)
             ],
         )
+
+    async def element(self, element: str) -> Element:
+        """One data element with its schema (the registry's 404 for an unknown id)."""
+        body = _obj(await self._call("GET", f"/api/v1/elements/{seg(element)}"))
+        label = {k: v for k, v in _obj(body.get("label")).items() if isinstance(v, str) and v}
+        schema = body.get("schema")
+        description = body.get("description")
+        return Element(
+            id=_s(body, "id", element),
+            label=label,
+            schema=schema if isinstance(schema, dict) else None,
+            sensitivity=_s(body, "sensitivity", "personal"),
+            description=description if isinstance(description, str) and description else None,
+        )
+
+    async def correct_profile_value(self, element: str, value: Any) -> None:
+        """Correct one kept value (409 without consent; 422 with ``errors`` at ``/value...``
+        when it does not fit the element's schema)."""
+        await self._call("PUT", f"/api/v1/profile/values/{seg(element)}", json={"value": value})
+
+    async def remove_profile_value(self, element: str) -> None:
+        """Erase one kept value (404 when the profile holds none for ``element``)."""
+        await self._call("DELETE", f"/api/v1/profile/values/{seg(element)}")
 
     async def set_consent(self, keep: bool) -> None:
         await self._call("PUT", "/api/v1/profile/consent", json={"keep": keep})

@@ -119,6 +119,7 @@ class PageContext:
                 path=self.request.url.path,
                 full_path=_full_path(self.request),
                 flash=self.session.pop_flash(),
+                warning=self.session.pop_warning(),
                 **context,
             )
         )

@@ -96,8 +96,37 @@ STRINGS: dict[str, dict[str, str]] = {
         "erase": "Erase everything you keep about me",
         "erase_warning": "This erases the answers kept for prefill. It cannot be undone. "
         "Applications you already sent are not affected.",
-        "erased": "Your kept answers have been erased.",
+        "erased": "Your kept answers have been erased, and keeping your answers is turned off.",
         "consent_saved": "Your choice has been saved.",
+        "profile_change_title": "Change your answer: {label}",
+        "profile_change_intro": "We use this answer to fill in your next forms. Applications "
+        "you already sent keep the answer you gave on them.",
+        "profile_masked_hint": "Your kept answer is hidden because it is sensitive. Enter it "
+        "again to change it.",
+        "profile_save_value": "Save this answer",
+        "profile_remove_heading": "Remove this answer instead",
+        "profile_remove_intro": "If you remove it, your next forms will not be filled in with "
+        "it. You can give it again on your next form.",
+        "profile_remove_value": "Remove this answer",
+        "profile_cannot_change": "This answer cannot be changed here. You can remove it and "
+        "give it again on your next form.",
+        "profile_value_saved": "Your answer for {label} has been saved.",
+        "profile_value_removed": "Your answer for {label} has been removed.",
+        "profile_no_consent": "Your answer was not saved because keeping your answers is "
+        "turned off. Choose to keep your answers, save your choice, then change the answer "
+        "again.",
+        "erase_confirm_title": "Are you sure you want to erase everything we keep about you?",
+        "erase_confirm_list": "This erases:",
+        "erase_confirm_values": "every answer we keep to fill in your next forms",
+        "erase_confirm_consent": "your choice to keep your answers: keeping them is turned "
+        "off until you turn it on again",
+        "erase_confirm_warning": "You cannot undo this.",
+        "erase_confirm_not": "Applications you already sent are not affected: the agencies "
+        "keep them, and you can still follow them here. Applications you saved but have not "
+        "sent keep the answers in them.",
+        "erase_confirm_button": "Yes, erase everything",
+        "warning": "Warning",
+        "cancel": "Cancel",
         "inbox": "Inbox",
         "inbox_intro": "Applications delivered to {agency}. You see only the answers your "
         "agency's agreement allows.",
@@ -398,8 +427,38 @@ STRINGS: dict[str, dict[str, str]] = {
         "erase": "Borrar todo lo que guardan sobre mí",
         "erase_warning": "Esto borra las respuestas guardadas para llenar formularios. No se "
         "puede deshacer. Las solicitudes ya enviadas no se ven afectadas.",
-        "erased": "Sus respuestas guardadas han sido borradas.",
+        "erased": "Sus respuestas guardadas han sido borradas y ya no se guardan sus respuestas.",
         "consent_saved": "Su elección ha sido guardada.",
+        "profile_change_title": "Cambiar su respuesta: {label}",
+        "profile_change_intro": "Usamos esta respuesta para llenar sus próximos formularios. "
+        "Las solicitudes que ya envió conservan la respuesta que dio en ellas.",
+        "profile_masked_hint": "Su respuesta guardada está oculta porque es confidencial. "
+        "Escríbala de nuevo para cambiarla.",
+        "profile_save_value": "Guardar esta respuesta",
+        "profile_remove_heading": "O quitar esta respuesta",
+        "profile_remove_intro": "Si la quita, sus próximos formularios no se llenarán con "
+        "ella. Puede darla de nuevo en su próximo formulario.",
+        "profile_remove_value": "Quitar esta respuesta",
+        "profile_cannot_change": "Esta respuesta no se puede cambiar aquí. Puede quitarla y "
+        "darla de nuevo en su próximo formulario.",
+        "profile_value_saved": "Su respuesta para {label} ha sido guardada.",
+        "profile_value_removed": "Su respuesta para {label} ha sido quitada.",
+        "profile_no_consent": "Su respuesta no se guardó porque no está guardando sus "
+        "respuestas. Elija guardar sus respuestas, guarde su elección y cambie la respuesta "
+        "de nuevo.",
+        "erase_confirm_title": "¿Seguro que quiere borrar todo lo que guardamos sobre usted?",
+        "erase_confirm_list": "Esto borra:",
+        "erase_confirm_values": "todas las respuestas que guardamos para llenar sus próximos "
+        "formularios",
+        "erase_confirm_consent": "su elección de guardar sus respuestas: dejan de guardarse "
+        "hasta que vuelva a elegirlo",
+        "erase_confirm_warning": "No se puede deshacer.",
+        "erase_confirm_not": "Las solicitudes que ya envió no se ven afectadas: las agencias "
+        "las conservan y puede seguir consultándolas aquí. Las solicitudes que guardó sin "
+        "enviar conservan sus respuestas.",
+        "erase_confirm_button": "Sí, borrar todo",
+        "warning": "Aviso",
+        "cancel": "Cancelar",
         "inbox": "Bandeja de entrada",
         "inbox_intro": "Solicitudes entregadas a {agency}. Solo ve las respuestas que permite "
         "el acuerdo de su agencia.",

@@ -43,6 +43,8 @@ class Session:
     role: str | None = None
     agency: str | None = None
     flash: str | None = None
+    warning: str | None = None
+    """Like ``flash``, for a message that something was not done (shown once, as a warning)."""
     submitted: dict[str, str] = field(default_factory=dict)
     """Idempotency key -> submission id of this browser's last submissions (a second click
     after the draft is gone still lands on the confirmation)."""
@@ -74,6 +76,12 @@ class Session:
 
     def pop_flash(self) -> str | None:
         message, self.flash = self.flash, None
+        if message:
+            self.dirty = True
+        return message
+
+    def pop_warning(self) -> str | None:
+        message, self.warning = self.warning, None
         if message:
             self.dirty = True
         return message

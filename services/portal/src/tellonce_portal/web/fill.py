@@ -72,7 +72,7 @@ def _page(pages: list[Page], n: int) -> Page:
     return pages[n - 1]
 
 
-def _merge_errors(first: list[FieldError], then: list[FieldError]) -> list[FieldError]:
+def merge_errors(first: list[FieldError], then: list[FieldError]) -> list[FieldError]:
     """Parse errors first (the value as typed), then schema errors on other fields."""
     out = list(first)
     seen = {e.pointer for e in first}
@@ -186,7 +186,7 @@ async def save_page(ctx: PageDep, draft_id: str, n: int) -> Response:
     fields_now = filling.defn.page_fields(page, updated)
     found = validate(filling.defn.schema, updated, fields_now, ctx.locale)
     checked = on_fields(found, fields_now, ctx.locale, updated)
-    errors = _merge_errors(result.errors, checked)
+    errors = merge_errors(result.errors, checked)
     if errors:
         return render_page(ctx, filling, n, updated, errors, result.raw, 422, returning)
     pages = filling.defn.pages(updated)
