@@ -687,3 +687,139 @@ async def test_a_date_written_as_the_vas_pattern_is_confirmed_as_a_date(
     items = (await client.get(f"/api/v1/forms/{form}/versions/1/fields")).json()["items"]
     shown = {f["pointer"]: f["element"] for f in items if f["element"]}
     assert shown == {"/veteran/dateOfBirth": "person.birthDate"}
+
+
+# ---------------------------------------------------------------- whose fields a confirmation maps
+
+ADDRESSES = obj(
+    address=obj(street=S, street2=S, street3=S, city=S),
+    claimant=obj(address=obj(addressLine1=S, addressLine2=S)),
+    spouse=obj(address=obj(street=S, street2=S)),
+    school=obj(address=obj(street=S)),
+    guardianAddress=obj(street=S),
+)
+OWN_STREETS = {"/address/street": "filer", "/claimant/address/addressLine1": "claimant"}
+OTHERS_STREETS = {
+    "/spouse/address/street": "spouse",
+    "/school/address/street": "school",
+    "/guardianAddress/street": "guardian",
+}
+
+
+async def addresses_form(catalog: Catalog, publish: Callable[..., Awaitable[None]]) -> str:
+    slug = f"aud-addr-{uuid.uuid4().hex[:6]}"
+    await publish(slug=slug, agency=catalog.a, schema=ADDRESSES, minutes=5, yearly_volume=10)
+    return slug
+
+
+async def elements_of(client: httpx.AsyncClient, form: str) -> dict[str, str | None]:
+    items = (await client.get(f"/api/v1/forms/{form}/versions/1/fields")).json()["items"]
+    return {f["pointer"]: f["element"] for f in items}
+
+
+async def test_second_and_third_lines_are_not_in_the_street_cluster(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    form = await addresses_form(catalog, publish)
+    doc = await audit(client, auditor, min_forms=1)
+    street = cluster_of(doc, form, "/address/street")
+    assert "address.street" in (street["element"], street["suggested_element"])
+    mine = {f["pointer"] for f in street["fields"] if f["form"] == form}
+    assert mine == set(OWN_STREETS) | set(OTHERS_STREETS)
+    for pointer in ("/address/street2", "/claimant/address/addressLine2"):
+        unit = cluster_of(doc, form, pointer)
+        assert "address.street2" in (unit["element"], unit["suggested_element"])
+    third = cluster_of(doc, form, "/address/street3")
+    assert "address.street3" in (third["element"], third["suggested_element"])
+
+
+async def test_a_confirmation_naming_no_fields_maps_only_the_filers_own(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """Review: confirming the street cluster mapped every member whatever its ``whose``, so
+    prefill put the resident's street into the school's, the guardian's and the spouse's
+    addresses. Without ``fields``, only the filer's own fields are mapped (no role, the
+    applicant, the claimant); the answer lists the others with their ``whose`` and why."""
+    form = await addresses_form(catalog, publish)
+    doc = await audit(client, auditor, min_forms=1)
+    cluster = cluster_of(doc, form, "/address/street")
+    resp = await client.post(
+        f"/api/v1/audit/clusters/{cluster['id']}/confirm",
+        json={"element": "address.street"},
+        headers=auditor,
+    )
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    try:
+        assert {f["pointer"] for f in body["fields"] if f["form"] == form} == set(OWN_STREETS)
+        left = {f["pointer"]: f for f in body["left_out"] if f["form"] == form}
+        assert {p: f["whose"] for p, f in left.items()} == OTHERS_STREETS
+        assert all("not the filer's own" in f["reason"] for f in left.values())
+        # every field of the cluster is either mapped or left out
+        everyone = {(f["form"], f["pointer"]) for f in cluster["fields"]}
+        answered = [(f["form"], f["pointer"]) for f in body["fields"] + body["left_out"]]
+        assert sorted(answered) == sorted(everyone)
+        shown = await elements_of(client, form)
+        for pointer in OWN_STREETS:
+            assert shown[pointer] == "address.street", pointer
+        for pointer in OTHERS_STREETS:
+            assert shown[pointer] is None, pointer
+        assert shown["/address/street2"] is None
+        mapped = (await client.get("/api/v1/audit/mappings", params={"form": form})).json()
+        assert {m["pointer"] for m in mapped["items"]} == set(OWN_STREETS)
+    finally:
+        resp = await client.delete(f"/api/v1/audit/decisions/{body['id']}", headers=auditor)
+        assert resp.status_code == 204
+
+
+async def test_named_fields_are_mapped_whoever_they_are_about(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """An auditor who names a field decides for it (the veteran of 22-1990 is its filer, the
+    audit cannot tell): the spouse's street is mapped as named and nothing is left out."""
+    form = await addresses_form(catalog, publish)
+    resp = await confirm(client, auditor, form, "address.street", "/spouse/address/street")
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["fields"] == [{"form": form, "pointer": "/spouse/address/street"}]
+    assert body["left_out"] == []
+    assert (await elements_of(client, form))["/spouse/address/street"] == "address.street"
+    resp = await client.delete(f"/api/v1/audit/decisions/{body['id']}", headers=auditor)
+    assert resp.status_code == 204
+
+
+async def test_a_cluster_of_other_peoples_fields_only_is_not_confirmed_whole(
+    client: httpx.AsyncClient,
+    auditor: dict[str, str],
+    catalog: Catalog,
+    publish: Callable[..., Awaitable[None]],
+) -> None:
+    """Nothing of the filer's own to map: 422, nothing recorded, and the fields are named."""
+    form = f"aud-spouse-{uuid.uuid4().hex[:6]}"
+    schema = obj(spouse=obj(petName=S), guardian=obj(petName=S))
+    await publish(slug=form, agency=catalog.a, schema=schema, minutes=5, yearly_volume=10)
+    before = (await client.get("/api/v1/audit/decisions", headers=auditor)).json()["items"]
+    doc = await audit(client, auditor, min_forms=1)
+    cluster = cluster_of(doc, form, "/spouse/petName")
+    assert cluster_of(doc, form, "/guardian/petName")["id"] == cluster["id"]
+    resp = await client.post(
+        f"/api/v1/audit/clusters/{cluster['id']}/confirm",
+        json={"element": "person.fullName"},
+        headers=auditor,
+    )
+    assert resp.status_code == 422, resp.text
+    problem = resp.json()
+    assert problem["detail"].startswith("Nothing was confirmed: none of the cluster's")
+    assert "guardian, spouse" in problem["detail"]
+    assert {e["pointer"] for e in problem["errors"]} == {"/fields"}
+    assert any("/spouse/petName" in e["message"] for e in problem["errors"])
+    await nothing_stored(client, auditor, form, before)

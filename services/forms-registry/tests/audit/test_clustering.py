@@ -112,6 +112,41 @@ def test_clusters_say_whose_fact_and_why(va_clusters: list[Cluster]) -> None:
     assert any("accepts '123456789'" in e for e in member.evidence)
 
 
+LINE_NAMES = {
+    2: {"street2", "addressLine2", "line2", "address2"},
+    3: {"street3", "addressLine3", "address3"},
+}
+
+
+def test_second_and_third_address_lines_are_not_the_street(va_clusters: list[Cluster]) -> None:
+    """Review: the VA's ``street2``/``street3``/``addressLine2``... read as the street (the
+    number was dropped as a qualifier), so confirming the street cluster mapped them all."""
+    suggested = {}
+    for cluster in va_clusters:
+        for m in cluster.members:
+            suggested[m.record.form, m.record.pointer] = cluster.suggested_element
+    for number, element in ((2, "address.street2"), (3, "address.street3")):
+        keys = [k for k in suggested if k[1].rsplit("/", 1)[-1] in LINE_NAMES[number]]
+        assert len(keys) >= 5, number
+        assert {suggested[k] for k in keys} == {element}, number
+    street = next(c for c in va_clusters if c.suggested_element == "address.street")
+    names = {m.record.name for m in street.members}
+    assert not names & (LINE_NAMES[2] | LINE_NAMES[3])
+    assert {"street", "addressLine1"} <= names
+
+
+def test_a_bare_address_container_is_whose_its_parent_says(va_clusters: list[Cluster]) -> None:
+    """``/educationProgram/address/street`` is the school's street, not the filer's: the
+    ``address`` container says nothing of whose, so the ancestor above it does; a role still
+    decides, and an address with only kinds above it (``mailingAddress``) is the filer's."""
+    index = {m.record.key: m.whose for c in va_clusters for m in c.members}
+    assert index["22-1990", "/educationProgram/address/street"] == "education program"
+    assert index["22-1995", "/newSchool/address/street"] == "new school"
+    assert index["21-22", "/claimant/address/addressLine1"] == "claimant"
+    assert index["22-0994", "/mailingAddress/street"] == "filer"
+    assert index["5655", "/personalData/address/street"] == "filer"
+
+
 def test_clusters_are_ranked_by_forms_then_agencies(va_clusters: list[Cluster]) -> None:
     ranks = [(len(c.forms), len(c.agencies)) for c in va_clusters]
     assert ranks == sorted(ranks, reverse=True)

@@ -45,6 +45,16 @@ _PHRASE_KEYS: dict[str, str] = {
 _PHRASE_LIST = sorted(_PHRASE_KEYS)
 _CONCEPT_WORDS = frozenset(w for key in _PHRASE_KEYS for w in key.split())
 NAME_PARTS = frozenset({"first", "middle", "last", "suffix", "prefix"})
+FILER = "filer"
+OWN = frozenset({FILER, "applicant", "claimant"})
+"""*Whose* readings that are the person filling in the form: no role at all (``filer``), the
+applicant (``applicant``, ``self``, ``your``, ``my``) and the claimant (the person whose claim
+the form is). Prefill fills an element from the resident's own earlier answers, so a
+confirmation that names no fields maps only these. Any other reading is someone else's or
+cannot be told from the form alone: a spouse, a child, a guardian, an employer, a school, a
+facility, a contact, and the veteran (the filer on 22-1990, the deceased on a survivor's
+claim); and a container's words (``newAddress`` reads whose ``new``) say it is not the
+filer's plain fact either."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +137,19 @@ def read_field(record: FieldRecord, ignore: frozenset[str] = frozenset()) -> Rea
     return _read(record.name, record.pointer, ignore)
 
 
+def _owner(ancestors: Sequence[Words], ignore: frozenset[str]) -> set[str]:
+    """Whose a bare container is (``/educationProgram/address/street``: the education
+    program's; ``/doctorProvidedCare/*/address/street``: the doctor's): the words of the first
+    ancestor above it that has any, unless a role comes first (the role says whose)."""
+    for anc in ancestors:
+        if anc.roles:
+            return set()
+        words = set(anc.core) - ignore - set(CONTAINERS)
+        if words:
+            return words
+    return set()
+
+
 @lru_cache(maxsize=131072)
 def _read(name: str, pointer: str, ignore: frozenset[str]) -> Reading:
     leaf = read_words(name)
@@ -150,14 +173,14 @@ def _read(name: str, pointer: str, ignore: frozenset[str]) -> Reading:
     container_context: set[str] = set()
     complete = len(core) >= 2 and bool(core & set(CONTAINERS))
     if core <= PART_WORDS and not complete:
-        for anc in ancestors:
+        for i, anc in enumerate(ancestors):
             acore = set(anc.core) - ignore
             if not acore:
                 continue
             containers = {CONTAINERS[w] for w in acore if w in CONTAINERS}
             if containers:
                 core |= containers
-                container_context = acore - set(CONTAINERS)
+                container_context = acore - set(CONTAINERS) or _owner(ancestors[i + 1 :], ignore)
             elif anc.roles and core and core <= NAME_PARTS:
                 # ``/personWhoLivesWithChild/first``: a part of a person's name.
                 core.add("name")
@@ -177,7 +200,7 @@ def _read(name: str, pointer: str, ignore: frozenset[str]) -> Reading:
     elif container_context:
         whose = " ".join(sorted(container_context))
     else:
-        whose = "filer"
+        whose = FILER
     if not core:
         core = {name.lower()}
     return Reading(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from tellonce_registry.audit.fields import FieldRecord
+from tellonce_registry.audit.text import LINE_TOKENS
 from tellonce_registry.elements.compat import search
 
 # Words that name a part of a larger thing: read them with the container they sit in
@@ -38,6 +39,7 @@ PART_WORDS = frozenset(
         "start",
         "end",
     }
+    | LINE_TOKENS
 )
 # Containers that say little on their own: keep reading up the path past them.
 THIN_CONTAINERS = frozenset({"date", "range", "period", "dates"})
@@ -207,7 +209,10 @@ CONCEPTS: tuple[Concept, ...] = (
         "Street address",
         _p("street", "address street", "address", "address street unit"),
     ),
+    # ``street2``/``addressLine2`` read ``unit``, ``street3``/``addressLine3`` read ``line3``
+    # (text.py): never the street itself.
     Concept("address.street2", "Apartment or unit", _p("unit", "address unit")),
+    Concept("address.street3", "Address line 3", _p("line3", "address line3")),
     Concept("address.city", "City", _p("city", "address city")),
     Concept(
         "address.state",

@@ -15,6 +15,7 @@ from tellonce_registry.audit.report import Assumptions
 from tellonce_registry.audit.schemas import (
     NO_NUL,
     ConfirmBody,
+    ConfirmOut,
     DecisionList,
     DecisionOut,
     MappingList,
@@ -164,18 +165,19 @@ async def confirm_cluster(
     cache: CacheDep,
     published: PublishedCacheDep,
     reviewer: Reviewer,
-) -> DecisionOut:
-    """Confirm the cluster as a data element: its fields (or the ones named) are mapped to it,
-    which feeds prefill (the forms' ``.../fields`` documents show the element), and they stay
-    in the element's cluster on every re-run."""
-    decision = await _decide(
+) -> ConfirmOut:
+    """Confirm the cluster as a data element: the fields named, or, when none are named, the
+    cluster's fields that are the filer's own (``whose`` filer, applicant or claimant), are
+    mapped to it, which feeds prefill (the forms' ``.../fields`` documents show the element),
+    and they stay in the element's cluster on every re-run. ``fields`` in the answer are the
+    fields mapped; ``left_out`` the cluster's other fields, each with its ``whose`` and why."""
+    decision = await service.confirm(
         session,
         cache,
         reviewer,
-        "confirm",
-        cluster_id,
-        fields=body.fields,
+        cluster_id=cluster_id,
         element=body.element,
+        fields=body.fields,
         note=body.note,
     )
     forms = {f.form for f in decision.fields}

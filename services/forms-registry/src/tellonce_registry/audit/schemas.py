@@ -21,7 +21,9 @@ class FieldRef(BaseModel):
 
 
 class ConfirmBody(BaseModel):
-    """Confirm a cluster as a data element: its fields (all, or the ones named) are mapped."""
+    """Confirm a cluster as a data element: the fields named are mapped or, when none are
+    named, the cluster's fields that are the filer's own (``whose``: filer, applicant,
+    claimant); the others are left out, and the answer says which and why."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -73,6 +75,23 @@ class DecisionOut(BaseModel):
             decided_by=d.decided_by,
             decided_at=d.decided_at,
         )
+
+
+class LeftOut(BaseModel):
+    """A field of the cluster a confirmation did not map, and why."""
+
+    form: str
+    pointer: str
+    whose: str
+    reason: str
+
+
+class ConfirmOut(DecisionOut):
+    """A recorded confirmation: ``fields`` are the fields mapped to ``element``; ``left_out``
+    the cluster's fields it did not map (only when no fields were named: the ones that are not
+    the filer's own)."""
+
+    left_out: list[LeftOut]
 
 
 class DecisionList(BaseModel):

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_registry.audit import repository
 from tellonce_registry.audit.batch import collector_paused
-from tellonce_registry.audit.clustering import Cluster, Decision, cluster_fields
+from tellonce_registry.audit.clustering import OWN, Cluster, Decision, cluster_fields
 from tellonce_registry.audit.fields import FieldRecord, flatten_schema
 from tellonce_registry.audit.models import AuditDecision
 from tellonce_registry.audit.report import Assumptions, FormFacts, build_report
-from tellonce_registry.audit.schemas import DecisionOut, FieldRef
+from tellonce_registry.audit.schemas import ConfirmOut, DecisionOut, FieldRef, LeftOut
 from tellonce_registry.elements.compat import ValueKind, mismatch
 from tellonce_shared.auth import Principal
 from tellonce_shared.problems import NotFound, ValidationFailed
@@ -369,35 +369,40 @@ async def _check_kinds(
     )
 
 
-async def decide(
+def _own_fields(cluster: Cluster, element: str) -> tuple[list[tuple[str, str]], list[LeftOut]]:
+    """The cluster's fields a confirmation that names none maps (the filer's own, ``OWN``),
+    and the others, each with why it is left out."""
+    keys: list[tuple[str, str]] = []
+    left_out: list[LeftOut] = []
+    for member in cluster.members:
+        record = member.record
+        if member.whose in OWN:
+            keys.append(record.key)
+            continue
+        left_out.append(
+            LeftOut(
+                form=record.form,
+                pointer=record.pointer,
+                whose=member.whose,
+                reason=f"whose: {member.whose}, not the filer's own: prefill would fill it"
+                f" with the resident's own {element}. Name the field to map it anyway.",
+            )
+        )
+    return list(dict.fromkeys(keys)), left_out
+
+
+async def _record(
     session: AsyncSession,
-    cache: AuditCache,
     principal: Principal,
-    *,
     kind: str,
     cluster_id: str,
-    fields: Sequence[FieldRef] | None,
+    keys: Sequence[tuple[str, str]],
+    *,
     element: str | None = None,
     label: str | None = None,
     note: str | None = None,
-) -> DecisionOut:
-    cluster = await _cluster(session, cache, cluster_id)
-    keys = _members(cluster, fields)
-    if kind == "confirm":
-        assert element is not None
-        schema = await repository.element_schema(session, element)
-        if schema is None:
-            raise ValidationFailed(
-                "No such data element.",
-                errors=[{"pointer": "/element", "message": f"No data element {element!r}."}],
-            )
-        await _check_kinds(session, cache, cluster, keys, fields, element, schema)
-    elif len(keys) == len(cluster.members):
-        raise ValidationFailed(
-            f"A {kind} names some of the cluster's fields, not all of them.",
-            errors=[{"pointer": "/fields", "message": "Leave at least one field in the cluster."}],
-        )
-    decision = await repository.add_decision(
+) -> AuditDecision:
+    return await repository.add_decision(
         session,
         AuditDecision(
             kind=kind,
@@ -409,9 +414,71 @@ async def decide(
             decided_by=principal.email or principal.sub,
         ),
     )
-    if kind == "confirm":
-        assert element is not None
-        await repository.map_fields(session, decision, element, keys)
+
+
+async def confirm(
+    session: AsyncSession,
+    cache: AuditCache,
+    principal: Principal,
+    *,
+    cluster_id: str,
+    element: str,
+    fields: Sequence[FieldRef] | None,
+    note: str | None = None,
+) -> ConfirmOut:
+    """Map the named fields, or, when none are named, the cluster's fields that are the
+    filer's own (docs/audit.md: prefill fills a fact only from the same person's answers), to
+    ``element``. The answer lists the fields mapped and those left out, with why."""
+    cluster = await _cluster(session, cache, cluster_id)
+    left_out: list[LeftOut] = []
+    if fields is None:
+        keys, left_out = _own_fields(cluster, element)
+    else:
+        keys = _members(cluster, fields)
+    schema = await repository.element_schema(session, element)
+    if schema is None:
+        raise ValidationFailed(
+            "No such data element.",
+            errors=[{"pointer": "/element", "message": f"No data element {element!r}."}],
+        )
+    if not keys:
+        whose = sorted({item.whose for item in left_out})
+        raise ValidationFailed(
+            f"Nothing was confirmed: none of the cluster's {len(left_out)} field(s) is the"
+            f" filer's own (whose: {', '.join(whose)}). Name the fields to map them.",
+            errors=[
+                {"pointer": "/fields", "message": f"{item.form} {item.pointer}: {item.reason}"}
+                for item in left_out
+            ],
+        )
+    await _check_kinds(session, cache, cluster, keys, fields, element, schema)
+    decision = await _record(
+        session, principal, "confirm", cluster_id, keys, element=element, note=note
+    )
+    await repository.map_fields(session, decision, element, keys)
+    return ConfirmOut(**DecisionOut.of(decision).model_dump(), left_out=left_out)
+
+
+async def decide(
+    session: AsyncSession,
+    cache: AuditCache,
+    principal: Principal,
+    *,
+    kind: str,
+    cluster_id: str,
+    fields: Sequence[FieldRef],
+    label: str | None = None,
+    note: str | None = None,
+) -> DecisionOut:
+    """A split or a reject of some of the cluster's fields."""
+    cluster = await _cluster(session, cache, cluster_id)
+    keys = _members(cluster, fields)
+    if len(keys) == len(cluster.members):
+        raise ValidationFailed(
+            f"A {kind} names some of the cluster's fields, not all of them.",
+            errors=[{"pointer": "/fields", "message": "Leave at least one field in the cluster."}],
+        )
+    decision = await _record(session, principal, kind, cluster_id, keys, label=label, note=note)
     return DecisionOut.of(decision)
 
 

@@ -5,7 +5,9 @@ Agencies name one fact in many ways; what survives the naming is the words. A na
 camelCase, snake_case, digits and punctuation; run-together words (``zipcode``,
 ``dateofbirth``) are segmented against the vocabulary; abbreviations are expanded; synonyms
 collapse to one canonical word; roles (veteran, spouse, child...) are taken out as *whose* fact it
-is; qualifiers (home, mobile, primary, mailing...) are taken out as *which kind* of it.
+is; qualifiers (home, mobile, primary, mailing...) and numbers (``phone2``, ``zip5``) are taken
+out as *which kind* of it, except the number of an address line: ``street2`` is the second line
+(``unit``), not a kind of street.
 """
 
 from __future__ import annotations
@@ -126,16 +128,35 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("mobile", "number"), ("mobile", "phone")),
     (("postal", "code", "code"), ("postal", "code")),
     (("address", "line", "1"), ("street",)),
-    (("address", "line", "2"), ("street", "2")),
-    (("address", "line", "3"), ("street", "3")),
     (("line", "1"), ("street",)),
-    (("line", "2"), ("street", "2")),
     (("street", "address"), ("street",)),
     (("routing", "number"), ("routing",)),
     (("bank", "routing"), ("routing",)),
     (("last", "name"), ("last", "name")),
     (("maiden", "name"), ("maiden", "name")),
 )
+
+# Address lines. The number of a line is part of the fact, not a kind of it: ``street2``,
+# ``addressLine2``, ``line2`` and ``address2`` are the second line (the dictionary's apartment,
+# suite, unit: ``address.street2``), ``street3``/``addressLine3`` the third, and neither is the
+# street. ``street1``/``line1`` stay the first line (the street).
+LINE_WORDS = frozenset({"street", "address", "line"})
+SECOND_LINE = "unit"
+"""The second line reads as the unit, as the dictionary's ``address.street2`` does."""
+LAST_LINE = 9
+LINE_TOKENS = frozenset(f"line{n}" for n in range(3, LAST_LINE + 1))
+"""The third and later lines: a fact each (``line3``)."""
+
+
+def line_token(number: int) -> str | None:
+    """The canonical word of an address line's number: None for the first (it is the street)
+    and for numbers that are not a line's (``0``, ``10``...)."""
+    if number == 2:
+        return SECOND_LINE
+    if 3 <= number <= LAST_LINE:
+        return f"line{number}"
+    return None
+
 
 # Whose fact it is: people a form asks about.
 ROLES: dict[str, str] = {
@@ -257,6 +278,7 @@ VOCABULARY = frozenset(
     | set(ROLES)
     | QUALIFIERS
     | STOPWORDS
+    | LINE_TOKENS
     | {
         "name",
         "date",
@@ -418,6 +440,29 @@ def _apply_phrases(words: list[str]) -> list[str]:
     return out
 
 
+def _address_lines(words: list[str]) -> list[str]:
+    """The number of an address line read as part of the fact: ``address line 2`` anywhere
+    (a title's "Address line 2 (optional)"), and a line word with a number at the end of a
+    name (``street2``, ``streetAddress3``, ``line2``, ``address4``), become the line's word,
+    with the line words before the number. A number elsewhere (``address2City``: the city of
+    a second address; "Line 2: wages") and any other number (``phone2``, ``zip5``,
+    ``ssnLast4``) are left to be read as before."""
+    for i, word in enumerate(words):
+        if not word.isdigit() or i == 0 or words[i - 1] not in LINE_WORDS:
+            continue
+        explicit = i >= 2 and words[i - 2 : i] == ["address", "line"]
+        if not explicit and i != len(words) - 1:
+            continue
+        token = line_token(int(word))
+        if token is None:
+            return words
+        start = i
+        while start > 0 and words[start - 1] in LINE_WORDS:
+            start -= 1
+        return [*words[:start], token, *words[i + 1 :]]
+    return words
+
+
 @lru_cache(maxsize=65536)
 def read_words(text: str) -> Words:
     """Canonical words of a name or a title (cached: catalogs repeat names a lot)."""
@@ -431,7 +476,7 @@ def read_words(text: str) -> Words:
             expanded.extend(SYNONYMS[word])
         else:
             expanded.append(word)
-    expanded = _apply_phrases(expanded)
+    expanded = _apply_phrases(_address_lines(expanded))
     core: list[str] = []
     roles: list[str] = []
     qualifiers: list[str] = []
