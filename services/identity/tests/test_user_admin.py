@@ -78,7 +78,7 @@ async def test_change_password(client: httpx.AsyncClient) -> None:
         url, json={"current_password": password, "new_password": "password123"}, headers=auth
     )
     assert weak.status_code == 422
-    assert weak.json()["errors"][0]["pointer"] == "/password"
+    assert weak.json()["errors"][0]["pointer"] == "/new_password"  # the member it names
 
     ok = await client.post(
         url, json={"current_password": password, "new_password": new}, headers=auth

@@ -69,7 +69,11 @@ async def create_user(
 
 
 @router.get("/me", response_model=Me, response_model_exclude_none=True)
+@router.post("/me", response_model=Me, response_model_exclude_none=True)
 async def who_am_i(principal: PrincipalDep, session: SessionDep) -> Me:
+    """The OIDC ``userinfo_endpoint``: GET or POST (OIDC Core 5.3.1), the token in the
+    Authorization header. ``email`` with the ``email`` scope, ``full_name`` with
+    ``profile``."""
     return await service.me(session, principal)
 
 

@@ -15,7 +15,7 @@ from tellonce_identity.clients import repository as clients
 from tellonce_identity.config import Settings
 from tellonce_identity.deps import KeepChanges
 from tellonce_identity.models import User
-from tellonce_identity.passwords.hashing import Passwords
+from tellonce_identity.passwords.hashing import Passwords, normalize
 from tellonce_identity.passwords.policy import problems
 from tellonce_identity.tokens import repository as tokens
 from tellonce_identity.tokens import throttle
@@ -30,12 +30,15 @@ from tellonce_shared.problems import (
 )
 
 
-def check_password(password: str, email: str, full_name: str) -> None:
+def check_password(
+    password: str, email: str, full_name: str, *, pointer: str = "/password"
+) -> None:
+    """422 naming ``pointer`` (the body member that holds the password) if it is weak."""
     found = problems(password, context=(email, email.split("@")[0], full_name))
     if found:
         raise ValidationFailed(
             "The password does not meet the rules (NIST SP 800-63B).",
-            errors=[{"pointer": "/password", "message": message} for message in found],
+            errors=[{"pointer": pointer, "message": message} for message in found],
         )
 
 
@@ -82,15 +85,17 @@ async def create_account(
 
 
 async def me(session: AsyncSession, principal: Principal) -> Me:
-    """The caller as this service knows them: a user account or an agency client."""
+    """The caller as this service knows them: a user account or an agency client. A user's
+    ``email`` needs the token's ``email`` scope and ``full_name`` its ``profile`` scope
+    (OpenID Connect Core 5.4); the portal's tokens have both (the default scope)."""
     user = await repository.by_id(session, principal.sub)
     if user is not None:
         if user.disabled:
             raise Unauthorized("This account is disabled.")
         return Me(
             sub=user.id,
-            email=user.email,
-            full_name=user.full_name,
+            email=user.email if "email" in principal.scope else None,
+            full_name=user.full_name if "profile" in principal.scope else None,
             role=user.role,
             agency=user.agency,
         )
@@ -105,7 +110,7 @@ async def set_disabled(
 ) -> User:
     """Disabling signs the user out everywhere (refresh tokens revoked); access tokens
     already issued are refused by /me and expire within 15 minutes."""
-    user = await repository.by_id(session, user_id)
+    user = await repository.lock(session, user_id)  # no sign-in of theirs starts meanwhile
     if user is None:
         raise NotFound(f"There is no user {user_id!r}.")
     if user.id == actor and disabled:
@@ -153,6 +158,13 @@ async def change_password(
         raise Unauthorized("This account is disabled.")
     key = throttle.password_change_key(user.id)
     await throttle.serialize(session, [key])
+    # The row afresh and held to the commit: no sign-in with the old password is created
+    # unseen by the revocation below, and two changes do not both pass the same check.
+    user = await repository.lock(session, user.id)
+    if user is None:
+        raise Unauthorized("The account behind this token no longer exists.")
+    if user.disabled:
+        raise Unauthorized("This account is disabled.")
     wait = await throttle.retry_after(session, settings, [key])
     if wait is not None:
         raise LoginThrottled("Too many wrong current passwords; try again later.", retry_after=wait)
@@ -171,7 +183,12 @@ async def change_password(
             "The current password is not correct.",
             errors=[{"pointer": "/current_password", "message": "not correct"}],
         )
-    check_password(new, user.email, user.full_name)
+    if normalize(new) == normalize(current):
+        raise ValidationFailed(
+            "The new password is the current one.",
+            errors=[{"pointer": "/new_password", "message": "choose a password you do not use"}],
+        )
+    check_password(new, user.email, user.full_name, pointer="/new_password")
     user.password_hash = await passwords.hash_async(new)
     await throttle.clear(session, [key])
     revoked = await tokens.revoke_all_for_user(session, user.id, datetime.now(UTC))

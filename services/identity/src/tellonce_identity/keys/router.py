@@ -52,6 +52,7 @@ def discovery_document(issuer: str) -> dict[str, Any]:
             "agency",
             "scope",
             "email",
+            "full_name",
         ],
         "access_token_signing_alg_values_supported": [ALGORITHM],
         "service_documentation": f"{base}/docs",

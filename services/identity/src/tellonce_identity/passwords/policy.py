@@ -62,7 +62,8 @@ def _strip_affixes(text: str) -> str:
 def problems(password: str, *, context: tuple[str, ...] = ()) -> list[str]:
     """Why the password is refused (empty when it is acceptable)."""
     value = normalize(password)
-    if len(value) < MIN_LENGTH:
+    # Both counts: NFKC can expand one code point to many (U+FDFA is 18 characters).
+    if len(password) < MIN_LENGTH or len(value) < MIN_LENGTH:
         return [f"Use at least {MIN_LENGTH} characters; a few unrelated words work well."]
     if len(value) > MAX_LENGTH:
         return [f"Use at most {MAX_LENGTH} characters."]

@@ -2,17 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Header, Response
+from fastapi import APIRouter, Form, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException
 
 from tellonce_identity.deps import AddressDep, KeyringDep, PasswordsDep, SessionDep, SettingsDep
 from tellonce_identity.http import json_response
 from tellonce_identity.tokens import service
-from tellonce_identity.tokens.errors import NO_STORE
+from tellonce_identity.tokens.errors import NO_STORE, InvalidRequest
 from tellonce_identity.tokens.service import TokenContext, TokenForm
 
-router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
+
+def _fields(exc: RequestValidationError) -> str:
+    names = sorted({str(e["loc"][-1]) for e in exc.errors() if e.get("loc")})
+    return ", ".join(names) or "the body"
+
+
+class OAuthRoute(APIRoute):
+    """RFC 6749 5.2 for every error of these endpoints: a request they cannot read (a body
+    that is not a form, a multipart body without a boundary, a field sent as a file) is an
+    ``invalid_request`` 400 with the ``error`` member OAuth clients look for, never the
+    service's 422 or plain 400 problem. So is a value the database refuses (the last line:
+    the service refuses NUL characters itself)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def oauth_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise InvalidRequest(
+                    f"Send every parameter as one form-encoded text value: {_fields(exc)}."
+                ) from None
+            except HTTPException as exc:
+                if exc.status_code != 400:
+                    raise
+                raise InvalidRequest(
+                    f"The body is not a readable form ({exc.detail}); send "
+                    "application/x-www-form-urlencoded."
+                ) from None
+            except DataError:
+                raise InvalidRequest("The request holds a value that cannot be used.") from None
+
+        return oauth_handler
+
+
+router = APIRouter(prefix="/api/v1/identity", tags=["identity"], route_class=OAuthRoute)
 FormField = Annotated[str | None, Form()]
 AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
 

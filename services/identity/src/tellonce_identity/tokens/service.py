@@ -67,6 +67,14 @@ class TokenForm:
     authorization: str | None = None
 
 
+def _check_form(form: TokenForm) -> None:
+    """No parameter may hold a NUL character: no legitimate value has one, and PostgreSQL
+    refuses it (a client would get a problem without the RFC 6749 ``error`` member)."""
+    for name, value in vars(form).items():
+        if value is not None and "\x00" in value:
+            raise InvalidRequest(f"{name} must not contain a NUL character.")
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -83,9 +91,10 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidClient("The Basic credentials are malformed.") from exc
     client_id, sep, secret = decoded.partition(":")
-    if not sep:
+    client_id, secret = unquote_plus(client_id), unquote_plus(secret)
+    if not sep or "\x00" in client_id or "\x00" in secret:
         raise InvalidClient("The Basic credentials are malformed.")
-    return unquote_plus(client_id), unquote_plus(secret)
+    return client_id, secret
 
 
 async def authenticate_client(session: AsyncSession, form: TokenForm, ctx: TokenContext) -> Client:
@@ -154,7 +163,7 @@ async def _user_token(
         client_id=client.client_id,
         scope=scope,
         agency=user.agency if user.role == "agency" else None,
-        email=user.email,
+        email=user.email if "email" in scope.split() else None,  # as /me: the email scope
     )
 
 
@@ -212,7 +221,9 @@ async def password_grant(
     if wait is not None:
         record(session, "login", outcome="throttled", subject=username[:254], address=ctx.address)
         raise LoginThrottled("Too many failed sign-in attempts; try again later.", retry_after=wait)
-    user = await accounts.by_email(session, username)
+    # Held to the commit: a password change or disabling waits for this sign-in (and then
+    # revokes it) or this sign-in waits for them (and checks the new hash / the flag).
+    user = await accounts.by_email(session, username, lock=True)
     valid = await ctx.passwords.verify_async(user.password_hash if user else None, form.password)
     if not valid or user is None or user.disabled:
         await throttle.record_failure(session, ctx.settings, keys)
@@ -302,7 +313,11 @@ async def refresh_token_grant(
     row = await repository.by_hash(session, _hash(form.refresh_token))
     if row is None or row.client_id != client.client_id:
         raise InvalidGrant("The refresh token is not valid.")
-    if row.revoked_at is not None:
+    if row.revoked_at is not None or await repository.family_revoked(session, row.family_id):
+        if row.revoked_at is None:
+            # Issued by a refresh that raced the end of its sign-in (sign-out, password
+            # change, disabling, reuse detection): the family is ended, so is this token.
+            await repository.revoke_family(session, row.family_id, now)
         record(
             session,
             "token.refresh",
@@ -376,6 +391,7 @@ async def _reuse_within_interval(
 
 
 async def issue(session: AsyncSession, form: TokenForm, ctx: TokenContext) -> dict[str, Any]:
+    _check_form(form)
     if not form.grant_type:
         raise InvalidRequest("grant_type is required.")
     if form.grant_type == "password":
@@ -390,6 +406,7 @@ async def issue(session: AsyncSession, form: TokenForm, ctx: TokenContext) -> di
 async def revoke(session: AsyncSession, form: TokenForm, ctx: TokenContext) -> None:
     """RFC 7009: revoking a refresh token ends its whole sign-in (its family). An unknown
     token is not an error; access tokens are short-lived JWTs and cannot be revoked."""
+    _check_form(form)
     client = await authenticate_client(session, form, ctx)
     if not form.token:
         raise InvalidRequest("token is required.")
