@@ -24,6 +24,24 @@ class PerformanceTarget(Base):
     updated_by: Mapped[str] = mapped_column(String(128))
 
 
+class PerformanceTargetChange(Base):
+    """One change of a form's target from ``effective_from`` on: a set (``days``, ``share``)
+    or a removal (both NULL). A period is judged against the change in force at its
+    ``as_of`` (revision ``0009_performance_target_history``)."""
+
+    __tablename__ = "performance_target_history"
+    __table_args__ = (
+        Index("ix_performance_target_history_form_effective_from", "form", "effective_from"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    form: Mapped[str] = mapped_column(String(128))
+    days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    share: Mapped[float | None] = mapped_column(Float, nullable=True)
+    effective_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    set_by: Mapped[str] = mapped_column(String(128))
+
+
 # For a past period, the status an open application had at the period's end is read from its
 # timeline: the latest event by then, which this index finds without visiting the table.
 Index(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, select, text
@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tellonce_submissions.performance.models import PerformanceTarget
+from tellonce_submissions.performance.models import PerformanceTarget, PerformanceTargetChange
 
 DECISIONS = ("approved", "denied")
 
@@ -93,10 +93,18 @@ applications without the milestone by ``as_of``)."""
 TARGETS = """(
   SELECT t.form, t.form AS target_form, t.share, t.days * 86400.0 AS days_s,
     CAST(:as_of AS timestamptz) - t.days * interval '1 day' AS late_before
-  FROM performance_targets t
+  FROM (
+    SELECT DISTINCT ON (h.form) h.form, h.days, h.share
+    FROM performance_target_history h
+    WHERE h.effective_from <= :as_of
+    ORDER BY h.form, h.effective_from DESC, h.id DESC
+  ) t
+  WHERE t.share IS NOT NULL
 )"""
-"""Per form with a target: the share, the allowed time in seconds (24-hour days) and the
-submission time before which an undecided application is late at ``as_of``."""
+"""Per form with a target in force at ``as_of`` (the latest change by then, unless it was a
+removal): the share, the allowed time in seconds (24-hour days) and the submission time
+before which an undecided application is late at ``as_of``. A target set or changed later
+does not recolour the period."""
 
 
 def _judged_rows(where: str, target: str | None) -> str:
@@ -402,6 +410,12 @@ async def targets(session: AsyncSession) -> Sequence[PerformanceTarget]:
     )
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""When a form's first target is in force from: every period before it is judged against it
+(OPM sets a target and sees the past quarters against it); later changes are in force from
+when they are made."""
+
+
 async def upsert_target(
     session: AsyncSession, form: str, *, days: int, share: float, at: datetime, by: str
 ) -> PerformanceTarget:
@@ -419,12 +433,27 @@ async def upsert_target(
         .execution_options(populate_existing=True)
     )
     target: PerformanceTarget = (await session.scalars(statement)).one()
+    first = not await session.scalar(
+        select(PerformanceTargetChange.id).where(PerformanceTargetChange.form == form).limit(1)
+    )
+    session.add(
+        PerformanceTargetChange(
+            form=form, days=days, share=share, effective_from=EPOCH if first else at, set_by=by
+        )
+    )
     return target
 
 
-async def remove_target(session: AsyncSession, form: str) -> int:
+async def remove_target(session: AsyncSession, form: str, *, at: datetime, by: str) -> int:
+    """Remove a form's current target; its history keeps a removal from ``at`` on, so the
+    periods before it are still judged against the target they had."""
     result = await session.execute(delete(PerformanceTarget).where(PerformanceTarget.form == form))
-    return int(getattr(result, "rowcount", 0) or 0)
+    removed = int(getattr(result, "rowcount", 0) or 0)
+    if removed:
+        session.add(
+            PerformanceTargetChange(form=form, days=None, share=None, effective_from=at, set_by=by)
+        )
+    return removed
 
 
 def form_volumes_sql(scope: Scope) -> str:

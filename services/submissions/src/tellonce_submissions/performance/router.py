@@ -94,5 +94,5 @@ async def put_target(
 
 @router.delete("/targets/{form}", status_code=204, responses={404: {}})
 async def delete_target(form: str, principal: Opm, performance: Performance) -> Response:
-    await performance.remove_target(form)
+    await performance.remove_target(principal, form)
     return Response(status_code=204)

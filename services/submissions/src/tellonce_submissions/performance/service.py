@@ -193,8 +193,8 @@ class PerformanceService:
         )
         return _target_out(target)
 
-    async def remove_target(self, form: str) -> None:
-        if not await repository.remove_target(self.session, form):
+    async def remove_target(self, principal: Principal, form: str) -> None:
+        if not await repository.remove_target(self.session, form, at=self.now, by=principal.sub):
             raise NotFound(f"There is no target for {form!r}.")
 
 
