@@ -24,6 +24,11 @@ from .conftest import SERVICE_DIR
 FANOUT_TABLES = {"deliveries", "webhook_endpoints", "delivery_attempts", "answer_access_log"}
 
 
+SHARE_REVISION = "0007_delivery_share_retention"
+"""The revision that builds the share index: the tests below stop there and rewind to 0006,
+so later revisions run once, after the rewind."""
+
+
 def _table_of(diff: Any) -> str | None:
     """The table an autogenerate diff entry is about."""
     item = diff[0] if isinstance(diff, list) else diff
@@ -116,7 +121,7 @@ def test_an_upgrade_whose_index_build_failed_can_be_run_again(empty_database: st
     transaction) while alembic still records 0006, and leaves an INVALID index of that name:
     running the upgrade again finds the column there and replaces the index (IF NOT EXISTS
     alone would keep the broken one)."""
-    upgrade(SERVICE_DIR, empty_database)
+    upgrade(SERVICE_DIR, empty_database, SHARE_REVISION)
     engine = create_engine(sync_url(empty_database), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
@@ -182,7 +187,7 @@ def test_an_upgrade_refuses_while_another_process_still_builds_the_index(
     """A migration pod killed mid-build leaves its server process building: a re-run names
     that process at once instead of queueing its ALTER behind the build (which would hold up
     every worker's write) or dropping what is being built."""
-    upgrade(SERVICE_DIR, empty_database)
+    upgrade(SERVICE_DIR, empty_database, SHARE_REVISION)
     engine = create_engine(sync_url(empty_database), isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
