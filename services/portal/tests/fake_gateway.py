@@ -97,6 +97,34 @@ def masked(value: Any) -> str:
     return "\u2022" * (len(text) - 4) + text[-4:]
 
 
+def _listing(request: httpx.Request, rows: list[dict[str, Any]]) -> httpx.Response:
+    """A state listing of ``rows`` (oldest first, as created). With ``order=newest``, as the
+    submissions service: newest first, ``limit`` a page, ``next_cursor`` (older) and
+    ``prev_cursor`` (newer, ``None`` on the first page); an unknown cursor is a 400. The
+    cursors name positions (1 = the oldest row): ``lt:<n>``, ``gt:<n>``."""
+    params = request.url.params
+    if params.get("order") != "newest":
+        return httpx.Response(200, json={"items": rows, "next_cursor": None})
+    limit = int(params.get("limit") or 100)
+    cursor = params.get("cursor") or ""
+    match = re.fullmatch(r"(lt|gt):(\d+)", cursor)
+    if cursor and match is None:
+        return httpx.Response(400, json={"status": 400, "detail": "The cursor is not valid."})
+    numbered = list(enumerate(rows, start=1))
+    if match and match.group(1) == "gt":
+        above = [(n, r) for n, r in numbered if n > int(match.group(2))]
+        more, page = len(above) > limit, above[:limit][::-1]
+        next_cursor = f"lt:{page[-1][0]}" if page else None
+        prev_cursor = f"gt:{page[0][0]}" if page and more else None
+    else:
+        below = [(n, r) for n, r in numbered[::-1] if not match or n < int(match.group(2))]
+        more, page = len(below) > limit, below[:limit]
+        next_cursor = f"lt:{page[-1][0]}" if page and more else None
+        prev_cursor = f"gt:{page[0][0]}" if page and match else None
+    body = {"items": [r for _, r in page], "next_cursor": next_cursor, "prev_cursor": prev_cursor}
+    return httpx.Response(200, json=body)
+
+
 @dataclass
 class FakeGateway:
     drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -446,10 +474,11 @@ class FakeGateway:
         match = re.fullmatch(r"/api/v1/deliveries/([^/]+)", path)
         if match and method == "GET":
             return self._one_delivery(request, match.group(1), who)
+        order = request.url.params.get("order")
+        if path == "/api/v1/deliveries" and order not in (None, "oldest", "newest"):
+            return httpx.Response(422, json={"status": 422, "detail": "order: oldest, newest"})
         if path == "/api/v1/deliveries" and request.url.params.get("status") == "dead":
-            return httpx.Response(
-                200, json={"items": list(self.dead.values()), "next_cursor": None}
-            )
+            return _listing(request, list(self.dead.values()))
         if path == "/api/v1/deliveries" and request.url.params.get("agency"):
             if request.url.params["agency"] != who.get("agency"):
                 return httpx.Response(403, json={"status": 403, "detail": "not your agency"})
@@ -460,7 +489,7 @@ class FakeGateway:
                  "share_purged_at": self.purged.get(f"d-{s['id']}")}
                 for s in self.submissions.values()
             ]  # fmt: skip
-            return httpx.Response(200, json={"items": states, "next_cursor": None})
+            return _listing(request, states)
         if path == "/api/v1/deliveries":
             self.answer_reads += 1
             items = [

@@ -85,6 +85,14 @@ def with_an_erased_delivery(fake: FakeGateway) -> FakeGateway:
     return fake
 
 
+def with_older_deliveries(fake: FakeGateway) -> FakeGateway:
+    """Sixty deliveries to DSS before the others, so the inbox has a second page (its
+    Previous and Next links are checked)."""
+    for n in range(60):
+        fake.delivered(f"s-old-{n}", f"CT-2026-OLDR-{n:04d}", owner="r-other")
+    return fake
+
+
 def with_more_kept_values(fake: FakeGateway) -> FakeGateway:
     """A restricted value (masked) and an address (an object) kept too, so their change
     pages are checked."""
@@ -98,7 +106,9 @@ def with_more_kept_values(fake: FakeGateway) -> FakeGateway:
 
 @pytest.fixture(scope="module")
 def portal_url() -> Iterator[str]:
-    yield from served_portal(with_more_kept_values(with_an_erased_delivery(FakeGateway())))
+    yield from served_portal(
+        with_more_kept_values(with_an_erased_delivery(with_older_deliveries(FakeGateway())))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +254,10 @@ def test_staff_and_auditor_pages_pass_axe(page: Any) -> None:
         page.get_by_role("button", name="Send update").click()
         page.locator("[data-error-summary]").wait_for()
         axe(page)
+    page.goto("/inbox")
+    page.get_by_role("link", name=re.compile("^Next")).click()
+    page.locator("a[rel=prev]").wait_for()
+    axe(page, "inbox-page-2")
     page.goto("/inbox/systems")
     axe(page)
     page.get_by_label("Receiver address (URL)").fill("https://dss.example.gov/hook")

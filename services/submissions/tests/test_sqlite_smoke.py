@@ -48,12 +48,27 @@ async def test_resident_flow_on_sqlite(
             assert shown.status_code == 200
             assert shown.json()["answers"]["veteran"]["ssnOrTin"].endswith("7893")
             dva = tokens.headers("s", role="agency", agency="DVA")  # the 10-10cg's owner decides
-            r = await client.post(
+            # a status post with a key, retried (upper-case id): one entry, the first replayed
+            dva_key = {**dva, "Idempotency-Key": uuid.uuid4().hex}
+            decided = []
+            for path_id in (first.json()["id"], first.json()["id"].upper()):
+                r = await client.post(
+                    f"/api/v1/submissions/{path_id}/status",
+                    json={"status": "approved", "message": "Done"},
+                    headers=dva_key,
+                )
+                assert r.status_code == 201, r.text
+                decided.append(r)
+            assert decided[1].json() == decided[0].json()
+            assert decided[1].headers["idempotent-replayed"] == "true"
+            other = await client.post(
                 f"/api/v1/submissions/{first.json()['id']}/status",
-                json={"status": "approved", "message": "Done"},
-                headers=dva,
+                json={"status": "denied"},
+                headers=dva_key,
             )
-            assert r.status_code == 201
+            assert other.status_code == 422
+            shown = await client.get(f"/api/v1/submissions/{ref}", headers=me)
+            assert [e["status"] for e in shown.json()["timeline"]] == ["submitted", "approved"]
             draft = await client.post(
                 "/api/v1/drafts", json={"form": "snap", "prefill": True}, headers=me
             )

@@ -252,6 +252,16 @@ class DeadLetter:
 class DeliveryPage:
     items: list[Delivery]
     next_cursor: str | None
+    """The next page: older deliveries."""
+    prev_cursor: str | None = None
+    """The page before: newer deliveries (``None`` on the first page)."""
+
+
+@dataclass
+class DeadLetterPage:
+    items: list[DeadLetter]
+    next_cursor: str | None
+    prev_cursor: str | None = None
 
 
 @dataclass
@@ -272,6 +282,11 @@ def seg(value: object) -> str:
 
 def _obj(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _cursor(body: Mapping[str, Any], key: str) -> str | None:
+    value = body.get(key)
+    return value if isinstance(value, str) and value else None
 
 
 def _s(doc: Mapping[str, Any], key: str, default: str = "") -> str:
@@ -783,11 +798,17 @@ class Gateway:
     async def delete_endpoint(self, endpoint_id: str) -> None:
         await self._call("DELETE", f"/api/v1/deliveries/endpoints/{seg(endpoint_id)}")
 
-    async def dead_letters(self) -> list[DeadLetter]:
-        body = await self._call(
-            "GET", "/api/v1/deliveries", params={"status": "dead", "limit": 100}
+    async def dead_letters(self, cursor: str | None = None, limit: int = 50) -> DeadLetterPage:
+        """One page of the agency's dead letters, newest first (``order=newest``), with the
+        cursors of the pages of older and newer ones."""
+        body = _obj(
+            await self._call(
+                "GET",
+                "/api/v1/deliveries",
+                params={"status": "dead", "order": "newest", "cursor": cursor, "limit": limit},
+            )
         )
-        return [
+        items = [
             DeadLetter(
                 id=_s(d, "id"),
                 reference=_s(d, "reference"),
@@ -797,9 +818,10 @@ class Gateway:
                 created_at=d.get("created_at"),
                 share_purged_at=_purged(d),
             )
-            for d in _obj(body).get("items") or []
+            for d in body.get("items") or []
             if isinstance(d, dict)
         ]
+        return DeadLetterPage(items, _cursor(body, "next_cursor"), _cursor(body, "prev_cursor"))
 
     async def replay(self, delivery_id: str) -> None:
         await self._call("POST", f"/api/v1/deliveries/{seg(delivery_id)}/replay")
@@ -808,19 +830,23 @@ class Gateway:
         body = _obj(await self._call("POST", "/api/v1/deliveries/replay"))
         return int(body.get("replayed") or 0)
 
-    async def delivery_states(self, agency: str, cursor: str | None = None) -> DeliveryPage:
-        """The agency's deliveries without their answers (no read of resident answers, so
-        nothing for the access log): what the inbox lists."""
+    async def delivery_states(
+        self, agency: str, cursor: str | None = None, limit: int = 50
+    ) -> DeliveryPage:
+        """One page of the agency's deliveries without their answers (no read of resident
+        answers, so nothing for the access log), newest first (``order=newest``, paged both
+        ways by cursor): what the inbox lists."""
         body = _obj(
             await self._call(
                 "GET",
                 "/api/v1/deliveries",
-                params={"agency": agency, "cursor": cursor, "limit": 100},
+                params={"agency": agency, "order": "newest", "cursor": cursor, "limit": limit},
             )
         )
         return DeliveryPage(
             items=[_delivery(d) for d in body.get("items") or [] if isinstance(d, dict)],
-            next_cursor=body.get("next_cursor"),
+            next_cursor=_cursor(body, "next_cursor"),
+            prev_cursor=_cursor(body, "prev_cursor"),
         )
 
     async def audit(self) -> dict[str, Any]:

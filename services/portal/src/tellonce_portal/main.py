@@ -109,8 +109,11 @@ def install_html_errors(app: FastAPI) -> None:
         return await problem_http(request, exc)
 
     async def on_validation(request: Request, exc: Exception) -> Response:
+        # What a page's own checks did not catch (a hand-made request, a value no input
+        # can send): a 400 saying so, not "Page not found". Typed answers are checked in
+        # their handlers and shown again with an error (web/limits.py).
         if wants_html(request):
-            return error_page(request, 400, "not_found", "not_found_body")
+            return error_page(request, 400, "bad_request", "bad_request_body")
         return await problem_validation(request, exc)
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -118,3 +118,35 @@ async def test_a_list_cursor_not_at_one_of_our_ids_is_400(
         "/api/v1/deliveries", params={"cursor": cursor}, headers=tokens.headers(role="admin")
     )
     _problem(answer, 400)
+
+
+async def test_a_path_id_in_any_case_names_its_delivery_or_endpoint(
+    client: Any, tokens: TokenFactory, database: Database
+) -> None:
+    """Ids are stored in canonical (lower-case) form; the routes look that form up, so an
+    upper-case or braced id names the same delivery or endpoint (it used to be a 404)."""
+    agency = agency_code()
+    [delivery_id] = await enqueue_submission(database, [(agency, {"a": 1}, ["/a"])])
+    auth = tokens.headers(role="agency", agency=agency)
+    for spelling in (delivery_id.upper(), f"{{{delivery_id}}}"):
+        one = await client.get(f"/api/v1/deliveries/{spelling}", headers=auth)
+        assert one.status_code == 200, one.text
+        assert one.json()["id"] == delivery_id
+        read = await client.get(f"/api/v1/deliveries/{spelling}?include=answers", headers=auth)
+        assert read.status_code == 200, read.text
+        assert read.json()["answers"] == {"a": 1}
+    acked = await client.post(f"/api/v1/deliveries/{delivery_id.upper()}/ack", headers=auth)
+    assert acked.status_code == 200, acked.text
+    created = await client.post(
+        "/api/v1/deliveries/endpoints", json={"url": "http://127.0.0.1:9/hook"}, headers=auth
+    )
+    endpoint_id = created.json()["id"]
+    rotated = await client.post(
+        f"/api/v1/deliveries/endpoints/{endpoint_id.upper()}/rotate-secret", headers=auth
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["id"] == endpoint_id
+    deleted = await client.delete(
+        f"/api/v1/deliveries/endpoints/{{{endpoint_id.upper()}}}", headers=auth
+    )
+    assert deleted.status_code == 204

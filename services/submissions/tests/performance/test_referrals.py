@@ -251,3 +251,21 @@ async def test_funnel_counts_only_and_suppresses_small_cells(
 )
 def test_condition_language(condition: Any, answers: dict[str, Any], expected: bool) -> None:
     assert evaluate(condition, answers) is expected
+
+
+async def test_a_referral_id_in_any_case_names_its_referral(
+    perf_client: httpx.AsyncClient, perf_tokens: TokenFactory
+) -> None:
+    ana = "res-" + uuid.uuid4().hex[:8]
+    await submit(perf_client, perf_tokens, ana, snap(3))
+    [item] = await referrals(perf_client, perf_tokens, ana)
+    me = perf_tokens.headers(ana)
+    upper = await perf_client.post(f"/api/v1/referrals/{item['id'].upper()}/start", headers=me)
+    assert upper.status_code == 201, upper.text
+    assert upper.json()["referral"]["id"] == item["id"]
+    braced = await perf_client.post(f"/api/v1/referrals/{{{item['id']}}}/start", headers=me)
+    assert braced.status_code == 201, braced.text
+    assert braced.json()["draft"]["id"] == upper.json()["draft"]["id"]
+    for bad in ("nope", "%00", uuid.uuid4().hex):
+        r = await perf_client.post(f"/api/v1/referrals/{bad}/start", headers=me)
+        assert r.status_code == 404

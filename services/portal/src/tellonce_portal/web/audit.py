@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from tellonce_portal.api import ApiError
 from tellonce_portal.deps import PageContext, PageDep
+from tellonce_portal.web import limits
 
 router = APIRouter()
 
@@ -28,8 +29,14 @@ def _number(value: Any) -> float:
 
 
 async def _page(
-    ctx: PageContext, cluster: str | None, errors: list[tuple[str, str]], status: int = 200
+    ctx: PageContext,
+    cluster: str | None,
+    errors: list[tuple[str, str]],
+    status: int = 200,
+    typed: dict[str, str] | None = None,
 ) -> Response:
+    """``typed``: what was posted (``element``, ``note``, ``label``), shown again next to
+    the errors."""
     report = await (await ctx.api()).audit()
     clusters = _clusters(report)
     most = max((c.get("forms") or 0 for c in clusters), default=0) or 1
@@ -51,6 +58,8 @@ async def _page(
         per_form=per_form[:30],
         most_hours=most_hours,
         errors=errors,
+        typed=typed or {},
+        limits=limits,
     )
 
 
@@ -66,17 +75,27 @@ async def audit(
 async def confirm(
     ctx: PageDep,
     cluster_id: str,
-    element: Annotated[str, Form(max_length=100)] = "",
-    note: Annotated[str, Form(max_length=2000)] = "",
+    element: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
 ) -> Response:
     ctx.require("auditor", "admin")
-    if not element.strip():
-        return await _page(ctx, cluster_id, [("element", ctx.t("enter_element"))], 422)
+    note = limits.typed(note)
+    typed = {"element": element, "note": note}
+    errors = [] if element.strip() else [("element", ctx.t("enter_element"))]
+    errors += limits.too_long(
+        ctx.t,
+        [
+            ("element", "data_element", element, limits.ELEMENT),
+            ("note", "confirm_note", note, limits.CONFIRM_NOTE),
+        ],
+    )
+    if errors:
+        return await _page(ctx, cluster_id, errors, 422, typed)
     try:
         await (await ctx.api()).confirm_cluster(cluster_id, element.strip(), note.strip())
     except ApiError as exc:
         return await _page(
-            ctx, cluster_id, [("element", exc.detail or ctx.t("check_element"))], 422
+            ctx, cluster_id, [("element", exc.detail or ctx.t("check_element"))], 422, typed
         )
     ctx.session.flash = ctx.t("confirmed", element=element.strip())
     ctx.session.dirty = True
@@ -98,16 +117,21 @@ async def _ticked(ctx: PageContext) -> list[tuple[str, str]]:
 async def split(
     ctx: PageDep,
     cluster_id: str,
-    label: Annotated[str, Form(max_length=200)] = "",
+    label: Annotated[str, Form()] = "",
 ) -> Response:
     ctx.require("auditor", "admin")
     fields = await _ticked(ctx)
-    if not fields:
-        return await _page(ctx, cluster_id, [("fields", ctx.t("select_split_fields"))], 422)
+    typed = {"label": label}
+    errors = [] if fields else [("fields", ctx.t("select_split_fields"))]
+    errors += limits.too_long(ctx.t, [("label", "new_cluster_name", label, limits.CLUSTER_LABEL)])
+    if errors:
+        return await _page(ctx, cluster_id, errors, 422, typed)
     try:
         await (await ctx.api()).split_cluster(cluster_id, fields, label.strip())
     except ApiError as exc:
-        return await _page(ctx, cluster_id, [("fields", exc.detail or ctx.t("check_fields"))], 422)
+        return await _page(
+            ctx, cluster_id, [("fields", exc.detail or ctx.t("check_fields"))], 422, typed
+        )
     ctx.session.flash = ctx.t("split_off", n=len(fields))
     ctx.session.dirty = True
     return ctx.redirect("/audit")

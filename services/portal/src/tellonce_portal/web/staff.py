@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
@@ -15,6 +16,7 @@ from tellonce_portal.forms import pointers
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import display
 from tellonce_portal.i18n import Translator
+from tellonce_portal.web import limits
 
 router = APIRouter()
 
@@ -22,7 +24,10 @@ STATUSES = ("received", "in_review", "needs_info", "approved", "denied")
 HANDLING = ("received", "in_review", "needs_info")
 """What an agency that receives some answers but does not own the form may post: the
 decisions (approved, denied) are the owning agency's alone (the API answers 403)."""
-MAX_PAGES = 20
+PAGE_SIZE = 50
+"""Deliveries (and dead letters) a page lists; the rest are on the pages Previous and Next
+link to (cursors of the API's ``order=newest`` listing)."""
+Cursor = Annotated[str | None, Query(max_length=500)]
 
 
 async def _one_delivery(ctx: PageContext, gateway: Gateway, delivery_id: str) -> Delivery:
@@ -84,27 +89,36 @@ def flat_answers(answers: object, prefix: str = "") -> list[tuple[str, object]]:
     return [(prefix, answers)]
 
 
-async def _states(gateway: Gateway, agency: str) -> list[Delivery]:
-    items: list[Delivery] = []
-    cursor: str | None = None
-    for _ in range(MAX_PAGES):
-        page = await gateway.delivery_states(agency, cursor)
-        items.extend(page.items)
-        if not page.next_cursor or not page.items:
-            break
-        cursor = page.next_cursor
-    return items
+def _bad_cursor(ctx: PageContext, exc: ApiError) -> ApiError:
+    """A page link the API no longer reads (an edited or truncated cursor: its 400) is a
+    page not found."""
+    if exc.status != 400:
+        return exc
+    return ApiError(404, {"detail": ctx.t("not_found_body")})
+
+
+def page_link(path: str, name: str, cursor: str | None, fragment: str = "") -> str | None:
+    return f"{path}?{urlencode({name: cursor})}{fragment}" if cursor else None
 
 
 @router.get("/inbox")
-async def inbox(ctx: PageDep) -> Response:
-    """The list shows references and states only, so opening the inbox reads no answers;
-    answers are read (and logged by the API) when a delivery is opened."""
+async def inbox(ctx: PageDep, cursor: Cursor = None) -> Response:
+    """One page of the agency's deliveries, newest first, with Previous (newer) and Next
+    (older) links. The list shows references and states only, so opening the inbox reads
+    no answers; answers are read (and logged by the API) when a delivery is opened."""
     ctx.require("agency")
     gateway = await ctx.api()
-    deliveries = await _states(gateway, ctx.session.agency or "")
-    deliveries.sort(key=lambda d: d.submitted_at or "", reverse=True)
-    return ctx.render("inbox.html", deliveries=deliveries, forms=await _catalog(gateway))
+    try:
+        page = await gateway.delivery_states(ctx.session.agency or "", cursor, PAGE_SIZE)
+    except ApiError as exc:
+        raise _bad_cursor(ctx, exc) from exc
+    return ctx.render(
+        "inbox.html",
+        deliveries=page.items,
+        forms=await _catalog(gateway),
+        previous_page=page_link("/inbox", "cursor", page.prev_cursor),
+        next_page=page_link("/inbox", "cursor", page.next_cursor),
+    )
 
 
 async def _catalog(gateway: Gateway) -> dict[str, FormSummary]:
@@ -118,10 +132,11 @@ async def _catalog(gateway: Gateway) -> dict[str, FormSummary]:
 
 
 @router.get("/inbox/systems")
-async def systems(ctx: PageDep) -> Response:
-    """The agency's webhook endpoints and its dead letters, with replay."""
+async def systems(ctx: PageDep, dead: Cursor = None) -> Response:
+    """The agency's webhook endpoints and its dead letters (newest first, a page at a time:
+    ``?dead=<cursor>``), with replay."""
     ctx.require("agency")
-    return await _systems_page(ctx, created=None, errors=[])
+    return await _systems_page(ctx, created=None, errors=[], dead_cursor=dead)
 
 
 async def _systems_page(
@@ -130,29 +145,42 @@ async def _systems_page(
     errors: list[tuple[str, str]],
     status: int = 200,
     notice: str | None = None,
+    typed_url: str = "",
+    dead_cursor: str | None = None,
 ) -> Response:
     gateway = await ctx.api()
+    try:
+        dead = await gateway.dead_letters(dead_cursor, PAGE_SIZE)
+    except ApiError as exc:
+        raise _bad_cursor(ctx, exc) from exc
     return ctx.render(
         "systems.html",
         status=status,
         endpoints=await gateway.endpoints(),
-        dead=await gateway.dead_letters(),
+        dead=dead.items,
+        previous_page=page_link("/inbox/systems", "dead", dead.prev_cursor, "#dead-letters"),
+        next_page=page_link("/inbox/systems", "dead", dead.next_cursor, "#dead-letters"),
         created=created,
         errors=errors,
         notice=notice,
+        typed_url=typed_url,
+        url_limit=limits.ENDPOINT_URL,
     )
 
 
 @router.post("/inbox/systems/endpoints")
-async def add_endpoint(ctx: PageDep, url: Annotated[str, Form(max_length=2048)] = "") -> Response:
+async def add_endpoint(ctx: PageDep, url: Annotated[str, Form()] = "") -> Response:
     ctx.require("agency")
-    if not url.strip().startswith(("https://", "http://")):
-        return await _systems_page(ctx, None, [("url", ctx.t("enter_endpoint_url"))], 422)
+    errors = limits.too_long(ctx.t, [("url", "endpoint_url", url, limits.ENDPOINT_URL)])
+    if not errors and not url.strip().startswith(("https://", "http://")):
+        errors = [("url", ctx.t("enter_endpoint_url"))]
+    if errors:
+        return await _systems_page(ctx, None, errors, 422, typed_url=url)
     try:
         created = await (await ctx.api()).add_endpoint(url.strip())
     except ApiError as exc:
         return await _systems_page(
-            ctx, None, [("url", exc.detail or ctx.t("check_endpoint_url"))], 422
+            ctx, None, [("url", exc.detail or ctx.t("check_endpoint_url"))], 422, typed_url=url
         )
     return await _systems_page(ctx, created, [], 201)
 
@@ -218,6 +246,7 @@ async def delivery(
         posted=posted,
         chosen_status="",
         typed_message="",
+        message_limit=limits.STATUS_MESSAGE,
     )
 
 
@@ -238,15 +267,17 @@ async def post_status(
     delivery_id: str,
     submission_id: Annotated[str, Form()] = "",
     status: Annotated[str, Form()] = "",
-    message: Annotated[str, Form(max_length=4000)] = "",
+    message: Annotated[str, Form()] = "",
 ) -> Response:
     ctx.require("agency")
     gateway = await ctx.api()
     errors: list[tuple[str, str]] = []
+    message = limits.typed(message)
     if status not in STATUSES:
         errors.append(("status", ctx.t("select_status")))
     if status == "needs_info" and not message.strip():
         errors.append(("message", ctx.t("say_what_info")))
+    errors += limits.too_long(ctx.t, [("message", "message", message, limits.STATUS_MESSAGE)])
     if not errors:
         try:
             await gateway.post_status(submission_id, status, message.strip() or None)
@@ -266,4 +297,5 @@ async def post_status(
         # What the staff member chose and typed, shown again next to the errors.
         chosen_status=status,
         typed_message=message,
+        message_limit=limits.STATUS_MESSAGE,
     )

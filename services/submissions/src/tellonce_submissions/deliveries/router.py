@@ -41,6 +41,14 @@ AgencyFilter = Annotated[
 ]
 """Letters, digits, ``_`` and ``-``: anything else is a 422 (a NUL once was a 500)."""
 SubmissionFilter = Annotated[uuid.UUID | None, Query(description="A submission id (a UUID).")]
+Order = Annotated[
+    Literal["oldest", "newest"],
+    Query(
+        description="The state listing's order: ``oldest`` first (by creation, the default) "
+        "or ``newest`` first (by feed position, paged both ways with ``next_cursor`` and "
+        "``prev_cursor``). The pull feed is always oldest first."
+    ),
+]
 
 
 def _text(value: uuid.UUID | None) -> str | None:
@@ -102,11 +110,19 @@ async def deliveries(
     agency: AgencyFilter = None,
     submission: SubmissionFilter = None,
     cursor: str | None = None,
+    order: Order = "oldest",
 ) -> Feed | DeliveryList:
     """For an agency without ``status``: its pull feed, oldest first, never skipping one
-    (``?after=<next_cursor>``). With ``?status=`` (e.g. ``dead``), or for admins and
-    auditors: delivery states and attempts, without answers."""
-    if principal.role == "agency" and status is None and agency is None and submission is None:
+    (``?after=<next_cursor>``). With ``?status=`` (e.g. ``dead``), ``?agency=``,
+    ``?order=newest``, or for admins and auditors: delivery states and attempts, without
+    answers."""
+    if (
+        principal.role == "agency"
+        and status is None
+        and agency is None
+        and submission is None
+        and order == "oldest"
+    ):
         # ``cursor`` is accepted too, as on every other list endpoint.
         return await service.feed(principal, after or cursor, limit)
     if principal.role not in ("agency", "admin", "auditor"):
@@ -118,6 +134,7 @@ async def deliveries(
         submission_id=_text(submission),
         cursor=cursor,
         limit=limit,
+        newest_first=order == "newest",
     )
 
 

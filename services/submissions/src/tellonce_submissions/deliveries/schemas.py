@@ -85,6 +85,9 @@ class DeliveryWithAnswers(DeliveryPublic):
 class DeliveryList(BaseModel):
     items: list[DeliveryPublic]
     next_cursor: str | None
+    prev_cursor: str | None = None
+    """``?order=newest`` only: the page of newer deliveries before this one (``null`` on the
+    first page)."""
 
 
 class FeedItem(BaseModel):

@@ -329,6 +329,7 @@ class DeliveryService:
         submission_id: str | None,
         cursor: str | None,
         limit: int,
+        newest_first: bool = False,
     ) -> DeliveryList:
         if status is not None and status not in DELIVERY_STATES:
             raise ValidationFailed(
@@ -336,6 +337,8 @@ class DeliveryService:
                 errors=[{"pointer": "/query/status", "message": "unknown status"}],
             )
         scope = scope_agency(principal, agency)
+        if newest_first:
+            return await self._newest(scope, status, submission_id, cursor, limit)
         after = _list_position(cursor)
         rows = await repository.list_deliveries(
             self.session,
@@ -354,6 +357,54 @@ class DeliveryService:
             last = rows[-1]
             next_cursor = encode_cursor({"c": aware(last.created_at).isoformat(), "i": last.id})
         return DeliveryList(items=items, next_cursor=next_cursor)
+
+    async def _newest(
+        self,
+        agency: str | None,
+        status: str | None,
+        submission_id: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> DeliveryList:
+        """``?order=newest``: the states newest first by feed position (the order the
+        deliveries became visible to their agency), read backwards along the agency's feed
+        index (``ix_deliveries_agency_feed``), never sorting the agency's rows. Rows are
+        numbered first, as for a feed read, so only one committed this very moment (while
+        another transaction numbers) waits for the next page load. ``next_cursor`` goes to
+        older deliveries, ``prev_cursor`` to newer ones (``null`` on the first page)."""
+        older_than, newer_than = _newest_position(cursor)
+        await repository.number_feed(self.session)
+        rows = list(
+            await repository.list_by_feed(
+                self.session,
+                agency=agency,
+                status=status,
+                submission_id=submission_id,
+                older_than=older_than,
+                newer_than=newer_than,
+                limit=limit + 1,
+            )
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        if newer_than is not None:
+            rows.reverse()  # read oldest first from the cursor up; shown newest first
+        attempts = await repository.attempts_of(self.session, [r.id for r in rows])
+        items = [_delivery(r, attempts[r.id]) for r in rows]
+        seqs = [r.feed_seq for r in rows if r.feed_seq is not None]
+        next_cursor = prev_cursor = None
+        if seqs:
+            # Older ones exist past this page when the read found more, or when the page was
+            # reached going up (the page it came from is older).
+            if more if newer_than is None else True:
+                next_cursor = encode_cursor({"lt": seqs[-1]})
+            if (older_than is not None) if newer_than is None else more:
+                prev_cursor = encode_cursor({"gt": seqs[0]})
+        elif older_than is not None:
+            prev_cursor = encode_cursor({"gt": older_than - 1})
+        elif newer_than is not None:
+            next_cursor = encode_cursor({"lt": newer_than + 1})
+        return DeliveryList(items=items, next_cursor=next_cursor, prev_cursor=prev_cursor)
 
     async def get(self, principal: Principal, delivery_id: str) -> DeliveryPublic:
         return await self._public(await self._visible(principal, delivery_id))
@@ -426,8 +477,15 @@ class DeliveryService:
         agencies = sorted({a for a, _ in counts} | set(status_of))
         if scope is not None:
             agencies = [a for a in agencies if a == scope]
-        oldest = await repository.oldest_due(self.session, now)
-        metrics.refresh_from(counts, now, oldest)
+        # The gauges (this process's /metrics) are of every agency; the answer is of the
+        # caller's scope: an agency sees only its own backlog's age.
+        oldest_all = await repository.oldest_due(self.session, now)
+        metrics.refresh_from(counts, now, oldest_all)
+        oldest = (
+            oldest_all
+            if scope is None
+            else await repository.oldest_due(self.session, now, agency=scope)
+        )
         return Summary(
             agencies=[
                 AgencyCounts(
@@ -489,6 +547,19 @@ def _feed_position(after: str | None) -> int:
     if decoded is None:
         return 0
     return cursor_position(decoded.get("f"), maximum=MAX_BIG_INTEGER)
+
+
+def _newest_position(cursor: str | None) -> tuple[int | None, int | None]:
+    """(older than, newer than) the feed position a ``?order=newest`` cursor names; a cursor
+    of the other order, or a hand-made one, is a 400."""
+    decoded = decode_cursor(cursor)
+    if decoded is None:
+        return None, None
+    if set(decoded) == {"lt"}:
+        return cursor_position(decoded["lt"], maximum=MAX_BIG_INTEGER), None
+    if set(decoded) == {"gt"}:
+        return None, cursor_position(decoded["gt"], maximum=MAX_BIG_INTEGER)
+    raise BadRequest("The cursor is not valid.")
 
 
 def _list_position(cursor: str | None) -> tuple[datetime, str] | None:

@@ -7,7 +7,6 @@ the size limits apply, and restricted values are sealed like in submissions.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,13 +19,12 @@ from tellonce_submissions.answers import AnswersTooLarge, check_limits
 from tellonce_submissions.config import Settings
 from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.drafts import repository
-from tellonce_submissions.drafts.schemas import UUID_TEXT, DraftCreate, DraftOut
+from tellonce_submissions.drafts.schemas import DraftCreate, DraftOut
+from tellonce_submissions.ids import canonical_id
 from tellonce_submissions.models import Draft
 from tellonce_submissions.profile import service as profile
 from tellonce_submissions.registry.client import PUBLISHED, RegistryClient
 from tellonce_submissions.sealing import open_answers, seal_answers
-
-_DRAFT_ID = re.compile(UUID_TEXT)
 
 
 def _context(draft_id: str) -> str:
@@ -138,11 +136,10 @@ class DraftService:
         # A draft's id is a UUID: anything else names no draft, and is never looked up (a
         # NUL, say, cannot even be sent to PostgreSQL). A 404 like any id of no draft of
         # theirs, as for submissions, so the portal shows its "not found" page.
-        if _DRAFT_ID.fullmatch(draft_id) is None:
+        canonical = canonical_id(draft_id)
+        if canonical is None:
             raise NotFound(f"There is no draft {draft_id}.")
-        draft = await repository.get_live(
-            self.session, draft_id.lower(), owner, self.now - self.retention
-        )
+        draft = await repository.get_live(self.session, canonical, owner, self.now - self.retention)
         if draft is None:
             raise NotFound(f"There is no draft {draft_id}.")
         return draft

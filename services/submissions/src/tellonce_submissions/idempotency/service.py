@@ -14,6 +14,14 @@ nothing is stored, the resident may fix the body and retry with the same key) or
 killed mid-way never leaves a key stuck, and no extra commit is spent on an "in flight"
 marker. On SQLite (local development, one writer at a time) the primary key on (resident,
 key) is the guard: the loser of a race gets a 409 and its transaction is rolled back.
+
+An agency's status post (``POST /submissions/{id}/status``) may carry a key too
+(``store_outcome``): its outcome is kept in the same table, scoped to the agency and the
+submission (``status_scope``), and inserted *before* the timeline entry, in the request's
+transaction. The primary key is the guard: a twin inserting the same key waits for the first
+transaction, then finds its outcome (replayed) instead of writing a second entry; if the first
+rolled back, the twin writes. A post is a few statements of one short transaction, so the
+twin waits rather than being told to retry.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.problems import BadRequest, Conflict, Problem
@@ -61,6 +71,16 @@ class Claim:
 def fingerprint(body: Any) -> str:
     """Same JSON, same fingerprint, whatever the key order or spacing."""
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def optional_key(key: str | None) -> str | None:
+    """An optional ``Idempotency-Key``: ``None`` when the header is absent, else checked as
+    ``check_key`` does (an empty one is a 400, not "no key")."""
+    if key is None:
+        return None
+    if not key.strip():
+        raise BadRequest("The Idempotency-Key header is empty.")
+    return check_key(key)
 
 
 def check_key(key: str | None) -> str:
@@ -144,6 +164,38 @@ def record(
         "created_at": now,
         "locked_until": now,
     }
+
+
+def status_scope(agency: str, submission_id: str) -> str:
+    """The ``owner`` of an agency's status-post keys: one key space per (agency, submission).
+    Never a resident's ``sub`` (an identity user id, no colon)."""
+    return f"status:{agency}:{submission_id}"
+
+
+async def store_outcome(
+    session: AsyncSession,
+    claim_: Claim,
+    *,
+    status_code: int,
+    body: dict[str, Any],
+    now: datetime,
+    retention_hours: int,
+) -> bool:
+    """Store the key's outcome in the session's transaction, before what it describes is
+    written: True when stored (the key was new, or held only an expired outcome, which is
+    replaced); False when the key holds a live outcome (look it up with ``claim``). On
+    PostgreSQL an insert of a key that a transaction in progress has just inserted waits
+    for that transaction: committed, its outcome holds the key (False); rolled back, this
+    one is stored. So two requests with one key never both write."""
+    row = record(claim_, status_code=status_code, body=body, now=now)
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    values = insert(IdempotencyKey).values(row)
+    statement = values.on_conflict_do_update(
+        index_elements=[_KEYS.owner, _KEYS.key],
+        set_={name: values.excluded[name] for name in row if name not in ("owner", "key")},
+        where=_KEYS.created_at < replace_before(now, retention_hours),
+    ).returning(_KEYS.owner)
+    return (await session.execute(statement)).first() is not None
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime, retention_hours: int) -> int:

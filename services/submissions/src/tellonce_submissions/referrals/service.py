@@ -23,6 +23,7 @@ from tellonce_submissions.config import Settings
 from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.drafts.schemas import DraftCreate
 from tellonce_submissions.drafts.service import DraftService
+from tellonce_submissions.ids import canonical_id
 from tellonce_submissions.models import Submission
 from tellonce_submissions.performance.catalog import CatalogClient
 from tellonce_submissions.referrals import repository
@@ -138,7 +139,12 @@ class ReferralService:
         element) and from the resident's profile; starting twice gives the same draft, also
         when the starts run at once: the referral's row stays locked from this read to the
         commit, so a second start waits, then finds the first one's draft."""
-        referral = await repository.get_own(self.session, owner, referral_id, lock=True)
+        canonical = canonical_id(referral_id)  # ours are UUIDs: anything else names none
+        referral = (
+            None
+            if canonical is None
+            else await repository.get_own(self.session, owner, canonical, lock=True)
+        )
         if referral is None:
             raise NotFound(f"There is no referral {referral_id}.")
         drafts = DraftService(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -238,7 +238,12 @@ async def get_receipt(
     )
 
 
-@router.post("/{submission_id}/status", status_code=201, response_model=TimelineEntry)
+@router.post(
+    "/{submission_id}/status",
+    status_code=201,
+    response_model=TimelineEntry,
+    responses={400: {}, 403: {}, 404: {}, 409: {}, 422: {}},
+)
 async def post_status(
     submission_id: str,
     body: StatusCreate,
@@ -248,7 +253,22 @@ async def post_status(
     sealer: SealerDep,
     settings: SettingsDep,
     clock: ClockDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Optional: a retry with the same key and body (same agency, same "
+            "submission) replays the first answer and adds no second entry; another body "
+            "is a 422.",
+        ),
+    ] = None,
 ) -> TimelineEntry:
     """An agency that received the submission reports where it stands."""
+    key = idempotency.optional_key(idempotency_key)
     service = _service(session, registry, sealer, settings, clock)
-    return await service.post_status(principal, submission_id, body)
+    posted = await service.post_status(principal, submission_id, body, key=key)
+    response.status_code = posted.status_code
+    if posted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return posted.entry

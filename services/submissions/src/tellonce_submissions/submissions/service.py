@@ -9,8 +9,8 @@ Validation happens before anything is written, so an invalid submission leaves n
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from tellonce_submissions.deliveries.models import PENDING, Delivery
 from tellonce_submissions.deliveries.outbox import delivery_rows
 from tellonce_submissions.drafts.service import DraftService, check_size
 from tellonce_submissions.idempotency import service as idempotency
+from tellonce_submissions.ids import canonical_id
 from tellonce_submissions.models import Submission, SubmissionEvent
 from tellonce_submissions.performance import facts as performance_facts
 from tellonce_submissions.profile import service as profile
@@ -54,11 +55,22 @@ from tellonce_submissions.submissions.schemas import (
 from tellonce_submissions.submissions.store import Stored, SubmissionWrite, store
 
 SUBMITTED = "submitted"
+STATUS_CREATED = 201
+"""The status code of a new timeline entry (and of its replays)."""
 DECISIONS = performance_facts.DECISIONS
 """Statuses only the owning agency may post: they decide the application."""
 REFERENCE_DRAWS = 2
 """Numbers drawn for one submission before a taken one is answered with a 409."""
 REFERENCE_INDEX = "uq_submissions_reference"
+
+
+@dataclass(frozen=True)
+class StatusPosted:
+    """A status post's answer: the entry, and whether it replays an earlier post's."""
+
+    entry: TimelineEntry
+    status_code: int
+    replayed: bool
 
 
 def _reference_taken(exc: IntegrityError) -> bool:
@@ -273,10 +285,10 @@ class SubmissionService:
 
     async def find(self, principal: Principal, id_or_reference: str) -> Submission:
         """A resident's own submission, or any for an admin; 404 otherwise (ids not probed)."""
-        reference = normalize_reference(id_or_reference)
-        submission_id = id_or_reference if _looks_like_uuid(id_or_reference) else None
         submission = await repository.by_id_or_reference(
-            self.session, submission_id=submission_id, reference=reference
+            self.session,
+            submission_id=canonical_id(id_or_reference),
+            reference=normalize_reference(id_or_reference),
         )
         if submission is None or not (
             principal.role == "admin" or submission.owner == principal.sub
@@ -302,8 +314,10 @@ class SubmissionService:
                 after = (datetime.fromisoformat(str(position["at"])), str(position["id"]))
             except (KeyError, ValueError) as exc:
                 raise BadRequest("The cursor is not valid.") from exc
-            if not _looks_like_uuid(after[1]):  # ours always hold a submission's id
+            last_id = canonical_id(after[1])
+            if last_id is None:  # ours always hold a submission's id
                 raise BadRequest("The cursor is not valid.")
+            after = (after[0], last_id)
         owner = None if principal.role == "admin" else principal.sub
         rows = await repository.page_for_owner(
             self.session, owner=owner, limit=limit + 1, after=after
@@ -318,12 +332,20 @@ class SubmissionService:
         )
 
     async def post_status(
-        self, principal: Principal, submission_id: str, body: StatusCreate
-    ) -> TimelineEntry:
+        self,
+        principal: Principal,
+        submission_id: str,
+        body: StatusCreate,
+        *,
+        key: str | None = None,
+    ) -> StatusPosted:
+        """Add the agency's entry to the timeline. With an ``Idempotency-Key`` (scoped to
+        the agency and the submission), a retry gets the first post's entry back and adds
+        none; without one, every post is an entry (two posts may be two messages)."""
         agency = principal.agency
         submission = await repository.by_id_or_reference(
             self.session,
-            submission_id=submission_id if _looks_like_uuid(submission_id) else None,
+            submission_id=canonical_id(submission_id),
             reference=normalize_reference(submission_id),
         )
         if (
@@ -346,6 +368,11 @@ class SubmissionService:
                 "Say what information is needed.",
                 errors=[{"pointer": "/message", "message": "needs_info requires a message"}],
             )
+        entry = TimelineEntry(at=self.now, agency=agency, status=body.status, message=message)
+        if key is not None:
+            replayed = await self._claim_status_key(key, agency, submission.id, body, entry)
+            if replayed is not None:
+                return replayed
         event = repository.add_event(
             self.session,
             submission_id=submission.id,
@@ -356,7 +383,47 @@ class SubmissionService:
             actor=principal.sub,
         )
         await performance_facts.record_event(self.session, event)  # measures, issue 11
-        return _timeline_entry(event)
+        return StatusPosted(entry=entry, status_code=STATUS_CREATED, replayed=False)
+
+    async def _claim_status_key(
+        self,
+        key: str,
+        agency: str,
+        submission_id: str,
+        body: StatusCreate,
+        entry: TimelineEntry,
+    ) -> StatusPosted | None:
+        """Store the key's outcome (this entry) before the entry is written, in the same
+        transaction: ``None`` when stored (the caller writes the entry), else the first
+        post's outcome to replay (same body) or a 422 (another body)."""
+        owner = idempotency.status_scope(agency, submission_id)
+        print_ = idempotency.fingerprint(body.model_dump(mode="json"))
+        retention = self.settings.idempotency_retention_hours
+        stored = await idempotency.store_outcome(
+            self.session,
+            idempotency.Claim(owner, key, print_),
+            status_code=STATUS_CREATED,
+            body=entry.model_dump(mode="json"),
+            now=self.now,
+            retention_hours=retention,
+        )
+        if stored:
+            return None
+        claim = await idempotency.claim(
+            self.session,
+            owner=owner,
+            key=key,
+            print_=print_,
+            now=self.now,
+            retention_hours=retention,
+        )
+        if claim.replay_body is None:  # expired between the two statements: rare; retry
+            raise idempotency.in_flight()
+        return StatusPosted(
+            entry=TimelineEntry.model_validate(claim.replay_body),
+            status_code=claim.replay_status or STATUS_CREATED,
+            replayed=True,
+        )
 
     def answers_of(self, submission: Submission, *, masked: bool) -> dict[str, Any]:
         reveal = masked_answers if masked else open_answers
@@ -416,11 +483,3 @@ def _timeline_entry(event: SubmissionEvent) -> TimelineEntry:
     return TimelineEntry(
         at=event.at, agency=event.agency, status=event.status, message=event.message
     )
-
-
-def _looks_like_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
