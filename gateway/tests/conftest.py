@@ -18,10 +18,11 @@ import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import Scope
 
 from tellonce_gateway.config import Settings
 from tellonce_gateway.main import create_app
-from tellonce_gateway.server import GatewayHttpProtocol
+from tellonce_gateway.server import GatewayCycle, GatewayHttpProtocol
 from tellonce_shared.logging import JSONFormatter
 from tellonce_shared.testing import TokenFactory
 
@@ -276,6 +277,41 @@ async def serve_gateway() -> AsyncIterator[GatewayServer]:
     yield start
     for server in running:
         await server.stop()
+
+
+@dataclass
+class Pair:
+    fast: str
+    slow: str
+    taken: list[bool] = field(default_factory=list)
+    """What the fast gateway's fast path answered for each request it was offered."""
+
+
+PairFactory = Callable[..., Awaitable[Pair]]
+"""``start_pair``: settings overrides in, the two gateways out."""
+
+
+@pytest.fixture
+def start_pair(stack: Stack, serve_gateway: GatewayServer) -> PairFactory:
+    """Two gateways with the same settings: one as served (fast path on), one with the fast
+    path off, so every request takes the ASGI path."""
+
+    async def start(**overrides: Any) -> Pair:
+        fast_app = create_app(stack.settings(**overrides))
+        slow_app = create_app(stack.settings(**overrides))
+        taken: list[bool] = []
+        offered = fast_app.fast_path
+
+        def counted(scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
+            answered = offered(scope, body, cycle)
+            taken.append(answered)
+            return answered
+
+        fast_app.fast_path = counted  # type: ignore[method-assign]
+        slow_app.fast_path = None  # type: ignore[assignment,method-assign]
+        return Pair(await serve_gateway(fast_app), await serve_gateway(slow_app), taken)
+
+    return start
 
 
 @pytest_asyncio.fixture

@@ -7,58 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import pytest
-from starlette.types import Scope
+from typing import TYPE_CHECKING
 
 from tellonce_gateway.app import Gateway
 from tellonce_gateway.main import create_app
-from tellonce_gateway.server import GatewayCycle
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.testing import eventually
 
 if TYPE_CHECKING:
-    from .conftest import GatewayServer, Stack
+    from .conftest import PairFactory, Stack
 
 RID = "fast-path-test-0001"
-
-
-@dataclass
-class Pair:
-    fast: str
-    slow: str
-    taken: list[bool] = field(default_factory=list)
-    """What the fast gateway's fast path answered for each request it was offered."""
-
-
-PairFactory = Callable[..., Awaitable[Pair]]
-"""``start_pair``: settings overrides in, the two gateways out."""
-
-
-@pytest.fixture
-def start_pair(stack: Stack, serve_gateway: GatewayServer) -> PairFactory:
-    """Two gateways with the same settings: one as served (fast path on), one with the fast
-    path off, so every request takes the ASGI path."""
-
-    async def start(**overrides: Any) -> Pair:
-        fast_app = create_app(stack.settings(**overrides))
-        slow_app = create_app(stack.settings(**overrides))
-        taken: list[bool] = []
-        offered = fast_app.fast_path
-
-        def counted(scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
-            answered = offered(scope, body, cycle)
-            taken.append(answered)
-            return answered
-
-        fast_app.fast_path = counted  # type: ignore[method-assign]
-        slow_app.fast_path = None  # type: ignore[assignment,method-assign]
-        return Pair(await serve_gateway(fast_app), await serve_gateway(slow_app), taken)
-
-    return start
 
 
 async def exchange(base_url: str, request: bytes) -> bytes:
@@ -127,6 +86,7 @@ async def test_fast_and_asgi_paths_give_the_same_answers(
         request("POST", "/api/v1/forms/echo/post", b'{"a": 2}', (bearer,)),  # token known now
         request("POST", "/api/v1/forms/echo/post", b"{}"),  # 401: a token is required
         request("POST", "/api/v1/forms/echo/x", b"{}", ("Authorization: Basic eDp5",)),  # 401
+        request("POST", "/api/v1/forms/echo/x", b"{}", (bearer, bearer)),  # 400: two of them
         request("GET", "/api/v1/forms/./x"),  # 400: dot segments
         request("OPTIONS", "/api/v1/forms", headers=preflight),  # 204
         request(

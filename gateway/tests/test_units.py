@@ -125,6 +125,55 @@ def test_merge_renames_colliding_components_and_rewrites_refs() -> None:
     assert ref("/api/v1/identity/me") == "#/components/schemas/Problem"  # identical: shared
 
 
+def test_merge_renames_what_refers_to_a_renamed_component_until_nothing_changes() -> None:
+    """A component identical in two services that refers (at any depth) to one that differs
+    is renamed too: each service's paths reach only its own schemas."""
+
+    def doc(path: str, item: dict[str, Any]) -> dict[str, Any]:
+        def ref(name: str) -> dict[str, str]:
+            return {"$ref": f"#/components/schemas/{name}"}
+
+        return {
+            "paths": {path: {"get": {"responses": {"200": {"content": {
+                "application/json": {"schema": ref("Outer")}}}}}}},
+            "components": {"schemas": {
+                "Outer": {"type": "object", "properties": {"page": ref("Page")}},
+                "Page": {"type": "array", "items": ref("Item")},
+                "Item": item,
+                "Shared": {"type": "string"},
+            }},
+        }  # fmt: skip
+
+    forms = doc("/api/v1/forms", {"type": "object", "properties": {"slug": {"type": "string"}}})
+    subs = doc("/api/v1/submissions", {"type": "object", "properties": {"id": {"type": "integer"}}})
+    same = doc("/api/v1/identity/me", forms["components"]["schemas"]["Item"])
+    owners = {"/api/v1/forms": "registry", "/api/v1/submissions": "submissions"}
+    owners["/api/v1/identity/me"] = "identity"
+    merged = merge_documents(
+        {"registry": forms, "submissions": subs, "identity": same},
+        lambda service, path: owners[path] == service,
+    )
+    schemas = merged["components"]["schemas"]
+    assert set(schemas) == {
+        "Outer", "Page", "Item", "Shared",
+        "submissions.Outer", "submissions.Page", "submissions.Item",
+    }  # fmt: skip
+
+    def resolve(path: str) -> dict[str, Any]:
+        """The schema at the end of the path's answer: Outer -> Page -> Item."""
+        op = merged["paths"][path]["get"]["responses"]["200"]
+        name = op["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        outer = schemas[name]
+        page = schemas[outer["properties"]["page"]["$ref"].rsplit("/", 1)[1]]
+        item: dict[str, Any] = schemas[page["items"]["$ref"].rsplit("/", 1)[1]]
+        return item
+
+    assert resolve("/api/v1/submissions") == subs["components"]["schemas"]["Item"]
+    assert resolve("/api/v1/forms") == forms["components"]["schemas"]["Item"]
+    assert resolve("/api/v1/identity/me") == forms["components"]["schemas"]["Item"]  # shared
+    assert merged["paths"]["/api/v1/identity/me"] == merged["paths"]["/api/v1/forms"]
+
+
 def test_merge_keeps_only_paths_the_service_owns() -> None:
     doc = _doc("X", {}, "/api/v1/forms")
     merged = merge_documents({"submissions": doc}, lambda service, path: False)
@@ -256,7 +305,12 @@ def _protocol(app: Any, keep_alive: float = 30) -> tuple[Any, _Recorder]:
     from tellonce_gateway.server import GatewayHttpProtocol
 
     config = uvicorn.Config(
-        app, http=GatewayHttpProtocol, log_config=None, access_log=False, lifespan="off"
+        app,
+        http=GatewayHttpProtocol,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        proxy_headers=False,  # as the CLI serves it: the application itself, not wrapped
     )
     config.timeout_keep_alive = keep_alive  # type: ignore[assignment]
     config.load()
@@ -428,3 +482,51 @@ async def test_expect_100_continue_and_keep_alive_timeout() -> None:
     assert not transport.closing
     await asyncio.sleep(0.6)
     assert transport.closing  # idle for longer than the keep-alive timeout
+
+
+class _CountingLoop:
+    """The running loop, counting the timers made through it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.timers = 0
+
+    def call_later(self, delay: float, callback: Any, *args: Any) -> asyncio.TimerHandle:
+        self.timers += 1
+        return self.loop.call_later(delay, callback, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.loop, name)
+
+
+async def test_the_head_deadline_costs_no_timer_per_request() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"2")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    protocol, transport = _protocol(app)
+    assert protocol._head_timer is not None  # armed when the connection was made
+    loop = protocol.loop = _CountingLoop(protocol.loop)
+    for _ in range(20):
+        protocol.data_received(GET)
+        await _turns()
+    assert transport.wire.count(b"HTTP/1.1 200 OK") == 20
+    assert loop.timers == 1  # the keep-alive timer, once; the head's is the connection's
+    protocol.connection_lost(None)
+    assert protocol._head_timer is None
+
+
+async def test_a_late_head_closes_the_connection() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("no request should reach the application")
+
+    app.header_timeout = 0.2  # type: ignore[attr-defined]  # server.HEADER_TIMEOUT
+    protocol, transport = _protocol(app)
+    protocol.data_received(b"GET /x HTTP/1.1\r\nHost: h\r\n")
+    await asyncio.sleep(0.1)
+    assert not transport.closing
+    protocol.data_received(b"X-More: 1\r\n")  # bytes in time do not move the deadline
+    await asyncio.sleep(0.2)
+    assert transport.closing
+    assert transport.wire == b""  # no SERVER_ANSWER: closed without an answer

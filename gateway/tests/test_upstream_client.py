@@ -163,6 +163,30 @@ async def test_a_head_answer_has_no_body_and_the_next_request_is_fine(
 
 
 @FORWARDERS
+async def test_names_in_every_connection_field_of_an_answer_stay_out(
+    kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
+) -> None:
+    answer = (
+        b"HTTP/1.1 200 OK\r\nconnection: x-one\r\nconnection: keep-alive, X-Two\r\n"
+        b"x-one: 1\r\nx-two: 2\r\nx-three: 3\r\ncontent-length: 2\r\n\r\nok"
+    )
+    service = await scripted({"/p/hop": answer})
+    gateway = await start_gateway(client=kind, portal_url=service.url)
+
+    async def streamed() -> AsyncIterator[bytes]:
+        yield b"{}"  # a chunked upload: the ASGI path, not the fast path
+
+    for resp in (
+        await client.get(gateway + "/p/hop"),
+        await client.post(gateway + "/p/hop", content=streamed()),
+    ):
+        assert (resp.status_code, resp.content) == (200, b"ok")
+        assert "x-one" not in resp.headers
+        assert "x-two" not in resp.headers
+        assert resp.headers["x-three"] == "3"
+
+
+@FORWARDERS
 async def test_a_chunked_body_with_trailers_arrives_whole_and_trailers_stay_out(
     kind: str, scripted: ScriptedFactory, start_gateway: GatewayFactory, client: httpx.AsyncClient
 ) -> None:

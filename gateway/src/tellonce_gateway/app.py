@@ -2,15 +2,16 @@
 microsecond here is added to every request of every service (see docs/benchmarks.md).
 
 Order of the edge checks for a proxied request: path sanity, CORS preflight, body size by
-Content-Length, token (verified when sent, demanded where the route needs one), rate limit,
-then the service. They live in one place, ``Gateway._admit``, used both by the ASGI entry
-point and by the fast path the gateway's own server offers (``Gateway.fast_path``: a
-complete request answered from callbacks, without a task or awaited receive and send);
-the answer's headers (``Gateway._head``), the problem answers and the access line and
-metrics (``Gateway._finish``) are shared the same way. Just before forwarding, both paths
-check the service's cap of requests in flight and its breaker (``tellonce_gateway.breaker``:
-a 503 at once when either refuses), and count the request, which the forwarder gives back
-at the answer's head. The gateway's own endpoints are /healthz, /readyz, /metrics,
+Content-Length, token (one Authorization field at most, verified when sent, demanded where
+the route needs one), rate limit (by token, else by the address's network), then the
+service. They live in one place, ``Gateway._admit``, used both by the ASGI entry point and
+by the fast path the gateway's own server offers (``Gateway.fast_path``: a complete request
+answered from callbacks, without a task or awaited receive and send); the answer's headers
+(``Gateway._head``), the problem answers and the access line and metrics
+(``Gateway._finish``) are shared the same way. Just before forwarding, both paths check the
+service's cap of requests in flight and its breaker (``tellonce_gateway.breaker``: a 503 at
+once when either refuses), and count the request, which the forwarder gives back at the
+answer's head. The gateway's own endpoints are /healthz, /readyz, /metrics,
 /openapi.json and /docs."""
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from tellonce_gateway.accesslog import AccessLog
 from tellonce_gateway.breaker import Breaker
-from tellonce_gateway.clients import TrustedProxies
+from tellonce_gateway.clients import AddressKeys, TrustedProxies
 from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
 from tellonce_gateway.edge_auth import bearer_token
@@ -89,6 +90,12 @@ class Gateway:
         self.security = SecurityHeaders(settings)
         self.cors = CorsPolicy(settings.cors_origins)
         self.proxies = TrustedProxies(settings.trusted_proxies)
+        self.address_keys = AddressKeys()
+        self._address_keys = self.address_keys.keys
+        """The rate-limit key of each client address (its network), remembered."""
+        self.header_timeout = settings.header_timeout_seconds
+        """Read by the gateway's server (``server.HEADER_TIMEOUT``): the time a connection
+        has for its first request's head, and any request for its head once it began."""
         self.max_body = settings.max_body_bytes
         self.buffer_limit = min(settings.buffer_request_bytes, settings.max_body_bytes)
         self._session: aiohttp.ClientSession | None = None
@@ -511,6 +518,43 @@ class Gateway:
             self._finish(exchange)
             request_id_var.reset(context)
 
+    def server_answer(
+        self, status: int, detail: str, request_id: bytes | None
+    ) -> tuple[bytes, bytes]:
+        """An answer the gateway's server makes itself, without a request to route
+        (``server.SERVER_ANSWER``): 400 for a request it cannot parse, 408 for a head that
+        did not come in time. Its header fields as written on the wire (problem+json, the
+        security headers, the request id the head sent if well-formed, else a new one) and
+        its body; counted as rejected (reason ``unparsable`` or ``head-timeout``) and logged
+        under its request id."""
+        if status == 408:
+            problem = Problem(detail, status=408, title="Request timeout", slug="request-timeout")
+            reason = "head-timeout"
+        else:
+            problem = Problem(detail, status=status)
+            reason = "unparsable"
+        EDGE_REJECTIONS.labels(reason).inc()
+        rid = (
+            new_request_id()
+            if request_id is None
+            else accept_request_id(request_id.decode("latin-1"))
+        )
+        context = request_id_var.set(rid)
+        try:
+            log.log(logging.WARNING if status == 400 else logging.INFO, "%s %s", status, detail)
+        finally:
+            request_id_var.reset(context)
+        fields = b"".join(
+            (
+                b"content-type: application/problem+json\r\n",
+                self.security.rendered["api", False, False],
+                b"x-request-id: ",
+                rid.encode(),
+                b"\r\n",
+            )
+        )
+        return fields, orjson.dumps(problem.body())
+
     # -- edge checks -----------------------------------------------------------------------
 
     def _forwarded_for(self, peer: str, forwarded_for: bytes) -> str:
@@ -533,13 +577,19 @@ class Gateway:
     def _principal(
         self, exchange: _Exchange, address: str, basic_ok: bool, verified: Principal | None
     ) -> Principal | None:
-        """The verified caller, if an Authorization header came. Any header but Basic to the
+        """The verified caller, if an Authorization header came. Two or more are a 400: the
+        field holds one credential (RFC 9110 11.6.2, no list), and a service reading another
+        one than the edge checked would act for someone else. Any header but Basic to the
         identity service (client credentials, RFC 6749 2.3.1) must be a valid Bearer token:
         ``verified`` when it was just checked, else one the verifier remembers; otherwise
         :class:`_Unverified` is raised for the caller to verify it (:meth:`_verify`)."""
         authorization = exchange.authorization
         if authorization is None:
             return None
+        if exchange.authorization_repeated:
+            raise BadRequest(
+                "The request has more than one Authorization header; send one credential."
+            )
         if basic_ok and authorization[:6].lower() == b"basic ":
             return None
         if verified is not None:
@@ -565,14 +615,19 @@ class Gateway:
         """A token that is not valid: counted, and against the address's rate limit, so
         guessing tokens is rate limited too (429 instead of the 401 when over it)."""
         EDGE_REJECTIONS.labels("auth").inc()
-        exchange.client = "addr:" + address
-        wait = self.limiter.retry_after("addr:" + address)
+        exchange.client = key = self.address_keys(address)
+        wait = self.limiter.retry_after(key)
         if wait is not None:
             EDGE_REJECTIONS.labels("rate").inc()
             raise TooManyRequests("Too many requests; slow down.", retry_after=wait) from None
 
     def _limit(self, exchange: _Exchange, address: str, principal: Principal | None) -> None:
-        key = "sub:" + principal.sub if principal is not None else "addr:" + address
+        """The client's rate limit: by the token's subject, else by the address's network
+        (:func:`tellonce_gateway.clients.address_key`, remembered: one look-up)."""
+        if principal is not None:
+            key = "sub:" + principal.sub
+        else:
+            key = self._address_keys.get(address) or self.address_keys(address)
         exchange.client = key
         wait = self.limiter.retry_after(key)
         if wait is not None:
@@ -580,7 +635,7 @@ class Gateway:
             raise TooManyRequests("Too many requests; slow down.", retry_after=wait)
 
     def _limit_auth(self, address: str) -> None:
-        wait = self.auth_limiter.retry_after("addr:" + address)
+        wait = self.auth_limiter.retry_after(self.address_keys(address))
         if wait is not None:
             EDGE_REJECTIONS.labels("rate-auth").inc()
             raise TooManyRequests(
@@ -646,6 +701,7 @@ class _Exchange:
     declared: int | None = None
     chunked: bytes | None = None
     authorization: bytes | None = None
+    authorization_repeated = False
     origin: bytes | None = None
     preflight = False
     forwarded_for: bytes | None = None
@@ -686,13 +742,15 @@ class _Exchange:
                     self.forwarded_proto = value
                 elif key == b"host":
                     self.host = value
-                elif key == b"connection":
-                    self.listed = connection_tokens(((key, value),))
+                elif key == b"connection":  # every Connection field counts (a union)
+                    self.listed = self.listed | connection_tokens(((key, value),))
                 continue
             if key == b"content-length":
                 self.length = value
                 continue
             if key == b"authorization":
+                if self.authorization is not None:
+                    self.authorization_repeated = True
                 self.authorization = value
             elif key == b"origin":
                 self.origin = value

@@ -1,6 +1,7 @@
 """Who is calling, by address: the peer, or the address a trusted proxy (the portal, an
 ingress) says it forwarded for. An untrusted peer's X-Forwarded-For is ignored, so nobody
-can pick another client's rate-limit bucket by sending a header."""
+can pick another client's rate-limit bucket by sending a header. And the bucket an address
+counts in: its network (:func:`address_key`)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,43 @@ def _valid_or(candidate: str, fallback: str) -> str:
         return str(ipaddress.ip_address(candidate))
     except ValueError:
         return fallback
+
+
+def address_key(address: str) -> str:
+    """The rate-limit key of a client address: ``addr:`` and the network it stands for, as
+    the identity service counts callers (``tellonce_identity.tokens.throttle.caller``). An
+    IPv4 address is itself; an IPv6 address is its /64 (one LAN: SLAAC and privacy addresses
+    rotate inside it at will, so keying single addresses would give one client 2^64 fresh
+    buckets); an IPv4-mapped IPv6 address (``::ffff:192.0.2.1``, what a dual-stack socket
+    reports for an IPv4 peer) is the IPv4 address. Not an address: kept as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "addr:" + address
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped
+        if mapped is not None:
+            return f"addr:{mapped}"
+        return f"addr:{ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))}"
+    return f"addr:{ip}"
+
+
+class AddressKeys:
+    """:func:`address_key` remembered by address (a look-up instead of parsing the address
+    on every request): the peer of a connection, or the client a trusted proxy forwards
+    for, are the same string request after request. Keyed by the address itself, so a
+    proxy's connection forwarding for many clients gets each one's own key. Bounded: when
+    full it starts again (a client rotating addresses only costs the parsing it skipped)."""
+
+    def __init__(self, max_size: int = 8192) -> None:
+        self.max_size = max_size
+        self.keys: dict[str, str] = {}
+
+    def __call__(self, address: str) -> str:
+        key = self.keys.get(address)
+        if key is None:
+            keys = self.keys
+            if len(keys) >= self.max_size:
+                keys.clear()
+            key = keys[address] = address_key(address)
+        return key

@@ -60,6 +60,11 @@ class Settings(ServiceSettings):
     keepalive_seconds: float = 4.0
     """Idle time after which a pooled connection is closed; below uvicorn's 5 s default so
     the gateway never reuses a connection the service is about to close."""
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    """Seconds a client connection has to send its first request's head, and a request to
+    finish its head once its first byte came; past it the connection is closed (with a 408
+    when a head had begun). A kept-alive connection idle between requests is closed by the
+    30 s keep-alive instead."""
     buffer_request_bytes: int = 262_144
     """Request bodies with a Content-Length up to this size are read whole and sent with a
     Content-Length; bigger or chunked ones stream."""

@@ -262,8 +262,8 @@ def _answer_head(conn: UpstreamConnection) -> tuple[int, list[tuple[bytes, bytes
     for pair in conn.headers:
         name = pair[0]
         if name in RESPONSE_DROP:
-            if name == b"connection":
-                listed = connection_tokens((pair,))
+            if name == b"connection":  # every Connection field counts (a union)
+                listed = listed | connection_tokens((pair,))
             continue
         if name == b"content-length":
             if bodiless:

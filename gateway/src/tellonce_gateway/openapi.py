@@ -1,6 +1,7 @@
 """The merged OpenAPI document: each service's paths (only those the gateway routes to it)
 and components, renamed on a collision so no service's schema silently replaces another's.
-A service that is down is left out and named in ``x-unavailable-services``."""
+A service that is down is left out and named in ``x-unavailable-services``. And the
+``/docs`` page: Swagger UI at an exact version with Subresource Integrity."""
 
 from __future__ import annotations
 
@@ -55,14 +56,7 @@ def merge_documents(
     components: dict[str, dict[str, Any]] = merged["components"]
     tag_names: set[str] = set()
     for service, raw in docs.items():
-        renames: dict[str, str] = {}
-        for section, entries in (raw.get("components") or {}).items():
-            if not isinstance(entries, dict):
-                continue
-            existing = components.get(section, {})
-            for name, value in entries.items():
-                if name in existing and existing[name] != value:
-                    renames[f"{section}/{name}"] = f"{section}/{service}.{name}"
+        renames = _collisions(service, raw, components)
         doc = _rewrite_refs(raw, renames) if renames else copy.deepcopy(raw)
         for section, entries in (doc.get("components") or {}).items():
             if not isinstance(entries, dict):
@@ -81,6 +75,36 @@ def merge_documents(
     if unavailable:
         merged["x-unavailable-services"] = sorted(unavailable)
     return merged
+
+
+def _collisions(
+    service: str, raw: dict[str, Any], components: Mapping[str, Mapping[str, Any]]
+) -> dict[str, str]:
+    """The components of ``service`` to rename (``section/name`` -> ``section/service.name``):
+    those whose name is taken by a different definition. Compared as they will be merged,
+    with their ``$ref`` already pointing at the renamed ones, and again until nothing new
+    is renamed (a fixpoint): a component identical to a taken one but referring to one
+    that differs is renamed too, so it never lends another service's inner schema."""
+    renames: dict[str, str] = {}
+    sections = {
+        section: entries
+        for section, entries in (raw.get("components") or {}).items()
+        if isinstance(entries, dict) and section in components
+    }
+    while True:
+        found = False
+        for section, entries in sections.items():
+            existing = components[section]
+            for name, value in entries.items():
+                key = f"{section}/{name}"
+                if key in renames or name not in existing:
+                    continue
+                merged_as = _rewrite_refs(value, renames) if renames else value
+                if existing[name] != merged_as:
+                    renames[key] = f"{section}/{service}.{name}"
+                    found = True
+        if not found:
+            return renames
 
 
 class OpenAPICache:
@@ -128,26 +152,44 @@ class OpenAPICache:
             return self._doc
 
 
-DOCS_HTML = b"""<!doctype html>
+SWAGGER_UI_VERSION = "5.35.0"
+"""The exact swagger-ui-dist (npm) version /docs loads; no PyPI package ships a current
+Swagger UI (swagger-ui-bundle 1.1.0 has 4.15.5, which cannot show OpenAPI 3.1)."""
+SWAGGER_UI_BASE = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{SWAGGER_UI_VERSION}/"
+SWAGGER_UI_CSS = SWAGGER_UI_BASE + "swagger-ui.css"
+SWAGGER_UI_JS = SWAGGER_UI_BASE + "swagger-ui-bundle.js"
+SWAGGER_UI_SRI = {
+    SWAGGER_UI_CSS: "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I",
+    SWAGGER_UI_JS: "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9",
+}
+"""Subresource Integrity of the two files, computed from the package's npm tarball (its
+sha512 checked against the registry's): a browser refuses a file that differs. To move to
+another version: ``npm pack swagger-ui-dist@X``, then per file ``openssl dgst -sha384
+-binary F | base64`` (docs/gateway.md, "OpenAPI")."""
+
+DOCS_HTML = f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Tell-Once Forms Hub API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
+<link rel="stylesheet" href="{SWAGGER_UI_CSS}"
+ integrity="{SWAGGER_UI_SRI[SWAGGER_UI_CSS]}" crossorigin="anonymous">
 </head>
 <body>
 <div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script src="{SWAGGER_UI_JS}"
+ integrity="{SWAGGER_UI_SRI[SWAGGER_UI_JS]}" crossorigin="anonymous"></script>
 <script src="/docs/init.js"></script>
 </body>
 </html>
-"""
+""".encode()
 
 DOCS_INIT_JS = b"""window.ui = SwaggerUIBundle({
   url: "/openapi.json",
   dom_id: "#swagger-ui",
   deepLinking: true,
   presets: [SwaggerUIBundle.presets.apis],
-  layout: "BaseLayout"
+  layout: "BaseLayout",
+  validatorUrl: null
 });
 """

@@ -175,8 +175,8 @@ async def forward_aiohttp(
         for key, value in resp.raw_headers:
             name = key.lower()
             if name in RESPONSE_DROP:
-                if name == b"connection":
-                    listed = connection_tokens(((name, value),))
+                if name == b"connection":  # every Connection field counts (a union)
+                    listed = listed | connection_tokens(((name, value),))
                 continue
             if bodiless and name == b"content-length":
                 continue  # the ASGI server would count the empty body against it

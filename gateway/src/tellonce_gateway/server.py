@@ -18,6 +18,15 @@ pipelining, upgrades refused, flow control, shutdown, 400 on a garbled request, 
   as that very ``bytes``.
 - one keep-alive timer per connection, re-armed when it fires, instead of a timer made after
   every response and cancelled by the next request.
+- a deadline for request heads (uvicorn has none: a connection that never sends a whole
+  head was kept for ever): one more timer per connection, armed when it is made and
+  re-armed when it fires, checks the time the pending head started (the connection's start
+  for the first request, the head's first byte for later ones). A connection that sent
+  nothing in time is closed without an answer; one whose head had begun gets a 408. The
+  application's ``HEADER_TIMEOUT`` attribute sets the time.
+- the server's own answers (400 for a request it cannot parse, 408) carry what the
+  application's ``SERVER_ANSWER`` gives (the gateway: problem+json, security headers and a
+  request id), as every other answer does.
 - a fast path (``FAST_PATH``): an application may take a request that is all in (not
   pipelined, the client reading, no ``Expect: 100-continue``) straight from the parser's
   callback, with no task and no awaited receive or send, and answer it with
@@ -84,6 +93,14 @@ BODY = "tellonce.body"
 FAST_PATH = "fast_path"
 """An application attribute: a :class:`FastPath`, tried for each request that is all in
 after one read (not pipelined, the client reading), before any task is made for it."""
+HEADER_TIMEOUT = "header_timeout"
+"""An application attribute: seconds a connection has for its first request's head, and a
+request for the rest of its head once its first byte came (``DEFAULT_HEADER_TIMEOUT``
+without it)."""
+DEFAULT_HEADER_TIMEOUT = 10.0
+SERVER_ANSWER = "server_answer"
+"""An application attribute: a :class:`ServerAnswer`, for the answers the server makes
+itself (400, 408); without it they are uvicorn's plain text."""
 
 
 class FastPath(Protocol):
@@ -91,6 +108,15 @@ class FastPath(Protocol):
         """Take the request (its scope and whole body) and answer it through ``cycle``'s
         :meth:`~GatewayCycle.answer` or :meth:`~GatewayCycle.continue_in_task`, returning
         True; or leave it untouched and return False (it then runs as an ASGI request)."""
+        ...
+
+
+class ServerAnswer(Protocol):
+    def __call__(self, status: int, detail: str, request_id: bytes | None) -> tuple[bytes, bytes]:
+        """Header fields as written on the wire ("name: value\\r\\n" each, a Content-Type
+        among them, nothing that frames the message) and the body of an answer the server
+        makes itself, with no request to route: 400 (unparsable) or 408 (head too slow).
+        ``request_id``: the X-Request-ID the unfinished head had sent, if any."""
         ...
 
 
@@ -461,9 +487,21 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._idle_since: float | None = None
         self._worker: asyncio.Task[None] | None = None
         self._next: asyncio.Future[tuple[GatewayCycle, ASGI3Application] | None] | None = None
+        timeout: float = getattr(self.app, HEADER_TIMEOUT, DEFAULT_HEADER_TIMEOUT)
+        self._head_timeout = timeout
+        self._head_since: float | None = self.loop.time()
+        """When the head the connection owes began (None: none pending): its start for the
+        first request, a head's first byte for the others (:meth:`on_message_begin`)."""
+        self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(
+            timeout, self._head_expired
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        timer = self._head_timer
+        if timer is not None:
+            self._head_timer = None
+            timer.cancel()
         pending = self._pending
         if pending is not None:  # its body never came: the application hears of it
             self._pending = None
@@ -481,9 +519,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            msg = "Invalid HTTP request received."
-            self.logger.warning(msg)
-            self.send_400_response(msg)
+            self.send_400_response("Invalid HTTP request received.")  # logs it
             return
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
@@ -514,7 +550,61 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         if self.cycle is not None:
             self.cycle.flush_head()  # in order: what was answered before goes out first
-        super().send_400_response(msg)
+        if not self._answer_self(400, msg):
+            self.logger.warning(msg)
+            super().send_400_response(msg)
+
+    def _answer_self(self, status: int, detail: str) -> bool:
+        """An answer of the server's own, with what the application's ``SERVER_ANSWER``
+        adds (it logs it), then the connection closed; False without one."""
+        answer: ServerAnswer | None = getattr(self.app, SERVER_ANSWER, None)
+        if answer is None:
+            return False
+        request_id = None
+        if self._head_since is not None and self.headers:  # the pending head's fields so far
+            for name, value in self.headers:
+                if name == b"x-request-id":
+                    request_id = value
+        fields, body = answer(status, detail, request_id)
+        content = [STATUS_LINE[status]]
+        for name, value in self.server_state.default_headers:
+            content += (name, b": ", value, b"\r\n")
+        length = b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        content += (fields, length, body)
+        self.transport.write(b"".join(content))
+        self.transport.close()
+        return True
+
+    # -- the deadline for request heads: one timer per connection ------------------------
+
+    def _head_expired(self) -> None:
+        """The connection's timer: closes it when the head it owes is late, else waits
+        again (a pending head's time left, or a whole timeout while none is pending)."""
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        timeout = self._head_timeout
+        now = self.loop.time()
+        since = self._head_since
+        if since is not None:
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                # A pipelined head behind an answer in progress: it is not late, it waits
+                # its turn; its time counts from now.
+                self._head_since = since = now
+            left = since + timeout - now
+            if left <= 0:
+                if self.headers is None:  # not a byte of a request yet: nothing to answer
+                    self.transport.close()
+                else:
+                    if self.cycle is not None:
+                        self.cycle.flush_head()
+                    message = "The request's head did not come in time."
+                    if not self._answer_self(408, message):
+                        self.transport.close()
+                return
+            timeout = left
+        self._head_timer = self.loop.call_later(timeout, self._head_expired)
 
     def on_response_complete(self) -> None:
         self.server_state.total_requests += 1
@@ -549,6 +639,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.url = b""
         self.expect_100_continue = False
         self.headers = []
+        if self._head_since is None:  # (the first request's counts from the connection)
+            self._head_since = self.loop.time()
 
     def _scope(self, http_version: str, method: str) -> dict[str, Any]:
         """The scope without its path and query (all that uvicorn's upgrade handling, which
@@ -568,6 +660,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         }
 
     def on_headers_complete(self) -> None:
+        self._head_since = None  # the head came: nothing is owed until the next one begins
         parser = self.parser
         http_version = parser.get_http_version()
         method = parser.get_method().decode("ascii")
