@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -89,6 +90,36 @@ ELEMENTS: list[dict[str, Any]] = [
 """The data-element dictionary (``GET /api/v1/elements``, ``.../{id}``)."""
 
 
+OWN = frozenset({"filer", "applicant", "claimant"})
+"""The *whose* readings the registry counts as the filer's own (``clustering.OWN``)."""
+
+
+def _street(form: str, pointer: str, whose: str) -> dict[str, Any]:
+    return {"form": form, "version": 1, "pointer": pointer, "name": pointer.rsplit("/", 1)[-1],
+            "title": None, "type": "string", "whose": whose}  # fmt: skip
+
+
+CLUSTERS: list[dict[str, Any]] = [
+    {"id": "c1", "label": "Date of birth", "element": "person.birthDate", "forms": 3,
+     "agencies": 2, "fields": [
+         {"form": "snap", "version": 1, "pointer": "/dateOfBirth", "name": "dateOfBirth",
+          "title": None, "type": "string", "whose": "filer"}]},
+    {"id": "e-address.street", "label": "Street address", "element": "address.street",
+     "forms": 3, "agencies": 2, "fields": [
+         _street("snap", "/address/street", "filer"),
+         _street("wic", "/applicant/address/street", "applicant"),
+         _street("vba-22-1990", "/veteranAddress/street", "veteran"),
+         _street("vba-22-1990", "/educationProgram/address/street", "education program"),
+         _street("snap", "/spouse/address/street", "spouse")]},
+    {"id": "c-address.street3", "label": "Address line 3", "element": None,
+     "suggested_element": "address.street3", "forms": 1, "agencies": 1, "fields": [
+         _street("vba-22-1990", "/guardian/address/street3", "guardian"),
+         _street("vba-22-1990", "/educationProgram/address/street3", "education program")]},
+]  # fmt: skip
+"""The audit report's clusters: a date of birth, the street (the filer's, an applicant's, and
+the veteran's, a school's and a spouse's) and a third address line that is nobody's own."""
+
+
 def masked(value: Any) -> str:
     """A restricted value as the submissions service shows it: all but the last 4 hidden."""
     text = value if isinstance(value, str) else json.dumps(value)
@@ -147,6 +178,10 @@ class FakeGateway:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    """Recorded audit decisions (``kind``, ``cluster`` and the body posted); a confirmation the
+    registry refuses (422, 404) records nothing."""
+    clusters: list[dict[str, Any]] = field(default_factory=lambda: deepcopy(CLUSTERS))
+    """The audit report's clusters; each field carries ``whose``, as the registry's do."""
     schema: dict[str, Any] = field(default_factory=lambda: SCHEMA)
     """The published form's schema and UI document (a test may publish another form)."""
     ui: dict[str, Any] = field(default_factory=lambda: UI)
@@ -204,6 +239,56 @@ class FakeGateway:
             self.purged[f"d-{sid}"] = erased_at
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _confirm(self, cluster_id: str, body: dict[str, Any]) -> httpx.Response:
+        """``POST /api/v1/audit/clusters/{id}/confirm`` as the registry answers it: the fields
+        named, or without ``fields`` the cluster's fields that are the filer's own (``left_out``
+        the others, with why); a cluster with none of them, unnamed, is a 422 on ``/fields``."""
+        cluster = next((c for c in self.clusters if c["id"] == cluster_id), None)
+        if cluster is None:
+            return httpx.Response(404, json={"status": 404, "detail": "no such cluster"})
+        members = cluster["fields"]
+        left_out: list[dict[str, str]] = []
+        if body.get("fields") is None:
+            mapped = [
+                {"form": f["form"], "pointer": f["pointer"]} for f in members if f["whose"] in OWN
+            ]
+            element = body.get("element")
+            left_out = [
+                {"form": f["form"], "pointer": f["pointer"], "whose": f["whose"],
+                 "reason": f"whose: {f['whose']}, not the filer's own: prefill would fill it"
+                           f" with the resident's own {element}. Name the field to map it"
+                           " anyway."}
+                for f in members if f["whose"] not in OWN
+            ]  # fmt: skip
+            if not mapped:
+                whose = ", ".join(sorted({f["whose"] for f in left_out}))
+                return httpx.Response(422, json={
+                    "status": 422,
+                    "detail": f"Nothing was confirmed: none of the cluster's {len(left_out)}"
+                              f" field(s) is the filer's own (whose: {whose}). Name the fields"
+                              " to map them.",
+                    "errors": [{"pointer": "/fields",
+                                "message": f"{f['form']} {f['pointer']}: {f['reason']}"}
+                               for f in left_out]})  # fmt: skip
+        else:
+            mapped = body["fields"]
+            known = {(f["form"], f["pointer"]) for f in members}
+            wrong = [
+                {"pointer": f"/fields/{i}",
+                 "message": f"{f['form']} {f['pointer']} is not a field of cluster {cluster_id}."}
+                for i, f in enumerate(mapped) if (f["form"], f["pointer"]) not in known
+            ]  # fmt: skip
+            if wrong:
+                return httpx.Response(422, json={
+                    "status": 422, "detail": "Some fields are not in this cluster.",
+                    "errors": wrong})  # fmt: skip
+        self.decisions.append({"kind": "confirm", "cluster": cluster_id, **body})
+        return httpx.Response(201, json={
+            "id": len(self.decisions), "kind": "confirm", "cluster": cluster_id,
+            "element": body.get("element"), "label": None, "fields": mapped,
+            "note": body.get("note"), "decided_by": "auditor@demo.gov",
+            "decided_at": "2026-11-26T10:00:00Z", "left_out": left_out})  # fmt: skip
 
     def _share(self, sub: dict[str, Any], who: dict[str, Any]) -> dict[str, Any] | None:
         """The answers of ``sub`` an agency receives: DOL only the name; ``None`` once its
@@ -358,6 +443,8 @@ class FakeGateway:
         if match:
             if (self._who(request) or {}).get("role") not in ("auditor", "admin"):
                 return httpx.Response(403, json={"status": 403, "detail": "auditors only"})
+            if match.group(2) == "confirm":
+                return self._confirm(match.group(1), body)
             self.decisions.append({"kind": match.group(2), "cluster": match.group(1), **body})
             return httpx.Response(201, json={"id": len(self.decisions), **body})
         if path == "/api/v1/audit/redundancy":
@@ -367,10 +454,7 @@ class FakeGateway:
                 return httpx.Response(200, text="cluster,forms\nbirth date,3\n",
                                       headers={"content-type": "text/csv"})  # fmt: skip
             return httpx.Response(200, json={
-                "clusters": [{"id": "c1", "label": "Date of birth", "element": "person.birthDate",
-                              "forms": 3, "agencies": 2, "fields": [
-                                  {"form": "snap", "version": 1, "pointer": "/dateOfBirth",
-                                   "name": "dateOfBirth", "title": None, "type": "string"}]}],
+                "clusters": deepcopy(self.clusters),
                 "form_pairs": [{"a": "snap", "b": "wic", "shared": 4, "jaccard": 0.5}],
                 "burden": {"total_burden_hours": 12000, "prefill_hours_saved": 3400.5,
                            "prefill_share_saved": 0.2834,

@@ -80,3 +80,22 @@ def test_the_ticked_fields_error_link_reaches_the_fields(page: Any) -> None:
     page.locator(".usa-error-summary a[href='#f-fields']").click()
     assert focused(page) == "f-fields"
     assert "Select the fields to reject" in page.locator("#f-fields").inner_text()
+
+
+def test_enter_in_a_box_of_the_cluster_form_posts_nothing(page: Any) -> None:
+    """The split's name box and the confirmation's element box share one form (both use the
+    ticked fields): its default button is disabled, so Enter neither splits nor confirms."""
+    sign_in(page, "auditor@demo.gov")
+    page.goto("/audit?cluster=e-address.street")
+    posted: list[str] = []
+    page.on(
+        "request", lambda request: posted.append(request.url) if request.method == "POST" else None
+    )
+    page.locator("input[name=field]").first.check()
+    for box in ("#f-element", "#f-label"):
+        page.locator(box).press("Enter")
+    page.wait_for_timeout(300)
+    assert posted == []
+    page.get_by_role("button", name="Confirm the ticked fields").click()
+    page.wait_for_url(re.compile(r"/audit\?cluster=e-address\.street#cluster$"))
+    assert "Mapped 1 fields; left out 0." in page.locator("main").inner_text()

@@ -230,16 +230,58 @@ async def test_audit_in_spanish(browser: httpx.AsyncClient) -> None:
     assert_spanish(
         drill.text,
         ["Fields in this cluster", "Split off", "Field", "Type", "Name of the new cluster",
-         "Data element", "Confirming maps", "Confirm the cluster", "Reject the ticked fields",
-         "Fields to split off or reject", "Tick the fields"],
+         "Data element", "Confirm the cluster", "Reject the ticked fields",
+         "Fields to split off, reject or confirm", "Tick the fields", "Whose answer",
+         "The person applying", "Confirm the ticked fields", "maps only the fields", "Yes"],
         ["Campos del grupo", "Separar", "Campo", "Tipo", "Nombre del nuevo grupo",
-         "Elemento de datos", "Al confirmar", "Confirmar el grupo", "Rechazar los campos marcados",
-         "Campos que quiere separar o rechazar", "Marque los campos"],
+         "Elemento de datos", "Al confirmar el grupo, solo se asignan", "Confirmar el grupo",
+         "Rechazar los campos marcados", "Campos que quiere separar, rechazar o confirmar",
+         "Marque los campos", "De quién es la respuesta", "La persona que presenta la solicitud",
+         'Lo asigna "Confirmar el grupo"', "Confirmar los campos marcados", "Sí"],
     )  # fmt: skip
     empty = await browser.post("/audit/clusters/c1/split", data={"csrf_token": csrf_of(drill.text)})
     assert_spanish(empty.text, ["Select the fields"], ["Seleccione los campos"])
     none = await browser.post("/audit/clusters/c1/reject", data={"csrf_token": csrf_of(drill.text)})
     assert_spanish(none.text, ["Select the fields"], ["Seleccione los campos que quiere rechazar"])
+    unticked = await browser.post(
+        "/audit/clusters/c1/confirm",
+        data={"csrf_token": csrf_of(drill.text), "element": "person.birthDate", "scope": "ticked"},
+    )
+    assert_spanish(
+        unticked.text, ["Select the fields"], ["Seleccione los campos que quiere confirmar"]
+    )
+    nobody = await browser.post(
+        "/audit/clusters/c-address.street3/confirm",
+        data={"csrf_token": csrf_of(drill.text), "element": "address.street3"},
+    )
+    assert_spanish(
+        nobody.text,
+        ["Nothing was confirmed", "Guardian"],
+        ["No se confirmó nada: ninguno de los 2 campos del grupo", "Tutor legal"],
+    )
+
+
+async def test_what_a_confirmation_left_out_in_spanish(browser: httpx.AsyncClient) -> None:
+    """The counts, the list's words and the known *whose* readings in Spanish; the registry's
+    own words (its reason, a reading the portal has no words for) marked English."""
+    await in_spanish_as(browser, "auditor@demo.gov")
+    drill = await browser.get("/audit", params={"cluster": "e-address.street"})
+    confirmed = await browser.post(
+        "/audit/clusters/e-address.street/confirm",
+        data={"csrf_token": csrf_of(drill.text), "element": "address.street"},
+    )
+    assert confirmed.status_code == 200
+    assert_spanish(
+        confirmed.text,
+        ["Mapped 2 fields", "Fields left out", "Fields the confirmation left out", "Why",
+         "Spouse", "The veteran", "Whose answer"],
+        ["Confirmado como address.street. Se asignaron 2 campos; quedaron fuera 3.",
+         "Campos que quedaron fuera", "Campos que la confirmación dejó fuera", "Motivo",
+         "Cónyuge", "El veterano", "De quién es la respuesta"],
+    )  # fmt: skip
+    listed = confirmed.text.split("data-left-out")[1].split("</table>")[0]
+    assert '<td lang="en">education program</td>' in listed
+    assert '<td lang="en">whose: spouse, not the filer' in listed
 
 
 async def test_webhooks_and_failed_deliveries_in_spanish(

@@ -41,6 +41,51 @@ class SignInRequired(Exception):
 
 
 @dataclass
+class LeftOut:
+    """A field of a cluster a confirmation did not map, whose it is and why (the registry's
+    words)."""
+
+    form: str
+    pointer: str
+    whose: str
+    reason: str
+
+
+@dataclass
+class Confirmation:
+    """A recorded confirmation: the (form, pointer) of the fields mapped to ``element`` and the
+    cluster's fields left out."""
+
+    element: str
+    fields: list[tuple[str, str]]
+    left_out: list[LeftOut]
+
+
+def _confirmation(body: dict[str, Any], element: str) -> Confirmation:
+    def text(value: Any) -> str:
+        return value if isinstance(value, str) else ""
+
+    fields = [
+        (text(f.get("form")), text(f.get("pointer")))
+        for f in body.get("fields") or []
+        if isinstance(f, dict)
+    ]
+    left_out = [
+        LeftOut(
+            form=text(f.get("form")),
+            pointer=text(f.get("pointer")),
+            whose=text(f.get("whose")),
+            reason=text(f.get("reason")),
+        )
+        for f in body.get("left_out") or []
+        if isinstance(f, dict)
+    ]
+    return Confirmation(
+        element=text(body.get("element")) or element, fields=fields, left_out=left_out
+    )
+
+
+@dataclass
 class TokenSet:
     access_token: str
     refresh_token: str | None
@@ -853,12 +898,23 @@ class Gateway:
         body = await self._call("GET", "/api/v1/audit/redundancy")
         return body if isinstance(body, dict) else {}
 
-    async def confirm_cluster(self, cluster_id: str, element: str, note: str | None) -> None:
-        await self._call(
-            "POST",
-            f"/api/v1/audit/clusters/{seg(cluster_id)}/confirm",
-            json={"element": element, "note": note or None},
+    async def confirm_cluster(
+        self,
+        cluster_id: str,
+        element: str,
+        note: str | None,
+        fields: list[tuple[str, str]] | None = None,
+    ) -> Confirmation:
+        """Map the cluster's fields to ``element``: the ``fields`` named (the auditor's
+        decision, whoever they are about) or, without them, the registry maps only the fields
+        that are the filer's own and says which it left out (docs/audit.md)."""
+        payload: dict[str, Any] = {"element": element, "note": note or None}
+        if fields is not None:
+            payload["fields"] = [{"form": form, "pointer": pointer} for form, pointer in fields]
+        body = await self._call(
+            "POST", f"/api/v1/audit/clusters/{seg(cluster_id)}/confirm", json=payload
         )
+        return _confirmation(body if isinstance(body, dict) else {}, element)
 
     async def split_cluster(
         self, cluster_id: str, fields: list[tuple[str, str]], label: str | None
