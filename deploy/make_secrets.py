@@ -2,6 +2,7 @@
 
     python3 deploy/make_secrets.py compose > deploy/.env          # the compose stack
     python3 deploy/make_secrets.py kubernetes | kubectl apply -f -  # Kubernetes Secrets
+    python3 deploy/make_secrets.py key answers                       # one new key, to rotate
 
 ``kubernetes`` reads each service's database URL from the environment
 (IDENTITY_DATABASE_URL, REGISTRY_DATABASE_URL, SUBMISSIONS_DATABASE_URL)
@@ -34,6 +35,9 @@ SECRET_NAMES = {
 }
 """Kubernetes Secret of each env prefix, as the manifests under deploy/k8s reference them."""
 
+KEYRINGS = {"SUBMISSIONS_ANSWER_KEYS": "answers", "SUBMISSIONS_WEBHOOK_SECRET_KEYS": "webhooks"}
+"""The AES keyrings, by variable, and the label their key ids start with."""
+
 
 def _clean(make: Callable[[], str]) -> str:
     """A value without any marker that production mode would take for a demo value."""
@@ -47,18 +51,24 @@ def password() -> str:
     return _clean(lambda: secrets.token_urlsafe(32))
 
 
+def key_id(label: str) -> str:
+    """A key id unique to this key: the label, the UTC minute it was made and a random suffix
+    (``answers-20261126T1530-3fa1c2``). Two keys made the same day (or minute) get different
+    ids; a ring naming one id twice is refused by the services."""
+    return f"{label}-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M}-{secrets.token_hex(3)}"
+
+
 def aes_keyring(label: str) -> str:
     """One AES-256-GCM key in the services' ``kid:base64key`` keyring format."""
-    kid = f"{label}-{dt.datetime.now(dt.UTC):%Y%m%d}"
-    return _clean(lambda: f"{kid}:{base64.b64encode(secrets.token_bytes(32)).decode()}")
+    return _clean(lambda: f"{key_id(label)}:{base64.b64encode(secrets.token_bytes(32)).decode()}")
 
 
 def service_keys() -> dict[str, str]:
     """Every key-like secret of every service, by its environment variable."""
     return {
         "IDENTITY_KEY_ENCRYPTION_KEY": _clean(lambda: secrets.token_urlsafe(48)),
-        "SUBMISSIONS_ANSWER_KEYS": aes_keyring("answers"),
-        "SUBMISSIONS_WEBHOOK_SECRET_KEYS": aes_keyring("webhooks"),
+        "SUBMISSIONS_ANSWER_KEYS": aes_keyring(KEYRINGS["SUBMISSIONS_ANSWER_KEYS"]),
+        "SUBMISSIONS_WEBHOOK_SECRET_KEYS": aes_keyring(KEYRINGS["SUBMISSIONS_WEBHOOK_SECRET_KEYS"]),
         "PORTAL_SESSION_SECRET": _clean(lambda: secrets.token_urlsafe(48)),
     }
 
@@ -108,8 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="target", required=True)
     sub.add_parser("compose", help="an .env file for deploy/compose.yaml")
     sub.add_parser("kubernetes", help="Secret objects (JSON, which kubectl apply -f - reads)")
+    key = sub.add_parser(
+        "key", help="one new kid:base64key to put first in a keyring when rotating it"
+    )
+    key.add_argument("label", choices=sorted(KEYRINGS.values()), help="answers or webhooks")
     args = parser.parse_args(argv)
-    if args.target == "compose":
+    if args.target == "key":
+        print(aes_keyring(args.label))
+    elif args.target == "compose":
         print("# Made by deploy/make_secrets.py: keep it out of git and back it up safely.")
         for name, value in compose_env().items():
             print(f"{name}={value}")

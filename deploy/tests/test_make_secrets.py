@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -87,3 +88,23 @@ def test_kubernetes_secrets_are_what_production_references_and_are_accepted(
     assert referenced - optional == set(made), "make_secrets.py makes every required Secret key"
     assert optional == {("identity-secrets", "IDENTITY_PREVIOUS_KEY_ENCRYPTION_KEYS")}
     assert of_kind(rendered, "Secret") == {}
+
+
+def test_key_ids_are_unique_even_on_the_same_day() -> None:
+    """Two keys made the same day once shared their id (answers-YYYYMMDD), and the services
+    kept the old key for it. Ids now carry the minute and a random suffix; the `key`
+    command makes one new key for a rotation."""
+    made = [
+        subprocess.run(
+            [sys.executable, SCRIPT, "key", "answers"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(3)
+    ]
+    ids = [entry.partition(":")[0] for entry in made]
+    assert len(set(ids)) == 3
+    assert all(re.fullmatch(r"answers-\d{8}T\d{4}-[0-9a-f]{6}", kid) for kid in ids), ids
+    for entry in made:
+        assert len(base64.b64decode(entry.partition(":")[2], validate=True)) == 32
+    items = json.loads(kubernetes_secrets(DATABASE_URLS).stdout)["items"]
+    data = {k: v for i in items for k, v in i["stringData"].items()}
+    assert data["SUBMISSIONS_WEBHOOK_SECRET_KEYS"].startswith("webhooks-")

@@ -46,3 +46,15 @@ def test_a_blob_opens_only_on_its_own_row_and_with_its_own_key() -> None:
 def test_a_bad_ring_is_refused_with_a_clear_message(spec: str, message: str) -> None:
     with pytest.raises(KeyRingError, match=message):
         KeyRing(spec, what="webhook key")
+
+
+def test_a_key_id_named_twice_is_refused_naming_the_id_never_a_key() -> None:
+    """Two keys made the same day once got the same id: the ring kept one of them silently,
+    so a "new" key never sealed and removing the old one later lost data."""
+    new, old = key("answers-20261126"), key("answers-20261126")
+    with pytest.raises(KeyRingError, match="answer key id answers-20261126 appears more") as exc:
+        KeyRing(f"{new},{old}", what="answer key")
+    for spec in (new, old):
+        assert spec.partition(":")[2] not in str(exc.value)
+    with pytest.raises(KeyRingError, match="appears more than once"):
+        KeyRing(f"{new},{new}")

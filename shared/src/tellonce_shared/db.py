@@ -146,6 +146,19 @@ def request_session(
     return get_session
 
 
+UNDEFINED_TABLE = "42P01"
+UNDEFINED_COLUMN = "42703"
+
+
+def schema_missing(exc: BaseException) -> bool:
+    """Whether a database error says a table or column does not exist (a database not
+    migrated, or not as far as the code needs), rather than that it did not answer."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in (UNDEFINED_TABLE, UNDEFINED_COLUMN):
+        return True
+    return "no such table" in str(orig) or "no such column" in str(orig)
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))

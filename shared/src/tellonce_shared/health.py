@@ -12,6 +12,11 @@ from starlette.responses import Response
 Check = Callable[[], Awaitable[None]]
 
 
+class NotReady(Exception):
+    """A check's own answer for why the service is not ready; /readyz shows its message
+    (other exceptions show their type only)."""
+
+
 def health_router(checks: Mapping[str, Check]) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -27,6 +32,9 @@ def health_router(checks: Mapping[str, Check]) -> APIRouter:
             try:
                 await asyncio.wait_for(check(), timeout=3)
                 results[name] = "ok"
+            except NotReady as exc:
+                ok = False
+                results[name] = f"not ready: {exc}"
             except Exception as exc:  # a failed dependency is the answer, not an error
                 ok = False
                 results[name] = f"unavailable: {type(exc).__name__}"

@@ -2,7 +2,9 @@
 
 A ring is written ``kid:base64key`` comma-separated: the first key seals, every key opens, so
 an operator rotates by putting a new key first and re-sealing at leisure (each sealed blob
-keeps the id of its key). A ``context`` (e.g. the row id) is bound as associated data, so a
+keeps the id of its key). Key ids are unique: a ring that names one id twice is refused (the
+second key would silently shadow, or be shadowed by, the first, so a "new" key could keep
+sealing with the old one). A ``context`` (e.g. the row id) is bound as associated data, so a
 blob copied onto another row does not open.
 """
 
@@ -41,6 +43,11 @@ class KeyRing:
                 raise KeyRingError(f"{what} {kid} is not base64") from exc
             if len(raw) != KEY_BYTES:
                 raise KeyRingError(f"{what} {kid} must be 32 bytes (AES-256)")
+            if kid in self._keys:
+                raise KeyRingError(
+                    f"{what} id {kid} appears more than once: every key needs its own id "
+                    "(make a new key with deploy/make_secrets.py key)"
+                )
             self._keys[kid] = AESGCM(raw)
             self.active_key_id = self.active_key_id or kid
         if not self.active_key_id:

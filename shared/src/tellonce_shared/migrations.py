@@ -11,13 +11,17 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, create_engine, pool, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, MetaData, create_engine, inspect, pool, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tellonce_shared.db import ensure_sqlite_dir
+from tellonce_shared.health import NotReady
 
 MIGRATION_LOCK = 7_415_020_261_126
 """The PostgreSQL advisory lock key a migration run holds (per database)."""
 LOCK_POLL_SECONDS = 0.2
+VERSION_TABLE = "alembic_version"
 
 
 def sync_url(url: str) -> str:
@@ -73,5 +77,67 @@ def alembic_config(service_dir: Path, url: str) -> Config:
     return cfg
 
 
-def upgrade(service_dir: Path, url: str, revision: str = "head") -> None:
+def upgrade(service_dir: Path, url: str, revision: str = "head") -> str:
+    """Upgrade to ``revision``; the database's revision afterwards (heads comma-separated)."""
     command.upgrade(alembic_config(service_dir, url), revision)
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return ",".join(sorted(_current_heads(connection)))
+    finally:
+        engine.dispose()
+
+
+def _current_heads(connection: Connection) -> frozenset[str]:
+    """The database's alembic revisions; empty when it was never migrated (no table). Read
+    directly rather than through alembic's MigrationContext, which logs on every use."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return frozenset()
+    return frozenset(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+class SchemaCheck:
+    """A readiness check: the database has been migrated at least as far as this code needs.
+
+    Ready when the database is at the code's head, or at a revision the code does not know
+    (a newer release's migration ran first: during a rolling upgrade the old pods keep
+    serving, which the "every migration keeps the previous release working" rule makes
+    safe). Not ready, with the reason, when the database was never migrated or is at an
+    older revision of this code (the migration Job has not run yet). The code's heads are
+    read once from the service's alembic scripts; the database's revision is remembered for
+    ``cache_seconds`` (a failed read is not remembered).
+    """
+
+    def __init__(
+        self, service_dir: Path, engine: AsyncEngine, *, cache_seconds: float = 5.0
+    ) -> None:
+        script = ScriptDirectory.from_config(alembic_config(service_dir, ""))
+        self.heads = frozenset(script.get_heads())
+        self.known = frozenset(rev.revision for rev in script.walk_revisions())
+        self.engine = engine
+        self.cache_seconds = cache_seconds
+        self._read_at = float("-inf")
+        self._current: frozenset[str] = frozenset()
+
+    async def database_heads(self) -> frozenset[str]:
+        now = time.monotonic()
+        if now - self._read_at >= self.cache_seconds:
+            async with self.engine.connect() as connection:
+                self._current = await connection.run_sync(_current_heads)
+            self._read_at = now
+        return self._current
+
+    def problem(self, current: frozenset[str]) -> str | None:
+        """Why ``current`` is not enough for this code; None when it is."""
+        head = ",".join(sorted(self.heads))
+        if not current:
+            return f"database not migrated (no alembic revision; this code needs {head})"
+        if self.heads <= current or current - self.known:
+            return None  # at head, or past it (a revision of a newer release)
+        at = ",".join(sorted(current))
+        return f"database at revision {at}, this code needs {head}: run migrate"
+
+    async def __call__(self) -> None:
+        problem = self.problem(await self.database_heads())
+        if problem is not None:
+            raise NotReady(problem)

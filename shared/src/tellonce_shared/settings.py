@@ -14,7 +14,12 @@ DEMO_MARKERS = ("demo", "insecure", "change-me", "local-only")
 class ServiceSettings(BaseSettings):
     """Fields every service has; each service subclasses it with its own env prefix."""
 
-    model_config = SettingsConfigDict(env_prefix="TELLONCE_", extra="ignore")
+    # hide_input_in_errors: a refused setting's error never repeats what was given (a model
+    # validator's input is every setting, secrets included). Subclasses' model_config merges
+    # with this one, so every service inherits it.
+    model_config = SettingsConfigDict(
+        env_prefix="TELLONCE_", extra="ignore", hide_input_in_errors=True
+    )
 
     mode: Literal["local", "production"] = "local"
     database_url: str = "sqlite+aiosqlite:///var/service.db"

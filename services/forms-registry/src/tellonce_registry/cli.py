@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from pathlib import Path
 
 from tellonce_registry.config import Settings, get_settings
 from tellonce_registry.db import Database
 from tellonce_registry.seeding import Report, import_files, seed
+from tellonce_shared.cli import Console, load_settings
 from tellonce_shared.migrations import upgrade
 from tellonce_shared.serve import add_serve_command, serve
 
@@ -32,10 +32,13 @@ async def _run_import(settings: Settings, files: list[Path], agency: str, publis
         await database.dispose()
 
 
-def _print(report: Report) -> int:
-    for line in report.lines:
-        print(line)
-    return 1 if report.failed else 0
+def _report(console: Console, msg: str, report: Report) -> None:
+    """The report's lines (one JSON line holding them in production); exit 1 when any item
+    failed."""
+    if report.failed and console.json_lines:
+        console.fail(f"{msg} with failures", "", lines=report.lines, failed=report.failed)
+    console.result(msg, report.lines, lines=report.lines, failed=report.failed)
+    raise SystemExit(1 if report.failed else 0)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -53,15 +56,24 @@ def main(argv: list[str] | None = None) -> None:
     imp.add_argument("--publish", action="store_true", help="publish each imported version")
     add_serve_command(sub)
     args = parser.parse_args(argv)
-    settings = get_settings()
-    if args.command == "migrate":
-        upgrade(SERVICE_DIR, settings.database_url)
-    elif args.command == "seed":
-        sys.exit(_print(asyncio.run(_run_seed(settings))))
-    elif args.command == "import":
-        sys.exit(_print(asyncio.run(_run_import(settings, args.files, args.agency, args.publish))))
-    elif args.command == "serve":
+    settings = load_settings("registry", "REGISTRY_", get_settings)
+    if args.command == "serve":
         serve("tellonce_registry.main:create_app", args, settings.port, settings.workers)
+        return
+    console = Console(
+        "registry", args.command, json_lines=not settings.is_local, log_level=settings.log_level
+    )
+    with console.failures():
+        if args.command == "migrate":
+            revision = upgrade(SERVICE_DIR, settings.database_url)
+            console.result(
+                "migrated", f"registry migrate: database at {revision}", revision=revision
+            )
+        elif args.command == "seed":
+            _report(console, "seeded", asyncio.run(_run_seed(settings)))
+        elif args.command == "import":
+            report = asyncio.run(_run_import(settings, args.files, args.agency, args.publish))
+            _report(console, "imported", report)
 
 
 if __name__ == "__main__":

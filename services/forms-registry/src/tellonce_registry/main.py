@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from starlette.middleware import Middleware
@@ -22,8 +23,10 @@ from tellonce_registry.referral_rules.router import router as referral_rules_rou
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.db import ping
+from tellonce_shared.migrations import SchemaCheck
 
 log = logging.getLogger("tellonce.problems")
+SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 ROUTERS = [
     agencies_router,
@@ -48,7 +51,10 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
         service="registry",
         settings=settings,
         routers=ROUTERS,
-        checks={"database": lambda: ping(database.engine)},
+        checks={
+            "database": lambda: ping(database.engine),
+            "migrations": SchemaCheck(SERVICE_DIR, database.engine),
+        },
         lifespan=lifespan,
         verifier=verifier,
     )

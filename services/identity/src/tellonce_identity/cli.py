@@ -7,11 +7,11 @@ import argparse
 import asyncio
 import getpass
 import os
-import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from tellonce_identity.config import get_settings
+from tellonce_identity.config import Settings, get_settings
 from tellonce_identity.seed import (
     run_create_admin,
     run_list_keys,
@@ -20,6 +20,7 @@ from tellonce_identity.seed import (
     run_rotate,
     run_seed,
 )
+from tellonce_shared.cli import Console, load_settings
 from tellonce_shared.migrations import upgrade
 from tellonce_shared.problems import Problem
 from tellonce_shared.serve import add_serve_command, serve
@@ -59,50 +60,102 @@ def main(argv: list[str] | None = None) -> None:
     admin.add_argument("--full-name", required=True)
     add_serve_command(sub)
     args = parser.parse_args(argv)
-    settings = get_settings()
+    settings = load_settings("identity", "IDENTITY_", get_settings)
+    if args.command == "serve":
+        serve("tellonce_identity.main:create_app", args, settings.port, settings.workers)
+        return
+    console = Console(
+        "identity", args.command, json_lines=not settings.is_local, log_level=settings.log_level
+    )
+    with console.failures():
+        run(args, settings, console)
+
+
+def _key_line(key: dict[str, Any]) -> str:
+    created = f"created {key['created_at']:%Y-%m-%d %H:%M}Z"
+    if key["state"] == "signing":
+        state = "signing"
+    else:
+        published = "still published" if key["published"] else "unpublished"
+        state = f"retired {key['retired_at']:%Y-%m-%d %H:%M}Z, {published}"
+    return f"{key['kid']}  {key['alg']}  {created}  {state}"
+
+
+def run(args: argparse.Namespace, settings: Settings, console: Console) -> None:
+    """One operator command; its results go to ``console``."""
     if args.command == "migrate":
-        upgrade(SERVICE_DIR, settings.database_url)
+        revision = upgrade(SERVICE_DIR, settings.database_url)
+        console.result("migrated", f"identity migrate: database at {revision}", revision=revision)
     elif args.command == "seed":
         done = asyncio.run(run_seed(settings))
-        for line in done:
-            print(f"identity seed: {line}")
+        lines = [f"identity seed: {line}" for line in done]
         if not done:
-            print("identity seed: nothing to do (already seeded)")
+            lines.append("identity seed: nothing to do (already seeded)")
         if not settings.is_local:
-            print("identity seed: production mode: demo accounts are not seeded")
+            lines.append("identity seed: production mode: demo accounts are not seeded")
+        console.result("seeded", lines, done=done, demo_accounts=settings.is_local)
     elif args.command == "rotate-keys":
         days = args.if_older_than_days
         max_age = timedelta(days=days) if days is not None else None
         rotated = asyncio.run(run_rotate(settings, max_age=max_age))
         if rotated is None:
-            print(f"identity: the signing key is younger than {days} days; not rotated")
+            console.result(
+                "signing key not rotated",
+                f"identity: the signing key is younger than {days} days; not rotated",
+                rotated=False,
+                if_older_than_days=days,
+            )
             return
         kid, retired = rotated
-        print(f"identity: new signing key {kid}")
-        for old in retired:
-            print(
-                f"identity: retired {old}; it stays in the JWKS for "
-                f"{settings.access_token_seconds + settings.key_publish_grace_seconds} s"
-            )
+        published = settings.access_token_seconds + settings.key_publish_grace_seconds
+        console.result(
+            "signing key rotated",
+            [f"identity: new signing key {kid}"]
+            + [
+                f"identity: retired {old}; it stays in the JWKS for {published} s"
+                for old in retired
+            ],
+            rotated=True,
+            kid=kid,
+            retired=retired,
+            retired_published_seconds=published,
+        )
     elif args.command == "keys":
-        for line in asyncio.run(run_list_keys(settings)):
-            print(line)
+        keys = asyncio.run(run_list_keys(settings))
+        console.result("signing keys", [_key_line(key) for key in keys], keys=keys)
     elif args.command == "rewrap-keys":
         rewrapped = asyncio.run(run_rewrap(settings))
-        print(f"identity: re-encrypted {len(rewrapped)} signing keys under the current key")
+        console.result(
+            "signing keys rewrapped",
+            f"identity: re-encrypted {len(rewrapped)} signing keys under the current key",
+            rewrapped=len(rewrapped),
+            kids=rewrapped,
+        )
     elif args.command == "prune":
-        for table, n in asyncio.run(run_prune(settings)).items():
-            print(f"identity prune: deleted {n} rows of {table}")
+        deleted = asyncio.run(run_prune(settings))
+        console.result(
+            "pruned",
+            [f"identity prune: deleted {n} rows of {table}" for table, n in deleted.items()],
+            deleted=deleted,
+        )
     elif args.command == "create-admin":
         password = os.environ.get("IDENTITY_ADMIN_PASSWORD") or getpass.getpass("Password: ")
         try:
             user_id = asyncio.run(run_create_admin(settings, args.email, args.full_name, password))
         except Problem as exc:
             messages = "; ".join(e["message"] for e in exc.errors or []) or exc.detail
-            sys.exit(f"identity create-admin: {messages}")
-        print(f"identity: created admin {args.email} ({user_id})")
-    elif args.command == "serve":
-        serve("tellonce_identity.main:create_app", args, settings.port, settings.workers)
+            console.fail(
+                "admin not created",
+                f"identity create-admin: {messages}",
+                email=args.email,
+                reason=messages,
+            )
+        console.result(
+            "admin created",
+            f"identity: created admin {args.email} ({user_id})",
+            email=args.email,
+            user_id=user_id,
+        )
 
 
 if __name__ == "__main__":

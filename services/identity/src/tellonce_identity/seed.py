@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -128,24 +129,25 @@ async def run_rotate(
         await database.dispose()
 
 
-async def run_list_keys(settings: Settings) -> list[str]:
+async def run_list_keys(settings: Settings) -> list[dict[str, Any]]:
+    """Every signing key, newest first: ``kid``, ``alg``, ``created_at``, ``state``
+    (signing or retired), ``retired_at`` and ``published`` (still in the JWKS)."""
     database = Database(settings.database_url)
     keyring = Keyring(settings)
     try:
         async with database.sessions() as session:
             horizon = keyring.publish_horizon(utcnow())
-            lines = []
-            for row in await keys_repository.all_keys(session):
-                if row.retired_at is None:
-                    state = "signing"
-                elif row.retired_at > horizon:
-                    state = f"retired {row.retired_at:%Y-%m-%d %H:%M}Z, still published"
-                else:
-                    state = f"retired {row.retired_at:%Y-%m-%d %H:%M}Z, unpublished"
-                lines.append(
-                    f"{row.kid}  {row.alg}  created {row.created_at:%Y-%m-%d %H:%M}Z  {state}"
-                )
-            return lines
+            return [
+                {
+                    "kid": row.kid,
+                    "alg": row.alg,
+                    "created_at": row.created_at,
+                    "state": "signing" if row.retired_at is None else "retired",
+                    "retired_at": row.retired_at,
+                    "published": row.retired_at is None or row.retired_at > horizon,
+                }
+                for row in await keys_repository.all_keys(session)
+            ]
     finally:
         await database.dispose()
 

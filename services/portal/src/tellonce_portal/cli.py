@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from tellonce_portal.config import get_settings
+from tellonce_shared.cli import Console, load_settings
 from tellonce_shared.serve import add_serve_command, serve
 
 
@@ -16,9 +17,12 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("seed", help="nothing to do: the portal keeps no data of its own")
     add_serve_command(sub)
     args = parser.parse_args(argv)
-    settings = get_settings()
+    settings = load_settings("portal", "PORTAL_", get_settings)
     if args.command in ("migrate", "seed"):
-        print(f"tellonce-portal {args.command}: nothing to do (the portal keeps no database)")
+        Console("portal", args.command, json_lines=not settings.is_local).result(
+            "nothing to do",
+            f"tellonce-portal {args.command}: nothing to do (the portal keeps no database)",
+        )
     elif args.command == "serve":
         serve("tellonce_portal.main:create_app", args, settings.port, settings.workers)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tellonce_shared.settings import ServiceSettings
@@ -22,7 +22,8 @@ class Settings(ServiceSettings):
     """Where the portal calls the public API, as the signed-in user."""
     client_id: str = "portal"
     session_secret: SecretStr = SecretStr("local-only-portal-session-secret-change-me")
-    """Encrypts the session cookie (tokens, CSRF token); refused in production if a demo value."""
+    """Encrypts the session cookie (tokens, CSRF token); production refuses a demo value and
+    one shorter than 32 characters."""
     session_max_age: int = 8 * 3600
     gateway_timeout: float = 12.0
     """Seconds the portal waits for an API call. Keep it under the gateway's timeout for
@@ -35,6 +36,12 @@ class Settings(ServiceSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
         return {"session_secret": self.session_secret}
+
+    @model_validator(mode="after")
+    def _strong_session_secret_in_production(self) -> Settings:
+        if self.mode == "production" and len(self.session_secret.get_secret_value()) < 32:
+            raise ValueError("PORTAL_SESSION_SECRET needs at least 32 characters")
+        return self
 
     @property
     def secure_cookies(self) -> bool:

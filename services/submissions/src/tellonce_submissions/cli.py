@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 
+from tellonce_shared.cli import Console, load_settings
 from tellonce_shared.migrations import upgrade
 from tellonce_shared.serve import add_serve_command, serve
-from tellonce_submissions.config import get_settings
+from tellonce_submissions.config import Settings, get_settings
 
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 
@@ -35,31 +37,55 @@ def main(argv: list[str] | None = None) -> None:
         help="serve Prometheus metrics on this port (address: SUBMISSIONS_WORKER_METRICS_HOST)",
     )
     args = parser.parse_args(argv)
-    settings = get_settings()
-    if args.command == "migrate":
-        upgrade(SERVICE_DIR, settings.database_url)
-    elif args.command == "seed":
-        print("submissions: nothing to seed (residents create drafts and submissions)")
-    elif args.command == "purge":
-        import asyncio
-
-        from tellonce_submissions.retention import purge_now
-
-        print(asyncio.run(purge_now(settings)))
-    elif args.command == "reseal":
-        import asyncio
-
-        from tellonce_submissions.deliveries.reseal import reseal_now
-
-        print(asyncio.run(reseal_now(settings)))
-    elif args.command == "worker":
-        import asyncio
-
+    settings = load_settings("submissions", "SUBMISSIONS_", get_settings)
+    if args.command == "serve":
+        serve("tellonce_submissions.main:create_app", args, settings.port, settings.workers)
+        return
+    if args.command == "worker":
         from tellonce_submissions.worker import run_worker
 
         asyncio.run(run_worker(settings, metrics_port=args.metrics_port))
-    elif args.command == "serve":
-        serve("tellonce_submissions.main:create_app", args, settings.port, settings.workers)
+        return
+    console = Console(
+        "submissions", args.command, json_lines=not settings.is_local, log_level=settings.log_level
+    )
+    with console.failures():
+        run(args.command, settings, console)
+
+
+def run(command: str, settings: Settings, console: Console) -> None:
+    """One operator command; its results go to ``console``."""
+    if command == "migrate":
+        revision = upgrade(SERVICE_DIR, settings.database_url)
+        console.result(
+            "migrated", f"submissions migrate: database at {revision}", revision=revision
+        )
+    elif command == "seed":
+        console.result(
+            "nothing to seed",
+            "submissions: nothing to seed (residents create drafts and submissions)",
+        )
+    elif command == "purge":
+        from tellonce_submissions.retention import purge_now
+
+        removed = asyncio.run(purge_now(settings))
+        console.result(
+            "retention purge",
+            f"submissions purge: deleted {removed['drafts']} drafts and "
+            f"{removed['idempotency_keys']} idempotency keys, erased "
+            f"{removed['delivery_shares']} delivery shares",
+            **removed,
+        )
+    elif command == "reseal":
+        from tellonce_submissions.deliveries.reseal import reseal_now
+
+        counts = asyncio.run(reseal_now(settings))
+        console.result(
+            "reseal",
+            f"submissions reseal: {counts['resealed']} re-sealed with the active answer key, "
+            f"{counts['current']} already current, {counts['unreadable']} could not be opened",
+            **counts,
+        )
 
 
 if __name__ == "__main__":

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from tellonce_shared.keyring import KeyRing, KeyRingError
 from tellonce_shared.settings import ServiceSettings
 
 # A demo key for local mode only: its id says so, and production mode refuses it.
@@ -72,6 +73,21 @@ class Settings(ServiceSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr | str | None]:
         return {"answer_keys": self.answer_keys, "webhook_secret_keys": self.webhook_secret_keys}
+
+    @model_validator(mode="after")
+    def _keyrings_parse(self) -> Settings:
+        """Both keyrings are read at start-up (every command, every process), so a malformed
+        ring or one naming a key id twice stops the service with the id, never the key."""
+        rings = (
+            ("SUBMISSIONS_ANSWER_KEYS", self.answer_keys, "answer key"),
+            ("SUBMISSIONS_WEBHOOK_SECRET_KEYS", self.webhook_secret_keys, "webhook secret key"),
+        )
+        for variable, ring, what in rings:
+            try:
+                KeyRing(ring.get_secret_value(), what=what)
+            except KeyRingError as exc:
+                raise ValueError(f"{variable}: {exc}") from None
+        return self
 
 
 @lru_cache

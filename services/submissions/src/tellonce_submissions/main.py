@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
@@ -13,6 +14,7 @@ from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.db import is_sqlite, ping
 from tellonce_shared.http import service_client
+from tellonce_shared.migrations import SchemaCheck
 from tellonce_submissions.config import Settings, get_settings
 from tellonce_submissions.context import system_clock
 from tellonce_submissions.crypto import AnswerSealer
@@ -30,6 +32,7 @@ from tellonce_submissions.submissions.group_commit import GroupWriter
 from tellonce_submissions.submissions.router import router as submissions_router
 
 log = logging.getLogger("tellonce.problems")
+SERVICE_DIR = Path(__file__).resolve().parents[2]
 
 
 def create_app(
@@ -81,7 +84,10 @@ def create_app(
             performance_router,
             referrals_router,
         ],
-        checks={"database": lambda: ping(database.engine)},
+        checks={
+            "database": lambda: ping(database.engine),
+            "migrations": SchemaCheck(SERVICE_DIR, database.engine),
+        },
         lifespan=lifespan,
         verifier=verifier,
     )
