@@ -121,11 +121,12 @@ the veteran's, a school's and a spouse's) and a third address line that is nobod
 
 
 def masked(value: Any) -> str:
-    """A restricted value as the submissions service shows it: all but the last 4 hidden."""
-    text = value if isinstance(value, str) else json.dumps(value)
-    if len(text) <= 4:
-        return "\u2022" * len(text)
-    return "\u2022" * (len(text) - 4) + text[-4:]
+    """A restricted value as the submissions service shows it (``answers.mask``): a fixed
+    ``••••``, followed by the last 4 characters only for free text of 8 or more (the fake
+    knows no element schemas, so every string counts as free text)."""
+    if isinstance(value, str) and len(value) >= 8:
+        return "\u2022" * 4 + value[-4:]
+    return "\u2022" * 4
 
 
 def _listing(request: httpx.Request, rows: list[dict[str, Any]]) -> httpx.Response:

@@ -150,7 +150,7 @@ async def test_a_masked_value_starts_empty_with_a_hint(
     fake.profile_values = {"person.ssn": "123456789"}
     await sign_in(browser)
     profile = (await browser.get("/profile")).text
-    assert "\u2022\u2022\u2022\u2022\u20226789" in profile, "the profile shows it masked"
+    assert "\u2022\u2022\u2022\u20226789" in profile, "the profile shows it masked"
     page = (await browser.get("/profile/values/person.ssn")).text
     tag = input_tag(page, "/value")
     assert value_of(tag) == "", "what the API shows of it is not the value"

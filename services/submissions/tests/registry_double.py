@@ -72,6 +72,20 @@ ELEMENTS: list[dict[str, Any]] = [
         "sensitivity": "personal",
         "schema": {"type": "string", "format": "date"},
     },
+    {
+        "id": "person.citizenshipStatus",
+        "sensitivity": "restricted",
+        "schema": {
+            "type": "string",
+            "enum": ["citizen", "permanent_resident", "qualified_noncitizen", "other"],
+        },
+    },
+    {"id": "health.pregnant", "sensitivity": "restricted", "schema": {"type": "boolean"}},
+    {
+        "id": "bank.accountNumber",
+        "sensitivity": "restricted",
+        "schema": {"type": "string", "pattern": "^[0-9]{4,17}$"},
+    },
     {"id": "person.givenName", "sensitivity": "personal"},
     {"id": "person.familyName", "sensitivity": "personal"},
     {"id": "contact.phone", "sensitivity": "personal"},

@@ -114,9 +114,10 @@ def test_limits() -> None:
         check_limits(deep, max_values=10_000, max_depth=32)
 
 
-def test_mask_keeps_last_four() -> None:
-    assert mask("123456789") == "\u2022" * 5 + "6789"
-    assert mask("12") == "\u2022\u2022"
+def test_mask_keeps_last_four_of_long_free_text_only() -> None:
+    assert mask("123456789", free_text=True) == "\u2022" * 4 + "6789"
+    assert mask("12", free_text=True) == "\u2022" * 4
+    assert mask("123456789", free_text=False) == "\u2022" * 4
 
 
 def test_sealer_rotation_and_binding() -> None:

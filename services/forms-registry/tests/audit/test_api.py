@@ -394,7 +394,9 @@ async def test_a_confirmation_feeds_the_fields_document_of_published_versions(
     etag = (await client.get(urls[0])).headers["etag"]
     assert (await client.get(urls[0], headers={"If-None-Match": etag})).status_code == 304
     ssn = before["/applicant/ssn"]
-    assert (ssn["element"], ssn["element_source"], ssn["sensitivity"]) == (None, None, None)
+    assert (ssn["element"], ssn["element_source"]) == (None, None)
+    # unmapped, but an SSN all the same: restricted (sealed and masked by submissions)
+    assert (ssn["sensitivity"], ssn["sensitivity_source"]) == ("restricted", "inferred")
     dob = before["/applicant/dob"]
     assert (dob["element"], dob["element_source"]) == ("person.birthDate", "version")
 
@@ -416,7 +418,7 @@ async def test_a_confirmation_feeds_the_fields_document_of_published_versions(
     for url in urls:
         ssn = (await items(url))["/applicant/ssn"]
         assert (ssn["element"], ssn["element_source"]) == ("person.ssn", "audit")
-        assert ssn["sensitivity"] == "restricted"
+        assert (ssn["sensitivity"], ssn["sensitivity_source"]) == ("restricted", "element")
     other = (await items(f"/api/v1/forms/{two}/versions/1/fields"))[
         "/claimant/socialSecurityNumber"
     ]
@@ -433,6 +435,7 @@ async def test_a_confirmation_feeds_the_fields_document_of_published_versions(
     for url in urls:
         ssn = (await items(url))["/applicant/ssn"]
         assert (ssn["element"], ssn["element_source"]) == (None, None)
+        assert ssn["sensitivity_source"] == "inferred"
 
 
 # ---------------------------------------------------------------- confirmations and value kinds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -116,6 +117,48 @@ async def test_every_seeded_mapping_fits_its_element(
                 misfits.append((form["slug"], row["pointer"], str(kind), row["element"]))
     assert checked > 100
     assert misfits == []
+
+
+async def test_every_ssn_file_and_bank_number_of_the_demo_is_restricted(
+    seeded: tuple[httpx.AsyncClient, list[list[str]]],
+) -> None:
+    """The VA corpus maps nothing, on purpose (the redundancy audit has something to find),
+    yet every field of the demo holding an SSN, a VA file number or bank numbers is
+    restricted, mapped or not (``sensitivity_source: "inferred"``), so it is sealed and
+    masked. The state demo forms map theirs; the DVA form keeps only a date of birth
+    unmapped for the audit."""
+    client, _ = seeded
+    forms = (await client.get("/api/v1/forms", params={"limit": 500})).json()["items"]
+    sensitive = re.compile(
+        r"(ssn|socialSecurityNumber|ssnOrTin|vaFileNumber|accountNumber|routingNumber)$", re.I
+    )
+    inferred, missed = [], []
+    for form in forms:
+        url = f"/api/v1/forms/{form['slug']}/versions/latest/fields"
+        for row in (await client.get(url)).json()["items"]:
+            if row["sensitivity_source"] == "inferred":
+                assert row["element"] is None
+                assert row["sensitivity"] == "restricted"
+                inferred.append((form["slug"], row["pointer"]))
+            if (
+                sensitive.search(row["pointer"])
+                and row["type"] == "string"
+                and "utility" not in row["pointer"].lower()
+                and row["sensitivity"] != "restricted"
+            ):
+                missed.append((form["slug"], row["pointer"]))
+    assert missed == []
+    assert len(inferred) == 70
+    assert all(slug.startswith("va-") for slug, _ in inferred)
+    rows = {
+        r["pointer"]: r
+        for r in (
+            await client.get("/api/v1/forms/dva-veterans-benefits-application/versions/1/fields")
+        ).json()["items"]
+    }
+    ssn = rows["/veteranSocialSecurityNumber"]
+    assert (ssn["element"], ssn["sensitivity_source"]) == ("person.ssn", "element")
+    assert rows["/veteranDateOfBirth"]["element_source"] != "version"  # left for the audit
 
 
 @pytest.mark.parametrize(

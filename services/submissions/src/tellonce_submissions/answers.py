@@ -5,12 +5,14 @@ restricted values out for sealing and putting them back."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Annotated, Any
 
 import orjson
 from pydantic import AfterValidator, ValidationError
 from pydantic_core import PydanticCustomError
+
+from tellonce_shared.schema_branches import resolve
 
 WILDCARD = "*"
 
@@ -291,9 +293,85 @@ def put_back(public: dict[str, Any], taken: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def mask(value: Any) -> str:
-    """Restricted values on a receipt: everything but the last 4 characters hidden."""
-    text = value if isinstance(value, str) else str(value)
-    if len(text) <= 4:
-        return "\u2022" * len(text)
-    return "\u2022" * (len(text) - 4) + text[-4:]
+MASK = "\u2022" * 4
+"""A restricted value shown: four dots, whatever the value's length."""
+KEEP_LAST_FROM = 8
+"""A free-text restricted value of at least this many characters also shows its last 4 (an
+SSN, an account number: the usual practice); a shorter one would give most of itself away."""
+NOT_FREE_FORMATS = frozenset({"date", "date-time", "time"})
+"""String formats whose last 4 characters are most of the value (a date's month and day)."""
+_MAX_SCHEMA_HOPS = 16
+
+
+def mask(value: Any, *, free_text: bool) -> str:
+    """A restricted value as the resident is shown it (API, profile, receipt): ``MASK``, plus
+    the last 4 characters of a string of ``KEEP_LAST_FROM`` or more characters when it is
+    ``free_text`` (see :func:`free_text_at`). Anything else shows nothing of itself, not even
+    its length: a choice among listed values (``citizen``), a boolean, a number, a date, an
+    array or an object, a short string."""
+    if free_text and isinstance(value, str) and len(value) >= KEEP_LAST_FROM:
+        return MASK + value[-4:]
+    return MASK
+
+
+def free_text_at(schema: Any, tokens: Sequence[str] = ()) -> bool:
+    """Whether the value at ``tokens`` of a document described by ``schema`` (a form's
+    schema, or an element's with no tokens) is free text: every schema that describes it
+    (through ``properties``, ``items``, ``allOf``/``anyOf``/``oneOf``, ``if``/``then``/
+    ``else`` and local ``$ref``) allows strings, lists no values (``enum``, ``const``) and
+    names no date or time format. False when nothing is known of it (no schema, a pointer
+    the schema does not describe, a reference that cannot be followed): better too little
+    shown than a choice given away."""
+    found = _describing(schema, schema)
+    for token in tokens:
+        deeper: list[Any] = []
+        for node in found:
+            if not isinstance(node, Mapping):
+                deeper.append(None)
+                continue
+            properties = node.get("properties")
+            if isinstance(properties, Mapping) and token in properties:
+                deeper += _describing(schema, properties[token])
+            elif token.isdigit():
+                prefix = node.get("prefixItems")
+                if isinstance(prefix, list) and int(token) < len(prefix):
+                    deeper += _describing(schema, prefix[int(token)])
+                elif isinstance(node.get("items"), Mapping | bool):
+                    deeper += _describing(schema, node["items"])
+            if isinstance(node.get("additionalProperties"), Mapping) and not (
+                isinstance(properties, Mapping) and token in properties
+            ):
+                deeper += _describing(schema, node["additionalProperties"])
+        found = deeper
+    return bool(found) and all(_free(node) for node in found)
+
+
+def _describing(root: Any, node: Any, hops: int = 0) -> list[Any]:
+    """``node`` and the schemas it applies to the same value, flat, local ``$ref`` followed
+    (None for one that cannot be followed)."""
+    node = resolve(root, node)
+    if hops > _MAX_SCHEMA_HOPS or not isinstance(node, Mapping):
+        return [node if isinstance(node, bool) else None]
+    found: list[Any] = [node]
+    for key in ("allOf", "anyOf", "oneOf"):
+        branches = node.get(key)
+        if isinstance(branches, list):
+            for branch in branches:
+                found += _describing(root, branch, hops + 1)
+    for key in ("then", "else"):
+        if key in node:
+            found += _describing(root, node[key], hops + 1)
+    return found
+
+
+def _free(node: Any) -> bool:
+    if node is True:
+        return True
+    if not isinstance(node, Mapping) or "enum" in node or "const" in node:
+        return False
+    fmt = node.get("format")
+    if isinstance(fmt, str) and fmt in NOT_FREE_FORMATS:
+        return False
+    kind = node.get("type")
+    kinds = [kind] if isinstance(kind, str) else kind
+    return kinds is None or (isinstance(kinds, list) and "string" in kinds)

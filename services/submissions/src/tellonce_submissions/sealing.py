@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tellonce_submissions.answers import mask, matches, parse_pointer, put_back, take_out
+from tellonce_submissions.answers import (
+    free_text_at,
+    mask,
+    matches,
+    parse_pointer,
+    put_back,
+    take_out,
+)
 from tellonce_submissions.crypto import AnswerSealer
 
 
@@ -44,12 +51,18 @@ def masked_answers(
     sealer: AnswerSealer,
     *,
     context: str,
+    schema: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """The answers with every restricted value shown as its last 4 characters only."""
+    """The answers with every restricted value masked (``answers.mask``): free text by the
+    form's ``schema`` keeps at most its last 4 characters, anything else nothing; with no
+    schema (None: the registry could not say), every restricted value is masked whole."""
     if sealed is None or key_id is None:
         return public
     taken = sealer.open(sealed, key_id, context=context)
-    return put_back(public, {p: mask(v) for p, v in taken.items()})
+    return put_back(
+        public,
+        {p: mask(v, free_text=free_text_at(schema, parse_pointer(p))) for p, v in taken.items()},
+    )
 
 
 def is_restricted(pointer: str, restricted: Iterable[tuple[str, ...]]) -> bool:

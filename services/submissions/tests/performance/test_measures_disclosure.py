@@ -251,7 +251,8 @@ async def test_the_funnel_total_adds_up_the_rows_shown_only(
     )
     assert r.status_code == 200, r.text
     doc = r.json()
-    assert [(x["to_form"], x["suggested"]) for x in doc["rows"]] == [("fu-b", 12), ("fu-c", None)]
+    mine = [(x["to_form"], x["suggested"]) for x in doc["rows"] if x["from_form"] == "fu-a"]
+    assert mine == [("fu-b", 12), ("fu-c", None)]
     assert doc["total"] == {
         "from_form": "*",
         "to_form": "*",
@@ -365,3 +366,80 @@ async def test_backlog_ages_are_completed_days(
     doc = await report(perf_client, opm, period="last-120d", form="ag-form")
     cells = {c["age"]: c["count"] for c in only(doc, "ag-form")["backlog"]}
     assert cells == {"0-7d": 21, "8-30d": 39, "31-90d": 31, "90d+": 17}
+
+
+# Privacy review (2026-11-26): a suppressed group lists no backlog cell; the funnel lists a
+# row for every enabled rule, whether or not anything happened
+
+
+async def test_a_suppressed_group_lists_no_backlog_cell(
+    perf_app: FastAPI,
+    perf_client: httpx.AsyncClient,
+    opm: dict[str, str],
+    catalog: Catalog,
+    clock: Clock,
+) -> None:
+    clock.now = datetime(2024, 7, 1, tzinfo=UTC)
+    catalog.add("pv-lone", "PVA", [], None)
+    catalog.add("pv-busy", "PVA", [], None)
+    at = datetime(2023, 8, 7, tzinfo=UTC)
+    lone = [sub_row("pv-lone", "PVA", at + i * H) for i in range(2)]
+    busy = [sub_row("pv-busy", "PVA", at + i * H) for i in range(12)]
+    events = [event(lone[0], D, "needs_info", "PVA")]
+    await write(perf_app, lone + busy, events)
+    doc = await report(perf_client, opm, period="2023-08", agency="PVA", group_by="form")
+    hidden = only(doc, "pv-lone")
+    assert hidden["suppressed"] is True
+    # before: [needs_info 8-30d: null, submitted 8-30d: null], which told the lone
+    # application's status as it moved
+    assert hidden["backlog"] == []
+    assert hidden["trend"] == []
+    # a shown group keeps its cells
+    assert only(doc, "pv-busy")["backlog"] == [{"status": "submitted", "age": "8-30d", "count": 12}]
+    r = await perf_client.get(
+        "/api/v1/performance",
+        params={"period": "2023-08", "agency": "PVA", "format": "csv"},
+        headers=opm,
+    )
+    lines = {line.split(",")[1]: line.split(",") for line in r.text.splitlines()[1:]}
+    header = r.text.splitlines()[0].split(",")
+    assert lines["pv-lone"][header.index("backlog_open")] == ""
+    assert lines["pv-busy"][header.index("backlog_open")] == "12"
+
+
+async def test_the_funnel_lists_every_enabled_rule_whether_or_not_it_was_used(
+    perf_client: httpx.AsyncClient, opm: dict[str, str], catalog: Catalog, clock: Clock
+) -> None:
+    clock.now = datetime(2024, 7, 1, tzinfo=UTC)
+
+    def rule(id_: str, to_form: str, *, enabled: bool = True) -> dict[str, Any]:
+        return {
+            "id": id_,
+            "from_form": "fr-a",
+            "to_form": to_form,
+            "condition": {"pointer": "/x", "op": "exists"},
+            "reason": {"en": "r", "es": "r"},
+            "enabled": enabled,
+        }
+
+    kept = list(catalog.rules)
+    catalog.rules[:] = [
+        rule("fr-1", "fr-b"),
+        rule("fr-2", "fr-c"),
+        rule("fr-3", "fr-d", enabled=False),
+    ]
+    try:
+        # a period in which nothing happened at all
+        r = await perf_client.get(
+            "/api/v1/performance/referrals", params={"period": "2019-02"}, headers=opm
+        )
+    finally:
+        catalog.rules[:] = kept
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    hidden = {"suppressed": True, "suggested": None, "started": None, "submitted": None}
+    assert doc["rows"] == [
+        {"from_form": "fr-a", "to_form": "fr-b", **hidden},
+        {"from_form": "fr-a", "to_form": "fr-c", **hidden},
+    ]
+    assert doc["total"] == {"from_form": "*", "to_form": "*", **hidden}

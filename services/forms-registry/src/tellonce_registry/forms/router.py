@@ -179,8 +179,10 @@ async def get_version(
         200: {
             "description": "{form, version, status, items: [{pointer, name, title,"
             " type, format, required, enum, description, element, element_source,"
-            ' sensitivity}]}; element_source is "version" (x-element or mapped on the'
-            ' draft), "audit" (confirmed in the redundancy audit) or null'
+            ' sensitivity, sensitivity_source}]}; element_source is "version" (x-element'
+            ' or mapped on the draft), "audit" (confirmed in the redundancy audit) or null;'
+            ' sensitivity_source is "element" (the element\'s), "inferred" (no element,'
+            ' but the field holds a restricted value: sensitivity "restricted") or null'
         }
     },
 )

@@ -27,6 +27,7 @@ from tellonce_registry.forms.schemas import (
 )
 from tellonce_registry.forms.ui import ui_errors
 from tellonce_registry.models import DataElement, Form, FormField, FormVersion, as_utc
+from tellonce_registry.schema_import import sensitive
 from tellonce_registry.schema_import.check import (
     CheckedSchema,
     SchemaRejected,
@@ -409,13 +410,29 @@ def version_document(form: Form, version: FormVersion) -> dict[str, Any]:
     }
 
 
-async def fields_document(
-    session: AsyncSession, form: Form, version: FormVersion
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FieldView:
+    """One row of the fields document: the row, its element and where that comes from, its
+    sensitivity and where that comes from, and (inferred ones) why."""
+
+    row: FormField
+    element: str | None
+    element_source: str | None
+    sensitivity: str | None
+    sensitivity_source: str | None
+    reason: str | None = None
+
+
+async def field_views(session: AsyncSession, form: Form, version: FormVersion) -> list[FieldView]:
     """The version's field rows. A row with no element of its own (``x-element`` or a mapping
     confirmed on the draft: ``element_source: "version"``) takes the element an auditor mapped
     its (form, pointer) to by confirming a redundancy-audit cluster (``"audit"``): published
-    versions never change, so that is how a confirmation reaches prefill."""
+    versions never change, so that is how a confirmation reaches prefill.
+
+    A row's sensitivity is its element's (``sensitivity_source: "element"``); a row with no
+    element is ``restricted`` when it recognisably holds a restricted value
+    (``"inferred"``: ``schema_import/sensitive.py``), else it has none. Worked out at read
+    time, so it holds for versions published before the rule existed."""
     rows = await repository.fields_of(session, version.id)
     confirmed: dict[str, str] = {}
     if any(r.element_id is None for r in rows):
@@ -426,28 +443,54 @@ async def fields_document(
         else (r, confirmed.get(r.pointer), "audit" if r.pointer in confirmed else None)
         for r in rows
     ]
-    known = await elements.by_ids(session, {e for _, e, _ in mapped if e})
+    suggestions = version.suggestions or []
+    wanted = {e for _, e, _ in mapped if e} | sensitive.suggested_elements(suggestions)
+    known = await elements.by_ids(session, wanted)
     if any(source == "audit" for _, _, source in mapped):
         mapped = _fitting_audit_mappings(version, mapped, known)
+    suggested = sensitive.suggested_restricted(
+        suggestions, {element_id: e.sensitivity for element_id, e in known.items()}
+    )
+    views: list[FieldView] = []
+    for r, element, source in mapped:
+        if element is not None and element in known:
+            views.append(FieldView(r, element, source, known[element].sensitivity, "element"))
+            continue
+        reason = None
+        if element is None:
+            reason = sensitive.inferred(r.pointer, r.name, r.title, r.type, r.enum, suggested)
+        if reason is not None:
+            views.append(FieldView(r, None, None, sensitive.RESTRICTED, "inferred", reason))
+        else:
+            views.append(FieldView(r, element, source, None, None))
+    return views
+
+
+async def fields_document(
+    session: AsyncSession, form: Form, version: FormVersion
+) -> dict[str, Any]:
+    """The version's field rows (:func:`field_views`)."""
+    views = await field_views(session, form, version)
     return {
         "form": form.slug,
         "version": version.number,
         "status": version.status,
         "items": [
             {
-                "pointer": r.pointer,
-                "name": r.name,
-                "title": r.title,
-                "type": r.type,
-                "format": r.format,
-                "required": r.required,
-                "enum": r.enum,
-                "description": r.description,
-                "element": element,
-                "element_source": source,
-                "sensitivity": known[element].sensitivity if element in known else None,
+                "pointer": v.row.pointer,
+                "name": v.row.name,
+                "title": v.row.title,
+                "type": v.row.type,
+                "format": v.row.format,
+                "required": v.row.required,
+                "enum": v.row.enum,
+                "description": v.row.description,
+                "element": v.element,
+                "element_source": v.element_source,
+                "sensitivity": v.sensitivity,
+                "sensitivity_source": v.sensitivity_source,
             }
-            for r, element, source in mapped
+            for v in views
         ],
     }
 
@@ -519,10 +562,33 @@ async def publish(session: AsyncSession, slug: str, ref: str) -> tuple[Form, For
         raise Conflict(f"Version {version.number} is already {version.status}.")
     rows = await repository.fields_of(session, version.id)
     version.breaking, version.changes = await _compare_with_published(session, form, rows)
+    version.warnings = [*version.warnings, *await _inferred_warnings(session, form, version)]
     version.status = PUBLISHED
     version.published_at = now()
     await session.flush()
     return form, version
+
+
+async def _inferred_warnings(
+    session: AsyncSession, form: Form, version: FormVersion
+) -> list[dict[str, Any]]:
+    """A warning for each field with no element that holds a restricted value all the same
+    (``sensitivity_source: "inferred"``): it is sealed and masked, but neither prefilled nor
+    nameable in an agreement by element. Publishing still succeeds."""
+    have = {(w.get("pointer"), w.get("message")) for w in version.warnings}
+    found: list[dict[str, Any]] = []
+    for view in await field_views(session, form, version):
+        if view.sensitivity_source != "inferred":
+            continue
+        warning = {
+            "pointer": view.row.pointer,
+            "message": f"Not mapped to a data element but restricted ({view.reason}): its"
+            " answers are sealed and masked. Map it to its element so that prefill and"
+            " agreements can use it.",
+        }
+        if (warning["pointer"], warning["message"]) not in have:
+            found.append(warning)
+    return found
 
 
 async def retire(session: AsyncSession, slug: str, ref: str) -> tuple[Form, FormVersion]:

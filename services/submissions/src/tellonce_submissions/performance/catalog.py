@@ -2,8 +2,9 @@
 form's agency, priorities and yearly volume (``GET /api/v1/forms?include=retired``: the forms
 with a published or a retired version, so that a retired form's past applications keep their
 priorities and yearly volume in the measures), and the referral rules of
-a form (``GET /api/v1/referral-rules?form=``). Both are public and change rarely, so they are
-cached for a short while (``catalog_cache_seconds``)."""
+a form (``GET /api/v1/referral-rules?form=``) or of every form (the funnel lists each enabled
+rule's pair). All are public and change rarely, so they are cached for a short while
+(``catalog_cache_seconds``)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ class CatalogClient:
         self.ttl = ttl
         self._forms: tuple[float, dict[str, FormFacts]] | None = None
         self._rules: dict[str, tuple[float, list[ReferralRule]]] = {}
+        self._all_rules: tuple[float, list[ReferralRule]] | None = None
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -98,21 +100,33 @@ class CatalogClient:
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
         rows = await self._pages("/api/v1/referral-rules", {"form": form, "limit": 500})
-        rules = [
-            ReferralRule(
-                id=str(r["id"]),
-                from_form=str(r["from_form"]),
-                to_form=str(r["to_form"]),
-                condition=dict(r["condition"]),
-                reason={str(k): str(v) for k, v in dict(r.get("reason") or {}).items()},
-            )
-            for r in rows
-            if r.get("from_form") == form
-            and r.get("enabled", True)
-            and isinstance(r.get("condition"), dict)
-        ]
+        rules = [_rule(r) for r in rows if r.get("from_form") == form and _enabled(r)]
         self._rules[form] = (now, rules)
         return rules
+
+    async def all_rules(self) -> list[ReferralRule]:
+        """Every enabled rule, of every form (``GET /api/v1/referral-rules``, no filter)."""
+        now = time.monotonic()
+        if self._all_rules is not None and now - self._all_rules[0] < self.ttl:
+            return self._all_rules[1]
+        rows = await self._pages("/api/v1/referral-rules", {"limit": 500})
+        rules = [_rule(r) for r in rows if r.get("from_form") and _enabled(r)]
+        self._all_rules = (now, rules)
+        return rules
+
+
+def _enabled(row: dict[str, Any]) -> bool:
+    return bool(row.get("enabled", True)) and isinstance(row.get("condition"), dict)
+
+
+def _rule(row: dict[str, Any]) -> ReferralRule:
+    return ReferralRule(
+        id=str(row["id"]),
+        from_form=str(row["from_form"]),
+        to_form=str(row["to_form"]),
+        condition=dict(row["condition"]),
+        reason={str(k): str(v) for k, v in dict(row.get("reason") or {}).items()},
+    )
 
 
 async def _catalog(request: Request) -> CatalogClient:

@@ -157,11 +157,18 @@ class PerformanceService:
     async def funnel(self, *, period: str | None) -> FunnelReport:
         self._require_postgresql()
         window = parse_period(period, self.now)
+        rules = await self.catalog.all_rules()
         rows = await repository.funnel(self.session, window.start, window.end)
-        out = [
-            _funnel_row(r["from_form"], r["to_form"], r["suggested"], r["started"], r["submitted"])
+        counts = {
+            (r["from_form"], r["to_form"]): (r["suggested"], r["started"], r["submitted"])
             for r in rows
-        ]
+        }
+        # A row for every enabled rule's pair, whether or not anything happened in the
+        # period (all counts 0, suppressed), so that a suppressed row does not tell that a
+        # rare referral was made; and one for every pair with referrals in the period (a
+        # rule since disabled or removed).
+        pairs = sorted(set(counts) | {(rule.from_form, rule.to_form) for rule in rules})
+        out = [_funnel_row(f, t, *counts.get((f, t), (0, 0, 0))) for f, t in pairs]
         # The total adds up the rows shown only: with the suppressed rows in it, one hidden
         # row would be the total less the rows shown.
         shown = [r for r in rows if r["suggested"] >= MIN_CELL]
@@ -301,7 +308,6 @@ def _groups(
         row = totals.get(key)
         volume = int(row["volume"]) if row is not None else 0
         hidden = volume < MIN_CELL
-        backlog = _backlog(cells.get(key, []))
         hub, yearly_sum = uptake_volumes.get(key, (0, 0))
         yearly = yearly_sum or None
         uptake = None
@@ -318,7 +324,9 @@ def _groups(
                     first_response=Durations(count=None, median_days=None, p90_days=None),
                     decision=Durations(count=None, median_days=None, p90_days=None),
                     needs_info_share=None,
-                    backlog=backlog,
+                    # not even which (status, age) cells are not empty: on a short period
+                    # and one form, they follow a lone application from status to status
+                    backlog=[],
                     deliveries=Deliveries(
                         total=None,
                         dead_letters=None,
@@ -342,7 +350,7 @@ def _groups(
                 first_response=_durations(row["responded"], row["response_s"]),
                 decision=decision,
                 needs_info_share=_share(row["needed_info"], volume),
-                backlog=backlog,
+                backlog=_backlog(cells.get(key, [])),
                 deliveries=_deliveries(d),
                 yearly_volume=yearly,
                 digital_uptake=uptake,
@@ -354,8 +362,10 @@ def _groups(
 
 
 def _backlog(cells: list[Any]) -> list[BacklogCell]:
-    """The open applications of a group (volume less decided) split into cells: a lone
-    hidden cell is covered by a second one (``_complement``)."""
+    """The open applications of a shown group (volume less decided) split into cells: a lone
+    hidden cell is covered by a second one (``_complement``). A suppressed group lists no
+    cell at all; that takes no figure away from any set that adds up across groups (there
+    is none: each group's cells add up to that group's own open applications only)."""
     counts = [int(c["n"]) for c in cells]
     shown = [n >= MIN_CELL for n in counts]
     extra = _complement(counts, shown)

@@ -19,10 +19,14 @@ Resident = Annotated[Principal, require_roles("resident")]
 
 @router.get("", response_model=ProfileOut)
 async def get_profile(
-    principal: Resident, session: SessionDep, sealer: SealerDep, reveal: bool = False
+    principal: Resident,
+    session: SessionDep,
+    sealer: SealerDep,
+    registry: RegistryDep,
+    reveal: bool = False,
 ) -> ProfileOut:
     """The kept element values; restricted ones masked unless ``?reveal=true``."""
-    return await service.read(session, principal.sub, sealer, reveal=reveal)
+    return await service.read(session, principal.sub, sealer, reveal=reveal, registry=registry)
 
 
 @router.put("/consent", response_model=ProfileOut)
@@ -31,11 +35,12 @@ async def put_consent(
     principal: Resident,
     session: SessionDep,
     sealer: SealerDep,
+    registry: RegistryDep,
     clock: ClockDep,
 ) -> ProfileOut:
     """``keep: true`` keeps mapped answers of future submissions; ``false`` erases them."""
     await service.set_consent(session, principal.sub, body.keep, clock())
-    return await service.read(session, principal.sub, sealer, reveal=False)
+    return await service.read(session, principal.sub, sealer, reveal=False, registry=registry)
 
 
 @router.delete("", status_code=204)
@@ -59,7 +64,7 @@ async def correct_value(
     await service.correct(
         session, principal.sub, element, body.value, sealer=sealer, registry=registry, now=clock()
     )
-    return await service.read(session, principal.sub, sealer, reveal=False)
+    return await service.read(session, principal.sub, sealer, reveal=False, registry=registry)
 
 
 @router.delete("/values/{element}", status_code=204)

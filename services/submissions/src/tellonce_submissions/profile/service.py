@@ -14,8 +14,16 @@ from typing import Any
 import jsonschema_rs
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
-from tellonce_submissions.answers import NUL, WILDCARD, format_pointer, get_at, mask, set_at
+from tellonce_shared.problems import Conflict, NotFound, Problem, ValidationFailed
+from tellonce_submissions.answers import (
+    NUL,
+    WILDCARD,
+    format_pointer,
+    free_text_at,
+    get_at,
+    mask,
+    set_at,
+)
 from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.models import ProfileValue
 from tellonce_submissions.profile import repository
@@ -80,19 +88,38 @@ def _plain(row: ProfileValue, sealer: AnswerSealer) -> Any:
     return row.value
 
 
+async def _element_schema(registry: RegistryClient, element: str) -> dict[str, Any] | None:
+    """The element's schema, to tell free text from choices when masking; None when the
+    registry cannot say (then the value is masked whole)."""
+    try:
+        return await registry.element_schema(element)
+    except Problem:
+        return None
+
+
 async def read(
-    session: AsyncSession, owner: str, sealer: AnswerSealer, *, reveal: bool
+    session: AsyncSession,
+    owner: str,
+    sealer: AnswerSealer,
+    *,
+    reveal: bool,
+    registry: RegistryClient,
 ) -> ProfileOut:
+    """Restricted values masked unless ``reveal`` (``answers.mask``: free text by the
+    element's schema keeps at most its last 4 characters, anything else nothing)."""
     profile = await repository.get(session, owner)
     rows = await repository.values(session, owner)
     values = []
     for row in rows:
         sealed = row.sealed is not None
         value = _plain(row, sealer)
+        if sealed and not reveal:
+            schema = await _element_schema(registry, row.element)
+            value = mask(value, free_text=free_text_at(schema))
         values.append(
             ProfileValueOut(
                 element=row.element,
-                value=value if (reveal or not sealed) else mask(value),
+                value=value,
                 masked=sealed and not reveal,
                 source_form=row.source_form,
                 source_version=row.source_version,

@@ -1,5 +1,5 @@
 """The PDF receipt: reference, form and version, date, the answers with their labels
-(restricted values masked but for their last 4 characters), and which agency received which
+(restricted values masked: ``answers.mask``), and which agency received which
 fields. Plain HTML and one font family so WeasyPrint stays fast; tagged PDF (``pdf_tags``)
 with a document language and title so screen readers can read it.
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from tellonce_submissions.answers import flatten, format_pointer, mask, matches, parse_pointer
+from tellonce_submissions.answers import (
+    flatten,
+    format_pointer,
+    free_text_at,
+    mask,
+    matches,
+    parse_pointer,
+)
 from tellonce_submissions.models import Submission
 from tellonce_submissions.registry.client import FormVersion
 
@@ -42,7 +49,8 @@ def receipt_data(
     for tokens, value in flatten(answers):
         shown = _show(value)
         if any(matches(p, tokens) for p in restricted):
-            shown = mask(shown)
+            # the stored value, not its "Yes"/"No" wording: a choice is masked whole
+            shown = mask(value, free_text=free_text_at(version.compiled.schema, tokens))
         agencies = [a for a, patterns in receivers if any(matches(p, tokens) for p in patterns)]
         rows.append(
             {

@@ -27,6 +27,7 @@ log = logging.getLogger("tellonce.submissions.registry")
 
 PUBLISHED = "published"
 RETIRED = "retired"
+RESTRICTED = "restricted"
 
 FORM_SLUG = r"^[a-z0-9][a-z0-9-]*$"
 """What a form named in a request may look like: the registry's slugs are lower-case letters,
@@ -53,6 +54,11 @@ class FieldInfo:
     """Whether ``element`` was mapped on the version itself (``x-element``, or mapped on the
     draft before an admin published it), not by an auditor confirming a redundancy-audit
     cluster afterwards (the registry's ``element_source: "audit"``)."""
+    restricted: bool = False
+    """Whether the field's values are restricted (sealed at rest, masked when shown): its
+    element is, or, with no element, the registry says the field is anyway (its fields
+    document's ``sensitivity: "restricted"``, ``sensitivity_source: "inferred"``: an
+    unmapped Social Security number)."""
 
 
 @dataclass
@@ -269,29 +275,33 @@ class RegistryClient:
             f"/api/v1/forms/{_segment(form)}/versions/{number}/fields", missing=missing
         )
         rows = [r for r in _items(fields_doc, "fields") if isinstance(r, dict)]
-        fields = [
-            FieldInfo(
-                pointer=str(f["pointer"]),
-                tokens=parse_pointer(str(f["pointer"])),
-                name=str(f.get("name") or ""),
-                title=str(f.get("title") or f.get("name") or ""),
-                element=f.get("element") or f.get("element_id"),
-                declared=f.get("element_source") != "audit",
-            )
-            for f in rows
-        ]
-        # The registry names each mapped field's sensitivity; older shapes do not, and then
-        # the element dictionary answers.
+        # The registry names each field's sensitivity: a mapped field's is its element's, and
+        # a field with no element may be restricted all the same (an SSN the form did not
+        # map). Older shapes name none, and then the element dictionary answers for mapped
+        # fields.
         given = {
             str(f.get("element") or f.get("element_id")): str(f["sensitivity"])
             for f in rows
             if (f.get("element") or f.get("element_id")) and f.get("sensitivity")
         }
-        if any(f.element and f.element not in given for f in fields):
+        elements = [f.get("element") or f.get("element_id") or None for f in rows]
+        if any(e and e not in given for e in elements):
             given = {**(await self.sensitivities()), **given}
-        restricted = [
-            f.tokens for f in fields if f.element and given.get(f.element) == "restricted"
-        ]
+        fields = []
+        for f, element in zip(rows, elements, strict=True):
+            fields.append(
+                FieldInfo(
+                    pointer=str(f["pointer"]),
+                    tokens=parse_pointer(str(f["pointer"])),
+                    name=str(f.get("name") or ""),
+                    title=str(f.get("title") or f.get("name") or ""),
+                    element=element,
+                    declared=f.get("element_source") != "audit",
+                    restricted=(given.get(element) if element else f.get("sensitivity"))
+                    == RESTRICTED,
+                )
+            )
+        restricted = [f.tokens for f in fields if f.restricted]
         return fields, restricted
 
     async def agreements(self, form: str) -> list[Agreement]:

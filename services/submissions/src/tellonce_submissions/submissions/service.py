@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tellonce_shared.auth import Principal
 from tellonce_shared.ids import uuid7
 from tellonce_shared.pagination import decode_cursor, encode_cursor
-from tellonce_shared.problems import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from tellonce_shared.problems import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Problem,
+    ValidationFailed,
+)
 from tellonce_submissions.answers import flatten, format_pointer, matches, project
 from tellonce_submissions.config import Settings
 from tellonce_submissions.crypto import AnswerSealer
@@ -53,6 +60,7 @@ from tellonce_submissions.submissions.schemas import (
     TimelineEntry,
 )
 from tellonce_submissions.submissions.store import Stored, SubmissionWrite, store
+from tellonce_submissions.validation import SchemaUnusable
 
 SUBMITTED = "submitted"
 STATUS_CREATED = 201
@@ -425,15 +433,36 @@ class SubmissionService:
             replayed=True,
         )
 
-    def answers_of(self, submission: Submission, *, masked: bool) -> dict[str, Any]:
-        reveal = masked_answers if masked else open_answers
-        return reveal(
-            submission.answers,
-            submission.sealed,
-            submission.key_id,
-            self.sealer,
-            context=answers_context(submission.id),
+    def answers_of(
+        self, submission: Submission, *, masked: bool, schema: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The answers with the restricted values opened, or masked (``masked``) by the
+        version's ``schema`` (None: not known, every restricted value masked whole)."""
+        context = answers_context(submission.id)
+        if masked:
+            return masked_answers(
+                submission.answers,
+                submission.sealed,
+                submission.key_id,
+                self.sealer,
+                context=context,
+                schema=schema,
+            )
+        return open_answers(
+            submission.answers, submission.sealed, submission.key_id, self.sealer, context=context
         )
+
+    async def _schema_for_masking(self, submission: Submission) -> dict[str, Any] | None:
+        """The version's schema, which tells free text from choices when masking; None when
+        nothing is sealed or the registry cannot give it (then every restricted value is
+        masked whole, the rest of the answers shown as ever)."""
+        if submission.sealed is None:
+            return None
+        try:
+            version = await self.registry.version(submission.form, submission.version)
+        except (Problem, SchemaUnusable):
+            return None
+        return version.compiled.schema
 
     async def _outs(
         self, submissions: Sequence[Submission], *, with_answers: bool
@@ -454,7 +483,11 @@ class SubmissionService:
                     deliveries=[_delivery_out(d) for d in deliveries[s.id]],
                     status=resident_status(s, events[s.id]),
                     timeline=timeline,
-                    answers=self.answers_of(s, masked=True) if with_answers else None,
+                    answers=(
+                        self.answers_of(s, masked=True, schema=await self._schema_for_masking(s))
+                        if with_answers
+                        else None
+                    ),
                 )
             )
         return result
