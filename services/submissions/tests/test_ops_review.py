@@ -79,7 +79,7 @@ def test_a_key_id_named_twice_stops_the_service(field: str) -> None:
     assert Settings.model_validate({field: SecretStr(f"{key('answers-2')},{old}")})
 
 
-def test_purge_and_reseal_print_one_json_line_in_production(
+def test_purge_reseal_and_seal_restricted_print_one_json_line_in_production(
     empty_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("SUBMISSIONS_MODE", "production")
@@ -89,7 +89,7 @@ def test_purge_and_reseal_print_one_json_line_in_production(
     get_settings.cache_clear()
     try:
         outputs = {}
-        for command in ("migrate", "purge", "reseal"):
+        for command in ("migrate", "purge", "reseal", "seal-restricted"):
             cli_main([command])
             lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
             (outputs[command],) = [doc for doc in lines if doc["logger"] == "tellonce.cli"]
@@ -105,6 +105,14 @@ def test_purge_and_reseal_print_one_json_line_in_production(
     assert (purge["drafts"], purge["idempotency_keys"], purge["delivery_shares"]) == (0, 0, 0)
     reseal = outputs["reseal"]
     assert (reseal["resealed"], reseal["current"], reseal["unreadable"]) == (0, 0, 0)
+    sealed = outputs["seal-restricted"]
+    assert (sealed["msg"], sealed["command"]) == ("seal restricted", "seal-restricted")
+    assert {k: v for k, v in sealed.items() if k.endswith("sealed")} == {
+        "submissions_sealed": 0,
+        "drafts_sealed": 0,
+        "values_sealed": 0,
+    }
+    assert (sealed["current"], sealed["skipped"], sealed["unreadable"]) == (0, 0, 0)
 
 
 def test_local_mode_prints_sentences(

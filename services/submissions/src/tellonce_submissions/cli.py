@@ -1,4 +1,5 @@
-"""Command line of the submissions service: migrate, seed, purge, reseal, serve, worker."""
+"""Command line of the submissions service: migrate, seed, purge, reseal, seal-restricted,
+serve, worker."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser(
         "reseal",
         help="re-seal the outbox's answers with the active answer key (after a key rotation)",
+    )
+    sub.add_parser(
+        "seal-restricted",
+        help="seal the values drafts and submissions still keep in clear that their form "
+        "version's fields are restricted now (the registry's current set; once after upgrading)",
     )
     add_serve_command(sub)
     worker = sub.add_parser("worker", help="deliver the outbox (webhooks, retries)")
@@ -85,6 +91,19 @@ def run(command: str, settings: Settings, console: Console) -> None:
             f"submissions reseal: {counts['resealed']} re-sealed with the active answer key, "
             f"{counts['current']} already current, {counts['unreadable']} could not be opened",
             **counts,
+        )
+    elif command == "seal-restricted":
+        from tellonce_submissions.seal_restricted import seal_restricted_now
+
+        sealed = asyncio.run(seal_restricted_now(settings))
+        console.result(
+            "seal restricted",
+            f"submissions seal-restricted: sealed restricted values kept in clear in "
+            f"{sealed['submissions_sealed']} submissions and {sealed['drafts_sealed']} drafts "
+            f"({sealed['values_sealed']} values); {sealed['current']} rows had none, "
+            f"{sealed['skipped']} of versions the registry does not know and "
+            f"{sealed['unreadable']} that could not be opened were left",
+            **sealed,
         )
 
 
