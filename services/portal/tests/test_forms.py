@@ -13,7 +13,7 @@ import pytest
 
 from tellonce_portal.forms import pointers
 from tellonce_portal.forms.model import Condition, Field
-from tellonce_portal.forms.parse import ListAction, parse_fields
+from tellonce_portal.forms.parse import ListAction, coerce_number, parse_fields
 from tellonce_portal.forms.render import FieldState, error_summary, render_fields
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import rows_for, visible_answers
@@ -800,3 +800,17 @@ def test_an_omitted_discriminator_keeps_the_merged_questions() -> None:
     assert [f.name for f in questions if f.pointer == "/veteranAddress/state"] == [
         "/veteranAddress/state"
     ]
+
+
+@pytest.mark.parametrize("text", ["1e400", "9" * 400, "-1e999", "inf", "nan"])
+def test_a_number_no_json_number_holds_is_not_a_number(text: str) -> None:
+    """Such a number went through the checks (``inf`` meets ``minimum: 0``) and then failed
+    to become JSON: a 500 on saving the page."""
+    assert coerce_number(text, integer=False) is None
+    assert coerce_number(text, integer=True) is None
+
+
+def test_ordinary_numbers_still_read() -> None:
+    assert coerce_number("1,234.50", integer=False) == 1234.5
+    assert coerce_number("$1,200", integer=True) == 1200
+    assert coerce_number("1e3", integer=False) == 1000.0

@@ -77,6 +77,19 @@ async def test_the_inbox_lists_the_newest_first_a_page_at_a_time(
     assert broken.status_code == 404
 
 
+async def test_a_hand_made_cursor_of_any_length_is_the_page_not_found(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """Over 500 characters too: an HTML page for the browser, never a problem+json."""
+    given_deliveries(fake, 3)
+    await sign_in(browser, "staff@dss.demo.gov")
+    for path, name in (("/inbox", "cursor"), ("/inbox/systems", "dead")):
+        for cursor in ("A" * 499, "A" * 501, "A" * 5000):
+            page = await browser.get(path, params={name: cursor})
+            assert page.status_code == 404, (path, len(cursor), page.text[:200])
+            assert page.headers["content-type"].startswith("text/html")
+
+
 async def test_one_page_has_no_pagination(browser: httpx.AsyncClient, fake: FakeGateway) -> None:
     given_deliveries(fake, 3)
     await sign_in(browser, "staff@dss.demo.gov")

@@ -7,6 +7,7 @@ it is kept as typed (``raw``) and reported, so the page shows it again next to i
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ def coerce_number(text: str, *, integer: bool) -> int | float | None:
     if not _NUMBER.match(cleaned):
         return None
     value = float(cleaned)
+    if not math.isfinite(value):  # "1e400", 400 nines: no JSON number holds it
+        return None
     if integer:
         return int(value) if value.is_integer() else None
     return int(value) if value.is_integer() and not re.search(r"[.eE]", cleaned) else value

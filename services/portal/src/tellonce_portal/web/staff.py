@@ -27,7 +27,10 @@ decisions (approved, denied) are the owning agency's alone (the API answers 403)
 PAGE_SIZE = 50
 """Deliveries (and dead letters) a page lists; the rest are on the pages Previous and Next
 link to (cursors of the API's ``order=newest`` listing)."""
-Cursor = Annotated[str | None, Query(max_length=500)]
+Cursor = Annotated[str | None, Query()]
+MAX_CURSOR = 500
+"""A page link's cursor is far shorter; a longer one was edited by hand (the page not found,
+as for any other cursor the API does not read)."""
 
 
 async def _one_delivery(ctx: PageContext, gateway: Gateway, delivery_id: str) -> Delivery:
@@ -97,6 +100,11 @@ def _bad_cursor(ctx: PageContext, exc: ApiError) -> ApiError:
     return ApiError(404, {"detail": ctx.t("not_found_body")})
 
 
+def _check_cursor(ctx: PageContext, cursor: str | None) -> None:
+    if cursor is not None and len(cursor) > MAX_CURSOR:
+        raise ApiError(404, {"detail": ctx.t("not_found_body")})
+
+
 def page_link(path: str, name: str, cursor: str | None, fragment: str = "") -> str | None:
     return f"{path}?{urlencode({name: cursor})}{fragment}" if cursor else None
 
@@ -107,6 +115,7 @@ async def inbox(ctx: PageDep, cursor: Cursor = None) -> Response:
     (older) links. The list shows references and states only, so opening the inbox reads
     no answers; answers are read (and logged by the API) when a delivery is opened."""
     ctx.require("agency")
+    _check_cursor(ctx, cursor)
     gateway = await ctx.api()
     try:
         page = await gateway.delivery_states(ctx.session.agency or "", cursor, PAGE_SIZE)
@@ -136,6 +145,7 @@ async def systems(ctx: PageDep, dead: Cursor = None) -> Response:
     """The agency's webhook endpoints and its dead letters (newest first, a page at a time:
     ``?dead=<cursor>``), with replay."""
     ctx.require("agency")
+    _check_cursor(ctx, dead)
     return await _systems_page(ctx, created=None, errors=[], dead_cursor=dead)
 
 
