@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 
 from tellonce_shared.testing import TokenFactory
-from tellonce_submissions.answers import MASK, free_text_at, mask
+from tellonce_submissions.answers import MASK, MAX_SCHEMA_NODES, free_text_at, mask
 from tellonce_submissions.models import Submission
 from tellonce_submissions.receipts.service import receipt_data
 from tellonce_submissions.sealing import masked_answers
@@ -214,3 +214,30 @@ async def test_the_profile_masks_a_kept_choice_whole(
     assert {v["element"]: v["value"] for v in revealed}["person.citizenshipStatus"] == (
         "permanent_resident"
     )
+
+
+@pytest.mark.parametrize("fan", [2, 3, 8])
+def test_a_schema_that_refers_back_to_itself_is_walked_once(fan: int) -> None:
+    """A field whose schema reaches itself again through ``anyOf`` branches (valid, and
+    accepted by the registry) was walked branch by branch: 3 branches took minutes on the
+    event loop at every masked read. Each branch is now followed once per walk, so the
+    answer comes from a handful of nodes."""
+    loop = {"anyOf": [{"$ref": "#/$defs/ssn"} for _ in range(fan)] + [{"type": "string"}]}
+    schema = {
+        "$defs": {"ssn": loop},
+        "type": "object",
+        "properties": {
+            "ssn": {"$ref": "#/$defs/ssn"},
+            "choice": {"anyOf": [loop, {"enum": ["a"]}]},
+        },
+    }
+    assert free_text_at(schema, ["ssn"]) is True
+    assert free_text_at(schema, ["choice"]) is False
+
+
+def test_a_schema_too_large_to_read_masks_whole() -> None:
+    """Past ``MAX_SCHEMA_NODES`` nothing is concluded from the schema: the value counts as
+    not free text, so it is masked whole."""
+    wide = {"anyOf": [{"type": "string"} for _ in range(MAX_SCHEMA_NODES + 1)]}
+    assert free_text_at({"properties": {"x": wide}}, ["x"]) is False
+    assert free_text_at({"properties": {"x": {"anyOf": [{"type": "string"}] * 10}}}, ["x"])

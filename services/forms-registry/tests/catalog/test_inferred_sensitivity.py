@@ -165,7 +165,7 @@ async def test_publishing_warns_of_inferred_fields_and_a_mapping_wins(
         ("/licenseNumber", "string", None, None),
         ("/nonMilitaryJobs/*/licenseOrRating", "string", None, None),
         ("/medicareClaimNumber", "string", None, None),
-        ("/vaClaimNumber", "string", None, None),
+        ("/application/veteran/vaClaimNumber", "string", None, "a VA file number"),
         ("/veteran/serviceNumber", "string", None, None),
         ("/phoneNumber", "string", None, None),
         ("/insurancePolicyNumber", "string", None, None),

@@ -300,7 +300,12 @@ KEEP_LAST_FROM = 8
 SSN, an account number: the usual practice); a shorter one would give most of itself away."""
 NOT_FREE_FORMATS = frozenset({"date", "date-time", "time"})
 """String formats whose last 4 characters are most of the value (a date's month and day)."""
-_MAX_SCHEMA_HOPS = 16
+MAX_SCHEMA_NODES = 2_000
+"""How many schema nodes one :func:`free_text_at` may visit. A schema that refers back to itself
+through ``anyOf`` branches is valid (the registry accepts it, jsonschema-rs validates against
+it at once) and was walked branch by branch for minutes, on the event loop, at every masked
+read; each reference is now followed once per walk, and past this bound the value counts as
+not free text (masked whole)."""
 
 
 def mask(value: Any, *, free_text: bool) -> str:
@@ -320,48 +325,75 @@ def free_text_at(schema: Any, tokens: Sequence[str] = ()) -> bool:
     (through ``properties``, ``items``, ``allOf``/``anyOf``/``oneOf``, ``if``/``then``/
     ``else`` and local ``$ref``) allows strings, lists no values (``enum``, ``const``) and
     names no date or time format. False when nothing is known of it (no schema, a pointer
-    the schema does not describe, a reference that cannot be followed): better too little
-    shown than a choice given away."""
-    found = _describing(schema, schema)
-    for token in tokens:
-        deeper: list[Any] = []
-        for node in found:
-            if not isinstance(node, Mapping):
-                deeper.append(None)
-                continue
-            properties = node.get("properties")
-            if isinstance(properties, Mapping) and token in properties:
-                deeper += _describing(schema, properties[token])
-            elif token.isdigit():
-                prefix = node.get("prefixItems")
-                if isinstance(prefix, list) and int(token) < len(prefix):
-                    deeper += _describing(schema, prefix[int(token)])
-                elif isinstance(node.get("items"), Mapping | bool):
-                    deeper += _describing(schema, node["items"])
-            if isinstance(node.get("additionalProperties"), Mapping) and not (
-                isinstance(properties, Mapping) and token in properties
-            ):
-                deeper += _describing(schema, node["additionalProperties"])
-        found = deeper
+    the schema does not describe, a reference that cannot be followed, a schema too large to
+    read within ``MAX_SCHEMA_NODES``): better too little shown than a choice given away."""
+    walk = _Walk(schema)
+    try:
+        found = walk.describing([schema])
+        for token in tokens:
+            deeper: list[Any] = []
+            for node in found:
+                if not isinstance(node, Mapping):
+                    deeper.append(None)
+                    continue
+                properties = node.get("properties")
+                if isinstance(properties, Mapping) and token in properties:
+                    deeper.append(properties[token])
+                elif token.isdigit():
+                    prefix = node.get("prefixItems")
+                    if isinstance(prefix, list) and int(token) < len(prefix):
+                        deeper.append(prefix[int(token)])
+                    elif isinstance(node.get("items"), Mapping | bool):
+                        deeper.append(node["items"])
+                if isinstance(node.get("additionalProperties"), Mapping) and not (
+                    isinstance(properties, Mapping) and token in properties
+                ):
+                    deeper.append(node["additionalProperties"])
+            found = walk.describing(deeper)
+    except _TooLarge:
+        return False
     return bool(found) and all(_free(node) for node in found)
 
 
-def _describing(root: Any, node: Any, hops: int = 0) -> list[Any]:
-    """``node`` and the schemas it applies to the same value, flat, local ``$ref`` followed
-    (None for one that cannot be followed)."""
-    node = resolve(root, node)
-    if hops > _MAX_SCHEMA_HOPS or not isinstance(node, Mapping):
-        return [node if isinstance(node, bool) else None]
-    found: list[Any] = [node]
-    for key in ("allOf", "anyOf", "oneOf"):
-        branches = node.get(key)
-        if isinstance(branches, list):
-            for branch in branches:
-                found += _describing(root, branch, hops + 1)
-    for key in ("then", "else"):
-        if key in node:
-            found += _describing(root, node[key], hops + 1)
-    return found
+class _TooLarge(Exception):
+    """The walk reached ``MAX_SCHEMA_NODES``."""
+
+
+class _Walk:
+    """One :func:`free_text_at`'s walk of a schema, with its budget of nodes."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+        self.steps = 0
+
+    def describing(self, nodes: list[Any]) -> list[Any]:
+        """The nodes and the schemas they apply to the same value, flat, each schema object
+        once, local ``$ref`` followed (None for one that cannot be followed)."""
+        found: list[Any] = []
+        seen: set[int] = set()
+        stack = list(reversed(nodes))
+        while stack:
+            raw = stack.pop()
+            if isinstance(raw, Mapping | list):
+                if id(raw) in seen:  # a branch met again: a reference back, or a shared one
+                    continue
+                seen.add(id(raw))
+            self.steps += 1
+            if self.steps > MAX_SCHEMA_NODES:
+                raise _TooLarge
+            node = resolve(self.root, raw)
+            if not isinstance(node, Mapping):
+                found.append(node if isinstance(node, bool) else None)
+                continue
+            found.append(node)
+            branches: list[Any] = []
+            for key in ("allOf", "anyOf", "oneOf"):
+                listed = node.get(key)
+                if isinstance(listed, list):
+                    branches += listed
+            branches += [node[key] for key in ("then", "else") if key in node]
+            stack += reversed(branches)
+        return found
 
 
 def _free(node: Any) -> bool:

@@ -14,7 +14,9 @@ is *inferred* restricted when either:
 Never inferred: booleans and enums (``spouseHasNoSsn``, "Do you have an SSN?": they hold a
 yes/no or a choice, not the number), the last four digits of a number (``ssnLastFour``,
 ``ssnLast4``; a partial number is not the identifier), claim, service, policy and phone
-numbers, a utility or other non-bank account number, and any other license number.
+numbers (but a *VA* claim number, ``vaClaimNumber``, is the VA file number under another
+name: 40-10007 asks it with the VA's ``centralMailVaFile`` pattern), a utility or other
+non-bank account number, and any other license number.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ _NAME_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         "a Social Security number",
     ),
     (re.compile(r"^i?tin$|taxpayerid(entificationnumber|number)?$"), "a taxpayer id"),
-    (re.compile(r"vafile(number|num|no)$|^c?file(number|num|no)$"), "a VA file number"),
+    (
+        re.compile(r"vafile(number|num|no)$|^c?file(number|num|no)$|vaclaim(number|num|no)$"),
+        "a VA file number",
+    ),
     (re.compile(r"routing(transit)?(number|num|no)$"), "a bank routing number"),
     (
         re.compile(r"(bank|checking|savings|deposit)account(number|num|no)$"),
