@@ -814,3 +814,29 @@ def test_ordinary_numbers_still_read() -> None:
     assert coerce_number("1,234.50", integer=False) == 1234.5
     assert coerce_number("$1,200", integer=True) == 1200
     assert coerce_number("1e3", integer=False) == 1000.0
+
+
+@pytest.mark.parametrize("fan", [2, 3, 8])
+def test_a_schema_that_refers_back_to_itself_is_drawn(fan: int) -> None:
+    """A field whose schema reaches itself again through ``anyOf`` branches, and an object
+    holding itself (both valid, and accepted by the registry): the pages are drawn (before,
+    the branches recursed until Python's limit: a 500 on every page of the form)."""
+    loop = {"anyOf": [{"$ref": "#/$defs/ssn"} for _ in range(fan)] + [{"type": "string"}]}
+    tree = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "child": {"$ref": "#/$defs/tree"}},
+    }
+    schema = {
+        "$defs": {"ssn": loop, "tree": tree},
+        "type": "object",
+        "properties": {
+            "ssn": {"$ref": "#/$defs/ssn"},
+            "name": {"type": "string"},
+            "tree": {"$ref": "#/$defs/tree"},
+        },
+    }
+    defn = FormDefinition(schema, title="Loops")
+    assert defn.pages({})
+    fields = {f.pointer: f for f in defn.fields({})}
+    assert set(fields) == {"/ssn", "/name", "/tree"}
+    assert fields["/ssn"].kind == "text"

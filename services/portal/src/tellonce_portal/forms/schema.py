@@ -182,18 +182,28 @@ class FormDefinition:
             seen += 1
         return node if isinstance(node, dict) else {}
 
-    def normalize(self, node: Any) -> tuple[dict[str, Any], bool]:
+    def normalize(
+        self, node: Any, _refs: frozenset[str] = frozenset()
+    ) -> tuple[dict[str, Any], bool]:
         """Resolve refs and merge ``allOf``/``oneOf``/``anyOf`` into one schema; the flag says
-        whether ``null`` is allowed."""
+        whether ``null`` is allowed. A ``$ref`` met again inside what it refers to (a schema
+        that refers back to itself through its branches: valid, and accepted by the registry)
+        adds nothing more (``_refs``: the references being followed); before, it recursed
+        until Python's limit and the page was a 500."""
+        ref = node.get("$ref") if isinstance(node, dict) else None
+        if isinstance(ref, str):
+            if ref in _refs:
+                return {}, False
+            _refs = _refs | {ref}
         node = self.resolve(node)
         merged = {k: v for k, v in node.items() if k not in ("allOf", "oneOf", "anyOf", "not")}
         nullable = False
         for sub in node.get("allOf", []) or []:
-            part, sub_null = self.normalize(sub)
+            part, sub_null = self.normalize(sub, _refs)
             merged = _merge(merged, part, base_wins=False)
             nullable = nullable or sub_null
         for key in ("oneOf", "anyOf"):
-            variants, has_null = self._variants(node.get(key))
+            variants, has_null = self._variants(node.get(key), _refs)
             nullable = nullable or has_null
             if variants:
                 merged = _merge_variants(merged, variants)
@@ -211,13 +221,15 @@ class FormDefinition:
                 merged["type"] = _json_type(merged["enum"][0])
         return merged, nullable
 
-    def _variants(self, branches: Any) -> tuple[list[dict[str, Any]], bool]:
+    def _variants(
+        self, branches: Any, _refs: frozenset[str] = frozenset()
+    ) -> tuple[list[dict[str, Any]], bool]:
         """A ``oneOf``/``anyOf``'s branches that are questions, normalized, and whether one of
         them allows ``null``."""
         variants: list[dict[str, Any]] = []
         nullable = False
         for branch in branches if isinstance(branches, list) else []:
-            part, _ = self.normalize(branch)
+            part, _ = self.normalize(branch, _refs)
             if part.get("type") == "null":
                 nullable = True
                 continue
