@@ -196,13 +196,7 @@ async def list_deliveries(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> Sequence[Delivery]:
-    stmt = select(Delivery)
-    if agency:
-        stmt = stmt.where(Delivery.agency == agency)
-    if status:
-        stmt = stmt.where(Delivery.status == status)
-    if submission_id:
-        stmt = stmt.where(Delivery.submission_id == submission_id)
+    stmt = _filtered(select(Delivery), agency, status, submission_id)
     if after is not None:
         at, last_id = after
         stmt = stmt.where(
@@ -210,6 +204,19 @@ async def list_deliveries(
         )
     stmt = stmt.order_by(Delivery.created_at, Delivery.id).limit(limit)
     return (await session.scalars(stmt)).all()
+
+
+def _filtered(
+    stmt: Select[Delivery], agency: str | None, status: str | None, submission_id: str | None
+) -> Select[Delivery]:
+    """The listing's filters, each only when given."""
+    if agency:
+        stmt = stmt.where(Delivery.agency == agency)
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    if submission_id:
+        stmt = stmt.where(Delivery.submission_id == submission_id)
+    return stmt
 
 
 async def list_by_feed(
@@ -249,13 +256,8 @@ def by_feed_statement(
     ``uq_deliveries_feed_seq``, the planner's choice for an agency holding much of the
     table), backwards for newest first: no sort of the agency's rows (checked with EXPLAIN,
     ``tests/fanout/test_newest_first.py``)."""
-    stmt = select(Delivery).where(Delivery.feed_seq.is_not(None))
-    if agency:
-        stmt = stmt.where(Delivery.agency == agency)
-    if status:
-        stmt = stmt.where(Delivery.status == status)
-    if submission_id:
-        stmt = stmt.where(Delivery.submission_id == submission_id)
+    numbered = select(Delivery).where(Delivery.feed_seq.is_not(None))
+    stmt = _filtered(numbered, agency, status, submission_id)
     if newer_than is not None:
         stmt = stmt.where(Delivery.feed_seq > newer_than).order_by(Delivery.feed_seq)
     else:
