@@ -8,6 +8,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
+from tellonce_shared.addresses import caller
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -51,22 +53,10 @@ def _valid_or(candidate: str, fallback: str) -> str:
 
 
 def address_key(address: str) -> str:
-    """The rate-limit key of a client address: ``addr:`` and the network it stands for, as
-    the identity service counts callers (``tellonce_identity.tokens.throttle.caller``). An
-    IPv4 address is itself; an IPv6 address is its /64 (one LAN: SLAAC and privacy addresses
-    rotate inside it at will, so keying single addresses would give one client 2^64 fresh
-    buckets); an IPv4-mapped IPv6 address (``::ffff:192.0.2.1``, what a dual-stack socket
-    reports for an IPv4 peer) is the IPv4 address. Not an address: kept as given."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return "addr:" + address
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped
-        if mapped is not None:
-            return f"addr:{mapped}"
-        return f"addr:{ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))}"
-    return f"addr:{ip}"
+    """The rate-limit key of a client address: ``addr:`` and the network it stands for, the
+    same rule the identity service counts callers by (``tellonce_shared.addresses.caller``):
+    an IPv4 address itself, an IPv6 address its /64, an IPv4-mapped one the IPv4 address."""
+    return "addr:" + caller(address)
 
 
 class AddressKeys:

@@ -13,7 +13,6 @@ counts."""
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -23,6 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_identity.config import Settings
 from tellonce_identity.models import KnownSignIn, LoginFailure, User
+from tellonce_shared.addresses import caller
+
+# ``caller``: who an address stands for in the counts (an IPv4 address, an IPv6 /64), the
+# gateway's rule too. A subscriber usually holds more than one /64 (RFC 6177 recommends a /48
+# to /56 per site; ISPs delegate a /56 or /60), so a home can still count as up to 256
+# callers: the account-wide limit caps what that buys, and known callers
+# (:func:`is_known_caller`) keep it from locking the owner out.
 
 KEY_LENGTH = 300
 """The length of ``login_failures.key``: a longer key would fail the insert."""
@@ -36,26 +42,6 @@ def _email(email: str) -> str:
 
 def account_key(email: str) -> str:
     return f"account:{_email(email)}"
-
-
-def caller(address: str) -> str:
-    """Who an address stands for in the counts: an IPv4 address itself, an IPv6 address its
-    /64 network. A /64 is one LAN (SLAAC and privacy addresses rotate inside it at will), so
-    counting single IPv6 addresses would let one caller rotate through 2^64 of them. A
-    subscriber usually holds more than one /64 (RFC 6177 recommends a /48 to /56 per site;
-    ISPs delegate a /56 or /60), so a home can still count as up to 256 callers: the
-    account-wide limit caps what that buys, and known callers (:func:`is_known_caller`)
-    keep it from locking the owner out. Not an address: kept as given."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped
-        if mapped is not None:
-            return str(mapped)
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
-    return str(ip)
 
 
 def address_key(address: str) -> str:
