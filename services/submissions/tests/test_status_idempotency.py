@@ -23,22 +23,9 @@ from tellonce_submissions.submissions.schemas import StatusCreate
 from tellonce_submissions.submissions.service import SubmissionService
 
 from .conftest import FakeClock
+from .test_owner_decides import submit_cg
 
 NEEDS_INFO = {"status": "needs_info", "message": "Send proof of address."}
-
-
-async def _submission(
-    client: httpx.AsyncClient, tokens: TokenFactory, cg_answers: dict[str, Any]
-) -> str:
-    headers = {**tokens.headers("res-" + uuid.uuid4().hex[:8]), "Idempotency-Key": "k"}
-    resp = await client.post(
-        "/api/v1/submissions",
-        json={"form": "10-10cg", "version": 1, "answers": cg_answers},
-        headers=headers,
-    )
-    assert resp.status_code == 201, resp.text
-    sid: str = resp.json()["id"]
-    return sid
 
 
 def _agency(tokens: TokenFactory, agency: str = "DSS") -> dict[str, str]:
@@ -76,7 +63,7 @@ async def test_a_retry_with_the_same_key_replays_the_first_entry_and_adds_none(
     clock: FakeClock,
     cg_answers: dict[str, Any],
 ) -> None:
-    sid = await _submission(client, tokens, cg_answers)
+    sid = await submit_cg(client, tokens, cg_answers)
     key = str(uuid.uuid4())
     first = await _post(client, sid, NEEDS_INFO, _agency(tokens), key)
     assert first.status_code == 201, first.text
@@ -106,7 +93,7 @@ async def test_a_retry_with_the_same_key_replays_the_first_entry_and_adds_none(
 async def test_the_same_key_with_another_body_is_422_and_adds_nothing(
     client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
 ) -> None:
-    sid = await _submission(client, tokens, cg_answers)
+    sid = await submit_cg(client, tokens, cg_answers)
     key = str(uuid.uuid4())
     assert (await _post(client, sid, NEEDS_INFO, _agency(tokens), key)).status_code == 201
     other = await _post(client, sid, {"status": "received"}, _agency(tokens), key)
@@ -119,7 +106,7 @@ async def test_the_same_key_with_another_body_is_422_and_adds_nothing(
 async def test_without_a_key_every_post_is_an_entry(
     client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
 ) -> None:
-    sid = await _submission(client, tokens, cg_answers)
+    sid = await submit_cg(client, tokens, cg_answers)
     for _ in range(2):
         resp = await _post(client, sid, NEEDS_INFO, _agency(tokens))
         assert resp.status_code == 201
@@ -130,8 +117,8 @@ async def test_without_a_key_every_post_is_an_entry(
 async def test_keys_are_per_agency_and_per_submission(
     client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
 ) -> None:
-    one = await _submission(client, tokens, cg_answers)
-    two = await _submission(client, tokens, cg_answers)
+    one = await submit_cg(client, tokens, cg_answers)
+    two = await submit_cg(client, tokens, cg_answers)
     key = str(uuid.uuid4())
     answers = [
         await _post(client, one, {"status": "received"}, _agency(tokens, "DSS"), key),
@@ -155,7 +142,7 @@ async def test_keys_are_per_agency_and_per_submission(
 async def test_a_refused_post_leaves_the_key_free(
     client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
 ) -> None:
-    sid = await _submission(client, tokens, cg_answers)
+    sid = await submit_cg(client, tokens, cg_answers)
     key = str(uuid.uuid4())
     refused = await _post(client, sid, {"status": "approved"}, _agency(tokens, "DSS"), key)
     assert refused.status_code == 403  # only the owning agency (DVA) decides
@@ -170,7 +157,7 @@ async def test_a_refused_post_leaves_the_key_free(
 async def test_an_empty_key_is_400(
     client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
 ) -> None:
-    sid = await _submission(client, tokens, cg_answers)
+    sid = await submit_cg(client, tokens, cg_answers)
     for bad in ("  ", "k" * (idempotency.MAX_KEY_LENGTH + 1)):
         resp = await _post(client, sid, NEEDS_INFO, _agency(tokens), bad)
         assert resp.status_code == 400
@@ -185,7 +172,7 @@ async def test_a_key_expires_after_a_day(
     clock: FakeClock,
     cg_answers: dict[str, Any],
 ) -> None:
-    sid = await _submission(client, tokens, cg_answers)
+    sid = await submit_cg(client, tokens, cg_answers)
     key = str(uuid.uuid4())
     first = await _post(client, sid, {"status": "received"}, _agency(tokens), key)
     clock.advance(hours=25)
@@ -205,7 +192,7 @@ async def test_concurrent_retries_with_one_key_write_one_entry(
     monkeypatch: pytest.MonkeyPatch,
     twins: int,
 ) -> None:
-    sid = await _submission(client, tokens, cg_answers)
+    sid = await submit_cg(client, tokens, cg_answers)
     key = str(uuid.uuid4())
     # Every request enters the service together (past its token and body checks, which
     # would otherwise let the first one finish before the next one starts): the database
@@ -245,7 +232,7 @@ async def _twin_holds(sid: str, key: str, entry: dict[str, Any], twin: AsyncSess
 async def test_a_twin_mid_transaction_is_waited_for_then_replayed(
     client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
 ) -> None:
-    sid = await _submission(client, tokens, cg_answers)
+    sid = await submit_cg(client, tokens, cg_answers)
     key = str(uuid.uuid4())
     twins_entry = {
         "at": "2026-01-02T03:04:05Z",
@@ -269,7 +256,7 @@ async def test_a_twin_mid_transaction_is_waited_for_then_replayed(
 async def test_a_twin_that_rolls_back_leaves_the_write_to_the_retry(
     client: httpx.AsyncClient, tokens: TokenFactory, app: FastAPI, cg_answers: dict[str, Any]
 ) -> None:
-    sid = await _submission(client, tokens, cg_answers)
+    sid = await submit_cg(client, tokens, cg_answers)
     key = str(uuid.uuid4())
     async with app.state.database.sessions() as twin:
         await _twin_holds(sid, key, {"at": "2026-01-02T03:04:05Z"}, twin)
