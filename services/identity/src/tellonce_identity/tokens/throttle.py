@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_identity.config import Settings
 from tellonce_identity.models import KnownSignIn, LoginFailure, User
-from tellonce_shared.addresses import caller
+from tellonce_shared.addresses import caller as caller  # the rule identity counts by
 
 # ``caller``: who an address stands for in the counts (an IPv4 address, an IPv6 /64), the
 # gateway's rule too. A subscriber usually holds more than one /64 (RFC 6177 recommends a /48
