@@ -22,6 +22,7 @@ from tellonce_identity.cli import main as cli_main
 from tellonce_identity.config import Settings, get_settings
 from tellonce_identity.keys.crypto import KeyDecryptionError
 from tellonce_identity.main import create_app
+from tellonce_identity.models import Base
 from tellonce_identity.seed import run_seed
 from tellonce_shared.migrations import SchemaCheck, sync_url, upgrade
 from tellonce_shared.testing import create_database, drop_database, free_port
@@ -118,7 +119,9 @@ async def test_readyz_is_not_ready_until_the_migrations_ran(empty_url: str) -> N
         assert "not migrated" in checks["startup_checks"]
 
         upgrade(SERVICE_DIR, empty_url, "0002")
-        check: SchemaCheck = SchemaCheck(SERVICE_DIR, app.state.database.engine, cache_seconds=0)
+        check: SchemaCheck = SchemaCheck(
+            SERVICE_DIR, app.state.database.engine, metadata=Base.metadata, cache_seconds=0
+        )
         with pytest.raises(Exception, match="database at revision 0002, this code needs 0003"):
             await check()
 
@@ -145,10 +148,54 @@ async def test_a_database_past_the_codes_head_keeps_old_pods_ready(empty_url: st
     engine.dispose()
     app = create_app(local(empty_url))
     try:
-        check = SchemaCheck(SERVICE_DIR, app.state.database.engine)
+        check = SchemaCheck(SERVICE_DIR, app.state.database.engine, metadata=Base.metadata)
         assert check.heads == {"0003"}
         await check()
         assert (await readyz(app)).status_code == 200
+    finally:
+        await close(app)
+
+
+async def test_another_services_database_is_not_ready(empty_url: str) -> None:
+    """The services number their revisions alike: a database of another service at "0001"
+    (known here, older) or "0099" (unknown here, so "newer") must not pass for identity's."""
+    engine = create_engine(sync_url(empty_url))
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)"))
+        conn.execute(text("CREATE TABLE forms (id integer PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version VALUES ('0001')"))
+    app = create_app(local(empty_url))
+    try:
+        check = SchemaCheck(
+            SERVICE_DIR, app.state.database.engine, metadata=Base.metadata, cache_seconds=0
+        )
+        with pytest.raises(Exception, match="holds none of this service's tables"):
+            await check()
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+        with pytest.raises(Exception, match="holds none of this service's tables"):
+            await check()
+        resp = await readyz(app)
+        assert resp.status_code == 503
+        assert "this service's own database" in resp.json()["checks"]["migrations"]
+    finally:
+        await close(app)
+        engine.dispose()
+
+
+async def test_a_database_at_head_missing_a_table_is_not_ready(empty_url: str) -> None:
+    upgrade(SERVICE_DIR, empty_url)
+    engine = create_engine(sync_url(empty_url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE known_sign_ins"))
+    engine.dispose()
+    app = create_app(local(empty_url))
+    try:
+        check = SchemaCheck(
+            SERVICE_DIR, app.state.database.engine, metadata=Base.metadata, cache_seconds=0
+        )
+        with pytest.raises(Exception, match="lacks tables known_sign_ins"):
+            await check()
     finally:
         await close(app)
 

@@ -102,42 +102,69 @@ class SchemaCheck:
     Ready when the database is at the code's head, or at a revision the code does not know
     (a newer release's migration ran first: during a rolling upgrade the old pods keep
     serving, which the "every migration keeps the previous release working" rule makes
-    safe). Not ready, with the reason, when the database was never migrated or is at an
-    older revision of this code (the migration Job has not run yet). The code's heads are
-    read once from the service's alembic scripts; the database's revision is remembered for
-    ``cache_seconds`` (a failed read is not remembered).
+    safe), and in both cases holds every table of the code's ``metadata``. Not ready, with
+    the reason, when the database was never migrated, is at an older revision of this code
+    (the migration Job has not run yet), or lacks tables the code needs: the services number
+    their revisions alike ("0001", "0002"...), so a service pointed at another service's
+    database would otherwise pass for "at head" or "newer" and fail on every request. The
+    code's heads are read once from the service's alembic scripts; the database's revision
+    and tables are remembered for ``cache_seconds`` (a failed read is not remembered).
     """
 
     def __init__(
-        self, service_dir: Path, engine: AsyncEngine, *, cache_seconds: float = 5.0
+        self,
+        service_dir: Path,
+        engine: AsyncEngine,
+        *,
+        metadata: MetaData,
+        cache_seconds: float = 5.0,
     ) -> None:
         script = ScriptDirectory.from_config(alembic_config(service_dir, ""))
         self.heads = frozenset(script.get_heads())
         self.known = frozenset(rev.revision for rev in script.walk_revisions())
+        self.tables = frozenset(metadata.tables)
         self.engine = engine
         self.cache_seconds = cache_seconds
         self._read_at = float("-inf")
-        self._current: frozenset[str] = frozenset()
+        self._current: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
 
-    async def database_heads(self) -> frozenset[str]:
+    async def database_state(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The database's alembic revisions and its table names."""
         now = time.monotonic()
         if now - self._read_at >= self.cache_seconds:
             async with self.engine.connect() as connection:
-                self._current = await connection.run_sync(_current_heads)
+                self._current = await connection.run_sync(_current_state)
             self._read_at = now
         return self._current
 
-    def problem(self, current: frozenset[str]) -> str | None:
-        """Why ``current`` is not enough for this code; None when it is."""
+    def problem(self, current: frozenset[str], tables: frozenset[str]) -> str | None:
+        """Why a database at revisions ``current`` holding ``tables`` is not enough for this
+        code; None when it is."""
         head = ",".join(sorted(self.heads))
+        at = ",".join(sorted(current))
         if not current:
             return f"database not migrated (no alembic revision; this code needs {head})"
+        if not tables & self.tables:
+            return (
+                f"database at revision {at} holds none of this service's tables: "
+                "is the database URL this service's own database?"
+            )
         if self.heads <= current or current - self.known:
-            return None  # at head, or past it (a revision of a newer release)
-        at = ",".join(sorted(current))
+            # at head, or past it (a revision of a newer release): every table is there
+            missing = sorted(self.tables - tables)
+            if missing:
+                return (
+                    f"database at revision {at} lacks tables {', '.join(missing)}: "
+                    "is the database URL this service's own database?"
+                )
+            return None
         return f"database at revision {at}, this code needs {head}: run migrate"
 
     async def __call__(self) -> None:
-        problem = self.problem(await self.database_heads())
+        problem = self.problem(*await self.database_state())
         if problem is not None:
             raise NotReady(problem)
+
+
+def _current_state(connection: Connection) -> tuple[frozenset[str], frozenset[str]]:
+    return _current_heads(connection), frozenset(inspect(connection).get_table_names())

@@ -19,6 +19,7 @@ from tellonce_registry.elements.router import router as elements_router
 from tellonce_registry.forms.cache import PublishedCache
 from tellonce_registry.forms.fastpath import PublishedFastPath
 from tellonce_registry.forms.router import router as forms_router
+from tellonce_registry.models import Base
 from tellonce_registry.referral_rules.router import router as referral_rules_router
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import TokenVerifier
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
         routers=ROUTERS,
         checks={
             "database": lambda: ping(database.engine),
-            "migrations": SchemaCheck(SERVICE_DIR, database.engine),
+            "migrations": SchemaCheck(SERVICE_DIR, database.engine, metadata=Base.metadata),
         },
         lifespan=lifespan,
         verifier=verifier,

@@ -22,6 +22,7 @@ from tellonce_identity.db import Database
 from tellonce_identity.keys.crypto import KeyDecryptionError
 from tellonce_identity.keys.router import router as keys_router
 from tellonce_identity.keys.service import Keyring
+from tellonce_identity.models import Base
 from tellonce_identity.passwords.hashing import Passwords
 from tellonce_identity.seed import demo_accounts_present
 from tellonce_identity.tokens import errors as token_errors
@@ -165,7 +166,7 @@ def create_app(settings: Settings | None = None, verifier: TokenVerifier | None 
         routers=[keys_router, tokens_router, accounts_router, clients_router, audit_router],
         checks={
             "database": lambda: ping(database.engine),
-            "migrations": SchemaCheck(SERVICE_DIR, database.engine),
+            "migrations": SchemaCheck(SERVICE_DIR, database.engine, metadata=Base.metadata),
             "startup_checks": checks.readiness,
         },
         lifespan=lifespan,

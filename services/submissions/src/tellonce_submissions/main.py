@@ -21,6 +21,7 @@ from tellonce_submissions.crypto import AnswerSealer
 from tellonce_submissions.db import Database
 from tellonce_submissions.deliveries.router import router as deliveries_router
 from tellonce_submissions.drafts.router import router as drafts_router
+from tellonce_submissions.models import Base
 from tellonce_submissions.performance.catalog import CatalogClient
 from tellonce_submissions.performance.router import router as performance_router
 from tellonce_submissions.profile.router import router as profile_router
@@ -86,7 +87,7 @@ def create_app(
         ],
         checks={
             "database": lambda: ping(database.engine),
-            "migrations": SchemaCheck(SERVICE_DIR, database.engine),
+            "migrations": SchemaCheck(SERVICE_DIR, database.engine, metadata=Base.metadata),
         },
         lifespan=lifespan,
         verifier=verifier,
