@@ -508,8 +508,9 @@ class FakeGateway:
             if sub is None:
                 return httpx.Response(404, json={"status": 404, "detail": "no submission"})
             if match.group(2) == "/receipt.pdf":
-                return httpx.Response(200, content=b"%PDF-1.7 receipt " + sub["reference"].encode(),
-                                      headers={"content-type": "application/pdf"})  # fmt: skip
+                lang = request.url.params.get("lang", "")  # the receipt's language, echoed
+                pdf = f"%PDF-1.7 receipt {sub['reference']} {lang}".encode()
+                return httpx.Response(200, content=pdf, headers={"content-type": "application/pdf"})
             if match.group(2) == "/status":
                 entry = {"at": "2026-11-25T12:00:00Z", "agency": who.get("agency"), **body}
                 sub["timeline"].append(entry)

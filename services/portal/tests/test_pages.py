@@ -273,6 +273,10 @@ async def test_a_resident_files_a_form_with_one_error_fixed_and_a_double_click(
     receipt = await browser.get(f"/applications/{submission['id']}/receipt.pdf")
     assert receipt.headers["content-type"] == "application/pdf"
     assert receipt.content.startswith(b"%PDF")
+    assert receipt.content.endswith(b" en")  # asked for in the page's language
+    await browser.get("/language", params={"to": "es", "next": "/applications"})
+    receipt = await browser.get(f"/applications/{submission['id']}/receipt.pdf")
+    assert receipt.content.endswith(b" es")
 
 
 async def test_api_errors_on_submit_link_to_the_page_that_fixes_them(

@@ -97,3 +97,32 @@ def test_receipt_masks_restricted_values_and_names_receivers() -> None:
     assert "CT-2026-7K4M-9Q2D" in html
     assert ssn not in html
     assert "<script" not in receipt_html({**data, "form_title": "<script>x</script>"})
+
+
+def test_receipt_speaks_the_residents_language_and_names_fields_by_title() -> None:
+    answers = copy.deepcopy(load("10-10CG-example.json"))
+    answers["certified"] = True  # a yes/no answer, worded in the receipt's language
+    version = cg_version()
+    receivers = receivers_for(version, [Agreement("DSS", ("person.birthDate",), "p")], answers)
+    submission = Submission(
+        id="00000000-0000-0000-0000-000000000002",
+        reference="CT-2026-7K4M-9Q2E",
+        form="10-10cg",
+        version=1,
+        submitted_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+        receivers=[{"agency": a, "fields": f} for a, _, f in receivers],
+    )
+    english = receipt_data(submission, answers, version)
+    spanish = receipt_data(submission, answers, version, "es")
+    dss = next(r for r in spanish["receivers"] if r["agency"] == "DSS")
+    assert dss["fields"] == version.label(("veteran", "dateOfBirth"))
+    assert "/" not in dss["fields"]  # a title, not a JSON pointer
+    english_html, spanish_html = receipt_html(english), receipt_html(spanish)
+    assert '<html lang="es">' in spanish_html
+    assert "Comprobante de envío" in spanish_html
+    assert "Quién recibió sus respuestas" in spanish_html
+    assert "Submission receipt" not in spanish_html
+    assert '<html lang="en">' in english_html
+    assert "Submission receipt" in english_html
+    assert [r["value"] for r in spanish["answers"] if r["label"] == "certified"] == ["Sí"]
+    assert [r["value"] for r in english["answers"] if r["label"] == "certified"] == ["Yes"]

@@ -7,6 +7,7 @@ import asyncio
 import copy
 import re
 import uuid
+import zlib
 from typing import Any
 
 import httpx
@@ -387,6 +388,32 @@ async def test_receipt_pdf(
     assert resp.content.startswith(b"%PDF-")
     assert len(resp.content) > 5000
     assert "receipt-CT-" in resp.headers["content-disposition"]
+
+
+def pdf_objects(pdf: bytes) -> bytes:
+    """The PDF's objects as text: its compressed streams (WeasyPrint keeps the catalog in an
+    object stream) inflated and joined to what is stored plain."""
+    inflated = [
+        zlib.decompress(m.group(1))
+        for m in re.finditer(rb"/FlateDecode[^>]*>>\s*stream\r?\n(.*?)endstream", pdf, re.S)
+    ]
+    return b"\n".join([pdf, *inflated])
+
+
+async def test_receipt_pdf_in_spanish_and_an_unknown_language_refused(
+    client: httpx.AsyncClient, tokens: TokenFactory, cg_answers: dict[str, Any]
+) -> None:
+    mine = (await submit(client, tokens, "leo", body(cg_answers))).json()
+    url = f"/api/v1/submissions/{mine['id']}/receipt.pdf"
+    resp = await client.get(url, params={"lang": "es"}, headers=tokens.headers("leo"))
+    assert resp.status_code == 200
+    assert resp.content.startswith(b"%PDF-")
+    assert b"/Lang (es)" in pdf_objects(resp.content)  # the tagged PDF's document language
+    english = await client.get(url, headers=tokens.headers("leo"))
+    assert b"/Lang (en)" in pdf_objects(english.content)
+    resp = await client.get(url, params={"lang": "fr"}, headers=tokens.headers("leo"))
+    assert resp.status_code == 422
+    assert resp.headers["content-type"].startswith("application/problem+json")
 
 
 def draw_taken_first(monkeypatch: pytest.MonkeyPatch, reference: str, draws: int) -> None:

@@ -723,10 +723,12 @@ class Gateway:
         path = f"/api/v1/submissions/{seg(id_or_reference)}"
         return _submission(await self._call("GET", path))
 
-    async def receipt(self, submission_id: str) -> Download:
+    async def receipt(self, submission_id: str, lang: str = "en") -> Download:
+        """The receipt with its own words in ``lang`` (the page's language)."""
         resp = await self._call(
             "GET",
             f"/api/v1/submissions/{seg(submission_id)}/receipt.pdf",
+            params={"lang": lang},
             headers={"Accept": "application/pdf"},
             raw=True,
         )

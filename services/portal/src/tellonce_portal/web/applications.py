@@ -74,7 +74,7 @@ async def application(ctx: PageDep, submission_id: str) -> Response:
 @router.get("/applications/{submission_id}/receipt.pdf")
 async def receipt(ctx: PageDep, submission_id: str) -> Response:
     ctx.require("resident")
-    download = await (await ctx.api()).receipt(submission_id)
+    download = await (await ctx.api()).receipt(submission_id, ctx.locale)
     return ctx.finish(
         Response(
             download.content,

@@ -16,8 +16,8 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Receipt {{ r.reference }}</title>
+<html lang="{{ r.lang }}"><head><meta charset="utf-8">
+<title>{{ w.receipt }} {{ r.reference }}</title>
 <meta name="author" content="Tell-Once Forms Hub">
 <style>
 @page { size: Letter; margin: 12mm 12mm; }
@@ -34,37 +34,82 @@ h2 { font-size: 10pt; margin: 2mm 0 1mm; }
 .meta td { border: none; padding: 0.5mm 1.5mm 0.5mm 0; }
 </style></head>
 <body>
-<h1>Submission receipt</h1>
+<h1>{{ w.heading }}</h1>
 <p class="ref">{{ r.reference }}</p>
 <table class="meta" role="presentation">
-<tr><td>Form</td><td>{{ r.form_title }} ({{ r.form }}), version {{ r.version }}</td></tr>
-<tr><td>Submitted</td><td>{{ r.submitted_at }}</td></tr>
-<tr><td>Submission id</td><td>{{ r.id }}</td></tr>
+<tr><td>{{ w.form }}</td>
+<td>{{ r.form_title }} ({{ r.form }}), {{ w.version }} {{ r.version }}</td></tr>
+<tr><td>{{ w.submitted }}</td><td>{{ r.submitted_at }}</td></tr>
+<tr><td>{{ w.submission_id }}</td><td>{{ r.id }}</td></tr>
 </table>
-<h2>Who received your answers</h2>
+<h2>{{ w.who }}</h2>
 <table class="sent"><colgroup><col class="g"><col></colgroup>
-<thead><tr><th scope="col">Agency</th><th scope="col">Fields</th></tr></thead>
+<thead><tr><th scope="col">{{ w.agency }}</th><th scope="col">{{ w.fields }}</th></tr></thead>
 <tbody>
 {% for d in r.receivers %}<tr><td>{{ d.agency }}</td><td>{{ d.fields }}</td></tr>
 {% endfor %}</tbody></table>
-<h2>Your answers</h2>
+<h2>{{ w.answers }}</h2>
 <table class="answers"><colgroup><col class="q"><col class="a"><col class="s"></colgroup>
-<thead><tr><th scope="col">Question</th><th scope="col">Answer</th>
-<th scope="col">Sent to</th></tr></thead>
+<thead><tr><th scope="col">{{ w.question }}</th><th scope="col">{{ w.answer }}</th>
+<th scope="col">{{ w.sent_to }}</th></tr></thead>
 <tbody>
 {% for a in r.answers %}<tr><td>{{ a.label }}</td><td>{{ a.value }}</td>
 <td>{{ a.agencies }}</td></tr>
 {% endfor %}</tbody></table>
-<p>Keep this receipt. Quote the reference number when you contact an agency.</p>
+<p>{{ w.keep }}</p>
 </body></html>
 """
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "receipt": "Receipt",
+        "heading": "Submission receipt",
+        "form": "Form",
+        "version": "version",
+        "submitted": "Submitted",
+        "submission_id": "Submission id",
+        "who": "Who received your answers",
+        "agency": "Agency",
+        "fields": "Fields",
+        "answers": "Your answers",
+        "question": "Question",
+        "answer": "Answer",
+        "sent_to": "Sent to",
+        "keep": "Keep this receipt. Quote the reference number when you contact an agency.",
+        "yes": "Yes",
+        "no": "No",
+    },
+    "es": {
+        "receipt": "Comprobante",
+        "heading": "Comprobante de envío",
+        "form": "Formulario",
+        "version": "versión",
+        "submitted": "Enviado",
+        "submission_id": "Identificador del envío",
+        "who": "Quién recibió sus respuestas",
+        "agency": "Agencia",
+        "fields": "Campos",
+        "answers": "Sus respuestas",
+        "question": "Pregunta",
+        "answer": "Respuesta",
+        "sent_to": "Enviado a",
+        "keep": "Guarde este comprobante. Indique el número de referencia cuando se comunique "
+        "con una agencia.",
+        "yes": "Sí",
+        "no": "No",
+    },
+}
+"""The receipt's own words in each language the portal offers (its ``i18n.LOCALES``). The
+form's questions stay in the words the agency published them in."""
+
+LANGUAGES = tuple(WORDS)
 
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 _template = _env.from_string(TEMPLATE)
 
 
 def receipt_html(data: dict[str, Any]) -> str:
-    return _template.render(r=data)
+    return _template.render(r=data, w=WORDS[data.get("lang") or "en"])
 
 
 def render_pdf(data: dict[str, Any]) -> bytes:

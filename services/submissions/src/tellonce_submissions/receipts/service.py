@@ -14,6 +14,7 @@ from tellonce_submissions.answers import (
     parse_pointer,
 )
 from tellonce_submissions.models import Submission
+from tellonce_submissions.receipts.render import WORDS
 from tellonce_submissions.registry.client import FormVersion
 
 
@@ -25,29 +26,38 @@ def utc_minute(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, words: dict[str, str]) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "Yes" if value else "No"
+        return words["yes"] if value else words["no"]
     if isinstance(value, list):
-        return ", ".join(_show(v) for v in value)
+        return ", ".join(_show(v, words) for v in value)
     if isinstance(value, dict):
         return ""
     return str(value)
 
 
+def _field_names(version: FormVersion, pointers: list[str]) -> str:
+    """The fields an agency received, by their titles (a resident reads "Date of birth", not
+    ``/veteran/dateOfBirth``), each title once, in the agreement's order."""
+    names = [version.label(parse_pointer(p)) or p for p in pointers]
+    return ", ".join(dict.fromkeys(names))
+
+
 def receipt_data(
-    submission: Submission, answers: dict[str, Any], version: FormVersion
+    submission: Submission, answers: dict[str, Any], version: FormVersion, lang: str = "en"
 ) -> dict[str, Any]:
-    """A plain, picklable dict for the renderer (restricted values already masked here)."""
+    """A plain, picklable dict for the renderer (restricted values already masked here), in
+    ``lang`` (one of ``render.LANGUAGES``)."""
+    words = WORDS[lang]
     receivers = [
         (str(r["agency"]), [parse_pointer(p) for p in r["fields"]]) for r in submission.receivers
     ]
     restricted = version.compiled.restricted
     rows = []
     for tokens, value in flatten(answers):
-        shown = _show(value)
+        shown = _show(value, words)
         if any(matches(p, tokens) for p in restricted):
             # the stored value, not its "Yes"/"No" wording: a choice is masked whole
             shown = mask(value, free_text=free_text_at(version.compiled.schema, tokens))
@@ -60,6 +70,7 @@ def receipt_data(
             }
         )
     return {
+        "lang": lang,
         "id": submission.id,
         "reference": submission.reference,
         "form": submission.form,
@@ -67,7 +78,7 @@ def receipt_data(
         "version": submission.version,
         "submitted_at": utc_minute(submission.submitted_at),
         "receivers": [
-            {"agency": str(r["agency"]), "fields": ", ".join(r["fields"])}
+            {"agency": str(r["agency"]), "fields": _field_names(version, list(r["fields"]))}
             for r in submission.receivers
         ],
         "answers": rows,

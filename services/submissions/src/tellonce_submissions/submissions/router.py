@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
@@ -221,12 +221,15 @@ async def get_receipt(
     settings: SettingsDep,
     clock: ClockDep,
     renderer: Annotated[ReceiptRenderer, ReceiptRendererDep],
+    lang: Annotated[Literal["en", "es"], Query()] = "en",
 ) -> Response:
-    """The PDF receipt, rendered in a worker process."""
+    """The PDF receipt, rendered in a worker process; ``lang`` the language of its own words
+    (the form's questions stay as the agency published them)."""
     service = _service(session, registry, sealer, settings, clock)
     submission = await service.find(principal, submission_id)
     version = await registry.version(submission.form, submission.version)
-    data = receipt_data(submission, service.answers_of(submission, masked=False), version)
+    answers = service.answers_of(submission, masked=False)
+    data = receipt_data(submission, answers, version, lang)
     pdf = await renderer.render(data)
     return Response(
         pdf,
