@@ -88,8 +88,11 @@ def run(command: str, settings: Settings, console: Console) -> None:
         counts = asyncio.run(reseal_now(settings))
         console.result(
             "reseal",
-            f"submissions reseal: {counts['resealed']} re-sealed with the active answer key, "
-            f"{counts['current']} already current, {counts['unreadable']} could not be opened",
+            f"submissions reseal: {counts['resealed']} re-sealed with the active answer key "
+            f"(outbox {counts['deliveries_resealed']}, submissions "
+            f"{counts['submissions_resealed']}, drafts {counts['drafts_resealed']}, profile "
+            f"values {counts['profile_values_resealed']}), {counts['current']} already "
+            f"current, {counts['unreadable']} could not be opened",
             **counts,
         )
     elif command == "seal-restricted":

@@ -42,6 +42,7 @@ from tellonce_submissions.crypto import AnswerSealer, KeyRingError
 from tellonce_submissions.db import Database
 from tellonce_submissions.models import Draft, Submission
 from tellonce_submissions.registry.client import RegistryClient
+from tellonce_submissions.sealing import draft_context, submission_context
 from tellonce_submissions.validation import SchemaUnusable
 
 log = logging.getLogger("tellonce.submissions.seal_restricted")
@@ -56,18 +57,9 @@ class _Table:
     context: Callable[[str], str]
 
 
-def _submission_context(row_id: str) -> str:
-    # as ``submissions.service.answers_context`` (not imported: it pulls in the whole service)
-    return f"submission:{row_id}"
-
-
-def _draft_context(row_id: str) -> str:
-    return f"draft:{row_id}"  # as ``drafts.service._context``
-
-
 TABLES = (
-    _Table(Submission, "submissions_sealed", _submission_context),
-    _Table(Draft, "drafts_sealed", _draft_context),
+    _Table(Submission, "submissions_sealed", submission_context),
+    _Table(Draft, "drafts_sealed", draft_context),
 )
 
 

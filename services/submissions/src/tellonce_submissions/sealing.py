@@ -15,6 +15,22 @@ from tellonce_submissions.answers import (
 )
 from tellonce_submissions.crypto import AnswerSealer
 
+# What each kind of row binds to its sealed blob as associated data (a blob copied onto
+# another row does not open): the one place these are spelt, for the services, `reseal` and
+# `seal-restricted` alike.
+
+
+def submission_context(submission_id: str) -> str:
+    return f"submission:{submission_id}"
+
+
+def draft_context(draft_id: str) -> str:
+    return f"draft:{draft_id}"
+
+
+def profile_context(owner: str, element: str) -> str:
+    return f"profile:{owner}:{element}"
+
 
 def seal_answers(
     answers: dict[str, Any],

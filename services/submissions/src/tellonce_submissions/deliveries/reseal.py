@@ -69,8 +69,20 @@ async def reseal_deliveries(
 
 
 async def reseal_now(settings: Settings) -> dict[str, int]:
+    """The whole ``reseal`` command: the outbox's shares (``resealed``, ``current``,
+    ``unreadable``), then what drafts, submissions and profile values keep sealed
+    (``reseal_rows``: the same counts per table, and added into the totals)."""
+    from tellonce_submissions.crypto import AnswerSealer
+    from tellonce_submissions.reseal_rows import reseal_rows
+
     database = Database(settings.database_url)
     try:
-        return await reseal_deliveries(database, settings)
+        counts = await reseal_deliveries(database, settings)
+        counts = {f"deliveries_{k}": v for k, v in counts.items()} | counts
+        rows = await reseal_rows(database, AnswerSealer(settings.answer_keys.get_secret_value()))
+        for name, n in rows.items():
+            counts[name] = n
+            counts[name.rpartition("_")[2]] += n
+        return counts
     finally:
         await database.dispose()

@@ -24,11 +24,7 @@ from tellonce_submissions.ids import canonical_id
 from tellonce_submissions.models import Draft
 from tellonce_submissions.profile import service as profile
 from tellonce_submissions.registry.client import PUBLISHED, RegistryClient
-from tellonce_submissions.sealing import open_answers, seal_answers
-
-
-def _context(draft_id: str) -> str:
-    return f"draft:{draft_id}"
+from tellonce_submissions.sealing import draft_context, open_answers, seal_answers
 
 
 def check_size(answers: dict[str, Any], settings: Settings) -> None:
@@ -129,7 +125,7 @@ class DraftService:
 
     def answers_of(self, draft: Draft) -> dict[str, Any]:
         return open_answers(
-            draft.answers, draft.sealed, draft.key_id, self.sealer, context=_context(draft.id)
+            draft.answers, draft.sealed, draft.key_id, self.sealer, context=draft_context(draft.id)
         )
 
     async def _own(self, owner: str, draft_id: str) -> Draft:
@@ -148,7 +144,7 @@ class DraftService:
         self, draft: Draft, answers: dict[str, Any], restricted: list[tuple[str, ...]]
     ) -> None:
         public, sealed, key_id = seal_answers(
-            answers, restricted, self.sealer, context=_context(draft.id)
+            answers, restricted, self.sealer, context=draft_context(draft.id)
         )
         draft.answers, draft.sealed, draft.key_id = public, sealed, key_id
 

@@ -29,6 +29,7 @@ from tellonce_submissions.models import ProfileValue
 from tellonce_submissions.profile import repository
 from tellonce_submissions.profile.schemas import ProfileOut, ProfileValueOut
 from tellonce_submissions.registry.client import FormVersion, RegistryClient
+from tellonce_submissions.sealing import profile_context
 
 _VALIDATORS: dict[str, tuple[dict[str, Any], Any]] = {}
 """Element id -> (its schema, the compiled validator or None), compiled once per schema the
@@ -78,13 +79,9 @@ def _element_accepts(element: str, schema: dict[str, Any] | None, value: Any) ->
     return validator is None or bool(validator.is_valid(value))
 
 
-def _context(owner: str, element: str) -> str:
-    return f"profile:{owner}:{element}"
-
-
 def _plain(row: ProfileValue, sealer: AnswerSealer) -> Any:
     if row.sealed is not None and row.key_id is not None:
-        return sealer.open(row.sealed, row.key_id, context=_context(row.owner, row.element))
+        return sealer.open(row.sealed, row.key_id, context=profile_context(row.owner, row.element))
     return row.value
 
 
@@ -199,7 +196,7 @@ def _row(
 ) -> dict[str, Any]:
     sealed, key_id = (None, None)
     if restricted:
-        sealed, key_id = sealer.seal(value, context=_context(owner, element))
+        sealed, key_id = sealer.seal(value, context=profile_context(owner, element))
         value = None
     return {
         "owner": owner,

@@ -36,8 +36,7 @@ from tellonce_submissions.referrals.models import (
 )
 from tellonce_submissions.referrals.schemas import ReferralOut, ReferralPage, ReferralStarted
 from tellonce_submissions.registry.client import FormVersion, RegistryClient
-from tellonce_submissions.sealing import open_answers
-from tellonce_submissions.submissions.service import answers_context
+from tellonce_submissions.sealing import open_answers, submission_context
 
 log = logging.getLogger("tellonce.referrals")
 
@@ -93,7 +92,7 @@ class ReferralService:
             submission.sealed,
             submission.key_id,
             self.sealer,
-            context=answers_context(submission.id),
+            context=submission_context(submission.id),
         )
 
     async def evaluate_pending(self, owner: str) -> None:

@@ -47,7 +47,12 @@ from tellonce_submissions.registry.client import (
     FormVersion,
     RegistryClient,
 )
-from tellonce_submissions.sealing import masked_answers, open_answers, seal_answers
+from tellonce_submissions.sealing import (
+    masked_answers,
+    open_answers,
+    seal_answers,
+    submission_context,
+)
 from tellonce_submissions.submissions import repository
 from tellonce_submissions.submissions.group_commit import GroupWriter
 from tellonce_submissions.submissions.schemas import (
@@ -85,10 +90,6 @@ def _reference_taken(exc: IntegrityError) -> bool:
     """The refusal was the reference's unique index (PostgreSQL names the constraint)."""
     diag = getattr(exc.orig, "diag", None)
     return getattr(diag, "constraint_name", None) == REFERENCE_INDEX
-
-
-def answers_context(submission_id: str) -> str:
-    return f"submission:{submission_id}"
 
 
 def receivers_for(
@@ -239,7 +240,7 @@ class SubmissionService:
             body.answers,
             version.compiled.restricted,
             self.sealer,
-            context=answers_context(submission_id),
+            context=submission_context(submission_id),
         )
         created = SubmissionCreated(
             id=submission_id,
@@ -438,7 +439,7 @@ class SubmissionService:
     ) -> dict[str, Any]:
         """The answers with the restricted values opened, or masked (``masked``) by the
         version's ``schema`` (None: not known, every restricted value masked whole)."""
-        context = answers_context(submission.id)
+        context = submission_context(submission.id)
         if masked:
             return masked_answers(
                 submission.answers,
