@@ -122,7 +122,7 @@ async def test_readyz_is_not_ready_until_the_migrations_ran(empty_url: str) -> N
         check: SchemaCheck = SchemaCheck(
             SERVICE_DIR, app.state.database.engine, metadata=Base.metadata, cache_seconds=0
         )
-        with pytest.raises(Exception, match="database at revision 0002, this code needs 0003"):
+        with pytest.raises(Exception, match="database at revision 0002, this code needs 0004"):
             await check()
 
         upgrade(SERVICE_DIR, empty_url)
@@ -149,7 +149,7 @@ async def test_a_database_past_the_codes_head_keeps_old_pods_ready(empty_url: st
     app = create_app(local(empty_url))
     try:
         check = SchemaCheck(SERVICE_DIR, app.state.database.engine, metadata=Base.metadata)
-        assert check.heads == {"0003"}
+        assert check.heads == {"0004"}
         await check()
         assert (await readyz(app)).status_code == 200
     finally:
@@ -307,7 +307,7 @@ def test_operator_commands_print_one_json_line_each_in_production(
     cli_main(["migrate"])
     (migrated,) = results(capsys.readouterr().out)
     assert migrated["msg"] == "migrated"
-    assert migrated["revision"] == "0003"
+    assert migrated["revision"] == "0004"
     assert migrated["service"] == "identity"
     assert migrated["command"] == "migrate"
 

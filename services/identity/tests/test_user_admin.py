@@ -1,5 +1,5 @@
-"""Admins list, disable and enable accounts; users change their password. Both end the
-user's other sign-ins."""
+"""Admins list, disable and enable accounts; users change their password. Both end every
+sign-in of the user (a password change the caller's own too)."""
 
 from __future__ import annotations
 

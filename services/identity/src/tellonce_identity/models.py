@@ -103,7 +103,15 @@ class RefreshToken(Base):
     interval (``IDENTITY_REFRESH_REUSE_SECONDS``) after its rotation."""
 
     __tablename__ = "refresh_tokens"
-    __table_args__ = (Index("ix_refresh_tokens_family_id", "family_id"),)
+    __table_args__ = (
+        Index("ix_refresh_tokens_family_id", "family_id"),
+        Index("ix_refresh_tokens_user_id", "user_id"),
+        Index("ix_refresh_tokens_family_expires_at", "family_expires_at"),
+    )
+    """By family: revocation and :func:`~tellonce_identity.tokens.repository.family_revoked`;
+    by user: the end of every sign-in of a user (password change, disabling); by the
+    family's expiry: ``prune``. ``client_id`` has none: clients are revoked, never deleted,
+    and almost every token is the portal's."""
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -125,7 +133,10 @@ class LoginFailure(Base):
     """A failed password attempt, counted for rate limiting (``tokens/throttle.py``)."""
 
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+    __table_args__ = (
+        Index("ix_login_failures_key_at", "key", "at"),
+        Index("ix_login_failures_at", "at"),  # prune
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(300))

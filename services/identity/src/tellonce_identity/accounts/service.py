@@ -145,7 +145,8 @@ async def change_password(
     new: str,
     address: str | None,
 ) -> None:
-    """The user proves the current password; every other sign-in is ended.
+    """The user proves the current password; every sign-in of the user is ended, the
+    caller's own too (its refresh token is revoked with the others).
 
     Wrong current passwords are counted per user, apart from sign-in failures
     (``password_change_max_failures``): someone holding a stolen access token cannot lock

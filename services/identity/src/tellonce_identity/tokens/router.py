@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Header, Request, Response
+from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DataError
@@ -53,6 +54,39 @@ class OAuthRoute(APIRoute):
         return oauth_handler
 
 
+TOKEN_PARAMETERS = (
+    "grant_type",
+    "username",
+    "password",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "scope",
+)
+REVOKE_PARAMETERS = ("token", "token_type_hint", "client_id", "client_secret")
+
+
+def sent_once(*names: str) -> Any:
+    """RFC 6749 3.1 and 3.2: request parameters MUST NOT be included more than once. A
+    parameter of the endpoint sent twice (in the form body, in the query string, or once in
+    each) is an ``invalid_request`` naming it, not "the last one counts": a proxy or a log
+    that reads the first value would otherwise see another request than the one served.
+    Parameters the endpoint does not know are ignored, repeated or not (RFC 6749 3.2). Runs
+    after FastAPI has read the form (``request.form()`` returns the same parsed form)."""
+
+    async def refuse_repeated(request: Request) -> None:
+        counts = Counter(key for key, _ in request.query_params.multi_items())
+        counts.update(key for key, _ in (await request.form()).multi_items())
+        repeated = [name for name in names if counts[name] > 1]
+        if repeated:
+            listed = ", ".join(repeated)
+            raise InvalidRequest(
+                f"Send each parameter once; sent more than once: {listed} (RFC 6749 3.2)."
+            )
+
+    return Depends(refuse_repeated)
+
+
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"], route_class=OAuthRoute)
 FormField = Annotated[str | None, Form()]
 AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
@@ -60,6 +94,7 @@ AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
 
 @router.post(
     "/token",
+    dependencies=[sent_once(*TOKEN_PARAMETERS)],
     responses={
         200: {"description": "access_token, token_type, expires_in, scope, refresh_token?"},
         400: {"description": "RFC 6749 error: invalid_request, invalid_grant, ..."},
@@ -99,7 +134,11 @@ async def token(
     return json_response(body, headers=NO_STORE)
 
 
-@router.post("/revoke", responses={200: {"description": "revoked, or not a known token"}})
+@router.post(
+    "/revoke",
+    dependencies=[sent_once(*REVOKE_PARAMETERS)],
+    responses={200: {"description": "revoked, or not a known token"}},
+)
 async def revoke(
     session: SessionDep,
     settings: SettingsDep,
