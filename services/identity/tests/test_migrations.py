@@ -12,7 +12,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 
 from tellonce_identity.models import Base
 from tellonce_shared.migrations import alembic_config, sync_url, upgrade
-from tellonce_shared.testing import create_database, drop_database, migration_diff
+from tellonce_shared.testing import empty_database as fresh_database
+from tellonce_shared.testing import migration_diff
 
 from .conftest import SERVICE_DIR
 
@@ -88,11 +89,8 @@ def _explain(url: str, sql: str) -> str:
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
-    url = create_database("identity_mig")
-    try:
+    with fresh_database("identity_mig") as url:
         yield url
-    finally:
-        drop_database(url)
 
 
 def test_postgresql_head_has_the_revocation_and_prune_indexes(database_url: str) -> None:

@@ -25,7 +25,7 @@ from tellonce_identity.main import create_app
 from tellonce_identity.models import Base
 from tellonce_identity.seed import run_seed
 from tellonce_shared.migrations import SchemaCheck, sync_url, upgrade
-from tellonce_shared.testing import create_database, drop_database, free_port
+from tellonce_shared.testing import empty_database, free_port
 
 from .conftest import ISSUER, SERVICE_DIR
 
@@ -42,11 +42,8 @@ def local(url: str, kek: str = REAL_KEK) -> Settings:
 
 @pytest.fixture
 def empty_url() -> Iterator[str]:
-    url = create_database("identity_ops")
-    try:
+    with empty_database("identity_ops") as url:
         yield url
-    finally:
-        drop_database(url)
 
 
 async def close(app: FastAPI) -> None:

@@ -14,7 +14,11 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from tellonce_shared.migrations import upgrade
-from tellonce_shared.testing import TokenFactory, create_database, drop_database, static_verifier
+from tellonce_shared.testing import (
+    TokenFactory,
+    empty_database,
+    static_verifier,
+)
 from tellonce_submissions.cli import main as cli_main
 from tellonce_submissions.config import Settings, get_settings
 from tellonce_submissions.main import create_app
@@ -28,11 +32,8 @@ def key(kid: str) -> str:
 
 @pytest.fixture
 def empty_url() -> Iterator[str]:
-    url = create_database("submissions_ops")
-    try:
+    with empty_database("submissions_ops") as url:
         yield url
-    finally:
-        drop_database(url)
 
 
 async def test_readyz_is_not_ready_until_the_migrations_ran(empty_url: str) -> None:

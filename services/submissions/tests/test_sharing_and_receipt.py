@@ -72,11 +72,10 @@ def test_shares_are_worked_out_once_per_set_of_agreements() -> None:
     assert cg_version().shares(dss) is not first  # per version: a new one starts afresh
 
 
-def test_receipt_masks_restricted_values_and_names_receivers() -> None:
-    answers = copy.deepcopy(load("10-10CG-example.json"))
-    version = cg_version()
+def cg_submission(version: FormVersion, answers: dict[str, Any]) -> Submission:
+    """A 10-10CG filed on 25 November 2026, shared with DSS by its birth-date agreement."""
     receivers = receivers_for(version, [Agreement("DSS", ("person.birthDate",), "p")], answers)
-    submission = Submission(
+    return Submission(
         id="00000000-0000-0000-0000-000000000001",
         reference="CT-2026-7K4M-9Q2D",
         form="10-10cg",
@@ -84,7 +83,12 @@ def test_receipt_masks_restricted_values_and_names_receivers() -> None:
         submitted_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
         receivers=[{"agency": a, "fields": f} for a, _, f in receivers],
     )
-    data = receipt_data(submission, answers, version)
+
+
+def test_receipt_masks_restricted_values_and_names_receivers() -> None:
+    answers = copy.deepcopy(load("10-10CG-example.json"))
+    version = cg_version()
+    data = receipt_data(cg_submission(version, answers), answers, version)
     rows = {r["label"]: r for r in data["answers"]}
     ssn = answers["veteran"]["ssnOrTin"]
     ssn_rows = [r for r in data["answers"] if r["value"].endswith(ssn[-4:])]
@@ -103,15 +107,7 @@ def test_receipt_speaks_the_residents_language_and_names_fields_by_title() -> No
     answers = copy.deepcopy(load("10-10CG-example.json"))
     answers["certified"] = True  # a yes/no answer, worded in the receipt's language
     version = cg_version()
-    receivers = receivers_for(version, [Agreement("DSS", ("person.birthDate",), "p")], answers)
-    submission = Submission(
-        id="00000000-0000-0000-0000-000000000002",
-        reference="CT-2026-7K4M-9Q2E",
-        form="10-10cg",
-        version=1,
-        submitted_at=datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
-        receivers=[{"agency": a, "fields": f} for a, _, f in receivers],
-    )
+    submission = cg_submission(version, answers)
     english = receipt_data(submission, answers, version)
     spanish = receipt_data(submission, answers, version, "es")
     dss = next(r for r in spanish["receivers"] if r["agency"] == "DSS")

@@ -63,14 +63,21 @@ def drop_database(url: str) -> None:
 
 
 @contextmanager
-def migrated_database(prefix: str, service_dir: Path) -> Iterator[str]:
-    """A fresh database at ``alembic upgrade head``, dropped afterwards."""
+def empty_database(prefix: str) -> Iterator[str]:
+    """A fresh, empty database (never migrated), dropped afterwards."""
     url = create_database(prefix)
     try:
-        upgrade(service_dir, url)
         yield url
     finally:
         drop_database(url)
+
+
+@contextmanager
+def migrated_database(prefix: str, service_dir: Path) -> Iterator[str]:
+    """A fresh database at ``alembic upgrade head``, dropped afterwards."""
+    with empty_database(prefix) as url:
+        upgrade(service_dir, url)
+        yield url
 
 
 class TokenFactory:

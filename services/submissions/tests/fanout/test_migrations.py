@@ -16,7 +16,8 @@ from alembic import command
 from sqlalchemy import Engine, create_engine, event, inspect, text
 
 from tellonce_shared.migrations import alembic_config, sync_url, upgrade
-from tellonce_shared.testing import create_database, drop_database, migration_diff
+from tellonce_shared.testing import empty_database as fresh_database
+from tellonce_shared.testing import migration_diff
 from tellonce_submissions.models import Base
 
 from .conftest import SERVICE_DIR
@@ -86,11 +87,8 @@ def _share_index(url: str) -> tuple[str, bool] | None:
 
 @pytest.fixture
 def empty_database() -> Iterator[str]:
-    url = create_database("submissions_mig")
-    try:
+    with fresh_database("submissions_mig") as url:
         yield url
-    finally:
-        drop_database(url)
 
 
 def test_the_retention_index_is_built_without_holding_writes(empty_database: str) -> None:
