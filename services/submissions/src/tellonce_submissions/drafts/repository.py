@@ -31,8 +31,10 @@ async def list_live(session: AsyncSession, owner: str, since: datetime) -> Seque
     return result.scalars().all()
 
 
-async def remove(session: AsyncSession, draft_id: str) -> None:
-    await session.execute(delete(Draft).where(Draft.id == draft_id))
+async def remove(session: AsyncSession, draft_id: str) -> bool:
+    """Whether there was such a draft to remove."""
+    result = await session.execute(delete(Draft).where(Draft.id == draft_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def purge_older_than(session: AsyncSession, cutoff: datetime) -> int:

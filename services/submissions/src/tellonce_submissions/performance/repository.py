@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -433,15 +433,35 @@ async def upsert_target(
         .execution_options(populate_existing=True)
     )
     target: PerformanceTarget = (await session.scalars(statement)).one()
-    first = not await session.scalar(
-        select(PerformanceTargetChange.id).where(PerformanceTargetChange.form == form).limit(1)
-    )
+    latest = await _latest_change(session, form)
     session.add(
         PerformanceTargetChange(
-            form=form, days=days, share=share, effective_from=EPOCH if first else at, set_by=by
+            form=form,
+            days=days,
+            share=share,
+            effective_from=EPOCH if latest is None else max(at, latest),
+            set_by=by,
         )
     )
     return target
+
+
+async def _latest_change(session: AsyncSession, form: str) -> datetime | None:
+    """When the form's latest target change took effect (None: it never had a target).
+
+    Read after the statement that locked the form's target row (the upsert, or the delete),
+    so in a statement of its own it sees what a write that held the lock before committed:
+    a change takes effect no earlier than the one before it. ``at`` is the request's clock,
+    read before the lock: without this, a PUT and a DELETE of one form at once could leave
+    the current target and the history the reports judge by saying different things."""
+    latest = await session.scalar(
+        select(func.max(PerformanceTargetChange.effective_from)).where(
+            PerformanceTargetChange.form == form
+        )
+    )
+    if latest is not None and latest.tzinfo is None:  # SQLite drops the zone
+        latest = latest.replace(tzinfo=UTC)
+    return latest
 
 
 async def remove_target(session: AsyncSession, form: str, *, at: datetime, by: str) -> int:
@@ -450,8 +470,12 @@ async def remove_target(session: AsyncSession, form: str, *, at: datetime, by: s
     result = await session.execute(delete(PerformanceTarget).where(PerformanceTarget.form == form))
     removed = int(getattr(result, "rowcount", 0) or 0)
     if removed:
+        latest = await _latest_change(session, form)
+        effective = at if latest is None else max(at, latest)
         session.add(
-            PerformanceTargetChange(form=form, days=None, share=None, effective_from=at, set_by=by)
+            PerformanceTargetChange(
+                form=form, days=None, share=None, effective_from=effective, set_by=by
+            )
         )
     return removed
 

@@ -215,6 +215,10 @@ class SubmissionService:
                 ) from exc
         if not stored.locked:
             raise idempotency.in_flight()
+        if stored.draft_gone:
+            # as when the draft was gone before the check (the same draft submitted twice at
+            # once, each with its own key: the first one took it)
+            raise NotFound(f"There is no draft {body.draft}: it was submitted or deleted.")
         if not stored.stored:
             raise idempotency.KeyTaken()
         return created

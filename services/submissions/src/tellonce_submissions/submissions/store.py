@@ -86,7 +86,11 @@ class Stored:
     locked: bool
     """False: a twin with the same key was writing at that moment; nothing was written."""
     stored: bool
-    """False: the key already holds an outcome (a twin finished first); nothing was written."""
+    """False: the key already holds an outcome (a twin finished first), or the draft is gone;
+    nothing was written."""
+    draft_gone: bool = False
+    """True: the write came from a draft that another write (the same draft submitted twice
+    at once, with two keys) or a delete removed first; nothing was written."""
 
 
 async def store(session: AsyncSession, write: SubmissionWrite) -> Stored:
@@ -152,7 +156,10 @@ async def store_many(connection: AsyncConnection, writes: list[SubmissionWrite])
         "replace_before": min(befores) if befores else None,
     }
     rows = await _execute_on_driver(connection, statement, params)
-    by_number = {row[0]: Stored(locked=bool(row[1]), stored=bool(row[2])) for row in rows}
+    by_number = {
+        row[0]: Stored(locked=bool(row[1]), stored=bool(row[2]), draft_gone=bool(row[4]))
+        for row in rows
+    }
     return [by_number[n] for n in range(len(writes))]
 
 
@@ -209,8 +216,15 @@ def _postgresql_statement(columns: Shape) -> str:
     """The statement's text for writes of one shape, with psycopg's ``%(name)s`` placeholders.
 
     ``w`` holds one row per write (its number ``n``, advisory lock, draft, key); each write
-    takes its lock, stores its outcome if it can, and only the writes in ``stored`` get their
-    rows. One row per write comes back: (n, locked, stored, woken)."""
+    takes its lock, claims its draft (if it came from one), stores its outcome if it can, and
+    only the writes in ``stored`` get their rows. One row per write comes back: (n, locked,
+    stored, woken, draft_gone).
+
+    The draft is claimed with a row lock (``claim``): of two writes of one draft running at
+    once (two statements), the second waits for the first, then finds the row deleted
+    (READ COMMITTED re-checks it) and writes nothing, its outcome included; of two in one
+    statement, the first by number claims it. Drafts are locked in id order, so two
+    statements never wait for each other in a circle."""
     submission, event, facts, deliveries, profile, outcome, _replace = columns
     gate = "WHERE r.n IN (SELECT n FROM stored)"
     parts = [
@@ -233,6 +247,11 @@ def _postgresql_statement(columns: Shape) -> str:
         " AS w(n int, lock bigint, draft text, owner text, key text))",
         "lock AS MATERIALIZED (SELECT n, CASE WHEN lock IS NULL THEN true"
         " ELSE pg_try_advisory_xact_lock(lock) END AS ok FROM w)",
+        "claim AS MATERIALIZED (SELECT id FROM drafts WHERE id IN (SELECT w.draft FROM w"
+        " JOIN lock l ON l.n = w.n WHERE l.ok) ORDER BY id FOR UPDATE)",
+        "ready AS MATERIALIZED (SELECT w.n FROM w JOIN lock l ON l.n = w.n WHERE l.ok AND"
+        " w.draft IS NULL UNION SELECT min(w.n) FROM w JOIN lock l ON l.n = w.n WHERE l.ok"
+        " AND w.draft IN (SELECT id FROM claim) GROUP BY w.draft)",
     ]
     if outcome:
         replaced = ", ".join(f"{c} = excluded.{c}" for c in outcome if c not in ("owner", "key"))
@@ -242,7 +261,7 @@ def _postgresql_statement(columns: Shape) -> str:
                 _table(IdempotencyKey),
                 outcome,
                 "outcome",
-                "WHERE r.n IN (SELECT n FROM lock WHERE ok)",
+                "WHERE r.n IN (SELECT n FROM ready)",
             )
             + f" ON CONFLICT (owner, key) DO UPDATE SET {replaced}"
             " WHERE idempotency_keys.created_at < :replace_before RETURNING owner, key)"
@@ -252,7 +271,7 @@ def _postgresql_statement(columns: Shape) -> str:
             " ON o.owner = w.owner AND o.key = w.key)"
         )
     else:
-        ctes.append("stored AS MATERIALIZED (SELECT n FROM lock WHERE ok)")
+        ctes.append("stored AS MATERIALIZED (SELECT n FROM ready)")
     if profile:
         # The residents who consent, read from their profile rows as they are now, not as the
         # statement's snapshot saw them: FOR SHARE waits for a withdrawal or an erasure that
@@ -272,8 +291,8 @@ def _postgresql_statement(columns: Shape) -> str:
     )
     sql = (
         "WITH " + ",\n".join(ctes) + "\nSELECT lock.n, lock.ok AS locked,"
-        " lock.n IN (SELECT n FROM stored) AS stored, (SELECT count(*) FROM notify) AS woken"
-        " FROM lock"
+        " lock.n IN (SELECT n FROM stored) AS stored, (SELECT count(*) FROM notify) AS woken,"
+        " lock.ok AND lock.n NOT IN (SELECT n FROM ready) AS draft_gone FROM lock"
     )
     return _PARAM.sub(r"%(\1)s", sql)
 
@@ -325,6 +344,9 @@ async def _store_in_order(session: AsyncSession, write: SubmissionWrite) -> Stor
             if write.replace_before is None or held >= write.replace_before:
                 return Stored(locked=True, stored=False)
             await session.execute(delete(IdempotencyKey).where(match))
+    if write.draft_id is not None and not await drafts_repository.remove(session, write.draft_id):
+        # removed since the service read it (the same draft submitted twice at once)
+        return Stored(locked=True, stored=False, draft_gone=True)
     await session.execute(insert(Submission), [write.submission])
     await session.execute(insert(SubmissionEvent), [write.event])
     await session.execute(insert(SubmissionFacts), [write.facts])
@@ -336,6 +358,4 @@ async def _store_in_order(session: AsyncSession, write: SubmissionWrite) -> Stor
             await profile_repository.upsert_values(session, write.profile_values)
     if write.outcome is not None:
         await session.execute(insert(IdempotencyKey), [write.outcome])
-    if write.draft_id is not None:
-        await drafts_repository.remove(session, write.draft_id)
     return Stored(locked=True, stored=True)
