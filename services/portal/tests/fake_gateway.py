@@ -71,7 +71,27 @@ ELEMENTS: list[dict[str, Any]] = [
      "aliases": [], "description": "Nine digits, no dashes."},
     {"id": "person.sex", "label": {"en": "Sex", "es": "Sexo"}, "sensitivity": "personal",
      "schema": {"type": "string", "enum": ["female", "male", "unspecified"]}, "aliases": [],
-     "description": None},
+     "description": None, "options": {
+         "female": {"en": "Female", "es": "Femenino"}, "male": {"en": "Male", "es": "Masculino"},
+         "unspecified": {"en": "Unspecified", "es": "No especificado"}}},
+    {"id": "household.heatingFuel", "label": {"en": "Main heating fuel",
+                                              "es": "Combustible principal de calefacción"},
+     "sensitivity": "public", "aliases": [], "description": None,
+     "schema": {"type": "string",
+                "enum": ["oil", "natural_gas", "electric", "propane", "wood", "other"]},
+     "options": {"oil": {"en": "Heating oil", "es": "Aceite de calefacción"},
+                 "natural_gas": {"en": "Natural gas", "es": "Gas natural"},
+                 "electric": {"en": "Electricity", "es": "Electricidad"},
+                 "propane": {"en": "Propane", "es": "Gas propano"},
+                 "wood": {"en": "Wood", "es": "Leña"}}},
+    {"id": "person.citizenshipStatus", "label": {"en": "Citizenship or immigration status",
+                                                 "es": "Ciudadanía o estatus migratorio"},
+     "sensitivity": "restricted", "aliases": [], "description": None,
+     "schema": {"type": "string", "enum": ["citizen", "permanent_resident", "other"]},
+     "options": {"citizen": {"en": "U.S. citizen", "es": "Ciudadano(a) de los Estados Unidos"},
+                 "permanent_resident": {"en": "Lawful permanent resident",
+                                        "es": "Residente permanente legal"},
+                 "other": {"en": "Other immigration status", "es": "Otro estatus migratorio"}}},
     {"id": "address.home", "label": {"en": "Home address", "es": "Dirección de su casa"},
      "sensitivity": "personal", "aliases": [], "description": None,
      "schema": {"type": "object", "required": ["street", "city", "postalCode"], "properties": {
@@ -87,7 +107,10 @@ ELEMENTS: list[dict[str, Any]] = [
      "sensitivity": "personal", "aliases": [], "description": None,
      "schema": {"type": "array", "items": {"type": "object"}}},
 ]  # fmt: skip
-"""The data-element dictionary (``GET /api/v1/elements``, ``.../{id}``)."""
+"""The data-element dictionary (``GET /api/v1/elements``, ``.../{id}``). Enum elements label
+their choices (``options``, by value, as the registry's seed does); the heating fuel's
+``other`` has none, on purpose (shown by its value). Elements without ``options`` leave the
+field out, as a registry from before option labels would."""
 
 
 OWN = frozenset({"filer", "applicant", "claimant"})

@@ -62,6 +62,9 @@ class DataElement(Base):
     description: Mapped[str | None] = mapped_column(Text, default=None)
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
     """Field names forms commonly use for this element (``dob``, ``birthDate``)."""
+    options: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSON, default=None)
+    """Labels of the schema's top-level ``enum`` values: ``{"<value>": {"en": ..., "es": ...}}``
+    (a string value is its own key, any other its JSON text); ``NULL`` when none."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

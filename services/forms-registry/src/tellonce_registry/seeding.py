@@ -20,6 +20,7 @@ from tellonce_registry.config import Settings
 from tellonce_registry.db import Database
 from tellonce_registry.demo_forms import build
 from tellonce_registry.elements import repository as elements
+from tellonce_registry.elements.service import option_key
 from tellonce_registry.forms import repository as forms_repo
 from tellonce_registry.forms import service as forms
 from tellonce_registry.forms.schemas import FormCreate
@@ -60,8 +61,22 @@ def limits(settings: Settings) -> forms.Limits:
     return forms.Limits(settings.max_schema_bytes, settings.max_fields)
 
 
+def _options_for(
+    schema: Any, options: dict[str, dict[str, str]]
+) -> dict[str, dict[str, str]] | None:
+    """The seed's option labels an element stored with ``schema`` can take: those of its
+    ``enum``'s values (an element changed since, by hand, keeps only labels of values it has)."""
+    enum = schema.get("enum") if isinstance(schema, dict) else None
+    if not isinstance(enum, list):
+        return None
+    keys = {option_key(v) for v in enum}
+    return {k: v for k, v in options.items() if k in keys} or None
+
+
 async def seed_reference(database: Database, report: Report) -> None:
-    """Agencies and the element dictionary: added when missing, never overwritten."""
+    """Agencies and the element dictionary: added when missing, never overwritten. The one
+    exception: an element stored without option labels (a catalog seeded before elements had
+    them) gets the seed's, and nothing else of it changes."""
     async with database.sessions() as session:
         added = 0
         for item in _json("agencies.json"):
@@ -69,9 +84,11 @@ async def seed_reference(database: Database, report: Report) -> None:
                 agencies.add(session, item["code"], item["name"])
                 added += 1
         report.add(f"agencies: {added} added")
-        added = 0
+        added = labelled = 0
         for item in _json("elements.json"):
-            if await elements.get(session, item["id"]) is None:
+            options = item.get("options") or None
+            existing = await elements.get(session, item["id"])
+            if existing is None:
                 elements.add(
                     session,
                     DataElement(
@@ -82,10 +99,17 @@ async def seed_reference(database: Database, report: Report) -> None:
                         sensitivity=item["sensitivity"],
                         aliases=item.get("aliases", []),
                         description=item.get("description"),
+                        options=options,
                     ),
                 )
                 added += 1
+            elif options and not existing.options:
+                fitting = _options_for(existing.schema, options)
+                if fitting:
+                    existing.options = fitting
+                    labelled += 1
         report.add(f"data elements: {added} added")
+        report.add(f"data element option labels: {labelled} added")
         await session.commit()
 
 

@@ -39,6 +39,8 @@ async def test_seed_is_idempotent(seeded: tuple[httpx.AsyncClient, list[list[str
     assert "agencies: 9 added" in first
     assert "agencies: 0 added" in second
     assert "data elements: 0 added" in second
+    assert "data element option labels: 0 added" in first, "added with the elements"
+    assert "data element option labels: 0 added" in second
     assert not [
         line
         for line in second
@@ -55,6 +57,9 @@ async def test_seeded_catalog_is_believable(
     elements = (await client.get("/api/v1/elements", params={"limit": 500})).json()["items"]
     assert len(elements) >= 40
     assert all(e["label"]["en"] and e["label"]["es"] for e in elements)
+    labelled = [e for e in elements if e["options"]]
+    assert len(labelled) == 12
+    assert all(set(e["options"]) == set(e["schema"]["enum"]) for e in labelled)
     assert {e["sensitivity"] for e in elements} == {"public", "personal", "restricted"}
     forms = (await client.get("/api/v1/forms", params={"limit": 500})).json()["items"]
     state = [f for f in forms if f["agency"] != "DVA" or not f["slug"].startswith("va-")]

@@ -3,6 +3,7 @@ other services' response shapes: everything else reads the small records defined
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -249,9 +250,45 @@ class Element:
     """The element's JSON Schema (None when the registry gives none)."""
     sensitivity: str = "personal"
     description: str | None = None
+    options: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Labels of the schema's enum values, ``{"<value>": {"en": ..., "es": ...}}``: a string
+    value is its own key, any other its JSON text (``option_key``)."""
 
     def localized_label(self, locale: str) -> str:
         return self.label.get(locale) or self.label.get("en") or self.id
+
+    def option_label(self, value: Any, locale: str) -> str | None:
+        """The label of the choice ``value`` in ``locale`` (English when it has none in that
+        language); None when the dictionary labels no such choice."""
+        key = option_key(value)
+        labels = self.options.get(key) if key is not None else None
+        if not labels:
+            return None
+        return labels.get(locale) or labels.get("en")
+
+    def option_labels(self) -> dict[str, dict[str, str]]:
+        """The labels of the schema's enum values keyed as the form engine reads a UI
+        document's ``options`` (``str(value)``), for the values the dictionary labels."""
+        enum = (self.schema or {}).get("enum")
+        if not isinstance(enum, list):
+            return {}
+        out: dict[str, dict[str, str]] = {}
+        for value in enum:
+            key = option_key(value)
+            if key is not None and key in self.options:
+                out[str(value)] = self.options[key]
+        return out
+
+
+def option_key(value: Any) -> str | None:
+    """The key of an enum value in an element's ``options`` (the registry's rule): a string
+    is its own key, a number, ``true``, ``false`` or ``null`` its JSON text; an object or an
+    array has none."""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return None
 
 
 @dataclass
@@ -337,6 +374,25 @@ def _cursor(body: Mapping[str, Any], key: str) -> str | None:
 def _s(doc: Mapping[str, Any], key: str, default: str = "") -> str:
     value = doc.get(key)
     return default if value is None else str(value)
+
+
+def _texts(value: Any) -> dict[str, str]:
+    """A ``{"en": ..., "es": ...}`` label, read tolerantly (only non-empty strings)."""
+    return {k: v for k, v in _obj(value).items() if isinstance(v, str) and v}
+
+
+def _element(body: dict[str, Any], element: str) -> Element:
+    schema = body.get("schema")
+    description = body.get("description")
+    options = {k: _texts(v) for k, v in _obj(body.get("options")).items()}
+    return Element(
+        id=_s(body, "id", element),
+        label=_texts(body.get("label")),
+        schema=schema if isinstance(schema, dict) else None,
+        sensitivity=_s(body, "sensitivity", "personal"),
+        description=description if isinstance(description, str) and description else None,
+        options={k: v for k, v in options.items() if v},
+    )
 
 
 def _submission(doc: dict[str, Any]) -> Submission:
@@ -743,25 +799,22 @@ class Gateway:
 
     # -- profile --------------------------------------------------------------------------
 
-    async def element_labels(self, locale: str) -> dict[str, str]:
-        """Every data element's label in ``locale`` (English where it has none), by id: the
+    async def elements(self) -> dict[str, Element]:
+        """Every data element of the dictionary (labels, option labels, schema), by id: the
         dictionary is public and small (pages of 200)."""
-        labels: dict[str, str] = {}
+        found: dict[str, Element] = {}
         cursor: str | None = None
         for _ in range(50):
             params = {"limit": "200", **({"cursor": cursor} if cursor else {})}
             body = _obj(await self._call("GET", "/api/v1/elements", params=params))
             for e in body.get("items") or []:
                 if isinstance(e, dict) and isinstance(e.get("id"), str):
-                    label = _obj(e.get("label"))
-                    text = label.get(locale) or label.get("en")
-                    if isinstance(text, str) and text:
-                        labels[e["id"]] = text
+                    found[e["id"]] = _element(e, e["id"])
             next_cursor = body.get("next_cursor")
             if not isinstance(next_cursor, str) or not next_cursor:
                 break
             cursor = next_cursor
-        return labels
+        return found
 
     async def profile(self) -> Profile:
         body = await self._call("GET", "/api/v1/profile")
@@ -781,17 +834,7 @@ class Gateway:
 
     async def element(self, element: str) -> Element:
         """One data element with its schema (the registry's 404 for an unknown id)."""
-        body = _obj(await self._call("GET", f"/api/v1/elements/{seg(element)}"))
-        label = {k: v for k, v in _obj(body.get("label")).items() if isinstance(v, str) and v}
-        schema = body.get("schema")
-        description = body.get("description")
-        return Element(
-            id=_s(body, "id", element),
-            label=label,
-            schema=schema if isinstance(schema, dict) else None,
-            sensitivity=_s(body, "sensitivity", "personal"),
-            description=description if isinstance(description, str) and description else None,
-        )
+        return _element(_obj(await self._call("GET", f"/api/v1/elements/{seg(element)}")), element)
 
     async def correct_profile_value(self, element: str, value: Any) -> None:
         """Correct one kept value (409 without consent; 422 with ``errors`` at ``/value...``

@@ -6,6 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Sensitivity = Literal["public", "personal", "restricted"]
 ELEMENT_ID = r"^[a-z][A-Za-z0-9]*(\.[a-z][A-Za-z0-9]*)+$"
+MAX_OPTIONS = 300
+"""At most this many labelled choices per element (the longest list of a dictionary element,
+a country, has about 250)."""
 
 
 class Label(BaseModel):
@@ -24,6 +27,13 @@ class ElementCreate(BaseModel):
     sensitivity: Sensitivity
     aliases: list[str] = Field(default_factory=list, max_length=50)
     description: str | None = Field(default=None, max_length=2000)
+    options: dict[str, Label] | None = Field(
+        default=None,
+        max_length=MAX_OPTIONS,
+        description="Labels of the schema's top-level `enum` values, by value: the value itself"
+        " for a string, its JSON text (`1`, `true`, `null`) otherwise.",
+        examples=[{"oil": {"en": "Heating oil", "es": "Aceite de calefacción"}}],
+    )
 
 
 class ElementOut(BaseModel):
@@ -35,6 +45,8 @@ class ElementOut(BaseModel):
     sensitivity: Sensitivity
     aliases: list[str]
     description: str | None
+    options: dict[str, Label] = Field(default_factory=dict)
+    """Labels of the enum's values (an empty object when the element has none)."""
 
 
 class ElementPage(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -12,6 +13,7 @@ from tellonce_registry.elements.schemas import ElementCreate, ElementOut, Label
 from tellonce_registry.models import DataElement
 from tellonce_registry.paging import NUL
 from tellonce_registry.schema_import.check import SchemaRejected, encoded_size
+from tellonce_registry.schema_import.pointers import escape
 from tellonce_shared.problems import Conflict, NotFound, ValidationFailed
 
 
@@ -43,6 +45,46 @@ def check_element_schema(schema: dict[str, Any]) -> None:
         )
 
 
+def option_key(value: Any) -> str | None:
+    """The key naming an enum value in an element's ``options``: a string is its own key, a
+    number, ``true``, ``false`` or ``null`` its JSON text; an object or array has none."""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return None
+
+
+def check_element_options(schema: dict[str, Any], options: dict[str, Label] | None) -> None:
+    """Every labelled choice is one of the schema's top-level ``enum`` values (a 422 at
+    ``/options/<key>`` otherwise; ``options`` on a schema without an ``enum`` at
+    ``/options``). Run after the schema's own check."""
+    if not options:
+        return
+    enum = schema.get("enum")
+    if not isinstance(enum, list) or not enum:
+        raise ValidationFailed(
+            "The element's options label enum values, and its schema has no enum.",
+            errors=[
+                {
+                    "pointer": "/options",
+                    "message": "Options need a top-level enum in the schema.",
+                }
+            ],
+        )
+    keys = {k for k in map(option_key, enum) if k is not None}
+    errors = [
+        {
+            "pointer": f"/options/{escape(key)}",
+            "message": "Not one of the schema's enum values.",
+        }
+        for key in options
+        if key not in keys
+    ]
+    if errors:
+        raise ValidationFailed("The element's options do not match its enum.", errors=errors[:20])
+
+
 def check_element_text(data: ElementCreate) -> None:
     """Labels, aliases and description are stored as text: never a NUL character."""
     texts = {
@@ -50,6 +92,11 @@ def check_element_text(data: ElementCreate) -> None:
         "/label/es": data.label.es,
         "/description": data.description,
         **{f"/aliases/{i}": alias for i, alias in enumerate(data.aliases)},
+        **{
+            f"/options/{escape(key)}/{lang}": text
+            for key, label in (data.options or {}).items()
+            for lang, text in (("en", label.en), ("es", label.es))
+        },
     }
     errors = [
         {"pointer": pointer, "message": "Text cannot hold the NUL character (U+0000)."}
@@ -63,6 +110,7 @@ def check_element_text(data: ElementCreate) -> None:
 async def create(session: AsyncSession, data: ElementCreate) -> DataElement:
     check_element_text(data)
     check_element_schema(data.schema_)
+    check_element_options(data.schema_, data.options)
     if await repository.get(session, data.id) is not None:
         raise Conflict(f"The element {data.id} already exists.")
     element = DataElement(
@@ -73,6 +121,7 @@ async def create(session: AsyncSession, data: ElementCreate) -> DataElement:
         sensitivity=data.sensitivity,
         aliases=list(data.aliases),
         description=data.description,
+        options=stored_options(data.options),
     )
     repository.add(session, element)
     await session.flush()
@@ -92,6 +141,13 @@ async def page(
     return await repository.page(session, after, limit + 1, prefix)
 
 
+def stored_options(options: dict[str, Label] | None) -> dict[str, dict[str, str]] | None:
+    """Options as the ``options`` column holds them (none: ``NULL``)."""
+    if not options:
+        return None
+    return {key: label.model_dump() for key, label in options.items()}
+
+
 def to_out(element: DataElement) -> ElementOut:
     return ElementOut.model_validate(
         {
@@ -101,5 +157,6 @@ def to_out(element: DataElement) -> ElementOut:
             "sensitivity": element.sensitivity,
             "aliases": list(element.aliases or []),
             "description": element.description,
+            "options": element.options or {},
         }
     )

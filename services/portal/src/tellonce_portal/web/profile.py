@@ -106,6 +106,9 @@ async def load_value(ctx: PageContext, element: str) -> KeptValue:
     if kept.masked:
         hints.append(ctx.t("profile_masked_hint"))
     spec: dict[str, Any] = {"label": found.label or label}
+    options = found.option_labels()
+    if options:  # the choices by their labels in the page's language, not their raw values
+        spec["options"] = options
     if hints:
         spec["hint"] = " ".join(hints)
     defn = FormDefinition(
@@ -153,14 +156,32 @@ async def profile(ctx: PageDep) -> Response:
     ctx.require("resident")
     gateway = await ctx.api()
     kept = await gateway.profile()
-    labels: dict[str, str] = {}
+    dictionary: dict[str, Element] = {}
     if kept.values:
         try:  # each kept value named by its element's label, in the page's language
-            labels = await gateway.element_labels(ctx.locale)
+            dictionary = await gateway.elements()
         except (ApiError, ApiUnavailable):
-            labels = {}  # the element's id, rather than no page
+            dictionary = {}  # the element's id and the raw value, rather than no page
+    labels = {
+        v.element: dictionary[v.element].localized_label(ctx.locale)
+        for v in kept.values
+        if v.element in dictionary
+    }
+    choices = {
+        v.element: text for v in kept.values if (text := choice_text(v, dictionary, ctx.locale))
+    }
     links = {v.element: value_path(v.element) for v in kept.values}
-    return ctx.render("profile.html", profile=kept, labels=labels, links=links)
+    return ctx.render("profile.html", profile=kept, labels=labels, choices=choices, links=links)
+
+
+def choice_text(kept: ProfileValue, dictionary: dict[str, Element], locale: str) -> str | None:
+    """A kept choice as the page shows it: its option label in ``locale`` (English when it has
+    none in that language); None to show the value itself (no label, not a choice, or a
+    masked value: what the API shows of a restricted value is not the value)."""
+    element = dictionary.get(kept.element)
+    if element is None or kept.masked or isinstance(kept.value, dict | list):
+        return None
+    return element.option_label(kept.value, locale)
 
 
 @router.get("/profile/values/{element}")
