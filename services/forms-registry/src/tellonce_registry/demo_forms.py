@@ -2,9 +2,12 @@
 2020-12 document with ``x-element`` mappings and a UI document with English and Spanish labels.
 
 A spec field is either an element reference (``{"name", "element", "required"}``: the element's
-schema and labels are used), the same without the mapping (``"unmapped": true``, as many real
-forms ask a fact without saying which one), or a custom question (``schema`` and ``label``).
-Objects nest with ``fields``; arrays of objects with ``items``.
+schema and labels are used, its option labels too), the same without the mapping
+(``"unmapped": true``, as many real forms ask a fact without saying which one), or a custom
+question (``schema`` and ``label``; a choice's labels in ``options``, ``{value: {en, es}}``).
+Objects nest with ``fields``; arrays of objects with ``items``. A choice's labels go to the UI
+document's ``options``, so the portal shows "Natural gas" / "Gas natural", not
+``natural_gas``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ class Builder:
     def field(self, spec: dict[str, Any], pointer: str) -> dict[str, Any]:
         element_id = spec.get("element")
         label = spec.get("label")
+        options: dict[str, Any] = dict(spec.get("options") or {})
         schema: dict[str, Any]
         if element_id is not None:
             element = self.elements.get(element_id)
@@ -56,6 +60,7 @@ class Builder:
                 raise SpecError(f"{pointer}: unknown element {element_id}")
             schema = copy.deepcopy(element["schema"])
             label = label or element["label"]
+            options = {**(element.get("options") or {}), **options}
             if not spec.get("unmapped"):
                 schema["x-element"] = element_id
         else:
@@ -81,6 +86,11 @@ class Builder:
         }
         if "help" in spec:
             ui["help"] = spec["help"]
+        labelled = {
+            v: options[v] for v in schema.get("enum") or [] if isinstance(v, str) and v in options
+        }
+        if labelled:
+            ui["options"] = labelled
         self.ui_fields[pointer] = ui
         return schema
 

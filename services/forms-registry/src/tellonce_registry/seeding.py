@@ -138,7 +138,11 @@ async def _ensure_published(
 async def seed_demo_forms(database: Database, settings: Settings, report: Report) -> None:
     async with database.sessions() as session:
         dictionary = {
-            e.id: {"schema": e.schema, "label": {"en": e.label_en, "es": e.label_es}}
+            e.id: {
+                "schema": e.schema,
+                "label": {"en": e.label_en, "es": e.label_es},
+                "options": e.options or {},
+            }
             for e in await elements.all_elements(session)
         }
     specs = [

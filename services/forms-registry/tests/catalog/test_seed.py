@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -99,6 +100,36 @@ async def test_seeded_catalog_is_believable(
     assert receivers["DMV"] == ["/mailingAddress"]
     assert receivers["DVA"][0] == "/isVeteran"
     assert agreements["owner"]["agency"] == "DOL"
+
+
+def _choices(schema: dict[str, Any], pointer: str = "") -> dict[str, list[Any]]:
+    """Every question of a demo schema that lists its values, by the UI document's pointer."""
+    found: dict[str, list[Any]] = {}
+    if isinstance(schema.get("enum"), list):
+        found[pointer] = schema["enum"]
+    for name, sub in (schema.get("properties") or {}).items():
+        found.update(_choices(sub, f"{pointer}/{name}"))
+    if isinstance(schema.get("items"), dict):
+        found.update(_choices(schema["items"], f"{pointer}/*"))
+    return found
+
+
+async def test_every_choice_of_the_state_forms_is_labelled_in_both_languages(
+    seeded: tuple[httpx.AsyncClient, list[list[str]]],
+) -> None:
+    """A resident picks "Natural gas" / "Gas natural", never ``natural_gas``: the demo
+    forms carry their elements' option labels (and their own choices') in the UI document."""
+    client, _ = seeded
+    forms = (await client.get("/api/v1/forms", params={"limit": 500})).json()["items"]
+    checked = 0
+    for form in (f for f in forms if not f["slug"].startswith("va-")):
+        version = (await client.get(f"/api/v1/forms/{form['slug']}/versions/latest")).json()
+        for pointer, values in _choices(version["schema"]).items():
+            options = version["ui"]["fields"][pointer].get("options") or {}
+            for value in values:
+                assert options.get(value, {}).keys() >= {"en", "es"}, (form["slug"], pointer)
+                checked += 1
+    assert checked >= 30
 
 
 async def test_every_seeded_mapping_fits_its_element(
