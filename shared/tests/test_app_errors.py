@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 
 import httpx
+import psycopg
 import pytest
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from tellonce_shared.app import create_service_app
 from tellonce_shared.auth import PrincipalDep, principal_with_role
@@ -221,9 +224,18 @@ async def use_database(name: str, request: Request) -> dict[str, int]:
         return {"one": int((await session.execute(text("SELECT 1"))).scalar_one())}
 
 
-@db_router.get("/integrity")
-async def integrity() -> None:
-    raise IntegrityError("INSERT ...", {}, Exception("duplicate key"))
+@db_router.get("/integrity/{kind}")
+async def integrity(kind: str) -> None:
+    causes: dict[str, Exception] = {
+        "unique": psycopg.errors.UniqueViolation("duplicate key value"),
+        "foreign-key": psycopg.errors.ForeignKeyViolation("is not present in table"),
+        "sqlite-unique": sqlite3.IntegrityError("UNIQUE constraint failed: agencies.code"),
+        "not-null": psycopg.errors.NotNullViolation("null value in column"),
+        "unknown": Exception("duplicate key"),
+    }
+    if kind == "stale":
+        raise StaleDataError("UPDATE statement on table 'rules' expected to update 1 row(s)")
+    raise IntegrityError("INSERT ...", {}, causes[kind])
 
 
 @pytest.fixture(scope="module")
@@ -264,11 +276,27 @@ async def test_every_pooled_connection_busy_is_503(
     assert (await client.get("/db/tiny")).status_code == 200  # and back once it is free
 
 
-async def test_an_integrity_error_is_still_a_500(
+async def test_a_race_the_service_did_not_answer_itself_is_a_409_not_a_500(
+    db_client: tuple[httpx.AsyncClient, Database], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key inserted twice at once, a row referred to deleted meanwhile, a row changed
+    between read and write: the client is told to reload and retry."""
+    client, _ = db_client
+    for kind in ("unique", "foreign-key", "sqlite-unique", "stale"):
+        with caplog.at_level(logging.WARNING):
+            resp = await client.get(f"/integrity/{kind}")
+        body = assert_problem(resp, 409)
+        assert "at the same moment" in str(body["detail"])
+        assert resp.headers["retry-after"] == "1"
+    assert any("concurrent change refused" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_integrity_error_that_is_a_bug_is_still_a_500(
     db_client: tuple[httpx.AsyncClient, Database],
 ) -> None:
     client, _ = db_client
-    assert_problem(await client.get("/integrity"), 500)
+    assert_problem(await client.get("/integrity/not-null"), 500)
+    assert_problem(await client.get("/integrity/unknown"), 500)
 
 
 async def test_a_trailing_slash_is_a_404_not_a_redirect_to_an_internal_address(

@@ -11,8 +11,9 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -250,9 +251,53 @@ async def _on_refused_value(request: Request, exc: Exception) -> Response:
     )
 
 
+RACE_SQLSTATES = frozenset({"23505", "23503", "23P01"})
+"""Unique, foreign-key and exclusion violations: what two requests at once can cause. A NOT
+NULL or CHECK violation (23502, 23514) is a bug, and stays a 500."""
+RACE_SQLITE = ("UNIQUE constraint failed", "FOREIGN KEY constraint failed")
+
+
+def _is_race(exc: Exception) -> bool:
+    if isinstance(exc, StaleDataError):
+        return True
+    cause = getattr(exc, "orig", None)
+    state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+    if isinstance(state, str):
+        return state in RACE_SQLSTATES
+    return str(cause).startswith(RACE_SQLITE)
+
+
+async def _on_concurrent_change(request: Request, exc: Exception) -> Response:
+    """The last line for two requests changing the same thing at once, which a service did
+    not turn into a problem of its own: a key inserted twice or a row referred to deleted
+    meanwhile (an ``IntegrityError`` of ``RACE_SQLSTATES``), a row updated or deleted by
+    another request between its read and this one's write (``StaleDataError``). A 409 the
+    client can retry after reloading, never a 500; nothing was written (the transaction is
+    rolled back). Logged as a warning, without parameters, so that the race can be found and
+    given a precise answer. Any other integrity error is a bug: a 500."""
+    if not _is_race(exc):
+        return await _on_unexpected(request, exc)
+    cause = getattr(exc, "orig", None) or exc
+    log.warning(
+        "concurrent change refused: %s: %s",
+        type(cause).__name__,
+        str(cause).split("\n", 1)[0][:200],
+    )
+    return problem_response(
+        Conflict(
+            "Another request changed the same record at the same moment; nothing was saved. "
+            "Reload it and try again.",
+            headers={"Retry-After": "1"},
+        ),
+        request.url.path,
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(DataError, _on_refused_value)
+    app.add_exception_handler(IntegrityError, _on_concurrent_change)
+    app.add_exception_handler(StaleDataError, _on_concurrent_change)
     app.add_exception_handler(DBAPIError, _on_database_unavailable)
     app.add_exception_handler(PoolTimeout, _on_database_unavailable)
     app.add_exception_handler(RequestValidationError, _on_validation)

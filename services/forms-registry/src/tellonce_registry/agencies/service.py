@@ -5,15 +5,17 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_registry.agencies import repository
+from tellonce_registry.db import flush_new
 from tellonce_registry.models import Agency
 from tellonce_shared.problems import Conflict, NotFound
 
 
 async def create(session: AsyncSession, code: str, name: str) -> Agency:
+    already = f"The agency {code} already exists."
     if await repository.get(session, code) is not None:
-        raise Conflict(f"The agency {code} already exists.")
+        raise Conflict(already)
     agency = repository.add(session, code, name)
-    await session.flush()
+    await flush_new(session, already)
     return agency
 
 

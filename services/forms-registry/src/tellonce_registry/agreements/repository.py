@@ -25,8 +25,14 @@ async def find(session: AsyncSession, form_id: int, agency: str) -> Agreement | 
     )
 
 
-async def get(session: AsyncSession, agreement_id: int) -> Agreement | None:
-    return await session.get(Agreement, agreement_id)
+async def get(
+    session: AsyncSession, agreement_id: int, *, for_update: bool = False
+) -> Agreement | None:
+    """``for_update``: its row locked first (a delete: of two at once, the second waits and
+    finds none, a 404)."""
+    return await session.get(
+        Agreement, agreement_id, with_for_update=for_update, populate_existing=for_update
+    )
 
 
 async def page(

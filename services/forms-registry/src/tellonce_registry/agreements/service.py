@@ -183,7 +183,7 @@ async def get(
 
 
 async def delete(session: AsyncSession, agreement_id: int) -> None:
-    agreement = await repository.get(session, agreement_id)
+    agreement = await repository.get(session, agreement_id, for_update=True)
     if agreement is None:
         raise NotFound(f"No agreement {agreement_id}.")
     await repository.delete(session, agreement)

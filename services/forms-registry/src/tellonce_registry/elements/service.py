@@ -8,6 +8,7 @@ from typing import Any
 import jsonschema
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tellonce_registry.db import flush_new
 from tellonce_registry.elements import repository
 from tellonce_registry.elements.schemas import ElementCreate, ElementOut, Label
 from tellonce_registry.models import DataElement
@@ -111,8 +112,9 @@ async def create(session: AsyncSession, data: ElementCreate) -> DataElement:
     check_element_text(data)
     check_element_schema(data.schema_)
     check_element_options(data.schema_, data.options)
+    already = f"The element {data.id} already exists."
     if await repository.get(session, data.id) is not None:
-        raise Conflict(f"The element {data.id} already exists.")
+        raise Conflict(already)
     element = DataElement(
         id=data.id,
         schema=data.schema_,
@@ -124,7 +126,7 @@ async def create(session: AsyncSession, data: ElementCreate) -> DataElement:
         options=stored_options(data.options),
     )
     repository.add(session, element)
-    await session.flush()
+    await flush_new(session, already)
     return element
 
 

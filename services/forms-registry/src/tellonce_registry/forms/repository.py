@@ -144,6 +144,12 @@ async def replace_fields(session: AsyncSession, version_id: int, rows: Iterable[
     session.add_all(list(rows))
 
 
+async def lock_form(session: AsyncSession, form_id: int) -> None:
+    """Hold the form's row until the transaction ends (PostgreSQL; SQLite writes one at a
+    time anyway)."""
+    await session.execute(select(Form.id).where(Form.id == form_id).with_for_update())
+
+
 async def get_form_by_id(session: AsyncSession, form_id: int) -> Form:
     form = await session.get(Form, form_id)
     assert form is not None  # guarded by a foreign key

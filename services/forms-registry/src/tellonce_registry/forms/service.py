@@ -347,6 +347,9 @@ async def create_version(
     prepared = await prepare(session, schema, ui, limits)
     await _carry_mappings(session, form, prepared)
     breaking, changes = await _compare_with_published(session, form, prepared.rows)
+    # Two imports into one form at once: the form's row is locked before the next number is
+    # read, so they become versions n and n+1 rather than one of them a 409.
+    await repository.lock_form(session, form.id)
     version = FormVersion(
         form_id=form.id,
         number=await repository.next_number(session, form.id),

@@ -22,8 +22,12 @@ async def page(
     return (await session.execute(stmt)).scalars().all()
 
 
-async def get(session: AsyncSession, rule_id: str) -> ReferralRule | None:
-    return await session.get(ReferralRule, rule_id)
+async def get(
+    session: AsyncSession, rule_id: str, *, for_update: bool = False
+) -> ReferralRule | None:
+    return await session.get(
+        ReferralRule, rule_id, with_for_update=for_update, populate_existing=for_update
+    )
 
 
 def add(session: AsyncSession, rule: ReferralRule) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tellonce_registry.db import flush_new
 from tellonce_registry.models import utcnow
 from tellonce_registry.referral_rules import repository
 from tellonce_registry.referral_rules.models import ReferralRule
@@ -49,24 +50,28 @@ def apply_rule(rule: ReferralRule, body: RuleIn) -> None:
 async def create(session: AsyncSession, body: RuleCreate) -> ReferralRule:
     await _check_forms(session, body)
     rule_id = body.id or uuid.uuid4().hex
+    already = f"The referral rule {rule_id} already exists."
     if await repository.get(session, rule_id) is not None:
-        raise Conflict(f"The referral rule {rule_id} already exists.")
+        raise Conflict(already)
     rule = ReferralRule(id=rule_id, created_at=utcnow())
     apply_rule(rule, body)
     repository.add(session, rule)
-    await session.flush()
+    await flush_new(session, already)
     return rule
 
 
-async def get(session: AsyncSession, rule_id: str) -> ReferralRule:
-    rule = await repository.get(session, rule_id)
+async def get(session: AsyncSession, rule_id: str, *, for_update: bool = False) -> ReferralRule:
+    """The rule; ``for_update`` locks its row first (a replace or delete), so two writes of
+    one rule run one after the other and the second sees what the first did: a rule deleted
+    meanwhile is the 404 it is afterwards, not a failed update (a 500)."""
+    rule = await repository.get(session, rule_id, for_update=for_update)
     if rule is None:
         raise NotFound(f"There is no referral rule {rule_id}.")
     return rule
 
 
 async def replace(session: AsyncSession, rule_id: str, body: RuleIn) -> ReferralRule:
-    rule = await get(session, rule_id)
+    rule = await get(session, rule_id, for_update=True)
     await _check_forms(session, body)
     apply_rule(rule, body)
     await session.flush()
@@ -74,7 +79,7 @@ async def replace(session: AsyncSession, rule_id: str, body: RuleIn) -> Referral
 
 
 async def delete(session: AsyncSession, rule_id: str) -> None:
-    await repository.remove(session, await get(session, rule_id))
+    await repository.remove(session, await get(session, rule_id, for_update=True))
 
 
 async def page(
