@@ -96,6 +96,9 @@ class Gateway:
         self.header_timeout = settings.header_timeout_seconds
         """Read by the gateway's server (``server.HEADER_TIMEOUT``): the time a connection
         has for its first request's head, and any request for its head once it began."""
+        self.body_idle_timeout = settings.body_idle_timeout_seconds
+        """Read by the gateway's server (``server.BODY_IDLE_TIMEOUT``): the time a request's
+        body may go without a byte from the client while the server reads it."""
         self.max_body = settings.max_body_bytes
         self.buffer_limit = min(settings.buffer_request_bytes, settings.max_body_bytes)
         self._session: aiohttp.ClientSession | None = None

@@ -65,6 +65,11 @@ class Settings(ServiceSettings):
     finish its head once its first byte came; past it the connection is closed (with a 408
     when a head had begun). A kept-alive connection idle between requests is closed by the
     30 s keep-alive instead."""
+    body_idle_timeout_seconds: float = Field(default=30.0, gt=0)
+    """Seconds a request whose body is not all in may go without a byte of it from the
+    client (counted while the gateway reads; not a limit on the whole upload, so a slow
+    upload that keeps sending is never cut); past it the gateway answers 408, if it has not
+    answered yet, and closes the connection, releasing what it held at the service."""
     buffer_request_bytes: int = 262_144
     """Request bodies with a Content-Length up to this size are read whole and sent with a
     Content-Length; bigger or chunked ones stream."""

@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import aiohttp
-from starlette.types import Receive, Send
+from starlette.types import Message, Receive, Send
 from yarl import URL
 
 from tellonce_gateway.config import Settings
 from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
-from tellonce_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
+from tellonce_gateway.metrics import EDGE_REJECTIONS, UPSTREAM_ERRORS, UPSTREAM_LATENCY
 from tellonce_gateway.routes import Route
+from tellonce_gateway.server import BODY_LATE
 from tellonce_shared.problems import PayloadTooLarge, Problem, ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -53,6 +54,26 @@ class ClientGone(Exception):
     """The client hung up while sending its body."""
 
 
+class BodyTimeout(Problem):
+    """The client stopped sending its request's body: no byte of it for the body idle
+    timeout (``GATEWAY_BODY_IDLE_TIMEOUT_SECONDS``; the gateway's server tells it with
+    ``server.BODY_LATE``). The answer is a 408 and the connection is closed after it."""
+
+    status, slug, title = 408, "request-timeout", "Request timeout"
+
+    def __init__(self) -> None:
+        super().__init__("The request's body stopped coming; send it again.")
+
+
+def _disconnected(message: Message) -> Exception:
+    """What an ``http.disconnect`` while reading a body means: the client left, or (with
+    ``BODY_LATE``) it stopped sending and waits for the 408."""
+    if message.get(BODY_LATE):
+        EDGE_REJECTIONS.labels("body-timeout").inc()
+        return BodyTimeout()
+    return ClientGone()
+
+
 def make_session(settings: Settings) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         limit=settings.pool_limit,
@@ -79,7 +100,7 @@ async def read_whole_body(receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientGone
+            raise _disconnected(message)
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
@@ -101,14 +122,19 @@ class StreamedBody:
         """The Content-Length the client sent (forwarded as is), or None for chunked."""
         self.too_large = False
         self.client_gone = False
+        self.timed_out = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
         size = 0
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
-                self.client_gone = True
-                raise ClientGone
+                error = _disconnected(message)
+                if isinstance(error, BodyTimeout):
+                    self.timed_out = True
+                else:
+                    self.client_gone = True
+                raise error
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
@@ -224,6 +250,8 @@ def _problem_for(exc: Exception, upstream: str, body: bytes | StreamedBody | Non
             return PayloadTooLarge(f"The request body is over the limit of {body.limit} bytes.")
         if body.client_gone:
             return ClientGone()
+        if body.timed_out:
+            return BodyTimeout()
     if isinstance(exc, Problem | ClientGone):
         return exc
     if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):

@@ -24,6 +24,12 @@ pipelining, upgrades refused, flow control, shutdown, 400 on a garbled request, 
   for the first request, the head's first byte for later ones). A connection that sent
   nothing in time is closed without an answer; one whose head had begun gets a 408. The
   application's ``HEADER_TIMEOUT`` attribute sets the time.
+- an idle timeout for request bodies (``BODY_IDLE_TIMEOUT``), on the same timer: a request
+  whose head came and whose body is not all in, with no byte from the client for that long
+  while the server was reading, is late. An application that has not answered yet hears it
+  from ``receive`` (an ``http.disconnect`` carrying ``BODY_LATE``: the gateway answers 408)
+  and the connection is closed after its answer; one that has answered has its connection
+  closed. Per read only the time is noted while a body is still owed after it.
 - the server's own answers (400 for a request it cannot parse, 408) carry what the
   application's ``SERVER_ANSWER`` gives (the gateway: problem+json, security headers and a
   request id), as every other answer does.
@@ -98,6 +104,16 @@ HEADER_TIMEOUT = "header_timeout"
 request for the rest of its head once its first byte came (``DEFAULT_HEADER_TIMEOUT``
 without it)."""
 DEFAULT_HEADER_TIMEOUT = 10.0
+BODY_IDLE_TIMEOUT = "body_idle_timeout"
+"""An application attribute: seconds a request whose body is not all in may go without a
+byte of it from the client, while the server reads (``DEFAULT_BODY_IDLE_TIMEOUT``
+without it). Not a deadline for the whole body: a slow upload that keeps sending is never
+cut."""
+DEFAULT_BODY_IDLE_TIMEOUT = 30.0
+BODY_LATE = "tellonce.body_late"
+"""A key of the ``http.disconnect`` message ``receive`` returns once a request's body has
+been idle past ``BODY_IDLE_TIMEOUT``: the client is still connected and waits for an answer
+(the gateway's is a 408); the connection is closed after it."""
 SERVER_ANSWER = "server_answer"
 """An application attribute: a :class:`ServerAnswer`, for the answers the server makes
 itself (400, 408); without it they are uvicorn's plain text."""
@@ -138,6 +154,9 @@ class GatewayCycle(RequestResponseCycle):
     chunked_encoding: bool | None = None
     expected_content_length = 0
     held: bytes | None = None
+    body_late = False
+    """The request's body went idle past the body timeout before an answer began: ``receive``
+    says so (``BODY_LATE``) and the connection closes after the answer."""
 
     def __init__(
         self,
@@ -193,8 +212,11 @@ class GatewayCycle(RequestResponseCycle):
                 self.logger.error(msg, result)
                 self._close()
             elif not self.response_started and not self.disconnected:
-                self.logger.error("ASGI callable returned without starting response.")
-                await self.send_500_response()
+                if self.body_late:  # it heard of the late body and left: the server's 408
+                    self.protocol.answer_late_body()
+                else:
+                    self.logger.error("ASGI callable returned without starting response.")
+                    await self.send_500_response()
             elif not self.response_complete and not self.disconnected:
                 self.logger.error("ASGI callable returned without completing response.")
                 self._close()
@@ -386,10 +408,18 @@ class GatewayCycle(RequestResponseCycle):
         if self.waiting_for_100_continue and not self.transport.is_closing():
             self.transport.write(_CONTINUE)
             self.waiting_for_100_continue = False
+            self.protocol.body_clock_restart()  # the client's time starts now
+        if self.body_late:
+            return _late_body()
         if not self.disconnected and not self.response_complete:
-            self.flow.resume_reading()
+            flow = self.flow
+            if flow.read_paused:  # the server had stopped reading: not the client's time
+                flow.resume_reading()
+                self.protocol.body_clock_restart()
             await self.message_event.wait()
             self.message_event.clear()
+            if self.body_late:
+                return _late_body()
         if self.disconnected or self.response_complete:
             return {"type": "http.disconnect"}
         chunks = self.chunks
@@ -428,6 +458,12 @@ def _check_rendered(rendered: bytes) -> None:
 
 def _nothing() -> None:
     return None
+
+
+def _late_body() -> ASGIReceiveEvent:
+    """What ``receive`` says once the request's body has been idle too long."""
+    message: dict[str, Any] = {"type": "http.disconnect", BODY_LATE: True}
+    return message  # type: ignore[return-value]
 
 
 class _Event:
@@ -492,9 +528,19 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._head_since: float | None = self.loop.time()
         """When the head the connection owes began (None: none pending): its start for the
         first request, a head's first byte for the others (:meth:`on_message_begin`)."""
+        body_timeout: float = getattr(self.app, BODY_IDLE_TIMEOUT, DEFAULT_BODY_IDLE_TIMEOUT)
+        self._body_timeout = body_timeout
+        self._body_since: float | None = None
+        """While a request's head has come and its body is not all in: when the client last
+        sent a byte (or the server last started reading again); None otherwise. Set at the
+        end of each read that leaves a body owed (:meth:`data_received`)."""
+        self._period = min(timeout, body_timeout)
+        """The longest the timer waits: a head or body owed from any moment on is not due
+        sooner than this after it."""
         self._head_timer: asyncio.TimerHandle | None = self.loop.call_later(
-            timeout, self._head_expired
+            self._period, self._deadlines
         )
+        """The connection's one timer for the head deadline and the body idle timeout."""
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -527,6 +573,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             else:
                 self._unsupported_upgrade_warning()
         finally:
+            if self._body_since is not None:  # a body still owed after this read: its clock
+                self._body_since = self.loop.time()  # starts again (bytes came)
             pending = self._pending
             if pending is not None and not self._body_coming(pending[0]):
                 self._pending = None  # not complete in this read: the usual way, in a task
@@ -575,18 +623,33 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.transport.close()
         return True
 
-    # -- the deadline for request heads: one timer per connection ------------------------
+    # -- the deadline for request heads and the body idle timeout: one timer per connection --
 
-    def _head_expired(self) -> None:
-        """The connection's timer: closes it when the head it owes is late, else waits
-        again (a pending head's time left, or a whole timeout while none is pending)."""
+    def _deadlines(self) -> None:
+        """The connection's timer: closes it when the head it owes is late, stops waiting
+        for a body gone idle (:meth:`_body_late`), else waits again (what is left of the
+        pending head's or body's time, at most :attr:`_period`)."""
         self._head_timer = None
         if self.transport.is_closing():
             return
         timeout = self._head_timeout
+        wait = self._period
         now = self.loop.time()
         since = self._head_since
-        if since is not None:
+        body_since = self._body_since
+        if body_since is not None:
+            if self.flow.read_paused or self.cycle.waiting_for_100_continue:
+                # The server is not reading, or the client waits for its 100 Continue:
+                # not the client's silence.
+                self._body_since = body_since = now
+            left = body_since + self._body_timeout - now
+            if left <= 0:
+                self._body_late()
+                if self.transport.is_closing():
+                    return
+            else:
+                wait = min(wait, left)
+        elif since is not None:
             cycle = self.cycle
             if cycle is not None and not cycle.response_complete:
                 # A pipelined head behind an answer in progress: it is not late, it waits
@@ -603,14 +666,60 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                     if not self._answer_self(408, message):
                         self.transport.close()
                 return
-            timeout = left
-        self._head_timer = self.loop.call_later(timeout, self._head_expired)
+            wait = min(wait, left)
+        self._head_timer = self.loop.call_later(wait, self._deadlines)
+
+    def _body_late(self) -> None:
+        """No byte of the request's body for the body timeout: stop waiting for it. An
+        answer already begun (the application answered without the whole body) is all the
+        client gets: the connection is closed. Otherwise the application answers, told by
+        ``receive`` (``BODY_LATE``), and the connection closes after that answer; a request
+        the fast path was holding for its body goes to the application for that."""
+        self._body_since = None
+        cycle = self.cycle
+        if cycle.response_started:
+            self.transport.close()
+            return
+        cycle.body_late = True
+        cycle.keep_alive = False
+        pending = self._pending
+        if pending is not None and pending[0] is cycle:
+            self._pending = None
+            self._start_asgi_task(*pending)
+        else:
+            cycle.message_event.set()
+
+    def body_clock_restart(self) -> None:
+        """The server reads a request's body again, or has just asked for it (100 Continue):
+        the client's time without a byte counts from now."""
+        if self._body_since is not None:
+            self._body_since = self.loop.time()
+
+    def answer_late_body(self) -> None:
+        """The server's own 408, for an application that heard its request's body was late
+        and left without answering (the gateway answers it itself)."""
+        message = "The request's body did not come in time."
+        if not self._answer_self(408, message):
+            body = message.encode()
+            content = [STATUS_LINE[408]]
+            for name, value in self.server_state.default_headers:
+                content += (name, b": ", value, b"\r\n")
+            content.append(
+                b"content-type: text/plain; charset=utf-8\r\n"
+                b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+            )
+            content.append(body)
+            self.transport.write(b"".join(content))
+            self.transport.close()
 
     def on_response_complete(self) -> None:
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self.flow.resume_reading()
+        flow = self.flow
+        if flow.read_paused:
+            flow.resume_reading()
+            self.body_clock_restart()  # a body still owed (the answer came first)
         if self.pipeline:
             self._unset_keepalive_if_required()
             cycle, app = self.pipeline.pop()
@@ -702,6 +811,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             http_version != "1.0" and parser.should_keep_alive(),
             self.expect_100_continue,
         )
+        self._body_since = 0.0  # owed until on_message_complete (timed from this read's end)
         if existing_cycle is None or existing_cycle.response_complete:
             if (
                 self._fast is not None
@@ -778,6 +888,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         cycle.message_event.set()
 
     def on_message_complete(self) -> None:
+        self._body_since = None  # all of it came
         cycle = self.cycle
         if cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
             return
