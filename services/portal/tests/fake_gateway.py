@@ -695,7 +695,8 @@ class FakeGateway:
         d = self.drafts[draft_id]
         return {"id": d["id"], "form": d["form"], "version": d["version"],
                 "answers": d["answers"], "prefilled": [],
-                "created_at": "2026-11-25T10:00:00Z", "updated_at": "2026-11-25T10:00:00Z",
+                "created_at": "2026-11-25T10:00:00Z",
+                "updated_at": d.get("updated_at", "2026-11-25T10:00:00Z"),
                 "expires_at": "2026-12-25T10:00:00Z"}  # fmt: skip
 
     def _public(self, sub: dict[str, Any]) -> dict[str, Any]:

@@ -117,7 +117,7 @@ class PageContext:
                 session=self.session,
                 csrf=self.session.csrf,
                 path=self.request.url.path,
-                full_path=_full_path(self.request),
+                full_path=full_path(self.request),
                 flash=self.session.pop_flash(),
                 warning=self.session.pop_warning(),
                 **context,
@@ -131,10 +131,17 @@ class PageContext:
         return self.finish(RedirectResponse(url, status_code=303))
 
     def sign_in_url(self) -> str:
-        return "/sign-in?next=" + quote(_full_path(self.request), safe="/")
+        return sign_in_url(full_path(self.request))
 
 
-def _full_path(request: Request) -> str:
+def sign_in_url(target: str) -> str:
+    """The sign-in page that comes back to ``target`` (a path with its query) once signed
+    in: URL-encoded, so its own ``?`` and ``&`` stay in ``next``."""
+    return "/sign-in?next=" + quote(target, safe="/")
+
+
+def full_path(request: Request) -> str:
+    """The request's path with its query string (``/forms?q=food``)."""
     query = request.url.query
     return request.url.path + (f"?{query}" if query else "")
 

@@ -66,6 +66,28 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_agreements": "Only {agency}, which owns this form, receives your answers.",
         "prefill_choice": "Fill in answers I have already given in earlier forms",
         "prefill_hint": "We only use answers you agreed we could keep. You can change them.",
+        "prefill_none_off": "Nothing can be filled in for you: keeping your answers is turned "
+        'off. To have your next forms filled in, tick "Save my answers" before you send this '
+        "one, or turn keeping on in your profile.",
+        "prefill_none_empty": "Nothing can be filled in for you yet: no answers are kept. The "
+        "answers of the next form you send will be kept.",
+        "prefill_none_profile": "Go to your profile",
+        "keep_on_send": "Save my answers to fill in other forms for me",
+        "keep_on_send_hint": "You can see, change or remove them in your profile at any time. "
+        "If you leave this unticked, your answers only go to the agencies listed above.",
+        "draft_exists_heading": "You have already started this form",
+        "draft_saved_at": "Last saved {when}.",
+        "draft_saved_short": "last saved {when}",
+        "draft_reached": "Answered up to page {n} of {total}.",
+        "draft_not_started": "No answers yet.",
+        "draft_continue": "Continue your application",
+        "start_again": "Start again",
+        "start_again_hint": "Starting again makes a new application. The one you saved stays "
+        "in My applications.",
+        "draft_already_sent": "This application has already been sent: here is where it is.",
+        "draft_gone_title": "This application is no longer saved",
+        "draft_gone": "It has been sent, or it was deleted. The applications you sent are "
+        "listed in My applications.",
         "page_n_of": "Page {n} of {total}",
         "check_answers": "Check your answers before sending your application",
         "change": "Change",
@@ -78,8 +100,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "reference_number": "Reference number",
         "receipt": "Download your receipt (PDF)",
         "what_next": "What happens next",
-        "what_next_body": "Each agency below has received the answers it needs. You can "
-        "follow their progress in My applications.",
+        "what_next_body": "Each agency below will receive only the answers it needs; the "
+        "status shows where each one is. You can follow their progress in My applications.",
+        "needs_info_heading": "{agency} needs more information from you",
+        "needs_info_how": "You cannot answer through this service: contact {agency} directly "
+        "and give your reference number, {reference}.",
+        "needs_info_read": "Read the message from {agency}",
+        "time_in_state": "{date} at {time} Eastern Time",
+        "time_am": "a.m.",
+        "time_pm": "p.m.",
         "my_applications": "My applications",
         "no_applications": "You have not sent any applications yet.",
         "drafts": "Saved applications",
@@ -145,6 +174,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "expired_body": "For your security, go back, reload the page and try again.",
         "unavailable": "A service this page needs is not answering. Try again in a minute.",
         "signed_out_needed": "Sign in to continue.",
+        "signed_out_get": "You were signed out. Sign in again to go back to the page you were on.",
+        "signed_out_post": "You were signed out, so your answers on that page were not saved. "
+        "Sign in again to go back to the page, then enter them again.",
         "invalid_credentials": "Enter a correct email address and password",
         "enter_email": "Enter your email address",
         "enter_password": "Enter your password",
@@ -443,6 +475,28 @@ STRINGS: dict[str, dict[str, str]] = {
         "prefill_choice": "Llenar con respuestas que ya di en formularios anteriores",
         "prefill_hint": "Solo usamos respuestas que usted aceptó que guardáramos. Puede "
         "cambiarlas.",
+        "prefill_none_off": "No se puede llenar nada por usted: guardar sus respuestas está "
+        'desactivado. Para que sus próximos formularios se llenen, marque "Guardar mis '
+        'respuestas" antes de enviar este, o active esta opción en su perfil.',
+        "prefill_none_empty": "Todavía no se puede llenar nada por usted: no hay respuestas "
+        "guardadas. Se guardarán las respuestas del próximo formulario que envíe.",
+        "prefill_none_profile": "Ir a su perfil",
+        "keep_on_send": "Guardar mis respuestas para llenar otros formularios por mí",
+        "keep_on_send_hint": "Puede verlas, cambiarlas o eliminarlas en su perfil en cualquier "
+        "momento. Si no marca esta casilla, sus respuestas solo van a las agencias de arriba.",
+        "draft_exists_heading": "Ya comenzó este formulario",
+        "draft_saved_at": "Guardada por última vez el {when}.",
+        "draft_saved_short": "guardada por última vez el {when}",
+        "draft_reached": "Respondida hasta la página {n} de {total}.",
+        "draft_not_started": "Todavía sin respuestas.",
+        "draft_continue": "Continuar su solicitud",
+        "start_again": "Comenzar de nuevo",
+        "start_again_hint": "Comenzar de nuevo crea una solicitud nueva. La que guardó sigue "
+        "en Mis solicitudes.",
+        "draft_already_sent": "Esta solicitud ya se envió: aquí puede ver en qué estado está.",
+        "draft_gone_title": "Esta solicitud ya no está guardada",
+        "draft_gone": "Se envió o se eliminó. Las solicitudes que envió aparecen en Mis "
+        "solicitudes.",
         "page_n_of": "Página {n} de {total}",
         "check_answers": "Revise sus respuestas antes de enviar su solicitud",
         "change": "Cambiar",
@@ -455,8 +509,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "reference_number": "Número de referencia",
         "receipt": "Descargar su comprobante (PDF)",
         "what_next": "Qué sucede ahora",
-        "what_next_body": "Cada agencia de abajo recibió las respuestas que necesita. Puede "
-        "seguir su progreso en Mis solicitudes.",
+        "what_next_body": "Cada agencia de abajo recibirá solo las respuestas que necesita; "
+        "el estado muestra en qué punto está cada una. Puede seguir su progreso en Mis "
+        "solicitudes.",
+        "needs_info_heading": "{agency} necesita más información de usted",
+        "needs_info_how": "No puede responder por este servicio: comuníquese directamente con "
+        "{agency} y dé su número de referencia, {reference}.",
+        "needs_info_read": "Leer el mensaje de {agency}",
+        "time_in_state": "{date} a las {time}, hora del Este",
+        "time_am": "a. m.",
+        "time_pm": "p. m.",
         "my_applications": "Mis solicitudes",
         "no_applications": "Todavía no ha enviado ninguna solicitud.",
         "drafts": "Solicitudes guardadas",
@@ -523,6 +585,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "expired_body": "Por su seguridad, vuelva atrás, recargue la página e inténtelo de nuevo.",
         "unavailable": "Un servicio que necesita esta página no responde. Inténtelo en un minuto.",
         "signed_out_needed": "Inicie sesión para continuar.",
+        "signed_out_get": "Se cerró su sesión. Inicie sesión de nuevo para volver a la página "
+        "en la que estaba.",
+        "signed_out_post": "Se cerró su sesión, así que sus respuestas en esa página no se "
+        "guardaron. Inicie sesión de nuevo para volver a la página y escríbalas otra vez.",
         "invalid_credentials": "Escriba un correo electrónico y una contraseña correctos",
         "enter_email": "Escriba su correo electrónico",
         "enter_password": "Escriba su contraseña",

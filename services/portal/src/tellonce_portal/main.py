@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import cast
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI, Request
@@ -14,12 +15,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Match, Mount
 
 from tellonce_portal.api import ApiError, ApiUnavailable, SignInRequired, gateway_client
 from tellonce_portal.config import Settings, get_settings
 from tellonce_portal.dashboard.router import router as dashboard_router
 from tellonce_portal.definitions import DefinitionCache
-from tellonce_portal.deps import CSP, CsrfRejected, RoleForbidden, load_session
+from tellonce_portal.deps import (
+    CSP,
+    CsrfRejected,
+    RoleForbidden,
+    full_path,
+    load_session,
+    safe_next,
+    sign_in_url,
+)
 from tellonce_portal.i18n import Translator
 from tellonce_portal.session import SessionCodec
 from tellonce_portal.templating import STATIC_DIR, environment
@@ -63,6 +73,34 @@ def error_page(
     return HTMLResponse(html, status_code=status, headers={"Content-Security-Policy": CSP})
 
 
+def _is_page(request: Request, path: str) -> bool:
+    """Whether ``GET path`` is one of the app's pages (a route, not a static file)."""
+    scope = {**request.scope, "method": "GET", "path": path, "root_path": ""}
+    return any(
+        not isinstance(route, Mount) and route.matches(scope)[0] is Match.FULL
+        for route in request.app.routes
+    )
+
+
+def page_of_post(request: Request) -> str:
+    """The page a posted form was on: the ``Referer`` when it names a page of this site
+    (Chromium sends it for the same origin under the gateway's ``same-origin`` policy),
+    else the posted path when it is a page too (a draft's page posts to itself), else its
+    nearest parent that is (``/forms/snap/start`` -> ``/forms/snap``), else home."""
+    referer = request.headers.get("referer")
+    if referer:
+        parts = urlsplit(referer)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        if safe_next(target, "") and _is_page(request, parts.path):
+            return target
+    path = request.url.path
+    while path not in ("", "/"):
+        if _is_page(request, path):
+            return path
+        path = path.rsplit("/", 1)[0]
+    return "/"
+
+
 def install_html_errors(app: FastAPI) -> None:
     """Registered after the shared problem handlers, so they take precedence; each falls back
     to problem+json for non-HTML clients."""
@@ -73,10 +111,18 @@ def install_html_errors(app: FastAPI) -> None:
     problem_unexpected = cast(Handler, shared.exception_handlers[Exception])
 
     async def on_sign_in(request: Request, exc: Exception) -> Response:
+        # Back to the page after signing in: a GET's own address with its query; for a
+        # form posted when the sign-in had run out (a refused token refresh), the page the
+        # form was on. What it posted is lost, and the sign-in page says so.
         session = load_session(request)
+        was_signed_in = session.signed_in
         session.sign_out()
-        target = request.url.path if request.method == "GET" else "/"
-        response = RedirectResponse(f"/sign-in?next={target}", status_code=303)
+        posted = request.method not in ("GET", "HEAD")
+        target = page_of_post(request) if posted else full_path(request)
+        if was_signed_in:
+            t = Translator(session.lang)
+            session.warning = t("signed_out_post" if posted else "signed_out_get")
+        response = RedirectResponse(sign_in_url(target), status_code=303)
         request.app.state.codec.save(response, session)
         return response
 

@@ -141,6 +141,11 @@ class Field:
     apart, and ``condition`` says when the question applies."""
     other: OtherChoice | None = None
     """Set on a choice that also takes answers it does not list ("Another country")."""
+    pattern: str = ""
+    """The schema's ``pattern`` of a text answer."""
+    format_hint: str = ""
+    """The question's own hint (the schema's or the UI document's) when it has a
+    ``pattern``: a format error repeats it."""
     switches: bool = False
     """Set on the question that switches between ``oneOf``/``anyOf`` branches each of which
     lists its values (21-686C's "Spouse has no SSN"): left unanswered, no branch's questions
@@ -160,6 +165,12 @@ class Field:
         return f"{self.html_id}-other"
 
     @property
+    def digits(self) -> tuple[int, int | None] | None:
+        """How many digits a text answer whose ``pattern`` takes only digits has (min, max;
+        max None when unbounded); None for any other pattern."""
+        return digits_only(self.pattern) if self.pattern else None
+
+    @property
     def is_container(self) -> bool:
         return self.kind in ("group", "repeat")
 
@@ -174,6 +185,47 @@ class Field:
 
     def leaves(self) -> list[Field]:
         return [f for f in self.walk() if not f.is_container]
+
+
+_DIGIT_RUN = re.compile(r"(?:\[0-9\]|\\d)(?:\{(\d+)(?:(,)(\d*))?\}|([+*?]))?")
+
+
+def digits_only(pattern: str) -> tuple[int, int | None] | None:
+    """For an anchored pattern made only of digit runs (``^[0-9]{9}$``, ``^\\d{10}$``,
+    ``^[0-9]{4,17}$``, ``^\\d+$``), the (min, max) number of digits it takes (max None:
+    unbounded); None for any other pattern (``^[0-9]{5}(-[0-9]{4})?$`` takes a dash)."""
+    if not (pattern.startswith("^") and pattern.endswith("$")) or pattern.endswith("\\$"):
+        return None
+    body = pattern[1:-1]
+    low, high, at = 0, 0, 0
+    unbounded = False
+    while at < len(body):
+        run = _DIGIT_RUN.match(body, at)
+        if run is None or run.end() == at:
+            return None
+        exact, comma, upper, quantifier = run.groups()
+        if exact is not None:
+            low += int(exact)
+            if comma is None:
+                high += int(exact)
+            elif upper:
+                if int(upper) < int(exact):
+                    return None
+                high += int(upper)
+            else:
+                unbounded = True
+        elif quantifier == "+":
+            low, unbounded = low + 1, True
+        elif quantifier == "*":
+            unbounded = True
+        elif quantifier == "?":
+            high += 1
+        else:
+            low, high = low + 1, high + 1
+        at = run.end()
+    if at == 0 or (not unbounded and high == 0):
+        return None
+    return low, None if unbounded else high
 
 
 def variant_name(pointer: str, variant: str) -> str:

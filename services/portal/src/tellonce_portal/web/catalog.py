@@ -3,14 +3,16 @@ agencies will receive which answers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
-from tellonce_portal.api import ApiError, Sharing
+from tellonce_portal.api import ApiError, Profile, Sharing
 from tellonce_portal.deps import PageDep
 from tellonce_portal.forms.schema import FormDefinition
+from tellonce_portal.web.applications import SavedDraft, draft_definition, newest_draft, saved_draft
 
 router = APIRouter()
 
@@ -73,6 +75,26 @@ def receivers(
     return rows
 
 
+@dataclass
+class PrefillOffer:
+    """What the start page says about filling in answers given before: ``offer`` the box
+    only when the profile keeps something; otherwise why nothing can be filled in."""
+
+    offer: bool
+    reason: str = ""
+    """``"off"``: keeping answers is turned off; ``"empty"``: on, but nothing kept yet."""
+
+
+def prefill_offer(profile: Profile | None) -> PrefillOffer:
+    if profile is None:  # the profile could not be read: offer the box as before
+        return PrefillOffer(offer=True)
+    if not profile.keep:
+        return PrefillOffer(offer=False, reason="off")
+    if not profile.values:
+        return PrefillOffer(offer=False, reason="empty")
+    return PrefillOffer(offer=True)
+
+
 @router.get("/forms/{slug}")
 async def start_page(ctx: PageDep, slug: str) -> Response:
     gateway = ctx.anonymous()
@@ -81,6 +103,22 @@ async def start_page(ctx: PageDep, slug: str) -> Response:
     sharing = await gateway.sharing(slug, version.version)
     names = {a.code: a.name for a in await gateway.agencies()}
     defn = ctx.definition(version, title=form.localized_title(ctx.locale))
+    offer = PrefillOffer(offer=False)
+    saved: SavedDraft | None = None
+    if ctx.session.signed_in and ctx.session.role == "resident":
+        mine = await ctx.api()
+        try:
+            profile: Profile | None = await mine.profile()
+        except ApiError:
+            profile = None
+        offer = prefill_offer(profile)
+        newest = newest_draft([d for d in await mine.drafts() if d.form == slug])
+        if newest is not None:
+            saved = saved_draft(
+                ctx,
+                newest,
+                await draft_definition(ctx, mine, newest, form.localized_title(ctx.locale)),
+            )
     return ctx.render(
         "start.html",
         form=form,
@@ -89,6 +127,8 @@ async def start_page(ctx: PageDep, slug: str) -> Response:
         receivers=receivers(sharing, defn, names, ctx.t),
         pages=len(defn.pages({})),
         version=version.version,
+        prefill=offer,
+        saved=saved,
     )
 
 

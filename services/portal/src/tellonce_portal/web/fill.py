@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -247,13 +248,19 @@ def idempotency_key(draft_id: str, answers: dict[str, Any]) -> str:
 async def render_check(
     ctx: PageContext, filling: Filling, errors: list[tuple[str, str]], status: int = 200
 ) -> Response:
-    """Check your answers for the draft's answers as shown (``Filling.shown``)."""
+    """Check your answers for the draft's answers as shown (``Filling.shown``). When the
+    resident's answers are not kept yet, "Accept and send" comes with an unticked choice to
+    keep them (docs/portal.md, "Keeping answers, offered in the journey")."""
     shown = filling.shown
     built = built_pages(filling.defn, shown)  # once, for the summary and the key
     answers = visible_answers(filling.defn, shown, built)
     gateway = filling.gateway
     sharing = await gateway.sharing(filling.form.slug, filling.draft.version)
     names = {a.code: a.name for a in await gateway.agencies()}
+    try:
+        offer_keep = not (await gateway.profile()).keep
+    except ApiError:  # the profile cannot be read: no choice rather than a wrong one
+        offer_keep = False
     return ctx.render(
         "check.html",
         status=status,
@@ -262,12 +269,40 @@ async def render_check(
         receivers=receivers(sharing, filling.defn, names, ctx.t),
         summary=errors,
         key=idempotency_key(filling.draft.id, answers),
+        offer_keep=offer_keep,
     )
+
+
+SENT_DRAFT = "draft:"
+"""The prefix of a sent draft's id among the session's remembered submissions
+(``Session.submitted``): reloading its check your answers shows what became of it."""
+
+
+def _names_a_draft(draft_id: str) -> bool:
+    """Whether ``draft_id`` could name a draft (the submissions service's ids are UUIDs):
+    anything else is "Page not found", not an application that is no longer saved."""
+    try:
+        uuid.UUID(draft_id)
+    except ValueError:
+        return False
+    return True
 
 
 @router.get("/drafts/{draft_id}/check")
 async def check(ctx: PageDep, draft_id: str) -> Response:
-    filling = await load(ctx, draft_id)
+    try:
+        filling = await load(ctx, draft_id)
+    except ApiError as exc:
+        if exc.status != 404 or not _names_a_draft(draft_id):
+            raise
+        # Sent since (a reload, Back after sending): its application, or a page saying the
+        # draft is no longer saved with a link to My applications, not "Page not found".
+        sent = ctx.session.submitted.get(SENT_DRAFT + draft_id)
+        if sent:
+            ctx.session.flash = ctx.t("draft_already_sent")
+            ctx.session.dirty = True
+            return ctx.redirect(f"/applications/{sent}")
+        return ctx.render("draft_gone.html", status=404)
     return await render_check(ctx, filling, [])
 
 
@@ -306,6 +341,7 @@ async def submit(
     draft_id: str,
     key: Annotated[str, Form()] = "",
     form: Annotated[str, Form()] = "",
+    keep: Annotated[str | None, Form(max_length=8)] = None,
 ) -> Response:
     earlier = ctx.session.submitted.get(key) if key else None
     try:
@@ -323,6 +359,9 @@ async def submit(
     # What check your answers showed is what is sent (a saved "United States" as ``USA``).
     answers = visible_answers(filling.defn, filling.shown)
     idem = idempotency_key(draft_id, answers)
+    if keep == "yes":
+        # Consent first, so the answers of this very submission are kept for prefill.
+        await filling.gateway.set_consent(True)
     submission = None
     for attempt in range(4):
         try:
@@ -342,6 +381,7 @@ async def submit(
                 return await render_check(ctx, filling, links, status=422)
             raise
     assert submission is not None
+    ctx.session.remember_submission(SENT_DRAFT + draft_id, submission.id)
     ctx.session.remember_submission(idem, submission.id)
     if key and key != idem:
         ctx.session.remember_submission(key, submission.id)
