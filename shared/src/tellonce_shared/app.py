@@ -15,10 +15,21 @@ from tellonce_shared.health import Check, health_router
 from tellonce_shared.logging import configure_logging
 from tellonce_shared.metrics import metrics_router
 from tellonce_shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from tellonce_shared.openapi import document_problems
 from tellonce_shared.problems import install_problem_handlers
 from tellonce_shared.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+class ServiceApp(FastAPI):
+    """A service's app: its OpenAPI document lists the errors it answers as
+    ``application/problem+json`` (``openapi.document_problems``)."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = document_problems(super().openapi(), self.routes)
+        return self.openapi_schema
 
 
 def settle_garbage_collector() -> None:
@@ -67,7 +78,7 @@ def create_service_app(
     # No trailing-slash redirects: behind the gateway their Location would name the service's
     # internal address; a path with an extra slash is a plain 404 problem instead.
     fastapi_kwargs.setdefault("redirect_slashes", False)
-    app = FastAPI(
+    app = ServiceApp(
         title=title or f"Tell-Once {service}",
         version=version,
         lifespan=_lifespan,

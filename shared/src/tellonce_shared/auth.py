@@ -229,10 +229,17 @@ async def principal_with_role(request: Request, *roles: str) -> Principal:
     return principal
 
 
+class RoleCheck:
+    """The dependency of ``require_roles`` (a class, so the OpenAPI document can tell the
+    routes that need a role: ``openapi.auth_codes``)."""
+
+    def __init__(self, roles: tuple[str, ...]) -> None:
+        self.roles = roles
+
+    async def __call__(self, request: Request) -> Principal:
+        return await principal_with_role(request, *self.roles)
+
+
 def require_roles(*roles: str) -> Any:
     """A dependency that lets only the given roles through (403 for the others)."""
-
-    async def check(request: Request) -> Principal:
-        return await principal_with_role(request, *roles)
-
-    return Depends(check)
+    return Depends(RoleCheck(roles))

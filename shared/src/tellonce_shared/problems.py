@@ -4,7 +4,7 @@ error path, so no client ever sees a stack trace or an HTML error page."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -16,6 +16,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from tellonce_shared.params import NO_NUL, NUL_MESSAGE
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://tellonce.example.gov/problems/"
@@ -169,6 +171,16 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
     return problem_response(exc, request.url.path)
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    """The error's message; for ``params.Text`` what the pattern means, not the pattern."""
+    ctx = error.get("ctx")
+    if error.get("type") == "string_pattern_mismatch" and (
+        isinstance(ctx, Mapping) and ctx.get("pattern") == NO_NUL
+    ):
+        return NUL_MESSAGE
+    return str(error.get("msg", ""))
+
+
 async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errs = list(exc.errors())
@@ -176,10 +188,7 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
         return problem_response(
             MalformedJSON("The request body is not valid JSON."), request.url.path
         )
-    errors = [
-        {"pointer": pointer_from_loc(e.get("loc", ())), "message": str(e.get("msg", ""))}
-        for e in errs
-    ]
+    errors = [{"pointer": pointer_from_loc(e.get("loc", ())), "message": _message(e)} for e in errs]
     return problem_response(
         ValidationFailed("The request has invalid fields.", errors=errors), request.url.path
     )

@@ -12,11 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tellonce_shared.params import Text
+
 MAX_DEPTH = 5
 MAX_LEAVES = 20
 Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists"]
-Scalar = Annotated[str, Field(max_length=200)] | int | float | bool | None
-POINTER = r"^(/([^~/]|~[01])*)+$"
+Scalar = Annotated[Text, Field(max_length=200)] | int | float | bool | None
+POINTER = r"^(/([^~/\x00]|~[01])*)+$"
+"""An RFC 6901 pointer (no NUL: a condition is stored as jsonb, which cannot hold one)."""
 SLUG = r"^[a-z0-9][a-z0-9-]{0,99}$"
 
 
@@ -83,8 +86,8 @@ def _shape(node: Condition, depth: int = 1) -> tuple[int, int]:
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    en: str = Field(min_length=1, max_length=500)
-    es: str = Field(min_length=1, max_length=500)
+    en: Text = Field(min_length=1, max_length=500)
+    es: Text = Field(min_length=1, max_length=500)
 
 
 class RuleIn(BaseModel):

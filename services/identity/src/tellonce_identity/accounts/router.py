@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from tellonce_identity.accounts import repository, service
 from tellonce_identity.accounts.schemas import (
@@ -20,10 +20,12 @@ from tellonce_identity.accounts.schemas import (
 from tellonce_identity.deps import AddressDep, PasswordsDep, SessionDep, SettingsDep
 from tellonce_shared.auth import Principal, PrincipalDep, require_roles
 from tellonce_shared.pagination import decode_cursor, encode_cursor
+from tellonce_shared.params import NUL, Text
 from tellonce_shared.problems import BadRequest
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 AdminDep = Annotated[Principal, require_roles("admin")]
+UserId = Annotated[Text, Path()]
 
 
 @router.post("/residents", status_code=status.HTTP_201_CREATED, response_model=AccountCreated)
@@ -88,7 +90,7 @@ async def list_users(
 ) -> UserPage:
     position = decode_cursor(cursor)
     after = position.get("after") if position else None
-    if after is not None and not isinstance(after, str):
+    if after is not None and (not isinstance(after, str) or NUL in after):
         raise BadRequest("The cursor is not valid.")
     rows = await repository.page(
         session, after_email=after, limit=limit + 1, role=role, agency=agency
@@ -100,7 +102,7 @@ async def list_users(
 
 @router.post("/users/{user_id}/disable", response_model=UserPublic)
 async def disable_user(
-    user_id: str, admin: AdminDep, session: SessionDep, address: AddressDep
+    user_id: UserId, admin: AdminDep, session: SessionDep, address: AddressDep
 ) -> UserPublic:
     """The user can no longer sign in and every refresh token of theirs is revoked."""
     user = await service.set_disabled(session, user_id, True, actor=admin.sub, address=address)
@@ -109,7 +111,7 @@ async def disable_user(
 
 @router.post("/users/{user_id}/enable", response_model=UserPublic)
 async def enable_user(
-    user_id: str, admin: AdminDep, session: SessionDep, address: AddressDep
+    user_id: UserId, admin: AdminDep, session: SessionDep, address: AddressDep
 ) -> UserPublic:
     user = await service.set_disabled(session, user_id, False, actor=admin.sub, address=address)
     return UserPublic.model_validate(user)

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from tellonce_shared.params import Text
+
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 _AGENCY = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 
@@ -28,7 +30,7 @@ def _agency(value: str | None) -> str | None:
     return value
 
 
-Email = Annotated[str, AfterValidator(_email)]
+Email = Annotated[Text, AfterValidator(_email)]
 AgencyCode = Annotated[str, AfterValidator(_agency)]
 
 
@@ -36,7 +38,7 @@ def _strip(value: object) -> object:
     return value.strip() if isinstance(value, str) else value
 
 
-FullName = Annotated[str, BeforeValidator(_strip), Field(min_length=1, max_length=200)]
+FullName = Annotated[Text, BeforeValidator(_strip), Field(min_length=1, max_length=200)]
 """Stripped before its length is checked: a name of spaces only is refused (422)."""
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 

@@ -11,6 +11,7 @@ from tellonce_identity.audit.schemas import AuditEventPublic, AuditPage
 from tellonce_identity.deps import SessionDep
 from tellonce_shared.auth import require_roles
 from tellonce_shared.pagination import cursor_position, decode_cursor, encode_cursor
+from tellonce_shared.params import Text
 
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 
@@ -20,7 +21,7 @@ async def list_audit_events(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
-    action: str | None = None,
+    action: Annotated[Text | None, Query(max_length=100)] = None,
 ) -> AuditPage:
     position = decode_cursor(cursor)
     before = position.get("before") if position else None

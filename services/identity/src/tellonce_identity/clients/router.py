@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
 
 from tellonce_identity.accounts.schemas import AgencyCode
 from tellonce_identity.clients import service
 from tellonce_identity.clients.schemas import ClientCreate, ClientList, ClientPublic, ClientSecret
 from tellonce_identity.deps import AddressDep, SessionDep
 from tellonce_shared.auth import Principal, require_roles
+from tellonce_shared.params import Text
 
 router = APIRouter(prefix="/api/v1/identity/clients", tags=["identity"])
 AdminDep = Annotated[Principal, require_roles("admin")]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+ClientId = Annotated[Text, Path()]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ClientSecret)
@@ -45,7 +47,11 @@ async def list_clients(
 
 @router.post("/{client_id}/rotate-secret", response_model=ClientSecret)
 async def rotate_client_secret(
-    client_id: str, admin: AdminDep, session: SessionDep, address: AddressDep, response: Response
+    client_id: ClientId,
+    admin: AdminDep,
+    session: SessionDep,
+    address: AddressDep,
+    response: Response,
 ) -> ClientSecret:
     client, secret = await service.rotate_secret(
         session, client_id, actor=admin.sub, address=address
@@ -61,7 +67,7 @@ async def rotate_client_secret(
 
 @router.delete("/{client_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def revoke_client(
-    client_id: str, admin: AdminDep, session: SessionDep, address: AddressDep
+    client_id: ClientId, admin: AdminDep, session: SessionDep, address: AddressDep
 ) -> Response:
     """The client can no longer get tokens; tokens already issued expire within 15 minutes."""
     await service.revoke(session, client_id, actor=admin.sub, address=address)

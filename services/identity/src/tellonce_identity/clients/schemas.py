@@ -8,13 +8,14 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from tellonce_identity.accounts.schemas import AgencyCode
+from tellonce_shared.params import Text
 
 
 class ClientCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     agency: AgencyCode
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class ClientSecret(BaseModel):

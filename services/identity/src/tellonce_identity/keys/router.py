@@ -66,13 +66,44 @@ async def openid_configuration(settings: SettingsDep) -> Response:
     )
 
 
-@router.get("/jwks.json")
+JWK_SET = "application/jwk-set+json"
+JWK_SET_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 7517 JWK Set: the public keys (RS256) that sign access tokens.",
+    "properties": {
+        "keys": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "kty": {"type": "string"},
+                    "kid": {"type": "string"},
+                    "use": {"type": "string"},
+                    "alg": {"type": "string"},
+                    "n": {"type": "string"},
+                    "e": {"type": "string"},
+                },
+                "required": ["kty", "kid"],
+            },
+        }
+    },
+    "required": ["keys"],
+}
+
+
+@router.get(
+    "/jwks.json",
+    response_class=Response,  # served as JWK_SET, not application/json
+    responses={
+        200: {"description": "The JWK Set.", "content": {JWK_SET: {"schema": JWK_SET_SCHEMA}}}
+    },
+)
 async def jwks(session: SessionDep, keyring: KeyringDep) -> Response:
     """Every key a live token may be signed with: the signing key and, after a rotation,
     the previous ones until their tokens have expired."""
     keys = await keyring.jwks(session)
     return json_response(
         keys,
-        media_type="application/jwk-set+json",
+        media_type=JWK_SET,
         headers={"Cache-Control": "public, max-age=60"},
     )

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
@@ -87,6 +88,29 @@ def sent_once(*names: str) -> Any:
     return Depends(refuse_repeated)
 
 
+class OAuthErrorBody(BaseModel):
+    """An RFC 6749 (5.2) error, as ``application/json``: the members OAuth clients read
+    (``error``, ``error_description``) and the RFC 9457 ones of every other error."""
+
+    error: str = Field(
+        description="invalid_request, invalid_client, invalid_grant, unauthorized_client, "
+        "unsupported_grant_type or invalid_scope"
+    )
+    error_description: str
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+
+
+def oauth_error(description: str) -> dict[str, Any]:
+    return {"model": OAuthErrorBody, "description": description}
+
+
+OAUTH_DOCS: dict[str, Any] = {"x-problem-omit": ["422"]}
+"""Bad input is a 400 ``invalid_request`` here (``OAuthRoute``), never a 422."""
+
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"], route_class=OAuthRoute)
 FormField = Annotated[str | None, Form()]
 AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
@@ -97,10 +121,11 @@ AuthorizationHeader = Annotated[str | None, Header(include_in_schema=False)]
     dependencies=[sent_once(*TOKEN_PARAMETERS)],
     responses={
         200: {"description": "access_token, token_type, expires_in, scope, refresh_token?"},
-        400: {"description": "RFC 6749 error: invalid_request, invalid_grant, ..."},
-        401: {"description": "invalid_client"},
+        400: oauth_error("RFC 6749 error: invalid_request, invalid_grant, ..."),
+        401: oauth_error("invalid_client (WWW-Authenticate: Basic)"),
         429: {"description": "too many failed sign-ins (Retry-After)"},
     },
+    openapi_extra=OAUTH_DOCS,
 )
 async def token(
     session: SessionDep,
@@ -137,7 +162,13 @@ async def token(
 @router.post(
     "/revoke",
     dependencies=[sent_once(*REVOKE_PARAMETERS)],
-    responses={200: {"description": "revoked, or not a known token"}},
+    response_class=Response,  # RFC 7009 2.2: 200 with no body
+    responses={
+        200: {"description": "revoked, or not a known token (no body)"},
+        400: oauth_error("RFC 6749 error: invalid_request"),
+        401: oauth_error("invalid_client (WWW-Authenticate: Basic)"),
+    },
+    openapi_extra=OAUTH_DOCS,
 )
 async def revoke(
     session: SessionDep,

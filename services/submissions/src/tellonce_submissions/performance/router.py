@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
 from tellonce_shared.auth import Principal, require_roles
+from tellonce_shared.params import Text
 from tellonce_submissions.context import ClockDep
 from tellonce_submissions.deps import SessionDep
 from tellonce_submissions.performance.catalog import CatalogDep
@@ -29,6 +30,7 @@ Priority = Literal["jobs-economy", "child-family", "transportation", "community-
 PeriodQuery = Annotated[
     str | None, Query(max_length=16, description="YYYY, YYYY-Qn, YYYY-MM or last-Nd")
 ]
+FormSlug = Annotated[Text, Path(description="the form's slug")]
 
 
 def _service(session: SessionDep, catalog: CatalogDep, clock: ClockDep) -> PerformanceService:
@@ -44,9 +46,9 @@ async def get_performance(
     performance: Performance,
     period: PeriodQuery = None,
     group_by: GroupBy = "form",
-    agency: Annotated[str | None, Query(max_length=32)] = None,
+    agency: Annotated[Text | None, Query(max_length=32)] = None,
     priority: Priority | None = None,
-    form: Annotated[str | None, Query(max_length=128)] = None,
+    form: Annotated[Text | None, Query(max_length=128)] = None,
     format: Literal["json", "csv"] | None = None,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -83,7 +85,7 @@ async def list_targets(principal: Opm, performance: Performance) -> TargetPage:
 
 @router.put("/targets/{form}", response_model=TargetOut, responses={404: {}, 422: {}})
 async def put_target(
-    form: str,
+    form: FormSlug,
     body: TargetIn,
     principal: Opm,
     performance: Performance,
@@ -93,6 +95,6 @@ async def put_target(
 
 
 @router.delete("/targets/{form}", status_code=204, responses={404: {}})
-async def delete_target(form: str, principal: Opm, performance: Performance) -> Response:
+async def delete_target(form: FormSlug, principal: Opm, performance: Performance) -> Response:
     await performance.remove_target(principal, form)
     return Response(status_code=204)
