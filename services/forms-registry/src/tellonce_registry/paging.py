@@ -7,26 +7,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Path, Query
-from pydantic import AfterValidator
 
 from tellonce_shared.pagination import MAX_INTEGER, decode_cursor, encode_cursor
+from tellonce_shared.params import NUL, Text
 from tellonce_shared.problems import BadRequest
 
-NUL = "\x00"
-"""U+0000: PostgreSQL can neither store it in text nor compare text with it (a 500 once)."""
-
-
-def no_nul(value: str | None) -> str | None:
-    """Refuse text holding the NUL character: a 422 naming the field."""
-    if value is not None and NUL in value:
-        raise ValueError("Text cannot hold the NUL character (U+0000).")
-    return value
-
-
-NoNul = AfterValidator(no_nul)
-"""Put on a query parameter: ``Annotated[str | None, Query(...), NoNul]``."""
-Text = Annotated[str, NoNul]
-"""A request body's text the service stores or looks up."""
+__all__ = ["NUL", "Text"]  # and the paging helpers below; text rules are tellonce_shared's
 
 
 Limit = Annotated[int, Query(ge=1, le=500)]

@@ -7,9 +7,10 @@ from fastapi import APIRouter, Query, Response
 from tellonce_registry.agreements import service
 from tellonce_registry.agreements.schemas import AgreementCreate, AgreementOut, AgreementPage, Owner
 from tellonce_registry.deps import AdminOnly, SessionDep
-from tellonce_registry.paging import Cursor, Limit, NoNul, RowId, VersionQuery
+from tellonce_registry.paging import Cursor, Limit, RowId, VersionQuery
 from tellonce_shared.auth import OptionalPrincipalDep, Principal
 from tellonce_shared.pagination import cursor_position, decode_cursor, encode_cursor
+from tellonce_shared.params import Text
 
 router = APIRouter(prefix="/api/v1/agreements", tags=["catalog"])
 
@@ -29,8 +30,8 @@ def _is_admin(principal: Principal | None) -> bool:
 async def list_agreements(
     session: SessionDep,
     principal: OptionalPrincipalDep,
-    form: Annotated[str | None, Query(max_length=100), NoNul] = None,
-    agency: Annotated[str | None, Query(max_length=16), NoNul] = None,
+    form: Annotated[Text | None, Query(max_length=100)] = None,
+    agency: Annotated[Text | None, Query(max_length=16)] = None,
     version: VersionQuery = None,
     limit: Limit = 100,
     cursor: Cursor = None,

@@ -7,7 +7,8 @@ from fastapi import APIRouter, Query
 from tellonce_registry.deps import AdminOnly, SessionDep
 from tellonce_registry.elements import service
 from tellonce_registry.elements.schemas import ElementCreate, ElementOut, ElementPage
-from tellonce_registry.paging import Cursor, Limit, NoNul, after_key, next_cursor
+from tellonce_registry.paging import Cursor, Limit, after_key, next_cursor
+from tellonce_shared.params import Text
 
 router = APIRouter(prefix="/api/v1/elements", tags=["catalog"])
 
@@ -17,7 +18,7 @@ async def list_elements(
     session: SessionDep,
     limit: Limit = 100,
     cursor: Cursor = None,
-    prefix: Annotated[str | None, Query(max_length=100), NoNul] = None,
+    prefix: Annotated[Text | None, Query(max_length=100)] = None,
 ) -> ElementPage:
     rows = await service.page(session, after_key(cursor), limit, prefix)
     return ElementPage(

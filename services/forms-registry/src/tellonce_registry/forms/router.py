@@ -28,8 +28,9 @@ from tellonce_registry.forms.schemas import (
     VersionCreate,
     VersionCreated,
 )
-from tellonce_registry.paging import Cursor, Limit, NoNul, after_key, next_cursor
+from tellonce_registry.paging import Cursor, Limit, after_key, next_cursor
 from tellonce_shared.auth import OptionalPrincipalDep, optional_principal
+from tellonce_shared.params import Text
 from tellonce_shared.problems import NotFound
 
 router = APIRouter(prefix="/api/v1/forms", tags=["catalog"])
@@ -48,8 +49,8 @@ def _is_admin(principal: Any) -> bool:
 async def list_forms(
     session: SessionDep,
     principal: OptionalPrincipalDep,
-    agency: Annotated[str | None, Query(max_length=16), NoNul] = None,
-    q: Annotated[str | None, Query(max_length=200), NoNul] = None,
+    agency: Annotated[Text | None, Query(max_length=16)] = None,
+    q: Annotated[Text | None, Query(max_length=200)] = None,
     priority: Priority | None = None,
     topic: Topic | None = None,
     all: Annotated[
