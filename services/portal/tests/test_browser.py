@@ -171,7 +171,7 @@ def test_every_page_of_a_resident_journey_passes_axe(page: Any) -> None:
     page.get_by_label("Social Security number").fill("123456789")
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url(re.compile(r"/pages/2$"))
-    page.get_by_role("button", name="Add a household").click()
+    page.get_by_role("button", name="Add an entry to “Household”").click()
     page.wait_for_load_state()
     page.get_by_label("Name", exact=True).fill("Ana")
     income = page.get_by_label("Monthly income")

@@ -459,7 +459,7 @@ ADDRESS_BY_COUNTRY = {
         ({"country": "CAN", "state": "CT"}, [("/address/state", "Select state from the list")]),
         (
             {"country": "USA", "state": "CT", "postalCode": "6101"},
-            [("/address/postalCode", "Enter ZIP code in the correct format")],
+            [("/address/postalCode", "ZIP code must be 5 digits long")],
         ),
         ({"country": "FRA", "provinceCode": "far too long"}, [("/address/provinceCode",
           "Province must be 5 characters or fewer")]),

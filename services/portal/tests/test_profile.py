@@ -126,7 +126,7 @@ async def test_change_an_object_value(browser: httpx.AsyncClient, fake: FakeGate
     assert missing.status_code == 422
     assert summary_links(missing.text) == [
         ("#f-value-street", "Enter street"),
-        ("#f-value-postalCode", "Enter postal code in the correct format"),
+        ("#f-value-postalCode", "Postal code must be 5 digits long"),
     ]
     assert 'id="f-value-street-error"' in missing.text
     assert value_of(input_tag(missing.text, "/value/city")) == "New Haven"

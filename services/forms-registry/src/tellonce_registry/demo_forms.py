@@ -5,9 +5,13 @@ A spec field is either an element reference (``{"name", "element", "required"}``
 schema and labels are used, its option labels too), the same without the mapping
 (``"unmapped": true``, as many real forms ask a fact without saying which one), or a custom
 question (``schema`` and ``label``; a choice's labels in ``options``, ``{value: {en, es}}``).
-Objects nest with ``fields``; arrays of objects with ``items``. A choice's labels go to the UI
-document's ``options``, so the portal shows "Natural gas" / "Gas natural", not
-``natural_gas``.
+Objects nest with ``fields``; arrays of objects with ``items``, one of which is called
+``item_label`` (``{en, es}``, mid-sentence: "person"; the items' ``title`` and the UI
+document's ``item_label``, so the portal says "Add another person"). A choice's labels go to
+the UI document's ``options``, so the portal shows "Natural gas" / "Gas natural", not
+``natural_gas``. An element's ``description`` (a hint on how to type it: "Nine digits, no
+dashes.") is the question's hint (the schema's ``description``, the UI document's ``help``,
+in Spanish from :data:`HINTS_ES`), unless the spec gives its own ``help``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,13 @@ import copy
 from typing import Any
 
 SCHEMA_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+HINTS_ES: dict[str, str] = {
+    "person.ssn": "Nueve dígitos, sin guiones.",
+    "person.phone": "Diez dígitos, sin puntuación.",
+}
+"""Spanish for the element descriptions that are hints on how to type the answer (the
+dictionary's descriptions are English only), by element."""
 
 
 class SpecError(ValueError):
@@ -60,6 +71,12 @@ class Builder:
                 raise SpecError(f"{pointer}: unknown element {element_id}")
             schema = copy.deepcopy(element["schema"])
             label = label or element["label"]
+            described = element.get("description")
+            if "help" not in spec and isinstance(described, str) and described.strip():
+                hint = {"en": described.strip()}
+                if element_id in HINTS_ES:
+                    hint["es"] = HINTS_ES[element_id]
+                spec = {**spec, "help": hint}
             options = {**(element.get("options") or {}), **options}
             if not spec.get("unmapped"):
                 schema["x-element"] = element_id
@@ -70,6 +87,9 @@ class Builder:
         if "items" in spec:
             schema["type"] = "array"
             schema["items"] = self.object(spec["items"], pointer + "/*")
+            if "item_label" in spec:
+                named = spec["item_label"]["en"]
+                schema["items"]["title"] = named[:1].upper() + named[1:]
             schema.setdefault("minItems", spec.get("min_items", 0))
             schema["maxItems"] = spec.get("max_items", 20)
         for key in ("minimum", "maximum", "enum", "pattern", "maxLength"):
@@ -86,6 +106,8 @@ class Builder:
         }
         if "help" in spec:
             ui["help"] = spec["help"]
+        if "item_label" in spec:
+            ui["item_label"] = spec["item_label"]
         labelled = {
             v: options[v] for v in schema.get("enum") or [] if isinstance(v, str) and v in options
         }

@@ -142,6 +142,7 @@ async def seed_demo_forms(database: Database, settings: Settings, report: Report
                 "schema": e.schema,
                 "label": {"en": e.label_en, "es": e.label_es},
                 "options": e.options or {},
+                "description": e.description,
             }
             for e in await elements.all_elements(session)
         }

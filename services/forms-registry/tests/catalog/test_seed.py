@@ -216,3 +216,57 @@ async def test_the_demos_most_asked_facts_can_be_confirmed_whole(
         f"/api/v1/audit/clusters/{cluster}/confirm", json={"element": element}, headers=auditor
     )
     assert resp.status_code == 201, resp.text
+
+
+_DIGITS_ONLY = re.compile(r"^\^(?:(?:\[0-9\]|\\d)(?:\{\d+(?:,\d*)?\}|[+*])?)+\$$")
+
+
+def _questions(schema: dict[str, Any], pointer: str = "") -> dict[str, dict[str, Any]]:
+    """Every property of a demo schema, by the UI document's pointer."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, sub in (schema.get("properties") or {}).items():
+        found[f"{pointer}/{name}"] = sub
+        found.update(_questions(sub, f"{pointer}/{name}"))
+    if isinstance(schema.get("items"), dict):
+        found.update(_questions(schema["items"], f"{pointer}/*"))
+    return found
+
+
+async def test_every_number_of_digits_has_a_hint_and_every_list_names_its_items(
+    seeded: tuple[httpx.AsyncClient, list[list[str]]],
+) -> None:
+    """A resident told "Nine digits, no dashes." / "Nueve dígitos, sin guiones." before typing
+    an SSN, not after (review finding 3): every question of the state's demo forms that takes
+    only digits has a hint in both languages (an element's description, or the spec's own),
+    and each list of objects says what it adds ("Add another person"; finding 4)."""
+    client, _ = seeded
+    forms = (await client.get("/api/v1/forms", params={"limit": 500})).json()["items"]
+    digits = lists = 0
+    for form in (f for f in forms if not f["slug"].startswith("va-")):
+        version = (await client.get(f"/api/v1/forms/{form['slug']}/versions/latest")).json()
+        ui_fields = version["ui"]["fields"]
+        for pointer, sub in _questions(version["schema"]).items():
+            where = (form["slug"], pointer)
+            if _DIGITS_ONLY.match(str(sub.get("pattern", ""))):
+                digits += 1
+                hint = ui_fields[pointer].get("help") or {}
+                assert hint.keys() >= {"en", "es"}, where
+                assert hint["en"] != hint["es"], where
+                assert sub.get("description") == hint["en"], where
+            if sub.get("type") == "array" and (sub.get("items") or {}).get("type") == "object":
+                lists += 1
+                named = ui_fields[pointer].get("item_label") or {}
+                assert named.keys() >= {"en", "es"}, where
+                assert sub["items"]["title"].lower() == named["en"].lower(), where
+    assert digits >= 20
+    assert lists == 5
+    snap = (await client.get("/api/v1/forms/dss-snap-application/versions/latest")).json()
+    assert snap["ui"]["fields"]["/ssn"]["help"] == {
+        "en": "Nine digits, no dashes.",
+        "es": "Nueve dígitos, sin guiones.",
+    }
+    assert snap["ui"]["fields"]["/phone"]["help"]["es"] == "Diez dígitos, sin puntuación."
+    assert snap["ui"]["fields"]["/householdMembers"]["item_label"] == {
+        "en": "person",
+        "es": "persona",
+    }

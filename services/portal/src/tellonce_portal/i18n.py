@@ -416,6 +416,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "check_fields": "Check the fields",
         "account_exists": "An account with this email address already exists",
         "check_details": "Check your details",
+        "add_first_an": "Add an {item}",
+        "list_none_added": "Nothing added yet.",
+        "list_item_n": "Entry {n}",
+        "list_remove_item": "Remove entry {n} from “{group}”",
+        "list_add_first": "Add an entry to “{group}”",
+        "list_add_another": "Add another entry to “{group}”",
     },
     "es": {
         "service_name": "Centro de Formularios Una Sola Vez",
@@ -833,6 +839,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "check_fields": "Revise los campos",
         "account_exists": "Ya existe una cuenta con este correo electrónico",
         "check_details": "Revise sus datos",
+        "add_first_an": "Agregar ({item})",
+        "list_none_added": "Aún no ha agregado nada.",
+        "list_item_n": "Entrada {n}",
+        "list_remove_item": "Quitar la entrada {n} de «{group}»",
+        "list_add_first": "Agregar una entrada a «{group}»",
+        "list_add_another": "Agregar otra entrada a «{group}»",
     },
 }
 

@@ -129,6 +129,9 @@ class Field:
     min_items: int = 0
     max_items: int | None = None
     item_label: str = ""
+    """What one item of a list is called, mid-sentence ("person"): the UI document's
+    ``item_label``, else the ``items`` schema's ``title``; empty when neither names it (the
+    buttons then name the list by its label, as it is)."""
     element: str | None = None
     autocomplete: str | None = None
     max_length: int | None = None

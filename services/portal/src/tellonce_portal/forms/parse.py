@@ -192,7 +192,28 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
             return
         _put(result, f.pointer, num)
         return
-    _put(result, f.pointer, text)
+    _put(result, f.pointer, forgiving_digits(f, text))
+
+
+_SEPARATORS = re.compile(r"[\s\-.()\[\]\u2010-\u2015\u2212]+")
+"""What people type between digits: spaces, dashes (and their typographic kin), dots and
+brackets ("123-45-6789", "(860) 555-0100")."""
+
+
+def forgiving_digits(f: Field, text: str) -> str:
+    """``text`` without spaces, dashes, dots and brackets when ``f`` takes only digits (its
+    ``pattern`` is made of digit runs, as an SSN's ``^[0-9]{9}$``) and what is left then
+    matches the pattern; else ``text`` as typed, which the pattern then turns down (GOV.UK:
+    let people type a number the way they are used to)."""
+    if f.kind not in ("text", "tel") or f.digits is None:
+        return text
+    cleaned = _SEPARATORS.sub("", text)
+    if cleaned == text or not cleaned.isascii() or not cleaned.isdigit():
+        return text
+    try:
+        return cleaned if re.search(f.pattern, cleaned) else text
+    except re.error:
+        return text
 
 
 def _parse_open_choice(f: Field, other: OtherChoice, form: FormData, result: ParseResult) -> None:

@@ -381,6 +381,9 @@ class FormDefinition:
         auto = AUTOCOMPLETE.get(name.lower()) if kind != "date" or "birth" in name.lower() else None
         if kind == "date" and auto != "bday":
             auto = None
+        pattern = norm.get("pattern") if typ == "string" and kind != "date" else None
+        if isinstance(pattern, str) and pattern:
+            base.update(pattern=pattern, format_hint=hint)
         return Field(kind=kind, max_length=max_length, autocomplete=auto, **base)
 
     def _build_object(
@@ -547,6 +550,9 @@ class FormDefinition:
             current = pointers.get(answers, base["pointer"])
             count = len(current) if isinstance(current, list) else 0
             item_label = _localized(spec.get("item_label"), self.locale)
+            title = items.get("title")
+            if not item_label and isinstance(title, str) and title.strip():
+                item_label = (lower_first(title.strip()), None)
             children = []
             for index in range(count):
                 built = self._build(
@@ -560,7 +566,7 @@ class FormDefinition:
                 children=children,
                 min_items=min_items,
                 max_items=max_items,
-                item_label=item_label[0] if item_label else _singular(base["label"]),
+                item_label=item_label[0] if item_label else "",
                 **base,
             )
         options = self._options(items, {})
@@ -1159,16 +1165,6 @@ def _merge_variants(base: dict[str, Any], variants: list[dict[str, Any]]) -> dic
         common = set.intersection(*requireds)
         out["required"] = sorted(set(out.get("required") or []) | common)
     return out
-
-
-def _singular(label: str) -> str:
-    """``Dependents`` -> ``dependent``, for "Add another dependent"."""
-    text = label[:1].lower() + label[1:]
-    if text.endswith("ies"):
-        return text[:-3] + "y"
-    if text.endswith("s") and not text.endswith("ss"):
-        return text[:-1]
-    return text or "item"
 
 
 def _split_big(section: Field) -> list[Field]:

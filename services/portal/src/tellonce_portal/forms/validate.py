@@ -5,14 +5,14 @@ can act on (GOV.UK style: say what to do, name the field), and placing the API's
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
 from tellonce_portal.forms import pointers
-from tellonce_portal.forms.model import Field, FieldError, answering
+from tellonce_portal.forms.model import Field, FieldError, answering, digits_only
 from tellonce_shared import schema_branches
 
 REQUIRED = "required"
@@ -62,6 +62,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "yes_or_no": "Select yes or no for {lower}",
         "enter_country": "Enter the country",
         "enter_other": "Enter your answer for {lower}",
+        "digits_exactly": "{name} must be {n} digits long",
+        "digits_between": "{name} must be between {n} and {m} digits long",
+        "digits_at_least": "{name} must be {n} digits long or longer",
+        "digits_only": "{name} must contain only digits",
+        "format_hint": "Enter {lower} in the correct format: {n}",
     },
     "es": {
         "confirm": "Confirme {lower}",
@@ -91,6 +96,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "yes_or_no": "Seleccione sí o no en {lower}",
         "enter_country": "Escriba el país",
         "enter_other": "Escriba su respuesta en {lower}",
+        "digits_exactly": "{name} debe tener {n} dígitos",
+        "digits_between": "{name} debe tener entre {n} y {m} dígitos",
+        "digits_at_least": "{name} debe tener {n} dígitos o más",
+        "digits_only": "{name} solo debe contener dígitos",
+        "format_hint": "Escriba {lower} en el formato correcto: {n}",
     },
 }
 
@@ -118,8 +128,8 @@ def message_for(
     kind = field.kind if field is not None else "text"
     choose = kind in ("radios", "select", "yesno", "checkboxes")
 
-    def say(key: str, n: Any = "") -> str:
-        return table[key].format(name=name, lower=lower, n=n)
+    def say(key: str, n: Any = "", m: Any = "") -> str:
+        return table[key].format(name=name, lower=lower, n=n, m=m)
 
     if validator == "required":
         if kind == "checkbox":
@@ -130,6 +140,8 @@ def message_for(
             return say("real_date")
         if value == "email":
             return say("email")
+        if validator == "pattern":
+            return _format_wanted(value, field, say)
         return say("format")
     if validator == "minLength":
         return say("enter")
@@ -149,6 +161,20 @@ def message_for(
     if validator == "additionalProperties":
         return say("extra")
     return say("check")
+
+
+def _format_wanted(pattern: Any, field: Field | None, say: Callable[..., str]) -> str:
+    """A pattern's error saying what is wanted: how many digits, for a pattern of digits only
+    (``^[0-9]{9}$``: "must be 9 digits long"); else the question's own hint ("Enter ZIP code
+    in the correct format: five digits"); else only that the format is wrong."""
+    digits = digits_only(pattern) if isinstance(pattern, str) else None
+    if digits is not None:
+        low, high = digits
+        if high is None:
+            return say("digits_at_least", low) if low > 1 else say("digits_only")
+        return say("digits_exactly", low) if low == high else say("digits_between", low, high)
+    hint = field.format_hint.strip().rstrip(".").strip() if field is not None else ""
+    return say("format_hint", lower_first(hint)) if hint else say("format")
 
 
 def validate(
