@@ -242,7 +242,10 @@ def test_the_ui_documents_item_label_names_the_items_in_each_language() -> None:
     assert _buttons(one) == ["Remove person 1", "Add another person"]
     spanish = _draw(schema, ui, {"people": [{}]}, "es")
     assert _legends(spanish) == ["Persona 1"]
-    assert _buttons(spanish) == ["Quitar persona 1", "Agregar otro (persona)"]
+    assert _buttons(spanish) == [
+        "Quitar persona 1",
+        "Agregar persona adicional",
+    ]  # "otro/otra" would need the gender
     named, ui_named = _people({}, {"item_label": {"en": "VA file"}})
     assert _legends(_draw(named, ui_named, {"people": [{}]})) == ["VA file 1"], "capitals kept"
 
