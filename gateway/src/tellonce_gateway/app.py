@@ -48,7 +48,7 @@ from tellonce_gateway.proxy import (
 )
 from tellonce_gateway.ratelimit import RateLimiter
 from tellonce_gateway.routes import API_UPSTREAMS, AUTH_ENDPOINTS, Route, RouteTable
-from tellonce_gateway.server import BODY, EXTENSION, RENDERED, GatewayCycle
+from tellonce_gateway.server import BODY, CLIENT_GONE, EXTENSION, RENDERED, GatewayCycle
 from tellonce_gateway.upstream_client import UpstreamPool
 from tellonce_shared.app import settle_garbage_collector
 from tellonce_shared.auth import Principal, TokenVerifier
@@ -100,6 +100,9 @@ class Gateway:
         """Read by the gateway's server (``server.BODY_IDLE_TIMEOUT``): the time a request's
         body may go without a byte from the client while the server reads it."""
         self.max_body = settings.max_body_bytes
+        self.max_target_bytes = settings.max_target_bytes
+        """The longest request target (path and query, as sent) taken; longer is a 414. Read
+        by the gateway's server too (``server.MAX_TARGET``), which holds no more of it."""
         self.buffer_limit = min(settings.buffer_request_bytes, settings.max_body_bytes)
         self._session: aiohttp.ClientSession | None = None
         self.pools: dict[str, UpstreamPool] | None = None
@@ -289,6 +292,8 @@ class Gateway:
         token's principal when already checked; else one verified recently, or
         :class:`_Unverified` raised before anything was counted), rate limits; then the
         headers for the service. Raises a Problem for the answer to give instead."""
+        if len(exchange.target) > self.max_target_bytes:
+            raise self._target_too_long(exchange)
         path = exchange.path
         method = exchange.method
         if "/." in path and any(seg in (".", "..") for seg in path.split("/")):
@@ -378,6 +383,8 @@ class Gateway:
         send: Send,
     ) -> None:
         """One of the gateway's own endpoints (read-only; rate limited unless quiet)."""
+        if len(exchange.target) > self.max_target_bytes:
+            raise self._target_too_long(exchange)
         handler, exchange.csp_kind = own
         path = exchange.route_label = exchange.path
         method = exchange.method
@@ -485,6 +492,10 @@ class Gateway:
                     await send(message)
                     await send({"type": "http.response.body", "body": body})
                     return
+                await send(message)
+                if CLIENT_GONE in message:  # nothing of the answer reached the client
+                    exchange.status = 499
+                return
             await send(message)
 
         return send_out
@@ -506,15 +517,16 @@ class Gateway:
         try:
             exchange.status = status
             out, wire = self._head(exchange, headers, True)
-            cycle.answer(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": out,
-                    RENDERED: wire,
-                    BODY: body,
-                }
-            )
+            message = {
+                "type": "http.response.start",
+                "status": status,
+                "headers": out,
+                RENDERED: wire,
+                BODY: body,
+            }
+            cycle.answer(message)
+            if CLIENT_GONE in message:  # the client left before it: nothing reached it
+                exchange.status = 499
         except Exception:
             log.exception("unhandled error in the gateway")
         finally:
@@ -559,6 +571,17 @@ class Gateway:
         return fields, orjson.dumps(problem.body())
 
     # -- edge checks -----------------------------------------------------------------------
+
+    def _target_too_long(self, exchange: _Exchange) -> UriTooLong:
+        """The 414 for a request target over ``GATEWAY_MAX_TARGET_BYTES``, counted; the path
+        is shortened for the answer's ``instance`` and the access line."""
+        EDGE_REJECTIONS.labels("target").inc()
+        if len(exchange.path) > _LOGGED_PATH:
+            exchange.path = exchange.path[:_LOGGED_PATH] + "..."
+        return UriTooLong(
+            f"The request target (path and query) is over the limit of "
+            f"{self.max_target_bytes} bytes."
+        )
 
     def _forwarded_for(self, peer: str, forwarded_for: bytes) -> str:
         if self.proxies.trusts(peer):
@@ -773,6 +796,14 @@ class _Exchange:
 
 _SCHEME_PROTO: dict[str | None, bytes] = {"https": b"https"}
 """X-Forwarded-Proto by the request's own scheme (anything but https is http)."""
+
+
+class UriTooLong(Problem):
+    status, slug, title = 414, "uri-too-long", "Request target too long"
+
+
+_LOGGED_PATH = 256
+"""Of a path refused as too long, what the answer and the access line show."""
 
 
 class _Unverified(Exception):

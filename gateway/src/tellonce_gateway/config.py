@@ -70,6 +70,10 @@ class Settings(ServiceSettings):
     client (counted while the gateway reads; not a limit on the whole upload, so a slow
     upload that keeps sending is never cut); past it the gateway answers 408, if it has not
     answered yet, and closes the connection, releasing what it held at the service."""
+    max_target_bytes: int = Field(default=8192, ge=1024)
+    """The longest request target (path and query string, as sent) the gateway takes; a
+    longer one is answered 414 at the edge and never reaches a service (nginx's default
+    request-line buffer, 8 KiB; the API's own targets stay under 1 KiB)."""
     buffer_request_bytes: int = 262_144
     """Request bodies with a Content-Length up to this size are read whole and sent with a
     Content-Length; bigger or chunked ones stream."""

@@ -17,7 +17,13 @@ from tellonce_gateway.breaker import Breaker
 from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.metrics import UPSTREAM_ERRORS, UPSTREAM_LATENCY
-from tellonce_gateway.proxy import BadGateway, StreamedBody, UpstreamDown, UpstreamTimeout
+from tellonce_gateway.proxy import (
+    BadGateway,
+    StreamedBody,
+    UpstreamDown,
+    UpstreamTimeout,
+    unreadable,
+)
 from tellonce_gateway.routes import Route
 from tellonce_gateway.server import BODY
 from tellonce_gateway.upstream_client import (
@@ -230,7 +236,13 @@ def forward_native_now(
             return
         try:
             status, out, _ = _answer_head(conn)
-            whole(status, out, conn.whole_body() or b"")
+            answer = conn.whole_body() or b""  # (not "body": the request's, in the lambdas)
+            if status == 400:
+                refused = unreadable(status, answer, upstream)
+                if refused is not None:  # never the service's plain text
+                    later(lambda send: _raise(refused))
+                    return
+            whole(status, out, answer)
         except BaseException:
             conn.close()
             raise
@@ -308,6 +320,8 @@ async def _pass_answer(
                 conn.close()
                 raise _problem(exc, upstream) from None
         if whole is not None:
+            if status == 400 and (refused := unreadable(status, whole, upstream)) is not None:
+                raise refused  # never the service's plain text (nothing sent yet)
             # The whole answer in one message (the gateway's server writes head and body
             # at once; under another server the gateway's send splits it in two).
             await send(

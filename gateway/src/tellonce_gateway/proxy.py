@@ -18,7 +18,7 @@ from tellonce_gateway.headers import RESPONSE_DROP, connection_tokens
 from tellonce_gateway.metrics import EDGE_REJECTIONS, UPSTREAM_ERRORS, UPSTREAM_LATENCY
 from tellonce_gateway.routes import Route
 from tellonce_gateway.server import BODY_LATE
-from tellonce_shared.problems import PayloadTooLarge, Problem, ServiceUnavailable
+from tellonce_shared.problems import BadRequest, PayloadTooLarge, Problem, ServiceUnavailable
 
 if TYPE_CHECKING:
     from tellonce_gateway.breaker import Breaker
@@ -48,6 +48,24 @@ class UpstreamDown(ServiceUnavailable):
             f"The {upstream} service is not answering; try again shortly.",
             headers={"Retry-After": "5"},
         )
+
+
+UNREADABLE = b"Invalid HTTP request received."
+"""The whole body of uvicorn's 400 (text/plain) for a request it cannot parse: what a
+service's server answers to what it will not read (a request line or a header field past
+its own limits). Never passed on as it is: see :func:`unreadable`."""
+
+
+def unreadable(status: int, body: bytes, upstream: str) -> Problem | None:
+    """The gateway's own 400 problem in place of a service's server refusing the request as
+    unparsable (its plain-text ``UNREADABLE``), None for any other answer."""
+    if status != 400 or body != UNREADABLE:
+        return None
+    EDGE_REJECTIONS.labels("unreadable").inc()
+    return BadRequest(
+        f"The {upstream} service could not read the request as sent "
+        "(a request line or a header field too long?)."
+    )
 
 
 class ClientGone(Exception):
@@ -222,6 +240,8 @@ async def forward_aiohttp(
                 whole = await resp.read()
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise _problem_for(exc, upstream, None) from exc
+            if status == 400 and (refused := unreadable(status, whole, upstream)) is not None:
+                raise refused
             await send(start)
             await send({"type": "http.response.body", "body": whole})
             return status

@@ -114,6 +114,15 @@ BODY_LATE = "tellonce.body_late"
 """A key of the ``http.disconnect`` message ``receive`` returns once a request's body has
 been idle past ``BODY_IDLE_TIMEOUT``: the client is still connected and waits for an answer
 (the gateway's is a 408); the connection is closed after it."""
+MAX_TARGET = "max_target_bytes"
+"""An application attribute: the longest request target (path and query) it takes, in
+bytes. The server keeps no more than one byte past it of a longer target (what it holds of
+a head's target stays bounded, however long the client makes it), and the application,
+seeing a target over its limit, refuses it (the gateway: 414). Without it, no limit."""
+CLIENT_GONE = "tellonce.client_gone"
+"""Set (True) by the server on an ``http.response.start`` it did not deliver because the
+client had gone: nothing of that answer reached it (the gateway logs such a request as
+499). Sending to a gone client is otherwise silent, as with uvicorn."""
 SERVER_ANSWER = "server_answer"
 """An application attribute: a :class:`ServerAnswer`, for the answers the server makes
 itself (400, 408); without it they are uvicorn's plain text."""
@@ -229,9 +238,18 @@ class GatewayCycle(RequestResponseCycle):
         self._send_now(message)
 
     def _send_now(self, message: ASGISendEvent) -> None:
-        """:meth:`send` once the client reads again (what follows the wait for it)."""
+        """:meth:`send` once the client reads again (what follows the wait for it). A client
+        gone (before or during the write) is not an error: the message is dropped, as
+        uvicorn drops it, and an answer's start not delivered is marked ``CLIENT_GONE``."""
         if self.disconnected:
+            _undelivered(message)
             return
+        try:
+            self._deliver(message)
+        except _Gone:
+            _undelivered(message)
+
+    def _deliver(self, message: ASGISendEvent) -> None:
         if not self.response_started:
             if message["type"] != "http.response.start":
                 raise RuntimeError(
@@ -319,14 +337,22 @@ class GatewayCycle(RequestResponseCycle):
             self.expected_content_length -= len(body)
             data = body
         held = self.held
-        if held is not None:
-            self.held = None
-            if data:
-                self.transport.writelines((held, data))
-            else:
-                self.transport.write(held)
-        elif data:
-            self.transport.write(data)
+        try:
+            if held is not None:
+                self.held = None
+                if data:
+                    self.transport.writelines((held, data))
+                else:
+                    self.transport.write(held)
+            elif data:
+                self.transport.write(data)
+        except RuntimeError:
+            # uvloop refuses writes on a transport already closed (the client left and the
+            # server has not heard yet, or the server closed it itself): the client is gone.
+            if not self.transport.is_closing():
+                raise
+            self.disconnected = True
+            raise _Gone from None
         if not more_body:
             if self.expected_content_length != 0:
                 raise RuntimeError("Response content shorter than Content-Length")
@@ -439,6 +465,16 @@ class GatewayCycle(RequestResponseCycle):
         return message
 
 
+def _undelivered(message: Any) -> None:
+    """Marks an answer's start that the client, gone, never got (``CLIENT_GONE``)."""
+    if message["type"] == "http.response.start":
+        message[CLIENT_GONE] = True
+
+
+class _Gone(Exception):
+    """A write found the client's connection closed (:meth:`GatewayCycle._body`)."""
+
+
 def _check_rendered(rendered: bytes) -> None:
     """Pre-rendered fields pass uvicorn's checks too, and never frame the message."""
     if not rendered.endswith(b"\r\n"):
@@ -520,6 +556,12 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._pending: tuple[GatewayCycle, ASGI3Application] | None = None
         self._asgi: ASGIVersions = {"version": self.asgi_version, "spec_version": "2.3"}
         self._fresh_context = self.config.reset_contextvars
+        max_target: int | None = getattr(self.app, MAX_TARGET, None)
+        self._max_target = max_target
+        self._running: RequestResponseCycle | None = None
+        """The request being answered while later ones wait in ``pipeline`` (set only when
+        requests are pipelined): told when the client leaves (:meth:`connection_lost`),
+        as uvicorn tells only the last request read."""
         self._idle_since: float | None = None
         self._worker: asyncio.Task[None] | None = None
         self._next: asyncio.Future[tuple[GatewayCycle, ASGI3Application] | None] | None = None
@@ -543,7 +585,16 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         """The connection's one timer for the head deadline and the body idle timeout."""
 
     def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # tells self.cycle, the last request read
+        running = self._running
+        if running is not None or self.pipeline:
+            # Pipelined: the request being answered and those waiting their turn hear it
+            # too (sending to them is then dropped, not written to a closed transport).
+            self._running = None
+            for cycle in (running, *(waiting for waiting, _ in self.pipeline)):
+                if cycle is not None and not cycle.response_complete:
+                    cycle.disconnected = True
+                    cycle.message_event.set()
         timer = self._head_timer
         if timer is not None:
             self._head_timer = None
@@ -723,6 +774,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if self.pipeline:
             self._unset_keepalive_if_required()
             cycle, app = self.pipeline.pop()
+            self._running = cycle
             self._start_asgi_task(cycle, app)
         else:
             self._idle_since = self.loop.time()
@@ -743,6 +795,13 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self.timeout_keep_alive_handler()
 
     # -- the request -------------------------------------------------------------------
+
+    def on_url(self, url: bytes) -> None:
+        target = self.url + url
+        limit = self._max_target
+        if limit is not None and len(target) > limit:
+            target = target[: limit + 1]  # over the limit: the application refuses it
+        self.url = target
 
     def on_message_begin(self) -> None:
         self.url = b""
@@ -823,6 +882,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             else:
                 self._start_asgi_task(self.cycle, app)
         else:
+            if not self.pipeline:
+                self._running = existing_cycle  # answered while this one waits
             self.flow.pause_reading()
             self.pipeline.appendleft((self.cycle, app))
 
