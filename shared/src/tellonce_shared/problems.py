@@ -221,6 +221,13 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(InternalError(), request.url.path)
 
 
+def _log_cause(what: str, exc: Exception) -> None:
+    """A warning naming the database's error: its class and the first line of its message
+    only, never the statement's parameters (which may hold a resident's answers)."""
+    cause = getattr(exc, "orig", None) or exc
+    log.warning("%s: %s: %s", what, type(cause).__name__, str(cause).split("\n", 1)[0][:200])
+
+
 async def _on_database_unavailable(request: Request, exc: Exception) -> Response:
     """The database refused a connection, dropped one (SQLAlchemy has already invalidated it
     and the pool replaces it) or every pooled connection stayed busy: nothing was committed,
@@ -229,12 +236,7 @@ async def _on_database_unavailable(request: Request, exc: Exception) -> Response
         exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
     ):
         return await _on_unexpected(request, exc)
-    cause = getattr(exc, "orig", None) or exc
-    log.warning(
-        "database unavailable: %s: %s",
-        type(cause).__name__,
-        str(cause).split("\n", 1)[0][:200],  # the first line only: never parameters
-    )
+    _log_cause("database unavailable", exc)
     return problem_response(
         ServiceUnavailable(
             "The database is unavailable for a moment; nothing was saved. Retry shortly.",
@@ -249,12 +251,7 @@ async def _on_refused_value(request: Request, exc: Exception) -> Response:
     a NUL character, a number out of range...), which request validation should have caught
     with a 422 naming the field: a 400 problem rather than a 500, nothing written (the
     transaction is rolled back). Logged without the statement's parameters."""
-    cause = getattr(exc, "orig", None) or exc
-    log.warning(
-        "value refused by the database: %s: %s",
-        type(cause).__name__,
-        str(cause).split("\n", 1)[0][:200],
-    )
+    _log_cause("value refused by the database", exc)
     return problem_response(
         BadRequest("The request holds a value that cannot be stored."), request.url.path
     )
@@ -286,12 +283,7 @@ async def _on_concurrent_change(request: Request, exc: Exception) -> Response:
     given a precise answer. Any other integrity error is a bug: a 500."""
     if not _is_race(exc):
         return await _on_unexpected(request, exc)
-    cause = getattr(exc, "orig", None) or exc
-    log.warning(
-        "concurrent change refused: %s: %s",
-        type(cause).__name__,
-        str(cause).split("\n", 1)[0][:200],
-    )
+    _log_cause("concurrent change refused", exc)
     return problem_response(
         Conflict(
             "Another request changed the same record at the same moment; nothing was saved. "
