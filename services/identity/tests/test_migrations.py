@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import create_engine, inspect, text
 
 from tellonce_identity.models import Base
 from tellonce_shared.migrations import alembic_config, sync_url, upgrade
 from tellonce_shared.testing import empty_database as fresh_database
-from tellonce_shared.testing import migration_diff
+from tellonce_shared.testing import migration_diff, upgrade_statements
 
 from .conftest import SERVICE_DIR
 
@@ -107,16 +106,7 @@ def test_postgresql_head_has_the_revocation_and_prune_indexes(database_url: str)
 def test_the_indexes_are_built_without_holding_writes(empty_database: str) -> None:
     """refresh_tokens and login_failures are written by every sign-in: on PostgreSQL 0004
     builds CONCURRENTLY (outside a transaction), not with a plain CREATE INDEX."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        upgrade(SERVICE_DIR, empty_database)
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
+    statements = upgrade_statements(SERVICE_DIR, empty_database)
     for name in INDEXES:
         (build,) = [s for s in statements if "CREATE INDEX" in s and name in s]
         assert "CREATE INDEX CONCURRENTLY" in build

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from tellonce_shared.logging import JSONFormatter
@@ -78,6 +78,22 @@ def migrated_database(prefix: str, service_dir: Path) -> Iterator[str]:
     with empty_database(prefix) as url:
         upgrade(service_dir, url)
         yield url
+
+
+def upgrade_statements(service_dir: Path, url: str) -> list[str]:
+    """``alembic upgrade head`` on ``url``, returning every SQL statement it sent (to check
+    how a migration builds something, e.g. an index ``CONCURRENTLY``)."""
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        upgrade(service_dir, url)
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    return statements
 
 
 class TokenFactory:

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import create_engine, inspect, text
 
 from tellonce_shared.migrations import alembic_config, sync_url, upgrade
 from tellonce_shared.testing import empty_database as fresh_database
-from tellonce_shared.testing import migration_diff
+from tellonce_shared.testing import migration_diff, upgrade_statements
 from tellonce_submissions.models import Base
 
 from .conftest import SERVICE_DIR
@@ -94,16 +94,7 @@ def empty_database() -> Iterator[str]:
 def test_the_retention_index_is_built_without_holding_writes(empty_database: str) -> None:
     """deliveries is written by every worker all the time: on PostgreSQL the retention
     index is built CONCURRENTLY (outside a transaction), not with a plain CREATE INDEX."""
-    statements: list[str] = []
-
-    def record(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        upgrade(SERVICE_DIR, empty_database)
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
+    statements = upgrade_statements(SERVICE_DIR, empty_database)
     builds = [s for s in statements if "CREATE INDEX" in s and SHARE_INDEX in s]
     assert len(builds) == 1
     assert "CREATE INDEX CONCURRENTLY" in builds[0]
