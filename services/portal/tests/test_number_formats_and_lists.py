@@ -112,6 +112,11 @@ def test_a_number_typed_the_usual_way_is_saved_as_digits(
         ("account", "12-3", "Bank account number must be between 4 and 17 digits long"),
         ("pin", "12", "Pin must be 4 digits long or longer"),
         ("digits", "12a", "Digits must contain only digits"),
+        # a number of varying length: a dot is a decimal point, a leading dash a minus sign;
+        # taking them out would make another valid number (self-review, 2026-11-26)
+        ("account", "1234.56", "Bank account number must be between 4 and 17 digits long"),
+        ("digits", "-5", "Digits must contain only digits"),
+        ("digits", "12.5", "Digits must contain only digits"),
         # a pattern that takes more than digits is never rewritten
         ("zip", "06103 1234", "Enter ZIP code in the correct format: five digits, or ZIP+4 "
          "with a dash"),

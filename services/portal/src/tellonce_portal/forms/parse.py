@@ -195,19 +195,31 @@ def _parse_one(f: Field, form: FormData, result: ParseResult) -> None:
     _put(result, f.pointer, forgiving_digits(f, text))
 
 
-_SEPARATORS = re.compile(r"[\s\-.()\[\]\u2010-\u2015\u2212]+")
-"""What people type between digits: spaces, dashes (and their typographic kin), dots and
-brackets ("123-45-6789", "(860) 555-0100")."""
+_BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s\-.()\[\]\u2010-\u2015\u2212]+(?=\d)")
+"""What people type between the digits of a number of a set length: spaces, dashes (and
+their typographic kin), dots and brackets ("123-45-6789", "(860) 555-0100", "860.555.0100")."""
+_SPACES_BETWEEN_DIGITS = re.compile(r"(?<=\d)[\s\-\u2010-\u2015]+(?=\d)")
+"""For a number of varying length (an account number), only spaces and dashes between digit
+groups: a dot there is a decimal point and a leading dash a minus sign, and removing them
+would turn "12.5" or "-5" into another valid answer ("125", "5") instead of refusing it."""
+_OPENING = re.compile(r"^\s*[(\[]\s*(?=\d)")
+"""The bracket opening an area code, "(860) 555-0100" or "[860] 555 0100"."""
 
 
 def forgiving_digits(f: Field, text: str) -> str:
-    """``text`` without spaces, dashes, dots and brackets when ``f`` takes only digits (its
-    ``pattern`` is made of digit runs, as an SSN's ``^[0-9]{9}$``) and what is left then
-    matches the pattern; else ``text`` as typed, which the pattern then turns down (GOV.UK:
-    let people type a number the way they are used to)."""
+    """``text`` without the separators people type between digit groups when ``f`` takes
+    only digits (its ``pattern`` is made of digit runs, as an SSN's ``^[0-9]{9}$``) and what
+    is left then matches the pattern; else ``text`` as typed, which the pattern then turns
+    down (GOV.UK: let people type a number the way they are used to). Only separators
+    between digits go (and an area code's opening bracket); for a number of varying length
+    only spaces and dashes (``_SPACES_BETWEEN_DIGITS``)."""
     if f.kind not in ("text", "tel") or f.digits is None:
         return text
-    cleaned = _SEPARATORS.sub("", text)
+    low, high = f.digits
+    if low == high:
+        cleaned = _BETWEEN_DIGITS.sub("", _OPENING.sub("", text.strip()))
+    else:
+        cleaned = _SPACES_BETWEEN_DIGITS.sub("", text.strip())
     if cleaned == text or not cleaned.isascii() or not cleaned.isdigit():
         return text
     try:
