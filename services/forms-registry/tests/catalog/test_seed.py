@@ -102,16 +102,13 @@ async def test_seeded_catalog_is_believable(
     assert agreements["owner"]["agency"] == "DOL"
 
 
-def _choices(schema: dict[str, Any], pointer: str = "") -> dict[str, list[Any]]:
+def _choices(schema: dict[str, Any]) -> dict[str, list[Any]]:
     """Every question of a demo schema that lists its values, by the UI document's pointer."""
-    found: dict[str, list[Any]] = {}
-    if isinstance(schema.get("enum"), list):
-        found[pointer] = schema["enum"]
-    for name, sub in (schema.get("properties") or {}).items():
-        found.update(_choices(sub, f"{pointer}/{name}"))
-    if isinstance(schema.get("items"), dict):
-        found.update(_choices(schema["items"], f"{pointer}/*"))
-    return found
+    return {
+        pointer: sub["enum"]
+        for pointer, sub in _questions(schema).items()
+        if isinstance(sub.get("enum"), list)
+    }
 
 
 async def test_every_choice_of_the_state_forms_is_labelled_in_both_languages(
