@@ -2,14 +2,16 @@
 fast path and the ASGI path alike (two gateways, one with the fast path off): a client that
 hangs up on pipelined requests is a normal event (no error logged, the service's connection
 back in the pool, the next client served), and an over-long request target is a 414 at the
-edge, never forwarded; a service's own plain-text 400 for a request it cannot read is never
-passed on as it is."""
+edge, never forwarded (header fields over their limit: a 431); a service's own plain-text
+400 for a request it cannot read is never passed on as it is."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -278,6 +280,163 @@ async def test_the_limit_is_a_setting_with_a_floor(stack: Stack) -> None:
     assert stack.settings().max_target_bytes == 8192
     with pytest.raises(ValueError, match="max_target_bytes"):
         stack.settings(max_target_bytes=100)
+
+
+# -- header fields over the limit -----------------------------------------------------------
+
+# What ``get`` sends besides a test's own fields, as the limit counts it (name, value and
+# four bytes each): ``Host: gateway.test`` and ``X-Request-ID: fuzz-review-0001``.
+BASE_FIELDS = (4 + 12 + 4) + (12 + len(RID) + 4)
+LIMIT = 32768
+
+
+def big_field(size: int) -> str:
+    """One field that brings ``get``'s fields to ``size`` bytes as the limit counts them."""
+    return "X-Big: " + "v" * (size - BASE_FIELDS - len("X-Big") - 4)
+
+
+def _assert_431(head: bytes, body: bytes) -> None:
+    assert head.startswith(b"HTTP/1.1 431 "), head
+    fields = fields_of(head)
+    assert fields["content-type"] == "application/problem+json"
+    assert fields["connection"] == "close"
+    assert fields["x-request-id"] == RID
+    assert fields["x-content-type-options"] == "nosniff"
+    doc = json.loads(body)
+    assert doc["status"] == 431
+    assert doc["title"] == "Request header fields too large"
+    assert str(LIMIT) in doc["detail"]
+
+
+async def _send_in_pieces(url: str, data: bytes, piece: int) -> tuple[bytes, bytes]:
+    """Sends ``data`` a piece at a time, letting each go out, and reads the answer (which
+    may come before the client has sent everything: what it cannot send then is dropped)."""
+    reader, writer = await asyncio.open_connection(*_split(url))
+    try:
+        for start in range(0, len(data), piece):
+            if reader.at_eof() or len(reader._buffer) > 0:  # type: ignore[attr-defined]
+                break  # answered already
+            writer.write(data[start : start + piece])
+            try:
+                await writer.drain()
+            except ConnectionError:
+                break
+            await asyncio.sleep(0.001)
+        return await read_answer(reader)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("path", ["fast", "asgi"])
+async def test_header_fields_at_the_limit_pass_and_over_it_are_a_431(
+    path: str, start: Start, stack: Stack
+) -> None:
+    served = (await start())[path]
+    before = len(stack.registry.seen)
+    target = "/api/v1/forms/echo/x"
+    # At the limit exactly, in one write and in pieces: passed on, whole.
+    for piece in (None, 4096):
+        data = get(target, big_field(LIMIT))
+        if piece is None:
+            head, _ = await one(served.url, data)
+        else:
+            head, _ = await _send_in_pieces(served.url, data, piece)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+    assert len(stack.registry.seen) == before + 2
+    # One byte over, in one write and in pieces; and many small fields over it.
+    many = [f"X-F{i}: {'w' * 10}" for i in range(LIMIT // 20 + 1)]
+    for data, piece in (
+        (get(target, big_field(LIMIT + 1)), None),
+        (get(target, big_field(LIMIT + 1)), 4096),
+        (get(target, *many), None),
+        (get(target, *many), 1000),
+    ):
+        if piece is None:
+            _assert_431(*await one(served.url, data))
+        else:
+            _assert_431(*await _send_in_pieces(served.url, data, piece))
+    assert len(stack.registry.seen) == before + 2  # none of those reached the service
+
+
+async def test_a_head_that_never_ends_is_refused_without_holding_it(start: Start) -> None:
+    """A field of 8 MiB sent a piece at a time: refused once the fields pass the limit
+    (the server holds no more than that and one read), long before the client is done."""
+    served = (await start())["fast"]
+    data = get("/api/v1/forms/echo/x", "X-Big: " + "v" * (8 << 20))
+    reader, writer = await asyncio.open_connection(*_split(served.url))
+    sent = 0
+    try:
+        while sent < len(data) and not reader._buffer:  # type: ignore[attr-defined]
+            writer.write(data[sent : sent + 16384])
+            sent += 16384
+            try:
+                await writer.drain()
+            except ConnectionError:
+                break
+            await asyncio.sleep(0.0005)
+        _assert_431(*await read_answer(reader))
+        assert sent < 1 << 20, sent  # answered before a megabyte was sent
+        with contextlib.suppress(ConnectionError):  # then the connection ends
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+    finally:
+        writer.close()
+
+
+def _send_all_then_read(url: str, data: bytes) -> bytes:
+    """A client that sends everything before it reads (blocking, in a thread): what it
+    receives, up to the end of the connection or its reset."""
+    with socket.create_connection(_split(url), timeout=10) as sock:
+        with contextlib.suppress(ConnectionError):  # refused half-way: the answer may
+            sock.sendall(data)  # still be there to read
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ConnectionError:
+            pass
+        return received
+
+
+async def test_a_client_sending_its_whole_head_before_reading_gets_the_431(
+    start: Start,
+) -> None:
+    """The 431 leaves while the client is still sending the rest of a 4 MiB head, and the
+    connection is closed under it (the bytes still coming make the peer's kernel reset it):
+    a client that reads only once it has tried to send everything still finds the answer."""
+    served = (await start())["fast"]
+    data = get("/api/v1/forms/echo/x", "X-Big: " + "v" * (4 << 20))
+    for _ in range(3):
+        answer = await asyncio.to_thread(_send_all_then_read, served.url, data)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        _assert_431(head + b"\r\n\r\n", body)
+
+
+async def test_the_over_long_target_is_still_a_414_not_a_431(start: Start) -> None:
+    """The target has its own limit, and its bytes do not count as header fields: a
+    target of a megabyte sent in pieces is a 414, and the connection is kept."""
+    served = (await start())["fast"]
+    reader, writer = await asyncio.open_connection(*_split(served.url))
+    try:
+        data = get("/api/v1/forms/echo/" + "t" * 1_000_000)
+        for start_at in range(0, len(data), 8192):
+            writer.write(data[start_at : start_at + 8192])
+            await writer.drain()
+        _assert_414(*await read_answer(reader))
+        writer.write(get("/api/v1/forms/echo/next", "Connection: close"))
+        head, _ = await read_answer(reader)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+    finally:
+        writer.close()
+
+
+async def test_the_header_limit_is_a_setting_with_a_floor(start: Start, stack: Stack) -> None:
+    assert stack.settings().max_header_bytes == LIMIT
+    with pytest.raises(ValueError, match="max_header_bytes"):
+        stack.settings(max_header_bytes=1000)
+    served = (await start(max_header_bytes=8192))["asgi"]
+    head, body = await one(served.url, get("/api/v1/forms/echo/x", big_field(8193)))
+    assert head.startswith(b"HTTP/1.1 431 ")
+    assert "8192" in json.loads(body)["detail"]
 
 
 # -- a service's plain-text 400 for a request it cannot read -------------------------------

@@ -103,6 +103,9 @@ class Gateway:
         self.max_target_bytes = settings.max_target_bytes
         """The longest request target (path and query, as sent) taken; longer is a 414. Read
         by the gateway's server too (``server.MAX_TARGET``), which holds no more of it."""
+        self.max_header_bytes = settings.max_header_bytes
+        """Read by the gateway's server (``server.MAX_HEADER``): the most bytes a request's
+        header fields may take; past it the server answers 431 (:meth:`server_answer`)."""
         self.buffer_limit = min(settings.buffer_request_bytes, settings.max_body_bytes)
         self._session: aiohttp.ClientSession | None = None
         self.pools: dict[str, UpstreamPool] | None = None
@@ -538,13 +541,22 @@ class Gateway:
     ) -> tuple[bytes, bytes]:
         """An answer the gateway's server makes itself, without a request to route
         (``server.SERVER_ANSWER``): 400 for a request it cannot parse, 408 for a head that
-        did not come in time. Its header fields as written on the wire (problem+json, the
-        security headers, the request id the head sent if well-formed, else a new one) and
-        its body; counted as rejected (reason ``unparsable`` or ``head-timeout``) and logged
-        under its request id."""
+        did not come in time, 431 for header fields over the limit. Its header fields as
+        written on the wire (problem+json, the security headers, the request id the head
+        sent if well-formed, else a new one) and its body; counted as rejected (reason
+        ``unparsable``, ``head-timeout`` or ``header-fields``) and logged under its request
+        id."""
         if status == 408:
             problem = Problem(detail, status=408, title="Request timeout", slug="request-timeout")
             reason = "head-timeout"
+        elif status == 431:
+            problem = Problem(
+                detail,
+                status=431,
+                title="Request header fields too large",
+                slug="header-fields-too-large",
+            )
+            reason = "header-fields"
         else:
             problem = Problem(detail, status=status)
             reason = "unparsable"

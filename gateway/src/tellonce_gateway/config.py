@@ -74,6 +74,12 @@ class Settings(ServiceSettings):
     """The longest request target (path and query string, as sent) the gateway takes; a
     longer one is answered 414 at the edge and never reaches a service (nginx's default
     request-line buffer, 8 KiB; the API's own targets stay under 1 KiB)."""
+    max_header_bytes: int = Field(default=32768, ge=4096)
+    """The most a request's header fields may take, in bytes (names and values, and four
+    bytes of framing each); past it the gateway answers 431 and closes the connection, having
+    held no more of them than that (nginx's default, `large_client_header_buffers 4 8k`, is
+    32 KiB for the request line and fields together; a browser with the portal's cookies
+    sends under 2 KiB)."""
     buffer_request_bytes: int = 262_144
     """Request bodies with a Content-Length up to this size are read whole and sent with a
     Content-Length; bigger or chunked ones stream."""

@@ -48,6 +48,7 @@ import asyncio
 import contextvars
 import re
 from collections.abc import Coroutine
+from itertools import chain
 from typing import Any, Protocol
 from urllib.parse import unquote
 
@@ -119,13 +120,22 @@ MAX_TARGET = "max_target_bytes"
 bytes. The server keeps no more than one byte past it of a longer target (what it holds of
 a head's target stays bounded, however long the client makes it), and the application,
 seeing a target over its limit, refuses it (the gateway: 414). Without it, no limit."""
+MAX_HEADER = "max_header_bytes"
+"""An application attribute: the most bytes a request's header fields may take (names and
+values, and four bytes of framing each; the request line not included: ``MAX_TARGET`` bounds
+its target). Past it the server answers 431 itself and closes the connection, having kept no
+more of the head than that and one read. Without it, no limit."""
 CLIENT_GONE = "tellonce.client_gone"
 """Set (True) by the server on an ``http.response.start`` it did not deliver because the
 client had gone: nothing of that answer reached it (the gateway logs such a request as
 499). Sending to a gone client is otherwise silent, as with uvicorn."""
 SERVER_ANSWER = "server_answer"
 """An application attribute: a :class:`ServerAnswer`, for the answers the server makes
-itself (400, 408); without it they are uvicorn's plain text."""
+itself (400, 408, 431); without it they are uvicorn's plain text."""
+
+
+class _FieldsTooLarge(Exception):
+    """Raised from the parser's callback for a head whose fields are over the limit."""
 
 
 class FastPath(Protocol):
@@ -558,6 +568,15 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._fresh_context = self.config.reset_contextvars
         max_target: int | None = getattr(self.app, MAX_TARGET, None)
         self._max_target = max_target
+        max_header: int | None = getattr(self.app, MAX_HEADER, None)
+        self._max_header = max_header
+        self._read_bytes = 0
+        """The size of the read being parsed (:meth:`data_received`)."""
+        self._head_bytes = 0
+        """Bytes of the reads that ended inside the pending head (:meth:`data_received`),
+        and ``_target_bytes`` those of its target: the header fields can have taken no more
+        than the difference."""
+        self._target_bytes = 0
         self._running: RequestResponseCycle | None = None
         """The request being answered while later ones wait in ``pipeline`` (set only when
         requests are pipelined): told when the client leaves (:meth:`connection_lost`),
@@ -613,10 +632,14 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._idle_since = None  # busy: the timer, when it fires, leaves the connection be
+        self._read_bytes = len(data)
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self.send_400_response("Invalid HTTP request received.")  # logs it
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _FieldsTooLarge):
+                self._fields_too_large()
+            else:
+                self.send_400_response("Invalid HTTP request received.")  # logs it
             return
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
@@ -626,10 +649,30 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         finally:
             if self._body_since is not None:  # a body still owed after this read: its clock
                 self._body_since = self.loop.time()  # starts again (bytes came)
+            elif self._head_since is not None and self.headers is not None:
+                self._head_owed(len(data))
             pending = self._pending
             if pending is not None and not self._body_coming(pending[0]):
                 self._pending = None  # not complete in this read: the usual way, in a task
                 self._start_asgi_task(*pending)
+
+    def _head_owed(self, read: int) -> None:
+        """A read ended inside a request's head: counted, and the connection refused with a
+        431 once the header fields may be over the limit (so that no more of them is held;
+        bytes of a pipelined request read together with the head's start count too)."""
+        limit = self._max_header
+        if limit is None or self.transport.is_closing():
+            return
+        self._head_bytes += read
+        if self._head_bytes - self._target_bytes > limit:
+            self._fields_too_large()
+
+    def _fields_too_large(self) -> None:
+        if self.cycle is not None:
+            self.cycle.flush_head()  # in order: what was answered before goes out first
+        message = f"The request's header fields are over the limit of {self._max_header} bytes."
+        if not self._answer_self(431, message):
+            self.transport.close()
 
     def _body_coming(self, cycle: GatewayCycle) -> bool:
         """Whether a request whose head came without all of its body waits for the rest
@@ -797,6 +840,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     # -- the request -------------------------------------------------------------------
 
     def on_url(self, url: bytes) -> None:
+        self._target_bytes += len(url)
         target = self.url + url
         limit = self._max_target
         if limit is not None and len(target) > limit:
@@ -805,6 +849,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self.url = b""
+        self._head_bytes = self._target_bytes = 0
         self.expect_100_continue = False
         self.headers = []
         if self._head_since is None:  # (the first request's counts from the connection)
@@ -828,6 +873,12 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         }
 
     def on_headers_complete(self) -> None:
+        limit = self._max_header
+        if limit is not None and self._head_bytes + self._read_bytes - self._target_bytes > limit:
+            # The fields may be over the limit (a head this long is rare): counted exactly.
+            fields = self.headers
+            if sum(map(len, chain.from_iterable(fields))) + 4 * len(fields) > limit:
+                raise _FieldsTooLarge  # stops the parser: data_received answers 431
         self._head_since = None  # the head came: nothing is owed until the next one begins
         parser = self.parser
         http_version = parser.get_http_version()
