@@ -83,3 +83,29 @@ def test_health_everywhere(hub: Hub, service: str) -> None:
     assert httpx.get(hub.urls[service] + "/healthz", timeout=10).status_code == 200
     ready = httpx.get(hub.urls[service] + "/readyz", timeout=10)
     assert ready.status_code == 200, ready.text
+
+
+# A public read of each service and a page of the portal: HEAD answers as GET without content.
+HEAD_TARGETS = {
+    "identity": "/.well-known/openid-configuration",
+    "registry": "/api/v1/forms",
+    "submissions": "/api/v1/performance/targets",
+    "portal": "/forms",
+}
+
+
+@pytest.mark.parametrize("via", ["direct", "gateway"])
+@pytest.mark.parametrize("service", sorted(HEAD_TARGETS))
+def test_head_wherever_get_is_answered(
+    hub: Hub, tokens: dict[str, dict[str, str]], service: str, via: str
+) -> None:
+    base = hub.urls[service] if via == "direct" else hub.gateway_url
+    target = HEAD_TARGETS[service]
+    with httpx.Client(base_url=base, timeout=30, headers=tokens["admin"]) as c:
+        got = c.get(target)
+        head = c.head(target)
+        assert got.status_code == head.status_code == 200, (target, head.status_code)
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        # Through the gateway, the same connection goes on being usable after a HEAD.
+        assert c.get(target).status_code == 200

@@ -14,7 +14,11 @@ from tellonce_shared.auth import TokenVerifier
 from tellonce_shared.health import Check, health_router
 from tellonce_shared.logging import configure_logging
 from tellonce_shared.metrics import metrics_router
-from tellonce_shared.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from tellonce_shared.middleware import (
+    BodyLimitMiddleware,
+    HeadAsGetMiddleware,
+    RequestContextMiddleware,
+)
 from tellonce_shared.openapi import document_problems
 from tellonce_shared.problems import install_problem_handlers
 from tellonce_shared.settings import ServiceSettings
@@ -91,6 +95,7 @@ def create_service_app(
         app.include_router(router)
     app.include_router(health_router(checks or {}))
     app.include_router(metrics_router)
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=service)
     return app

@@ -153,3 +153,35 @@ class BodyLimitMiddleware:
         except Exception:
             if not rejected:
                 raise
+
+
+class HeadAsGetMiddleware:
+    """HEAD wherever GET is answered. RFC 9110 (9.1, 9.3.2) asks every general-purpose
+    server to support HEAD, with the header fields GET would send and no content; FastAPI's
+    routes answer only the methods they name, so every page and read answered HEAD with 405
+    (uptime checks and link checkers use HEAD). A HEAD request runs as the GET it asks
+    about, under its own name in the access line and metrics (the outer scope keeps
+    ``HEAD``; the route found is copied back to it), and the content is dropped; the
+    ``Content-Length`` stays the GET's, as RFC 9110 9.3.2 allows. A route that does not
+    answer GET still answers 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        as_get = dict(scope)
+        as_get["method"] = "GET"
+
+        async def send_head(message: Message) -> None:
+            if message["type"] == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}
+            await send(message)
+
+        try:
+            await self.app(as_get, receive, send_head)
+        finally:
+            if "route" in as_get:
+                scope["route"] = as_get["route"]
