@@ -47,6 +47,6 @@ def parse_period(text: str | None, now: datetime) -> Period:
     if year is None or not 1970 <= year <= 9998:
         raise ValidationFailed(
             "The period is not one of YYYY, YYYY-Qn, YYYY-MM or last-Nd.",
-            errors=[{"pointer": "/period", "message": f"unknown period {label[:40]!r}"}],
+            errors=[{"pointer": "/query/period", "message": f"unknown period {label[:40]!r}"}],
         )
     return Period(label, _month(year, first), _month(year, first + months))
