@@ -1,8 +1,9 @@
 """The portal in Debian's Chromium (Playwright), against the whole hub on PostgreSQL: a
-resident files a form with one deliberate error, fixes it, submits, downloads the receipt and
-starts a second form that comes prefilled; staff of a partner agency see only their agreed
-fields and post a status the resident then sees; an auditor opens the audit; the resident
-journey again in Spanish. axe-core checks every page for WCAG 2.x A/AA violations."""
+resident signs up and finds their name already filled in on the first form, files it with one
+deliberate error, fixes it, submits, downloads the receipt and starts a second form that comes
+prefilled; staff of a partner agency see only their agreed fields and post a status the
+resident then sees; an auditor opens the audit; the resident journey again in Spanish.
+axe-core checks every page for WCAG 2.x A/AA violations."""
 
 from __future__ import annotations
 
@@ -268,9 +269,12 @@ class Visit:
         assert page.get_by_label(re.compile("Keep my answers|Guardar mis respuestas")).is_checked()
 
 
-def file_first_form(visit: Visit, catalog: Catalog, spanish: bool = False) -> str:
-    """Start, one deliberate error, fix it, add a household member, check, send; returns the
-    reference number shown on the confirmation."""
+def file_first_form(
+    visit: Visit, catalog: Catalog, spanish: bool = False, family: str = "Diaz"
+) -> str:
+    """Start (the name given at sign-up, "Ana <family>", comes filled in and marked as the
+    account's), one deliberate error, fix it, add a household member, check, send; returns
+    the reference number shown on the confirmation."""
     page = visit.page
     es = spanish
     visit.goto(f"/forms/{catalog.first}", None if es else "start")
@@ -278,9 +282,22 @@ def file_first_form(visit: Visit, catalog: Catalog, spanish: bool = False) -> st
         "heading", name="Quién recibirá sus respuestas" if es else "Who will receive your answers"
     ).is_visible()
     assert page.get_by_text(f"Partner Office {catalog.partner[1:]}").first.is_visible()
+    what = page.locator("[data-prefill-account]").inner_text()
+    assert what == (
+        "De su cuenta: Nombre; Apellido." if es else "From your account: First name; Last name."
+    )
+    assert page.get_by_label(re.compile("^(Llenar con respuestas|Fill in answers)")).is_checked()
     page.get_by_role("button", name="Comenzar ahora" if es else "Start now").click()
     page.wait_for_url(re.compile(r"/drafts/[^/]+/pages/1$"))
     visit.axe()
+    # The first form: the name given at sign-up is not asked again.
+    assert page.get_by_label("Nombre" if es else "First name", exact=True).input_value() == "Ana"
+    assert page.get_by_label("Apellido" if es else "Last name").input_value() == family
+    account_note = (
+        "De su cuenta: compruebe que es correcto" if es else "From your account: check it is right"
+    )
+    assert page.locator("#f-givenName-prefilled").inner_text() == account_note
+    assert page.locator("#f-familyName-prefilled").inner_text() == account_note
     page.get_by_label("Nombre" if es else "First name", exact=True).fill("Ana")
     page.get_by_label("Apellido" if es else "Last name").fill("Diaz")
     page.get_by_label("Fecha de nacimiento" if es else "Date of birth").fill("1990-04-02")
@@ -393,7 +410,7 @@ def test_the_resident_journey_in_spanish(catalog: Catalog, chromium: Browser) ->
         assert visit.page.locator("html").get_attribute("lang") == "es"
         visit.axe()
         visit.sign_up("Ana Díaz", f"ana-es-{uuid.uuid4().hex[:8]}@example.org", spanish=True)
-        reference = file_first_form(visit, catalog, spanish=True)
+        reference = file_first_form(visit, catalog, spanish=True, family="Díaz")
         assert reference
     finally:
         visit.close()

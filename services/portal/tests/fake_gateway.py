@@ -209,6 +209,9 @@ class FakeGateway:
     schema: dict[str, Any] = field(default_factory=lambda: SCHEMA)
     """The published form's schema and UI document (a test may publish another form)."""
     ui: dict[str, Any] = field(default_factory=lambda: UI)
+    audit_mappings: dict[str, str] = field(default_factory=dict)
+    """Pointer -> element of mappings an auditor confirmed on the published form: the fields
+    document lists them (``element_source: "audit"``) though the schema has no ``x-element``."""
     elements: list[dict[str, Any]] = field(default_factory=lambda: [dict(e) for e in ELEMENTS])
     api_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
     """An element's schema as the submissions service checks a correction by it, when it is
@@ -448,6 +451,9 @@ class FakeGateway:
                          "created_at": "2026-11-01T00:00:00Z",
                          "published_at": "2026-11-02T00:00:00Z", "retired_at": None}]  # fmt: skip
             return httpx.Response(200, json={**self._form(), "versions": versions})
+        if re.fullmatch(r"/api/v1/forms/snap/versions/(1|latest)/fields", path):
+            return httpx.Response(200, json={"form": "snap", "version": 1, "status": "published",
+                                             "items": self._fields()})  # fmt: skip
         if re.fullmatch(r"/api/v1/forms/snap/versions/(1|latest)", path):
             return httpx.Response(200, json={"form": "snap", "version": 1, "status": "published",
                                              "schema": self.schema, "ui": self.ui})  # fmt: skip
@@ -638,6 +644,21 @@ class FakeGateway:
                 return httpx.Response(404, json={"status": 404, "detail": "no value kept"})
             return httpx.Response(204)
         return httpx.Response(404, json={"status": 404, "detail": f"fake has no {path}"})
+
+    def _fields(self) -> list[dict[str, Any]]:
+        """The fields document's rows of the form's top-level questions: each ``x-element``
+        (``element_source: "version"``), then the audit's confirmed mappings."""
+        rows = [
+            {"pointer": f"/{name}", "name": name, "element": sub.get("x-element"),
+             "element_source": "version" if sub.get("x-element") else None}
+            for name, sub in (self.schema.get("properties") or {}).items()
+            if isinstance(sub, dict)
+        ]  # fmt: skip
+        for row in rows:
+            if row["element"] is None and row["pointer"] in self.audit_mappings:
+                row["element"] = self.audit_mappings[row["pointer"]]
+                row["element_source"] = "audit"
+        return rows
 
     def _element(self, element_id: str) -> dict[str, Any] | None:
         return next((e for e in self.elements if e["id"] == element_id), None)

@@ -146,6 +146,7 @@ async def test_the_start_page_says_nothing_can_be_filled_in_when_keeping_is_off(
 ) -> None:
     fake.keep = False
     fake.profile_values.clear()
+    del fake.users["resident@demo.gov"]["full_name"]  # nor anything the account knows
     await sign_in(browser)
     page = await browser.get("/forms/snap")
     assert 'name="prefill"' not in page.text, "no box that would do nothing"
@@ -163,6 +164,7 @@ async def test_the_start_page_says_when_keeping_is_on_but_nothing_is_kept_yet(
 ) -> None:
     fake.keep = True
     fake.profile_values.clear()
+    del fake.users["resident@demo.gov"]["full_name"]  # nor anything the account knows
     await sign_in(browser)
     page = await browser.get("/forms/snap")
     assert 'name="prefill"' not in page.text

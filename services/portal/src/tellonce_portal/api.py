@@ -661,6 +661,21 @@ class Gateway:
         PUBLISHED.put(found)
         return found
 
+    async def field_elements(self, slug: str, version: int) -> dict[str, str]:
+        """Pointer -> data element of the version's mapped fields (the registry's fields
+        document: ``x-element`` and the mappings an auditor confirmed since, which the
+        profile's prefill uses too). Never kept: a confirmation changes it."""
+        body = _obj(
+            await self._call("GET", f"/api/v1/forms/{seg(slug)}/versions/{seg(version)}/fields")
+        )
+        return {
+            item["pointer"]: item["element"]
+            for item in body.get("items") or []
+            if isinstance(item, dict)
+            and isinstance(item.get("pointer"), str)
+            and isinstance(item.get("element"), str)
+        }
+
     async def sharing(self, slug: str, version: int | None = None) -> Sharing:
         body = await self._call(
             "GET", "/api/v1/agreements", params={"form": slug, "version": version, "limit": 100}

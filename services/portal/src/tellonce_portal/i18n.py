@@ -35,6 +35,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "other_answer_text": "Your answer",
         "other_answer_hint": "If you chose something else",
         "prefilled": "From your profile: check it is still right",
+        "prefilled_account": "From your account: check it is right",
         "error": "Error",
         "yes": "Yes",
         "no": "No",
@@ -64,8 +65,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "purpose": "Purpose",
         "legal_basis": "Legal basis",
         "no_agreements": "Only {agency}, which owns this form, receives your answers.",
-        "prefill_choice": "Fill in answers I have already given in earlier forms",
-        "prefill_hint": "We only use answers you agreed we could keep. You can change them.",
+        "prefill_choice": "Fill in answers I have already given",
+        "prefill_hint": "You can change any of them. Answers from earlier forms are only used "
+        "if you agreed we could keep them.",
+        "prefill_from_account": "From your account: {items}.",
+        "prefill_from_profile": "From the answers kept in your profile: {items}.",
+        "prefill_profile_off": "Answers from earlier forms are not filled in: keeping your "
+        'answers is turned off. To have them filled in next time, tick "Save my answers" '
+        "before you send this form, or turn keeping on in your profile.",
+        "prefill_profile_empty": "No answers from earlier forms are kept yet. The answers of "
+        "the next form you send will be kept.",
+        "prefill_profile_elsewhere": "None of the answers kept in your profile is asked on "
+        "this form.",
+        "prefill_none_elsewhere": "Nothing can be filled in for you on this form: none of the "
+        "answers kept in your profile is asked on it.",
         "prefill_none_off": "Nothing can be filled in for you: keeping your answers is turned "
         'off. To have your next forms filled in, tick "Save my answers" before you send this '
         "one, or turn keeping on in your profile.",
@@ -449,6 +462,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "other_answer_text": "Su respuesta",
         "other_answer_hint": "Si eligió otra respuesta",
         "prefilled": "De su perfil: compruebe que sigue siendo correcto",
+        "prefilled_account": "De su cuenta: compruebe que es correcto",
         "error": "Error",
         "yes": "Sí",
         "no": "No",
@@ -478,9 +492,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "purpose": "Propósito",
         "legal_basis": "Base legal",
         "no_agreements": "Solo {agency}, dueña de este formulario, recibe sus respuestas.",
-        "prefill_choice": "Llenar con respuestas que ya di en formularios anteriores",
-        "prefill_hint": "Solo usamos respuestas que usted aceptó que guardáramos. Puede "
-        "cambiarlas.",
+        "prefill_choice": "Llenar con respuestas que ya di",
+        "prefill_hint": "Puede cambiar cualquiera de ellas. Las respuestas de formularios "
+        "anteriores solo se usan si usted aceptó que las guardáramos.",
+        "prefill_from_account": "De su cuenta: {items}.",
+        "prefill_from_profile": "De las respuestas guardadas en su perfil: {items}.",
+        "prefill_profile_off": "No se llenan respuestas de formularios anteriores: guardar sus "
+        'respuestas está desactivado. Para que se llenen la próxima vez, marque "Guardar mis '
+        'respuestas" antes de enviar este formulario, o active esta opción en su perfil.',
+        "prefill_profile_empty": "Todavía no hay respuestas guardadas de formularios "
+        "anteriores. Se guardarán las respuestas del próximo formulario que envíe.",
+        "prefill_profile_elsewhere": "Ninguna de las respuestas guardadas en su perfil se "
+        "pregunta en este formulario.",
+        "prefill_none_elsewhere": "No se puede llenar nada por usted en este formulario: "
+        "ninguna de las respuestas guardadas en su perfil se pregunta en él.",
         "prefill_none_off": "No se puede llenar nada por usted: guardar sus respuestas está "
         'desactivado. Para que sus próximos formularios se llenen, marque "Guardar mis '
         'respuestas" antes de enviar este, o active esta opción en su perfil.',

@@ -135,12 +135,26 @@ class SessionCodec:
             samesite="lax",
         )
 
-    def save_prefilled(self, response: Response, draft_id: str, pointers: list[str]) -> None:
-        """Which answers of a draft came from the profile, in a cookie scoped to that draft's
-        pages (the drafts API says so only when the draft is created)."""
+    def save_prefilled(
+        self,
+        response: Response,
+        draft_id: str,
+        pointers: list[str],
+        from_account: list[str] | None = None,
+    ) -> None:
+        """Which answers of a draft came from the profile, and which from the account
+        (``from_account``: the portal filled them), in a cookie scoped to that draft's pages
+        (the drafts API says so only when the draft is created)."""
+        doc: dict[str, Any] = {
+            "draft": draft_id,
+            "pointers": pointers[:200],
+            "at": int(time.time()),
+        }
+        if from_account:
+            doc["account"] = from_account[:50]
         response.set_cookie(
             self.prefill_cookie,
-            self.seal({"draft": draft_id, "pointers": pointers[:200], "at": int(time.time())}),
+            self.seal(doc),
             max_age=30 * 24 * 3600,
             path=f"/drafts/{draft_id}",
             httponly=True,
@@ -149,7 +163,15 @@ class SessionCodec:
         )
 
     def prefilled(self, cookie: str | None, draft_id: str) -> set[str]:
+        """The pointers of ``draft_id`` the profile filled (from the cookie)."""
+        return self._marked(cookie, draft_id, "pointers")
+
+    def from_account(self, cookie: str | None, draft_id: str) -> set[str]:
+        """The pointers of ``draft_id`` the portal filled from the account (from the cookie)."""
+        return self._marked(cookie, draft_id, "account")
+
+    def _marked(self, cookie: str | None, draft_id: str, key: str) -> set[str]:
         doc = self.open(cookie, max_age=30 * 24 * 3600)
         if isinstance(doc, dict) and doc.get("draft") == draft_id:
-            return {p for p in doc.get("pointers") or [] if isinstance(p, str)}
+            return {p for p in doc.get(key) or [] if isinstance(p, str)}
         return set()

@@ -31,6 +31,9 @@ class FieldState:
     errors: dict[str, str] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)
     prefilled: set[str] = field(default_factory=set)
+    from_account: set[str] = field(default_factory=set)
+    """Pointers the portal filled from the resident's account (name, email): marked like the
+    profile's, in their own words."""
     on_page: set[str] = field(default_factory=set)
     """Pointers of the page's own questions: a condition on one of them is shown with a
     progressive-enhancement reveal instead of being decided on the server."""
@@ -48,6 +51,7 @@ class FieldState:
         raw: dict[str, str] | None = None,
         prefilled: Iterable[str] = (),
         fields: Sequence[Field] = (),
+        from_account: Iterable[str] = (),
     ) -> FieldState:
         first: dict[str, str] = {}
         for error in errors:
@@ -58,6 +62,7 @@ class FieldState:
             errors=first,
             raw=raw or {},
             prefilled=set(prefilled),
+            from_account=set(from_account),
             on_page={f.pointer for top in fields for f in top.walk()},
             answering={p: f.name for p, f in answering(fields, answers).items() if f.variant},
         )
@@ -125,7 +130,11 @@ class FieldState:
         return self.errors.get(f.pointer, "")
 
     def is_prefilled(self, f: Field) -> bool:
-        return f.pointer in self.prefilled
+        return f.pointer in self.prefilled or f.pointer in self.from_account
+
+    def prefill_note(self, f: Field) -> str:
+        """The message key of a filled-in answer's note: the profile's, or the account's."""
+        return "prefilled" if f.pointer in self.prefilled else "prefilled_account"
 
     def visible(self, f: Field) -> bool:
         """A question whose condition depends on another page's answer is left out when that

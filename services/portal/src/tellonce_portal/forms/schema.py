@@ -300,6 +300,12 @@ class FormDefinition:
         node, name, required = found
         return self._build(node, pointer, name, required, answers, 0)
 
+    def schema_at(self, pointer: str) -> Any | None:
+        """The schema of the answer at ``pointer`` as the form writes it (``$ref`` left for
+        a validator of the whole schema to resolve); None when no property leads there."""
+        found = self._schema_for(pointer)
+        return found[0] if found is not None else None
+
     def _schema_for(self, pointer: str) -> tuple[Any, str, bool] | None:
         """The schema of the answer at ``pointer``, its name and whether it is required."""
         parts = pointers.split(pointer)

@@ -3,14 +3,20 @@ agencies will receive which answers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
-from tellonce_portal.api import ApiError, Profile, Sharing
-from tellonce_portal.deps import PageDep
+from tellonce_portal.account_prefill import (
+    ACCOUNT_ELEMENTS,
+    account_values,
+    fill_from_account,
+    mapped_questions,
+)
+from tellonce_portal.api import ApiError, ApiUnavailable, Draft, Gateway, Profile, Sharing
+from tellonce_portal.deps import PageContext, PageDep
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.web.applications import SavedDraft, draft_definition, newest_draft, saved_draft
 
@@ -78,21 +84,65 @@ def receivers(
 @dataclass
 class PrefillOffer:
     """What the start page says about filling in answers given before: ``offer`` the box
-    only when the profile keeps something; otherwise why nothing can be filled in."""
+    only when something would be filled in on this form (from the account or the profile),
+    saying what (``from_account``, ``from_profile``: the form's question labels); ``reason``
+    says why the profile adds nothing."""
 
     offer: bool
     reason: str = ""
-    """``"off"``: keeping answers is turned off; ``"empty"``: on, but nothing kept yet."""
+    """``"off"``: keeping answers is turned off; ``"empty"``: on, but nothing kept yet;
+    ``"elsewhere"``: values are kept, but none of them is asked on this form."""
+    from_account: list[str] = field(default_factory=list)
+    from_profile: list[str] = field(default_factory=list)
 
 
-def prefill_offer(profile: Profile | None) -> PrefillOffer:
+def prefill_offer(
+    profile: Profile | None,
+    defn: FormDefinition,
+    mapped: dict[str, str],
+    account: dict[str, str],
+) -> PrefillOffer:
+    """What the box would fill for this form: the profile's kept elements the form maps
+    (``mapped``: every mapped question, pointer -> element), then the account's values for
+    the questions left (the profile wins there, as when the draft is made)."""
+    labels = defn.field_labels()
+    profile_pointers: list[str] = []
+    if profile is not None and profile.keep:
+        kept = {v.element for v in profile.values}
+        profile_pointers = [p for p, element in mapped.items() if element in kept]
+    filled = fill_from_account(defn, {}, account_mapped(mapped), account, skip=profile_pointers)
+    offer = PrefillOffer(
+        offer=bool(filled.filled or profile_pointers),
+        from_account=[labels.get(p, p) for p in filled.filled],
+        from_profile=[labels.get(p, p) for p in profile_pointers],
+    )
     if profile is None:  # the profile could not be read: offer the box as before
-        return PrefillOffer(offer=True)
-    if not profile.keep:
-        return PrefillOffer(offer=False, reason="off")
-    if not profile.values:
-        return PrefillOffer(offer=False, reason="empty")
-    return PrefillOffer(offer=True)
+        offer.offer = True
+    elif not profile.keep:
+        offer.reason = "off"
+    elif not profile.values:
+        offer.reason = "empty"
+    elif not profile_pointers:
+        offer.reason = "elsewhere"
+    return offer
+
+
+def account_mapped(mapped: dict[str, str]) -> dict[str, str]:
+    """The questions of ``mapped`` the account can answer."""
+    return {p: element for p, element in mapped.items() if element in ACCOUNT_ELEMENTS}
+
+
+async def form_mappings(
+    gateway: Gateway, defn: FormDefinition, slug: str, version: int
+) -> dict[str, str]:
+    """Pointer -> data element of the form's questions outside lists: the registry's fields
+    document (with the audit's confirmed mappings) and the schema's ``x-element``. A fields
+    document the API does not give leaves the schema's own mappings."""
+    try:
+        listed = await gateway.field_elements(slug, version)
+    except (ApiError, ApiUnavailable):
+        listed = {}
+    return mapped_questions(defn, listed)
 
 
 @router.get("/forms/{slug}")
@@ -111,7 +161,10 @@ async def start_page(ctx: PageDep, slug: str) -> Response:
             profile: Profile | None = await mine.profile()
         except ApiError:
             profile = None
-        offer = prefill_offer(profile)
+        mapped = await form_mappings(mine, defn, slug, version.version)
+        offer = prefill_offer(
+            profile, defn, mapped, account_values(ctx.session.email, ctx.session.name)
+        )
         newest = newest_draft([d for d in await mine.drafts() if d.form == slug])
         if newest is not None:
             saved = saved_draft(
@@ -148,7 +201,32 @@ async def start(
             draft = await gateway.create_draft(slug, None, prefill == "yes")
         else:
             raise
+    from_account = await fill_in_account(ctx, gateway, draft) if prefill == "yes" else []
     response = ctx.redirect(f"/drafts/{draft.id}/pages/1")
-    if draft.prefilled:
-        ctx.codec.save_prefilled(response, draft.id, draft.prefilled)
+    if draft.prefilled or from_account:
+        ctx.codec.save_prefilled(response, draft.id, draft.prefilled, from_account)
     return response
+
+
+async def fill_in_account(ctx: PageContext, gateway: Gateway, draft: Draft) -> list[str]:
+    """Write the account's name and email into the new draft's still-empty questions mapped
+    to them (``PATCH`` of its answers: ordinary answers the resident can change); the
+    pointers filled. What the profile filled stays. A refused ``PATCH`` fills nothing: the
+    draft stays as the API made it."""
+    values = account_values(ctx.session.email, ctx.session.name)
+    if not values:
+        return []
+    form = await gateway.form(draft.form)
+    version = await gateway.version(draft.form, draft.version)
+    defn = ctx.definition(version, title=form.localized_title(ctx.locale))
+    mapped = account_mapped(await form_mappings(gateway, defn, draft.form, draft.version))
+    if not mapped:
+        return []
+    filled = fill_from_account(defn, draft.answers, mapped, values, skip=draft.prefilled)
+    if not filled.filled:
+        return []
+    try:
+        await gateway.save_draft(draft.id, filled.answers)
+    except ApiError:
+        return []
+    return filled.filled

@@ -46,6 +46,9 @@ class Filling:
     version: FormVersion
     defn: FormDefinition
     prefilled: set[str]
+    from_account: set[str]
+    """Pointers the portal filled from the account when the draft was started (the prefill
+    cookie), marked "From your account"."""
     shown: dict[str, Any]
     """The draft's answers as its pages show them (``FormDefinition.as_shown``: an old
     "United States" as ``USA``), read once per request: the one view every page, check
@@ -60,11 +63,11 @@ async def load(ctx: PageContext, draft_id: str) -> Filling:
     form = await gateway.form(draft.form)
     version = await gateway.version(draft.form, draft.version)
     defn = ctx.definition(version, title=form.localized_title(ctx.locale))
-    prefilled = set(draft.prefilled) | ctx.codec.prefilled(
-        ctx.request.cookies.get(ctx.codec.prefill_cookie), draft.id
-    )
+    cookie = ctx.request.cookies.get(ctx.codec.prefill_cookie)
+    prefilled = set(draft.prefilled) | ctx.codec.prefilled(cookie, draft.id)
+    from_account = ctx.codec.from_account(cookie, draft.id) - prefilled
     shown = defn.as_shown(draft.answers)
-    return Filling(gateway, draft, form, version, defn, prefilled, shown)
+    return Filling(gateway, draft, form, version, defn, prefilled, from_account, shown)
 
 
 def _page(pages: list[Page], n: int) -> Page:
@@ -100,7 +103,9 @@ def render_page(
     pages = filling.defn.pages(answers)
     page = _page(pages, n)
     fields = filling.defn.page_fields(page, answers)
-    state = FieldState.build(answers, errors, raw, filling.prefilled, fields)
+    state = FieldState.build(
+        answers, errors, raw, filling.prefilled, fields, from_account=filling.from_account
+    )
     return ctx.render(
         "page.html",
         status=status,
