@@ -570,13 +570,21 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._max_target = max_target
         max_header: int | None = getattr(self.app, MAX_HEADER, None)
         self._max_header = max_header
+        self._big_read = max_header if max_header is not None else 1 << 62
+        """A read longer than this may hold a head over the limit (:meth:`data_received`)."""
         self._read_bytes = 0
-        """The size of the read being parsed (:meth:`data_received`)."""
+        self._read_length = 0
+        """The size of the read being parsed (:meth:`data_received`), and in
+        ``_read_bytes`` what of it the head completing next can have taken: the read's
+        size, or for a read that starts at a head, up to the head's blank line."""
         self._head_bytes = 0
         """Bytes of the reads that ended inside the pending head (:meth:`data_received`),
         and ``_target_bytes`` those of its target: the header fields can have taken no more
         than the difference."""
         self._target_bytes = 0
+        self._refuse_fields = False
+        """A pipelined request's fields were over the limit: its 431 waits for the answers
+        before it (:meth:`_fields_too_large`)."""
         self._running: RequestResponseCycle | None = None
         """The request being answered while later ones wait in ``pipeline`` (set only when
         requests are pipelined): told when the client leaves (:meth:`connection_lost`),
@@ -632,7 +640,16 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         self._idle_since = None  # busy: the timer, when it fires, leaves the connection be
-        self._read_bytes = len(data)
+        read = len(data)
+        self._read_length = read
+        if read > self._big_read and self._body_since is None:
+            # A long read that starts at a head, or inside one (a 50 KB POST sent with its
+            # head): the head ends at its blank line (or, if it was split across the reads'
+            # border, at a later one, or not at all: more, never less).
+            end = data.find(b"\r\n\r\n")
+            if end >= 0:
+                read = end + 4
+        self._read_bytes = read
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -668,6 +685,17 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self._fields_too_large()
 
     def _fields_too_large(self) -> None:
+        cycle = self.cycle
+        if (cycle is not None and not cycle.response_complete) or self.pipeline:
+            # Pipelined behind requests still being answered: those are answered first (as
+            # a late head waits its turn), reading stops, and the 431 follows the last of
+            # them (:meth:`on_response_complete`).
+            self._refuse_fields = True
+            self.flow.pause_reading()
+            return
+        self._refuse_now()
+
+    def _refuse_now(self) -> None:
         if self.cycle is not None:
             self.cycle.flush_head()  # in order: what was answered before goes out first
         message = f"The request's header fields are over the limit of {self._max_header} bytes."
@@ -810,8 +838,11 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
+        if self._refuse_fields and not self.pipeline:
+            self._refuse_now()  # the request behind this answer: its fields were over
+            return
         flow = self.flow
-        if flow.read_paused:
+        if flow.read_paused and not self._refuse_fields:
             flow.resume_reading()
             self.body_clock_restart()  # a body still owed (the answer came first)
         if self.pipeline:
@@ -879,6 +910,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             fields = self.headers
             if sum(map(len, chain.from_iterable(fields))) + 4 * len(fields) > limit:
                 raise _FieldsTooLarge  # stops the parser: data_received answers 431
+        self._read_bytes = self._read_length  # a later head in this read: bounded by all of it
         self._head_since = None  # the head came: nothing is owed until the next one begins
         parser = self.parser
         http_version = parser.get_http_version()
