@@ -104,6 +104,30 @@ async def test_ticking_the_box_turns_keeping_on_before_the_answers_are_sent(
     assert consent[0] < submitted[0], "consent first, so this submission's answers are kept"
 
 
+async def test_a_refused_send_turns_keeping_off_again_and_keeps_the_box_ticked(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """The box says "save my answers" of this form as it is sent: when the send is refused
+    (here, a form with nothing answered), nothing was sent, so keeping goes back off; the
+    check page shows the box still ticked for the next try, which turns it on again."""
+    fake.keep = False
+    await sign_in(browser)
+    started = await post(browser, "/forms/snap", {"version": "1"}, "/forms/snap/start")
+    draft_id = started.headers["location"].split("/")[2]
+    check = await browser.get(f"/drafts/{draft_id}/check")
+    data = {**form_fields(check.text, f"/drafts/{draft_id}/submit"), "keep": "yes"}
+    refused = await browser.post(f"/drafts/{draft_id}/submit", data=data)
+    assert refused.status_code == 422
+    assert fake.keep is False, "nothing was sent: keeping is off again"
+    consent = calls(fake, "PUT", "/api/v1/profile/consent")
+    submitted = calls(fake, "POST", "/api/v1/submissions")
+    assert len(consent) == 2
+    assert consent[0] < submitted[0] < consent[1], "on, send, off"
+    box = re.search(r'<input[^>]*id="keep"[^>]*>', refused.text)
+    assert box
+    assert "checked" in box.group(0), "the resident's choice is still shown"
+
+
 async def test_leaving_the_box_unticked_keeps_nothing(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
-from tellonce_portal.api import ApiError, Draft, FormSummary, FormVersion, Gateway
+from tellonce_portal.api import ApiError, ApiUnavailable, Draft, FormSummary, FormVersion, Gateway
 from tellonce_portal.deps import PageContext, PageDep
 from tellonce_portal.forms import pointers
 from tellonce_portal.forms.model import FieldError, Page, answering, html_id
@@ -27,6 +28,7 @@ from tellonce_portal.forms.validate import from_api, on_fields, validate
 from tellonce_portal.templating import environment
 from tellonce_portal.web.catalog import receivers
 
+log = logging.getLogger("tellonce.portal")
 router = APIRouter()
 
 RETURN_CHECK = "check"
@@ -251,11 +253,16 @@ def idempotency_key(draft_id: str, answers: dict[str, Any]) -> str:
 
 
 async def render_check(
-    ctx: PageContext, filling: Filling, errors: list[tuple[str, str]], status: int = 200
+    ctx: PageContext,
+    filling: Filling,
+    errors: list[tuple[str, str]],
+    status: int = 200,
+    keep_ticked: bool = False,
 ) -> Response:
     """Check your answers for the draft's answers as shown (``Filling.shown``). When the
-    resident's answers are not kept yet, "Accept and send" comes with an unticked choice to
-    keep them (docs/portal.md, "Keeping answers, offered in the journey")."""
+    resident's answers are not kept yet, "Accept and send" comes with a choice to keep them
+    (docs/portal.md, "Keeping answers, offered in the journey"): unticked, or ``keep_ticked``
+    as the resident left it on a send that was refused."""
     shown = filling.shown
     built = built_pages(filling.defn, shown)  # once, for the summary and the key
     answers = visible_answers(filling.defn, shown, built)
@@ -275,6 +282,7 @@ async def render_check(
         summary=errors,
         key=idempotency_key(filling.draft.id, answers),
         offer_keep=offer_keep,
+        keep_ticked=keep_ticked,
     )
 
 
@@ -383,7 +391,11 @@ async def submit(
                 links = _link_errors(filling, errors, ctx.locale) if errors else []
                 if not links:
                     links = [(f"/drafts/{draft_id}/pages/1", exc.detail or ctx.t("unavailable"))]
-                return await render_check(ctx, filling, links, status=422)
+                if keep == "yes":
+                    await _undo_consent(filling.gateway)
+                return await render_check(
+                    ctx, filling, links, status=422, keep_ticked=keep == "yes"
+                )
             raise
     assert submission is not None
     ctx.session.remember_submission(SENT_DRAFT + draft_id, submission.id)
@@ -391,6 +403,18 @@ async def submit(
     if key and key != idem:
         ctx.session.remember_submission(key, submission.id)
     return ctx.redirect(f"/applications/{submission.id}/confirmation")
+
+
+async def _undo_consent(gateway: Gateway) -> None:
+    """Keeping turned off again after a send that was refused: the box said "save my answers"
+    of this form as it is sent, and nothing was sent (keeping was off before, or the box
+    would not have been offered, so turning it off erases nothing kept). The check page shows
+    the box ticked as the resident left it, for the next try. If the call fails, keeping
+    stays on, as the resident asked, and the profile page shows it."""
+    try:
+        await gateway.set_consent(False)
+    except (ApiError, ApiUnavailable):
+        log.warning("keeping answers could not be turned off again after a refused send")
 
 
 async def _latest_submission(gateway: Gateway, form: str) -> str | None:
