@@ -412,6 +412,33 @@ async def test_heads_read_with_other_bytes_are_counted_each(
     _assert_431(*await one(served.url, over))
 
 
+@pytest.mark.parametrize("path", ["fast", "asgi"])
+async def test_garbage_behind_a_request_is_refused_after_its_answer(
+    path: str, start: Start, stack: Stack
+) -> None:
+    """Bytes that are no request, pipelined behind one that is: the request is answered,
+    then the 400 problem follows and the connection closes (refused at once, the 400 had
+    cut the answer off, and a POST's outcome was lost to its client)."""
+    served = (await start())[path]
+    before = len(stack.registry.seen)
+    reader, writer = await asyncio.open_connection(*_split(served.url))
+    try:
+        writer.write(get("/api/v1/forms/echo/first") + b"NOT HTTP AT ALL\r\n\r\n")
+        await writer.drain()
+        first, body = await read_answer(reader)
+        assert first.startswith(b"HTTP/1.1 200 "), first
+        assert b"/api/v1/forms/echo/first" in body
+        refused, problem = await read_answer(reader)
+        assert refused.startswith(b"HTTP/1.1 400 "), refused
+        assert fields_of(refused)["content-type"] == "application/problem+json"
+        assert json.loads(problem)["status"] == 400
+        with contextlib.suppress(ConnectionError):
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+    finally:
+        writer.close()
+    assert len(stack.registry.seen) == before + 1
+
+
 def _send_all_then_read(url: str, data: bytes) -> bytes:
     """A client that sends everything before it reads (blocking, in a thread): what it
     receives, up to the end of the connection or its reset."""

@@ -582,9 +582,9 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         and ``_target_bytes`` those of its target: the header fields can have taken no more
         than the difference."""
         self._target_bytes = 0
-        self._refuse_fields = False
-        """A pipelined request's fields were over the limit: its 431 waits for the answers
-        before it (:meth:`_fields_too_large`)."""
+        self._refusal: tuple[int, str] | None = None
+        """A pipelined request the server refuses (400, 431): the refusal waits for the
+        answers before it (:meth:`_refuse`)."""
         self._running: RequestResponseCycle | None = None
         """The request being answered while later ones wait in ``pipeline`` (set only when
         requests are pipelined): told when the client leaves (:meth:`connection_lost`),
@@ -685,22 +685,34 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self._fields_too_large()
 
     def _fields_too_large(self) -> None:
+        limit = self._max_header
+        self._refuse(431, f"The request's header fields are over the limit of {limit} bytes.")
+
+    def _refuse(self, status: int, message: str) -> None:
+        """The server's own refusal of a request it cannot take (400 unparsable, 431),
+        closing the connection. Pipelined behind requests still being answered (whose bodies
+        have all come), those are answered first, as a late head waits its turn: reading
+        stops, and the refusal follows the last of them (:meth:`on_response_complete`);
+        refused at once, it had cut their answers off. An error inside the body of the
+        request being answered is refused at once (that request cannot be completed)."""
         cycle = self.cycle
-        if (cycle is not None and not cycle.response_complete) or self.pipeline:
-            # Pipelined behind requests still being answered: those are answered first (as
-            # a late head waits its turn), reading stops, and the 431 follows the last of
-            # them (:meth:`on_response_complete`).
-            self._refuse_fields = True
+        if (
+            cycle is not None and not cycle.response_complete and not cycle.more_body
+        ) or self.pipeline:
+            self._refusal = (status, message)
             self.flow.pause_reading()
             return
-        self._refuse_now()
+        self._refuse_now(status, message)
 
-    def _refuse_now(self) -> None:
+    def _refuse_now(self, status: int, message: str) -> None:
         if self.cycle is not None:
             self.cycle.flush_head()  # in order: what was answered before goes out first
-        message = f"The request's header fields are over the limit of {self._max_header} bytes."
-        if not self._answer_self(431, message):
-            self.transport.close()
+        if not self._answer_self(status, message):
+            if status == 400:
+                self.logger.warning(message)
+                super().send_400_response(message)
+            else:
+                self.transport.close()
 
     def _body_coming(self, cycle: GatewayCycle) -> bool:
         """Whether a request whose head came without all of its body waits for the rest
@@ -718,11 +730,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         return length is not None and length.isdigit() and int(length) <= HIGH_WATER_LIMIT
 
     def send_400_response(self, msg: str) -> None:
-        if self.cycle is not None:
-            self.cycle.flush_head()  # in order: what was answered before goes out first
-        if not self._answer_self(400, msg):
-            self.logger.warning(msg)
-            super().send_400_response(msg)
+        self._refuse(400, msg)
 
     def _answer_self(self, status: int, detail: str) -> bool:
         """An answer of the server's own, with what the application's ``SERVER_ANSWER``
@@ -838,11 +846,13 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        if self._refuse_fields and not self.pipeline:
-            self._refuse_now()  # the request behind this answer: its fields were over
+        refusal = self._refusal
+        if refusal is not None and not self.pipeline:
+            self._refusal = None
+            self._refuse_now(*refusal)  # the request behind this answer's
             return
         flow = self.flow
-        if flow.read_paused and not self._refuse_fields:
+        if flow.read_paused and refusal is None:
             flow.resume_reading()
             self.body_clock_restart()  # a body still owed (the answer came first)
         if self.pipeline:
