@@ -282,3 +282,76 @@ async def test_keeping_off_still_offers_the_account(
     assert "Answers from earlier forms are not filled in: keeping your answers is turned off" in (
         page.text
     )
+
+
+# -- only questions the resident is shown (review finding, 2026-11-27) -------------------------
+
+EMAIL_IN_HIDDEN_GROUP: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "properties": {
+        "wantsEmail": {"type": "boolean"},
+        "contact": {
+            "type": "object",
+            "properties": {
+                "email": {"type": "string", "format": "email", "x-element": "person.email"}
+            },
+        },
+    },
+}
+HIDDEN_GROUP_UI = {
+    "pages": [{"id": "p", "title": "P", "fields": ["/wantsEmail", "/contact"]}],
+    "fields": {"/contact": {"show_if": {"pointer": "/wantsEmail", "equals": True}}},
+}
+EMAIL_IN_A_BRANCH: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "properties": {
+        "contact": {
+            "type": "object",
+            "oneOf": [
+                {
+                    "properties": {"method": {"const": "phone"}, "phone": {"type": "string"}},
+                    "required": ["method", "phone"],
+                    "additionalProperties": False,
+                },
+                {
+                    "properties": {
+                        "method": {"const": "email"},
+                        "email": {
+                            "type": "string",
+                            "format": "email",
+                            "x-element": "person.email",
+                        },
+                    },
+                    "required": ["method", "email"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
+    },
+}
+BRANCH_UI = {"pages": [{"id": "p", "title": "P", "fields": ["/contact"]}]}
+
+
+@pytest.mark.parametrize(
+    ("schema", "ui"),
+    [(EMAIL_IN_HIDDEN_GROUP, HIDDEN_GROUP_UI), (EMAIL_IN_A_BRANCH, BRANCH_UI)],
+    ids=["group-hidden-by-show_if", "oneOf-branch-not-chosen"],
+)
+async def test_a_question_the_resident_is_not_shown_is_not_filled(
+    schema: dict[str, Any], ui: dict[str, Any]
+) -> None:
+    """An answer in a group whose condition is not met, or in a branch not chosen, would
+    reach the agencies (or make the draft unsendable) without the resident having seen it."""
+    PUBLISHED.items.pop(("snap", 1), None)
+    fake = FakeGateway(schema=schema, ui=ui)
+    fake.keep = False
+    fake.profile_values.clear()
+    async with portal_browser(fake.transport()) as browser:
+        await sign_in(browser)
+        started = await post(
+            browser, "/forms/snap", {"version": "1", "prefill": "yes"}, "/forms/snap/start"
+        )
+        draft_id = started.headers["location"].split("/")[2]
+        assert "contact" not in fake.drafts[draft_id]["answers"]

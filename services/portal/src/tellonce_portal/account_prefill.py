@@ -20,6 +20,7 @@ import jsonschema
 import referencing.exceptions
 
 from tellonce_portal.forms import pointers
+from tellonce_portal.forms.model import Field
 from tellonce_portal.forms.schema import FormDefinition
 
 EMAIL = "person.email"
@@ -103,12 +104,20 @@ def fill_from_account(
 
 
 def asked(defn: FormDefinition, pointer: str, answers: dict[str, Any]) -> bool:
-    """Whether ``pointer`` is a question the form shows for ``answers`` (on a page shown, its
-    condition met, not omitted by the UI document)."""
-    built = defn.field_for(pointer, answers)
-    if built is None or built.is_container or not built.condition_met(answers):
-        return False
-    return defn.page_of(pointer, answers) is not None
+    """Whether ``pointer`` is a question the form shows for ``answers``: on a page shown,
+    its own condition met and every group's above it too (a group hidden by ``show_if``, a
+    ``oneOf`` branch not chosen: their questions are not asked), not omitted."""
+
+    def shown(field: Field) -> bool:
+        if not field.condition_met(answers):
+            return False
+        if field.pointer == pointer:
+            return not field.is_container
+        return any(shown(child) for child in field.children)
+
+    return any(
+        shown(top) for page in defn.pages(answers) for top in defn.page_fields(page, answers)
+    )
 
 
 def fits(defn: FormDefinition, pointer: str, value: Any) -> bool:
