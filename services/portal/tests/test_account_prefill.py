@@ -19,6 +19,7 @@ from tellonce_portal.api import PUBLISHED
 
 from .fake_gateway import FakeGateway, portal_browser
 from .test_pages import csrf_of, post, sign_in
+from .test_resident_journey import start
 
 SCHEMA: dict[str, Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
@@ -70,13 +71,6 @@ async def browser(fake: FakeGateway) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def start(browser: httpx.AsyncClient, prefill: bool = True) -> str:
-    data = {"version": "1", **({"prefill": "yes"} if prefill else {})}
-    started = await post(browser, "/forms/snap", data, "/forms/snap/start")
-    assert started.status_code == 303, started.text[:300]
-    return started.headers["location"].split("/")[2]
-
-
 def note(html: str, html_id: str) -> str:
     """The text of a question's filled-in note (``<id>-prefilled``), empty when it has none."""
     found = re.search(rf'id="{html_id}-prefilled">([^<]*)<', html)
@@ -91,7 +85,7 @@ async def test_the_first_form_comes_with_the_account_name_and_email(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:
     await sign_in(browser)
-    draft_id = await start(browser)
+    draft_id = await start(browser, prefill=True)
     assert fake.drafts[draft_id]["answers"] == {
         "fullName": "Ana Diaz",
         "givenName": "Ana",
@@ -122,7 +116,7 @@ async def test_the_profile_wins_over_the_account(
     fake.keep = True
     fake.profile_values["person.fullName"] = "Ana María Diaz Ortega"
     await sign_in(browser)
-    draft_id = await start(browser)
+    draft_id = await start(browser, prefill=True)
     answers = fake.drafts[draft_id]["answers"]
     assert answers["fullName"] == "Ana María Diaz Ortega", "the profile's, not the account's"
     assert answers["contact"] == {"email": RESIDENT}
@@ -133,7 +127,7 @@ async def test_the_profile_wins_over_the_account(
 
 async def test_an_unticked_box_fills_nothing(browser: httpx.AsyncClient, fake: FakeGateway) -> None:
     await sign_in(browser)
-    draft_id = await start(browser, prefill=False)
+    draft_id = await start(browser)
     assert fake.drafts[draft_id]["answers"] == {}
     assert patches(fake) == []
     page = await browser.get(f"/drafts/{draft_id}/pages/1")
@@ -150,7 +144,7 @@ async def test_a_value_the_field_refuses_is_not_filled(
     await sign_in(browser, long_email)
     start_page = await browser.get("/forms/snap")
     assert "Email address" not in start_page.text.split("data-prefill-account", 1)[1][:300]
-    draft_id = await start(browser)
+    draft_id = await start(browser, prefill=True)
     answers = fake.drafts[draft_id]["answers"]
     assert "contact" not in answers
     assert answers["fullName"] == "Ana Diaz"
@@ -182,7 +176,7 @@ async def test_a_name_of_more_words_fills_only_the_full_name(
 ) -> None:
     fake.users[RESIDENT]["full_name"] = "María de la Cruz"
     await sign_in(browser)
-    draft_id = await start(browser)
+    draft_id = await start(browser, prefill=True)
     answers = fake.drafts[draft_id]["answers"]
     assert answers["fullName"] == "María de la Cruz"
     assert "givenName" not in answers
@@ -194,7 +188,7 @@ async def test_the_account_note_in_spanish(browser: httpx.AsyncClient, fake: Fak
     await browser.get("/language", params={"to": "es"})
     start_page = await browser.get("/forms/snap")
     assert "De su cuenta: Nombre completo; Nombre de pila; Apellido" in start_page.text
-    draft_id = await start(browser)
+    draft_id = await start(browser, prefill=True)
     page = await browser.get(f"/drafts/{draft_id}/pages/1")
     assert note(page.text, "f-contact-email") == "De su cuenta: compruebe que es correcto"
     assert "From your account" not in page.text
@@ -226,7 +220,7 @@ async def test_a_mapping_confirmed_in_the_audit_is_filled_too(
     them): a work email an auditor mapped to ``person.email`` is filled."""
     fake.audit_mappings = {"/workEmail": "person.email"}
     await sign_in(browser)
-    draft_id = await start(browser)
+    draft_id = await start(browser, prefill=True)
     assert fake.drafts[draft_id]["answers"]["workEmail"] == RESIDENT
 
 

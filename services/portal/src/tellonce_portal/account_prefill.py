@@ -27,8 +27,6 @@ EMAIL = "person.email"
 FULL_NAME = "person.fullName"
 GIVEN_NAME = "person.givenName"
 FAMILY_NAME = "person.familyName"
-ACCOUNT_ELEMENTS = frozenset({EMAIL, FULL_NAME, GIVEN_NAME, FAMILY_NAME})
-"""The data elements an account can answer."""
 
 
 def account_values(email: str | None, full_name: str | None) -> dict[str, str]:

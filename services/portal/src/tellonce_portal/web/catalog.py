@@ -9,12 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query
 from starlette.responses import Response
 
-from tellonce_portal.account_prefill import (
-    ACCOUNT_ELEMENTS,
-    account_values,
-    fill_from_account,
-    mapped_questions,
-)
+from tellonce_portal.account_prefill import account_values, fill_from_account, mapped_questions
 from tellonce_portal.api import ApiError, ApiUnavailable, Draft, Gateway, Profile, Sharing
 from tellonce_portal.deps import PageContext, PageDep
 from tellonce_portal.forms.schema import FormDefinition
@@ -110,7 +105,7 @@ def prefill_offer(
     if profile is not None and profile.keep:
         kept = {v.element for v in profile.values}
         profile_pointers = [p for p, element in mapped.items() if element in kept]
-    filled = fill_from_account(defn, {}, account_mapped(mapped), account, skip=profile_pointers)
+    filled = fill_from_account(defn, {}, mapped, account, skip=profile_pointers)
     offer = PrefillOffer(
         offer=bool(filled.filled or profile_pointers),
         from_account=[labels.get(p, p) for p in filled.filled],
@@ -125,11 +120,6 @@ def prefill_offer(
     elif not profile_pointers:
         offer.reason = "elsewhere"
     return offer
-
-
-def account_mapped(mapped: dict[str, str]) -> dict[str, str]:
-    """The questions of ``mapped`` the account can answer."""
-    return {p: element for p, element in mapped.items() if element in ACCOUNT_ELEMENTS}
 
 
 async def form_mappings(
@@ -211,17 +201,16 @@ async def start(
 async def fill_in_account(ctx: PageContext, gateway: Gateway, draft: Draft) -> list[str]:
     """Write the account's name and email into the new draft's still-empty questions mapped
     to them (``PATCH`` of its answers: ordinary answers the resident can change); the
-    pointers filled. What the profile filled stays. A refused ``PATCH`` fills nothing: the
-    draft stays as the API made it."""
+    pointers filled. What the profile filled stays. A version that cannot be read or a
+    refused ``PATCH`` fills nothing: the draft stays as the API made it."""
     values = account_values(ctx.session.email, ctx.session.name)
     if not values:
         return []
     form = await gateway.form(draft.form)
-    version = await gateway.version(draft.form, draft.version)
-    defn = ctx.definition(version, title=form.localized_title(ctx.locale))
-    mapped = account_mapped(await form_mappings(gateway, defn, draft.form, draft.version))
-    if not mapped:
+    defn = await draft_definition(ctx, gateway, draft, form.localized_title(ctx.locale))
+    if defn is None:
         return []
+    mapped = await form_mappings(gateway, defn, draft.form, draft.version)
     filled = fill_from_account(defn, draft.answers, mapped, values, skip=draft.prefilled)
     if not filled.filled:
         return []
