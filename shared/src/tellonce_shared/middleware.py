@@ -8,6 +8,7 @@ import os
 import re
 import time
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tellonce_shared.logging import request_id_var
@@ -155,6 +156,15 @@ class BodyLimitMiddleware:
                 raise
 
 
+HEAD_ONLY = "tellonce.head_only"
+
+
+def head_only(request: Request) -> bool:
+    """Whether this GET runs for a HEAD request: its content will be dropped, so it
+    discloses nothing but the header fields."""
+    return bool(request.scope.get(HEAD_ONLY, False))
+
+
 class HeadAsGetMiddleware:
     """HEAD wherever GET is answered. RFC 9110 (9.1, 9.3.2) asks every general-purpose
     server to support HEAD, with the header fields GET would send and no content; FastAPI's
@@ -163,7 +173,9 @@ class HeadAsGetMiddleware:
     about, under its own name in the access line and metrics (the outer scope keeps
     ``HEAD``; the route found is copied back to it), and the content is dropped; the
     ``Content-Length`` stays the GET's, as RFC 9110 9.3.2 allows. A route that does not
-    answer GET still answers 405."""
+    answer GET still answers 405. The GET's scope carries ``HEAD_ONLY`` so that a route
+    whose GET records a disclosure (an agency's read of answers) can tell that nothing
+    will be disclosed (``head_only``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -174,6 +186,7 @@ class HeadAsGetMiddleware:
             return
         as_get = dict(scope)
         as_get["method"] = "GET"
+        as_get[HEAD_ONLY] = True
 
         async def send_head(message: Message) -> None:
             if message["type"] == "http.response.body" and message.get("body"):

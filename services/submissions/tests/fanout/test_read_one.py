@@ -188,3 +188,30 @@ async def test_without_include_nothing_changes_and_nothing_is_logged(
     }  # fmt: skip
     assert "123-45-6789" not in plain.text
     assert await _logged(database, mine) == []
+
+
+async def test_head_on_a_read_or_the_feed_discloses_nothing_so_logs_nothing(
+    client: Any, tokens: TokenFactory, database: Database
+) -> None:
+    """HEAD runs as the GET it asks about (every service answers HEAD wherever GET), but
+    its answer carries no content: no answers are disclosed, so no access-log entry is
+    written, for one delivery's read or for a feed page."""
+    owner, mine, _, _ = await _two_agencies(database)
+    auth = tokens.headers("staff-1", role="agency", agency=owner)
+    one = await client.head(f"/api/v1/deliveries/{mine}?include=answers", headers=auth)
+    assert one.status_code == 200
+    assert one.content == b""
+    assert one.headers["content-type"] == "application/json"
+    feed = await client.head("/api/v1/deliveries", headers=auth)
+    assert feed.status_code == 200
+    assert feed.content == b""
+    assert await _logged(database, mine) == []
+    # The same reads as GET are logged, one entry each.
+    await client.get(f"/api/v1/deliveries/{mine}?include=answers", headers=auth)
+    page = await client.get("/api/v1/deliveries", headers=auth)
+    assert mine in [item["id"] for item in page.json()["items"]]
+    assert [e.channel for e in await _logged(database, mine)] == ["read", "feed"]
+    # A HEAD by someone who may not read answers is refused as the GET is.
+    admin = tokens.headers("admin-1", role="admin")
+    refused = await client.head(f"/api/v1/deliveries/{mine}?include=answers", headers=admin)
+    assert refused.status_code == 403

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from tellonce_shared.auth import Principal, PrincipalDep, require_roles
+from tellonce_shared.middleware import head_only
 from tellonce_shared.problems import Forbidden
 from tellonce_submissions.config import Settings
 from tellonce_submissions.deliveries.clock import Clock, SystemClock
@@ -102,6 +103,7 @@ async def enable_endpoint(
 
 @router.get("", response_model=Feed | DeliveryList)
 async def deliveries(
+    request: Request,
     principal: PrincipalDep,
     service: ServiceDep,
     limit: Limit = 100,
@@ -123,8 +125,11 @@ async def deliveries(
         and submission is None
         and order == "oldest"
     ):
-        # ``cursor`` is accepted too, as on every other list endpoint.
-        return await service.feed(principal, after or cursor, limit)
+        # ``cursor`` is accepted too, as on every other list endpoint. A HEAD sends no
+        # answers, so it is not logged as a read.
+        return await service.feed(
+            principal, after or cursor, limit, disclosed=not head_only(request)
+        )
     if principal.role not in ("agency", "admin", "auditor"):
         raise Forbidden("Deliveries are visible to agencies, admins and auditors.")
     return await service.list(
@@ -171,6 +176,7 @@ async def access_log(
 
 @router.get("/{delivery_id}", response_model=DeliveryWithAnswers | DeliveryPublic)
 async def get_delivery(
+    request: Request,
     delivery_id: str,
     principal: Anyone,
     service: ServiceDep,
@@ -182,9 +188,9 @@ async def get_delivery(
     """One delivery's state and attempts, without answers. With ``?include=answers``, for
     the agency it is addressed to only: also ``submitted_at`` and its share of the answers
     (``null`` with ``share_purged_at`` once erased), written to the access log as one read;
-    admins and auditors get 403."""
+    admins and auditors get 403. A HEAD sends no answers, so it is not logged."""
     if include == "answers":
-        return await service.read(principal, delivery_id)
+        return await service.read(principal, delivery_id, disclosed=not head_only(request))
     return await service.get(principal, delivery_id)
 
 

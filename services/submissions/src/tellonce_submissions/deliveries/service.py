@@ -250,21 +250,29 @@ class DeliveryService:
 
     # --- the pull feed -----------------------------------------------------------------
 
-    async def feed(self, principal: Principal, after: str | None, limit: int) -> Feed:
+    async def feed(
+        self, principal: Principal, after: str | None, limit: int, *, disclosed: bool = True
+    ) -> Feed:
+        """An agency's feed page. ``disclosed`` False (a HEAD: the page is not sent) writes
+        no access-log entries."""
         agency = agency_of(principal)
         position = _feed_position(after)
         await repository.number_feed(self.session)
         rows = await repository.feed_page(self.session, agency=agency, after=position, limit=limit)
-        await self._log_reads(principal, agency, rows, channel="feed")
+        if disclosed:
+            await self._log_reads(principal, agency, rows, channel="feed")
         last = rows[-1].feed_seq if rows else position
         return Feed(
             items=[_feed_item(row, self.shares) for row in rows],
             next_cursor=encode_cursor({"f": last}),
         )
 
-    async def read(self, principal: Principal, delivery_id: str) -> DeliveryWithAnswers:
+    async def read(
+        self, principal: Principal, delivery_id: str, *, disclosed: bool = True
+    ) -> DeliveryWithAnswers:
         """One delivery with its share of the answers, for the agency it is addressed to
-        only: one access-log entry (channel ``read``), none when the share was erased.
+        only: one access-log entry (channel ``read``), none when the share was erased or
+        when the answers are not sent (``disclosed`` False: a HEAD).
         Admins and auditors never read answers here (403); another agency's delivery is a
         404, as without answers."""
         if principal.role in STAFF_ROLES:
@@ -274,7 +282,8 @@ class DeliveryService:
             )
         agency = agency_of(principal)  # a resident: 403, as before looking the id up
         row = await self._visible(principal, delivery_id)
-        await self._log_reads(principal, agency, [row], channel="read")
+        if disclosed:
+            await self._log_reads(principal, agency, [row], channel="read")
         return DeliveryWithAnswers(
             **(await self._public(row)).model_dump(),
             submitted_at=aware(row.submitted_at),
