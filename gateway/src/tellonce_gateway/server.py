@@ -639,13 +639,16 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     # -- keep-alive: one timer per connection ------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._refusal is not None:
+            return  # refused, after the answers before it: nothing more is read as requests
         self._idle_since = None  # busy: the timer, when it fires, leaves the connection be
         read = len(data)
         self._read_length = read
-        if read > self._big_read and self._body_since is None:
+        if read > self._big_read and self._body_since is None and data[0] not in b"\r\n":
             # A long read that starts at a head, or inside one (a 50 KB POST sent with its
             # head): the head ends at its blank line (or, if it was split across the reads'
-            # border, at a later one, or not at all: more, never less).
+            # border, at a later one, or not at all: more, never less). Not after empty
+            # lines, which the parser skips before a request line: counted whole.
             end = data.find(b"\r\n\r\n")
             if end >= 0:
                 read = end + 4
@@ -678,7 +681,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         431 once the header fields may be over the limit (so that no more of them is held;
         bytes of a pipelined request read together with the head's start count too)."""
         limit = self._max_header
-        if limit is None or self.transport.is_closing():
+        if limit is None or self.transport.is_closing() or self._refusal is not None:
             return
         self._head_bytes += read
         if self._head_bytes - self._target_bytes > limit:
@@ -694,11 +697,14 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         have all come), those are answered first, as a late head waits its turn: reading
         stops, and the refusal follows the last of them (:meth:`on_response_complete`);
         refused at once, it had cut their answers off. An error inside the body of the
-        request being answered is refused at once (that request cannot be completed)."""
+        request being answered is refused at once (that request cannot be completed); one
+        inside the body of a request still waiting its turn takes that request's place."""
         cycle = self.cycle
-        if (
-            cycle is not None and not cycle.response_complete and not cycle.more_body
-        ) or self.pipeline:
+        pipeline = self.pipeline
+        if cycle is not None and cycle.more_body and pipeline and pipeline[0][0] is cycle:
+            pipeline.popleft()  # its body cannot be read: it never runs
+            cycle = self._running  # type: ignore[assignment]
+        if (cycle is not None and not cycle.response_complete and not cycle.more_body) or pipeline:
             self._refusal = (status, message)
             self.flow.pause_reading()
             return
