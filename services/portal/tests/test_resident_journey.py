@@ -128,6 +128,53 @@ async def test_a_refused_send_turns_keeping_off_again_and_keeps_the_box_ticked(
     assert "checked" in box.group(0), "the resident's choice is still shown"
 
 
+async def test_a_refused_send_leaves_keeping_on_when_it_was_on_before(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """A check page read while keeping was off offers the box; if keeping was turned on
+    since (the profile page, another tab's send), a refused send with the box ticked must
+    not turn it off: withdrawing consent erases every kept value (review finding)."""
+    fake.keep = False
+    await sign_in(browser)
+    started = await post(browser, "/forms/snap", {"version": "1"}, "/forms/snap/start")
+    draft_id = started.headers["location"].split("/")[2]
+    check = await browser.get(f"/drafts/{draft_id}/check")
+    assert 'id="keep"' in check.text, "offered: keeping was off"
+    fake.keep = True  # turned on elsewhere since, with a value kept
+    fake.profile_values["person.fullName"] = "Ana Diaz"
+    data = {**form_fields(check.text, f"/drafts/{draft_id}/submit"), "keep": "yes"}
+    refused = await browser.post(f"/drafts/{draft_id}/submit", data=data)
+    assert refused.status_code == 422
+    assert fake.keep is True, "keeping was on before this send: it stays on"
+    assert fake.profile_values == {"person.fullName": "Ana Diaz"}, "nothing kept is erased"
+
+
+async def test_a_send_still_in_flight_does_not_turn_keeping_off(
+    browser: httpx.AsyncClient, fake: FakeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 409 (the same key still in flight: a double click) is not a refusal: that send may
+    still be kept, so keeping must stay on (review finding: turning it off erased the values
+    of the send in flight)."""
+    fake.keep = False
+    await sign_in(browser)
+    draft_id = await to_check(browser)
+    check = await browser.get(f"/drafts/{draft_id}/check")
+
+    def in_flight(*args: object) -> httpx.Response:
+        return httpx.Response(409, json={"status": 409, "detail": "in flight"})
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(fake, "_submit", in_flight)
+    monkeypatch.setattr("tellonce_portal.web.fill.asyncio.sleep", no_wait)
+    data = {**form_fields(check.text, f"/drafts/{draft_id}/submit"), "keep": "yes"}
+    answered = await browser.post(f"/drafts/{draft_id}/submit", data=data)
+    assert answered.status_code == 422
+    assert fake.keep is True, "the send in flight may be kept: keeping stays on"
+    assert len(calls(fake, "PUT", "/api/v1/profile/consent")) == 1
+
+
 async def test_leaving_the_box_unticked_keeps_nothing(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:

@@ -372,9 +372,18 @@ async def submit(
     # What check your answers showed is what is sent (a saved "United States" as ``USA``).
     answers = visible_answers(filling.defn, filling.shown)
     idem = idempotency_key(draft_id, answers)
+    # Keeping was off and this send turned it on: only then may a refusal turn it off again
+    # (withdrawing erases every kept value; the check page may be older than the profile).
+    turned_on = False
     if keep == "yes":
-        # Consent first, so the answers of this very submission are kept for prefill.
-        await filling.gateway.set_consent(True)
+        try:
+            kept = (await filling.gateway.profile()).keep
+        except ApiError:  # not known: turned on, and never turned off again here
+            kept = None
+        if not kept:
+            # Consent first, so the answers of this very submission are kept for prefill.
+            await filling.gateway.set_consent(True)
+            turned_on = kept is False
     submission = None
     for attempt in range(4):
         try:
@@ -391,7 +400,7 @@ async def submit(
                 links = _link_errors(filling, errors, ctx.locale) if errors else []
                 if not links:
                     links = [(f"/drafts/{draft_id}/pages/1", exc.detail or ctx.t("unavailable"))]
-                if keep == "yes":
+                if turned_on and exc.status != 409:  # 409: that send is still in flight
                     await _undo_consent(filling.gateway)
                 return await render_check(
                     ctx, filling, links, status=422, keep_ticked=keep == "yes"
