@@ -157,8 +157,12 @@ class Gateway(FakeGateway):
         return httpx.Response(200, json=REPORT)
 
     def referrals(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append((request.method, request.url.path, dict(request.headers)))
         if (self._who(request) or {}).get("role") != "resident":
             return httpx.Response(403, json={"status": 403, "detail": "residents only"})
+        if request.url.path == "/api/v1/referrals" and request.method == "HEAD":
+            # as the API: the GET's status, no content (and no rule evaluated)
+            return httpx.Response(200, headers={"content-type": "application/json"})
         if request.url.path == "/api/v1/referrals":
             return httpx.Response(200, json={"items": list(REFERRALS.values())})
         match = re.fullmatch(r"/api/v1/referrals/([^/]+)/start", request.url.path)
@@ -291,3 +295,25 @@ async def test_resident_sees_referrals_and_starts_one_in_a_click(
     assert fake.started == ["ref-1"]
     r = await browser.post("/referrals/nope/start", data={"csrf_token": token.group(1)})
     assert r.status_code == 404
+
+
+def referral_calls(fake: Gateway) -> list[tuple[str, str]]:
+    return [(m, p) for m, p, _ in fake.calls if p.startswith("/api/v1/referrals")]
+
+
+async def test_a_head_on_the_referrals_page_asks_the_api_with_a_head(
+    browser: httpx.AsyncClient, fake: Gateway
+) -> None:
+    """The API evaluates a resident's rules when their referrals are listed (``suggested``
+    counts the referrals shown): a HEAD on the page shows nothing, so it asks the API with a
+    HEAD too (the same status, nothing evaluated); the GET lists them."""
+    await sign_in(browser, "resident@demo.gov")
+    head = await browser.head("/referrals")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert referral_calls(fake) == [("HEAD", "/api/v1/referrals")]
+    page = await browser.get("/referrals")
+    assert "Children at home: child care help" in page.text
+    assert referral_calls(fake)[1:] == [("GET", "/api/v1/referrals")]
+    await sign_in(browser, "staff@dss.demo.gov")
+    assert (await browser.head("/referrals")).status_code == 403

@@ -410,6 +410,27 @@ async def test_opening_a_delivery_reads_that_delivery_alone_once(
     assert fake.answer_reads == 0
 
 
+async def test_a_head_on_a_delivery_page_reads_no_answers(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """A HEAD runs the page's GET but sends no content: nothing is disclosed, so the page
+    reads the delivery's state only (the API logs a read only with ``?include=answers``),
+    with the same status as the GET."""
+    fake.delivered("s1", "CT-2026-AAAA-BBBB")
+    await sign_in(browser, "staff@dss.demo.gov")
+    head = await browser.head("/inbox/d-s1")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert fake.delivery_reads == [], "no logged read of the answers"
+    reads = [p for m, p, _ in fake.calls if p.startswith("/api/v1/deliveries")]
+    assert reads == ["/api/v1/deliveries/d-s1"], "its state, read once"
+    absent = await browser.head("/inbox/d-s9")
+    assert absent.status_code == 404, "the API's 404, as for the GET"
+    view = await browser.get("/inbox/d-s1")
+    assert "Ana Diaz" in view.text
+    assert fake.delivery_reads == ["d-s1"], "the GET is a read"
+
+
 async def test_the_auditor_reads_the_audit_and_downloads_csv(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:

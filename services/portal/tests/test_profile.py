@@ -376,3 +376,18 @@ async def test_the_profile_pages_in_spanish(browser: httpx.AsyncClient, fake: Fa
     assert ">Sí, borrar todo</button>" in confirm
     assert '<a href="/profile">Cancelar</a>' in confirm
     assert '<span class="usa-sr-only">Aviso: </span>' in confirm
+
+
+async def test_a_head_leaves_the_message_for_the_page_that_shows_it(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """A message is shown once, by the next page rendered; a HEAD renders the page but sends
+    none of it, so the message stays in the session for the GET that shows it."""
+    await sign_in(browser)
+    saved = await post(browser, "/profile", {"keep": "yes"}, "/profile/consent")
+    assert saved.status_code == 303
+    head = await browser.head("/profile")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert "Your choice has been saved." in (await browser.get("/profile")).text
+    assert "Your choice has been saved." not in (await browser.get("/profile")).text, "once"

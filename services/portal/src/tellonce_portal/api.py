@@ -868,13 +868,13 @@ class Gateway:
 
     # -- agencies and auditors ------------------------------------------------------------
 
-    async def delivery(self, delivery_id: str) -> Delivery:
+    async def delivery(self, delivery_id: str, *, answers: bool = True) -> Delivery:
         """One delivery to the staff member's agency with its answers (only the agreed
         fields; empty with ``share_purged_at`` once erased): one logged read of resident
-        answers, for this delivery only (the feed would log every delivery of its pages)."""
-        body = await self._call(
-            "GET", f"/api/v1/deliveries/{seg(delivery_id)}", params={"include": "answers"}
-        )
+        answers, for this delivery only (the feed would log every delivery of its pages).
+        ``answers`` False: its state only (no answers, nothing logged)."""
+        params = {"include": "answers"} if answers else None
+        body = await self._call("GET", f"/api/v1/deliveries/{seg(delivery_id)}", params=params)
         return _delivery(_obj(body))
 
     @staticmethod

@@ -19,6 +19,7 @@ from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.i18n import Translator
 from tellonce_portal.session import Session, SessionCodec
 from tellonce_portal.templating import environment
+from tellonce_shared.middleware import head_only
 
 REFRESH_MARGIN = 30
 CSP = (
@@ -108,6 +109,9 @@ class PageContext:
         return response
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        # A message is shown once: a HEAD sends no page, so it shows the message (the same
+        # length as the GET's) but leaves it for the page that is seen.
+        head = head_only(self.request)
         html = (
             environment()
             .get_template(template)
@@ -118,8 +122,8 @@ class PageContext:
                 csrf=self.session.csrf,
                 path=self.request.url.path,
                 full_path=full_path(self.request),
-                flash=self.session.pop_flash(),
-                warning=self.session.pop_warning(),
+                flash=self.session.flash if head else self.session.pop_flash(),
+                warning=self.session.warning if head else self.session.pop_warning(),
                 **context,
             )
         )

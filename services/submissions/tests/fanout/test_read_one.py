@@ -195,7 +195,9 @@ async def test_head_on_a_read_or_the_feed_discloses_nothing_so_logs_nothing(
 ) -> None:
     """HEAD runs as the GET it asks about (every service answers HEAD wherever GET), but
     its answer carries no content: no answers are disclosed, so no access-log entry is
-    written, for one delivery's read or for a feed page."""
+    written, for one delivery's read or for a feed page; and its Content-Length is not the
+    GET's, which would measure the answers unlogged (review finding): it is the length of
+    the delivery's state alone, and of the feed page without answers."""
     owner, mine, _, _ = await _two_agencies(database)
     auth = tokens.headers("staff-1", role="agency", agency=owner)
     one = await client.head(f"/api/v1/deliveries/{mine}?include=answers", headers=auth)
@@ -206,10 +208,15 @@ async def test_head_on_a_read_or_the_feed_discloses_nothing_so_logs_nothing(
     assert feed.status_code == 200
     assert feed.content == b""
     assert await _logged(database, mine) == []
+    state = await client.get(f"/api/v1/deliveries/{mine}", headers=auth)
+    assert one.headers["content-length"] == str(len(state.content))
     # The same reads as GET are logged, one entry each.
-    await client.get(f"/api/v1/deliveries/{mine}?include=answers", headers=auth)
+    read = await client.get(f"/api/v1/deliveries/{mine}?include=answers", headers=auth)
+    assert read.json()["answers"] == ANSWERS
+    assert one.headers["content-length"] != str(len(read.content))
     page = await client.get("/api/v1/deliveries", headers=auth)
     assert mine in [item["id"] for item in page.json()["items"]]
+    assert int(feed.headers["content-length"]) < len(page.content)
     assert [e.channel for e in await _logged(database, mine)] == ["read", "feed"]
     # A HEAD by someone who may not read answers is refused as the GET is.
     admin = tokens.headers("admin-1", role="admin")

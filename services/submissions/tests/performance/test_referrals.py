@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.referrals.conditions import evaluate
-from tellonce_submissions.referrals.models import Referral
+from tellonce_submissions.referrals.models import Referral, ReferralCheck
 
 from .conftest import Catalog
 
@@ -269,3 +269,34 @@ async def test_a_referral_id_in_any_case_names_its_referral(
     for bad in ("nope", "%00", uuid.uuid4().hex):
         r = await perf_client.post(f"/api/v1/referrals/{bad}/start", headers=me)
         assert r.status_code == 404
+
+
+async def test_a_head_on_the_referrals_evaluates_nothing(
+    perf_client: httpx.AsyncClient,
+    perf_tokens: TokenFactory,
+    perf_app: FastAPI,
+    catalog: Catalog,
+) -> None:
+    """A HEAD runs the listing's GET but sends no content: the resident is shown nothing, so
+    no rule is evaluated and no referral is made (``suggested`` in OPM's funnel counts the
+    referrals shown to residents, created when first listed). The GET that follows makes it."""
+    ana = "res-" + uuid.uuid4().hex[:8]
+    source = await submit(perf_client, perf_tokens, ana, snap(4))
+    calls = catalog.rule_calls
+    head = await perf_client.head("/api/v1/referrals", headers=perf_tokens.headers(ana))
+    assert head.status_code == 200
+    assert head.content == b""
+    assert catalog.rule_calls == calls, "no rules asked for"
+    async with perf_app.state.database.sessions() as s:
+        made = (await s.execute(select(Referral.id).where(Referral.owner == ana))).all()
+        checked = (
+            await s.execute(select(ReferralCheck.submission_id).where(ReferralCheck.owner == ana))
+        ).all()
+    assert made == [], "no referral made"
+    assert checked == [], "no submission marked evaluated"
+    [item] = await referrals(perf_client, perf_tokens, ana)
+    assert item["source_submission_id"] == source["id"]
+    refused = await perf_client.head(
+        "/api/v1/referrals", headers=perf_tokens.headers("opm", role="auditor")
+    )
+    assert refused.status_code == 403, "refused as the GET is"

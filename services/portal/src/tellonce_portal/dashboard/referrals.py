@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from tellonce_portal.api import ApiError, seg
 from tellonce_portal.deps import PageDep
+from tellonce_shared.middleware import head_only
 
 router = APIRouter()
 
@@ -19,7 +20,10 @@ router = APIRouter()
 async def referrals(ctx: PageDep) -> Response:
     ctx.require("resident")
     api = await ctx.api()
-    body = await api._call("GET", "/api/v1/referrals")
+    # Listing makes the referrals the resident is shown (the API evaluates their rules): a
+    # HEAD shows nothing, so it asks with a HEAD (the same status; no content, no items).
+    method = "HEAD" if head_only(ctx.request) else "GET"
+    body = await api._call(method, "/api/v1/referrals")
     items = [i for i in (body or {}).get("items") or [] if isinstance(i, dict)]
     titles: dict[str, str] = {}
     for form in {str(i.get("to_form")) for i in items}:

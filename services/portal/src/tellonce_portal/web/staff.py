@@ -17,6 +17,7 @@ from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import display
 from tellonce_portal.i18n import Translator
 from tellonce_portal.web import limits
+from tellonce_shared.middleware import head_only
 
 router = APIRouter()
 
@@ -35,9 +36,10 @@ as for any other cursor the API does not read)."""
 
 async def _one_delivery(ctx: PageContext, gateway: Gateway, delivery_id: str) -> Delivery:
     """The delivery with its answers, read alone (``?include=answers``): the access log then
-    holds exactly what the staff member saw, not every delivery of the agency's feed."""
+    holds exactly what the staff member saw, not every delivery of the agency's feed. For a
+    HEAD (no content is sent, so no answers are seen) its state only: no read is logged."""
     try:
-        return await gateway.delivery(delivery_id)
+        return await gateway.delivery(delivery_id, answers=not head_only(ctx.request))
     except ApiError as exc:
         if exc.status != 404:
             raise

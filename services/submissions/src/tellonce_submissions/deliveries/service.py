@@ -263,13 +263,13 @@ class DeliveryService:
             await self._log_reads(principal, agency, rows, channel="feed")
         last = rows[-1].feed_seq if rows else position
         return Feed(
-            items=[_feed_item(row, self.shares) for row in rows],
+            items=[_feed_item(row, self.shares if disclosed else None) for row in rows],
             next_cursor=encode_cursor({"f": last}),
         )
 
     async def read(
         self, principal: Principal, delivery_id: str, *, disclosed: bool = True
-    ) -> DeliveryWithAnswers:
+    ) -> DeliveryWithAnswers | DeliveryPublic:
         """One delivery with its share of the answers, for the agency it is addressed to
         only: one access-log entry (channel ``read``), none when the share was erased or
         when the answers are not sent (``disclosed`` False: a HEAD).
@@ -282,8 +282,11 @@ class DeliveryService:
             )
         agency = agency_of(principal)  # a resident: 403, as before looking the id up
         row = await self._visible(principal, delivery_id)
-        if disclosed:
-            await self._log_reads(principal, agency, [row], channel="read")
+        if not disclosed:
+            # A HEAD: its length must not measure the answers either, so it is the length of
+            # the delivery's state alone (RFC 9110 lets a HEAD's length differ from the GET's).
+            return await self._public(row)
+        await self._log_reads(principal, agency, [row], channel="read")
         return DeliveryWithAnswers(
             **(await self._public(row)).model_dump(),
             submitted_at=aware(row.submitted_at),
@@ -639,8 +642,10 @@ def _share(d: Delivery, box: ShareBox) -> dict[str, Any] | None:
     return None if d.share_purged_at is not None else open_answers(d, box)
 
 
-def _feed_item(d: Delivery, box: ShareBox) -> FeedItem:
-    data = _share(d, box)
+def _feed_item(d: Delivery, box: ShareBox | None) -> FeedItem:
+    """One delivery on a feed page; ``box`` None (a HEAD's page, which sends no answers and
+    must not measure them by its length): without its answers."""
+    data = None if box is None else _share(d, box)
     return FeedItem(
         id=d.id,
         delivery_id=d.id,

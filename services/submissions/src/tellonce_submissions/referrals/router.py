@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from tellonce_shared.auth import Principal, require_roles
+from tellonce_shared.middleware import head_only
 from tellonce_submissions.context import ClockDep, RegistryDep, SealerDep, SettingsDep
 from tellonce_submissions.deps import SessionDep
 from tellonce_submissions.performance.catalog import CatalogDep
@@ -40,9 +41,12 @@ Referrals = Annotated[ReferralService, Depends(_service)]
 
 
 @router.get("", response_model=ReferralPage)
-async def list_referrals(principal: Resident, referrals: Referrals) -> ReferralPage:
-    """Programs the resident may be eligible for, from the rules matching their submissions."""
-    return await referrals.list_own(principal.sub)
+async def list_referrals(
+    request: Request, principal: Resident, referrals: Referrals
+) -> ReferralPage:
+    """Programs the resident may be eligible for, from the rules matching their submissions.
+    A HEAD shows the resident nothing, so it evaluates no submission (no referral is made)."""
+    return await referrals.list_own(principal.sub, evaluate=not head_only(request))
 
 
 @router.post("/{referral_id}/start", status_code=201, response_model=ReferralStarted)

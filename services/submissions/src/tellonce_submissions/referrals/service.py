@@ -128,8 +128,11 @@ class ReferralService:
         await repository.insert_ignoring_conflicts(self.session, Referral.__table__, referrals)
         await repository.insert_ignoring_conflicts(self.session, ReferralCheck.__table__, checks)
 
-    async def list_own(self, owner: str) -> ReferralPage:
-        await self.evaluate_pending(owner)
+    async def list_own(self, owner: str, *, evaluate: bool = True) -> ReferralPage:
+        """``evaluate`` False (a HEAD: nothing is shown) leaves unlisted submissions for the
+        next listing: ``suggested`` counts the referrals shown to residents."""
+        if evaluate:
+            await self.evaluate_pending(owner)
         await repository.mark_submitted(self.session, owner, self.now)
         return ReferralPage(items=[_out(r) for r in await repository.own(self.session, owner)])
 
