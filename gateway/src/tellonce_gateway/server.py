@@ -86,6 +86,10 @@ _ONE_OFF = frozenset({b"x-request-id"})
 again.)"""
 _NOT_RENDERED = _FRAMING | {b"date"}
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+CHUNK_FRAMING = 24
+"""Bytes of framing a request body's chunk may take beyond the header limit (its size in
+hex, up to 16 digits for a size no body reaches, and two line ends); chunk extensions and
+trailers count against the limit itself."""
 _URL_ODD = re.compile(b"[\x00-\x20\x7f#]")
 """In a request target, left to httptools.parse_url (which refuses it, or finds a fragment)."""
 
@@ -582,6 +586,13 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         and ``_target_bytes`` those of its target: the header fields can have taken no more
         than the difference."""
         self._target_bytes = 0
+        self._read_body = 0
+        """Body bytes the parser gave out of the read being parsed (:meth:`on_body`)."""
+        self._framing = 0
+        """Bytes of the owed body that were not body: chunk sizes and their line ends, chunk
+        extensions and trailer fields (:meth:`data_received`), and ``_chunks`` the chunks
+        begun: past the header limit plus a little per chunk, the request is refused."""
+        self._chunks = 0
         self._refusal: tuple[int, str] | None = None
         """A pipelined request the server refuses (400, 431): the refusal waits for the
         answers before it (:meth:`_refuse`)."""
@@ -642,6 +653,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if self._refusal is not None:
             return  # refused, after the answers before it: nothing more is read as requests
         self._idle_since = None  # busy: the timer, when it fires, leaves the connection be
+        owed = self._body_since is not None  # this read starts inside a request's body
+        self._read_body = 0
         read = len(data)
         self._read_length = read
         if read > self._big_read and self._body_since is None and data[0] not in b"\r\n":
@@ -669,6 +682,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         finally:
             if self._body_since is not None:  # a body still owed after this read: its clock
                 self._body_since = self.loop.time()  # starts again (bytes came)
+                if owed and self._read_body < len(data):  # not all of it body: chunked
+                    self._framing_owed(len(data) - self._read_body)
             elif self._head_since is not None and self.headers is not None:
                 self._head_owed(len(data))
             pending = self._pending
@@ -686,6 +701,31 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._head_bytes += read
         if self._head_bytes - self._target_bytes > limit:
             self._fields_too_large()
+
+    def _framing_owed(self, framing: int) -> None:
+        """A read inside a chunked body held bytes that were not body: counted, and the
+        request refused with a 431 once they pass the header limit and a few bytes per
+        chunk (a chunk's size line and line ends). Trailer fields are header fields that
+        come after the body, and a chunk extension can be as long as a client likes: both
+        were held and copied by the parser without a bound. A read that also held the head
+        or the body's end is not counted (one read at the most)."""
+        limit = self._max_header
+        if limit is None or self.transport.is_closing():
+            return
+        self._framing += framing
+        if self._framing > limit + CHUNK_FRAMING * self._chunks:
+            cycle = self.cycle
+            if cycle is not None and cycle.response_started:
+                self.transport.close()  # answered already: the request cannot go on
+                return
+            self._refuse(
+                431,
+                f"The request body's chunk framing and trailer fields are over the limit of "
+                f"{limit} bytes.",
+            )
+
+    def on_chunk_header(self) -> None:
+        self._chunks += 1
 
     def _fields_too_large(self) -> None:
         limit = self._max_header
@@ -745,7 +785,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if answer is None:
             return False
         request_id = None
-        if self._head_since is not None and self.headers:  # the pending head's fields so far
+        if (self._head_since is not None or self._body_since is not None) and self.headers:
+            # the pending head's fields so far, or those of the request whose body is owed
             for name, value in self.headers:
                 if name == b"x-request-id":
                     request_id = value
@@ -896,7 +937,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         self.url = b""
-        self._head_bytes = self._target_bytes = 0
+        self._head_bytes = self._target_bytes = self._framing = self._chunks = 0
         self.expect_100_continue = False
         self.headers = []
         if self._head_since is None:  # (the first request's counts from the connection)
@@ -1038,6 +1079,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             cycle, app = job
 
     def on_body(self, body: bytes) -> None:
+        self._read_body += len(body)
         cycle = self.cycle
         if cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):
             return
