@@ -4,13 +4,15 @@ away, and each service's breaker (``tellonce_gateway.breaker``)."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge
 
-UPSTREAM_LATENCY = Histogram(
+from tellonce_shared.loop_metrics import LoopHistogram
+
+UPSTREAM_LATENCY = LoopHistogram(  # every request, from the event loop: no lock per observation
     "tellonce_gateway_upstream_duration_seconds",
     "Time from forwarding a request to the service's response headers",
     ["upstream"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 UPSTREAM_ERRORS = Counter(
     "tellonce_gateway_upstream_errors_total",

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-REQUESTS = Counter(
+from tellonce_shared.loop_metrics import CounterChild, HistogramChild, LoopCounter, LoopHistogram
+
+# Recorded for every request from the event loop's thread: plain numbers, no lock per
+# increment (tellonce_shared.loop_metrics).
+REQUESTS = LoopCounter(
     "tellonce_http_requests_total",
     "HTTP requests handled",
     ["service", "method", "route", "status"],
 )
-ERRORS = Counter(
+ERRORS = LoopCounter(
     "tellonce_http_errors_total",
     "HTTP requests answered with a 5xx status",
     ["service", "method", "route"],
 )
-LATENCY = Histogram(
+LATENCY = LoopHistogram(
     "tellonce_http_request_duration_seconds",
     "Time to answer an HTTP request",
     ["service", "method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
 
@@ -34,7 +36,9 @@ class RequestMetrics:
 
     def __init__(self, service: str) -> None:
         self.service = service
-        self._children: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        self._children: dict[
+            tuple[str, str, int], tuple[CounterChild, HistogramChild, CounterChild | None]
+        ] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
