@@ -322,6 +322,59 @@ def measure_latency(
     return out
 
 
+INSTRUCTION_REQUESTS = 2000
+
+
+def _process_tree(pid: int) -> list[int]:
+    """The process and its children (nginx: the master and its worker)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid, *(int(child) for child in children)]
+
+
+def measure_instructions(
+    targets: dict[str, tuple[str, int | None]], body: bytes | None, headers: dict[str, str]
+) -> dict[str, float | None]:
+    """User-mode instructions each proxy runs per request, one request at a time (``perf
+    stat -e instructions:u`` on the proxy's processes while the lean client sends
+    INSTRUCTION_REQUESTS requests): unlike time, a count that hardly moves with whatever else
+    the machine runs. None where perf is missing or cannot count (some virtual machines)."""
+    out: dict[str, float | None] = {}
+    perf = shutil.which("perf")
+    method = "POST" if body is not None else "GET"
+    for name, (base, pid) in targets.items():
+        if pid is None or perf is None:
+            continue
+        host, port = base.removeprefix("http://").split(":")
+        conn = RawConnection(host, int(port), method, body, headers)
+        try:
+            for _ in range(200):  # warm
+                conn.exchange()
+            pids = ",".join(str(p) for p in _process_tree(pid))
+            counter = subprocess.Popen(
+                [perf, "stat", "-x", ",", "-e", "instructions:u", "-p", pids],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(0.3)  # perf attaches
+            for _ in range(INSTRUCTION_REQUESTS):
+                conn.exchange()
+            counter.send_signal(signal.SIGINT)
+            _, report = counter.communicate(timeout=30)
+        finally:
+            conn.close()
+        count = None
+        for line in report.splitlines():
+            fields = line.split(",")
+            if len(fields) > 2 and fields[2].startswith("instructions") and fields[0].isdigit():
+                count = int(fields[0]) / INSTRUCTION_REQUESTS
+        out[name] = count
+    return out
+
+
 def run(tmp: Path) -> dict[str, Any]:
     tokens = TokenFactory()
     service_port, gateway_port, nginx_port = free_port(), free_port(), free_port()
@@ -387,9 +440,11 @@ def run(tmp: Path) -> dict[str, Any]:
             bases = {n: b for n, (b, _) in targets.items()}
             latency = measure_latency(bases, body, headers, StdlibClient)
             latency_raw = measure_latency(bases, body, headers, RawConnection)
+            instructions = measure_instructions(targets, body, headers)
             for name in targets:
                 results[request][name]["single"] = latency[name]
                 results[request][name]["single_raw"] = latency_raw[name]
+                results[request][name]["instructions"] = instructions.get(name)
             print(request, json.dumps(results[request]), flush=True)
         return results
     finally:
@@ -423,6 +478,10 @@ def _spread(gateway: dict[str, Any], nginx: dict[str, Any], direct: dict[str, An
     )
 
 
+def _thousands(count: float | None) -> str:
+    return "-" if not count else f"{count / 1000:.0f}k"
+
+
 def write_report(results: dict[str, Any], load: tuple[float, float]) -> str:
     lines = [
         "<!-- gateway:begin -->",
@@ -444,15 +503,18 @@ def write_report(results: dict[str, Any], load: tuple[float, float]) -> str:
         "client more), and with a lean socket client that reads only the status and "
         "Content-Length (`RawConnection`). CPU us/req: user+system CPU time of the "
         "proxy process (nginx: master and worker) and of the service during the 64-connection "
-        "run, divided by the requests served. The machine is shared: 1-minute load average "
+        "run, divided by the requests served. Instructions: user-mode instructions the proxy's "
+        f"processes ran per request (`perf stat`, {INSTRUCTION_REQUESTS} requests one at a time "
+        "with the lean client; a count, so it hardly moves with the machine's load; - where "
+        "perf cannot count). The machine is shared: 1-minute load average "
         f"{load[0]:.1f} at the start and {load[1]:.1f} at the end of this run, so compare rows "
         "of one run as ratios, not with other runs.",
         "",
         "| request | path | req/s (64 conn) | share of direct | p50 ms (64 conn) "
         "| p99 ms (64 conn) | p50 ms (1 conn) | added p50 ms (1 conn) "
         "| added p50 ms (1 conn, lean client) | proxy CPU us/req "
-        "| service CPU us/req | non-2xx |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| service CPU us/req | proxy instructions/req (1 conn) | non-2xx |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     verdicts: list[str] = []
     for request, by_target in results.items():
@@ -467,7 +529,7 @@ def write_report(results: dict[str, Any], load: tuple[float, float]) -> str:
                 f"| {request} | {target} | {busy['rps']:.0f} | {share:.2f} | "
                 f"{busy['p50_ms']:.2f} | {busy['p99_ms']:.2f} | {single['p50_ms']:.3f} | "
                 f"{added:+.3f} | {added_raw:+.3f} | {busy['proxy_cpu_us']:.0f} | "
-                f"{busy['service_cpu_us']:.0f} | "
+                f"{busy['service_cpu_us']:.0f} | {_thousands(r.get('instructions'))} | "
                 f"{busy['non_2xx'] + single['non_2xx'] + raw['non_2xx']:.0f} |"
             )
         gw = by_target["gateway"]
@@ -500,6 +562,13 @@ def write_report(results: dict[str, Any], load: tuple[float, float]) -> str:
                 f"; with the lean client, {raw_gw:.3f} ms against nginx's {raw_ng:.3f} ms: "
                 f"{raw_ratio:.2f}x ({'within' if raw_ratio <= 2 else 'over'} 2x; "
                 f"{_spread(gw['single_raw'], ng['single_raw'], direct['single_raw'])})"
+            )
+        counted = gw.get("instructions")
+        if "nginx" in by_target and counted and by_target["nginx"].get("instructions"):
+            nginx_count = by_target["nginx"]["instructions"]
+            verdict += (
+                f"; per request the gateway runs {_thousands(counted)} user-mode "
+                f"instructions, nginx {_thousands(nginx_count)} ({counted / nginx_count:.1f}x)"
             )
         verdicts.append("- " + verdict + ".")
     lines += ["", *verdicts, "<!-- gateway:end -->"]
