@@ -38,7 +38,13 @@ from tellonce_gateway.headers import REQUEST_DROP, SecurityHeaders, connection_t
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.metrics import EDGE_REJECTIONS
 from tellonce_gateway.native_proxy import Work, forward_native, forward_native_now, make_pool
-from tellonce_gateway.openapi import DOCS_HTML, DOCS_INIT_JS, OpenAPICache
+from tellonce_gateway.openapi import (
+    DOCS_HTML,
+    DOCS_INIT_JS,
+    SWAGGER_UI_TYPES,
+    OpenAPICache,
+    swagger_ui_file,
+)
 from tellonce_gateway.proxy import (
     ClientGone,
     StreamedBody,
@@ -139,6 +145,7 @@ class Gateway:
             "/openapi.json": (self._openapi, "api"),
             "/docs": (self._docs, "docs"),
             "/docs/init.js": (self._docs_js, "docs"),
+            **{path: (self._swagger_ui, "docs") for path in SWAGGER_UI_TYPES},
         }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -728,6 +735,12 @@ class Gateway:
     async def _docs_js(self, scope: Scope, receive: Receive, send: Send) -> None:
         await _send_bytes(send, 200, DOCS_INIT_JS, b"text/javascript; charset=utf-8")
 
+    async def _swagger_ui(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Swagger UI's stylesheet or bundle, served from the package (its path names the
+        version, so a browser may keep it for a year)."""
+        path: str = scope["path"]
+        await _send_bytes(send, 200, swagger_ui_file(path), SWAGGER_UI_TYPES[path], cache=IMMUTABLE)
+
 
 class _Exchange:
     """One request at the edge: what its headers say, and what the gateway learned about it
@@ -854,15 +867,14 @@ async def _send_json(send: Send, status: int, body: bytes) -> None:
     await _send_bytes(send, status, body, b"application/json")
 
 
-async def _send_bytes(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+IMMUTABLE = b"public, max-age=31536000, immutable"
+
+
+async def _send_bytes(
+    send: Send, status: int, body: bytes, content_type: bytes, *, cache: bytes | None = None
+) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if cache is not None:
+        headers.append((b"cache-control", cache))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

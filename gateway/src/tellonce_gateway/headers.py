@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tellonce_gateway.config import Settings
-from tellonce_gateway.openapi import SWAGGER_UI_CSS, SWAGGER_UI_JS
 
 HOP_BY_HOP = frozenset(
     {
@@ -42,12 +41,11 @@ PORTAL_CSP = (
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 DOCS_CSP = (
-    f"default-src 'none'; script-src 'self' {SWAGGER_UI_JS}; "
-    f"style-src 'self' {SWAGGER_UI_CSS}; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
-"""/docs: Swagger UI's two files allowed by their exact address (not the whole CDN, where
-anyone can publish a package), each with Subresource Integrity in the page."""
+"""/docs: Swagger UI's two files come from the gateway itself (tellonce_gateway.openapi), each
+with Subresource Integrity in the page; nothing from another origin."""
 
 
 def connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:

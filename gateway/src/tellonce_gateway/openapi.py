@@ -9,6 +9,8 @@ import asyncio
 import copy
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 REF_PREFIX = "#/components/"
@@ -153,19 +155,36 @@ class OpenAPICache:
 
 
 SWAGGER_UI_VERSION = "5.35.0"
-"""The exact swagger-ui-dist (npm) version /docs loads; no PyPI package ships a current
-Swagger UI (swagger-ui-bundle 1.1.0 has 4.15.5, which cannot show OpenAPI 3.1)."""
-SWAGGER_UI_BASE = f"https://cdn.jsdelivr.net/npm/swagger-ui-dist@{SWAGGER_UI_VERSION}/"
-SWAGGER_UI_CSS = SWAGGER_UI_BASE + "swagger-ui.css"
-SWAGGER_UI_JS = SWAGGER_UI_BASE + "swagger-ui-bundle.js"
+"""The exact swagger-ui-dist (npm) version /docs shows, served by the gateway itself from
+``static/swagger-ui-<version>/`` (the package's two files, its LICENSE and NOTICE, as
+published): no visitor's browser is sent to a third party, and /docs works where the
+internet is out of reach. No PyPI package ships a current Swagger UI (swagger-ui-bundle
+1.1.0 has 4.15.5, which cannot show OpenAPI 3.1)."""
+SWAGGER_UI_PATH = f"/docs/swagger-ui-{SWAGGER_UI_VERSION}/"
+"""Where the files are served: the version is in the path, so they can be cached for good."""
+SWAGGER_UI_CSS = SWAGGER_UI_PATH + "swagger-ui.css"
+SWAGGER_UI_JS = SWAGGER_UI_PATH + "swagger-ui-bundle.js"
+SWAGGER_UI_FILES = Path(__file__).parent / "static" / f"swagger-ui-{SWAGGER_UI_VERSION}"
 SWAGGER_UI_SRI = {
     SWAGGER_UI_CSS: "sha384-WlYgdmXYOOBWL5apwjDEZwN+U3HmXSSu5R6V5aGxEcf7z+KuRNwBhoxKVN1i3D5I",
     SWAGGER_UI_JS: "sha384-gjRm0bEPMeTmMh5jT2cHccIwCUZSTd8YC+j0d0sXw0MdGEfScduGpSyF3ZSSLkX9",
 }
 """Subresource Integrity of the two files, computed from the package's npm tarball (its
-sha512 checked against the registry's): a browser refuses a file that differs. To move to
-another version: ``npm pack swagger-ui-dist@X``, then per file ``openssl dgst -sha384
--binary F | base64`` (docs/gateway.md, "OpenAPI")."""
+sha512 checked against the registry's): a browser refuses a file that differs, and a test
+checks the files in the repository against them. To move to another version: ``npm pack
+swagger-ui-dist@X``, copy the two files, LICENSE and NOTICE into ``static/swagger-ui-X/``,
+then per file ``openssl dgst -sha384 -binary F | base64`` (docs/gateway.md, "OpenAPI")."""
+SWAGGER_UI_TYPES = {
+    SWAGGER_UI_CSS: b"text/css; charset=utf-8",
+    SWAGGER_UI_JS: b"text/javascript; charset=utf-8",
+}
+
+
+@cache
+def swagger_ui_file(path: str) -> bytes:
+    """One of the two files, by the path it is served at (read once)."""
+    return (SWAGGER_UI_FILES / path.removeprefix(SWAGGER_UI_PATH)).read_bytes()
+
 
 DOCS_HTML = f"""<!doctype html>
 <html lang="en">
@@ -173,12 +192,12 @@ DOCS_HTML = f"""<!doctype html>
 <meta charset="utf-8">
 <title>Tell-Once Forms Hub API</title>
 <link rel="stylesheet" href="{SWAGGER_UI_CSS}"
- integrity="{SWAGGER_UI_SRI[SWAGGER_UI_CSS]}" crossorigin="anonymous">
+ integrity="{SWAGGER_UI_SRI[SWAGGER_UI_CSS]}">
 </head>
 <body>
 <div id="swagger-ui"></div>
 <script src="{SWAGGER_UI_JS}"
- integrity="{SWAGGER_UI_SRI[SWAGGER_UI_JS]}" crossorigin="anonymous"></script>
+ integrity="{SWAGGER_UI_SRI[SWAGGER_UI_JS]}"></script>
 <script src="/docs/init.js"></script>
 </body>
 </html>
