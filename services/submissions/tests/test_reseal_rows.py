@@ -5,10 +5,13 @@ are left as it wrote them; a second run finds everything current."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -17,13 +20,23 @@ from fastapi import FastAPI
 from sqlalchemy import create_engine, select, update
 
 from tellonce_shared.migrations import sync_url
-from tellonce_shared.testing import TokenFactory, asgi_client, migrated_database, static_verifier
+from tellonce_shared.testing import (
+    TokenFactory,
+    asgi_client,
+    eventually,
+    migrated_database,
+    static_verifier,
+)
 from tellonce_submissions.config import DEMO_ANSWER_KEYS, Settings
 from tellonce_submissions.crypto import AnswerSealer
+from tellonce_submissions.db import Database
 from tellonce_submissions.deliveries.reseal import reseal_now
 from tellonce_submissions.main import create_app
 from tellonce_submissions.models import Draft, ProfileValue, Submission
+from tellonce_submissions.profile import repository as profile_repository
+from tellonce_submissions.profile.service import _row
 from tellonce_submissions.reseal_rows import TABLES, reseal_rows, reseal_table
+from tellonce_submissions.sealing import profile_context
 
 from .conftest import SERVICE_DIR
 from .registry_double import RegistryDouble, load
@@ -203,3 +216,66 @@ async def test_a_row_no_key_opens_is_counted_and_left(
     assert counts["profile_values_unreadable"] == 1
     assert sum(n for name, n in counts.items() if name.endswith("_resealed")) == 0
     assert await key_ids(old_app) == {OLD_KEY_ID}
+
+
+async def test_a_residents_write_of_several_rows_meanwhile_does_not_deadlock(url: str) -> None:
+    """A submission keeps its values in one upsert, in the form's order (``person.ssn``
+    before ``bank.*``); the command goes in key order (``bank.accountNumber`` first). Were
+    it to hold the rows it re-sealed until a batch ends, the two would wait on each other
+    (PostgreSQL ends one: the resident's submission a 503). Each row commits on its own."""
+    owner = "res-" + uuid.uuid4().hex[:8]
+    elements = ["person.ssn", "bank.routingNumber", "bank.accountNumber"]  # form order
+    now = datetime.now(UTC)
+
+    async def upsert(sealer: AnswerSealer, value: str) -> None:
+        database = Database(url)
+        try:
+            async with database.sessions() as session:
+                rows = [_row(owner, e, value, sealer, True, now) for e in elements]
+                await profile_repository.upsert_values(session, rows)
+                await session.commit()
+        finally:
+            await database.dispose()
+
+    await upsert(AnswerSealer(DEMO_ANSWER_KEYS), "000000000")  # kept before the rotation
+    sealer = AnswerSealer(f"{NEW_KEY},{DEMO_ANSWER_KEYS}")
+    real_seal = sealer.seal
+    outcome: dict[str, str] = {}
+
+    def resident_submits() -> None:
+        try:
+            asyncio.run(upsert(AnswerSealer(f"{NEW_KEY},{DEMO_ANSWER_KEYS}"), "123456789"))
+            outcome["resident"] = "kept"
+        except Exception as exc:  # what the submission would have answered with
+            outcome["resident"] = repr(exc)
+
+    def seal_then_a_submission(value: Any, *, context: str) -> tuple[bytes, str]:
+        if context == profile_context(owner, "bank.routingNumber"):
+            # bank.accountNumber is re-sealed: the resident's submission comes now
+            writer = threading.Thread(target=resident_submits)
+            writer.start()
+            writer.join(timeout=1.0)
+        return real_seal(value, context=context)
+
+    sealer.seal = seal_then_a_submission  # type: ignore[method-assign]
+    database = Database(url)
+    try:
+        table = next(t for t in TABLES if t.model is ProfileValue)
+        counts = await reseal_table(database, sealer, table)
+        await eventually(lambda: "resident" in outcome)
+        assert outcome["resident"] == "kept"
+        assert counts["unreadable"] == 0
+        async with database.sessions() as s:
+            kept = (
+                await s.execute(select(ProfileValue).where(ProfileValue.owner == owner))
+            ).scalars()
+            rows = list(kept)
+            assert sorted(row.element for row in rows) == sorted(elements)
+            only_new = AnswerSealer(NEW_KEY)
+            for row in rows:
+                assert row.sealed is not None
+                assert row.key_id is not None
+                opened = only_new.open(row.sealed, row.key_id, context=table.context(row))
+                assert opened == "123456789", row.element
+    finally:
+        await database.dispose()

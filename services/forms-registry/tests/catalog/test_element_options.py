@@ -119,6 +119,29 @@ async def test_options_are_refused_with_a_pointer(
     assert (await client.get(f"/api/v1/elements/{body['id']}")).status_code == 404
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"\ud800": {"en": "A", "es": "A"}},
+        {"\ud800": {"en": "A\x00", "es": "A"}},
+        {"oil": {"en": "Oil", "es": "Aceite"}, "x\udfff": {"en": "X", "es": "X"}},
+    ],
+)
+async def test_an_option_key_with_a_lone_surrogate_is_a_422(
+    client: httpx.AsyncClient, admin: dict[str, str], options: dict[str, Any]
+) -> None:
+    """A key no enum value can be, and no pointer in the answer can name (UTF-8 has no lone
+    surrogate): a 422 at ``/options``, not a 500 writing the problem."""
+    body = element(options=options)
+    resp = await client.post(
+        "/api/v1/elements",
+        content=json.dumps(body).encode(),  # "\ud800" escaped, as a client sends it
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert problem(resp) == ["/options"]
+    assert (await client.get(f"/api/v1/elements/{body['id']}")).status_code == 404
+
+
 async def test_the_count_of_options_is_bounded(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:

@@ -7,9 +7,11 @@ A row sealed with another key is opened with the ring (every configured key open
 sealed again with the active key, its context (the row it belongs to) bound as before, in a
 compare-and-swap: the update names the blob and key id it read, so a row the service
 rewrote meanwhile (a draft saved, a profile value changed: always with the active key) is
-left as the service wrote it. Safe beside the running service, and idempotent: rows already
-on the active key are only counted (``current``). A row no configured key opens is logged by
-its key and left (``unreadable``)."""
+left as the service wrote it. Each update commits on its own, so the command never holds a
+row locked while it waits for another: a resident's write taking several rows in its own
+order (a submission's kept values, in form order) cannot deadlock with it. Safe beside the
+running service, and idempotent: rows already on the active key are only counted
+(``current``). A row no configured key opens is logged by its key and left (``unreadable``)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, or_, select, update
 
 from tellonce_shared.keyring import KeyRingError
 from tellonce_submissions.crypto import AnswerSealer
@@ -75,12 +77,13 @@ async def reseal_table(
     last: tuple[Any, ...] | None = None
     while True:
         async with database.sessions() as session:
-            query = select(model).where(model.sealed.is_not(None))
+            order = [getattr(model, k) for k in table.keys]
+            query = select(*order, model.sealed, model.key_id).where(model.sealed.is_not(None))
             if last is not None:
                 query = query.where(_after(model, table.keys, last))
-            order = [getattr(model, k) for k in table.keys]
             result = await session.execute(query.order_by(*order).limit(batch))
-            rows = cast(Sequence[Draft | Submission | ProfileValue], result.scalars().all())
+            rows = cast(Sequence[Row[Any]], result.all())  # plain values: they outlive commits
+            await session.commit()
             if not rows:
                 return counts
             for row in rows:
@@ -110,7 +113,7 @@ async def reseal_table(
                     .execution_options(synchronize_session=False)
                 )
                 counts["resealed"] += result.rowcount  # type: ignore[attr-defined]
-            await session.commit()
+                await session.commit()  # this row's lock released before the next is taken
 
 
 async def reseal_rows(

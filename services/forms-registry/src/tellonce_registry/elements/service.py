@@ -86,8 +86,28 @@ def check_element_options(schema: dict[str, Any], options: dict[str, Label] | No
         raise ValidationFailed("The element's options do not match its enum.", errors=errors[:20])
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\\ud800" in JSON)
+        return False
+    return True
+
+
 def check_element_text(data: ElementCreate) -> None:
-    """Labels, aliases and description are stored as text: never a NUL character."""
+    """Labels, aliases and description are stored as text: never a NUL character. An option's
+    key with a lone surrogate is refused first, at ``/options``: no enum value can hold one
+    (``check_element_schema``), and a pointer naming it could not be written in the answer."""
+    if not all(_encodable(key) for key in data.options or {}):
+        raise ValidationFailed(
+            "The element cannot be stored.",
+            errors=[
+                {
+                    "pointer": "/options",
+                    "message": "An option's value cannot hold a lone surrogate (U+D800 to U+DFFF).",
+                }
+            ],
+        )
     texts = {
         "/label/en": data.label.en,
         "/label/es": data.label.es,
