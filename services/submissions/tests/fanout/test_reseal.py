@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tellonce_submissions.db import Database
@@ -74,5 +75,54 @@ async def test_a_row_no_key_opens_is_counted_and_left(fresh_database_url: str) -
             "current": 0,
             "unreadable": 1,
         }
+    finally:
+        await database.dispose()
+
+
+async def test_each_row_is_committed_before_the_next_is_taken(
+    fresh_database_url: str, monkeypatch: Any
+) -> None:
+    """Review finding (2026-11-27): the outbox's reseal held every row of a batch locked
+    until the batch committed, so an admin's replay of dead letters (which locks rows in
+    its own order) could deadlock with it. Now each row's compare-and-swap commits on its
+    own: while the second row is being sealed, the first is already free to lock."""
+    if not fresh_database_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's")
+    import psycopg
+
+    settings = make_settings(fresh_database_url)
+    answer_keys = settings.answer_keys.get_secret_value()
+    database = Database(fresh_database_url)
+    conninfo = fresh_database_url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        await _add(database, ShareBox(answer_keys), "FIRST", {"x": 1})
+        await _add(database, ShareBox(answer_keys), "SECOND", {"x": 2})
+        async with database.sessions() as session:
+            first = (
+                await session.execute(select(Delivery.id).order_by(Delivery.id).limit(1))
+            ).scalar_one()
+        sealed: list[str] = []
+        free: list[bool] = []
+        real_seal = ShareBox.seal
+
+        def seal(self: ShareBox, answers: str, *, context: str) -> str:
+            if sealed:  # the second row: is the first one's lock released?
+                with psycopg.connect(conninfo) as other:
+                    try:
+                        other.execute(
+                            "SELECT 1 FROM deliveries WHERE id = %s FOR UPDATE NOWAIT", (first,)
+                        )
+                        free.append(True)
+                    except psycopg.errors.LockNotAvailable:
+                        free.append(False)
+            sealed.append(context)
+            return real_seal(self, answers, context=context)
+
+        monkeypatch.setattr(ShareBox, "seal", seal)
+        rotated = make_settings(fresh_database_url, answer_keys=f"{NEW_KEY},{answer_keys}")
+        counts = await reseal_deliveries(database, rotated)
+        assert counts == {"resealed": 2, "current": 0, "unreadable": 0}
+        assert sealed[0] == first
+        assert free == [True], "the first row was still locked while the second was sealed"
     finally:
         await database.dispose()

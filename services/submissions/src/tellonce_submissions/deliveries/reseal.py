@@ -24,8 +24,9 @@ async def reseal_deliveries(
     database: Database, settings: Settings, *, batch: int = 500
 ) -> dict[str, int]:
     """Every delivery's sealed answers, re-sealed with the active answer key where they are
-    not already; counts of ``resealed``, ``current`` and ``unreadable`` rows (those no
-    configured key opens: logged, left as they are)."""
+    not already, each row's compare-and-swap committed on its own; counts of ``resealed``,
+    ``current`` and ``unreadable`` rows (those no configured key opens: logged, left as
+    they are)."""
     shares = share_box(settings)
     active = shares.box.active
     counts = {"resealed": 0, "current": 0, "unreadable": 0}
@@ -40,6 +41,7 @@ async def reseal_deliveries(
                     .limit(batch)
                 )
             ).all()
+            await session.commit()  # plain values: the read holds nothing while rows change
             if not rows:
                 return counts
             for delivery_id, sealed in rows:
@@ -65,7 +67,10 @@ async def reseal_deliveries(
                     .values(sealed_answers=shares.seal(answers, context=delivery_id))
                 )
                 counts["resealed"] += result.rowcount  # type: ignore[attr-defined]
-            await session.commit()
+                # Committed at once: no row stays locked while the next is taken, so a
+                # writer locking rows in another order (an admin's replay of dead letters)
+                # cannot deadlock with this.
+                await session.commit()
 
 
 async def reseal_now(settings: Settings) -> dict[str, int]:
