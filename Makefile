@@ -28,11 +28,16 @@ $(UV):
 
 bootstrap: .venv/.synced
 
-migrate: bootstrap
-	@for s in $(SERVICES); do $(RUN) tellonce-$$s migrate || exit 1; done
+# Each service has its own database, so the services are set up side by side (one after
+# the other, most of the time went in starting Python eight times); any failure fails it.
+EACH_SERVICE = pids=""; for s in $(SERVICES); do ( $(1) ) & pids="$$pids $$!"; done; \
+	failed=0; for p in $$pids; do wait $$p || failed=1; done; exit $$failed
 
-seed: migrate
-	@for s in $(SERVICES); do $(RUN) tellonce-$$s seed || exit 1; done
+migrate: bootstrap
+	@$(call EACH_SERVICE,$(RUN) tellonce-$$s migrate)
+
+seed: bootstrap
+	@$(call EACH_SERVICE,$(RUN) tellonce-$$s migrate && $(RUN) tellonce-$$s seed)
 
 run: seed
 	@echo ""
