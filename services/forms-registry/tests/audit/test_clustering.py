@@ -408,3 +408,23 @@ def test_meaningless_names_are_read_by_their_titles() -> None:
         assert cluster.suggested_element == element
         assert len(cluster.forms) == 2
     assert index[("paper-form", "/q4")].suggested_element is None
+
+
+def test_a_field_in_a_lists_items_is_not_the_filers_own() -> None:
+    """Acceptance review (2026-11-27): ``/householdMembers/*/dateOfBirth`` was read as the
+    filer's (no role word anywhere), labelled "The person applying", and a confirmation of
+    the date-of-birth cluster mapped it to ``person.birthDate``. An item of a list is one of
+    several people or things: whose it is comes from the list's words; a role word still
+    wins, and a field outside any list is still the filer's."""
+    from tellonce_registry.audit.clustering import FILER, OWN, read_field
+
+    def whose(pointer: str) -> str:
+        name = pointer.rsplit("/", 1)[1]
+        record = FieldRecord(form="f", agency="DSS", version=1, pointer=pointer, name=name)
+        return read_field(record).whose
+
+    assert whose("/householdMembers/*/dateOfBirth") == "household member"
+    assert whose("/householdMembers/*/dateOfBirth") not in OWN
+    assert whose("/dependents/*/ssn") not in OWN
+    assert whose("/spouse/dateOfBirth") == "spouse"  # a role, as before
+    assert whose("/dateOfBirth") == FILER

@@ -150,6 +150,20 @@ def _owner(ancestors: Sequence[Words], ignore: frozenset[str]) -> set[str]:
     return set()
 
 
+def _listed(pointer: str, ignore: frozenset[str]) -> str:
+    """Whose a field inside a list's items is, when nothing else says: the list's words
+    (``/householdMembers/*/dateOfBirth``: the household members'). An item is one of several
+    people or things, never the filer's one fact (the filer's own details are not asked once
+    per item), so such a field is not the filer's even without a role word."""
+    segments = pointer_segments(pointer)[:-1]
+    for i in range(len(segments) - 1, 0, -1):
+        if segments[i] == ANY_ITEM:
+            words = read_words(segments[i - 1])
+            named = [w for w in (*words.roles, *words.core) if w not in ignore]
+            return " ".join(dict.fromkeys(named)) or segments[i - 1].lower()
+    return ""
+
+
 @lru_cache(maxsize=131072)
 def _read(name: str, pointer: str, ignore: frozenset[str]) -> Reading:
     leaf = read_words(name)
@@ -200,7 +214,7 @@ def _read(name: str, pointer: str, ignore: frozenset[str]) -> Reading:
     elif container_context:
         whose = " ".join(sorted(container_context))
     else:
-        whose = FILER
+        whose = _listed(pointer, ignore) or FILER
     if not core:
         core = {name.lower()}
     return Reading(
