@@ -229,6 +229,14 @@ class FakeGateway:
     dead: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Dead deliveries by id; one with ``share_purged_at`` had its share erased under the
     retention rule, and its replay is refused with 410, as the submissions service does."""
+    burden_forms: list[dict[str, Any]] = field(default_factory=lambda: [
+        {"form": "snap", "agency": "DSS", "title": "Food help", "minutes": 20,
+         "yearly_volume": 36000, "burden_hours": 12000.0, "prefill_hours_saved": 3400.5},
+    ])  # fmt: skip
+    """The audit report's burden per form (the report lists every catalog form)."""
+    delivery_status: dict[str, str] = field(default_factory=dict)
+    """A delivery's state (``d-<submission id>``) when it is not ``delivered``: ``acked``, say
+    (the agency's system took it from the pull feed and acknowledged it)."""
     purged: dict[str, str] = field(default_factory=dict)
     """Delivered deliveries (``d-<submission id>``) whose share was erased, and when: the feed
     gives them ``"answers": null`` and ``share_purged_at``."""
@@ -443,6 +451,14 @@ class FakeGateway:
         if path == "/api/v1/forms":
             items = [self._form()]
             q = request.url.params.get("q")
+            if q and any(ord(c) < 32 or ord(c) == 127 for c in q):
+                # as the registry: a search with a control character (%00, say) is a 422
+                return httpx.Response(422, headers={"content-type": "application/problem+json"},
+                                      json={"status": 422, "title": "Validation failed",
+                                            "detail": "q: control characters are not allowed",
+                                            "errors": [{"pointer": "/query/q",
+                                                        "message": "control character"}],
+                                            })  # fmt: skip
             if q and q.lower() not in "snap food help":
                 items = []
             return httpx.Response(200, json={"items": items, "next_cursor": None})
@@ -488,10 +504,7 @@ class FakeGateway:
                 "form_pairs": [{"a": "snap", "b": "wic", "shared": 4, "jaccard": 0.5}],
                 "burden": {"total_burden_hours": 12000, "prefill_hours_saved": 3400.5,
                            "prefill_share_saved": 0.2834,
-                           "forms": [{"form": "snap", "agency": "DSS", "title": "Food help",
-                                      "minutes": 20, "yearly_volume": 36000,
-                                      "burden_hours": 12000.0,
-                                      "prefill_hours_saved": 3400.5}]}})  # fmt: skip
+                           "forms": self.burden_forms}})  # fmt: skip
         who = self._who(request)
         if who is None:
             return httpx.Response(401, json={"status": 401, "detail": "sign in"})
@@ -600,7 +613,8 @@ class FakeGateway:
             states = [
                 {"id": f"d-{s['id']}", "submission_id": s["id"], "reference": s["reference"],
                  "agency": who.get("agency"), "form": s["form"], "version": 1, "fields": [],
-                 "status": "delivered", "attempts": 1, "created_at": s["submitted_at"],
+                 "status": self.delivery_status.get(f"d-{s['id']}", "delivered"),
+                 "attempts": 1, "created_at": s["submitted_at"],
                  "share_purged_at": self.purged.get(f"d-{s['id']}")}
                 for s in self.submissions.values()
             ]  # fmt: skip

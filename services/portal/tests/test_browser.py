@@ -241,7 +241,7 @@ def test_staff_and_auditor_pages_pass_axe(page: Any) -> None:
     axe(page, "inbox")
     erased = page.get_by_role("link", name="CT-2026-ERAS-ED01")
     assert erased.get_attribute("aria-describedby")
-    assert "Answers erased on 1 November 2026" in page.locator("[data-share-erased]").inner_text()
+    assert "Answers erased on 31 October 2026" in page.locator("[data-share-erased]").inner_text()
     erased.click()
     page.locator("[data-share-erased]").wait_for()
     axe(page)

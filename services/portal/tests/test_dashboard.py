@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from copy import deepcopy
 from typing import Any
 
 import httpx
@@ -134,9 +135,27 @@ FUNNEL = {
 }
 
 
+NEEDS_POSTGRESQL = {
+    "type": "https://tellonce.example/problems/needs-postgresql",
+    "title": "Needs PostgreSQL",
+    "status": 409,
+    "detail": "Performance measures are computed by SQL aggregation that needs PostgreSQL "
+    "(percentile_cont, FILTER, GROUPING SETS); this deployment runs on sqlite.",
+}
+"""The submissions service's answer on the SQLite demo (``make run``)."""
+
+
 class Gateway(FakeGateway):
     performance_calls: list[dict[str, str]]
     started: list[str]
+    report: dict[str, Any]
+    refusals: dict[str, dict[str, Any]]
+    """A problem the API answers instead, by path."""
+
+    def __init__(self, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.report = deepcopy(REPORT)
+        self.refusals = {}
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -148,13 +167,20 @@ class Gateway(FakeGateway):
             return httpx.Response(403, json={"status": 403, "detail": "OPM only"})
         params = dict(request.url.params)
         self.performance_calls.append({"path": path, **params})
+        if path in self.refusals:
+            problem = self.refusals[path]
+            return httpx.Response(
+                problem["status"],
+                json=problem,
+                headers={"content-type": "application/problem+json"},
+            )
         if path == "/api/v1/performance/referrals":
             return httpx.Response(200, json=FUNNEL)
         if params.get("format") == "csv":
             return httpx.Response(
                 200, text="group_by,key\nagency,DSS\n", headers={"content-type": "text/csv"}
             )
-        return httpx.Response(200, json=REPORT)
+        return httpx.Response(200, json=self.report)
 
     def referrals(self, request: httpx.Request) -> httpx.Response:
         self.calls.append((request.method, request.url.path, dict(request.headers)))
@@ -317,3 +343,84 @@ async def test_a_head_on_the_referrals_page_asks_the_api_with_a_head(
     assert referral_calls(fake)[1:] == [("GET", "/api/v1/referrals")]
     await sign_in(browser, "staff@dss.demo.gov")
     assert (await browser.head("/referrals")).status_code == 403
+
+
+async def test_an_open_total_with_a_hidden_cell_is_not_shown_as_exact(
+    browser: httpx.AsyncClient, fake: Gateway
+) -> None:
+    """The Open column adds up the backlog cells: one hidden by small-cell suppression
+    (``count: null``) makes the total unknown, shown as a hidden figure, not as the sum of
+    the others."""
+    fake.report["groups"][0]["backlog"] = [
+        {"status": "in_review", "age": "8-30d", "count": 55},
+        {"status": "needs_info", "age": "90d+", "count": None},
+    ]
+    await sign_in(browser, "auditor@demo.gov")
+    assert await open_of_dss(browser) == "—"
+    fake.report["groups"][0]["backlog"][1]["count"] = 12
+    assert await open_of_dss(browser) == "67"
+
+
+async def open_of_dss(browser: httpx.AsyncClient) -> str:
+    """The DSS row's Open cell (the sixth column: the fifth cell after the row's header)."""
+    html = (await browser.get("/dashboard", params={"period": "2026-Q2"})).text
+    row = html.split('data-group="DSS"')[1].split("</tr>")[0]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+    return str(cells[4]).strip()
+
+
+async def test_on_sqlite_the_page_says_the_measures_need_postgresql_without_an_error(
+    browser: httpx.AsyncClient, fake: Gateway
+) -> None:
+    fake.refusals = {
+        "/api/v1/performance": NEEDS_POSTGRESQL,
+        "/api/v1/performance/referrals": NEEDS_POSTGRESQL,
+    }
+    await sign_in(browser, "auditor@demo.gov")
+    page = await browser.get("/dashboard")
+    assert page.status_code == 200
+    html = page.text
+    assert "data-needs-postgresql" in html
+    assert "Performance measures need the PostgreSQL deployment" in html
+    assert "SUBMISSIONS_DATABASE_URL=postgresql+psycopg://" in html
+    assert "There is a problem" not in html
+    assert "usa-error-summary" not in html
+    assert "usa-alert--error" not in html
+    assert "No referrals in this period" not in html
+    assert "Referral figures need the PostgreSQL deployment too." in html
+    await browser.get("/language", params={"to": "es"})
+    spanish = await browser.get("/dashboard")
+    assert spanish.status_code == 200
+    assert "Las medidas de desempeño necesitan la instalación con PostgreSQL" in spanish.text
+    assert "No hay referencias en este periodo" not in spanish.text
+
+
+async def test_a_refused_funnel_never_says_there_were_no_referrals(
+    browser: httpx.AsyncClient, fake: Gateway
+) -> None:
+    fake.refusals = {
+        "/api/v1/performance/referrals": {"status": 422, "detail": "The period is too long."}
+    }
+    await sign_in(browser, "auditor@demo.gov")
+    html = (await browser.get("/dashboard", params={"period": "2026-Q2"})).text
+    assert 'data-group="DSS"' in html, "the measures still show"
+    assert "No referrals in this period" not in html
+    assert "The referral figures could not be read for this period." in html
+
+
+async def test_the_period_shows_its_last_day_not_the_day_after(
+    browser: httpx.AsyncClient, fake: Gateway
+) -> None:
+    fake.report |= {"period": "2026", "start": "2026-01-01T00:00:00Z",
+                    "end": "2027-01-01T00:00:00Z"}  # fmt: skip
+    await sign_in(browser, "auditor@demo.gov")
+    html = (await browser.get("/dashboard", params={"period": "2026"})).text
+    assert "From 1 January 2026 to 31 December 2026." in html
+    await browser.get("/language", params={"to": "es"})
+    html = (await browser.get("/dashboard", params={"period": "2026"})).text
+    assert "Del 1 de enero de 2026 al 31 de diciembre de 2026." in html
+    # a rolling period ends now: its two moments' dates, in Eastern Time
+    fake.report |= {"period": "last-90d", "start": "2026-08-29T04:15:00Z",
+                    "end": "2026-11-27T04:15:00Z"}  # fmt: skip
+    html = (await browser.get("/dashboard")).text
+    assert "Del 29 de agosto de 2026 al 26 de noviembre de 2026." in html

@@ -519,24 +519,25 @@ async def test_staff_manage_webhook_endpoints_and_replay_dead_letters(
     assert replayed.status_code == 303
     assert not fake.dead
     after = await browser.get("/inbox/systems")
-    assert "1 deliveries queued again." in after.text
+    assert "1 delivery queued again." in after.text
 
 
 async def test_an_erased_share_shows_a_notice_not_an_empty_answers_table(
     browser: httpx.AsyncClient, fake: FakeGateway
 ) -> None:
+    # 3 a.m. UTC on 1 November is 11 p.m. on 31 October in Eastern Time: the date shown.
     fake.delivered("s1", "CT-2026-AAAA-BBBB", erased_at="2026-11-01T03:00:00Z")
     await sign_in(browser, "staff@dss.demo.gov")
     view = await browser.get("/inbox/d-s1")
     assert view.status_code == 200
     assert "data-delivered-fields" not in view.text, "no empty answers table"
     assert (
-        "The answers were erased on 1 November 2026 under the retention rule for delivered "
+        "The answers were erased on 31 October 2026 under the retention rule for delivered "
         "copies. The submission itself remains the record."
     ) in view.text
     switched = await browser.get("/language", params={"to": "es", "next": "/inbox/d-s1"})
     spanish = await browser.get(switched.headers["location"])
-    assert "Las respuestas se borraron el 1 de noviembre de 2026" in spanish.text
+    assert "Las respuestas se borraron el 31 de octubre de 2026" in spanish.text
     assert "La solicitud enviada sigue siendo el registro." in spanish.text
 
 
@@ -558,7 +559,7 @@ async def test_the_inbox_marks_deliveries_whose_answers_were_erased(
     erased = inbox_row(inbox.text, "CT-2026-ERAS-ED01")
     marker = re.search(r'<span [^>]*id="([^"]+)" data-share-erased>([^<]*)</span>', erased)
     assert marker is not None, "the erased row says so in words"
-    assert marker.group(2) == "Answers erased on 1 November 2026 under the retention rule"
+    assert marker.group(2) == "Answers erased on 31 October 2026 under the retention rule"
     link = re.search(r'<a href="/inbox/d-s1"[^>]*>', erased)
     assert link is not None
     assert f'aria-describedby="{marker.group(1)}"' in link.group(0), "read with the link"
@@ -568,7 +569,7 @@ async def test_the_inbox_marks_deliveries_whose_answers_were_erased(
     assert "erased" not in held.lower()
     switched = await browser.get("/language", params={"to": "es", "next": "/inbox"})
     spanish = await browser.get(switched.headers["location"])
-    assert "Respuestas borradas el 1 de noviembre de 2026 según la regla de conservación" in (
+    assert "Respuestas borradas el 31 de octubre de 2026 según la regla de conservación" in (
         inbox_row(spanish.text, "CT-2026-ERAS-ED01")
     )
 
@@ -586,14 +587,14 @@ async def test_an_erased_dead_letter_offers_no_replay_and_a_refused_replay_is_ex
     page = await browser.get("/inbox/systems")
     assert "CT-2026-DEAD-0001" in page.text
     assert 'name="delivery" value="d9"' not in page.text, "no Replay for an erased row"
-    assert "The answers were erased on 25 October 2026" in page.text
+    assert "The answers were erased on 24 October 2026" in page.text
     # A page loaded before the erasure still has the button: the API's 410 is explained.
     refused = await browser.post(
         "/inbox/systems/replay", data={"delivery": "d9", "csrf_token": csrf_of(page.text)}
     )
     assert refused.status_code == 410
     assert "This delivery cannot be delivered again." in refused.text
-    assert "The answers were erased on 25 October 2026" in refused.text
+    assert "The answers were erased on 24 October 2026" in refused.text
     assert "there is a problem with the service" not in refused.text
     assert "d9" in fake.dead
 

@@ -41,7 +41,7 @@ FORM_ES = [
     "Atrás", "Versiones", "Versión", "Estado", "Incompatible", "Creada", "Publicada",
     "Retirar", "versión 1", "Importar una versión nueva", "Archivo JSON Schema", "o 2020-12",
     "Documento de interfaz", "opcional", "Importar como versión en borrador",
-    "1 de noviembre de 2026", "2 de noviembre de 2026",
+    "31 de octubre de 2026", "1 de noviembre de 2026",
 ]  # fmt: skip
 REPORT_EN = ["saved as", "breaking change", "Changes from the published version", "breaking"]
 REPORT_ES = [
@@ -62,7 +62,7 @@ DASHBOARD_EN = [
 DASHBOARD_ES = [
     "Desempeño de los servicios", "Periodo", "Por ejemplo", "Agrupar por", "Prioridad",
     "Todas", "Mostrar", "Empleo y economía", "Niñez y familia",
-    "Del 1 de abril de 2026 al 1 de julio de 2026.",
+    "Del 1 de abril de 2026 al 30 de junio de 2026.",
     "Los grupos con menos de 10 solicitudes no muestran cifras (—).", "Descargar (CSV)",
     "Medidas por grupo", "Grupo", "Solicitudes", "Primera respuesta (mediana, días)",
     "Decisión: mediana / p90 (días)", "Se pidió información", "Abiertas", "Entregas fallidas",
@@ -94,7 +94,7 @@ INBOX_EN = [
 INBOX_ES = [
     "Bandeja de entrada", "Solicitudes entregadas a DSS", "Número de referencia",
     "Formulario", "Enviada", "Estado", "Entregada",
-    "Respuestas borradas el 1 de noviembre de 2026 según la regla de conservación",
+    "Respuestas borradas el 31 de octubre de 2026 según la regla de conservación",
 ]  # fmt: skip
 AUDIT_EN = [
     "Redundancy audit", "Download", "Burden", "Burden hours a year", "Hours saved", "Form",
@@ -336,8 +336,8 @@ async def test_the_same_pages_stay_english_in_english(browser: httpx.AsyncClient
     assert all(w in text for w in ADMIN_EN)
     text = shown_text((await browser.get("/admin/forms/snap")).text)
     assert all(w in text for w in ["Versions", "Retire", "Created"])
-    assert "2 November 2026" in text
+    assert "1 November 2026" in text
     text = shown_text((await browser.get("/dashboard", params={"period": "2026-Q2"})).text)
-    assert "From 1 April 2026 to 1 July 2026." in text
+    assert "From 1 April 2026 to 30 June 2026." in text
     assert "In review" in text
     assert "8 to 30 days" in text

@@ -3,10 +3,46 @@ locales; these are the words around them."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
+from datetime import date as calendar_date
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+log = logging.getLogger("tellonce.portal")
 
 LOCALES = ("en", "es")
+
+STATE_ZONE = "America/New_York"
+"""The state's time zone: dates and times shown are in it ("Eastern Time")."""
+
+
+@lru_cache(maxsize=1)
+def state_zone() -> ZoneInfo | None:
+    """The state's zone (the pinned ``tzdata`` provides it where the system has no time zone
+    database); None, with a warning, if neither has it: then UTC is shown."""
+    try:
+        return ZoneInfo(STATE_ZONE)
+    except ZoneInfoNotFoundError:
+        log.warning("time zone %s not found: times are shown in UTC", STATE_ZONE)
+        return None
+
+
+def in_state_time(value: str) -> datetime | None:
+    """An ISO timestamp (``Z``, an offset, or none: read as UTC) in the state's time; None for
+    a bare date or what does not parse."""
+    if "T" not in value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    zone = state_zone()
+    return moment.astimezone(zone) if zone is not None else moment.astimezone(UTC)
+
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -59,6 +95,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "all_agencies": "All agencies",
         "minutes": "About {n} minutes",
         "no_forms": "No forms match your search.",
+        "bad_search": "Check your search: it has a character that cannot be searched for, "
+        "like a control character. Use letters, numbers and spaces.",
         "start_now": "Start now",
         "who_receives": "Who will receive your answers",
         "receives_all": "All your answers on this form (it owns the form)",
@@ -208,6 +246,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "replay": "Deliver again",
         "replay_all": "Deliver all again",
         "replayed": "{n} deliveries queued again.",
+        "replayed_one": "1 delivery queued again.",
         "share_erased": "The answers were erased on {date} under the retention rule "
         "for delivered copies. The submission itself remains the record.",
         "share_erased_undated": "The answers were erased under the retention rule "
@@ -415,6 +454,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "bad_period": "Use YYYY, YYYY-Qn, YYYY-MM or last-Nd",
         "bad_priority": "Choose one of the four priorities",
         "measures_failed": "The measures could not be computed",
+        "referrals_failed": "The referral figures could not be read for this period.",
+        "needs_postgresql_heading": "Performance measures need the PostgreSQL deployment",
+        "needs_postgresql_body": "This copy of the service runs on SQLite, as the demo started "
+        "by make run does. The measures and the referral figures are computed by the database, "
+        "and only PostgreSQL, the database the service runs on in production, can compute "
+        "them.",
+        "needs_postgresql_how": "To see them here, create a PostgreSQL database and start the "
+        "demo with the submissions service on it:",
+        "needs_postgresql_referrals": "Referral figures need the PostgreSQL deployment too.",
         "referrals_title": "Programs you may be eligible for",
         "referral_sent": "You have sent it.",
         "referral_start": "Start with what I already told",
@@ -427,6 +475,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "none_own": "Nothing was confirmed: none of the cluster's {n} fields is the resident's "
         'own answer. Tick the fields to map and choose "Confirm the ticked fields".',
         "check_fields": "Check the fields",
+        "account_created": "Your account has been created and you are signed in.",
+        "account_created_sign_in": "Your account has been created. Sign in to continue.",
         "account_exists": "An account with this email address already exists",
         "check_details": "Check your details",
         "add_first_an": "Add an {item}",
@@ -485,6 +535,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "agency": "Agencia",
         "all_agencies": "Todas las agencias",
         "minutes": "Unos {n} minutos",
+        "bad_search": "Revise su búsqueda: tiene un carácter que no se puede buscar, como un "
+        "carácter de control. Use letras, números y espacios.",
         "no_forms": "Ningún formulario coincide con su búsqueda.",
         "start_now": "Comenzar ahora",
         "who_receives": "Quién recibirá sus respuestas",
@@ -638,6 +690,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "replay": "Entregar de nuevo",
         "replay_all": "Entregar todas de nuevo",
         "replayed": "{n} entregas en cola de nuevo.",
+        "replayed_one": "1 entrega en cola de nuevo.",
         "share_erased": "Las respuestas se borraron el {date} según la regla de conservación "
         "de las copias entregadas. La solicitud enviada sigue siendo el registro.",
         "share_erased_undated": "Las respuestas se borraron según la regla de conservación "
@@ -849,6 +902,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "bad_period": "Escriba el periodo como AAAA, AAAA-Qn, AAAA-MM o last-Nd",
         "bad_priority": "Elija una de las cuatro prioridades",
         "measures_failed": "No se pudieron calcular las medidas",
+        "referrals_failed": "No se pudieron leer las cifras de referencias de este periodo.",
+        "needs_postgresql_heading": "Las medidas de desempeño necesitan la instalación con "
+        "PostgreSQL",
+        "needs_postgresql_body": "Esta copia del servicio usa SQLite, como la demostración que "
+        "inicia make run. Las medidas y las cifras de referencias las calcula la base de datos, "
+        "y solo PostgreSQL, la base de datos del servicio en producción, puede calcularlas.",
+        "needs_postgresql_how": "Para verlas aquí, cree una base de datos PostgreSQL e inicie "
+        "la demostración con el servicio de solicitudes en ella:",
+        "needs_postgresql_referrals": "Las cifras de referencias también necesitan la "
+        "instalación con PostgreSQL.",
         "referrals_title": "Programas para los que podría calificar",
         "referral_sent": "Ya la envió.",
         "referral_start": "Comenzar con mis datos",
@@ -862,6 +925,8 @@ STRINGS: dict[str, dict[str, str]] = {
         'de la propia persona. Marque los campos que quiere asignar y elija "Confirmar los '
         'campos marcados".',
         "check_fields": "Revise los campos",
+        "account_created": "Se creó su cuenta y ya inició sesión.",
+        "account_created_sign_in": "Se creó su cuenta. Inicie sesión para continuar.",
         "account_exists": "Ya existe una cuenta con este correo electrónico",
         "check_details": "Revise sus datos",
         "add_first_an": "Agregar {item}",
@@ -877,6 +942,7 @@ STATUS_LABELS = {
     "en": {
         "pending": "Waiting to be delivered",
         "delivered": "Delivered",
+        "acked": "Delivered and confirmed by the agency",
         "dead": "Delivery failed",
         "received": "Received",
         "in_review": "In review",
@@ -888,6 +954,7 @@ STATUS_LABELS = {
     "es": {
         "pending": "En espera de entrega",
         "delivered": "Entregada",
+        "acked": "Entregada y confirmada por la agencia",
         "dead": "Entrega fallida",
         "received": "Recibida",
         "in_review": "En revisión",
@@ -936,22 +1003,30 @@ class Translator:
         return STATUS_LABELS[self.locale].get(status, status.replace("_", " "))
 
     def date(self, value: Any) -> str:
-        """``2026-11-25`` or an ISO timestamp as "25 November 2026" / "25 de noviembre de
-        2026"."""
+        """``2026-11-25`` as "25 November 2026" / "25 de noviembre de 2026"; an ISO timestamp
+        as its date in the state's time (Eastern): ``2026-11-27T04:15:00Z`` is 26 November,
+        as the application's own page says "26 November 2026 at 11:15 p.m. Eastern Time"."""
         if not isinstance(value, str) or len(value) < 10:
             return "" if value is None else str(value)
+        local = in_state_time(value)
+        if local is not None:
+            return self.day(local.date())
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-        month = _MONTHS[self.locale][moment.month - 1]
+        return self.day(moment.date())
+
+    def day(self, value: calendar_date) -> str:
+        """A calendar date in words, as it is (no time zone involved)."""
+        month = _MONTHS[self.locale][value.month - 1]
         if self.locale == "es":
-            return f"{moment.day} de {month} de {moment.year}"
-        return f"{moment.day} {month} {moment.year}"
+            return f"{value.day} de {month} de {value.year}"
+        return f"{value.day} {month} {value.year}"
 
     def datetime(self, value: Any) -> str:
         """An ISO timestamp as "25 November 2026 at 14:37 UTC" / "25 de noviembre de 2026 a
-        las 14:37 UTC"; a bare date as ``date`` does."""
+        las 14:37 UTC" (date and time both in UTC); a bare date as ``date`` does."""
         if not isinstance(value, str) or "T" not in value:
             return self.date(value)
         try:
@@ -961,7 +1036,7 @@ class Translator:
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC)
         joiner = " a las " if self.locale == "es" else " at "
-        return f"{self.date(moment.isoformat())}{joiner}{moment:%H:%M} UTC"
+        return f"{self.day(moment.date())}{joiner}{moment:%H:%M} UTC"
 
     def number(self, value: Any, places: int = 1) -> str:
         """Thousands separators per locale: 12,345.5 / 12.345,5; a fraction to ``places``

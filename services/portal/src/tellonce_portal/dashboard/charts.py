@@ -65,9 +65,18 @@ def shape(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "trend_median": sparkline([w.get("median_days_to_decision") for w in trend]),
                 "weeks": len(trend),
                 "rag_fill": RAG_FILL.get(str(target.get("rag")), ""),
-                "open": sum(
-                    c.get("count") or 0 for c in g.get("backlog") or [] if isinstance(c, dict)
-                ),
+                "open": open_total(g.get("backlog")),
             }
         )
     return out
+
+
+def open_total(backlog: Any) -> float | None:
+    """The open applications of a group: the sum of its backlog cells, or None (shown as a
+    hidden figure, like a hidden cell) when a cell is hidden (small-cell suppression gives
+    it ``count: null``): counting it as 0 would show a total that looks exact and is not."""
+    cells = [c for c in backlog or [] if isinstance(c, dict)]
+    counts = [number(c.get("count")) for c in cells]
+    if any(n is None for n in counts):
+        return None
+    return sum(n for n in counts if n is not None)

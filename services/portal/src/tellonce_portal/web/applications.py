@@ -3,10 +3,7 @@ confirmation page and the PDF receipt."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -16,21 +13,9 @@ from tellonce_portal.deps import PageContext, PageDep
 from tellonce_portal.forms import pointers
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import sections
-from tellonce_portal.i18n import Translator
+from tellonce_portal.i18n import Translator, in_state_time, state_zone
 
 router = APIRouter()
-log = logging.getLogger("tellonce.portal")
-
-STATE_ZONE = "America/New_York"
-"""The state's time zone: times shown to residents are in it ("Eastern Time")."""
-
-
-def _state_zone() -> ZoneInfo | None:
-    try:
-        return ZoneInfo(STATE_ZONE)
-    except ZoneInfoNotFoundError:  # no time zone database on this system
-        log.warning("time zone %s not found: times are shown in UTC", STATE_ZONE)
-        return None
 
 
 def local_datetime(t: Translator, value: str | None) -> str:
@@ -40,19 +25,14 @@ def local_datetime(t: Translator, value: str | None) -> str:
     without an offset is read as UTC, and one that does not parse as it came."""
     if not value or "T" not in value:
         return t.date(value)
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    zone = _state_zone()
-    if zone is None:
+    if state_zone() is None:
         return t.datetime(value)
-    local = moment.astimezone(zone)
+    local = in_state_time(value)
+    if local is None:
+        return value
     hour = local.hour % 12 or 12
     clock = f"{hour}:{local.minute:02d} {t('time_am' if local.hour < 12 else 'time_pm')}"
-    return t("time_in_state", date=t.date(local.date().isoformat()), time=clock)
+    return t("time_in_state", date=t.day(local.date()), time=clock)
 
 
 @dataclass

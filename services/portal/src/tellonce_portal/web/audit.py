@@ -95,7 +95,7 @@ async def _page(
         ticked={f"{form} {pointer}" for form, pointer in ticked or []},
         pairs=pairs[:20],
         burden=burden,
-        per_form=per_form[:30],
+        per_form=per_form,
         most_hours=most_hours,
         errors=errors,
         typed=typed or {},

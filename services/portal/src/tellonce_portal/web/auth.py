@@ -110,10 +110,13 @@ async def sign_up(
         for attempt in range(3):
             try:
                 await _establish(ctx, email.strip(), password)
+                ctx.session.flash = t("account_created")
                 return ctx.redirect("/forms")
             except ApiError:
                 # A new account may not be readable yet on another identity replica.
                 await asyncio.sleep(0.3 * (attempt + 1))
+        ctx.session.flash = t("account_created_sign_in")
+        ctx.session.dirty = True
         return ctx.redirect("/sign-in")
     values = {"full_name": full_name, "email": email}
     return ctx.render("sign_up.html", status=400, errors=errors, values=values)

@@ -32,13 +32,24 @@ async def catalog(
 ) -> Response:
     gateway = ctx.anonymous()
     agencies = await gateway.agencies()
-    forms = await gateway.forms(agency=agency or None, q=(q or "").strip() or None)
+    errors: list[tuple[str, str]] = []
+    try:
+        forms = await gateway.forms(agency=agency or None, q=(q or "").strip() or None)
+    except ApiError as exc:
+        # The API refused the search itself (a control character, say): the search box
+        # again with what to fix, not the service-problem page.
+        if exc.status not in (400, 422):
+            raise
+        forms = []
+        errors.append(("q", ctx.t("bad_search")))
     topics = sorted({f.topic for f in forms if f.topic})
     if topic:
         forms = [f for f in forms if f.topic == topic]
     names = {a.code: a.name for a in agencies}
     return ctx.render(
         "catalog.html",
+        status=422 if errors else 200,
+        errors=errors,
         forms=forms,
         agencies=agencies,
         agency_names=names,

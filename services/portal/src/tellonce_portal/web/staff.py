@@ -226,7 +226,7 @@ async def replay(ctx: PageDep, delivery: Annotated[str, Form(max_length=64)] = "
         count = 1
     else:
         count = await gateway.replay_all()
-    ctx.session.flash = ctx.t("replayed", n=count)
+    ctx.session.flash = ctx.t("replayed_one" if count == 1 else "replayed", n=count)
     ctx.session.dirty = True
     return ctx.redirect("/inbox/systems")
 
