@@ -221,7 +221,7 @@ async def _twin_holds(sid: str, key: str, entry: dict[str, Any], twin: AsyncSess
     claim = idempotency.Claim(
         idempotency.status_scope("DSS", sid),
         key,
-        idempotency.fingerprint(StatusCreate.model_validate(NEEDS_INFO).model_dump(mode="json")),
+        idempotency.fingerprint(StatusCreate.model_validate(NEEDS_INFO).document()),
     )
     stored = await idempotency.store_outcome(
         twin, claim, status_code=201, body=entry, now=datetime.now(UTC), retention_hours=24

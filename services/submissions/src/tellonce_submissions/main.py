@@ -67,6 +67,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the receipt workers start and load WeasyPrint in the background: readiness does
+        # not wait for them, and the first receipt no longer pays their start (15-36 s)
+        receipts.warm()
         async with retention_loop(database, settings, app.state.clock):
             yield
         receipts.close()

@@ -300,3 +300,37 @@ async def test_a_head_on_the_referrals_evaluates_nothing(
         "/api/v1/referrals", headers=perf_tokens.headers("opm", role="auditor")
     )
     assert refused.status_code == 403, "refused as the GET is"
+
+
+CARE = {"form": "care", "version": 1, "answers": {"parent": {"firstName": "Ana"}}}
+
+
+async def test_a_form_already_sent_is_not_suggested(
+    perf_client: httpx.AsyncClient, perf_tokens: TokenFactory
+) -> None:
+    """Acceptance review: CEAP was suggested after sending CEAP, then SNAP. A form the
+    resident has sent is not suggested; a draft of it does not count (not sent yet)."""
+    sent_first = "res-" + uuid.uuid4().hex[:8]
+    await submit(perf_client, perf_tokens, sent_first, CARE)
+    await submit(perf_client, perf_tokens, sent_first, snap(4))
+    assert await referrals(perf_client, perf_tokens, sent_first) == []
+    drafted = "res-" + uuid.uuid4().hex[:8]
+    r = await perf_client.post(
+        "/api/v1/drafts", json={"form": "care"}, headers=perf_tokens.headers(drafted)
+    )
+    assert r.status_code == 201, r.text
+    await submit(perf_client, perf_tokens, drafted, snap(4))
+    assert [i["to_form"] for i in await referrals(perf_client, perf_tokens, drafted)] == ["care"]
+
+
+async def test_a_suggestion_is_not_shown_once_its_form_is_sent_on_its_own(
+    perf_client: httpx.AsyncClient, perf_tokens: TokenFactory
+) -> None:
+    """Suggested, not started, and then the resident sends the form directly: the
+    suggestion is not shown again (a started one is marked submitted, as before)."""
+    sub = "res-" + uuid.uuid4().hex[:8]
+    await submit(perf_client, perf_tokens, sub, snap(4))
+    [item] = await referrals(perf_client, perf_tokens, sub)
+    assert item["status"] == "suggested"
+    await submit(perf_client, perf_tokens, sub, CARE)
+    assert await referrals(perf_client, perf_tokens, sub) == []

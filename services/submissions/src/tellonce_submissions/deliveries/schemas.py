@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tellonce_submissions.times import UTCDateTime
 
 
 class EndpointCreate(BaseModel):
@@ -20,11 +21,11 @@ class EndpointPublic(BaseModel):
     url: str
     status: str
     disabled_reason: str | None
-    disabled_at: datetime | None
-    failing_since: datetime | None
-    previous_secret_expires_at: datetime | None
+    disabled_at: UTCDateTime | None
+    failing_since: UTCDateTime | None
+    previous_secret_expires_at: UTCDateTime | None
     """While set and in the future, webhooks carry a second signature (the old secret)."""
-    created_at: datetime
+    created_at: UTCDateTime
 
 
 class EndpointWithSecret(EndpointPublic):
@@ -37,7 +38,7 @@ class EndpointList(BaseModel):
 
 
 class AttemptPublic(BaseModel):
-    at: datetime
+    at: UTCDateTime
     url: str
     status_code: int | None
     latency_ms: int
@@ -57,17 +58,17 @@ class DeliveryPublic(BaseModel):
     fields: list[str]
     status: str
     attempts: int
-    next_attempt_at: datetime | None
+    next_attempt_at: UTCDateTime | None
     last_status_code: int | None
     last_error: str | None
-    created_at: datetime
-    first_attempt_at: datetime | None
-    delivered_at: datetime | None
-    acked_at: datetime | None
-    dead_at: datetime | None
+    created_at: UTCDateTime
+    first_attempt_at: UTCDateTime | None
+    delivered_at: UTCDateTime | None
+    acked_at: UTCDateTime | None
+    dead_at: UTCDateTime | None
     replays: int
     attempt_log: list[AttemptPublic] | None = None
-    share_purged_at: datetime | None = None
+    share_purged_at: UTCDateTime | None = None
     """When the retention job erased the agency's share of the answers (the delivery can
     no longer be replayed); ``None`` while they are held."""
 
@@ -76,7 +77,7 @@ class DeliveryWithAnswers(DeliveryPublic):
     """One delivery read by the agency it is addressed to, with its share of the answers
     (``GET /api/v1/deliveries/{id}?include=answers``; one access-log entry per read)."""
 
-    submitted_at: datetime
+    submitted_at: UTCDateTime
     answers: dict[str, Any] | None
     """The agency's answers (only its agreed fields); ``None`` once the retention job has
     erased them (see ``share_purged_at``), never an empty object standing for them."""
@@ -100,15 +101,15 @@ class FeedItem(BaseModel):
     form: str
     version: int
     agency: str
-    submitted_at: datetime
+    submitted_at: UTCDateTime
     answers: dict[str, Any] | None
     """The agency's answers; ``None`` once the retention job has erased them (see
     ``share_purged_at``), never an empty object standing for them."""
     fields: list[str]
     status: str
-    acked_at: datetime | None
-    created_at: datetime
-    share_purged_at: datetime | None = None
+    acked_at: UTCDateTime | None
+    created_at: UTCDateTime
+    share_purged_at: UTCDateTime | None = None
     """Set when the answers were erased under the retention rule: this service no longer
     holds them (the submission itself is the record)."""
 
@@ -122,7 +123,7 @@ class Feed(BaseModel):
 class AckResult(BaseModel):
     id: str
     status: str
-    acked_at: datetime | None
+    acked_at: UTCDateTime | None
 
 
 class ReplayResult(BaseModel):
@@ -138,7 +139,7 @@ class AccessEntry(BaseModel):
     fields: list[str]
     channel: str
     actor: str | None
-    at: datetime
+    at: UTCDateTime
 
 
 class AccessLog(BaseModel):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tellonce_submissions.answers import Answers
 from tellonce_submissions.registry.client import FORM_SLUG, MAX_VERSION
+from tellonce_submissions.times import UTCDateTime
 
 UUID_TEXT = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
 """A UUID as text (drafts' ids are UUIDs, written in lower case)."""
@@ -40,9 +40,9 @@ class DraftOut(BaseModel):
     answers: dict[str, Any]
     prefilled: list[str] = []
     """Pointers filled from the profile (on creation with ``prefill: true``)."""
-    created_at: datetime
-    updated_at: datetime
-    expires_at: datetime
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
+    expires_at: UTCDateTime
 
 
 class DraftPage(BaseModel):

@@ -3,10 +3,12 @@ group (or cell) with fewer than ``MIN_CELL`` applications carries ``null`` inste
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tellonce_submissions.times import UTCDateTime
 
 GroupBy = Literal["form", "agency", "priority"]
 Rag = Literal["green", "amber", "red"]
@@ -23,7 +25,7 @@ class TargetOut(BaseModel):
     form: str
     days: int
     share: float
-    updated_at: datetime
+    updated_at: UTCDateTime
     updated_by: str
 
 
@@ -89,9 +91,9 @@ class GroupMeasures(BaseModel):
 
 class PerformanceReport(BaseModel):
     period: str
-    start: datetime
-    end: datetime
-    as_of: datetime
+    start: UTCDateTime
+    end: UTCDateTime
+    as_of: UTCDateTime
     group_by: GroupBy
     min_cell: int
     groups: list[GroupMeasures]
@@ -108,8 +110,8 @@ class FunnelRow(BaseModel):
 
 class FunnelReport(BaseModel):
     period: str
-    start: datetime
-    end: datetime
+    start: UTCDateTime
+    end: UTCDateTime
     min_cell: int
     rows: list[FunnelRow]
     total: FunnelRow

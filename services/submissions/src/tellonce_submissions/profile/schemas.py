@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from tellonce_submissions.answers import StorableJson
+from tellonce_submissions.times import UTCDateTime
 
 
 class ConsentUpdate(BaseModel):
@@ -28,7 +28,7 @@ class ProfileValueOut(BaseModel):
     masked: bool
     source_form: str | None
     source_version: int | None
-    updated_at: datetime
+    updated_at: UTCDateTime
 
 
 class ProfileOut(BaseModel):

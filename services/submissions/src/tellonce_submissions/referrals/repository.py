@@ -31,6 +31,12 @@ async def unchecked_submissions(
     return (await session.execute(stmt)).scalars().all()
 
 
+async def submitted_forms(session: AsyncSession, owner: str) -> set[str]:
+    """The forms the resident has submitted (any version, at any time)."""
+    stmt = select(Submission.form).where(Submission.owner == owner).distinct()
+    return set((await session.execute(stmt)).scalars().all())
+
+
 async def insert_ignoring_conflicts(
     session: AsyncSession, table: Any, rows: list[dict[str, Any]]
 ) -> None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel
 
 from tellonce_submissions.drafts.schemas import DraftOut
+from tellonce_submissions.times import UTCDateTime
 
 
 class ReferralOut(BaseModel):
@@ -17,10 +16,10 @@ class ReferralOut(BaseModel):
     reason: dict[str, str]
     status: str
     """suggested, started (a draft exists) or submitted."""
-    created_at: datetime
-    started_at: datetime | None
+    created_at: UTCDateTime
+    started_at: UTCDateTime | None
     draft_id: str | None
-    submitted_at: datetime | None
+    submitted_at: UTCDateTime | None
     submission_id: str | None
 
 

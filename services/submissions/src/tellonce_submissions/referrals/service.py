@@ -101,6 +101,9 @@ class ReferralService:
         )
         referrals: list[dict[str, Any]] = []
         checks: list[dict[str, Any]] = []
+        # a form the resident has already sent is never suggested (acceptance review: CEAP
+        # was suggested after sending CEAP, then SNAP); a draft of it does not count
+        sent = await repository.submitted_forms(self.session, owner) if pending else set()
         for submission in pending:
             try:
                 rules = await self.catalog.rules(submission.form)
@@ -109,7 +112,7 @@ class ReferralService:
                 break
             answers = self._answers(submission) if rules else {}
             for rule in rules:
-                if rule.to_form == submission.form or not evaluate(rule.condition, answers):
+                if rule.to_form in sent or not evaluate(rule.condition, answers):
                     continue
                 referrals.append(
                     {
@@ -134,7 +137,12 @@ class ReferralService:
         if evaluate:
             await self.evaluate_pending(owner)
         await repository.mark_submitted(self.session, owner, self.now)
-        return ReferralPage(items=[_out(r) for r in await repository.own(self.session, owner)])
+        rows = await repository.own(self.session, owner)
+        # a suggestion made before the resident sent that form on their own is not shown
+        # again (it stays counted as suggested: it was shown once)
+        sent = await repository.submitted_forms(self.session, owner) if rows else set()
+        shown = [r for r in rows if not (r.status == SUGGESTED and r.to_form in sent)]
+        return ReferralPage(items=[_out(r) for r in shown])
 
     async def start(self, owner: str, referral_id: str) -> ReferralStarted:
         """A draft of the referred form, prefilled from the source submission (by data

@@ -90,6 +90,33 @@ async def agency_received(session: AsyncSession, *, submission_id: str, agency: 
     return row.first() is not None
 
 
+async def lock(session: AsyncSession, submission_id: str) -> None:
+    """Hold the submission's row until the transaction ends (PostgreSQL; SQLite writes one
+    transaction at a time): two agencies' posts to one timeline are checked one after the
+    other, so a decision and a late status cannot both pass the check."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(Submission.id).where(Submission.id == submission_id).with_for_update()
+        )
+
+
+async def owner_decision(
+    session: AsyncSession, submission: Submission, decisions: Sequence[str]
+) -> SubmissionEvent | None:
+    """The owning agency's latest event when it is a decision (the decision in force)."""
+    row = await session.execute(
+        select(SubmissionEvent)
+        .where(
+            SubmissionEvent.submission_id == submission.id,
+            SubmissionEvent.agency == submission.owning_agency,
+        )
+        .order_by(SubmissionEvent.at.desc(), SubmissionEvent.id.desc())
+        .limit(1)
+    )
+    latest = row.scalar_one_or_none()
+    return latest if latest is not None and latest.status in decisions else None
+
+
 def add_event(
     session: AsyncSession,
     *,

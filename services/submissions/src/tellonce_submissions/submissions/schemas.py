@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tellonce_submissions.answers import Answers, Text
 from tellonce_submissions.drafts.schemas import DraftId
 from tellonce_submissions.registry.client import FORM_SLUG, MAX_VERSION
+from tellonce_submissions.times import UTCDateTime
 
 AgencyStatus = Literal["received", "in_review", "needs_info", "approved", "denied"]
 
@@ -42,6 +42,20 @@ class StatusCreate(BaseModel):
 
     status: AgencyStatus
     message: Text | None = Field(default=None, max_length=4000)
+    reopen: bool = Field(
+        default=False,
+        description="The owning agency reopens its decision (a reconsideration, an appeal, "
+        "a correction), saying why in ``message``. Without it, a status posted by the owning "
+        "agency after its decision is a 409: a decision is final.",
+    )
+
+    def document(self) -> dict[str, Any]:
+        """The idempotency fingerprint's input: ``reopen`` only when set, so a post without
+        it has the fingerprint it had before the field existed (a retry across a deploy)."""
+        document = self.model_dump(mode="json")
+        if not self.reopen:
+            del document["reopen"]
+        return document
 
 
 class DeliveryOut(BaseModel):
@@ -51,7 +65,7 @@ class DeliveryOut(BaseModel):
 
 
 class TimelineEntry(BaseModel):
-    at: datetime
+    at: UTCDateTime
     agency: str | None
     status: str
     message: str | None
@@ -62,7 +76,7 @@ class SubmissionCreated(BaseModel):
     reference: str
     form: str
     version: int
-    submitted_at: datetime
+    submitted_at: UTCDateTime
     deliveries: list[DeliveryOut]
 
 

@@ -65,7 +65,13 @@ from tellonce_submissions.submissions.schemas import (
     TimelineEntry,
 )
 from tellonce_submissions.submissions.store import Stored, SubmissionWrite, store
+from tellonce_submissions.times import utc
 from tellonce_submissions.validation import SchemaUnusable
+
+
+class DecisionConflict(Conflict):
+    slug, title = "decision-final", "The application is already decided"
+
 
 SUBMITTED = "submitted"
 STATUS_CREATED = 201
@@ -381,11 +387,22 @@ class SubmissionService:
                 "Say what information is needed.",
                 errors=[{"pointer": "/message", "message": "needs_info requires a message"}],
             )
+        if body.reopen and message is None:
+            raise ValidationFailed(
+                "Say why the decision is reopened.",
+                errors=[{"pointer": "/message", "message": "reopen requires a message"}],
+            )
+        if body.reopen and agency != submission.owning_agency:
+            raise Forbidden(
+                f"Only the owning agency ({submission.owning_agency}) may reopen its decision."
+            )
         entry = TimelineEntry(at=self.now, agency=agency, status=body.status, message=message)
         if key is not None:
             replayed = await self._claim_status_key(key, agency, submission.id, body, entry)
             if replayed is not None:
                 return replayed
+        if agency == submission.owning_agency:
+            await self._check_decision_final(submission, reopen=body.reopen)
         event = repository.add_event(
             self.session,
             submission_id=submission.id,
@@ -397,6 +414,33 @@ class SubmissionService:
         )
         await performance_facts.record_event(self.session, event)  # measures, issue 11
         return StatusPosted(entry=entry, status_code=STATUS_CREATED, replayed=False)
+
+    async def _check_decision_final(self, submission: Submission, *, reopen: bool) -> None:
+        """A decision is final (acceptance review: DSS posted ``approved``, then a late
+        ``received``, and the resident's status went back to received): once the owning
+        agency's latest status is a decision, its next post is a 409 naming the decision,
+        unless it reopens it explicitly (``reopen`` with a reason). A retry with the same
+        ``Idempotency-Key`` was replayed before this check; a 409 rolls back the key. The
+        agencies that receive only part of the application go on posting their own handling
+        (it never changes the resident's status, ``resident_status``)."""
+        await repository.lock(self.session, submission.id)
+        decision = await repository.owner_decision(self.session, submission, DECISIONS)
+        if decision is None:
+            if reopen:
+                raise DecisionConflict(
+                    "There is no decision to reopen: post the status without reopen.",
+                    slug="no-decision-to-reopen",
+                    title="No decision to reopen",
+                )
+            return
+        if not reopen:
+            decided = utc(decision.at).isoformat().replace("+00:00", "Z")
+            raise DecisionConflict(
+                f"This application was {decision.status} by {decision.agency} at {decided}; "
+                "a decision is final. To change it, post the new status with "
+                '"reopen": true and say why in message.',
+                extra={"decision": {"status": decision.status, "at": decided}},
+            )
 
     async def _claim_status_key(
         self,
@@ -410,7 +454,7 @@ class SubmissionService:
         transaction: ``None`` when stored (the caller writes the entry), else the first
         post's outcome to replay (same body) or a 422 (another body)."""
         owner = idempotency.status_scope(agency, submission_id)
-        print_ = idempotency.fingerprint(body.model_dump(mode="json"))
+        print_ = idempotency.fingerprint(body.document())
         retention = self.settings.idempotency_retention_hours
         stored = await idempotency.store_outcome(
             self.session,
