@@ -554,6 +554,15 @@ class FakeGateway:
                 pdf = f"%PDF-1.7 receipt {sub['reference']} {lang}".encode()
                 return httpx.Response(200, content=pdf, headers={"content-type": "application/pdf"})
             if match.group(2) == "/status":
+                # As the API: the agency's latest decision is final unless reopened.
+                own = [e for e in sub["timeline"] if e.get("agency") == who.get("agency")]
+                if own and own[-1]["status"] in ("approved", "denied") and not body.get("reopen"):
+                    return httpx.Response(409, json={
+                        "type": "https://tellonce.example.gov/problems/decision-final",
+                        "status": 409, "title": "The application is already decided",
+                        "detail": "a decision is final",
+                        "decision": {"status": own[-1]["status"], "at": own[-1]["at"]},
+                    })  # fmt: skip
                 entry = {"at": "2026-11-25T12:00:00Z", "agency": who.get("agency"), **body}
                 sub["timeline"].append(entry)
                 self.statuses.append(entry)

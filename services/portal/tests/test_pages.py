@@ -700,3 +700,47 @@ async def test_a_failing_gateway_gets_a_503_page_and_a_bug_a_500_page_without_a_
             assert text in page.text
             assert "Traceback" not in page.text
             assert "a bug in the portal" not in page.text
+
+
+async def test_staff_reopen_a_decision_with_a_reason(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """A decision is final at the API (409 ``decision-final``). The page says so in words,
+    with the decision, and offers "Reopen the decision"; reopening needs a reason, and then
+    the status goes with ``reopen``."""
+    fake.delivered("s1", "CT-2026-AAAA-BBBB")
+    await sign_in(browser, "staff@dss.demo.gov")
+    form = {"submission_id": "s1", "status": "approved"}
+    decided = await post(browser, "/inbox/d-s1", form, "/inbox/d-s1/status")
+    assert decided.status_code == 303
+    page = await browser.get("/inbox/d-s1")
+    assert 'name="reopen"' not in page.text, "offered only once a decision stands in the way"
+    late = await post(
+        browser, "/inbox/d-s1", {"submission_id": "s1", "status": "received"}, "/inbox/d-s1/status"
+    )
+    assert late.status_code == 422
+    assert "The decision on this application is" in late.text
+    assert "Approved" in late.text
+    assert "25 November 2026" in late.text  # the decision's date, in words
+    assert "decision is final" in late.text
+    assert 'name="reopen"' in late.text
+    assert len(fake.statuses) == 1
+    no_reason = await post(
+        browser,
+        "/inbox/d-s1",
+        {"submission_id": "s1", "status": "in_review", "reopen": "yes"},
+        "/inbox/d-s1/status",
+    )
+    assert no_reason.status_code == 422
+    assert "Say why you are reopening the decision" in no_reason.text
+    assert re.search(r'name="reopen" value="yes"[^>]*checked', no_reason.text)
+    reopened = await post(
+        browser,
+        "/inbox/d-s1",
+        {"submission_id": "s1", "status": "in_review", "reopen": "yes", "message": "Appeal"},
+        "/inbox/d-s1/status",
+    )
+    assert reopened.status_code == 303
+    assert fake.statuses[-1]["status"] == "in_review"
+    assert fake.statuses[-1]["reopen"] is True
+    assert fake.statuses[-1]["message"] == "Appeal"

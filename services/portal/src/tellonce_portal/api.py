@@ -805,12 +805,15 @@ class Gateway:
         )
         return Download(resp.content, "application/pdf", f"receipt-{submission_id}.pdf")
 
-    async def post_status(self, submission_id: str, status: str, message: str | None) -> None:
-        await self._call(
-            "POST",
-            f"/api/v1/submissions/{seg(submission_id)}/status",
-            json={"status": status, "message": message or None},
-        )
+    async def post_status(
+        self, submission_id: str, status: str, message: str | None, *, reopen: bool = False
+    ) -> None:
+        """A status on the application's timeline; ``reopen`` to change the owning agency's
+        decision (the API refuses a later status otherwise: 409 ``decision-final``)."""
+        body: dict[str, Any] = {"status": status, "message": message or None}
+        if reopen:
+            body["reopen"] = True
+        await self._call("POST", f"/api/v1/submissions/{seg(submission_id)}/status", json=body)
 
     # -- profile --------------------------------------------------------------------------
 

@@ -283,6 +283,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "status_sent": "Status sent.",
         "select_status": "Select a status",
         "say_what_info": "Say what information you need",
+        "say_why_reopen": "Say why you are reopening the decision",
+        "decision_final": "The decision on this application is “{status}” ({date}). A "
+        "decision is final: to change it, tick “Reopen the decision” and say why in "
+        "the message.",
+        "decision_final_undated": "This application has been decided. A decision is final: to "
+        "change it, tick “Reopen the decision” and say why in the message.",
+        "reopen_decision": "Reopen the decision",
+        "reopen_hint": "Only the agency that owns the form can reopen its decision. The "
+        "resident sees the new status and your message.",
         "status_not_posted": "The status could not be posted",
         "no_such_delivery": "No delivery {id} for your agency.",
         "endpoint_address": "Address",
@@ -728,6 +737,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "status_sent": "Estado enviado.",
         "select_status": "Seleccione un estado",
         "say_what_info": "Indique qué información necesita",
+        "say_why_reopen": "Indique por qué reabre la decisión",
+        "decision_final": "La decisión sobre esta solicitud es “{status}” ({date}). "
+        "Una decisión es definitiva: para cambiarla, marque “Reabrir la decisión” e "
+        "indique el motivo en el mensaje.",
+        "decision_final_undated": "Esta solicitud ya tiene una decisión. Una decisión es "
+        "definitiva: para cambiarla, marque “Reabrir la decisión” e indique el "
+        "motivo en el mensaje.",
+        "reopen_decision": "Reabrir la decisión",
+        "reopen_hint": "Solo la agencia dueña del formulario puede reabrir su decisión. El "
+        "residente ve el nuevo estado y su mensaje.",
         "status_not_posted": "No se pudo enviar el estado",
         "no_such_delivery": "No hay ninguna entrega {id} para su agencia.",
         "endpoint_address": "Dirección",

@@ -259,6 +259,8 @@ async def delivery(
         chosen_status="",
         typed_message="",
         message_limit=limits.STATUS_MESSAGE,
+        show_reopen=False,
+        reopen_ticked=False,
     )
 
 
@@ -280,21 +282,31 @@ async def post_status(
     submission_id: Annotated[str, Form()] = "",
     status: Annotated[str, Form()] = "",
     message: Annotated[str, Form()] = "",
+    reopen: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     ctx.require("agency")
     gateway = await ctx.api()
     errors: list[tuple[str, str]] = []
     message = limits.typed(message)
+    reopening = reopen == "yes"
+    show_reopen = reopening
     if status not in STATUSES:
         errors.append(("status", ctx.t("select_status")))
     if status == "needs_info" and not message.strip():
         errors.append(("message", ctx.t("say_what_info")))
+    elif reopening and not message.strip():
+        errors.append(("message", ctx.t("say_why_reopen")))
     errors += limits.too_long(ctx.t, [("message", "message", message, limits.STATUS_MESSAGE)])
     if not errors:
         try:
-            await gateway.post_status(submission_id, status, message.strip() or None)
+            await gateway.post_status(
+                submission_id, status, message.strip() or None, reopen=reopening
+            )
         except ApiError as exc:
-            errors.append(("status", exc.detail or ctx.t("status_not_posted")))
+            final = _decision_final(ctx.t, exc)
+            if final is not None:
+                show_reopen = True  # the way to change a decision, offered now
+            errors.append(("status", final or exc.detail or ctx.t("status_not_posted")))
     if not errors:
         return ctx.redirect(f"/inbox/{delivery_id}?posted=true")
     found = await _one_delivery(ctx, gateway, delivery_id)
@@ -310,4 +322,20 @@ async def post_status(
         chosen_status=status,
         typed_message=message,
         message_limit=limits.STATUS_MESSAGE,
+        show_reopen=show_reopen,
+        reopen_ticked=reopening,
+    )
+
+
+def _decision_final(t: Translator, exc: ApiError) -> str | None:
+    """The API's 409 ``decision-final`` in words, with what to do: None for other errors."""
+    if exc.status != 409 or not str(exc.body.get("type") or "").endswith("/decision-final"):
+        return None
+    decision = exc.body.get("decision")
+    if not isinstance(decision, dict):
+        return t("decision_final_undated")
+    return t(
+        "decision_final",
+        status=t.status(str(decision.get("status") or "")),
+        date=t.date(str(decision.get("at") or "")),
     )
