@@ -744,3 +744,22 @@ async def test_staff_reopen_a_decision_with_a_reason(
     assert fake.statuses[-1]["status"] == "in_review"
     assert fake.statuses[-1]["reopen"] is True
     assert fake.statuses[-1]["message"] == "Appeal"
+
+
+async def test_a_delivery_page_names_its_form_and_when_it_was_sent(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """Acceptance review: the page's caption was the form's slug and it did not say when
+    the application was sent. Now the catalog's title (in the page's language) and the date."""
+    fake.delivered("s1", "CT-2026-AAAA-BBBB")
+    await sign_in(browser, "staff@dss.demo.gov")
+    page = await browser.get("/inbox/d-s1")
+    assert page.status_code == 200
+    caption = re.search(r'<p class="usa-caption"[^>]*>([^<]*)</p>', page.text)
+    assert caption is not None
+    assert caption.group(1) != "snap"
+    form = await browser.get("/forms/snap")  # the catalog's title, as residents see it
+    heading = re.search(r"<h1[^>]*>([^<]*)</h1>", form.text)
+    assert heading is not None
+    assert caption.group(1) == heading.group(1).strip()
+    assert "Sent on 1 October 2026." in page.text

@@ -284,6 +284,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "select_status": "Select a status",
         "say_what_info": "Say what information you need",
         "say_why_reopen": "Say why you are reopening the decision",
+        "sent_on": "Sent on {date}.",
         "decision_final": "The decision on this application is “{status}” ({date}). A "
         "decision is final: to change it, tick “Reopen the decision” and say why in "
         "the message.",
@@ -738,6 +739,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "select_status": "Seleccione un estado",
         "say_what_info": "Indique qué información necesita",
         "say_why_reopen": "Indique por qué reabre la decisión",
+        "sent_on": "Enviada el {date}.",
         "decision_final": "La decisión sobre esta solicitud es “{status}” ({date}). "
         "Una decisión es definitiva: para cambiarla, marque “Reabrir la decisión” e "
         "indique el motivo en el mensaje.",

@@ -249,11 +249,13 @@ async def delivery(
     ctx.require("agency")
     gateway = await ctx.api()
     found = await _one_delivery(ctx, gateway, delivery_id)
+    form = await _form_of(gateway, found)
     return ctx.render(
         "delivery.html",
         delivery=found,
         rows=await _labelled(ctx, gateway, found),
-        statuses=await _statuses(ctx, gateway, found),
+        statuses=_statuses(ctx, form),
+        form=form,
         errors=[],
         posted=posted,
         chosen_status="",
@@ -264,13 +266,19 @@ async def delivery(
     )
 
 
-async def _statuses(ctx: PageContext, gateway: Gateway, found: Delivery) -> tuple[str, ...]:
+async def _form_of(gateway: Gateway, found: Delivery) -> FormSummary | None:
+    """The delivery's form in the catalog (None when the catalog does not answer)."""
+    try:
+        return await gateway.form(found.form)
+    except ApiError:
+        return None
+
+
+def _statuses(ctx: PageContext, form: FormSummary | None) -> tuple[str, ...]:
     """The statuses this staff member's agency may post on the delivery's application: all of
     them for the form's owning agency, the handling ones for an agency that only receives
     some answers. Should the catalog not answer, all of them (the API still decides)."""
-    try:
-        form = await gateway.form(found.form)
-    except ApiError:
+    if form is None:
         return STATUSES
     return STATUSES if form.agency == ctx.session.agency else HANDLING
 
@@ -310,12 +318,14 @@ async def post_status(
     if not errors:
         return ctx.redirect(f"/inbox/{delivery_id}?posted=true")
     found = await _one_delivery(ctx, gateway, delivery_id)
+    form = await _form_of(gateway, found)
     return ctx.render(
         "delivery.html",
         status=422,
         delivery=found,
         rows=await _labelled(ctx, gateway, found),
-        statuses=await _statuses(ctx, gateway, found),
+        statuses=_statuses(ctx, form),
+        form=form,
         errors=errors,
         posted=False,
         # What the staff member chose and typed, shown again next to the errors.
