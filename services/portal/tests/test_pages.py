@@ -501,6 +501,10 @@ async def test_staff_manage_webhook_endpoints_and_replay_dead_letters(
     page = await browser.get("/inbox/systems")
     assert "CT-2026-DEAD-0001" in page.text
     assert "connect timeout" in page.text
+    row = re.search(r"CT-2026-DEAD-0001</th>(.*?)</tr>", page.text, re.S)
+    assert row is not None
+    assert "<td>snap</td>" not in row.group(1), "the form's catalog title, not its slug"
+    assert "Food help" in row.group(1) or "SNAP" in row.group(1)
     bad = await post(browser, "/inbox/systems", {"url": "ftp://x"}, "/inbox/systems/endpoints")
     assert bad.status_code == 422
     assert 'href="#f-url"' in bad.text

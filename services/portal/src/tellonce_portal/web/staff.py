@@ -170,6 +170,7 @@ async def _systems_page(
         status=status,
         endpoints=await gateway.endpoints(),
         dead=dead.items,
+        forms=await _catalog(gateway) if dead.items else {},  # titles, as in the inbox
         previous_page=page_link("/inbox/systems", "dead", dead.prev_cursor, "#dead-letters"),
         next_page=page_link("/inbox/systems", "dead", dead.next_cursor, "#dead-letters"),
         created=created,
