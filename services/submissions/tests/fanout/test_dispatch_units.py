@@ -88,3 +88,16 @@ def test_only_canonical_uuids_are_ids() -> None:
         "nope",
     ):
         assert not is_id(value), value
+
+
+def test_a_failed_connection_says_where_and_why_without_ssl_default() -> None:
+    """Acceptance review: an endpoint on a closed port showed aiohttp's "Cannot connect to
+    host 127.0.0.1:9 ssl:default [...]" for an http address, which reads as a TLS problem."""
+    import aiohttp
+    from aiohttp.client_reqrep import ConnectionKey
+
+    key = ConnectionKey("127.0.0.1", 9, False, True, None, None, None, None)
+    refused = aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
+    described = describe_error(refused)
+    assert described == "ClientConnectorError: cannot connect to 127.0.0.1:9: Connection refused"
+    assert "ssl" not in described

@@ -130,7 +130,14 @@ def describe_status(status: int) -> str:
 
 
 def describe_error(exc: BaseException) -> str:
-    """An exception as the attempt log stores it: its type and message, cleaned, bounded."""
+    """An exception as the attempt log stores it: its type and message, cleaned, bounded. A
+    failed connection says where and why in plain words (aiohttp's own text says
+    ``ssl:default`` even for an ``http`` address, which reads as a TLS problem)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
+        return clean_text(
+            f"{type(exc).__name__}: cannot connect to {exc.host}:{exc.port}: {reason}"
+        )
     return clean_text(f"{type(exc).__name__}: {exc}")
 
 
