@@ -306,7 +306,7 @@ async def test_resident_sees_referrals_and_starts_one_in_a_click(
     assert "Children at home: child care help" in page.text
     first = page.text.split('data-referral="ref-1"')[1].split("</li>")[0]
     second = page.text.split('data-referral="ref-2"')[1].split("</li>")[0]
-    assert "Start with what I already told" in first
+    assert "Start it with my answers filled in" in first
     assert "You have sent it." in second
     assert "<form" not in second
     token = re.search(r'name="csrf_token" value="([^"]+)"', first)

@@ -108,11 +108,11 @@ AUDIT_ES = [
     "0,5",
 ]  # fmt: skip
 REFERRALS_EN = [
-    "Programs you may be eligible for", "Start with what I already told", "You have sent it.",
+    "Programs you may be eligible for", "Start it with my answers filled in", "You have sent it.",
     "Programs for you",
 ]  # fmt: skip
 REFERRALS_ES = [
-    "Programas para los que podría calificar", "Comenzar con mis datos", "Ya la envió.",
+    "Programas para los que podría calificar", "Comenzar con mis respuestas ya puestas", "Ya la envió.",
     "Programas para usted", "Ayuda con el cuidado",
 ]  # fmt: skip
 
