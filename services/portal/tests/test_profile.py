@@ -49,9 +49,9 @@ async def test_each_kept_value_has_a_change_link_naming_it(
         r'<span class="usa-sr-only"> ([^<]+)</span></a></dd>',
         page,
     )
-    assert links == [
-        ("/profile/values/person.fullName", "Full name"),
+    assert links == [  # by label
         ("/profile/values/person.birthDate", "Date of birth"),
+        ("/profile/values/person.fullName", "Full name"),
     ]
     # Erasing everything is a link to a confirmation page, not a form that erases at once.
     assert 'href="/profile/erase"' in page
@@ -391,3 +391,23 @@ async def test_a_head_leaves_the_message_for_the_page_that_shows_it(
     assert head.content == b""
     assert "Your choice has been saved." in (await browser.get("/profile")).text
     assert "Your choice has been saved." not in (await browser.get("/profile")).text, "once"
+
+
+async def test_kept_dates_and_numbers_read_as_the_forms_show_them_in_label_order(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """Acceptance review: the profile showed "1985-02-03" and raw numbers, in the elements'
+    id order. A date in words, a number with separators, the rows by their labels."""
+    fake.profile_values = {
+        "person.fullName": "Ana Diaz",
+        "person.birthDate": "1985-02-03",
+        "household.size": 12000,
+    }
+    await sign_in(browser)
+    page = await browser.get("/profile")
+    assert "3 February 1985" in page.text
+    assert "1985-02-03" not in page.text
+    assert "12,000" in page.text
+    keys = re.findall(r'<dt class="usa-summary-list__key">([^<]*)</dt>', page.text)
+    assert keys == sorted(keys, key=str.casefold)
+    assert set(keys) == {"Full name", "Date of birth", "Number of people in the household"}

@@ -112,7 +112,8 @@ REFERRALS_EN = [
     "Programs for you",
 ]  # fmt: skip
 REFERRALS_ES = [
-    "Programas para los que podría calificar", "Comenzar con mis respuestas ya puestas", "Ya la envió.",
+    "Programas para los que podría calificar", "Comenzar con mis respuestas ya puestas",
+    "Ya la envió.",
     "Programas para usted", "Ayuda con el cuidado",
 ]  # fmt: skip
 

@@ -23,6 +23,7 @@ from tellonce_portal.forms.parse import parse_fields
 from tellonce_portal.forms.render import FieldState, error_summary, render_fields
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.validate import from_api, message_for, on_fields, validate
+from tellonce_portal.i18n import Translator
 from tellonce_portal.templating import environment
 from tellonce_portal.web.fill import PageMissing, merge_errors
 
@@ -168,10 +169,29 @@ async def profile(ctx: PageDep) -> Response:
         if v.element in dictionary
     }
     choices = {
-        v.element: text for v in kept.values if (text := choice_text(v, dictionary, ctx.locale))
+        v.element: text
+        for v in kept.values
+        if (text := choice_text(v, dictionary, ctx.locale) or shown_value(v, dictionary, ctx.t))
     }
     links = {v.element: value_path(v.element) for v in kept.values}
+    # In the order of what the resident reads: by label (the API's order is the elements' ids).
+    kept.values.sort(key=lambda v: (labels.get(v.element) or v.element).casefold())
     return ctx.render("profile.html", profile=kept, labels=labels, choices=choices, links=links)
+
+
+def shown_value(kept: ProfileValue, dictionary: dict[str, Element], t: Translator) -> str | None:
+    """A kept date or number as the forms show it ("3 February 1985", "2,150.5"), by its
+    element's schema; None to show the value as it is (acceptance review: "1985-02-03")."""
+    element = dictionary.get(kept.element)
+    schema = element.schema if element is not None else None
+    if kept.masked or not isinstance(schema, dict):
+        return None
+    value = kept.value
+    if schema.get("format") == "date" and isinstance(value, str) and value:
+        return t.date(value)
+    if schema.get("type") in ("number", "integer") and isinstance(value, int | float):
+        return t.number(value, places=2)
+    return None
 
 
 def choice_text(kept: ProfileValue, dictionary: dict[str, Element], locale: str) -> str | None:
