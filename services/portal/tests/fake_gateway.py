@@ -497,14 +497,19 @@ class FakeGateway:
             if (self._who(request) or {}).get("role") not in ("auditor", "admin"):
                 return httpx.Response(403, json={"status": 403, "detail": "auditors only"})
             if request.url.params.get("format") == "csv":
-                return httpx.Response(200, text="cluster,forms\nbirth date,3\n",
+                table = request.url.params.get("table", "fields")
+                text = {"fields": "cluster,forms\nbirth date,3\n",
+                        "forms": "form,burden_hours,prefill_hours_saved\nsnap,12000,3400.5\n"}
+                return httpx.Response(200, text=text.get(table, f"{table}\n"),
                                       headers={"content-type": "text/csv"})  # fmt: skip
             return httpx.Response(200, json={
                 "clusters": deepcopy(self.clusters),
                 "form_pairs": [{"a": "snap", "b": "wic", "shared": 4, "jaccard": 0.5}],
                 "burden": {"total_burden_hours": 12000, "prefill_hours_saved": 3400.5,
                            "prefill_share_saved": 0.2834,
-                           "forms": self.burden_forms}})  # fmt: skip
+                           "forms": self.burden_forms,
+                           "assumptions": {"repeat_filer_share": 0.25, "review_fraction": 0.2,
+                                           "text": "(the registry's English text)"}}})  # fmt: skip
         who = self._who(request)
         if who is None:
             return httpx.Response(401, json={"status": 401, "detail": "sign in"})

@@ -463,6 +463,18 @@ async def test_the_auditor_reads_the_audit_and_downloads_csv(
     csv = await browser.get("/audit/redundancy.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert "birth date" in csv.text
+    # Acceptance review: the CSV had no hours (the tables with them were not linked) and the
+    # page did not state the assumptions behind the hours saved.
+    page = await browser.get("/audit")
+    assert 'href="/audit/redundancy.csv?table=forms"' in page.text
+    assert "we assume 25% of a form" in page.text
+    assert "takes 20% of the time" in page.text
+    hours = await browser.get("/audit/redundancy.csv", params={"table": "forms"})
+    assert hours.status_code == 200
+    assert "burden_hours" in hours.text
+    assert 'filename="redundancy-audit-forms.csv"' in hours.headers["content-disposition"]
+    unknown = await browser.get("/audit/redundancy.csv", params={"table": "secrets"})
+    assert unknown.status_code == 404
 
 
 async def test_language_switch_to_spanish(browser: httpx.AsyncClient) -> None:

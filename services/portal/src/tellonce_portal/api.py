@@ -999,16 +999,19 @@ class Gateway:
             json={"fields": [{"form": form, "pointer": pointer} for form, pointer in fields]},
         )
 
-    async def audit_download(self, fmt: str) -> Download:
+    async def audit_download(self, fmt: str, table: str = "fields") -> Download:
+        """The audit as a file: the PDF, or one of its tables as CSV (``fields``: a row per
+        cluster's field; ``clusters``, ``forms`` and ``pairs`` carry the hours)."""
         media = {"csv": "text/csv", "pdf": "application/pdf"}[fmt]
+        params = {"format": fmt}
+        name = f"redundancy-audit.{fmt}"
+        if fmt == "csv" and table != "fields":
+            params["table"] = table
+            name = f"redundancy-audit-{table}.csv"
         resp = await self._call(
-            "GET",
-            "/api/v1/audit/redundancy",
-            params={"format": fmt},
-            headers={"Accept": media},
-            raw=True,
+            "GET", "/api/v1/audit/redundancy", params=params, headers={"Accept": media}, raw=True
         )
-        return Download(resp.content, media, f"redundancy-audit.{fmt}")
+        return Download(resp.content, media, name)
 
 
 def gateway_client(

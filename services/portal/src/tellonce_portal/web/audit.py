@@ -223,10 +223,15 @@ async def reject(ctx: PageDep, cluster_id: str) -> Response:
     return ctx.redirect(f"/audit?cluster={quote(cluster_id, safe='')}#cluster")
 
 
+CSV_TABLES = ("fields", "clusters", "forms", "pairs")
+"""The audit's tables as CSV (the API's ``?table=``); the hours are in ``clusters`` and
+``forms``."""
+
+
 @router.get("/audit/redundancy.{fmt}")
-async def audit_download(ctx: PageDep, fmt: str) -> Response:
+async def audit_download(ctx: PageDep, fmt: str, table: str = "fields") -> Response:
     ctx.require("auditor", "admin")
-    if fmt not in ("csv", "pdf"):
+    if fmt not in ("csv", "pdf") or table not in CSV_TABLES:
         return ctx.render(
             "error.html",
             status=404,
@@ -234,7 +239,7 @@ async def audit_download(ctx: PageDep, fmt: str) -> Response:
             body=ctx.t("not_found_body"),
             detail="",
         )
-    download = await (await ctx.api()).audit_download(fmt)
+    download = await (await ctx.api()).audit_download(fmt, table)
     return ctx.finish(
         Response(
             download.content,
