@@ -498,8 +498,10 @@ class FakeGateway:
                 return httpx.Response(403, json={"status": 403, "detail": "auditors only"})
             if request.url.params.get("format") == "csv":
                 table = request.url.params.get("table", "fields")
-                text = {"fields": "cluster,forms\nbirth date,3\n",
-                        "forms": "form,burden_hours,prefill_hours_saved\nsnap,12000,3400.5\n"}
+                text = {
+                    "fields": "cluster,forms\nbirth date,3\n",
+                    "forms": "form,burden_hours,prefill_hours_saved\nsnap,12000,3400.5\n",
+                }
                 return httpx.Response(200, text=text.get(table, f"{table}\n"),
                                       headers={"content-type": "text/csv"})  # fmt: skip
             return httpx.Response(200, json={
