@@ -94,7 +94,7 @@ def test_receipt_masks_restricted_values_and_names_receivers() -> None:
     ssn_rows = [r for r in data["answers"] if r["value"].endswith(ssn[-4:])]
     assert ssn_rows
     assert all(ssn not in r["value"] for r in data["answers"])
-    birth = [r for r in data["answers"] if r["value"] == answers["veteran"]["dateOfBirth"]]
+    birth = [r for r in data["answers"] if r["value"] == "3 July 1990"]  # 1990-07-03
     assert birth[0]["agencies"] == "DVA, DSS"
     assert rows  # labels come from the version's field titles
     html = receipt_html(data)
@@ -116,7 +116,7 @@ def test_receipt_speaks_the_residents_language_and_names_fields_by_title() -> No
     english_html, spanish_html = receipt_html(english), receipt_html(spanish)
     assert '<html lang="es">' in spanish_html
     assert "Comprobante de envío" in spanish_html
-    assert "Quién recibió sus respuestas" in spanish_html
+    assert "A quién se envían sus respuestas" in spanish_html
     assert "Submission receipt" not in spanish_html
     assert '<html lang="en">' in english_html
     assert "Submission receipt" in english_html

@@ -11,10 +11,13 @@ import asyncio
 import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import Environment, select_autoescape
+
+log = logging.getLogger("tellonce.receipts")
 
 TEMPLATE = """<!doctype html>
 <html lang="{{ r.lang }}"><head><meta charset="utf-8">
@@ -27,7 +30,7 @@ h1 { font-size: 13pt; margin: 0 0 1mm; }
 .ref { font-size: 16pt; font-weight: bold; letter-spacing: 1px; margin: 0 0 2mm; }
 table { width: 100%; border-collapse: collapse; margin-bottom: 2mm; table-layout: fixed; }
 .answers col.q { width: 42%; } .answers col.a { width: 38%; } .answers col.s { width: 20%; }
-.sent col.g { width: 15%; }
+.sent col.g { width: 15%; } .sent col.d { width: 25%; }
 th, td { text-align: left; vertical-align: top; padding: 0.4mm 1.2mm;
          border-bottom: 0.3pt solid #999; }
 th { background: #eee; }
@@ -44,10 +47,12 @@ h2 { font-size: 10pt; margin: 2mm 0 1mm; }
 <tr><td>{{ w.submission_id }}</td><td>{{ r.id }}</td></tr>
 </table>
 <h2>{{ w.who }}</h2>
-<table class="sent"><colgroup><col class="g"><col></colgroup>
-<thead><tr><th scope="col">{{ w.agency }}</th><th scope="col">{{ w.fields }}</th></tr></thead>
+<table class="sent"><colgroup><col class="g"><col><col class="d"></colgroup>
+<thead><tr><th scope="col">{{ w.agency }}</th><th scope="col">{{ w.fields }}</th>
+<th scope="col">{{ w.delivery }}</th></tr></thead>
 <tbody>
-{% for d in r.receivers %}<tr><td>{{ d.agency }}</td><td>{{ d.fields }}</td></tr>
+{% for d in r.receivers %}<tr><td>{{ d.agency }}</td><td>{{ d.fields }}</td>
+<td>{{ d.state }}</td></tr>
 {% endfor %}</tbody></table>
 <h2>{{ w.answers }}</h2>
 <table class="answers"><colgroup><col class="q"><col class="a"><col class="s"></colgroup>
@@ -69,9 +74,10 @@ WORDS: dict[str, dict[str, str]] = {
         "version": "version",
         "submitted": "Submitted",
         "submission_id": "Submission id",
-        "who": "Who received your answers",
+        "who": "Who your answers go to",
         "agency": "Agency",
         "fields": "Fields",
+        "delivery": "Delivery",
         "answers": "Your answers",
         "question": "Question",
         "answer": "Answer",
@@ -87,9 +93,10 @@ WORDS: dict[str, dict[str, str]] = {
         "version": "versión",
         "submitted": "Enviado",
         "submission_id": "Identificador del envío",
-        "who": "Quién recibió sus respuestas",
+        "who": "A quién se envían sus respuestas",
         "agency": "Agencia",
         "fields": "Campos",
+        "delivery": "Entrega",
         "answers": "Sus respuestas",
         "question": "Pregunta",
         "answer": "Respuesta",
@@ -101,7 +108,37 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 """The receipt's own words in each language the portal offers (its ``i18n.LOCALES``). The
-form's questions stay in the words the agency published them in."""
+form's title, questions and choices come from the version's UI document in the same language
+(``service.receipt_data``)."""
+
+STATES: dict[str, dict[str, str]] = {
+    "en": {
+        "pending": "Waiting to be delivered",
+        "delivered": "Delivered",
+        "acked": "Delivered and confirmed by the agency",
+        "dead": "Delivery failed",
+    },
+    "es": {
+        "pending": "En espera de entrega",
+        "delivered": "Entregada",
+        "acked": "Entregada y confirmada por la agencia",
+        "dead": "Entrega fallida",
+    },
+}
+"""A delivery's state in words (the portal's ``STATUS_LABELS``): "Who your answers go to"
+lists an agency whose delivery still waits, and says so."""
+
+MONTHS: dict[str, list[str]] = {
+    "en": [
+        "January", "February", "March", "April", "May", "June", "July", "August",
+        "September", "October", "November", "December",
+    ],
+    "es": [
+        "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+        "septiembre", "octubre", "noviembre", "diciembre",
+    ],
+}  # fmt: skip
+"""Dates in words, as the portal writes them: "3 February 1985", "3 de febrero de 1985"."""
 
 LANGUAGES = tuple(WORDS)
 
@@ -188,8 +225,23 @@ class ReceiptRenderer:
             future.add_done_callback(_quiet)
 
     async def render(self, data: dict[str, Any]) -> bytes:
+        """Render in a worker. A pool broken since (a worker killed, out of memory) is
+        replaced and the receipt tried once more in the new one: before, every receipt
+        after a broken pool failed until the service was restarted."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), render_pdf, data)
+        pool = self._executor()
+        try:
+            return await loop.run_in_executor(pool, render_pdf, data)
+        except BrokenProcessPool:
+            log.warning("receipt process pool broken; starting a new one")
+            self._replace(pool)
+            return await loop.run_in_executor(self._executor(), render_pdf, data)
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Forget a broken pool (once: requests that met it together start one new pool)."""
+        if self._pool is broken:
+            self._pool = None
+            broken.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         for future in self.warming:

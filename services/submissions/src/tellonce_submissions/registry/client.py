@@ -73,6 +73,9 @@ class FormVersion:
     fields: list[FieldInfo]
     compiled: CompiledSchema
     fetched_at: float = field(default=0.0)
+    ui: dict[str, Any] | None = None
+    """The version's UI document (labels and choice labels per language; the receipt's
+    words in Spanish), as the registry gave it; None when it gave none."""
     _shares: dict[tuple[Agreement, ...], dict[str, list[tuple[str, ...]]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -266,6 +269,7 @@ class RegistryClient:
             fields=fields,
             compiled=compiled,
             fetched_at=time.monotonic(),
+            ui=doc.get("ui") if isinstance(doc.get("ui"), dict) else None,
         )
 
     async def _fields(

@@ -25,6 +25,7 @@ from tellonce_submissions.deps import SessionDep
 from tellonce_submissions.idempotency import service as idempotency
 from tellonce_submissions.receipts.render import ReceiptRenderer
 from tellonce_submissions.receipts.service import receipt_data
+from tellonce_submissions.submissions import repository
 from tellonce_submissions.submissions.schemas import (
     StatusCreate,
     SubmissionCreate,
@@ -223,13 +224,21 @@ async def get_receipt(
     renderer: Annotated[ReceiptRenderer, ReceiptRendererDep],
     lang: Annotated[Literal["en", "es"], Query()] = "en",
 ) -> Response:
-    """The PDF receipt, rendered in a worker process; ``lang`` the language of its own words
-    (the form's questions stay as the agency published them)."""
+    """The PDF receipt, rendered in a worker process, in ``lang``: its own words, and the
+    form's title, questions and choices where the version's UI document has them in it."""
     service = _service(session, registry, sealer, settings, clock)
     submission = await service.find(principal, submission_id)
     version = await registry.version(submission.form, submission.version)
     answers = service.answers_of(submission, masked=False)
-    data = receipt_data(submission, answers, version, lang)
+    deliveries = await repository.deliveries_for(session, [submission.id])
+    data = receipt_data(
+        submission,
+        answers,
+        version,
+        lang,
+        ui=version.ui,
+        deliveries={d.agency: d.status for d in deliveries[submission.id]},
+    )
     pdf = await renderer.render(data)
     return Response(
         pdf,
