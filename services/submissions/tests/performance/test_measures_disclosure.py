@@ -22,7 +22,7 @@ from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.models import Submission, SubmissionEvent
 from tellonce_submissions.performance import facts
 from tellonce_submissions.performance.periods import parse_period
-from tellonce_submissions.performance.service import _complement, _trend
+from tellonce_submissions.performance.service import _complement, _protect, _trend
 from tellonce_submissions.referrals.models import Referral
 
 from .conftest import Catalog, Clock
@@ -160,7 +160,8 @@ async def test_uptake_counts_the_group_forms_without_hub_submissions(
 def test_a_lone_hidden_cell_is_covered_by_the_smallest_shown_one() -> None:
     assert _complement([15, 3, 12], [True, False, True]) == 2
     assert _complement([12, 3, 12], [True, False, True]) == 0  # the first of equal ones
-    assert _complement([15, 3, 4], [True, False, False]) is None  # already two hidden
+    assert _complement([15, 3, 4], [True, False, False]) == 0  # 3 + 4 would be a small cell
+    assert _complement([15, 6, 4], [True, False, False]) is None  # two hidden, 10 together
     assert _complement([15, 20], [True, True]) is None
     assert _complement([3], [False]) is None  # nothing to cover it with
 
@@ -178,12 +179,15 @@ def test_weekly_decided_counts_cannot_be_subtracted_from_the_group() -> None:
         }
 
     rows = [week(6, 20, 15), week(13, 20, 4), week(20, 20, 12)]
-    points = _trend(rows, decided_shown=True)
+    points = _trend(rows)
     assert [p.volume for p in points] == [20, 20, 20]
-    assert [p.decided for p in points] == [15, None, None]
-    assert [p.median_days_to_decision for p in points] == [1.0, None, None]
-    # the group's decided count hidden: nothing to subtract from
-    assert [p.decided for p in _trend(rows, decided_shown=False)] == [15, None, 12]
+    assert [p.decided for p in points] == [15, None, 12]  # before complementary suppression
+    weeks = [(15, True), (4, False), (12, True)]
+    shown = _protect(60, 31, [("submitted", 29)], weeks)
+    assert shown.decided_weeks == [True, False, False]
+    # the group's decided count hidden (under 10): every week's is hidden already
+    hidden_total = _protect(20, 8, [("submitted", 12)], [(8, False)])
+    assert (hidden_total.decided, hidden_total.decided_weeks) == (False, [False])
 
 
 async def test_no_suppressed_cell_can_be_worked_out_by_subtraction(

@@ -272,13 +272,106 @@ def _uptake_volumes(
 
 
 def _complement(counts: Sequence[int], shown: Sequence[bool]) -> int | None:
-    """Complementary suppression of a set of cells whose total is shown: when exactly one
-    cell is hidden, it is the total less the others; hide also the smallest cell shown (the
-    first of equal ones). Returns that cell's index, or None."""
-    if sum(1 for s in shown if not s) != 1:
-        return None
-    candidates = [(counts[i], i) for i, s in enumerate(shown) if s]
-    return min(candidates)[1] if candidates else None
+    """Complementary suppression of one set of cells whose total is shown: the hidden cells
+    are none, or at least two adding up to ``MIN_CELL`` or more (their sum is the total less
+    the cells shown: a sum under ``MIN_CELL`` is a small cell too); zeros do not count. Returns
+    the index of the next cell to hide (the smallest shown, the first of equal ones), or
+    None."""
+    total = len(counts)
+    sets: list[tuple[int | None, list[int]]] = [(None, list(range(total)))]
+    return _next_to_hide(sets, counts, shown, [0] * total)
+
+
+def _next_to_hide(
+    sets: Sequence[tuple[int | None, Sequence[int]]],
+    counts: Sequence[int],
+    shown: Sequence[bool],
+    rank: Sequence[int],
+) -> int | None:
+    """The first cell to hide for the first set not protected, or None when all are. A set
+    is ``(total, parts)``: the parts add up to the total, a cell (``None``: the group's
+    volume, always shown). With the total shown, the hidden parts must be none, or two or
+    more adding up to ``MIN_CELL`` or more; with the total hidden, at least one part must be
+    hidden too (else the total is the sum of the parts). Zeros are left out: a hidden zero
+    (a count under ``MIN_CELL`` like any other) has no one in it to protect and hiding one
+    protects nothing. The cell hidden is the shown part
+    of lowest ``rank``, then smallest count, then first; with no part left, the total."""
+    for total, parts in sets:
+        # a zero is not protected (no one is in it) and protects nothing
+        hidden = [i for i in parts if not shown[i] and counts[i] > 0]
+        if total is not None and not shown[total]:
+            protected = counts[total] == 0 or bool(hidden)
+        else:
+            protected = not hidden or (
+                len(hidden) >= 2 and sum(counts[i] for i in hidden) >= MIN_CELL
+            )
+        if protected:
+            continue
+        candidates = [(rank[i], counts[i], i) for i in parts if shown[i] and counts[i] > 0]
+        if candidates:
+            return min(candidates)[2]
+        if total is not None and shown[total]:
+            return total
+    return None
+
+
+class Shown:
+    """Which counts of a shown group are shown after complementary suppression
+    (``_protect``)."""
+
+    def __init__(
+        self, responded: bool, decided: bool, backlog: list[bool], decided_weeks: list[bool]
+    ) -> None:
+        self.responded = responded
+        self.decided = decided
+        self.backlog = backlog
+        self.decided_weeks = decided_weeks
+
+
+def _protect(
+    responded: int,
+    decided: int,
+    cells: Sequence[tuple[str, int]],
+    decided_weeks: Sequence[tuple[int, bool]],
+) -> Shown:
+    """Complementary suppression over every set of counts of one shown group that adds up
+    (docs/performance-management.md, Small-cell suppression). The counts: ``responded``
+    (R), ``decided`` (D), the backlog cells ``(status, n)`` and the weeks' decided counts
+    ``(n, shown)`` (a week hidden whole, or with fewer than ``MIN_CELL`` decided, is not
+    shown). The sets, with V the group's volume (always shown):
+
+    - V = D + every backlog cell (the backlog is the cohort not decided by ``as_of``);
+    - V = R + the ``submitted`` cells (an application no agency has answered is open and
+      still ``submitted``);
+    - R = D + the other cells (the difference of the two above);
+    - D = the weeks' decided counts;
+    - and the last one put into the first and third, for when D is hidden:
+      V = the weeks' decided + every cell, R = the weeks' decided + the other cells.
+
+    These are all the ways the shown counts add up, so when each set is protected no hidden
+    count is the sum or difference of shown ones. Hidden first: backlog cells, then a
+    week's decided count, then R, then D (a headline figure, and hiding it hides the
+    target's counts too)."""
+    r, d = 0, 1
+    b = list(range(2, 2 + len(cells)))
+    w = list(range(2 + len(cells), 2 + len(cells) + len(decided_weeks)))
+    sub = [i for i, (status, _) in zip(b, cells, strict=True) if status == "submitted"]
+    other = [i for i in b if i not in sub]
+    counts = [responded, decided] + [n for _, n in cells] + [n for n, _ in decided_weeks]
+    shown = [responded >= MIN_CELL, decided >= MIN_CELL] + [n >= MIN_CELL for _, n in cells]
+    shown += [ok for _, ok in decided_weeks]
+    rank = [2, 3] + [0] * len(b) + [1] * len(w)
+    sets: list[tuple[int | None, Sequence[int]]] = [
+        (None, [d, *b]),
+        (None, [r, *sub]),
+        (r, [d, *other]),
+        (d, w),
+        (None, w + b),
+        (r, w + other),
+    ]
+    while (extra := _next_to_hide(sets, counts, shown, rank)) is not None:
+        shown[extra] = False
+    return Shown(shown[r], shown[d], [shown[i] for i in b], [shown[i] for i in w])
 
 
 def _groups(
@@ -340,60 +433,70 @@ def _groups(
                 )
             )
             continue
+        first_response = _durations(row["responded"], row["response_s"])
         decision = _durations(row["decided"], row["decision_s"])
+        target = _target(row["due"], row["met"], row["target_share"])
+        group_cells = cells.get(key, [])
+        counts = [(str(c["status"]), int(c["n"])) for c in group_cells]
+        trend = _trend(weeks.get(key, []))
+        decided_weeks = [
+            (int(w["decided"]), p.decided is not None)
+            for w, p in zip(weeks.get(key, []), trend, strict=True)
+        ]
+        shown = _protect(int(row["responded"]), int(row["decided"]), counts, decided_weeks)
+        if not shown.responded:
+            first_response = first_response.model_copy(update={"count": None})
+        if not shown.decided:
+            decision = decision.model_copy(update={"count": None})
+        if not shown.decided:
+            # due = decided + open past the target's days (with the cells' ages, often
+            # known): due, and met with share_met = met / due, would give decided back
+            target = target.model_copy(update={"due": None, "met": None, "share_met": None})
+        for i, ok in enumerate(shown.decided_weeks):
+            if not ok and trend[i].decided is not None:
+                trend[i] = trend[i].model_copy(
+                    update={"decided": None, "median_days_to_decision": None}
+                )
         result.append(
             GroupMeasures(
                 key=key,
                 label=_label(group_by, key, catalog),
                 suppressed=False,
                 volume=volume,
-                first_response=_durations(row["responded"], row["response_s"]),
+                first_response=first_response,
                 decision=decision,
                 needs_info_share=_share(row["needed_info"], volume),
-                backlog=_backlog(cells.get(key, [])),
+                backlog=_backlog(group_cells, shown.backlog),
                 deliveries=_deliveries(d),
                 yearly_volume=yearly,
                 digital_uptake=uptake,
-                target=_target(row["due"], row["met"], row["target_share"]),
-                trend=_trend(weeks.get(key, []), decided_shown=decision.count is not None),
+                target=target,
+                trend=trend,
             )
         )
     return result
 
 
-def _backlog(cells: list[Any]) -> list[BacklogCell]:
-    """The open applications of a shown group (volume less decided) split into cells: a lone
-    hidden cell is covered by a second one (``_complement``). A suppressed group lists no
-    cell at all; that takes no figure away from any set that adds up across groups (there
-    is none: each group's cells add up to that group's own open applications only)."""
-    counts = [int(c["n"]) for c in cells]
-    shown = [n >= MIN_CELL for n in counts]
-    extra = _complement(counts, shown)
-    if extra is not None:
-        shown[extra] = False
+def _backlog(cells: list[Any], shown: Sequence[bool]) -> list[BacklogCell]:
+    """The open applications of a shown group (volume less decided) split into cells, each
+    shown or not as ``_protect`` decided. A suppressed group lists no cell at all; that
+    takes no figure away from any set that adds up across groups (there is none: each
+    group's cells add up to that group's own open applications only)."""
     return [
-        BacklogCell(status=c["status"], age=c["age"], count=n if ok else None)
-        for c, n, ok in zip(cells, counts, shown, strict=True)
+        BacklogCell(status=c["status"], age=c["age"], count=int(c["n"]) if ok else None)
+        for c, ok in zip(cells, shown, strict=True)
     ]
 
 
-def _trend(rows: list[Any], *, decided_shown: bool) -> list[WeekPoint]:
-    """The weeks of a shown group. The weeks' volumes add up to the group's volume, and
-    their decided counts to its ``decision.count``: in each of these two sets a lone hidden
-    week is covered by hiding a second one (``_complement``): the whole week for volumes,
-    its decided count and median for decisions (when the group's count is shown)."""
+def _trend(rows: list[Any]) -> list[WeekPoint]:
+    """The weeks of a shown group. The weeks' volumes add up to the group's volume: a
+    hidden week is covered as in any set (``_complement``: the next week is hidden whole).
+    Their decided counts add up to the group's ``decision.count``: that set is protected
+    with the group's other counts (``_protect``)."""
     points = [_week(w) for w in rows]
     volumes = [int(w["volume"]) for w in rows]
-    extra = _complement(volumes, [p.volume is not None for p in points])
-    if extra is not None:
+    while (extra := _complement(volumes, [p.volume is not None for p in points])) is not None:
         points[extra] = _hidden_week(points[extra].week)
-    if decided_shown:
-        decided = [int(w["decided"]) for w in rows]
-        extra = _complement(decided, [p.decided is not None for p in points])
-        if extra is not None:
-            points[extra] = points[extra].model_copy(
-                update={"decided": None, "median_days_to_decision": None}
-            )
     return points
 
 
