@@ -10,6 +10,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tellonce_shared.words import day_in_words
+
 log = logging.getLogger("tellonce.portal")
 
 LOCALES = ("en", "es")
@@ -1006,17 +1008,6 @@ STATUS_LABELS = {
     },
 }
 
-_MONTHS = {
-    "en": [
-        "January", "February", "March", "April", "May", "June", "July", "August",
-        "September", "October", "November", "December",
-    ],
-    "es": [
-        "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-        "septiembre", "octubre", "noviembre", "diciembre",
-    ],
-}  # fmt: skip
-
 
 class Translator:
     """``t("key", n=3)`` in templates; an unknown key shows itself, so a gap is visible."""
@@ -1060,10 +1051,7 @@ class Translator:
 
     def day(self, value: calendar_date) -> str:
         """A calendar date in words, as it is (no time zone involved)."""
-        month = _MONTHS[self.locale][value.month - 1]
-        if self.locale == "es":
-            return f"{value.day} de {month} de {value.year}"
-        return f"{value.day} {month} {value.year}"
+        return day_in_words(value, self.locale)
 
     def datetime(self, value: Any) -> str:
         """An ISO timestamp as "25 November 2026 at 14:37 UTC" / "25 de noviembre de 2026 a

@@ -128,17 +128,6 @@ STATES: dict[str, dict[str, str]] = {
 """A delivery's state in words (the portal's ``STATUS_LABELS``): "Who your answers go to"
 lists an agency whose delivery still waits, and says so."""
 
-MONTHS: dict[str, list[str]] = {
-    "en": [
-        "January", "February", "March", "April", "May", "June", "July", "August",
-        "September", "October", "November", "December",
-    ],
-    "es": [
-        "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-        "septiembre", "octubre", "noviembre", "diciembre",
-    ],
-}  # fmt: skip
-"""Dates in words, as the portal writes them: "3 February 1985", "3 de febrero de 1985"."""
 
 LANGUAGES = tuple(WORDS)
 

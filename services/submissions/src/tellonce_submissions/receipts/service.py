@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from tellonce_shared import words
 from tellonce_shared.schema_branches import resolve
 from tellonce_submissions.answers import (
     flatten,
@@ -21,7 +22,7 @@ from tellonce_submissions.answers import (
     parse_pointer,
 )
 from tellonce_submissions.models import Submission
-from tellonce_submissions.receipts.render import MONTHS, STATES, WORDS
+from tellonce_submissions.receipts.render import STATES, WORDS
 from tellonce_submissions.registry.client import FormVersion
 
 DATE_PATTERN = re.compile(r"^\^\(\\d\{4\}\|XXXX\)-")
@@ -48,10 +49,7 @@ def day_in_words(value: str, lang: str) -> str | None:
         return None
     if day is None:
         return None
-    month = MONTHS[lang][day.month - 1]
-    if lang == "es":
-        return f"{day.day} de {month} de {day.year}"
-    return f"{day.day} {month} {day.year}"
+    return words.day_in_words(day, lang)
 
 
 def _localized(value: Any, lang: str) -> str | None:
