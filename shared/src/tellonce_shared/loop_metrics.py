@@ -21,11 +21,13 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from itertools import accumulate
-from typing import cast
+from typing import Generic, TypeVar, cast
 
 from prometheus_client import utils
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
+
+Child = TypeVar("Child")
 
 _bound_name = cast(Callable[[float], str], utils.floatToGoString)
 """How the library writes a bucket's bound ("0.005", "1.0", "+Inf")."""
@@ -61,26 +63,35 @@ class HistogramChild:
         self.sum += value
 
 
-class _Family(Collector):
+class _Family(Collector, Generic[Child]):
+    """A labelled family: one child per label values, made by ``new_child`` on first use."""
+
     def __init__(
         self,
         name: str,
         documentation: str,
         labelnames: Sequence[str],
         registry: CollectorRegistry | None,
+        new_child: Callable[[], Child],
     ) -> None:
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
+        self._new_child = new_child
+        self._children: dict[tuple[str, ...], Child] = {}
         if registry is not None:
             registry.register(self)
 
-    def _check(self, values: tuple[str, ...]) -> None:
-        if len(values) != len(self.labelnames):
-            raise ValueError(f"{self.name} takes the labels {self.labelnames}, not {values}")
+    def labels(self, *values: str) -> Child:
+        child = self._children.get(values)
+        if child is None:
+            if len(values) != len(self.labelnames):
+                raise ValueError(f"{self.name} takes the labels {self.labelnames}, not {values}")
+            child = self._children[values] = self._new_child()
+        return child
 
 
-class LoopCounter(_Family):
+class LoopCounter(_Family[CounterChild]):
     """A labelled counter (``name`` without ``_total``; the exposition adds it)."""
 
     def __init__(
@@ -90,15 +101,9 @@ class LoopCounter(_Family):
         labelnames: Sequence[str],
         registry: CollectorRegistry | None = REGISTRY,
     ) -> None:
-        self._children: dict[tuple[str, ...], CounterChild] = {}
-        super().__init__(name.removesuffix("_total"), documentation, labelnames, registry)
-
-    def labels(self, *values: str) -> CounterChild:
-        child = self._children.get(values)
-        if child is None:
-            self._check(values)
-            child = self._children[values] = CounterChild()
-        return child
+        super().__init__(
+            name.removesuffix("_total"), documentation, labelnames, registry, CounterChild
+        )
 
     def describe(self) -> list[Metric]:
         return [CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)]
@@ -110,7 +115,7 @@ class LoopCounter(_Family):
         yield family
 
 
-class LoopHistogram(_Family):
+class LoopHistogram(_Family[HistogramChild]):
     """A labelled histogram with fixed buckets (+Inf added)."""
 
     def __init__(
@@ -126,15 +131,7 @@ class LoopHistogram(_Family):
             bounds += (math.inf,)
         self.bounds = bounds
         self._names = [_bound_name(b) for b in bounds]
-        self._children: dict[tuple[str, ...], HistogramChild] = {}
-        super().__init__(name, documentation, labelnames, registry)
-
-    def labels(self, *values: str) -> HistogramChild:
-        child = self._children.get(values)
-        if child is None:
-            self._check(values)
-            child = self._children[values] = HistogramChild(self.bounds)
-        return child
+        super().__init__(name, documentation, labelnames, registry, lambda: HistogramChild(bounds))
 
     def describe(self) -> list[Metric]:
         return [HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)]
