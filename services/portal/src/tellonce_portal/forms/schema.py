@@ -33,6 +33,7 @@ from tellonce_portal.forms.model import (
 from tellonce_portal.forms.validate import lower_first, switch_of, switched_to
 from tellonce_portal.i18n import Translator
 from tellonce_shared import schema_branches
+from tellonce_shared.words import asks_for_a_date
 
 MAX_DEPTH = 12
 AUTO_PAGE_SIZE = 6
@@ -41,7 +42,6 @@ LONG_TEXT = 255
 MAX_CHOICES_WITH_OTHER = 10
 """A discriminator with an "every other value" branch is a choice of its listed values plus
 "Another country" up to this many listed values; above, a text box."""
-DATE_PATTERN = re.compile(r"^\^\(\\d\{4\}\|XXXX\)-")
 
 WIDGET_ALIASES = {"radio": "radios", "ssn": "text", "repeat": None, "number": None}
 """The registry's UI-document widget names -> the renderer's (None: decided by the type)."""
@@ -620,8 +620,7 @@ class FormDefinition:
         if widget in ("textarea", "text", "email", "tel", "url", "date", "hidden"):
             return widget  # type: ignore[no-any-return]
         fmt = norm.get("format")
-        pattern = norm.get("pattern") if isinstance(norm.get("pattern"), str) else ""
-        if fmt == "date" or (pattern and DATE_PATTERN.match(pattern)):
+        if asks_for_a_date(norm):
             return "date"
         if fmt == "date-time":
             return "datetime"

@@ -167,7 +167,7 @@ def _warm_up() -> None:
     try:
         render_pdf(WARM_UP_DATA)
     except Exception:  # pragma: no cover - the real render reports the same error itself
-        logging.getLogger("tellonce.receipts").exception("receipt worker warm-up failed")
+        log.exception("receipt worker warm-up failed")
 
 
 def _worker_ready() -> bool:

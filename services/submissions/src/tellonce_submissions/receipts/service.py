@@ -6,7 +6,6 @@ cached form version, the deliveries read with it): no call to another service pe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,9 +23,6 @@ from tellonce_submissions.answers import (
 from tellonce_submissions.models import Submission
 from tellonce_submissions.receipts.render import STATES, WORDS
 from tellonce_submissions.registry.client import FormVersion
-
-DATE_PATTERN = re.compile(r"^\^\(\\d\{4\}\|XXXX\)-")
-"""A date written as a pattern (the VA's ``^(\\d{4}|XXXX)-...``), as the portal reads it."""
 
 MAX_SCHEMA_NODES = 2_000
 """The schema nodes one answer's walk may visit (a deeply branching schema is not read)."""
@@ -136,16 +132,12 @@ class _Wording:
         )
 
     def value(self, tokens: tuple[str, ...], value: Any) -> str:
-        if value is None or isinstance(value, dict):
-            return ""
-        if isinstance(value, bool):
-            return self.words["yes"] if value else self.words["no"]
         spec = self.spec(tokens)
-        nodes = _nodes_at(self.version.compiled.schema, tokens)
+        schema = self.version.compiled.schema
         if isinstance(value, list):
-            items = _nodes_at(self.version.compiled.schema, (*tokens, "0"))
+            items = _nodes_at(schema, (*tokens, "0"))
             return ", ".join(self._one(v, spec, items) for v in value)
-        return self._one(value, spec, nodes)
+        return self._one(value, spec, _nodes_at(schema, tokens))
 
     def _one(self, value: Any, spec: Mapping[str, Any], nodes: list[Mapping[str, Any]]) -> str:
         if value is None or isinstance(value, dict | list):
@@ -164,16 +156,9 @@ class _Wording:
                 name = names[index] if index < len(names) else None
                 if isinstance(name, str) and name:
                     return name
-        if isinstance(value, str) and any(_is_date(node) for node in nodes):
+        if isinstance(value, str) and any(words.asks_for_a_date(node) for node in nodes):
             return day_in_words(value, self.lang) or value
         return str(value)
-
-
-def _is_date(node: Mapping[str, Any]) -> bool:
-    pattern = node.get("pattern")
-    return node.get("format") == "date" or (
-        isinstance(pattern, str) and DATE_PATTERN.match(pattern) is not None
-    )
 
 
 def receipt_data(
