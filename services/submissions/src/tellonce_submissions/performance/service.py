@@ -10,6 +10,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -315,17 +316,15 @@ def _next_to_hide(
     return None
 
 
+@dataclass(frozen=True, slots=True)
 class Shown:
     """Which counts of a shown group are shown after complementary suppression
     (``_protect``)."""
 
-    def __init__(
-        self, responded: bool, decided: bool, backlog: list[bool], decided_weeks: list[bool]
-    ) -> None:
-        self.responded = responded
-        self.decided = decided
-        self.backlog = backlog
-        self.decided_weeks = decided_weeks
+    responded: bool
+    decided: bool
+    backlog: list[bool]
+    decided_weeks: list[bool]
 
 
 def _protect(
@@ -448,7 +447,6 @@ def _groups(
             first_response = first_response.model_copy(update={"count": None})
         if not shown.decided:
             decision = decision.model_copy(update={"count": None})
-        if not shown.decided:
             # due = decided + open past the target's days (with the cells' ages, often
             # known): due, and met with share_met = met / due, would give decided back
             target = target.model_copy(update={"due": None, "met": None, "share_met": None})
