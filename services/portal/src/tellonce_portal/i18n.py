@@ -31,19 +31,24 @@ def state_zone() -> ZoneInfo | None:
         return None
 
 
-def in_state_time(value: str) -> datetime | None:
-    """An ISO timestamp (``Z``, an offset, or none: read as UTC) in the state's time; None for
-    a bare date or what does not parse."""
-    if "T" not in value:
-        return None
+def utc_instant(value: str) -> datetime | None:
+    """An ISO timestamp or date (``Z``, an offset, or none: read as UTC) as an aware instant
+    in UTC; None for what does not parse."""
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def in_state_time(value: str) -> datetime | None:
+    """An ISO timestamp (``Z``, an offset, or none: read as UTC) in the state's time; None for
+    a bare date or what does not parse."""
+    moment = utc_instant(value) if "T" in value else None
+    if moment is None:
+        return None
     zone = state_zone()
-    return moment.astimezone(zone) if zone is not None else moment.astimezone(UTC)
+    return moment.astimezone(zone) if zone is not None else moment
 
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -1040,14 +1045,8 @@ class Translator:
         as the application's own page says "26 November 2026 at 11:15 p.m. Eastern Time"."""
         if not isinstance(value, str) or len(value) < 10:
             return "" if value is None else str(value)
-        local = in_state_time(value)
-        if local is not None:
-            return self.day(local.date())
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-        return self.day(moment.date())
+        moment = in_state_time(value) or utc_instant(value)
+        return value if moment is None else self.day(moment.date())
 
     def day(self, value: calendar_date) -> str:
         """A calendar date in words, as it is (no time zone involved)."""
@@ -1058,12 +1057,9 @@ class Translator:
         las 14:37 UTC" (date and time both in UTC); a bare date as ``date`` does."""
         if not isinstance(value, str) or "T" not in value:
             return self.date(value)
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+        moment = utc_instant(value)
+        if moment is None:
             return value
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(UTC)
         joiner = " a las " if self.locale == "es" else " at "
         return f"{self.day(moment.date())}{joiner}{moment:%H:%M} UTC"
 

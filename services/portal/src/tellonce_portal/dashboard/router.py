@@ -6,7 +6,7 @@ suppresses (fewer than 10 applications) show as a dash."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -16,7 +16,7 @@ from tellonce_portal.api import ApiError, Gateway
 from tellonce_portal.dashboard.charts import funnel_bars, shape
 from tellonce_portal.dashboard.referrals import router as referrals_router
 from tellonce_portal.deps import PageDep
-from tellonce_portal.i18n import Translator
+from tellonce_portal.i18n import Translator, utc_instant
 
 router = APIRouter()
 router.include_router(referrals_router)
@@ -117,13 +117,7 @@ def _midnight(moment: datetime) -> bool:
 
 
 def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return utc_instant(value) if isinstance(value, str) else None
 
 
 @router.get("/dashboard/performance.csv")
