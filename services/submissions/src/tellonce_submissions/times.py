@@ -12,12 +12,15 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def utc(moment: datetime) -> datetime:
-    """``moment`` in UTC: a naive time was written in UTC (SQLite drops the zone); an aware
-    one is converted (a session in another time zone)."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    """``moment`` in UTC: a naive time was written in UTC (SQLite drops the zone, ``aware``);
+    an aware one is converted (a session in another time zone)."""
+    return aware(moment).astimezone(UTC)
 
 
 UTCDateTime = Annotated[datetime, AfterValidator(utc)]

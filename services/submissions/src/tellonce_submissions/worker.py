@@ -45,7 +45,7 @@ from tellonce_submissions.config import Settings
 from tellonce_submissions.db import Database
 from tellonce_submissions.deliveries import metrics, repository
 from tellonce_submissions.deliveries import models as states
-from tellonce_submissions.deliveries.clock import Clock, SystemClock
+from tellonce_submissions.deliveries.clock import Clock, SystemClock, aware
 from tellonce_submissions.deliveries.dispatch import (
     DEAD,
     DELIVERED,
@@ -325,7 +325,7 @@ class DeliveryWorker:
             if (
                 endpoint.previous_secret
                 and endpoint.previous_secret_expires_at is not None
-                and _aware(endpoint.previous_secret_expires_at) > now
+                and aware(endpoint.previous_secret_expires_at) > now
             ):
                 secrets.append(self.box.open(endpoint.previous_secret, context=endpoint.id))
         except SecretBoxError:
@@ -349,7 +349,7 @@ class DeliveryWorker:
                 local=False,
             )
         if job.first_attempt_at is None:
-            lag = (datetime.now(UTC) - _aware(job.created_at)).total_seconds()
+            lag = (datetime.now(UTC) - aware(job.created_at)).total_seconds()
             metrics.FIRST_ATTEMPT_LAG.observe(max(lag, 0.0))
         metrics.ATTEMPT_LATENCY.observe(result.latency_ms / 1000)
         return result
@@ -541,7 +541,7 @@ class DeliveryWorker:
             first_failure = min(r.started_at for r, _, _ in outcomes)
             if endpoint.failing_since is None:
                 endpoint.failing_since = first_failure
-            since = _aware(endpoint.failing_since)
+            since = aware(endpoint.failing_since)
             if now - since >= limit:
                 endpoint.status = ENDPOINT_DISABLED
                 endpoint.disabled_at = now
@@ -570,7 +570,7 @@ class DeliveryWorker:
             due = await repository.next_due_at(session)
         if due is None:
             return self.settings.delivery_poll_seconds
-        wait = (_aware(due) - self.clock.now()).total_seconds()
+        wait = (aware(due) - self.clock.now()).total_seconds()
         return min(max(wait, 0.0), self.settings.delivery_poll_seconds)
 
     # --- the loop ----------------------------------------------------------------------
@@ -627,11 +627,6 @@ async def _wait_any(wake: asyncio.Event, stop: asyncio.Event, seconds: float) ->
         for task in waiters:
             task.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -715,11 +710,11 @@ def _job(row: Delivery, box: ShareBox) -> Job:
         agency=row.agency,
         form=row.form,
         version=row.version,
-        submitted_at=_aware(row.submitted_at),
+        submitted_at=aware(row.submitted_at),
         answers=open_answers(row, box),
         fields=list(row.fields),
         attempts=row.attempts,
-        created_at=_aware(row.created_at),
+        created_at=aware(row.created_at),
         first_attempt_at=row.first_attempt_at,
     )
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
+from tellonce_submissions.times import aware
+
+__all__ = ["Clock", "SystemClock", "aware", "aware_or_none"]
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -13,11 +17,6 @@ class Clock(Protocol):
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they were written in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def aware_or_none(moment: datetime | None) -> datetime | None:
