@@ -401,7 +401,9 @@ def run(tmp: Path) -> dict[str, Any]:
     gateway = start([*serve, str(gateway_port)], gateway_env)
     aio_port = free_port()
     gateway_aiohttp = start([*serve, str(aio_port)], {**gateway_env, "GATEWAY_CLIENT": "aiohttp"})
-    procs = [service, gateway, gateway_aiohttp]
+    fast_port = free_port()
+    gateway_fast = start([*serve, str(fast_port)], {**gateway_env, "GATEWAY_LEAN_PATH": "false"})
+    procs = [service, gateway, gateway_aiohttp, gateway_fast]
     nginx_path = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
@@ -413,6 +415,7 @@ def run(tmp: Path) -> dict[str, Any]:
         wait_port(service_port)
         wait_port(gateway_port)
         wait_port(aio_port)
+        wait_port(fast_port)
         if nginx_path:
             wait_port(nginx_port)
         script = tmp / "post.lua"
@@ -420,6 +423,7 @@ def run(tmp: Path) -> dict[str, Any]:
             "direct": (service_url, None),
             "gateway": (f"http://127.0.0.1:{gateway_port}", gateway.pid),
             "gateway (aiohttp client)": (f"http://127.0.0.1:{aio_port}", gateway_aiohttp.pid),
+            "gateway (lean path off)": (f"http://127.0.0.1:{fast_port}", gateway_fast.pid),
         }
         if nginx_path:
             targets["nginx"] = (f"http://127.0.0.1:{nginx_port}", procs[-1].pid)

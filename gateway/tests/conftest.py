@@ -285,6 +285,8 @@ class Pair:
     slow: str
     taken: list[bool] = field(default_factory=list)
     """What the fast gateway's fast path answered for each request it was offered."""
+    lean: list[bool] = field(default_factory=list)
+    """What its lean path took of each read it was offered (``lean_path=True`` only)."""
 
 
 PairFactory = Callable[..., Awaitable[Pair]]
@@ -293,13 +295,16 @@ PairFactory = Callable[..., Awaitable[Pair]]
 
 @pytest.fixture
 def start_pair(stack: Stack, serve_gateway: GatewayServer) -> PairFactory:
-    """Two gateways with the same settings: one as served (fast path on), one with the fast
-    path off, so every request takes the ASGI path."""
+    """Two gateways with the same settings: one with the fast path on, one with it off, so
+    every request takes the ASGI path. The lean path (before the fast path) is off unless
+    the test asks for it (``lean_path=True``)."""
 
     async def start(**overrides: Any) -> Pair:
+        overrides.setdefault("lean_path", False)
         fast_app = create_app(stack.settings(**overrides))
         slow_app = create_app(stack.settings(**overrides))
         taken: list[bool] = []
+        lean: list[bool] = []
         offered = fast_app.fast_path
 
         def counted(scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
@@ -308,8 +313,17 @@ def start_pair(stack: Stack, serve_gateway: GatewayServer) -> PairFactory:
             return answered
 
         fast_app.fast_path = counted  # type: ignore[method-assign]
+        lean_path = fast_app.lean_path
+        if lean_path is not None:
+
+            def lean_counted(protocol: GatewayHttpProtocol, data: bytes) -> bool:
+                took = lean_path(protocol, data)
+                lean.append(took)
+                return took
+
+            fast_app.lean_path = lean_counted  # type: ignore[assignment]
         slow_app.fast_path = None  # type: ignore[assignment,method-assign]
-        return Pair(await serve_gateway(fast_app), await serve_gateway(slow_app), taken)
+        return Pair(await serve_gateway(fast_app), await serve_gateway(slow_app), taken, lean)
 
     return start
 

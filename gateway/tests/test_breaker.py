@@ -346,9 +346,10 @@ class Served:
 
 
 StartFactory = Callable[..., Awaitable[Served]]
-KINDS = pytest.mark.parametrize("kind", ["fast", "asgi", "aiohttp"])
-"""fast: the native forwarder as served (the fast path first); asgi: the native forwarder
-with the fast path off; aiohttp: the other forwarder (always ASGI)."""
+KINDS = pytest.mark.parametrize("kind", ["lean", "fast", "asgi", "aiohttp"])
+"""lean: the native forwarder as served (the lean path, then the fast path); fast: the
+fast path first (the lean path off); asgi: the native forwarder with both off; aiohttp: the
+other forwarder (always ASGI)."""
 
 
 @pytest.fixture
@@ -362,6 +363,7 @@ def start(stack: Stack, serve_gateway: GatewayServer) -> StartFactory:
         if kind == "asgi":
             app.fast_path = None  # type: ignore[assignment,method-assign]
         elif kind == "fast":
+            app.lean_path = None
             offered = app.fast_path
 
             def counted_offer(scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:

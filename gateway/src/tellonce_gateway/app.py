@@ -35,6 +35,7 @@ from tellonce_gateway.config import Settings
 from tellonce_gateway.cors import CorsPolicy
 from tellonce_gateway.edge_auth import bearer_token
 from tellonce_gateway.headers import REQUEST_DROP, SecurityHeaders, connection_tokens
+from tellonce_gateway.lean import LeanPath
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.metrics import EDGE_REJECTIONS
 from tellonce_gateway.native_proxy import Work, forward_native, forward_native_now, make_pool
@@ -147,6 +148,9 @@ class Gateway:
             "/docs/init.js": (self._docs_js, "docs"),
             **{path: (self._swagger_ui, "docs") for path in SWAGGER_UI_TYPES},
         }
+        self.lean_path = LeanPath(self) if self.pools is not None and settings.lean_path else None
+        """Read by the gateway's server (``server.LEAN_PATH``): the usual request in one
+        flat pass (tellonce_gateway.lean), before the fast path."""
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -284,15 +288,25 @@ class Gateway:
                 breaker.ended_early(generation, failure=False)  # nothing was taken over
                 raise
         except Exception as exc:
-            problem = self._problem_for(exchange, exc)
-            if problem is not None:
-                self._answer_now(exchange, cycle, *_problem_answer(problem, exchange.path))
-            else:
-                cycle.done()
-                self._finish(exchange)
+            self.fail_now(exchange, cycle, exc)
         finally:
             request_id_var.reset(context)
         return True
+
+    def fail_now(self, exchange: _Exchange, cycle: GatewayCycle, exc: Exception) -> None:
+        """An error out of a request of the fast path, answered from the callback (a problem
+        answer, unless one cannot be sent any more), and the request logged."""
+        problem = self._problem_for(exchange, exc)
+        if problem is not None:
+            self._answer_now(exchange, cycle, *_problem_answer(problem, exchange.path))
+        else:
+            cycle.done()
+            self._finish(exchange)
+
+    def exchange_for(self, scope: Scope) -> _Exchange:
+        """The edge's view of a request (the lean path's, when it goes on as the fast
+        path's)."""
+        return _Exchange(scope, self.cors)
 
     # -- one request, both ways ------------------------------------------------------------
 
@@ -310,8 +324,7 @@ class Gateway:
             raise BadRequest("The path has dot segments.")
         route = self.table.match(path)
         exchange.route_label, exchange.upstream = route.prefix, route.upstream
-        if route.upstream == "portal":
-            exchange.csp_kind = "portal"
+        exchange.csp_kind = route.csp_kind
         listed = exchange.listed
         if listed:
             exchange.upstream_headers = [
@@ -609,15 +622,19 @@ class Gateway:
 
     def _proto(self, exchange: _Exchange) -> bytes:
         forwarded_proto = exchange.forwarded_proto
-        if (
-            forwarded_proto is not None
-            and exchange.has_client
-            and self.proxies.trusts(exchange.peer)
-        ):
+        if forwarded_proto is not None:
+            value = self.forwarded_proto(forwarded_proto, exchange.has_client, exchange.peer)
+            if value is not None:
+                return value
+        return b"https" if exchange.scheme == "https" else b"http"
+
+    def forwarded_proto(self, forwarded_proto: bytes, has_client: bool, peer: str) -> bytes | None:
+        """The scheme an ``X-Forwarded-Proto`` field names, if a trusted proxy sent it."""
+        if has_client and self.proxies.trusts(peer):
             value = forwarded_proto.split(b",")[0].strip().lower()
             if value in (b"http", b"https"):
                 return value
-        return b"https" if exchange.scheme == "https" else b"http"
+        return None
 
     def _principal(
         self, exchange: _Exchange, address: str, basic_ok: bool, verified: Principal | None

@@ -28,6 +28,10 @@ class Settings(ServiceSettings):
     client: Literal["native", "aiohttp"] = "native"
     """Which HTTP client forwards requests: the gateway's own pooled HTTP/1.1 protocol
     (fastest, measured in docs/benchmarks.md) or an aiohttp ClientSession."""
+    lean_path: bool = True
+    """Answer the usual request in one flat pass (tellonce_gateway.lean) before the fast
+    path; False leaves every request to the fast path and the ASGI path (the native client
+    only)."""
     connect_timeout: float = 1.0
     """Seconds to open a connection to a service; past it the service counts as down (503)."""
     default_timeout: float = 15.0

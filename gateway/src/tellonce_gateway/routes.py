@@ -37,6 +37,8 @@ class Route:
     policy: TokenPolicy
     public_posts: frozenset[str] = frozenset()
     """Paths under an ALWAYS prefix that anyone may POST to (sign-up, token, revoke)."""
+    csp_kind: str = "api"
+    """Which Content-Security-Policy its answers get (``headers.SecurityHeaders``)."""
 
     def matches(self, path: str) -> bool:
         p = self.prefix
@@ -125,6 +127,7 @@ class RouteTable:
                 ),
                 policy=policy,
                 public_posts=IDENTITY_PUBLIC_POSTS if upstream == "identity" else frozenset(),
+                csp_kind="portal" if upstream == "portal" else "api",
             )
             for prefix, upstream, policy in TABLE
         )

@@ -133,6 +133,12 @@ CLIENT_GONE = "tellonce.client_gone"
 """Set (True) by the server on an ``http.response.start`` it did not deliver because the
 client had gone: nothing of that answer reached it (the gateway logs such a request as
 499). Sending to a gone client is otherwise silent, as with uvicorn."""
+LEAN_PATH = "lean_path"
+"""An application attribute: a :class:`LeanPath`, offered each read that comes while the
+connection is between requests (nothing of a request read, none being answered, the client
+reading), before the parser sees it; it takes a read that is one whole, plain request and
+answers it itself (:meth:`GatewayHttpProtocol.lean_taken`, :meth:`lean_answered`,
+:meth:`lean_promote`), or leaves it to the parser and the fast path."""
 SERVER_ANSWER = "server_answer"
 """An application attribute: a :class:`ServerAnswer`, for the answers the server makes
 itself (400, 408, 431); without it they are uvicorn's plain text."""
@@ -147,6 +153,14 @@ class FastPath(Protocol):
         """Take the request (its scope and whole body) and answer it through ``cycle``'s
         :meth:`~GatewayCycle.answer` or :meth:`~GatewayCycle.continue_in_task`, returning
         True; or leave it untouched and return False (it then runs as an ASGI request)."""
+        ...
+
+
+class LeanPath(Protocol):
+    def __call__(self, protocol: GatewayHttpProtocol, data: bytes) -> bool:
+        """Take ``data`` (a read, the connection between requests) when it is one whole
+        request the application answers on its own, returning True; or leave it untouched
+        and return False (the parser then reads it as usual)."""
         ...
 
 
@@ -561,12 +575,24 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     cycle: GatewayCycle
 
+    _boundary = True
+    """The parser is between requests: it has read nothing of the next one."""
+    _lean_busy = False
+    """A request of the lean path (:data:`LEAN_PATH`) is being answered; it has no cycle."""
+    _lean_held: bytes | None = None
+    """What the client sent while a request of the lean path was being answered (reading
+    stops after one read): read after its answer, as the next request would be."""
+    lean_closing = False
+    """The server shuts down: the connection closes after the lean path's answer."""
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         fast: FastPath | None = getattr(self.app, FAST_PATH, None)
         if self.limit_concurrency is not None or self.config.reset_contextvars:
             fast = None  # counted and fresh-context requests need a task each
         self._fast = fast
+        lean: LeanPath | None = getattr(self.app, LEAN_PATH, None)
+        self._lean = lean if fast is not None else None
         self._pending: tuple[GatewayCycle, ASGI3Application] | None = None
         self._asgi: ASGIVersions = {"version": self.asgi_version, "spec_version": "2.3"}
         self._fresh_context = self.config.reset_contextvars
@@ -653,6 +679,20 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if self._refusal is not None:
             return  # refused, after the answers before it: nothing more is read as requests
         self._idle_since = None  # busy: the timer, when it fires, leaves the connection be
+        lean = self._lean
+        if lean is not None and self._boundary:
+            if self._lean_busy:  # pipelined behind a request of the lean path: after it
+                held = self._lean_held
+                self._lean_held = data if held is None else held + data
+                self.flow.pause_reading()
+                return
+            cycle = self.cycle
+            if (
+                (cycle is None or cycle.response_complete)
+                and not self.flow.write_paused
+                and lean(self, data)
+            ):
+                return
         owed = self._body_since is not None  # this read starts inside a request's body
         self._read_body = 0
         read = len(data)
@@ -889,6 +929,70 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self.transport.write(b"".join(content))
             self.transport.close()
 
+    # -- the lean path (LEAN_PATH): a request answered without the parser or a cycle ------
+
+    def lean_taken(self) -> None:
+        """The lean path took the read: a request is being answered. Nothing of a head is
+        owed while it is."""
+        self._lean_busy = True
+        self._head_since = None
+
+    def lean_answered(self) -> None:
+        """The lean path's answer has been written (or the client had gone): the connection
+        is between requests again, and what the client sent meanwhile is read now."""
+        self._lean_busy = False
+        if self.lean_closing:
+            self.transport.close()
+            return
+        self.on_response_complete()
+        held = self._lean_held
+        if held is not None and not self.transport.is_closing():
+            self._lean_held = None
+            self.data_received(held)
+
+    def lean_promote(self, scope: dict[str, Any]) -> GatewayCycle:
+        """The lean path's request goes on as a request of the fast path would (an answer to
+        stream, a failure to answer, a retry in a task): its cycle, made now from ``scope``
+        (its whole body already read), becomes the connection's request in progress, and
+        what the client sent meanwhile is read behind it (pipelined)."""
+        cycle = GatewayCycle(scope, self, not self.lean_closing, False)
+        cycle.more_body = False
+        self.cycle = cycle
+        self._lean_busy = False
+        held = self._lean_held
+        if held is not None and not self.transport.is_closing():
+            self._lean_held = None
+            self.data_received(held)
+        return cycle
+
+    def lean_scope(
+        self, method: str, path: str, raw_path: bytes, query: bytes, headers: list[Any]
+    ) -> dict[str, Any]:
+        """The ASGI scope of a request of the lean path (for :meth:`lean_promote`)."""
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": self._asgi,
+            "http_version": "1.1",
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "root_path": self.root_path,
+            "headers": headers,
+            "state": self.app_state.copy(),
+            "extensions": {EXTENSION: {}},
+            "method": method,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": query,
+        }
+        return scope
+
+    def shutdown(self) -> None:
+        if self._lean_busy:  # answering a request of the lean path: close after it
+            self.lean_closing = True
+            return
+        super().shutdown()
+
     def on_response_complete(self) -> None:
         self.server_state.total_requests += 1
         if self.transport.is_closing():
@@ -936,6 +1040,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self.url = target
 
     def on_message_begin(self) -> None:
+        self._boundary = False
         self.url = b""
         self._head_bytes = self._target_bytes = self._framing = self._chunks = 0
         self.expect_100_continue = False
@@ -1090,6 +1195,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         cycle.message_event.set()
 
     def on_message_complete(self) -> None:
+        self._boundary = True
         self._body_since = None  # all of it came
         cycle = self.cycle
         if cycle.response_complete or (self.parser.should_upgrade() and self._should_upgrade()):

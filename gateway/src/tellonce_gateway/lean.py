@@ -1,0 +1,477 @@
+"""The lean path: the gateway's usual request, read, checked, forwarded and answered in one
+flat pass, without the parser's callbacks, an ASGI scope, a request cycle or ASGI messages.
+
+The gateway's server offers each read that comes while a connection is between requests
+(``server.LEAN_PATH``). :meth:`LeanPath.__call__` takes it only when it is one whole, plain
+request of the common kind, and leaves everything else, untouched, to the parser and the
+fast path (``Gateway.fast_path``), which keep every rule:
+
+- the read is exactly one request: a request line of GET, POST, PUT, PATCH or DELETE with an
+  origin-form target and HTTP/1.1, header fields matching a strict grammar (a subset of what
+  the parser takes, read the same way: a token, a colon, optional white space, a value of
+  visible characters with single spaces or tabs inside), a blank line, and a body of exactly
+  its ``Content-Length`` (at most the gateway's buffer limit), nothing after it;
+- no field that changes how the request is framed or routed beyond the usual ones
+  (``Transfer-Encoding``, ``Expect``, ``Upgrade``, ``Connection`` other than keep-alive,
+  ``Origin`` and CORS preflights, a second ``Content-Length`` or ``Authorization``, ...);
+- header fields well inside the limit (``GATEWAY_MAX_HEADER_BYTES``: their bytes as sent
+  and one per field, at most a third more, within it; the server counts a longer head
+  exactly);
+- a path without dot segments or percent-escapes, not one of the gateway's own pages, nor
+  the sign-in and sign-up endpoints (their stricter limit lives in one place);
+- a token, when sent, that the verifier remembers as valid; none where the route needs one
+  is left to the fast path, which answers the 401;
+- the rate limit allows it (a refusal is left to the fast path, which counts and answers
+  the 429: a refused check changes nothing), the service's breaker is closed and below its
+  cap.
+
+Then the same edge checks' outcome is applied as ``Gateway._admit`` applies it (the headers
+for the service in the same order, the same request id and forwarded fields) and the request
+goes to the service through the same forwarder as the fast path
+(``native_proxy.forward_native_now``). A small, plain answer is written back in one pass:
+the service's fields (already filtered by the forwarder) each looked up in a table of fields
+seen valid and rendered, then the request id and the pre-rendered security headers, head and
+body in one ``writelines``. Anything unusual after forwarding (no idle connection, a failure,
+an answer to stream, a field not seen before that is invalid or one the gateway rewrites) makes
+the request a request of the fast path from there on (``GatewayHttpProtocol.lean_promote``):
+the same code finishes it. ``test_lean_path.py`` checks that both answer the same bytes.
+
+Measured in docs/gateway.md ("The lean path")."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, cast
+
+import httptools
+from starlette.types import Send
+from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE
+
+from tellonce_gateway.headers import REQUEST_DROP, RESPONSE_DROP
+from tellonce_gateway.ledger import LEDGER
+from tellonce_gateway.native_proxy import Work, forward_native_now
+from tellonce_gateway.routes import AUTH_ENDPOINTS, Route
+from tellonce_shared.logging import request_id_var
+from tellonce_shared.middleware import accept_request_id, new_request_id
+
+if TYPE_CHECKING:
+    from tellonce_gateway.app import Gateway, _Exchange
+    from tellonce_gateway.server import GatewayCycle, GatewayHttpProtocol
+
+log = logging.getLogger("tellonce.gateway")
+
+_METHODS = frozenset({b"GET", b"POST", b"PUT", b"PATCH", b"DELETE"})
+_BODY_METHODS = frozenset({b"POST", b"PUT", b"PATCH"})
+_KEPT = frozenset({b"host", b"x-request-id", b"x-forwarded-for", b"x-forwarded-proto"})
+"""Of the fields the gateway drops (``REQUEST_DROP``), those it reads: any other one (framing,
+upgrades, ``Expect``, ``Forwarded``...) is left to the fast path, as is a ``Connection`` field
+that says anything but keep-alive."""
+_LEAVE = (REQUEST_DROP - _KEPT - {b"connection"}) | {
+    b"origin",
+    b"access-control-request-method",
+}
+_READ = _KEPT | _LEAVE | {b"content-length", b"authorization", b"connection"}
+"""The fields the lean path looks at; the others are passed on as they came."""
+_PROTO: dict[str | None, bytes] = {"https": b"https"}
+"""X-Forwarded-Proto by the connection's own scheme (anything but https is http)."""
+
+_FIELD_LINES: dict[tuple[bytes, bytes], bytes] = {}
+"""Answer fields seen valid (the server's own checks), lower-case, and not ones the gateway
+rewrites or that frame the message, each as written on the wire."""
+_FIELD_LINES_MAX = 2048
+_NOT_PASSED = RESPONSE_DROP | {
+    b"content-length",
+    b"content-security-policy",
+    b"referrer-policy",
+    b"x-content-type-options",
+    b"x-frame-options",
+    b"cross-origin-opener-policy",
+    b"permissions-policy",
+    b"strict-transport-security",
+}
+"""Never in ``_FIELD_LINES``: framing, and the fields the gateway sets or weighs itself (an
+answer with one of them takes the fast path's answer, ``Gateway._head``)."""
+
+
+def _field_line(pair: tuple[bytes, bytes]) -> bytes | None:
+    """``pair`` as written on the wire if it may be passed on as it is (remembered), else
+    None."""
+    name, value = pair
+    if (
+        name in _NOT_PASSED
+        or name.lower() != name
+        or HEADER_RE.search(name)
+        or HEADER_VALUE_RE.search(value)
+    ):
+        return None
+    if len(_FIELD_LINES) >= _FIELD_LINES_MAX:
+        _FIELD_LINES.clear()  # many distinct values (tags, cookies): start again
+    line = _FIELD_LINES[pair] = b"%s: %s\r\n" % pair
+    return line
+
+
+_DEFAULTS: list[object] = [None, None]
+"""The server's own fields (``Date``, and ``Server`` unless turned off) last rendered: the
+list the server holds (a new one each second) and its fields as written on the wire."""
+
+
+def _server_fields(fields: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The server's own fields as written on the wire, checked as the server checks them
+    (None: one does not pass, and the fast path's answer refuses it)."""
+    if _DEFAULTS[0] is fields:
+        return cast(bytes, _DEFAULTS[1])
+    for name, value in fields:
+        if name.lower() != name or HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
+            return None
+    rendered = b"".join(b"%s: %s\r\n" % pair for pair in fields)
+    _DEFAULTS[:] = fields, rendered
+    return rendered
+
+
+class _Head:
+    """The parser's callbacks for one read (``httptools``, the parser the server uses): the
+    fields the edge reads, the others to pass on in order, and whether the read held one
+    whole request and nothing else."""
+
+    # What most requests have, shared (an instance only stores what it sets).
+    url = b""
+    body = b""
+    length: bytes | None = None
+    authorization: bytes | None = None
+    host: bytes | None = None
+    rid: bytes | None = None
+    forwarded_for: bytes | None = None
+    forwarded_proto: bytes | None = None
+    begun = False
+    complete = False
+    leave = False
+    """Something the lean path leaves to the fast path (a field, a second request...)."""
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[bytes, bytes]] = []
+
+    def on_message_begin(self) -> None:
+        if self.begun:
+            self.leave = True  # a second request in the same read
+        self.begun = True
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name not in _READ:
+            self.headers.append((name, value))
+        elif name in _LEAVE:
+            self.leave = True
+        elif name == b"host":
+            self.host = value
+        elif name == b"x-request-id":
+            self.rid = value
+        elif name == b"content-length":
+            if self.length is not None or not value.isdigit():
+                self.leave = True
+            self.length = value
+        elif name == b"authorization":
+            if self.authorization is not None:
+                self.leave = True
+            self.authorization = value
+            self.headers.append((name, value))
+        elif name == b"connection":
+            if value.lower() != b"keep-alive":
+                self.leave = True
+        elif name == b"x-forwarded-for":
+            self.forwarded_for = value
+        else:
+            self.forwarded_proto = value
+
+    def on_body(self, body: bytes) -> None:
+        self.body = body if not self.body else self.body + body
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+    @staticmethod
+    def fields_of(data: bytes) -> list[tuple[bytes, bytes]]:
+        """Every header field of the request in ``data``, names in lower case (its scope's
+        ``headers``)."""
+        fields: list[tuple[bytes, bytes]] = []
+
+        class Fields:
+            def on_header(self, name: bytes, value: bytes) -> None:
+                fields.append((name.lower(), value))
+
+        httptools.HttpRequestParser(Fields()).feed_data(data)
+        return fields
+
+
+class LeanPath:
+    """``server.LEAN_PATH`` for a :class:`~tellonce_gateway.app.Gateway` (see the module)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.own_paths = frozenset(path.encode() for path in gateway.own)
+        assert gateway.pools is not None  # the native forwarder only
+        self.pools = gateway.pools
+        self.rendered = {
+            kind: gateway.security.rendered[kind, False, False] for kind in ("api", "portal")
+        }
+        """The security headers as written on the wire, by the kind of answer."""
+
+    def __call__(self, protocol: GatewayHttpProtocol, data: bytes) -> bool:
+        gateway = self.gateway
+        if data[:1] not in b"GPD":
+            return False  # not a method it takes (nor empty lines, which the parser skips)
+        first = data.find(b"\r\n")
+        end = data.find(b"\r\n\r\n", first)
+        if first < 0 or end < 0:
+            return False  # not even a whole head
+        fields_size = end - first
+        if fields_size + fields_size // 3 > gateway.max_header_bytes:
+            return False  # perhaps over the limit: the server counts the fields exactly
+        head = _Head()
+        parser = httptools.HttpRequestParser(head)
+        try:
+            parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            return False  # the server's parser answers it (400), or refuses the upgrade
+        if head.leave or not head.complete:
+            return False
+        method_bytes = parser.get_method()
+        if (
+            method_bytes not in _METHODS
+            or parser.get_http_version() != "1.1"
+            or not parser.should_keep_alive()
+        ):
+            return False
+        body = head.body
+        size = len(body)
+        if size > gateway.buffer_limit:
+            return False  # a body to stream
+        if size == 0 and method_bytes in _BODY_METHODS and head.length is None:
+            return False
+        target = head.url
+        if target[:1] != b"/" or not target.isascii() or b"#" in target:
+            return False  # not origin-form, or left to httptools.parse_url
+        authorization = head.authorization
+        headers = head.headers
+        # The target and the route.
+        if len(target) > gateway.max_target_bytes or protocol.root_path:
+            return False
+        raw_path, _, query = target.partition(b"?")
+        if b"%" in raw_path or b"/." in raw_path or raw_path in self.own_paths:
+            return False
+        path = raw_path.decode("ascii")
+        method = method_bytes.decode("ascii")
+        route = gateway.table.match(path)
+        upstream = route.upstream
+        if method == "POST" and path.rstrip("/") in AUTH_ENDPOINTS:
+            return False
+        # Who calls: the token (remembered as valid), the address.
+        principal = None
+        if authorization is not None:
+            if upstream == "identity" and authorization[:6].lower() == b"basic ":
+                pass  # client credentials, checked by the identity service
+            else:
+                scheme, _, token = authorization.decode("latin-1").partition(" ")
+                token = token.strip()
+                if scheme.lower() != "bearer" or not token:
+                    return False
+                principal = gateway.verifier.remembered(token)
+                if principal is None:
+                    return False
+        elif route.needs_token(method, path):
+            return False
+        client = protocol.client
+        peer = client[0] if client else "unknown"
+        proxies = gateway.proxies
+        forwarded_for = head.forwarded_for
+        address = peer if forwarded_for is None else proxies.client_address(peer, forwarded_for)
+        breaker = gateway.breakers[upstream]
+        if breaker.in_flight >= breaker.limit:
+            return False  # at its cap, or the breaker open: the fast path's 503
+        if principal is not None:
+            key = "sub:" + principal.sub
+        else:
+            key = gateway._address_keys.get(address) or gateway.address_keys(address)
+        if gateway.limiter.retry_after(key) is not None:
+            return False  # the fast path answers the 429 (a refused check changes nothing)
+        # Taken: the headers for the service, as Gateway._admit adds them.
+        protocol.lean_taken()
+        started = time.perf_counter()
+        rid = head.rid
+        request_id = new_request_id() if rid is None else accept_request_id(rid.decode("latin-1"))
+        rid_bytes = request_id.encode()
+        headers.append((b"x-request-id", rid_bytes))
+        if forwarded_for is None:
+            headers.append((b"x-forwarded-for", peer.encode()))
+        else:
+            chain = gateway._forwarded_for(peer, forwarded_for)
+            headers.append((b"x-forwarded-for", chain.encode()))
+        forwarded_proto = head.forwarded_proto
+        if forwarded_proto is None:
+            headers.append((b"x-forwarded-proto", _PROTO.get(protocol.scheme, b"http")))
+        else:
+            proto = gateway.forwarded_proto(forwarded_proto, client is not None, peer)
+            headers.append((b"x-forwarded-proto", proto or _PROTO.get(protocol.scheme, b"http")))
+        if head.host is not None:
+            headers.append((b"x-forwarded-host", head.host))
+        request = _LeanRequest(
+            protocol, gateway, data, method, path, raw_path, query, route, key, started,
+            request_id, rid_bytes, self.rendered[route.csp_kind],
+        )  # fmt: skip
+        generation = breaker.generation
+        breaker.in_flight += 1  # given back by the forwarder, at the answer's head
+        try:
+            try:
+                forward_native_now(
+                    self.pools[upstream], route, method, target, headers, body or None,
+                    request.whole, request.later, breaker, generation,
+                )  # fmt: skip
+            except BaseException:
+                breaker.ended_early(generation, failure=False)  # nothing was taken over
+                raise
+        except Exception as exc:
+            cycle, exchange = request.promote()
+            gateway.fail_now(exchange, cycle, exc)
+        return True
+
+
+class _LeanRequest:
+    """A request the lean path took, until it is answered (or goes on as the fast path's)."""
+
+    __slots__ = (
+        "client",
+        "data",
+        "gateway",
+        "method",
+        "path",
+        "promoted",
+        "protocol",
+        "query",
+        "raw_path",
+        "rid",
+        "rid_bytes",
+        "route",
+        "security",
+        "started",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        protocol: GatewayHttpProtocol,
+        gateway: Gateway,
+        data: bytes,
+        method: str,
+        path: str,
+        raw_path: bytes,
+        query: bytes,
+        route: Route,
+        client: str,
+        started: float,
+        rid: str,
+        rid_bytes: bytes,
+        security: bytes,
+    ) -> None:
+        self.protocol = protocol
+        self.gateway = gateway
+        self.data = data
+        self.method = method
+        self.path = path
+        self.raw_path = raw_path
+        self.query = query
+        self.route = route
+        self.client = client
+        self.started = started
+        self.rid = rid
+        self.rid_bytes = rid_bytes
+        self.security = security
+        self.promoted: tuple[GatewayCycle, _Exchange] | None = None
+
+    def whole(self, status: int, fields: list[tuple[bytes, bytes]], answer: bytes) -> None:
+        """The forwarder's whole answer (``native_proxy.WholeAnswer``): written in one pass
+        when it is plain, else answered as the fast path answers it."""
+        try:
+            written = self._write(status, fields, answer)
+        except Exception:  # never leave the connection waiting for an answer
+            log.exception("unhandled error in the gateway's lean path")
+            self.protocol.transport.close()
+            self.protocol.lean_answered()
+            return
+        if not written:
+            cycle, exchange = self.promote()
+            self.gateway._answer_now(exchange, cycle, status, fields, answer)
+
+    def _write(self, status: int, fields: list[tuple[bytes, bytes]], answer: bytes) -> bool:
+        lines = _FIELD_LINES
+        protocol = self.protocol
+        defaults = _server_fields(protocol.server_state.default_headers)
+        if defaults is None:
+            return False
+        parts = [STATUS_LINE[status], defaults]
+        declared = None
+        for pair in fields:
+            line = lines.get(pair)
+            if line is None:
+                if pair[0] == b"content-length" and pair[1].isdigit():
+                    declared = pair[1]
+                    line = b"content-length: %s\r\n" % declared
+                else:
+                    line = _field_line(pair)
+                    if line is None:
+                        return False
+            parts.append(line)
+        if declared is None or int(declared) != len(answer):
+            return False
+        parts += (b"x-request-id: ", self.rid_bytes, b"\r\n", self.security)
+        if protocol.lean_closing:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        transport = protocol.transport
+        if transport.is_closing():
+            status = 499  # the client left: nothing of the answer reached it
+        elif answer:
+            transport.writelines((b"".join(parts), answer))
+        else:
+            transport.write(b"".join(parts))
+        route = self.route
+        LEDGER.add(
+            self.gateway._account,
+            (
+                time.time(), time.perf_counter() - self.started, self.method, route.prefix,
+                self.path, status, route.upstream, self.client, self.rid,
+            ),
+        )  # fmt: skip
+        protocol.lean_answered()
+        return True
+
+    def later(self, work: Work) -> None:
+        """The rest of the forwarding in a task (``native_proxy.Later``), as the fast path's."""
+        cycle, exchange = self.promote()
+        gateway = self.gateway
+        context = request_id_var.set(self.rid)
+        try:
+            send = gateway._sender(exchange, cast(Send, cycle.send), True)
+            cycle.continue_in_task(gateway._guarded(exchange, work(send), send))
+        finally:
+            request_id_var.reset(context)
+
+    def promote(self) -> tuple[GatewayCycle, _Exchange]:
+        """The request as a request of the fast path from here on: its scope, cycle and
+        edge view made now, with what the lean path found (route, client, request id)."""
+        if self.promoted is not None:
+            return self.promoted
+        route = self.route
+        fields = _Head.fields_of(self.data)
+        protocol = self.protocol
+        scope = protocol.lean_scope(self.method, self.path, self.raw_path, self.query, fields)
+        cycle = protocol.lean_promote(scope)
+        exchange = self.gateway.exchange_for(scope)
+        exchange.started = self.started
+        exchange.rid, exchange.rid_bytes = self.rid, self.rid_bytes
+        exchange.route_label, exchange.upstream = route.prefix, route.upstream
+        exchange.client = self.client
+        exchange.csp_kind = route.csp_kind
+        self.promoted = cycle, exchange
+        return self.promoted

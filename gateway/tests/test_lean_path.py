@@ -1,0 +1,270 @@
+"""The lean path (a read that is one whole, plain request, answered without the parser's
+request state, a scope or a cycle: ``tellonce_gateway.lean``) against the ASGI path: the
+same answers byte for byte (but for ``Date``), the same access lines; what it leaves (and
+what it hands on after forwarding) still answered as before; the connection's state kept
+right (keep-alive, requests sent while one is answered)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import TYPE_CHECKING
+
+from tellonce_gateway.app import Gateway
+from tellonce_gateway.main import create_app
+from tellonce_shared.testing import eventually
+
+from .conftest import serve
+from .test_fast_path import dechunk
+
+if TYPE_CHECKING:
+    from .conftest import PairFactory, Stack
+
+RID = "lean-path-test-0001"
+
+
+async def read_answer(reader: asyncio.StreamReader, head_request: bool = False) -> bytes:
+    """One answer off a kept-alive connection (framed by Content-Length or chunks; none for
+    a HEAD), with its ``Date`` line taken out and a chunked body decoded."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    lower = head.lower()
+    if head_request:
+        body = b""
+    elif b"transfer-encoding: chunked" in lower:
+        raw = b""
+        while not raw.endswith(b"0\r\n\r\n"):
+            raw += await asyncio.wait_for(reader.read(65536), 10)
+        body = dechunk(raw)
+    elif b"content-length: " in lower and not head.startswith(b"HTTP/1.1 304"):
+        length = int(lower.split(b"content-length: ")[1].split(b"\r\n")[0])
+        body = await asyncio.wait_for(reader.readexactly(length), 10)
+    else:
+        body = b""
+    lines = [line for line in head.split(b"\r\n") if not line.lower().startswith(b"date:")]
+    if body.startswith(b"{") and b'"client_port"' in body:  # the echo names its peer's port
+        doc = json.loads(body)
+        doc.pop("client_port")
+        body = json.dumps(doc).encode()
+    return b"\r\n".join(lines) + body
+
+
+async def kept_exchange(base_url: str, request: bytes) -> bytes:
+    """One request in one write on a kept-alive connection (what the lean path takes)."""
+    host, port = base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await read_answer(reader, request.startswith(b"HEAD "))
+    finally:
+        writer.close()
+
+
+def request(
+    method: str, target: str, body: bytes | None = None, headers: tuple[str, ...] = ()
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", "Host: gateway.test", *headers]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + (body or b"")
+
+
+async def test_lean_and_asgi_paths_give_the_same_answers(
+    stack: Stack, start_pair: PairFactory
+) -> None:
+    pair = await start_pair(lean_path=True, trusted_proxies=["127.0.0.1/32"])
+    token = stack.tokens.token("resident-1")
+    bearer = f"Authorization: Bearer {token}"
+    rid = f"X-Request-ID: {RID}"
+    cases = [
+        # taken by the lean path
+        request("GET", "/api/v1/forms/benefits", headers=(rid,)),
+        request("GET", "/api/v1/forms/echo/x?a=1&b=two", headers=(rid, "Accept: */*")),
+        request("GET", "/api/v1/forms/echo/x", headers=(rid, "Connection: keep-alive")),
+        request(
+            "GET",
+            "/api/v1/forms/echo/fwd",
+            headers=(rid, "X-Forwarded-For: 203.0.113.9", "X-Forwarded-Proto: https"),
+        ),
+        request("POST", "/api/v1/forms/echo/post", b'{"a": 1}', (rid, bearer)),  # verified now
+        request("POST", "/api/v1/forms/echo/post", b'{"a": 2}', (rid, bearer)),  # remembered
+        request("PUT", "/api/v1/forms/echo/put", b"", (rid, bearer)),
+        request("DELETE", "/api/v1/forms/echo/del", headers=(rid, bearer)),
+        request("GET", "/", headers=(rid,)),  # the portal's policy
+        request("GET", "/api/v1/forms/missing", headers=(rid,)),  # 404, passed on
+        # taken, then answered as the fast path answers (a field the gateway rewrites,
+        # hop-by-hop fields, an answer to stream)
+        request("GET", "/api/v1/forms/fancy", headers=(rid,)),
+        request("GET", "/api/v1/forms/big?megabytes=1", headers=(rid,)),
+        request("GET", "/api/v1/forms/trickle", headers=(rid,)),
+        # left to the fast path
+        request("POST", "/api/v1/forms/echo/x", b"{}", (rid,)),  # 401: a token is required
+        request("POST", "/api/v1/forms/echo/x", b"{}", (rid, bearer, bearer)),  # 400
+        request("GET", "/api/v1/forms/./x", headers=(rid,)),  # 400: dot segments
+        request("GET", "/api/v1/forms/echo/a%20b", headers=(rid,)),
+        request("HEAD", "/api/v1/forms/echo/head", headers=(rid,)),
+        request("GET", "/api/v1/forms/echo/cors", headers=(rid, "Origin: https://app.example")),
+        request("GET", "/api/v1/forms/echo/x", headers=(rid, "Connection: x-secret")),
+        request("POST", "/api/v1/forms", b"x" * 10, (rid, "Content-Length: 10")),  # 400
+        request("GET", "/healthz", headers=(rid,)),
+        request("POST", "/api/v1/identity/token", b"grant_type=x", (rid,)),  # stricter limit
+    ]
+    for case in cases:
+        lean = await kept_exchange(pair.fast, case)
+        asgi = await kept_exchange(pair.slow, case)
+        assert lean == asgi, case
+    assert pair.lean.count(True) == 12  # the 10 plain ones and the 3 handed on, but the
+    # first POST (its token not verified yet)
+    assert pair.taken.count(True) >= 8  # most of the rest: the fast path
+
+
+async def test_a_service_that_is_down_is_a_503_from_the_lean_path(
+    stack: Stack, start_pair: PairFactory
+) -> None:
+    pair = await start_pair(lean_path=True, portal_url="http://127.0.0.1:9")
+    case = request("GET", "/about", headers=(f"X-Request-ID: {RID}",))
+    lean = await kept_exchange(pair.fast, case)
+    assert lean.startswith(b"HTTP/1.1 503 ")
+    assert lean == await kept_exchange(pair.slow, case)
+    assert pair.lean == [True]  # taken, then finished as the fast path would (no connection)
+
+
+async def test_requests_sent_while_the_lean_path_answers_wait_their_turn(
+    start_pair: PairFactory,
+) -> None:
+    """A request sent on the connection while one of the lean path is being answered is read
+    after that answer, in order; then the lean path takes the next one again."""
+    pair = await start_pair(lean_path=True)
+    host, port = pair.fast.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    slow = b"GET /api/v1/forms/slow?seconds=0.3 HTTP/1.1\r\nHost: gateway.test\r\n\r\n"
+    one = b"GET /api/v1/forms/one HTTP/1.1\r\nHost: gateway.test\r\n\r\n"
+    two = b"GET /api/v1/forms/two HTTP/1.1\r\nHost: gateway.test\r\n\r\n"
+    try:
+        writer.write(one)
+        await read_answer(reader)  # a connection to the service now waits in the pool
+        writer.write(slow)
+        await writer.drain()
+        await asyncio.sleep(0.05)  # the slow one is with the service
+        writer.write(one + two)
+        answers = [await read_answer(reader) for _ in range(3)]
+        writer.write(one)  # the connection is between requests again
+        answers.append(await read_answer(reader))
+    finally:
+        writer.close()
+    bodies = [json.loads(a[a.index(b"{") :]) for a in answers]
+    assert bodies[0] == {"status": "late"}
+    assert [b["slug"] for b in bodies[1:]] == ["one", "two", "one"]
+    assert all(a.startswith(b"HTTP/1.1 200 ") for a in answers)
+    # The two sent together were held, then offered as one read and left to the parser (the
+    # fast path took the first, the second waited its turn).
+    assert pair.lean == [True, True, False, True]
+    assert pair.taken == [True]
+
+
+async def test_a_client_gone_before_the_answer_is_logged_and_the_gateway_goes_on(
+    start_pair: PairFactory, access_lines: list[str]
+) -> None:
+    pair = await start_pair(lean_path=True)
+    await kept_exchange(pair.fast, request("GET", "/api/v1/forms/warm"))  # a pooled connection
+    host, port = pair.fast.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        b"GET /api/v1/forms/slow?seconds=0.3 HTTP/1.1\r\nHost: gateway.test\r\n"
+        b"X-Request-ID: lean-gone-0001\r\n\r\n"
+    )
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    writer.close()
+    await eventually(
+        lambda: any('"request_id":"lean-gone-0001"' in line for line in access_lines), seconds=5
+    )
+    line = next(json.loads(x) for x in access_lines if '"request_id":"lean-gone-0001"' in x)
+    assert line["status"] == 499
+    after = await kept_exchange(pair.fast, request("GET", "/api/v1/forms/after"))
+    assert after.startswith(b"HTTP/1.1 200 ")
+    assert pair.lean == [True, True, True]
+    assert pair.taken == []  # none of them went on as the fast path's
+
+
+async def test_the_lean_path_logs_the_same_access_lines(
+    stack: Stack, start_pair: PairFactory, access_lines: list[str]
+) -> None:
+    pair = await start_pair(lean_path=True)
+    token = stack.tokens.token("resident-2")
+    rid = f"X-Request-ID: {RID}"
+    cases = [
+        request("GET", "/api/v1/forms/benefits", headers=(rid,)),
+        request("GET", "/api/v1/forms/missing", headers=(rid,)),
+        request("GET", "/api/v1/forms/fancy", headers=(rid,)),
+    ]
+    # the token verified once (the first request with it is the fast path's), then remembered
+    await kept_exchange(
+        pair.fast, request("GET", "/api/v1/forms/x", headers=(f"Authorization: Bearer {token}",))
+    )
+    await kept_exchange(
+        pair.slow, request("GET", "/api/v1/forms/x", headers=(f"Authorization: Bearer {token}",))
+    )
+    cases.append(
+        request("POST", "/api/v1/forms/echo/p", b"{}", (rid, f"Authorization: Bearer {token}"))
+    )
+    await eventually(lambda: len(access_lines) >= 2)
+    access_lines.clear()
+    for base in (pair.fast, pair.slow):
+        for case in cases:
+            await kept_exchange(base, case)
+    await eventually(lambda: len(access_lines) >= 8)
+    docs = [json.loads(line) for line in access_lines]
+    for doc in docs:
+        assert doc.pop("duration_ms") >= 0
+        doc.pop("ts")
+    assert docs[:4] == docs[4:]
+    assert [d["status"] for d in docs[:4]] == [200, 404, 203, 200]
+    assert docs[3]["client"] == "sub:resident-2"
+    assert all(d["request_id"] == RID for d in docs)
+    assert pair.lean[-4:] == [True] * 4
+
+
+async def test_a_malformed_request_id_is_replaced_on_the_lean_path(
+    stack: Stack, start_pair: PairFactory
+) -> None:
+    pair = await start_pair(lean_path=True)
+    answer = await kept_exchange(
+        pair.fast, request("GET", "/api/v1/forms/echo/x", headers=("X-Request-ID: bad id!",))
+    )
+    assert pair.lean == [True]
+    head, _, body = answer.partition(b"\r\n\r\n")
+    sent = json.loads(body[body.index(b"{") :] if body else answer[answer.index(b"{") :])
+    rid = [line for line in head.split(b"\r\n") if line.startswith(b"x-request-id: ")]
+    assert len(rid) == 1
+    new = rid[0].removeprefix(b"x-request-id: ").decode()
+    assert new != "bad id!"
+    assert len(new) == 32
+    assert sent["headers"]["x-request-id"] == new  # the service saw the same one
+
+
+async def test_a_shutdown_lets_the_lean_paths_answer_finish_then_closes(stack: Stack) -> None:
+    """uvicorn's graceful shutdown closes idle connections and lets a request in progress
+    finish: one of the lean path (which has no cycle) gets its whole answer, marked
+    ``Connection: close``, and its connection is closed after it."""
+    app = create_app(stack.settings())
+    assert isinstance(app, Gateway)
+    assert app.lean_path is not None
+    running = await serve(app, gateway=True)
+    host, port = running.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(b"GET /api/v1/forms/warm HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+        await read_answer(reader)  # a connection to the service now waits in the pool
+        writer.write(b"GET /api/v1/forms/slow?seconds=0.4 HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)  # with the service
+        stopping = asyncio.create_task(running.stop())
+        answer = await read_answer(reader)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after it
+        await asyncio.wait_for(stopping, 10)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b"\r\nconnection: close" in answer.lower()
+    assert json.loads(answer[answer.index(b"{") :]) == {"status": "late"}
