@@ -10,7 +10,10 @@ import asyncio
 import json
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tellonce_gateway.app import Gateway
+from tellonce_gateway.lean import _answer_line, _LeanRequest, _status_of
 from tellonce_gateway.main import create_app
 from tellonce_shared.testing import eventually
 
@@ -18,6 +21,8 @@ from .conftest import serve
 from .test_fast_path import dechunk
 
 if TYPE_CHECKING:
+    from tellonce_gateway.upstream_client import UpstreamConnection
+
     from .conftest import PairFactory, Stack
 
 RID = "lean-path-test-0001"
@@ -268,3 +273,126 @@ async def test_a_shutdown_lets_the_lean_paths_answer_finish_then_closes(stack: S
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert b"\r\nconnection: close" in answer.lower()
     assert json.loads(answer[answer.index(b"{") :]) == {"status": "late"}
+
+
+def test_the_flat_reading_takes_plain_status_lines_only() -> None:
+    assert _status_of(b"HTTP/1.1 200 OK") == 200
+    assert _status_of(b"HTTP/1.1 404 Not Found") == 404
+    assert _status_of(b"HTTP/1.1 201") == 201
+    for line in (
+        b"HTTP/1.0 200 OK",  # another version: the parser's
+        b"HTTP/1.1 100 Continue",  # informational
+        b"HTTP/1.1 204 No Content",  # no body
+        b"HTTP/1.1 304 Not Modified",
+        b"HTTP/1.1 400 Bad Request",  # looked at by the fast path (never the service's text)
+        b"HTTP/1.1 20 OK",
+        b"HTTP/1.1 200 OK\n",
+        b"HTTP/1.1  200 OK",
+    ):
+        assert _status_of(line) is None, line
+
+
+def test_the_flat_reading_passes_plain_fields_and_leaves_the_rest() -> None:
+    assert _answer_line(b"Content-Type: application/json") == b"content-type: application/json\r\n"
+    assert _answer_line(b"x-upstream:registry") == b"x-upstream: registry\r\n"
+    assert _answer_line(b"date: Fri, 27 Nov 2026 07:48:48 GMT") == b""  # dropped
+    assert _answer_line(b"Server: uvicorn") == b""
+    assert _answer_line(b"x-request-id: theirs") == b""  # the gateway's own is written
+    for raw in (
+        b"connection: close",  # hop-by-hop: the parser's (the connection is not reused)
+        b"transfer-encoding: chunked",
+        b"keep-alive: timeout=5",
+        b"referrer-policy: no-referrer",  # weighed by the gateway (Gateway._head)
+        b"content-security-policy: default-src 'self'",
+        b"x-frame-options: SAMEORIGIN",  # the gateway's word wins
+        b"x-odd : value",  # white space before the colon
+        b" folded: value",  # obsolete line folding
+        b"x-trailing: value ",  # white space the parser would keep
+        b"x-bare: a\nb",
+        b"x-nul: a\x00b",
+        b"no-colon",
+    ):
+        assert _answer_line(raw) is None, raw
+
+
+RAW_ANSWERS = {
+    b"/api/v1/forms/plain": b"HTTP/1.1 200 OK\r\ndate: Fri, 27 Nov 2026 08:00:00 GMT\r\n"
+    b"server: raw\r\ncontent-type: application/json\r\nx-upstream: raw\r\n"
+    b'content-length: 11\r\n\r\n{"ok":true}',
+    b"/api/v1/forms/gone": b"HTTP/1.1 404 Not Found\r\ncontent-type: application/problem+json"
+    b'\r\nContent-Length: 14\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n{"status":404}',
+    b"/api/v1/forms/folded": b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-a: 1\r\n b\r\n\r\nok",
+    b"/api/v1/forms/closing": b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2"
+    b"\r\n\r\nok",
+    b"/api/v1/forms/framed": b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA",
+    b"/api/v1/forms/chunked": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+    b"2\r\nok\r\n0\r\n\r\n",
+}
+"""What a raw service answers, by path, each in one write (the flat reading's case)."""
+
+
+async def raw_service() -> tuple[asyncio.Server, str, list[int]]:
+    """A service that writes each answer in one piece (``RAW_ANSWERS``); counts connections."""
+    connections: list[int] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(1)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                target = head.split(b" ")[1]
+                writer.write(RAW_ANSWERS[target])
+                await writer.drain()
+                if target == b"/api/v1/forms/closing":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}", connections
+
+
+async def test_the_flat_reading_answers_as_the_parser_does(
+    start_pair: PairFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers the lean path reads whole from their first read (not with the upstream
+    connection's parser) are the same bytes as the ASGI path's; those it leaves to the parser
+    (a folded line, ``Connection: close``, bytes after the answer, chunks) too; and the
+    pooled connection is reused after a flat reading."""
+    taken: list[bool] = []
+    flat = _LeanRequest.flat
+
+    def counted(self: _LeanRequest, conn: UpstreamConnection, data: bytes) -> bool:
+        took = flat(self, conn, data)
+        taken.append(took)
+        return took
+
+    monkeypatch.setattr(_LeanRequest, "flat", counted)
+    server, url, connections = await raw_service()
+    try:
+        pair = await start_pair(lean_path=True, registry_url=url)
+        rid = f"X-Request-ID: {RID}"
+        for path in ("plain", "gone", "plain"):
+            case = request("GET", f"/api/v1/forms/{path}", headers=(rid,))
+            assert await kept_exchange(pair.fast, case) == await kept_exchange(pair.slow, case)
+        assert taken == [True, True]  # (the first found no pooled connection: in a task)
+        assert len(connections) == 2  # one per gateway, reused after each flat reading
+        plain = request("GET", "/api/v1/forms/plain", headers=(rid,))
+        for path in ("folded", "closing", "framed", "chunked"):
+            await kept_exchange(pair.fast, plain)  # a pooled connection again
+            before = len(taken)
+            case = request("GET", f"/api/v1/forms/{path}", headers=(rid,))
+            assert await kept_exchange(pair.fast, case) == await kept_exchange(pair.slow, case)
+            assert taken[before:] == [False], path
+        case = request("GET", "/api/v1/forms/plain", headers=(rid,))
+        answer = await kept_exchange(pair.fast, case)
+        assert answer == await kept_exchange(pair.slow, case)
+        assert taken[-1] is True
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"x-upstream: raw\r\n" in answer
+        assert b"server: raw" not in answer
+    finally:
+        server.close()

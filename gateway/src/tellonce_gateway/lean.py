@@ -41,6 +41,7 @@ Measured in docs/gateway.md ("The lean path")."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, cast
 
@@ -48,9 +49,10 @@ import httptools
 from starlette.types import Send
 from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE
 
+from tellonce_gateway.breaker import Breaker
 from tellonce_gateway.headers import REQUEST_DROP, RESPONSE_DROP
 from tellonce_gateway.ledger import LEDGER
-from tellonce_gateway.native_proxy import Work, forward_native_now
+from tellonce_gateway.native_proxy import Work, answer_taken, forward_native_now
 from tellonce_gateway.routes import AUTH_ENDPOINTS, Route
 from tellonce_shared.logging import request_id_var
 from tellonce_shared.middleware import accept_request_id, new_request_id
@@ -58,6 +60,7 @@ from tellonce_shared.middleware import accept_request_id, new_request_id
 if TYPE_CHECKING:
     from tellonce_gateway.app import Gateway, _Exchange
     from tellonce_gateway.server import GatewayCycle, GatewayHttpProtocol
+    from tellonce_gateway.upstream_client import UpstreamConnection, UpstreamPool
 
 log = logging.getLogger("tellonce.gateway")
 
@@ -108,6 +111,58 @@ def _field_line(pair: tuple[bytes, bytes]) -> bytes | None:
     if len(_FIELD_LINES) >= _FIELD_LINES_MAX:
         _FIELD_LINES.clear()  # many distinct values (tags, cookies): start again
     line = _FIELD_LINES[pair] = b"%s: %s\r\n" % pair
+    return line
+
+
+_STATUS = re.compile(rb"HTTP/1\.1 ([2-5][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?")
+_ANSWER_FIELD = re.compile(
+    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*"
+    rb"((?:[\x21-\x7e\x80-\xff](?:[\t\x20-\x7e\x80-\xff]*[\x21-\x7e\x80-\xff])?)?)"
+)
+"""A field line of a service's answer the flat reading takes: a token, a colon, a value
+without white space at its ends (anything else, an obsolete line folding included, is left
+to the parser)."""
+_STATUSES: dict[bytes, int] = {}
+"""Status lines seen (``HTTP/1.1 200 OK``) and their status."""
+_ANSWER_LINES: dict[bytes, bytes] = {}
+"""A service's answer field lines as sent, each as the gateway passes it on (b"": dropped,
+the service's own ``Date``, ``Server`` and ``X-Request-ID``), for lines seen plain."""
+_ANSWER_LINES_MAX = 2048
+_DROPPED = frozenset({b"date", b"server", b"x-request-id"})
+_CONTENT_LENGTH = b"content-length:"
+
+
+def _status_of(line: bytes) -> int | None:
+    """The status of an answer's status line, if the flat reading takes it: not 1xx, 204,
+    304 (no body), 400 (looked at by the fast path), nor one the server cannot write."""
+    match = _STATUS.fullmatch(line)
+    if match is None:
+        return None
+    status = int(match[1])
+    if status in (204, 304, 400) or status not in STATUS_LINE:
+        return None
+    if len(_STATUSES) < 64:
+        _STATUSES[line] = status
+    return status
+
+
+def _answer_line(raw: bytes) -> bytes | None:
+    """An answer's field line as the gateway passes it on (b"" when dropped), remembered;
+    None for one the flat reading leaves to the parser (framing, ``Connection``, a field
+    the gateway rewrites, a value the server's checks refuse)."""
+    match = _ANSWER_FIELD.fullmatch(raw)
+    if match is None:
+        return None
+    name = match[1].lower()
+    if name in _DROPPED:
+        line = b""
+    else:
+        line = _field_line((name, match[2])) or b""
+        if not line:
+            return None
+    if len(_ANSWER_LINES) >= _ANSWER_LINES_MAX:
+        _ANSWER_LINES.clear()  # many distinct values (tags, cookies, dates): start again
+    _ANSWER_LINES[raw] = line
     return line
 
 
@@ -321,13 +376,15 @@ class LeanPath:
             protocol, gateway, data, method, path, raw_path, query, route, key, started,
             request_id, rid_bytes, self.rendered[route.csp_kind],
         )  # fmt: skip
-        generation = breaker.generation
+        request.pool = pool = self.pools[upstream]
+        request.breaker = breaker
+        request.generation = generation = breaker.generation
         breaker.in_flight += 1  # given back by the forwarder, at the answer's head
         try:
             try:
                 forward_native_now(
-                    self.pools[upstream], route, method, target, headers, body or None,
-                    request.whole, request.later, breaker, generation,
+                    pool, route, method, target, headers, body or None, request.whole,
+                    request.later, breaker, generation, request.flat,
                 )  # fmt: skip
             except BaseException:
                 breaker.ended_early(generation, failure=False)  # nothing was taken over
@@ -342,11 +399,14 @@ class _LeanRequest:
     """A request the lean path took, until it is answered (or goes on as the fast path's)."""
 
     __slots__ = (
+        "breaker",
         "client",
         "data",
         "gateway",
+        "generation",
         "method",
         "path",
+        "pool",
         "promoted",
         "protocol",
         "query",
@@ -388,6 +448,9 @@ class _LeanRequest:
         self.rid_bytes = rid_bytes
         self.security = security
         self.promoted: tuple[GatewayCycle, _Exchange] | None = None
+        self.pool: UpstreamPool
+        self.breaker: Breaker
+        self.generation = 0
 
     def whole(self, status: int, fields: list[tuple[bytes, bytes]], answer: bytes) -> None:
         """The forwarder's whole answer (``native_proxy.WholeAnswer``): written in one pass
@@ -405,8 +468,7 @@ class _LeanRequest:
 
     def _write(self, status: int, fields: list[tuple[bytes, bytes]], answer: bytes) -> bool:
         lines = _FIELD_LINES
-        protocol = self.protocol
-        defaults = _server_fields(protocol.server_state.default_headers)
+        defaults = _server_fields(self.protocol.server_state.default_headers)
         if defaults is None:
             return False
         parts = [STATUS_LINE[status], defaults]
@@ -424,6 +486,59 @@ class _LeanRequest:
             parts.append(line)
         if declared is None or int(declared) != len(answer):
             return False
+        self._send(status, parts, answer)
+        return True
+
+    def flat(self, conn: UpstreamConnection, data: bytes) -> bool:
+        """The service's answer, when its first read holds all of it and it is plain, read
+        and passed on in one pass, without the connection's parser
+        (``UpstreamConnection.flat``); False leaves the read, untouched, to the parser (and
+        the answer to :meth:`whole`, or the fast path)."""
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        lines = data[:end].split(b"\r\n")
+        status = _STATUSES.get(lines[0]) or _status_of(lines[0])
+        if status is None:
+            return False
+        defaults = _server_fields(self.protocol.server_state.default_headers)
+        if defaults is None:
+            return False
+        parts = [STATUS_LINE[status], defaults]
+        known = _ANSWER_LINES
+        length = -1
+        for raw in lines[1:]:
+            line = known.get(raw)
+            if line is None:
+                if raw[:15].lower() == _CONTENT_LENGTH:
+                    value = raw[15:].strip(b" \t")
+                    if length >= 0 or not value.isdigit():
+                        return False
+                    length = int(value)
+                    line = b"content-length: %s\r\n" % value
+                else:
+                    line = _answer_line(raw)
+                    if line is None:
+                        return False
+            if line:
+                parts.append(line)
+        start = end + 4
+        if length < 0 or start + length != len(data):
+            return False  # no length, more to come, or bytes after it: the parser's
+        conn.took_whole(status, time.perf_counter())
+        answer_taken(self.pool, conn, self.route.upstream, self.breaker, self.generation)
+        try:
+            self._send(status, parts, data[start:])
+        except Exception:  # never leave the connection waiting for an answer
+            log.exception("unhandled error in the gateway's lean path")
+            self.protocol.transport.close()
+            self.protocol.lean_answered()
+        return True
+
+    def _send(self, status: int, parts: list[bytes], answer: bytes) -> None:
+        """Write the answer (its status line and fields so far in ``parts``), note it in the
+        ledger, and let the connection go on."""
+        protocol = self.protocol
         parts += (b"x-request-id: ", self.rid_bytes, b"\r\n", self.security)
         if protocol.lean_closing:
             parts.append(b"connection: close\r\n")
@@ -444,7 +559,6 @@ class _LeanRequest:
             ),
         )  # fmt: skip
         protocol.lean_answered()
-        return True
 
     def later(self, work: Work) -> None:
         """The rest of the forwarding in a task (``native_proxy.Later``), as the fast path's."""

@@ -54,6 +54,8 @@ Work = Callable[[Send], Coroutine[Any, Any, int]]
 status sent."""
 Later = Callable[[Work], None]
 """Runs the rest of a forwarding in a task."""
+Flat = Callable[[UpstreamConnection, bytes], bool]
+"""Takes an answer whole from its first read (``UpstreamConnection.flat``)."""
 
 
 def make_pool(base_url: str, connect_timeout: float, keepalive_seconds: float) -> UpstreamPool:
@@ -190,6 +192,7 @@ def forward_native_now(
     later: Later,
     breaker: Breaker,
     generation: int,
+    flat: Flat | None = None,
 ) -> None:
     """:func:`forward_native` without a task for the usual exchange: the request goes out
     now on an idle pooled connection, and a small answer that is all in is handed to
@@ -197,7 +200,9 @@ def forward_native_now(
     a retry, an answer to stream) goes on as :func:`forward_native` would, in a task
     (``later``). The request's count in ``breaker.in_flight`` (see :func:`forward_native`)
     is given back from the connection's callback, or handed on to :func:`forward_native`;
-    when this raises, it has taken nothing over (the caller gives the count back)."""
+    when this raises, it has taken nothing over (the caller gives the count back). ``flat``:
+    offered the answer's first read before the parser (``UpstreamConnection.flat``; when it
+    takes the answer, it does what the connection's callback would, :func:`answer_taken`)."""
     conn = pool.idle_connection()
     if conn is None:
         later(
@@ -251,12 +256,28 @@ def forward_native_now(
             _observe(upstream, conn.head_at - sent_at)
 
     conn.begin(head_only=method == "HEAD")
+    if flat is not None:
+        conn.flat = flat
+        conn.sent_at = sent_at
     head = request_head(method, target, route.host_header, headers, body)
     try:
         conn.send_and_notify(head, body, route.read_timeout, answered)
     except BaseException:
         conn.close()
         raise
+
+
+def answer_taken(
+    pool: UpstreamPool, conn: UpstreamConnection, upstream: str, breaker: Breaker, generation: int
+) -> None:
+    """A ``flat`` callback took the whole answer (``UpstreamConnection.took_whole``): what
+    the connection's callback in :func:`forward_native_now` does then. The request's count
+    given back and the breaker told, the connection pooled again, the latency noted."""
+    breaker.in_flight -= 1
+    if breaker.failures:
+        breaker.succeeded(generation)
+    pool.release(conn)
+    _observe(upstream, conn.head_at - conn.sent_at)
 
 
 async def _raise(problem: Problem) -> int:

@@ -35,6 +35,13 @@ class UpstreamError(Exception):
 class UpstreamConnection(asyncio.Protocol):
     """One keep-alive connection; one exchange at a time (no pipelining)."""
 
+    flat: Callable[[UpstreamConnection, bytes], bool] | None = None
+    """Offered the exchange's first read before the parser sees it (the gateway's lean
+    path): True when it took the whole answer itself (:meth:`took_whole`), False to leave the
+    read, untouched, to the parser."""
+    sent_at = 0.0
+    """``time.perf_counter()`` when the exchange's request went out (set with ``flat``)."""
+
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.transport: asyncio.Transport | None = None
@@ -57,6 +64,7 @@ class UpstreamConnection(asyncio.Protocol):
         complete keep-alive answer, where llhttp is ready for the next message."""
         if self.paused:
             self._resume_reading()
+        self.flat = None
         self.head_only = head_only
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
@@ -86,6 +94,11 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        flat = self.flat
+        if flat is not None:
+            self.flat = None
+            if not self.received_any and flat(self, data):
+                return
         self.received_any = True
         if self.holding and self.deadline is not None:
             # Waiting for the rest of a small answer: the timeout counts from the last byte.
@@ -354,6 +367,18 @@ class UpstreamConnection(asyncio.Protocol):
             await self._wait(self.body_waiter, seconds)
             if self.error is not None and not self.chunks:
                 raise self.error
+
+    def took_whole(self, status: int, at: float) -> None:
+        """An answer read whole by ``flat``, not by the parser (which, having seen none of
+        it, is between messages): the exchange is over and the connection reusable, as if
+        the parser had read a complete keep-alive answer. ``at``: when it came."""
+        self.received_any = True
+        self.status = status
+        self.head_done = self.complete = self.reusable = True
+        self.head_at = at
+        self.deadline = None
+        self.on_head = None
+        self.hold_small = False
 
     def whole_body(self) -> bytes | None:
         """The body, if all of it has already arrived (the common case for small answers)."""
