@@ -105,6 +105,7 @@ async def test_lean_and_asgi_paths_give_the_same_answers(
         # left to the fast path
         request("POST", "/api/v1/forms/echo/x", b"{}", (rid,)),  # 401: a token is required
         request("POST", "/api/v1/forms/echo/x", b"{}", (rid, bearer, bearer)),  # 400
+        request("GET", "/api/v1/identity/me", headers=(rid, "Authorization: Basic eDp5")),  # 401
         request("GET", "/api/v1/forms/./x", headers=(rid,)),  # 400: dot segments
         request("GET", "/api/v1/forms/echo/a%20b", headers=(rid,)),
         request("HEAD", "/api/v1/forms/echo/head", headers=(rid,)),
@@ -327,12 +328,14 @@ RAW_ANSWERS = {
     b"/api/v1/forms/framed": b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA",
     b"/api/v1/forms/chunked": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
     b"2\r\nok\r\n0\r\n\r\n",
+    b"/api/v1/forms/spaced": b"HTTP/1.1 200 OK\r\ncontent-length: 2 \r\n\r\nok",
 }
 """What a raw service answers, by path, each in one write (the flat reading's case)."""
 
 
-async def raw_service() -> tuple[asyncio.Server, str, list[int]]:
-    """A service that writes each answer in one piece (``RAW_ANSWERS``); counts connections."""
+async def raw_service(heads: list[bytes] | None = None) -> tuple[asyncio.Server, str, list[int]]:
+    """A service that writes each answer in one piece (``RAW_ANSWERS``, by path; the query
+    ignored); counts connections, and keeps the request heads it read in ``heads``."""
     connections: list[int] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -340,7 +343,9 @@ async def raw_service() -> tuple[asyncio.Server, str, list[int]]:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                target = head.split(b" ")[1]
+                if heads is not None:
+                    heads.append(head)
+                target = head.split(b" ")[1].partition(b"?")[0]
                 writer.write(RAW_ANSWERS[target])
                 await writer.drain()
                 if target == b"/api/v1/forms/closing":
@@ -381,7 +386,7 @@ async def test_the_flat_reading_answers_as_the_parser_does(
         assert taken == [True, True]  # (the first found no pooled connection: in a task)
         assert len(connections) == 2  # one per gateway, reused after each flat reading
         plain = request("GET", "/api/v1/forms/plain", headers=(rid,))
-        for path in ("folded", "closing", "framed", "chunked"):
+        for path in ("folded", "closing", "framed", "chunked", "spaced"):
             await kept_exchange(pair.fast, plain)  # a pooled connection again
             before = len(taken)
             case = request("GET", f"/api/v1/forms/{path}", headers=(rid,))
@@ -396,3 +401,21 @@ async def test_the_flat_reading_answers_as_the_parser_does(
         assert b"server: raw" not in answer
     finally:
         server.close()
+
+
+async def test_an_empty_query_is_dropped_as_the_other_paths_drop_it(
+    start_pair: PairFactory,
+) -> None:
+    """``GET /x?`` reaches the service as ``GET /x`` on every path (the other paths rebuild
+    the target from the path and a query that is not empty)."""
+    heads: list[bytes] = []
+    server, url, _ = await raw_service(heads)
+    try:
+        pair = await start_pair(lean_path=True, registry_url=url)
+        case = request("GET", "/api/v1/forms/plain?", headers=(f"X-Request-ID: {RID}",))
+        for _ in range(2):  # the second finds a pooled connection: all of it the lean path's
+            assert await kept_exchange(pair.fast, case) == await kept_exchange(pair.slow, case)
+    finally:
+        server.close()
+    assert pair.lean == [True, True]
+    assert [h.split(b"\r\n")[0] for h in heads] == [b"GET /api/v1/forms/plain HTTP/1.1"] * 4

@@ -315,6 +315,8 @@ class LeanPath:
         if len(target) > gateway.max_target_bytes or protocol.root_path:
             return False
         raw_path, _, query = target.partition(b"?")
+        if not query:
+            target = raw_path  # an empty query is dropped, as the other paths drop it
         if b"%" in raw_path or b"/." in raw_path or raw_path in self.own_paths:
             return False
         path = raw_path.decode("ascii")
@@ -336,8 +338,8 @@ class LeanPath:
                 principal = gateway.verifier.remembered(token)
                 if principal is None:
                     return False
-        elif route.needs_token(method, path):
-            return False
+        if principal is None and route.needs_token(method, path):
+            return False  # the fast path's 401 (Basic credentials are no token either)
         client = protocol.client
         peer = client[0] if client else "unknown"
         proxies = gateway.proxies
@@ -350,10 +352,7 @@ class LeanPath:
             key = "sub:" + principal.sub
         else:
             key = gateway._address_keys.get(address) or gateway.address_keys(address)
-        if gateway.limiter.retry_after(key) is not None:
-            return False  # the fast path answers the 429 (a refused check changes nothing)
-        # Taken: the headers for the service, as Gateway._admit adds them.
-        protocol.lean_taken()
+        # The headers for the service, as Gateway._admit adds them.
         started = time.perf_counter()
         rid = head.rid
         request_id = new_request_id() if rid is None else accept_request_id(rid.decode("latin-1"))
@@ -379,6 +378,10 @@ class LeanPath:
         request.pool = pool = self.pools[upstream]
         request.breaker = breaker
         request.generation = generation = breaker.generation
+        if gateway.limiter.retry_after(key) is not None:
+            return False  # the fast path answers the 429 (a refused check changes nothing)
+        # Taken (the rate limit counted it): from here on, it is answered one way or another.
+        protocol.lean_taken()
         breaker.in_flight += 1  # given back by the forwarder, at the answer's head
         try:
             try:
@@ -402,6 +405,7 @@ class _LeanRequest:
         "breaker",
         "client",
         "data",
+        "done",
         "gateway",
         "generation",
         "method",
@@ -448,6 +452,8 @@ class _LeanRequest:
         self.rid_bytes = rid_bytes
         self.security = security
         self.promoted: tuple[GatewayCycle, _Exchange] | None = None
+        self.done = False
+        """Answered (and logged), and the connection told."""
         self.pool: UpstreamPool
         self.breaker: Breaker
         self.generation = 0
@@ -458,9 +464,7 @@ class _LeanRequest:
         try:
             written = self._write(status, fields, answer)
         except Exception:  # never leave the connection waiting for an answer
-            log.exception("unhandled error in the gateway's lean path")
-            self.protocol.transport.close()
-            self.protocol.lean_answered()
+            self._failed()
             return
         if not written:
             cycle, exchange = self.promote()
@@ -511,7 +515,7 @@ class _LeanRequest:
             line = known.get(raw)
             if line is None:
                 if raw[:15].lower() == _CONTENT_LENGTH:
-                    value = raw[15:].strip(b" \t")
+                    value = raw[15:].lstrip(b" \t")  # trailing: the parser's
                     if length >= 0 or not value.isdigit():
                         return False
                     length = int(value)
@@ -530,10 +534,24 @@ class _LeanRequest:
         try:
             self._send(status, parts, data[start:])
         except Exception:  # never leave the connection waiting for an answer
-            log.exception("unhandled error in the gateway's lean path")
-            self.protocol.transport.close()
-            self.protocol.lean_answered()
+            self._failed()
         return True
+
+    def _failed(self) -> None:
+        """An error while writing the answer (a bug: nothing expected raises there): logged
+        under the request's id, the connection closed (the client may have part of the
+        answer), the request logged as a 500 unless it already was."""
+        context = request_id_var.set(self.rid)
+        try:
+            log.exception("unhandled error in the gateway's lean path")
+        finally:
+            request_id_var.reset(context)
+        protocol = self.protocol
+        protocol.transport.close()
+        if not self.done:  # (not when the error came after its answer, from the next read)
+            self.done = True
+            self._account(500)
+            protocol.lean_answered()
 
     def _send(self, status: int, parts: list[bytes], answer: bytes) -> None:
         """Write the answer (its status line and fields so far in ``parts``), note it in the
@@ -550,6 +568,12 @@ class _LeanRequest:
             transport.writelines((b"".join(parts), answer))
         else:
             transport.write(b"".join(parts))
+        self._account(status)
+        self.done = True
+        protocol.lean_answered()
+
+    def _account(self, status: int) -> None:
+        """The request's access line and metrics, noted in the ledger (``Gateway._finish``)."""
         route = self.route
         LEDGER.add(
             self.gateway._account,
@@ -558,7 +582,6 @@ class _LeanRequest:
                 self.path, status, route.upstream, self.client, self.rid,
             ),
         )  # fmt: skip
-        protocol.lean_answered()
 
     def later(self, work: Work) -> None:
         """The rest of the forwarding in a task (``native_proxy.Later``), as the fast path's."""

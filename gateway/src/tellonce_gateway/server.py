@@ -577,7 +577,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
 
     _boundary = True
     """The parser is between requests: it has read nothing of the next one."""
-    _lean_busy = False
+    lean_busy = False
     """A request of the lean path (:data:`LEAN_PATH`) is being answered; it has no cycle."""
     _lean_held: bytes | None = None
     """What the client sent while a request of the lean path was being answered (reading
@@ -681,18 +681,20 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._idle_since = None  # busy: the timer, when it fires, leaves the connection be
         lean = self._lean
         if lean is not None and self._boundary:
-            if self._lean_busy:  # pipelined behind a request of the lean path: after it
+            if self.lean_busy:  # pipelined behind a request of the lean path: after it
                 held = self._lean_held
                 self._lean_held = data if held is None else held + data
                 self.flow.pause_reading()
                 return
             cycle = self.cycle
-            if (
-                (cycle is None or cycle.response_complete)
-                and not self.flow.write_paused
-                and lean(self, data)
-            ):
-                return
+            if (cycle is None or cycle.response_complete) and not self.flow.write_paused:
+                try:
+                    if lean(self, data):
+                        return
+                except Exception:  # a bug: the read goes to the parser, as if not taken
+                    if self.lean_busy:
+                        raise  # (the lean path answers what it took; never read twice)
+                    self.logger.exception("the lean path failed; the parser reads the request")
         owed = self._body_since is not None  # this read starts inside a request's body
         self._read_body = 0
         read = len(data)
@@ -934,14 +936,15 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def lean_taken(self) -> None:
         """The lean path took the read: a request is being answered. Nothing of a head is
         owed while it is."""
-        self._lean_busy = True
+        self.lean_busy = True
         self._head_since = None
 
     def lean_answered(self) -> None:
         """The lean path's answer has been written (or the client had gone): the connection
         is between requests again, and what the client sent meanwhile is read now."""
-        self._lean_busy = False
+        self.lean_busy = False
         if self.lean_closing:
+            self.server_state.total_requests += 1
             self.transport.close()
             return
         self.on_response_complete()
@@ -958,7 +961,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         cycle = GatewayCycle(scope, self, not self.lean_closing, False)
         cycle.more_body = False
         self.cycle = cycle
-        self._lean_busy = False
+        self.lean_busy = False
         held = self._lean_held
         if held is not None and not self.transport.is_closing():
             self._lean_held = None
@@ -988,7 +991,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         return scope
 
     def shutdown(self) -> None:
-        if self._lean_busy:  # answering a request of the lean path: close after it
+        if self.lean_busy:  # answering a request of the lean path: close after it
             self.lean_closing = True
             return
         super().shutdown()

@@ -97,8 +97,10 @@ class UpstreamConnection(asyncio.Protocol):
         flat = self.flat
         if flat is not None:
             self.flat = None
-            if not self.received_any and flat(self, data):
-                return
+            if not self.received_any:
+                self.received_any = True  # (before: a failure in flat is never retried)
+                if flat(self, data):
+                    return
         self.received_any = True
         if self.holding and self.deadline is not None:
             # Waiting for the rest of a small answer: the timeout counts from the last byte.
