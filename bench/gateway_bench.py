@@ -494,7 +494,9 @@ def write_report(results: dict[str, Any], load: tuple[float, float]) -> str:
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; wrk, "
         "the service, the gateway and nginx all share the machine. Service: bare FastAPI on "
         "uvicorn (1 worker, uvloop, httptools). Gateway: `tellonce-gateway serve` (1 worker) "
-        "with every edge check on (the rate limit set too high to trip). nginx: Debian's "
+        "with every edge check on (the rate limit set too high to trip); the row 'lean path off' "
+        'is the same gateway with `GATEWAY_LEAN_PATH=false` (docs/gateway.md, "The lean '
+        "path\"), for the lean path's effect in the same run. nginx: Debian's "
         "package, 1 worker process, keep-alive upstream. Throughput: wrk -t2 "
         f"-c{THROUGHPUT_CONNECTIONS}, {ROUNDS} slices of {max(1, round(DURATION / ROUNDS))} s "
         "per target, the targets taking turns slice by slice (req/s: all requests over all "
