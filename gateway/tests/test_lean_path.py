@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tellonce_gateway.app import Gateway
-from tellonce_gateway.lean import _answer_line, _LeanRequest, _status_of
+from tellonce_gateway.lean import LeanPath, _answer_line, _LeanRequest, _status_of
 from tellonce_gateway.main import create_app
 from tellonce_shared.testing import eventually
 
@@ -419,3 +419,20 @@ async def test_an_empty_query_is_dropped_as_the_other_paths_drop_it(
         server.close()
     assert pair.lean == [True, True]
     assert [h.split(b"\r\n")[0] for h in heads] == [b"GET /api/v1/forms/plain HTTP/1.1"] * 4
+
+
+async def test_a_failure_of_the_lean_path_before_it_takes_a_read_leaves_it_to_the_parser(
+    start_pair: PairFactory, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A bug in the lean path (an error before it took the read) costs the request nothing:
+    the read goes to the parser, the fast path answers it, and the error is logged."""
+
+    def broken(self: LeanPath, protocol: object, data: bytes) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(LeanPath, "__call__", broken)
+    pair = await start_pair(lean_path=True)
+    case = request("GET", "/api/v1/forms/benefits", headers=(f"X-Request-ID: {RID}",))
+    assert await kept_exchange(pair.fast, case) == await kept_exchange(pair.slow, case)
+    assert pair.taken == [True]
+    assert "the lean path failed" in capfd.readouterr().out  # (the JSON log lines)
