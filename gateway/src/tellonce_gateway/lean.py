@@ -1,40 +1,43 @@
 """The lean path: the gateway's usual request, read, checked, forwarded and answered in one
-flat pass, without the parser's callbacks, an ASGI scope, a request cycle or ASGI messages.
+flat pass, without the server's per-request state, an ASGI scope, a request cycle or ASGI
+messages.
 
 The gateway's server offers each read that comes while a connection is between requests
 (``server.LEAN_PATH``). :meth:`LeanPath.__call__` takes it only when it is one whole, plain
 request of the common kind, and leaves everything else, untouched, to the parser and the
 fast path (``Gateway.fast_path``), which keep every rule:
 
-- the read is exactly one request: a request line of GET, POST, PUT, PATCH or DELETE with an
-  origin-form target and HTTP/1.1, header fields matching a strict grammar (a subset of what
-  the parser takes, read the same way: a token, a colon, optional white space, a value of
-  visible characters with single spaces or tabs inside), a blank line, and a body of exactly
-  its ``Content-Length`` (at most the gateway's buffer limit), nothing after it;
+- the read is exactly one request, parsed by httptools (the parser the server uses, so it
+  means the same to both): GET, POST, PUT, PATCH or DELETE, HTTP/1.1, kept alive, an
+  origin-form ASCII target, a body of exactly its ``Content-Length`` (at most the gateway's
+  buffer limit) and nothing after it, no empty lines before it;
 - no field that changes how the request is framed or routed beyond the usual ones
   (``Transfer-Encoding``, ``Expect``, ``Upgrade``, ``Connection`` other than keep-alive,
   ``Origin`` and CORS preflights, a second ``Content-Length`` or ``Authorization``, ...);
-- header fields well inside the limit (``GATEWAY_MAX_HEADER_BYTES``: their bytes as sent
-  and one per field, at most a third more, within it; the server counts a longer head
-  exactly);
+- header fields well inside the limit (``GATEWAY_MAX_HEADER_BYTES``: their bytes as sent,
+  and a third more, within it; the server counts a longer head exactly);
 - a path without dot segments or percent-escapes, not one of the gateway's own pages, nor
   the sign-in and sign-up endpoints (their stricter limit lives in one place);
 - a token, when sent, that the verifier remembers as valid; none where the route needs one
-  is left to the fast path, which answers the 401;
-- the rate limit allows it (a refusal is left to the fast path, which counts and answers
-  the 429: a refused check changes nothing), the service's breaker is closed and below its
-  cap.
+  (Basic credentials are none) is left to the fast path, which answers the 401;
+- the service's breaker closed and below its cap, and the rate limit allowing it (a refusal
+  is left to the fast path, which counts and answers the 429: a refused check changes
+  nothing).
 
-Then the same edge checks' outcome is applied as ``Gateway._admit`` applies it (the headers
-for the service in the same order, the same request id and forwarded fields) and the request
-goes to the service through the same forwarder as the fast path
-(``native_proxy.forward_native_now``). A small, plain answer is written back in one pass:
-the service's fields (already filtered by the forwarder) each looked up in a table of fields
-seen valid and rendered, then the request id and the pre-rendered security headers, head and
-body in one ``writelines``. Anything unusual after forwarding (no idle connection, a failure,
-an answer to stream, a field not seen before that is invalid or one the gateway rewrites) makes
-the request a request of the fast path from there on (``GatewayHttpProtocol.lean_promote``):
-the same code finishes it. ``test_lean_path.py`` checks that both answer the same bytes.
+Then the edge checks' outcome is applied as ``Gateway._admit`` applies it (the headers for
+the service in the same order, the same request id and forwarded fields, an empty query
+dropped) and the request goes to the service through the same forwarder as the fast path
+(``native_proxy.forward_native_now``). The answer is offered, as it arrives, to
+:meth:`_LeanRequest.flat` before the upstream connection's parser: when its first read
+holds all of it and it is plain, it is read and passed on in one pass (each field line
+looked up as sent in a table of lines already checked). Otherwise the forwarder reads it,
+and a small, plain answer is still written back in one pass (:meth:`_LeanRequest.whole`):
+the service's fields looked up in a table of fields seen valid, then the request id and the
+pre-rendered security headers, head and body in one ``writelines``. Anything unusual after
+forwarding (no idle connection, a failure, an answer to stream, a field the gateway rewrites,
+one not seen before that is invalid) makes the request a request of the fast path from there
+on (``GatewayHttpProtocol.lean_promote``): the same code finishes it. ``test_lean_path.py``
+checks that the paths answer the same bytes.
 
 Measured in docs/gateway.md ("The lean path")."""
 
