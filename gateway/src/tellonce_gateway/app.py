@@ -361,16 +361,39 @@ class Gateway:
         headers = exchange.upstream_headers
         if exchange.chunked is None and declared and declared > self.buffer_limit:
             headers.append((b"content-length", str(declared).encode()))
-        headers.append((b"x-request-id", exchange.rid_bytes))
+        self.add_forwarding_fields(
+            headers, exchange.rid_bytes, exchange.has_client, peer, exchange.scheme,
+            forwarded_for, exchange.forwarded_proto, exchange.host,
+        )  # fmt: skip
+        return route
+
+    def add_forwarding_fields(
+        self,
+        headers: list[tuple[bytes, bytes]],
+        rid: bytes,
+        has_client: bool,
+        peer: str,
+        scheme: str | None,
+        forwarded_for: bytes | None,
+        forwarded_proto: bytes | None,
+        host: bytes | None,
+    ) -> None:
+        """The fields the gateway sets for the service, appended in the order they have always
+        had: the request id, who called (``X-Forwarded-For``: the chain when a trusted proxy
+        sent one), over what (``X-Forwarded-Proto``: a trusted proxy's word, else the
+        connection's scheme) and the ``Host`` the client asked for (the lean path's requests
+        and the others alike)."""
+        headers.append((b"x-request-id", rid))
         chain = peer if forwarded_for is None else self._forwarded_for(peer, forwarded_for)
         headers.append((b"x-forwarded-for", chain.encode()))
-        if exchange.forwarded_proto is None:  # the usual case, without a call
-            headers.append((b"x-forwarded-proto", _SCHEME_PROTO.get(exchange.scheme, b"http")))
-        else:
-            headers.append((b"x-forwarded-proto", self._proto(exchange)))
-        if exchange.host is not None:
-            headers.append((b"x-forwarded-host", exchange.host))
-        return route
+        proto = None
+        if forwarded_proto is not None and has_client and self.proxies.trusts(peer):
+            value = forwarded_proto.split(b",")[0].strip().lower()
+            if value in (b"http", b"https"):
+                proto = value
+        headers.append((b"x-forwarded-proto", proto or _SCHEME_PROTO.get(scheme, b"http")))
+        if host is not None:
+            headers.append((b"x-forwarded-host", host))
 
     def _forwarding(
         self,
@@ -619,22 +642,6 @@ class Gateway:
         if self.proxies.trusts(peer):
             return f"{forwarded_for.decode('latin-1')}, {peer}"
         return peer
-
-    def _proto(self, exchange: _Exchange) -> bytes:
-        forwarded_proto = exchange.forwarded_proto
-        if forwarded_proto is not None:
-            value = self.forwarded_proto(forwarded_proto, exchange.has_client, exchange.peer)
-            if value is not None:
-                return value
-        return b"https" if exchange.scheme == "https" else b"http"
-
-    def forwarded_proto(self, forwarded_proto: bytes, has_client: bool, peer: str) -> bytes | None:
-        """The scheme an ``X-Forwarded-Proto`` field names, if a trusted proxy sent it."""
-        if has_client and self.proxies.trusts(peer):
-            value = forwarded_proto.split(b",")[0].strip().lower()
-            if value in (b"http", b"https"):
-                return value
-        return None
 
     def _principal(
         self, exchange: _Exchange, address: str, basic_ok: bool, verified: Principal | None

@@ -53,12 +53,14 @@ from starlette.types import Send
 from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE
 
 from tellonce_gateway.breaker import Breaker
+from tellonce_gateway.edge_auth import bearer_token
 from tellonce_gateway.headers import REQUEST_DROP, RESPONSE_DROP
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.native_proxy import Work, answer_taken, forward_native_now
 from tellonce_gateway.routes import AUTH_ENDPOINTS, Route
 from tellonce_shared.logging import request_id_var
 from tellonce_shared.middleware import accept_request_id, new_request_id
+from tellonce_shared.problems import Unauthorized
 
 if TYPE_CHECKING:
     from tellonce_gateway.app import Gateway, _Exchange
@@ -79,8 +81,6 @@ _LEAVE = (REQUEST_DROP - _KEPT - {b"connection"}) | {
 }
 _READ = _KEPT | _LEAVE | {b"content-length", b"authorization", b"connection"}
 """The fields the lean path looks at; the others are passed on as they came."""
-_PROTO: dict[str | None, bytes] = {"https": b"https"}
-"""X-Forwarded-Proto by the connection's own scheme (anything but https is http)."""
 
 _FIELD_LINES: dict[tuple[bytes, bytes], bytes] = {}
 """Answer fields seen valid (the server's own checks), lower-case, and not ones the gateway
@@ -334,10 +334,10 @@ class LeanPath:
             if upstream == "identity" and authorization[:6].lower() == b"basic ":
                 pass  # client credentials, checked by the identity service
             else:
-                scheme, _, token = authorization.decode("latin-1").partition(" ")
-                token = token.strip()
-                if scheme.lower() != "bearer" or not token:
-                    return False
+                try:
+                    token = bearer_token(authorization)
+                except Unauthorized:
+                    return False  # the fast path's 401 (counted against the address)
                 principal = gateway.verifier.remembered(token)
                 if principal is None:
                     return False
@@ -360,20 +360,10 @@ class LeanPath:
         rid = head.rid
         request_id = new_request_id() if rid is None else accept_request_id(rid.decode("latin-1"))
         rid_bytes = request_id.encode()
-        headers.append((b"x-request-id", rid_bytes))
-        if forwarded_for is None:
-            headers.append((b"x-forwarded-for", peer.encode()))
-        else:
-            chain = gateway._forwarded_for(peer, forwarded_for)
-            headers.append((b"x-forwarded-for", chain.encode()))
-        forwarded_proto = head.forwarded_proto
-        if forwarded_proto is None:
-            headers.append((b"x-forwarded-proto", _PROTO.get(protocol.scheme, b"http")))
-        else:
-            proto = gateway.forwarded_proto(forwarded_proto, client is not None, peer)
-            headers.append((b"x-forwarded-proto", proto or _PROTO.get(protocol.scheme, b"http")))
-        if head.host is not None:
-            headers.append((b"x-forwarded-host", head.host))
+        gateway.add_forwarding_fields(
+            headers, rid_bytes, bool(client), peer, protocol.scheme, forwarded_for,
+            head.forwarded_proto, head.host,
+        )  # fmt: skip
         request = _LeanRequest(
             protocol, gateway, data, method, path, raw_path, query, route, key, started,
             request_id, rid_bytes, self.rendered[route.csp_kind],
