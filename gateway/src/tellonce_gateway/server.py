@@ -948,10 +948,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         self.on_response_complete()
-        held = self._lean_held
-        if held is not None and not self.transport.is_closing():
-            self._lean_held = None
-            self.data_received(held)
+        self._read_held()
 
     def lean_promote(self, scope: dict[str, Any]) -> GatewayCycle:
         """The lean path's request goes on as a request of the fast path would (an answer to
@@ -962,32 +959,24 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         cycle.more_body = False
         self.cycle = cycle
         self.lean_busy = False
+        self._read_held()
+        return cycle
+
+    def _read_held(self) -> None:
+        """Read what the client sent while a request of the lean path was being answered."""
         held = self._lean_held
         if held is not None and not self.transport.is_closing():
             self._lean_held = None
             self.data_received(held)
-        return cycle
 
     def lean_scope(
         self, method: str, path: str, raw_path: bytes, query: bytes, headers: list[Any]
     ) -> dict[str, Any]:
         """The ASGI scope of a request of the lean path (for :meth:`lean_promote`)."""
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": self._asgi,
-            "http_version": "1.1",
-            "server": self.server,
-            "client": self.client,
-            "scheme": self.scheme,
-            "root_path": self.root_path,
-            "headers": headers,
-            "state": self.app_state.copy(),
-            "extensions": {EXTENSION: {}},
-            "method": method,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-        }
+        scope = self._scope("1.1", method, headers)
+        scope["path"] = path
+        scope["raw_path"] = raw_path
+        scope["query_string"] = query
         return scope
 
     def shutdown(self) -> None:
@@ -1051,7 +1040,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if self._head_since is None:  # (the first request's counts from the connection)
             self._head_since = self.loop.time()
 
-    def _scope(self, http_version: str, method: str) -> dict[str, Any]:
+    def _scope(self, http_version: str, method: str, headers: list[Any]) -> dict[str, Any]:
         """The scope without its path and query (all that uvicorn's upgrade handling, which
         reads the method, needs)."""
         return {
@@ -1062,7 +1051,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             "client": self.client,
             "scheme": self.scheme,
             "root_path": self.root_path,
-            "headers": self.headers,
+            "headers": headers,
             "state": self.app_state.copy(),
             "extensions": {EXTENSION: {}},
             "method": method,
@@ -1081,7 +1070,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         http_version = parser.get_http_version()
         method = parser.get_method().decode("ascii")
         if parser.should_upgrade() and self._should_upgrade():
-            self.scope = self._scope(http_version, method)  # type: ignore[assignment]
+            self.scope = self._scope(http_version, method, self.headers)  # type: ignore[assignment]
             return
         url = self.url
         if url[:1] == b"/" and url.isascii() and not _URL_ODD.search(url):
@@ -1097,7 +1086,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if root_path:
             path = root_path + path
             raw_path = root_path.encode("ascii") + raw_path
-        scope = self._scope(http_version, method)
+        scope = self._scope(http_version, method, self.headers)
         scope["path"] = path
         scope["raw_path"] = raw_path
         scope["query_string"] = query

@@ -95,12 +95,11 @@ class UpstreamConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         flat = self.flat
-        if flat is not None:
+        if flat is not None:  # (set for an exchange, and taken by its first read)
             self.flat = None
-            if not self.received_any:
-                self.received_any = True  # (before: a failure in flat is never retried)
-                if flat(self, data):
-                    return
+            self.received_any = True  # (before: a failure in flat is never retried)
+            if flat(self, data):
+                return
         self.received_any = True
         if self.holding and self.deadline is not None:
             # Waiting for the rest of a small answer: the timeout counts from the last byte.
