@@ -9,6 +9,7 @@ import pytest
 
 from tellonce_gateway.clients import TrustedProxies
 from tellonce_gateway.config import Settings
+from tellonce_gateway.headers import SECURITY_FIELDS, SecurityHeaders
 from tellonce_gateway.openapi import merge_documents
 from tellonce_gateway.ratelimit import RateLimiter
 from tellonce_gateway.routes import RouteTable
@@ -530,3 +531,19 @@ async def test_a_late_head_closes_the_connection() -> None:
     await asyncio.sleep(0.2)
     assert transport.closing
     assert transport.wire == b""  # no SERVER_ANSWER: closed without an answer
+
+
+@pytest.mark.parametrize("mode", ["local", "production"])
+def test_security_fields_names_every_field_the_security_headers_write(mode: str) -> None:
+    """The lean path passes a service's field on as it is only when it is not one of these
+    (``lean._NOT_PASSED``): a field the security headers write but this set missed would
+    reach the client twice."""
+    security = SecurityHeaders(Settings(mode=mode))
+    written = {
+        line.split(b": ")[0]
+        for block in security.rendered.values()
+        for line in block.split(b"\r\n")
+        if line
+    }
+    assert written <= SECURITY_FIELDS
+    assert written | {b"strict-transport-security"} == SECURITY_FIELDS

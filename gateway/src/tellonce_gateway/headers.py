@@ -33,6 +33,19 @@ REQUEST_DROP = HOP_BY_HOP | {
 }
 # The gateway's server writes its own Date; a service's Server and request id are replaced.
 RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
+SECURITY_FIELDS = frozenset(
+    {
+        b"x-content-type-options",
+        b"x-frame-options",
+        b"cross-origin-opener-policy",
+        b"permissions-policy",
+        b"strict-transport-security",
+        b"content-security-policy",
+        b"referrer-policy",
+    }
+)
+"""Every field :class:`SecurityHeaders` writes: a service's own is replaced (the first five)
+or weighed (a stricter policy of its own is kept)."""
 
 PORTAL_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

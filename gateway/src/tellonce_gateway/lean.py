@@ -54,7 +54,7 @@ from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, ST
 
 from tellonce_gateway.breaker import Breaker
 from tellonce_gateway.edge_auth import bearer_token
-from tellonce_gateway.headers import REQUEST_DROP, RESPONSE_DROP
+from tellonce_gateway.headers import REQUEST_DROP, RESPONSE_DROP, SECURITY_FIELDS
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.native_proxy import Work, answer_taken, forward_native_now
 from tellonce_gateway.routes import AUTH_ENDPOINTS, Route
@@ -86,16 +86,7 @@ _FIELD_LINES: dict[tuple[bytes, bytes], bytes] = {}
 """Answer fields seen valid (the server's own checks), lower-case, and not ones the gateway
 rewrites or that frame the message, each as written on the wire."""
 _FIELD_LINES_MAX = 2048
-_NOT_PASSED = RESPONSE_DROP | {
-    b"content-length",
-    b"content-security-policy",
-    b"referrer-policy",
-    b"x-content-type-options",
-    b"x-frame-options",
-    b"cross-origin-opener-policy",
-    b"permissions-policy",
-    b"strict-transport-security",
-}
+_NOT_PASSED = RESPONSE_DROP | SECURITY_FIELDS | {b"content-length"}
 """Never in ``_FIELD_LINES``: framing, and the fields the gateway sets or weighs itself (an
 answer with one of them takes the fast path's answer, ``Gateway._head``)."""
 
