@@ -65,7 +65,7 @@ from tellonce_shared.problems import Unauthorized
 if TYPE_CHECKING:
     from tellonce_gateway.app import Gateway, _Exchange
     from tellonce_gateway.server import GatewayCycle, GatewayHttpProtocol
-    from tellonce_gateway.upstream_client import UpstreamConnection, UpstreamPool
+    from tellonce_gateway.upstream_client import Payload, UpstreamConnection, UpstreamPool
 
 log = logging.getLogger("tellonce.gateway")
 
@@ -185,7 +185,6 @@ class _Head:
 
     # What most requests have, shared (an instance only stores what it sets).
     url = b""
-    body = b""
     length: bytes | None = None
     authorization: bytes | None = None
     host: bytes | None = None
@@ -199,6 +198,11 @@ class _Head:
 
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
+
+    def reset(self) -> None:
+        """As new, for the parser's next message."""
+        self.__dict__.clear()
+        self.headers = []
 
     def on_message_begin(self) -> None:
         if self.begun:
@@ -235,9 +239,6 @@ class _Head:
         else:
             self.forwarded_proto = value
 
-    def on_body(self, body: bytes) -> None:
-        self.body = body if not self.body else self.body + body
-
     def on_message_complete(self) -> None:
         self.complete = True
 
@@ -267,6 +268,10 @@ class LeanPath:
             kind: gateway.security.rendered[kind, False, False] for kind in ("api", "portal")
         }
         """The security headers as written on the wire, by the kind of answer."""
+        self.spare: tuple[_Head, httptools.HttpRequestParser] | None = None
+        """A parser whose last request was whole, with no body, and taken (so between
+        messages, as a new one is), and its callbacks: making them costs more than
+        clearing them."""
 
     def __call__(self, protocol: GatewayHttpProtocol, data: bytes) -> bool:
         gateway = self.gateway
@@ -279,22 +284,38 @@ class LeanPath:
         fields_size = end - first
         if fields_size + fields_size // 3 > gateway.max_header_bytes:
             return False  # perhaps over the limit: the server counts the fields exactly
-        head = _Head()
-        parser = httptools.HttpRequestParser(head)
+        spare = self.spare
+        if spare is None:
+            head = _Head()
+            parser = httptools.HttpRequestParser(head)
+        else:  # the parser of a request before, between messages, and its callbacks
+            self.spare = None
+            head, parser = spare
+            head.reset()
+        start = end + 4
         try:
-            parser.feed_data(data)
+            parser.feed_data(data[:start])
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
             return False  # the server's parser answers it (400), or refuses the upgrade
-        if head.leave or not head.complete:
+        if head.leave:
             return False
+        rest = len(data) - start
+        body: Payload
+        if head.length is None:
+            if rest or not head.complete:
+                return False
+            body = b""
+        else:
+            if int(head.length) != rest:
+                return False
+            body = memoryview(data)[start:] if rest else b""
         method_bytes = parser.get_method()
         if (
             method_bytes not in _METHODS
-            or parser.get_http_version() != "1.1"
+            or data[first - 9 : first] != b" HTTP/1.1"  # (the parser took it: its version)
             or not parser.should_keep_alive()
         ):
             return False
-        body = head.body
         size = len(body)
         if size > gateway.buffer_limit:
             return False  # a body to stream
@@ -362,6 +383,8 @@ class LeanPath:
         request.pool = pool = self.pools[upstream]
         request.breaker = breaker
         request.generation = generation = breaker.generation
+        if head.complete:  # (no body): the parser is between messages, ready for the next
+            self.spare = head, parser  # (the head's fields are all read by now)
         if gateway.limiter.retry_after(key) is not None:
             return False  # the fast path answers the 429 (a refused check changes nothing)
         # Taken (the rate limit counted it): from here on, it is answered one way or another.
@@ -513,11 +536,16 @@ class _LeanRequest:
         start = end + 4
         if length < 0 or start + length != len(data):
             return False  # no length, more to come, or bytes after it: the parser's
-        conn.took_whole(status, time.perf_counter())
-        answer_taken(self.pool, conn, self.route.upstream, self.breaker, self.generation)
+        at = time.perf_counter()
         try:
-            self._send(status, parts, data[start:])
+            sent = self._deliver(status, parts, data[start:])  # the client first
         except Exception:  # never leave the connection waiting for an answer
+            sent = 0
+        conn.took_whole(status, at)
+        answer_taken(self.pool, conn, self.route.upstream, self.breaker, self.generation)
+        if sent:
+            self._delivered(sent)
+        else:
             self._failed()
         return True
 
@@ -540,6 +568,11 @@ class _LeanRequest:
     def _send(self, status: int, parts: list[bytes], answer: bytes) -> None:
         """Write the answer (its status line and fields so far in ``parts``), note it in the
         ledger, and let the connection go on."""
+        self._delivered(self._deliver(status, parts, answer))
+
+    def _deliver(self, status: int, parts: list[bytes], answer: bytes) -> int:
+        """Write the answer (its status line and fields so far in ``parts``); the status to
+        log (499 when the client had gone)."""
         protocol = self.protocol
         parts += (b"x-request-id: ", self.rid_bytes, b"\r\n", self.security)
         if protocol.lean_closing:
@@ -552,9 +585,14 @@ class _LeanRequest:
             transport.writelines((b"".join(parts), answer))
         else:
             transport.write(b"".join(parts))
+        return status
+
+    def _delivered(self, status: int) -> None:
+        """The answer is written (``status``: as logged): noted in the ledger, and the
+        connection goes on."""
         self._account(status)
         self.done = True
-        protocol.lean_answered()
+        self.protocol.lean_answered()
 
     def _account(self, status: int) -> None:
         """The request's access line and metrics, noted in the ledger (``Gateway._finish``)."""

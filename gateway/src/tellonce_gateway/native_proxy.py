@@ -28,6 +28,7 @@ from tellonce_gateway.routes import Route
 from tellonce_gateway.server import BODY
 from tellonce_gateway.upstream_client import (
     WHOLE_RESPONSE_BYTES,
+    Payload,
     UpstreamConnection,
     UpstreamError,
     UpstreamPool,
@@ -75,13 +76,13 @@ def request_head(
     target: bytes,
     host: bytes,
     headers: list[tuple[bytes, bytes]],
-    body: bytes | StreamedBody | None,
+    body: Payload | StreamedBody | None,
 ) -> bytes:
     """The request line and headers (a ``bytes`` body is sent after them, not copied in)."""
     parts = [method.encode("ascii"), b" ", target, b" HTTP/1.1\r\nhost: ", host, b"\r\n"]
     for key, value in headers:
         parts += (key, b": ", value, b"\r\n")
-    if isinstance(body, bytes):
+    if isinstance(body, (bytes, memoryview)):
         parts += (b"content-length: ", str(len(body)).encode(), b"\r\n\r\n")
     elif isinstance(body, StreamedBody):
         if body.declared is None:
@@ -115,7 +116,7 @@ async def forward_native(
     method: str,
     target: bytes,
     headers: list[tuple[bytes, bytes]],
-    body: bytes | StreamedBody | None,
+    body: Payload | StreamedBody | None,
     send: Send,
     breaker: Breaker,
     generation: int,
@@ -187,7 +188,7 @@ def forward_native_now(
     method: str,
     target: bytes,
     headers: list[tuple[bytes, bytes]],
-    body: bytes | None,
+    body: Payload | None,
     whole: WholeAnswer,
     later: Later,
     breaker: Breaker,

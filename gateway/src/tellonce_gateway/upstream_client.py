@@ -17,6 +17,10 @@ from typing import cast
 
 import httptools
 
+Payload = bytes | memoryview
+"""A small request body, whole: its own bytes, or a view of the read it came in (the lean
+path's, so a 50 KB body is not copied before it is written on)."""
+
 HIGH_WATER = 256 * 1024
 """Buffered response bytes at which the connection stops reading from the service."""
 WHOLE_RESPONSE_BYTES = 64 * 1024
@@ -312,7 +316,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.error is not None:
             raise self.error
 
-    async def send_and_wait_head(self, head: bytes, body: bytes | None, seconds: float) -> None:
+    async def send_and_wait_head(self, head: bytes, body: Payload | None, seconds: float) -> None:
         """Write a whole request and wait for the answer's head, or for all of a small
         answer (Content-Length up to ``WHOLE_RESPONSE_BYTES``). The wait is set up before
         the write, so nothing is left to do after it: on a machine with few cores the
@@ -337,7 +341,7 @@ class UpstreamConnection(asyncio.Protocol):
             raise self.error
 
     def send_and_notify(
-        self, head: bytes, body: bytes | None, seconds: float, on_head: Callable[[], None]
+        self, head: bytes, body: Payload | None, seconds: float, on_head: Callable[[], None]
     ) -> None:
         """What :meth:`send_and_wait_head` does, without a task: ``on_head`` is called once,
         from the connection's callbacks, when the answer's head (all of a small answer) is in
