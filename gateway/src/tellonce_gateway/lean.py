@@ -199,11 +199,6 @@ class _Head:
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
 
-    def reset(self) -> None:
-        """As new, for the parser's next message."""
-        self.__dict__.clear()
-        self.headers = []
-
     def on_message_begin(self) -> None:
         if self.begun:
             self.leave = True  # a second request in the same read
@@ -268,10 +263,6 @@ class LeanPath:
             kind: gateway.security.rendered[kind, False, False] for kind in ("api", "portal")
         }
         """The security headers as written on the wire, by the kind of answer."""
-        self.spare: tuple[_Head, httptools.HttpRequestParser] | None = None
-        """A parser whose last request was whole, with no body, and taken (so between
-        messages, as a new one is), and its callbacks: making them costs more than
-        clearing them."""
 
     def __call__(self, protocol: GatewayHttpProtocol, data: bytes) -> bool:
         gateway = self.gateway
@@ -284,14 +275,8 @@ class LeanPath:
         fields_size = end - first
         if fields_size + fields_size // 3 > gateway.max_header_bytes:
             return False  # perhaps over the limit: the server counts the fields exactly
-        spare = self.spare
-        if spare is None:
-            head = _Head()
-            parser = httptools.HttpRequestParser(head)
-        else:  # the parser of a request before, between messages, and its callbacks
-            self.spare = None
-            head, parser = spare
-            head.reset()
+        head = _Head()
+        parser = httptools.HttpRequestParser(head)
         start = end + 4
         try:
             parser.feed_data(data[:start])
@@ -383,8 +368,6 @@ class LeanPath:
         request.pool = pool = self.pools[upstream]
         request.breaker = breaker
         request.generation = generation = breaker.generation
-        if head.complete:  # (no body): the parser is between messages, ready for the next
-            self.spare = head, parser  # (the head's fields are all read by now)
         if gateway.limiter.retry_after(key) is not None:
             return False  # the fast path answers the 429 (a refused check changes nothing)
         # Taken (the rate limit counted it): from here on, it is answered one way or another.
