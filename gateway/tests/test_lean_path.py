@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from typing import TYPE_CHECKING
 
+import httptools
 import pytest
 
 from tellonce_gateway.app import Gateway
-from tellonce_gateway.lean import LeanPath, _answer_line, _LeanRequest, _status_of
+from tellonce_gateway.lean import (
+    LeanPath,
+    _answer_line,
+    _Head,
+    _LeanRequest,
+    _read_head,
+    _status_of,
+)
 from tellonce_gateway.main import create_app
 from tellonce_shared.testing import eventually
 
@@ -278,6 +287,73 @@ async def test_a_shutdown_lets_the_lean_paths_answer_finish_then_closes(stack: S
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert b"\r\nconnection: close" in answer.lower()
     assert json.loads(answer[answer.index(b"{") :]) == {"status": "late"}
+
+
+def _random_head(rng: random.Random) -> bytes:
+    """A request head, often plain, often with something odd in it."""
+
+    def odd(plain: str, *others: str) -> str:
+        return rng.choice(others) if rng.random() < 0.12 else plain
+
+    weird = ("%41", "#f", '"', " ", "\t", "\x7f", "\xc3\xa9", "\r", "\n", "\x00", "<", "{")
+    method = odd(rng.choice(["GET", "POST", "PUT", "PATCH", "DELETE"]), "get", "OPTIONS", "HEAD")
+    target = odd(rng.choice(["/api/v1/forms/x", "/", "/a/b?c=d&e=f", "/a??b"]), "*", "http://h/x")
+    target += odd("", *weird) + rng.choice(["", "/y", "?q=1", "/:@!$&'()*+,;=-._~"])
+    version = odd("HTTP/1.1", "HTTP/1.0", "http/1.1", "HTTP/1.10", "HTTP/2.0")
+    line = f"{method}{odd(' ', '  ', chr(9))}{target} {version}"
+    names = [
+        "Host", "host", "X-Request-ID", "Content-Length", "Authorization", "Accept",
+        "X-Forwarded-For", "X-Forwarded-Proto", "X-Custom_1", "x-a.b~c", "Connection",
+    ]  # fmt: skip
+    values = ["h.test", "keep-alive", "Bearer abc.def", "12", "", "a, b", "192.0.2.1", "*/*"]
+    fields = []
+    for _ in range(rng.randrange(0, 6)):
+        name = odd(rng.choice(names), "Bad Name", "Bad\x7fName", "", "X(y)", "Transfer-Encoding")
+        value = odd(rng.choice(values), "close", "1 2", "chunked", "", "\t")
+        value = odd("", " ", "\t") + value + odd("", *weird)
+        fields.append(name + odd(": ", ":", ":\t", " : ", ":  ") + value)
+        fields.append(odd("", " folded", "\tfolded", "X: a\rb"))
+    return "\r\n".join([line, *filter(None, fields)]).encode("latin-1") + b"\r\n\r\n"
+
+
+class _Reading:
+    """httptools' callbacks, sorting the fields as the lean path does."""
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.head = _Head()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head.on_header(name.lower(), value)
+
+
+def test_the_lean_paths_reading_of_a_head_is_httptools_reading_of_it() -> None:
+    """Where the lean path reads a head itself (``_read_head``), httptools (the server's
+    parser) reads it too, and gets the same method, target and fields; heads it leaves
+    to the parser include ones httptools refuses."""
+    rng = random.Random(20261127)
+    taken = left = 0
+    for _ in range(4000):
+        data = _random_head(rng)
+        first = data.find(b"\r\n")
+        end = data.find(b"\r\n\r\n", first)
+        read = _read_head(data, first, end)
+        if read is None or read[2].leave:  # (a field the lean path leaves to the fast path)
+            left += 1
+            continue
+        taken += 1
+        method, target, head = read
+        callbacks = _Reading()
+        parser = httptools.HttpRequestParser(callbacks)
+        parser.feed_data(data)  # raises if httptools refuses what the lean path read
+        assert (parser.get_method(), callbacks.url) == (method, target), data
+        assert parser.get_http_version() == "1.1", data
+        assert vars(head) == vars(callbacks.head), data
+    assert taken > 800
+    assert left > 800
 
 
 def test_the_flat_reading_takes_plain_status_lines_only() -> None:

@@ -7,10 +7,12 @@ The gateway's server offers each read that comes while a connection is between r
 request of the common kind, and leaves everything else, untouched, to the parser and the
 fast path (``Gateway.fast_path``), which keep every rule:
 
-- the read is exactly one request, parsed by httptools (the parser the server uses, so it
-  means the same to both): GET, POST, PUT, PATCH or DELETE, HTTP/1.1, kept alive, an
-  origin-form ASCII target, a body of exactly its ``Content-Length`` (at most the gateway's
-  buffer limit) and nothing after it, no empty lines before it;
+- the read is exactly one request whose every head line is of a strict form
+  (:func:`_read_head`: a subset of what httptools, the server's parser, reads, and read as
+  it reads it; ``test_lean_path.py`` compares the two on thousands of odd heads): GET,
+  POST, PUT, PATCH or DELETE, HTTP/1.1, kept alive, an origin-form target of RFC 3986's
+  characters, field values of visible ASCII, a body of exactly its ``Content-Length`` (at
+  most the gateway's buffer limit) and nothing after it, no empty lines before it;
 - no field that changes how the request is framed or routed beyond the usual ones
   (``Transfer-Encoding``, ``Expect``, ``Upgrade``, ``Connection`` other than keep-alive,
   ``Origin`` and CORS preflights, a second ``Content-Length`` or ``Authorization``, ...);
@@ -178,37 +180,81 @@ def _server_fields(fields: list[tuple[bytes, bytes]]) -> bytes | None:
     return rendered
 
 
+_REQUEST_LINE = re.compile(
+    rb"(GET|POST|PUT|PATCH|DELETE) (/[-A-Za-z0-9._~!$&'()*+,;=:@/?]*) HTTP/1\.1"
+)
+"""A request line the lean path reads: a method it takes, an origin-form target of the
+characters RFC 3986 allows in a path and query but ``%`` (no escapes), and HTTP/1.1."""
+_REQUEST_FIELD = re.compile(
+    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?)"
+)
+"""A request's field line the lean path reads: a token, a colon, and a value of visible
+ASCII characters with no white space at its ends (what llhttp reads the same way; anything
+else, an obsolete line folding or a byte over 0x7e included, is left to the parser)."""
+_REQUEST_LINES: dict[bytes, tuple[bytes, bytes]] = {}
+"""Request lines seen, as sent, and their method and target."""
+_REQUEST_FIELDS: dict[bytes, tuple[bytes, bytes]] = {}
+"""Field lines seen, as sent, and their name (in lower case) and value."""
+_SEEN_MAX = 4096
+_SEEN_LONGEST = 1024
+"""Lines remembered: at most this many, of at most this many bytes each (4 MiB at worst)."""
+
+
+def _read_head(data: bytes, first: int, end: int) -> tuple[bytes, bytes, _Head] | None:
+    """The method, target and fields of the request whose head ends at ``end`` (its first
+    line ends at ``first``), when every line of it is of the strict form above, else None
+    (the parser reads it). What it reads, it reads as httptools does (``test_lean_path.py``
+    compares them)."""
+    line = data[:first]
+    known = _REQUEST_LINES.get(line)
+    if known is None:
+        match = _REQUEST_LINE.fullmatch(line)
+        if match is None:
+            return None
+        known = match[1], match[2]
+        if len(line) <= _SEEN_LONGEST:
+            if len(_REQUEST_LINES) >= _SEEN_MAX:
+                _REQUEST_LINES.clear()  # many distinct targets: start again
+            _REQUEST_LINES[line] = known
+    head = _Head()
+    if end > first:
+        fields = _REQUEST_FIELDS
+        on_header = head.on_header
+        for raw in data[first + 2 : end].split(b"\r\n"):
+            pair = fields.get(raw)
+            if pair is None:
+                match = _REQUEST_FIELD.fullmatch(raw)
+                if match is None:
+                    return None
+                pair = match[1].lower(), match[2]
+                if len(raw) <= _SEEN_LONGEST:
+                    if len(fields) >= _SEEN_MAX:
+                        fields.clear()  # many distinct values (request ids...): start again
+                    fields[raw] = pair
+            on_header(*pair)
+    return known[0], known[1], head
+
+
 class _Head:
-    """The parser's callbacks for one read (``httptools``, the parser the server uses): the
-    fields the edge reads, the others to pass on in order, and whether the read held one
-    whole request and nothing else."""
+    """What the lean path reads of a request's fields (:func:`_read_head`): the ones the edge
+    reads, the others to pass on in order, and whether one of them leaves the request to the
+    fast path."""
 
     # What most requests have, shared (an instance only stores what it sets).
-    url = b""
     length: bytes | None = None
     authorization: bytes | None = None
     host: bytes | None = None
     rid: bytes | None = None
     forwarded_for: bytes | None = None
     forwarded_proto: bytes | None = None
-    begun = False
-    complete = False
     leave = False
-    """Something the lean path leaves to the fast path (a field, a second request...)."""
+    """Something the lean path leaves to the fast path (a field, a second value...)."""
 
     def __init__(self) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
 
-    def on_message_begin(self) -> None:
-        if self.begun:
-            self.leave = True  # a second request in the same read
-        self.begun = True
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-
     def on_header(self, name: bytes, value: bytes) -> None:
-        name = name.lower()
+        """One field, its name in lower case."""
         if name not in _READ:
             self.headers.append((name, value))
         elif name in _LEAVE:
@@ -233,9 +279,6 @@ class _Head:
             self.forwarded_for = value
         else:
             self.forwarded_proto = value
-
-    def on_message_complete(self) -> None:
-        self.complete = True
 
     @staticmethod
     def fields_of(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -275,40 +318,25 @@ class LeanPath:
         fields_size = end - first
         if fields_size + fields_size // 3 > gateway.max_header_bytes:
             return False  # perhaps over the limit: the server counts the fields exactly
-        head = _Head()
-        parser = httptools.HttpRequestParser(head)
-        start = end + 4
-        try:
-            parser.feed_data(data[:start])
-        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-            return False  # the server's parser answers it (400), or refuses the upgrade
+        read = _read_head(data, first, end)
+        if read is None:
+            return False  # the server's parser reads it (and answers a 400 where it must)
+        method_bytes, target, head = read
         if head.leave:
             return False
+        start = end + 4
         rest = len(data) - start
         body: Payload
         if head.length is None:
-            if rest or not head.complete:
-                return False
+            if rest or method_bytes in _BODY_METHODS:
+                return False  # a second request after it, or a body without a length
             body = b""
         else:
             if int(head.length) != rest:
                 return False
+            if rest > gateway.buffer_limit:
+                return False  # a body to stream
             body = memoryview(data)[start:] if rest else b""
-        method_bytes = parser.get_method()
-        if (
-            method_bytes not in _METHODS
-            or data[first - 9 : first] != b" HTTP/1.1"  # (the parser took it: its version)
-            or not parser.should_keep_alive()
-        ):
-            return False
-        size = len(body)
-        if size > gateway.buffer_limit:
-            return False  # a body to stream
-        if size == 0 and method_bytes in _BODY_METHODS and head.length is None:
-            return False
-        target = head.url
-        if target[:1] != b"/" or not target.isascii() or b"#" in target:
-            return False  # not origin-form, or left to httptools.parse_url
         authorization = head.authorization
         headers = head.headers
         # The target and the route.
