@@ -7,6 +7,7 @@ right (keep-alive, requests sent while one is answered)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 from typing import TYPE_CHECKING
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 import httptools
 import pytest
 
+from tellonce_gateway import server
 from tellonce_gateway.app import Gateway
 from tellonce_gateway.lean import (
     LeanPath,
@@ -21,6 +23,7 @@ from tellonce_gateway.lean import (
     _Head,
     _LeanRequest,
     _read_head,
+    _request_line,
     _status_of,
 )
 from tellonce_gateway.main import create_app
@@ -94,6 +97,7 @@ async def test_lean_and_asgi_paths_give_the_same_answers(
         # taken by the lean path
         request("GET", "/api/v1/forms/benefits", headers=(rid,)),
         request("GET", "/api/v1/forms/echo/x?a=1&b=two", headers=(rid, "Accept: */*")),
+        request("GET", "/api/v1/forms/echo/x?q=a%20b&r=%C3%A9", headers=(rid,)),
         request("GET", "/api/v1/forms/echo/x", headers=(rid, "Connection: keep-alive")),
         request(
             "GET",
@@ -132,7 +136,7 @@ async def test_lean_and_asgi_paths_give_the_same_answers(
         lean = await kept_exchange(pair.fast, case)
         asgi = await kept_exchange(pair.slow, case)
         assert lean == asgi, case
-    assert pair.lean.count(True) == 12  # the 10 plain ones and the 3 handed on, but the
+    assert pair.lean.count(True) == 13  # the 11 plain ones and the 3 handed on, but the
     # first POST (its token not verified yet)
     assert pair.taken.count(True) >= 8  # most of the rest: the fast path
 
@@ -298,7 +302,7 @@ def _random_head(rng: random.Random) -> bytes:
     weird = ("%41", "#f", '"', " ", "\t", "\x7f", "\xc3\xa9", "\r", "\n", "\x00", "<", "{")
     method = odd(rng.choice(["GET", "POST", "PUT", "PATCH", "DELETE"]), "get", "OPTIONS", "HEAD")
     target = odd(rng.choice(["/api/v1/forms/x", "/", "/a/b?c=d&e=f", "/a??b"]), "*", "http://h/x")
-    target += odd("", *weird) + rng.choice(["", "/y", "?q=1", "/:@!$&'()*+,;=-._~"])
+    target += odd("", *weird) + rng.choice(["", "/y", "?q=1", "?q=a%20b%", "/:@!$&'()*+,;=-._~"])
     version = odd("HTTP/1.1", "HTTP/1.0", "http/1.1", "HTTP/1.10", "HTTP/2.0")
     line = f"{method}{odd(' ', '  ', chr(9))}{target} {version}"
     names = [
@@ -331,21 +335,22 @@ class _Reading:
 
 
 def test_the_lean_paths_reading_of_a_head_is_httptools_reading_of_it() -> None:
-    """Where the lean path reads a head itself (``_read_head``), httptools (the server's
-    parser) reads it too, and gets the same method, target and fields; heads it leaves
-    to the parser include ones httptools refuses."""
+    """Where the lean path reads a head itself (``_request_line``, ``_read_head``),
+    httptools (the server's parser) reads it too, and gets the same method, target and
+    fields; heads it leaves to the parser include ones httptools refuses."""
     rng = random.Random(20261127)
     taken = left = 0
     for _ in range(4000):
         data = _random_head(rng)
         first = data.find(b"\r\n")
         end = data.find(b"\r\n\r\n", first)
-        read = _read_head(data, first, end)
-        if read is None or read[2].leave:  # (a field the lean path leaves to the fast path)
+        line = _request_line(data[:first])
+        head = _read_head(data, first, end)
+        if line is None or head is None or head.leave:  # (leave: a field for the fast path)
             left += 1
             continue
         taken += 1
-        method, target, head = read
+        method, target = line
         callbacks = _Reading()
         parser = httptools.HttpRequestParser(callbacks)
         parser.feed_data(data)  # raises if httptools refuses what the lean path read
@@ -516,3 +521,133 @@ async def test_a_failure_of_the_lean_path_before_it_takes_a_read_leaves_it_to_th
     assert await kept_exchange(pair.fast, case) == await kept_exchange(pair.slow, case)
     assert pair.taken == [True]
     assert "the lean path failed" in capfd.readouterr().out  # (the JSON log lines)
+
+
+async def split_exchange(base_url: str, request: bytes, cuts: list[int]) -> bytes:
+    """One request sent in pieces (``cuts``: where each write ends), a moment apart, on a
+    new connection; its answer."""
+    host, port = base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        sent = 0
+        for cut in [*cuts, len(request)]:
+            writer.write(request[sent:cut])
+            await writer.drain()
+            await asyncio.sleep(0.05)  # (read on its own)
+            sent = cut
+        return await read_answer(reader)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("cuts", "offered"),
+    [
+        ([0], [True, True]),  # the head, then the body: held, then taken with it
+        ([100], [True, True]),  # the head and the body's start, then its rest
+        ([100, 3000], [True, False]),  # the body in two more reads: the parser's
+        ([-10], [False]),  # a head in two reads: the parser's
+    ],
+)
+async def test_a_body_that_comes_after_its_head_is_waited_for(
+    stack: Stack, start_pair: PairFactory, cuts: list[int], offered: list[bool]
+) -> None:
+    """A POST whose head comes in one read and the rest of its body in the next (Python's
+    http.client sends a body over 2,920 bytes after its head): the lean path holds the first
+    read and takes the two together. A body in more reads goes to the parser after the
+    second. Both are answered as the ASGI path answers them."""
+    pair = await start_pair(lean_path=True)
+    bearer = f"Authorization: Bearer {stack.tokens.token('resident-1')}"
+    warm = request("POST", "/api/v1/forms/echo/warm", b"{}", (bearer,))
+    assert (await kept_exchange(pair.fast, warm)).startswith(b"HTTP/1.1 200 ")  # verified now
+    body = json.dumps({"answers": "x" * 6000}).encode()
+    case = request("POST", "/api/v1/forms/echo/post", body, (f"X-Request-ID: {RID}", bearer))
+    start = case.index(b"\r\n\r\n") + 4
+    lean = await split_exchange(pair.fast, case, [start + cut for cut in cuts])
+    asgi = await split_exchange(pair.slow, case, [start + cut for cut in cuts])
+    assert lean == asgi
+    assert lean.startswith(b"HTTP/1.1 200 ")
+    seen = json.loads(lean[lean.index(b"\r\n\r\n") + 4 :])
+    assert (seen["size"], seen["sha256"]) == (len(body), hashlib.sha256(body).hexdigest())
+    assert pair.lean == [False, *offered]  # (the warm-up's token not verified yet)
+    assert pair.taken == [False, *([] if offered == [True, True] else [True])]
+
+
+async def test_a_body_that_stops_after_its_head_gets_the_408_as_on_the_other_paths(
+    stack: Stack, start_pair: PairFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Held for the lean path, the start of a body whose rest never comes is read by the
+    parser in time for the body idle timeout, counted from when it came: the same 408
+    (never later than the timeout, however long the lean path may wait)."""
+    monkeypatch.setattr(server, "LEAN_WAIT_SECONDS", 60.0)
+    pair = await start_pair(lean_path=True, body_idle_timeout_seconds=0.3)
+    bearer = f"Authorization: Bearer {stack.tokens.token('resident-1')}"
+    await kept_exchange(pair.fast, request("POST", "/api/v1/forms/echo/warm", b"{}", (bearer,)))
+    case = request("POST", "/api/v1/forms/echo/post", b"{" + b" " * 98 + b"}", (bearer,))
+    case = case.replace(b"Content-Length: 100", b"Content-Length: 200")
+    answers = []
+    for base in (pair.fast, pair.slow):
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(case)
+            answers.append(await asyncio.wait_for(read_answer(reader), 5))
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # and closed
+        finally:
+            writer.close()
+    assert answers[0].startswith(b"HTTP/1.1 408 ")
+    assert answers[0].split(b"x-request-id: ")[0] == answers[1].split(b"x-request-id: ")[0]
+    assert pair.lean == [False, True]  # held
+    assert pair.taken == [False]  # the warm-up (its token verified in a task)
+
+
+async def test_a_shutdown_answers_a_request_held_for_its_body(stack: Stack) -> None:
+    """A graceful shutdown while the lean path holds a request's head for its body: the
+    parser reads what came, so the request is in progress, and it is answered when the rest
+    comes (as on the other paths), then the connection is closed."""
+    app = create_app(stack.settings())
+    assert isinstance(app, Gateway)
+    running = await serve(app, gateway=True)
+    bearer = f"Authorization: Bearer {stack.tokens.token('resident-1')}"
+    warm = request("POST", "/api/v1/forms/echo/warm", b"{}", (bearer,))
+    await kept_exchange(running.url, warm)  # the token verified now
+    body = b'{"a": "' + b"x" * 4000 + b'"}'
+    case = request("POST", "/api/v1/forms/echo/post", body, (bearer,))
+    start = case.index(b"\r\n\r\n") + 4
+    host, port = running.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(case[:start])
+        await writer.drain()
+        await asyncio.sleep(0.1)  # held
+        stopping = asyncio.create_task(running.stop())
+        await asyncio.sleep(0.1)
+        writer.write(case[start:])
+        answer = await asyncio.wait_for(read_answer(reader), 5)
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after it
+        await asyncio.wait_for(stopping, 10)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b"\r\nconnection: close" in answer.lower()
+    assert json.loads(answer[answer.index(b"\r\n\r\n") + 4 :])["size"] == len(body)
+
+
+async def test_a_client_gone_while_its_request_is_held_leaves_nothing_behind(
+    stack: Stack, start_pair: PairFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    pair = await start_pair(lean_path=True)
+    bearer = f"Authorization: Bearer {stack.tokens.token('resident-1')}"
+    await kept_exchange(pair.fast, request("POST", "/api/v1/forms/echo/warm", b"{}", (bearer,)))
+    case = request("POST", "/api/v1/forms/echo/post", b"{}" * 100, (bearer,))
+    host, port = pair.fast.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.write(case[:-50])
+    await writer.drain()
+    await asyncio.sleep(0.1)  # held
+    writer.close()
+    await asyncio.sleep(0.1)
+    assert pair.lean == [False, True]
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    answer = await kept_exchange(pair.fast, request("GET", "/api/v1/forms/after"))
+    assert answer.startswith(b"HTTP/1.1 200 ")  # the gateway goes on

@@ -181,18 +181,18 @@ def _server_fields(fields: list[tuple[bytes, bytes]]) -> bytes | None:
 
 
 _REQUEST_LINE = re.compile(
-    rb"(GET|POST|PUT|PATCH|DELETE) (/[-A-Za-z0-9._~!$&'()*+,;=:@/?]*) HTTP/1\.1"
+    rb"(GET|POST|PUT|PATCH|DELETE) "
+    rb"(/[-A-Za-z0-9._~!$&'()*+,;=:@/]*(?:\?[-A-Za-z0-9._~!$&'()*+,;=:@/?%]*)?) HTTP/1\.1"
 )
 """A request line the lean path reads: a method it takes, an origin-form target of the
-characters RFC 3986 allows in a path and query but ``%`` (no escapes), and HTTP/1.1."""
+characters RFC 3986 allows in a path (but ``%``: no escapes in the path) and a query, and
+HTTP/1.1."""
 _REQUEST_FIELD = re.compile(
     rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?)"
 )
 """A request's field line the lean path reads: a token, a colon, and a value of visible
 ASCII characters with no white space at its ends (what llhttp reads the same way; anything
 else, an obsolete line folding or a byte over 0x7e included, is left to the parser)."""
-_REQUEST_LINES: dict[bytes, tuple[bytes, bytes]] = {}
-"""Request lines seen, as sent, and their method and target."""
 _REQUEST_FIELDS: dict[bytes, tuple[bytes, bytes]] = {}
 """Field lines seen, as sent, and their name (in lower case) and value."""
 _SEEN_MAX = 4096
@@ -200,22 +200,18 @@ _SEEN_LONGEST = 1024
 """Lines remembered: at most this many, of at most this many bytes each (4 MiB at worst)."""
 
 
-def _read_head(data: bytes, first: int, end: int) -> tuple[bytes, bytes, _Head] | None:
-    """The method, target and fields of the request whose head ends at ``end`` (its first
-    line ends at ``first``), when every line of it is of the strict form above, else None
-    (the parser reads it). What it reads, it reads as httptools does (``test_lean_path.py``
-    compares them)."""
-    line = data[:first]
-    known = _REQUEST_LINES.get(line)
-    if known is None:
-        match = _REQUEST_LINE.fullmatch(line)
-        if match is None:
-            return None
-        known = match[1], match[2]
-        if len(line) <= _SEEN_LONGEST:
-            if len(_REQUEST_LINES) >= _SEEN_MAX:
-                _REQUEST_LINES.clear()  # many distinct targets: start again
-            _REQUEST_LINES[line] = known
+def _request_line(line: bytes) -> tuple[bytes, bytes] | None:
+    """The method and target of a request line of the strict form above, else None (the
+    parser reads it)."""
+    match = _REQUEST_LINE.fullmatch(line)
+    return None if match is None else (match[1], match[2])
+
+
+def _read_head(data: bytes, first: int, end: int) -> _Head | None:
+    """The fields of the request whose head ends at ``end`` (its first line ends at
+    ``first``), when every field line is of the strict form above, else None (the parser
+    reads it). What it reads, it reads as httptools does (``test_lean_path.py`` compares
+    them)."""
     head = _Head()
     if end > first:
         fields = _REQUEST_FIELDS
@@ -232,7 +228,26 @@ def _read_head(data: bytes, first: int, end: int) -> tuple[bytes, bytes, _Head] 
                         fields.clear()  # many distinct values (request ids...): start again
                     fields[raw] = pair
             on_header(*pair)
-    return known[0], known[1], head
+    return head
+
+
+class _Target:
+    """What the lean path makes of a request line, remembered (``LeanPath.targets``)."""
+
+    __slots__ = (
+        "method", "method_bytes", "needs_token", "path", "query", "raw_path", "route", "target",
+    )  # fmt: skip
+
+    def __init__(self, method_bytes: bytes, raw_path: bytes, query: bytes, route: Route) -> None:
+        self.method_bytes = method_bytes
+        self.method = method = method_bytes.decode("ascii")
+        self.raw_path = raw_path
+        self.path = path = raw_path.decode("ascii")
+        self.query = query
+        self.target = raw_path + b"?" + query if query else raw_path
+        """As the service gets it (an empty query dropped, as the other paths drop it)."""
+        self.route = route
+        self.needs_token = route.needs_token(method, path)
 
 
 class _Head:
@@ -306,6 +321,33 @@ class LeanPath:
             kind: gateway.security.rendered[kind, False, False] for kind in ("api", "portal")
         }
         """The security headers as written on the wire, by the kind of answer."""
+        self.targets: dict[bytes, _Target] = {}
+        """Request lines seen, as sent, that the lean path takes, and what it makes of them
+        (bounded as the remembered field lines are)."""
+
+    def _target(self, line: bytes) -> _Target | None:
+        """What the lean path makes of a request line not seen before (remembered), or None
+        for one it leaves to the fast path."""
+        read = _request_line(line)
+        if read is None:
+            return None
+        method_bytes, target = read
+        gateway = self.gateway
+        if len(target) > gateway.max_target_bytes:
+            return None
+        raw_path, _, query = target.partition(b"?")
+        if b"/." in raw_path or raw_path in self.own_paths:
+            return None  # dot segments (the fast path's 400), or the gateway's own page
+        path = raw_path.decode("ascii")
+        if method_bytes == b"POST" and path.rstrip("/") in AUTH_ENDPOINTS:
+            return None  # the stricter limit of signing in and signing up
+        known = _Target(method_bytes, raw_path, query, gateway.table.match(path))
+        if len(line) <= _SEEN_LONGEST:
+            targets = self.targets
+            if len(targets) >= _SEEN_MAX:
+                targets.clear()  # many distinct targets: start again
+            targets[line] = known
+        return known
 
     def __call__(self, protocol: GatewayHttpProtocol, data: bytes) -> bool:
         gateway = self.gateway
@@ -318,41 +360,38 @@ class LeanPath:
         fields_size = end - first
         if fields_size + fields_size // 3 > gateway.max_header_bytes:
             return False  # perhaps over the limit: the server counts the fields exactly
-        read = _read_head(data, first, end)
-        if read is None:
-            return False  # the server's parser reads it (and answers a 400 where it must)
-        method_bytes, target, head = read
-        if head.leave:
+        line = data[:first]
+        known = self.targets.get(line)
+        if known is None:
+            known = self._target(line)
+            if known is None:
+                return False
+        if protocol.root_path:
             return False
+        head = _read_head(data, first, end)
+        if head is None or head.leave:
+            return False  # the parser reads it (and answers a 400 where it must)
         start = end + 4
         rest = len(data) - start
-        body: Payload
+        body: Payload = b""
+        short = False  # the body's start only
         if head.length is None:
-            if rest or method_bytes in _BODY_METHODS:
+            if rest or known.method_bytes in _BODY_METHODS:
                 return False  # a second request after it, or a body without a length
-            body = b""
         else:
-            if int(head.length) != rest:
-                return False
-            if rest > gateway.buffer_limit:
+            length = int(head.length)
+            if length > gateway.buffer_limit:
                 return False  # a body to stream
-            body = memoryview(data)[start:] if rest else b""
+            if length != rest:
+                if rest > length:
+                    return False  # a second request after it
+                short = True
+            elif rest:
+                body = memoryview(data)[start:]
         authorization = head.authorization
         headers = head.headers
-        # The target and the route.
-        if len(target) > gateway.max_target_bytes or protocol.root_path:
-            return False
-        raw_path, _, query = target.partition(b"?")
-        if not query:
-            target = raw_path  # an empty query is dropped, as the other paths drop it
-        if b"%" in raw_path or b"/." in raw_path or raw_path in self.own_paths:
-            return False
-        path = raw_path.decode("ascii")
-        method = method_bytes.decode("ascii")
-        route = gateway.table.match(path)
+        method, path, route = known.method, known.path, known.route
         upstream = route.upstream
-        if method == "POST" and path.rstrip("/") in AUTH_ENDPOINTS:
-            return False
         # Who calls: the token (remembered as valid), the address.
         principal = None
         if authorization is not None:
@@ -366,8 +405,10 @@ class LeanPath:
                 principal = gateway.verifier.remembered(token)
                 if principal is None:
                     return False
-        if principal is None and route.needs_token(method, path):
+        if principal is None and known.needs_token:
             return False  # the fast path's 401 (Basic credentials are no token either)
+        if short:  # (its head as the lean path takes one): held for the rest of its body
+            return protocol.lean_wait(data)
         client = protocol.client
         peer = client[0] if client else "unknown"
         proxies = gateway.proxies
@@ -390,7 +431,7 @@ class LeanPath:
             head.forwarded_proto, head.host,
         )  # fmt: skip
         request = _LeanRequest(
-            protocol, gateway, data, method, path, raw_path, query, route, key, started,
+            protocol, gateway, data, method, path, known.raw_path, known.query, route, key, started,
             request_id, rid_bytes, self.rendered[route.csp_kind],
         )  # fmt: skip
         request.pool = pool = self.pools[upstream]
@@ -404,7 +445,7 @@ class LeanPath:
         try:
             try:
                 forward_native_now(
-                    pool, route, method, target, headers, body or None, request.whole,
+                    pool, route, method, known.target, headers, body or None, request.whole,
                     request.later, breaker, generation, request.flat,
                 )  # fmt: skip
             except BaseException:

@@ -139,6 +139,9 @@ connection is between requests (nothing of a request read, none being answered, 
 reading), before the parser sees it; it takes a read that is one whole, plain request and
 answers it itself (:meth:`GatewayHttpProtocol.lean_taken`, :meth:`lean_answered`,
 :meth:`lean_promote`), or leaves it to the parser and the fast path."""
+LEAN_WAIT_SECONDS = 1.0
+"""How long a request's whole head and the start of its body wait, held for the lean path,
+for the rest of its body (:meth:`GatewayHttpProtocol.lean_wait`)."""
 SERVER_ANSWER = "server_answer"
 """An application attribute: a :class:`ServerAnswer`, for the answers the server makes
 itself (400, 408, 431); without it they are uvicorn's plain text."""
@@ -584,6 +587,14 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     stops after one read): read after its answer, as the next request would be."""
     lean_closing = False
     """The server shuts down: the connection closes after the lean path's answer."""
+    _lean_part: bytes | None = None
+    """A read the lean path holds (:meth:`lean_wait`): a whole head and the start of its
+    body, read again with the next read."""
+    _lean_joined = False
+    """The read offered to the lean path joins a read it held."""
+    _lean_part_timer: asyncio.TimerHandle | None = None
+    _lean_part_at = 0.0
+    """When the held read came (the loop's time)."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -659,6 +670,8 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 if cycle is not None and not cycle.response_complete:
                     cycle.disconnected = True
                     cycle.message_event.set()
+        if self._lean_part is not None:
+            self._lean_unhold(self._lean_part)  # (nothing to answer: the client has gone)
         timer = self._head_timer
         if timer is not None:
             self._head_timer = None
@@ -686,15 +699,23 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 self._lean_held = data if held is None else held + data
                 self.flow.pause_reading()
                 return
+            part = self._lean_part
+            self._lean_joined = part is not None
+            if part is not None:  # the rest of a held request's body, perhaps
+                data = self._lean_unhold(part) + data
             cycle = self.cycle
             if (cycle is None or cycle.response_complete) and not self.flow.write_paused:
                 try:
                     if lean(self, data):
                         return
                 except Exception:  # a bug: the read goes to the parser, as if not taken
-                    if self.lean_busy:
+                    if self.lean_busy or self._lean_part is not None:
                         raise  # (the lean path answers what it took; never read twice)
                     self.logger.exception("the lean path failed; the parser reads the request")
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        """Read ``data`` with the parser."""
         owed = self._body_since is not None  # this read starts inside a request's body
         self._read_body = 0
         read = len(data)
@@ -983,7 +1004,46 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if self.lean_busy:  # answering a request of the lean path: close after it
             self.lean_closing = True
             return
+        part = self._lean_part
+        if part is not None:  # a request begun: the parser reads it, and it is answered
+            self._parse(self._lean_unhold(part))
         super().shutdown()
+
+    def lean_wait(self, data: bytes) -> bool:
+        """The lean path would take ``data``, a whole head with the start of its body, if
+        the rest of the body came: True, held until the next read, which is offered to the
+        lean path joined to it (at most ``LEAN_WAIT_SECONDS``, and never past the body
+        idle timeout: after that, or on a shutdown, the parser reads it as it came, and the
+        body idle timeout counts from when it came). False when ``data`` already joins a
+        held read: once only, so that a body sent in many small reads is not copied again
+        on each (the parser reads it)."""
+        if self._lean_joined:
+            return False
+        self._lean_part = data
+        self._lean_part_at = loop_time = self.loop.time()
+        wait = min(LEAN_WAIT_SECONDS, self._body_timeout)
+        self._lean_part_timer = self.loop.call_at(loop_time + wait, self._lean_part_late)
+        return True
+
+    def _lean_unhold(self, part: bytes) -> bytes:
+        """The held read, no longer held."""
+        self._lean_part = None
+        timer = self._lean_part_timer
+        if timer is not None:
+            self._lean_part_timer = None
+            timer.cancel()
+        return part
+
+    def _lean_part_late(self) -> None:
+        """The rest of a held request's body did not come in time: the parser reads what
+        came, as it came."""
+        self._lean_part_timer = None
+        part = self._lean_part
+        if part is not None and not self.transport.is_closing():
+            self._lean_part = None
+            self._parse(part)
+            if self._body_since is not None:  # owed since the client's last byte, as if the
+                self._body_since = self._lean_part_at  # parser had read it then
 
     def on_response_complete(self) -> None:
         self.server_state.total_requests += 1
