@@ -139,9 +139,6 @@ connection is between requests (nothing of a request read, none being answered, 
 reading), before the parser sees it; it takes a read that is one whole, plain request and
 answers it itself (:meth:`GatewayHttpProtocol.lean_taken`, :meth:`lean_answered`,
 :meth:`lean_promote`), or leaves it to the parser and the fast path."""
-LEAN_WAIT_SECONDS = 1.0
-"""How long a request's whole head and the start of its body wait, held for the lean path,
-for the rest of its body (:meth:`GatewayHttpProtocol.lean_wait`)."""
 SERVER_ANSWER = "server_answer"
 """An application attribute: a :class:`ServerAnswer`, for the answers the server makes
 itself (400, 408, 431); without it they are uvicorn's plain text."""
@@ -592,7 +589,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     body, read again with the next read."""
     _lean_joined = False
     """The read offered to the lean path joins a read it held."""
-    _lean_part_timer: asyncio.TimerHandle | None = None
     _lean_part_at = 0.0
     """When the held read came (the loop's time)."""
 
@@ -670,8 +666,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 if cycle is not None and not cycle.response_complete:
                     cycle.disconnected = True
                     cycle.message_event.set()
-        if self._lean_part is not None:
-            self._lean_unhold(self._lean_part)  # (nothing to answer: the client has gone)
+        self._lean_part = None  # (nothing to answer: the client has gone)
         timer = self._head_timer
         if timer is not None:
             self._head_timer = None
@@ -875,6 +870,15 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         timeout = self._head_timeout
         wait = self._period
         now = self.loop.time()
+        part = self._lean_part
+        if part is not None:  # held for the lean path (lean_wait): its head came, a body owed
+            left = self._lean_part_at + self._body_timeout - now
+            if left > 0:
+                self._head_timer = self.loop.call_later(min(wait, left), self._deadlines)
+                return
+            self._parse(self._lean_unhold(part))  # late: the parser reads it, as it came
+            if self._body_since is not None:
+                self._body_since = self._lean_part_at  # owed since then
         since = self._head_since
         body_since = self._body_since
         if body_since is not None:
@@ -1012,38 +1016,20 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def lean_wait(self, data: bytes) -> bool:
         """The lean path would take ``data``, a whole head with the start of its body, if
         the rest of the body came: True, held until the next read, which is offered to the
-        lean path joined to it (at most ``LEAN_WAIT_SECONDS``, and never past the body
-        idle timeout: after that, or on a shutdown, the parser reads it as it came, and the
-        body idle timeout counts from when it came). False when ``data`` already joins a
-        held read: once only, so that a body sent in many small reads is not copied again
-        on each (the parser reads it)."""
+        lean path joined to it. The body idle timeout runs from when it came: once past it
+        (:meth:`_deadlines`), or on a shutdown, the parser reads what was held, as it came.
+        False when ``data`` already joins a held read: once only, so that a body sent in
+        many small reads is not copied again on each (the parser reads it)."""
         if self._lean_joined:
             return False
         self._lean_part = data
-        self._lean_part_at = loop_time = self.loop.time()
-        wait = min(LEAN_WAIT_SECONDS, self._body_timeout)
-        self._lean_part_timer = self.loop.call_at(loop_time + wait, self._lean_part_late)
+        self._lean_part_at = self.loop.time()
         return True
 
     def _lean_unhold(self, part: bytes) -> bytes:
         """The held read, no longer held."""
         self._lean_part = None
-        timer = self._lean_part_timer
-        if timer is not None:
-            self._lean_part_timer = None
-            timer.cancel()
         return part
-
-    def _lean_part_late(self) -> None:
-        """The rest of a held request's body did not come in time: the parser reads what
-        came, as it came."""
-        self._lean_part_timer = None
-        part = self._lean_part
-        if part is not None and not self.transport.is_closing():
-            self._lean_part = None
-            self._parse(part)
-            if self._body_since is not None:  # owed since the client's last byte, as if the
-                self._body_since = self._lean_part_at  # parser had read it then
 
     def on_response_complete(self) -> None:
         self.server_state.total_requests += 1
