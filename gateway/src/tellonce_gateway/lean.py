@@ -12,14 +12,18 @@ fast path (``Gateway.fast_path``), which keep every rule:
   it reads it; ``test_lean_path.py`` compares the two on thousands of odd heads): GET,
   POST, PUT, PATCH or DELETE, HTTP/1.1, kept alive, an origin-form target of RFC 3986's
   characters, field values of visible ASCII, a body of exactly its ``Content-Length`` (at
-  most the gateway's buffer limit) and nothing after it, no empty lines before it;
+  most the gateway's buffer limit) and nothing after it, no empty lines before it. A whole
+  head whose body has only begun (http.client sends a body over 2,920 bytes after its
+  head) is held for the next read and offered again joined to it, once
+  (``GatewayHttpProtocol.lean_wait``);
 - no field that changes how the request is framed or routed beyond the usual ones
   (``Transfer-Encoding``, ``Expect``, ``Upgrade``, ``Connection`` other than keep-alive,
   ``Origin`` and CORS preflights, a second ``Content-Length`` or ``Authorization``, ...);
 - header fields well inside the limit (``GATEWAY_MAX_HEADER_BYTES``: their bytes as sent,
   and a third more, within it; the server counts a longer head exactly);
-- a path without dot segments or percent-escapes, not one of the gateway's own pages, nor
-  the sign-in and sign-up endpoints (their stricter limit lives in one place);
+- a path without dot segments or percent-escapes (a query may have them), not one of the
+  gateway's own pages, nor the sign-in and sign-up endpoints (their stricter limit lives
+  in one place); what a request line means is remembered (``LeanPath.targets``);
 - a token, when sent, that the verifier remembers as valid; none where the route needs one
   (Basic credentials are none) is left to the fast path, which answers the 401;
 - the service's breaker closed and below its cap, and the rate limit allowing it (a refusal

@@ -256,13 +256,11 @@ def forward_native_now(
             pool.release(conn)
             _observe(upstream, conn.head_at - sent_at)
 
-    conn.begin(head_only=method == "HEAD")
-    if flat is not None:
-        conn.flat = flat
-        conn.sent_at = sent_at
     head = request_head(method, target, route.host_header, headers, body)
     try:
-        conn.send_and_notify(head, body, route.read_timeout, answered)
+        conn.send_and_notify(
+            head, body, route.read_timeout, answered, method == "HEAD", flat, sent_at
+        )
     except BaseException:
         conn.close()
         raise

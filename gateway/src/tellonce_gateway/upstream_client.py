@@ -341,19 +341,34 @@ class UpstreamConnection(asyncio.Protocol):
             raise self.error
 
     def send_and_notify(
-        self, head: bytes, body: Payload | None, seconds: float, on_head: Callable[[], None]
+        self,
+        head: bytes,
+        body: Payload | None,
+        seconds: float,
+        on_head: Callable[[], None],
+        head_only: bool = False,
+        flat: Callable[[UpstreamConnection, bytes], bool] | None = None,
+        sent_at: float = 0.0,
     ) -> None:
-        """What :meth:`send_and_wait_head` does, without a task: ``on_head`` is called once,
-        from the connection's callbacks, when the answer's head (all of a small answer) is in
-        or the exchange failed; :attr:`error` and :attr:`head_done` then tell which."""
-        self.hold_small = True
-        self.on_head = on_head
-        self._arm(seconds)
+        """Begin an exchange (:meth:`begin`) and do what :meth:`send_and_wait_head` does,
+        without a task: ``on_head`` is called once, from the connection's callbacks, when the
+        answer's head (all of a small answer) is in or the exchange failed; :attr:`error`
+        and :attr:`head_done` then tell which. ``flat``: offered the answer's first read
+        (:attr:`flat`; ``sent_at``, when the request was sent). The request is written
+        first, so that the service has it while the exchange's state is set up (nothing
+        of its answer can be read before this returns to the event loop)."""
         assert self.transport is not None
         if body:
             self.transport.writelines((head, body))
         else:
             self.transport.write(head)
+        self.begin(head_only)
+        if flat is not None:
+            self.flat = flat
+            self.sent_at = sent_at
+        self.hold_small = True
+        self.on_head = on_head
+        self._arm(seconds)
 
     async def body(self, seconds: float) -> AsyncIterator[bytes]:
         """The response body as it arrives; at most ``seconds`` between pieces."""
