@@ -281,15 +281,21 @@ async def test_a_shutdown_lets_the_lean_paths_answer_finish_then_closes(stack: S
         writer.write(b"GET /api/v1/forms/slow?seconds=0.4 HTTP/1.1\r\nHost: gateway.test\r\n\r\n")
         await writer.drain()
         await asyncio.sleep(0.1)  # with the service
-        stopping = asyncio.create_task(running.stop())
-        answer = await read_answer(reader)
-        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after it
-        await asyncio.wait_for(stopping, 10)
+        answer = await answered_then_closed(reader, asyncio.create_task(running.stop()))
     finally:
         writer.close()
+    assert json.loads(answer[answer.index(b"{") :]) == {"status": "late"}
+
+
+async def answered_then_closed(reader: asyncio.StreamReader, stopping: asyncio.Task[None]) -> bytes:
+    """The answer a graceful shutdown (``stopping``) let finish: a 200 marked
+    ``Connection: close``, then the connection closed and the server stopped."""
+    answer = await asyncio.wait_for(read_answer(reader), 5)
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after it
+    await asyncio.wait_for(stopping, 10)
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert b"\r\nconnection: close" in answer.lower()
-    assert json.loads(answer[answer.index(b"{") :]) == {"status": "late"}
+    return answer
 
 
 def _random_head(rng: random.Random) -> bytes:
@@ -620,13 +626,9 @@ async def test_a_shutdown_answers_a_request_held_for_its_body(stack: Stack) -> N
         stopping = asyncio.create_task(running.stop())
         await asyncio.sleep(0.1)
         writer.write(case[start:])
-        answer = await asyncio.wait_for(read_answer(reader), 5)
-        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after it
-        await asyncio.wait_for(stopping, 10)
+        answer = await answered_then_closed(reader, stopping)
     finally:
         writer.close()
-    assert answer.startswith(b"HTTP/1.1 200 ")
-    assert b"\r\nconnection: close" in answer.lower()
     assert json.loads(answer[answer.index(b"\r\n\r\n") + 4 :])["size"] == len(body)
 
 
