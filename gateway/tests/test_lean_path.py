@@ -632,24 +632,87 @@ async def test_a_shutdown_answers_a_request_held_for_its_body(stack: Stack) -> N
     assert json.loads(answer[answer.index(b"\r\n\r\n") + 4 :])["size"] == len(body)
 
 
-async def test_a_client_gone_while_its_request_is_held_leaves_nothing_behind(
-    stack: Stack, start_pair: PairFactory, caplog: pytest.LogCaptureFixture
+async def test_a_client_gone_while_its_request_is_held_is_logged_and_counted(
+    stack: Stack, start_pair: PairFactory, access_lines: list[str]
 ) -> None:
+    """A client that leaves while the lean path holds its request's head: the parser reads
+    what came, so the request is logged as gone (499) and counted by the rate limit, as on
+    the other paths (with a burst of 2: the warm-up and the held one, then a 429)."""
+    pair = await start_pair(lean_path=True, rate_limit_per_second=0.01, rate_limit_burst=2)
+    bearer = f"Authorization: Bearer {stack.tokens.token('resident-1')}"
+    results = []
+    for n, base in enumerate((pair.fast, pair.slow)):
+        await kept_exchange(base, request("POST", "/api/v1/forms/echo/warm", b"{}", (bearer,)))
+        rid = f"lean-held-gone-{n}"
+        case = request(
+            "POST", "/api/v1/forms/echo/p", b"{}" * 100, (bearer, f"X-Request-ID: {rid}")
+        )
+        host, port = base.removeprefix("http://").split(":")
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(case[:-50])
+        await writer.drain()
+        await asyncio.sleep(0.1)  # held (on the lean path's gateway)
+        writer.close()
+
+        def logged(rid: str = rid) -> bool:
+            return any(rid in line for line in access_lines)
+
+        await eventually(logged, seconds=5)
+        line = next(json.loads(x) for x in access_lines if rid in x)
+        after = await kept_exchange(base, request("GET", "/api/v1/forms/after", headers=(bearer,)))
+        results.append((line["status"], after[:12]))
+    assert results[0] == results[1] == (499, b"HTTP/1.1 429")
+    assert pair.lean[:2] == [False, True]  # (the warm-up's token not verified yet), held
+
+
+async def test_a_joined_read_the_lean_path_declines_is_read_as_the_two_reads_it_was(
+    stack: Stack, start_pair: PairFactory
+) -> None:
+    """The rest of a held body and the start of the next request in one read: the lean path
+    declines the joined read, and the parser reads the held read and the new one as they
+    came (counted together, the next head would have been over the header limit: a 431)."""
     pair = await start_pair(lean_path=True)
     bearer = f"Authorization: Bearer {stack.tokens.token('resident-1')}"
+    one = request("POST", "/api/v1/forms/echo/one", b"x" * 41000, (bearer, f"X-Request-ID: {RID}"))
+    two = request("GET", "/api/v1/forms/echo/two", headers=(f"X-Request-ID: {RID}",))
+    cut = len(one) - 1000
+    answers = []
+    for base in (pair.fast, pair.slow):
+        await kept_exchange(base, request("POST", "/api/v1/forms/echo/warm", b"{}", (bearer,)))
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for piece in (one[:cut], one[cut:] + two[:20], two[20:]):
+                writer.write(piece)
+                await writer.drain()
+                await asyncio.sleep(0.1)
+            answers.append([await read_answer(reader), await read_answer(reader)])
+        finally:
+            writer.close()
+    assert answers[0] == answers[1]
+    assert [a[:12] for a in answers[0]] == [b"HTTP/1.1 200", b"HTTP/1.1 200"]
+    assert pair.lean == [False, True, False]  # held, then declined joined
+
+
+async def test_a_body_over_the_high_water_mark_is_not_held(
+    stack: Stack, start_pair: PairFactory
+) -> None:
+    """A body larger than uvicorn's high-water mark (64 KiB) starts on the ASGI path at once
+    and streams, so its refusal (here a 429) comes at once: the lean path does not hold it
+    (the rest of this body never comes; held, the 429 would wait for the body timeout)."""
+    pair = await start_pair(lean_path=True, rate_limit_per_second=0.01, rate_limit_burst=1)
+    bearer = f"Authorization: Bearer {stack.tokens.token('resident-1')}"
     await kept_exchange(pair.fast, request("POST", "/api/v1/forms/echo/warm", b"{}", (bearer,)))
-    case = request("POST", "/api/v1/forms/echo/post", b"{}" * 100, (bearer,))
+    case = request("POST", "/api/v1/forms/echo/big", b"b" * 100_000, (bearer,))
     host, port = pair.fast.removeprefix("http://").split(":")
-    _, writer = await asyncio.open_connection(host, int(port))
-    writer.write(case[:-50])
-    await writer.drain()
-    await asyncio.sleep(0.1)  # held
-    writer.close()
-    await asyncio.sleep(0.1)
-    assert pair.lean == [False, True]
-    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
-    answer = await kept_exchange(pair.fast, request("GET", "/api/v1/forms/after"))
-    assert answer.startswith(b"HTTP/1.1 200 ")  # the gateway goes on
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(case[: case.index(b"\r\n\r\n") + 504])
+        answer = await asyncio.wait_for(read_answer(reader), 5)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 429 ")
+    assert pair.lean == [False, False]
 
 
 async def test_a_request_held_for_its_body_owes_no_head(

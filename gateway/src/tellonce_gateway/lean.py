@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, cast
 
 import httptools
 from starlette.types import Send
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
 from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE
 
 from tellonce_gateway.breaker import Breaker
@@ -387,8 +388,8 @@ class LeanPath:
             if length > gateway.buffer_limit:
                 return False  # a body to stream
             if length != rest:
-                if rest > length:
-                    return False  # a second request after it
+                if rest > length or length > HIGH_WATER_LIMIT:
+                    return False  # a second request after it, or a body the parser streams
                 short = True
             elif rest:
                 body = memoryview(data)[start:]

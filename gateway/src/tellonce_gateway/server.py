@@ -656,6 +656,9 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         """The connection's one timer for the head deadline and the body idle timeout."""
 
     def connection_lost(self, exc: Exception | None) -> None:
+        part = self._lean_part
+        if part is not None:  # the parser reads what came of it: logged and counted as gone,
+            self._parse(self._lean_unhold(part))  # as on the other paths
         super().connection_lost(exc)  # tells self.cycle, the last request read
         running = self._running
         if running is not None or self.pipeline:
@@ -666,7 +669,6 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 if cycle is not None and not cycle.response_complete:
                     cycle.disconnected = True
                     cycle.message_event.set()
-        self._lean_part = None  # (nothing to answer: the client has gone)
         timer = self._head_timer
         if timer is not None:
             self._head_timer = None
@@ -696,17 +698,20 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 return
             part = self._lean_part
             self._lean_joined = part is not None
-            if part is not None:  # the rest of a held request's body, perhaps
-                data = self._lean_unhold(part) + data
+            offered = data if part is None else self._lean_unhold(part) + data
             cycle = self.cycle
             if (cycle is None or cycle.response_complete) and not self.flow.write_paused:
                 try:
-                    if lean(self, data):
+                    if lean(self, offered):
                         return
                 except Exception:  # a bug: the read goes to the parser, as if not taken
                     if self.lean_busy or self._lean_part is not None:
                         raise  # (the lean path answers what it took; never read twice)
                     self.logger.exception("the lean path failed; the parser reads the request")
+            if part is not None:  # not taken: the parser reads the two reads as they came
+                self._parse(part)
+                if self._refusal is not None:
+                    return
         self._parse(data)
 
     def _parse(self, data: bytes) -> None:
