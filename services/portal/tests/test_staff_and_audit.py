@@ -406,3 +406,22 @@ async def test_the_profile_names_each_kept_value_by_its_elements_label(
     spanish = await browser.get("/profile")
     keys = re.findall(r'<dt class="usa-summary-list__key">([^<]*)</dt>', spanish.text)
     assert keys == ["Nombre completo", "unknown.thing"]
+
+
+async def test_a_cluster_the_audit_no_longer_lists_is_said_to_be_gone(
+    browser: httpx.AsyncClient, fake: FakeGateway
+) -> None:
+    """A link to a cluster from before (a bookmark, a colleague's message) whose fields have
+    since been confirmed, split off or rejected: the page says the audit no longer lists
+    it, where the cluster would have been (``#cluster``), above the overview."""
+    await sign_in(browser, "auditor@demo.gov")
+    gone = await browser.get("/audit", params={"cluster": "c-no-longer-there"})
+    assert gone.status_code == 200
+    notice = '<div class="usa-alert usa-alert--info" id="cluster" data-cluster-gone>'
+    assert notice in gone.text, "the notice, where #cluster lands"
+    assert "The audit no longer lists this group of fields." in gone.text
+    first = fake.clusters[0]["id"]
+    assert gone.text.index(notice) < gone.text.index(f'href="/audit?cluster={first}#cluster"')
+    listed = await browser.get("/audit", params={"cluster": first})
+    assert "data-cluster-gone" not in listed.text
+    assert "data-cluster-gone" not in (await browser.get("/audit")).text

@@ -385,6 +385,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "burden_hours": "Burden hours",
         "hours_saved": "Hours saved",
         "suggested_element": "Suggested element",
+        "cluster_gone": (
+            "The audit no longer lists this group of fields. A field leaves its group when it"
+            " is confirmed as a data element, split off or rejected, and a group whose fields"
+            " are all on one form is not listed. The groups it lists now are below."
+        ),
         "cluster_fields": "Fields in this cluster",
         "split_col": "Split off",
         "field": "Field",
@@ -851,6 +856,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "burden_hours": "Horas de carga",
         "hours_saved": "Horas ahorradas",
         "suggested_element": "Elemento sugerido",
+        "cluster_gone": (
+            "La auditoría ya no muestra este grupo de campos. Un campo sale de su grupo cuando"
+            " se confirma como elemento de datos, se separa o se rechaza, y no se muestra un"
+            " grupo cuyos campos están todos en un solo formulario. Los grupos que muestra"
+            " ahora están abajo."
+        ),
         "cluster_fields": "Campos del grupo",
         "split_col": "Separar",
         "field": "Campo",

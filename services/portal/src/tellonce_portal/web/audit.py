@@ -69,6 +69,9 @@ async def _page(
     selected = _find(clusters, cluster)
     if confirmation is not None:
         selected = _find(clusters, f"e-{confirmation.element}") or selected
+    gone = bool(cluster) and selected is None and confirmation is None
+    """A cluster asked for (a link or a bookmark from before) that the report no longer
+    lists: said so, above the overview, not the overview alone as if nothing was asked."""
     rows = [
         {"field": f, "whose": _whose(ctx.t, f.get("whose"))}
         for f in (selected.get("fields") or [] if selected else [])
@@ -90,6 +93,7 @@ async def _page(
         clusters=clusters,
         most=most,
         selected=selected,
+        gone=gone,
         rows=rows,
         left_out=left_out,
         ticked={f"{form} {pointer}" for form, pointer in ticked or []},
