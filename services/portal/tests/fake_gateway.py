@@ -557,6 +557,8 @@ class FakeGateway:
             if sub is None:
                 return httpx.Response(404, json={"status": 404, "detail": "no submission"})
             if match.group(2) == "/receipt.pdf":
+                if method == "HEAD":  # as the API: answered without a render
+                    return httpx.Response(200, headers={"content-type": "application/pdf"})
                 lang = request.url.params.get("lang", "")  # the receipt's language, echoed
                 pdf = f"%PDF-1.7 receipt {sub['reference']} {lang}".encode()
                 return httpx.Response(200, content=pdf, headers={"content-type": "application/pdf"})

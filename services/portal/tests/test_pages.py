@@ -274,6 +274,17 @@ async def test_a_resident_files_a_form_with_one_error_fixed_and_a_double_click(
     await browser.get("/language", params={"to": "es", "next": "/applications"})
     receipt = await browser.get(f"/applications/{submission['id']}/receipt.pdf")
     assert receipt.content.endswith(b" es")
+    # A HEAD asks the API with a HEAD (which renders nothing) and sends no content.
+    path = f"/api/v1/submissions/{submission['id']}/receipt.pdf"
+    asked = len(fake.calls)
+    head = await browser.head(f"/applications/{submission['id']}/receipt.pdf")
+    assert head.status_code == 200
+    assert head.headers["content-type"] == "application/pdf"
+    assert head.headers["content-disposition"].startswith("attachment;")
+    assert "content-length" not in head.headers
+    assert [(m, p) for m, p, _ in fake.calls[asked:] if p == path] == [("HEAD", path)]
+    missing = await browser.head("/applications/no-such-id/receipt.pdf")
+    assert missing.status_code == 404
 
 
 async def test_api_errors_on_submit_link_to_the_page_that_fixes_them(

@@ -21,6 +21,7 @@ from tellonce_shared.testing import TokenFactory
 from tellonce_submissions.deliveries.models import Delivery
 from tellonce_submissions.deliveries.outbox import default_box, open_answers
 from tellonce_submissions.models import IdempotencyKey, Submission
+from tellonce_submissions.receipts.render import ReceiptRenderer
 
 from .conftest import FakeClock
 
@@ -388,6 +389,37 @@ async def test_receipt_pdf(
     assert resp.content.startswith(b"%PDF-")
     assert len(resp.content) > 5000
     assert "receipt-CT-" in resp.headers["content-disposition"]
+
+
+async def test_a_head_on_the_receipt_renders_nothing(
+    client: httpx.AsyncClient,
+    tokens: TokenFactory,
+    cg_answers: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A HEAD (a link checker, a download manager asking first) gets the receipt's status
+    and fields without a render: the content would be dropped."""
+    renders: list[str] = []
+    render = ReceiptRenderer.render
+
+    async def counted(self: ReceiptRenderer, data: dict[str, Any]) -> bytes:
+        renders.append("render")
+        return await render(self, data)
+
+    monkeypatch.setattr(ReceiptRenderer, "render", counted)
+    mine = (await submit(client, tokens, "leo", body(cg_answers))).json()
+    url = f"/api/v1/submissions/{mine['id']}/receipt.pdf"
+    head = await client.head(url, headers=tokens.headers("leo"))
+    assert head.status_code == 200
+    assert head.headers["content-type"] == "application/pdf"
+    assert "receipt-CT-" in head.headers["content-disposition"]
+    assert "content-length" not in head.headers
+    assert head.content == b""
+    assert renders == []
+    assert (await client.head(url, headers=tokens.headers("mallory"))).status_code == 404
+    get = await client.get(url, headers=tokens.headers("leo"))
+    assert get.content.startswith(b"%PDF-")
+    assert renders == ["render"]
 
 
 def pdf_objects(pdf: bytes) -> bytes:

@@ -794,16 +794,20 @@ class Gateway:
         path = f"/api/v1/submissions/{seg(id_or_reference)}"
         return _submission(await self._call("GET", path))
 
-    async def receipt(self, submission_id: str, lang: str = "en") -> Download:
-        """The receipt with its own words in ``lang`` (the page's language)."""
+    async def receipt(
+        self, submission_id: str, lang: str = "en", *, head: bool = False
+    ) -> Download:
+        """The receipt with its own words in ``lang`` (the page's language). ``head``: asked
+        with a HEAD, which the API answers without rendering it (no content)."""
         resp = await self._call(
-            "GET",
+            "HEAD" if head else "GET",
             f"/api/v1/submissions/{seg(submission_id)}/receipt.pdf",
             params={"lang": lang},
             headers={"Accept": "application/pdf"},
             raw=True,
         )
-        return Download(resp.content, "application/pdf", f"receipt-{submission_id}.pdf")
+        content = b"" if head else resp.content
+        return Download(content, "application/pdf", f"receipt-{submission_id}.pdf")
 
     async def post_status(
         self, submission_id: str, status: str, message: str | None, *, reopen: bool = False

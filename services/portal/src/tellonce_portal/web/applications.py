@@ -14,6 +14,7 @@ from tellonce_portal.forms import pointers
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import sections
 from tellonce_portal.i18n import Translator, in_state_time, state_zone
+from tellonce_shared.middleware import head_only
 
 router = APIRouter()
 
@@ -180,12 +181,16 @@ async def application(ctx: PageDep, submission_id: str) -> Response:
 
 @router.get("/applications/{submission_id}/receipt.pdf")
 async def receipt(ctx: PageDep, submission_id: str) -> Response:
+    """The receipt. A HEAD asks the API with a HEAD, which renders nothing: the same status
+    and fields, without a ``Content-Length`` (only the render would know it)."""
     ctx.require("resident")
-    download = await (await ctx.api()).receipt(submission_id, ctx.locale)
-    return ctx.finish(
-        Response(
-            download.content,
-            media_type=download.media_type,
-            headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
-        )
+    head = head_only(ctx.request)
+    download = await (await ctx.api()).receipt(submission_id, ctx.locale, head=head)
+    response = Response(
+        download.content,
+        media_type=download.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )
+    if head:
+        del response.headers["content-length"]
+    return ctx.finish(response)

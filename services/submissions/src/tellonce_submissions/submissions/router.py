@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.auth import Principal, principal_with_role, require_roles
 from tellonce_shared.body import json_body
+from tellonce_shared.middleware import head_only
 from tellonce_shared.problems import Problem
 from tellonce_submissions.config import Settings
 from tellonce_submissions.context import (
@@ -214,6 +215,7 @@ async def get_submission(
     responses={200: {"content": {"application/pdf": {}}}},
 )
 async def get_receipt(
+    request: Request,
     submission_id: str,
     principal: Resident,
     session: SessionDep,
@@ -225,9 +227,20 @@ async def get_receipt(
     lang: Annotated[Literal["en", "es"], Query()] = "en",
 ) -> Response:
     """The PDF receipt, rendered in a worker process, in ``lang``: its own words, and the
-    form's title, questions and choices where the version's UI document has them in it."""
+    form's title, questions and choices where the version's UI document has them in it. A
+    HEAD is answered without rendering it (a render takes a worker for a second or more, and
+    a HEAD's content is dropped): the same status and fields, but no ``Content-Length``,
+    which only the render would know (RFC 9110 9.3.2 lets a HEAD leave it out)."""
     service = _service(session, registry, sealer, settings, clock)
     submission = await service.find(principal, submission_id)
+    fields = {
+        "Content-Disposition": f'inline; filename="receipt-{submission.reference}.pdf"',
+        "Cache-Control": "private, no-store",
+    }
+    if head_only(request):
+        response = Response(media_type="application/pdf", headers=fields)
+        del response.headers["content-length"]
+        return response
     version = await registry.version(submission.form, submission.version)
     answers = service.answers_of(submission, masked=False)
     deliveries = await repository.deliveries_for(session, [submission.id])
@@ -240,14 +253,7 @@ async def get_receipt(
         deliveries={d.agency: d.status for d in deliveries[submission.id]},
     )
     pdf = await renderer.render(data)
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="receipt-{submission.reference}.pdf"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return Response(pdf, media_type="application/pdf", headers=fields)
 
 
 @router.post(
