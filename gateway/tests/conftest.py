@@ -10,7 +10,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import httpx
 import pytest
@@ -18,13 +18,15 @@ import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.types import Scope
 
 from tellonce_gateway.config import Settings
 from tellonce_gateway.main import create_app
-from tellonce_gateway.server import GatewayCycle, GatewayHttpProtocol
+from tellonce_gateway.server import GatewayHttpProtocol
 from tellonce_shared.logging import JSONFormatter
 from tellonce_shared.testing import TokenFactory
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -293,6 +295,18 @@ PairFactory = Callable[..., Awaitable[Pair]]
 """``start_pair``: settings overrides in, the two gateways out."""
 
 
+def recorded(call: Callable[P, R], outcomes: list[R]) -> Callable[P, R]:
+    """``call``, each outcome appended to ``outcomes`` (what a fast or lean path took of
+    what it was offered); a function, so it also stands in for a method on a class."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        outcome = call(*args, **kwargs)
+        outcomes.append(outcome)
+        return outcome
+
+    return wrapper
+
+
 @pytest.fixture
 def start_pair(stack: Stack, serve_gateway: GatewayServer) -> PairFactory:
     """Two gateways with the same settings: one with the fast path on, one with it off, so
@@ -305,23 +319,9 @@ def start_pair(stack: Stack, serve_gateway: GatewayServer) -> PairFactory:
         slow_app = create_app(stack.settings(**overrides))
         taken: list[bool] = []
         lean: list[bool] = []
-        offered = fast_app.fast_path
-
-        def counted(scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
-            answered = offered(scope, body, cycle)
-            taken.append(answered)
-            return answered
-
-        fast_app.fast_path = counted  # type: ignore[method-assign]
-        lean_path = fast_app.lean_path
-        if lean_path is not None:
-
-            def lean_counted(protocol: GatewayHttpProtocol, data: bytes) -> bool:
-                took = lean_path(protocol, data)
-                lean.append(took)
-                return took
-
-            fast_app.lean_path = lean_counted  # type: ignore[assignment]
+        fast_app.fast_path = recorded(fast_app.fast_path, taken)  # type: ignore[method-assign]
+        if fast_app.lean_path is not None:
+            fast_app.lean_path = recorded(fast_app.lean_path, lean)  # type: ignore[assignment]
         slow_app.fast_path = None  # type: ignore[assignment,method-assign]
         return Pair(await serve_gateway(fast_app), await serve_gateway(slow_app), taken, lean)
 

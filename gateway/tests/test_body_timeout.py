@@ -21,12 +21,12 @@ from pydantic import ValidationError
 from tellonce_gateway.app import Gateway
 from tellonce_gateway.config import Settings
 from tellonce_gateway.main import create_app
-from tellonce_gateway.server import BODY_LATE, GatewayCycle
+from tellonce_gateway.server import BODY_LATE
 from tellonce_shared.testing import eventually
 
-if TYPE_CHECKING:
-    from starlette.types import Scope
+from .conftest import recorded
 
+if TYPE_CHECKING:
     from .conftest import GatewayServer, Stack
 
 TIMEOUT = 0.3
@@ -57,14 +57,7 @@ def start(stack: Stack, serve_gateway: GatewayServer) -> Start:
         assert isinstance(app, Gateway)
         offered: list[bool] = []
         if kind == "fast":
-            fast_path = app.fast_path
-
-            def counted(scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
-                answered = fast_path(scope, body, cycle)
-                offered.append(answered)
-                return answered
-
-            app.fast_path = counted  # type: ignore[method-assign]
+            app.fast_path = recorded(app.fast_path, offered)  # type: ignore[method-assign]
         else:
             app.fast_path = None  # type: ignore[assignment,method-assign]
         return Served(app, await serve_gateway(app), offered)

@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY
-from starlette.types import Scope
 
 from tellonce_gateway.app import Gateway
 from tellonce_gateway.breaker import CLOSED, HALF_OPEN, OPEN, Breaker
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.main import create_app
-from tellonce_gateway.server import GatewayCycle
 from tellonce_shared.problems import ServiceUnavailable
 from tellonce_shared.testing import eventually
+
+from .conftest import recorded
 
 if TYPE_CHECKING:
     import httpx
@@ -364,14 +364,7 @@ def start(stack: Stack, serve_gateway: GatewayServer) -> StartFactory:
             app.fast_path = None  # type: ignore[assignment,method-assign]
         elif kind == "fast":
             app.lean_path = None
-            offered = app.fast_path
-
-            def counted_offer(scope: Scope, body: bytes, cycle: GatewayCycle) -> bool:
-                answered = offered(scope, body, cycle)
-                taken.append(answered)
-                return answered
-
-            app.fast_path = counted_offer  # type: ignore[method-assign]
+            app.fast_path = recorded(app.fast_path, taken)  # type: ignore[method-assign]
         return Served(app, await serve_gateway(app), taken)
 
     return start

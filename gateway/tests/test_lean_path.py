@@ -28,12 +28,10 @@ from tellonce_gateway.lean import (
 from tellonce_gateway.main import create_app
 from tellonce_shared.testing import eventually
 
-from .conftest import serve
+from .conftest import recorded, serve
 from .test_fast_path import dechunk
 
 if TYPE_CHECKING:
-    from tellonce_gateway.upstream_client import UpstreamConnection
-
     from .conftest import PairFactory, Stack
 
 RID = "lean-path-test-0001"
@@ -458,14 +456,7 @@ async def test_the_flat_reading_answers_as_the_parser_does(
     (a folded line, ``Connection: close``, bytes after the answer, chunks) too; and the
     pooled connection is reused after a flat reading."""
     taken: list[bool] = []
-    flat = _LeanRequest.flat
-
-    def counted(self: _LeanRequest, conn: UpstreamConnection, data: bytes) -> bool:
-        took = flat(self, conn, data)
-        taken.append(took)
-        return took
-
-    monkeypatch.setattr(_LeanRequest, "flat", counted)
+    monkeypatch.setattr(_LeanRequest, "flat", recorded(_LeanRequest.flat, taken))
     server, url, connections = await raw_service()
     try:
         pair = await start_pair(lean_path=True, registry_url=url)
