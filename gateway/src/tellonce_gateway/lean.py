@@ -52,12 +52,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 import httptools
 from starlette.types import Send
 from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT
-from uvicorn.protocols.http.httptools_impl import HEADER_RE, HEADER_VALUE_RE, STATUS_LINE
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 
 from tellonce_gateway.breaker import Breaker
 from tellonce_gateway.edge_auth import bearer_token
@@ -65,6 +65,7 @@ from tellonce_gateway.headers import REQUEST_DROP, RESPONSE_DROP, SECURITY_FIELD
 from tellonce_gateway.ledger import LEDGER
 from tellonce_gateway.native_proxy import Work, answer_taken, forward_native_now
 from tellonce_gateway.routes import AUTH_ENDPOINTS, Route
+from tellonce_gateway.server import writable_field
 from tellonce_shared.logging import request_id_var
 from tellonce_shared.middleware import accept_request_id, new_request_id
 from tellonce_shared.problems import Unauthorized
@@ -98,21 +99,27 @@ _NOT_PASSED = RESPONSE_DROP | SECURITY_FIELDS | {b"content-length"}
 answer with one of them takes the fast path's answer, ``Gateway._head``)."""
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _remember(table: dict[K, V], key: K, value: V, limit: int) -> V:
+    """``value``, kept in ``table`` (one of the lean path's tables of lines already read)
+    under ``key``; a table at ``limit`` is emptied first (many distinct values: request ids,
+    tags, cookies, dates, targets: start again)."""
+    if len(table) >= limit:
+        table.clear()
+    table[key] = value
+    return value
+
+
 def _field_line(pair: tuple[bytes, bytes]) -> bytes | None:
     """``pair`` as written on the wire if it may be passed on as it is (remembered), else
     None."""
     name, value = pair
-    if (
-        name in _NOT_PASSED
-        or name.lower() != name
-        or HEADER_RE.search(name)
-        or HEADER_VALUE_RE.search(value)
-    ):
+    if name in _NOT_PASSED or not writable_field(name, value):
         return None
-    if len(_FIELD_LINES) >= _FIELD_LINES_MAX:
-        _FIELD_LINES.clear()  # many distinct values (tags, cookies): start again
-    line = _FIELD_LINES[pair] = b"%s: %s\r\n" % pair
-    return line
+    return _remember(_FIELD_LINES, pair, b"%s: %s\r\n" % pair, _FIELD_LINES_MAX)
 
 
 _STATUS = re.compile(rb"HTTP/1\.1 ([2-5][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?")
@@ -161,10 +168,7 @@ def _answer_line(raw: bytes) -> bytes | None:
         line = _field_line((name, match[2])) or b""
         if not line:
             return None
-    if len(_ANSWER_LINES) >= _ANSWER_LINES_MAX:
-        _ANSWER_LINES.clear()  # many distinct values (tags, cookies, dates): start again
-    _ANSWER_LINES[raw] = line
-    return line
+    return _remember(_ANSWER_LINES, raw, line, _ANSWER_LINES_MAX)
 
 
 _DEFAULTS: list[object] = [None, None]
@@ -177,9 +181,8 @@ def _server_fields(fields: list[tuple[bytes, bytes]]) -> bytes | None:
     (None: one does not pass, and the fast path's answer refuses it)."""
     if _DEFAULTS[0] is fields:
         return cast(bytes, _DEFAULTS[1])
-    for name, value in fields:
-        if name.lower() != name or HEADER_RE.search(name) or HEADER_VALUE_RE.search(value):
-            return None
+    if not all(writable_field(name, value) for name, value in fields):
+        return None
     rendered = b"".join(b"%s: %s\r\n" % pair for pair in fields)
     _DEFAULTS[:] = fields, rendered
     return rendered
@@ -229,9 +232,7 @@ def _read_head(data: bytes, first: int, end: int) -> _Head | None:
                     return None
                 pair = match[1].lower(), match[2]
                 if len(raw) <= _SEEN_LONGEST:
-                    if len(fields) >= _SEEN_MAX:
-                        fields.clear()  # many distinct values (request ids...): start again
-                    fields[raw] = pair
+                    _remember(fields, raw, pair, _SEEN_MAX)
             on_header(*pair)
     return head
 
@@ -348,10 +349,7 @@ class LeanPath:
             return None  # the stricter limit of signing in and signing up
         known = _Target(method_bytes, raw_path, query, gateway.table.match(path))
         if len(line) <= _SEEN_LONGEST:
-            targets = self.targets
-            if len(targets) >= _SEEN_MAX:
-                targets.clear()  # many distinct targets: start again
-            targets[line] = known
+            _remember(self.targets, line, known, _SEEN_MAX)
         return known
 
     def __call__(self, protocol: GatewayHttpProtocol, data: bytes) -> bool:
@@ -395,7 +393,7 @@ class LeanPath:
                 body = memoryview(data)[start:]
         authorization = head.authorization
         headers = head.headers
-        method, path, route = known.method, known.path, known.route
+        route = known.route
         upstream = route.upstream
         # Who calls: the token (remembered as valid), the address.
         principal = None
@@ -436,8 +434,8 @@ class LeanPath:
             head.forwarded_proto, head.host,
         )  # fmt: skip
         request = _LeanRequest(
-            protocol, gateway, data, method, path, known.raw_path, known.query, route, key, started,
-            request_id, rid_bytes, self.rendered[route.csp_kind],
+            protocol, gateway, data, known, key, started, request_id, rid_bytes,
+            self.rendered[route.csp_kind],
         )  # fmt: skip
         request.pool = pool = self.pools[upstream]
         request.breaker = breaker
@@ -450,7 +448,7 @@ class LeanPath:
         try:
             try:
                 forward_native_now(
-                    pool, route, method, known.target, headers, body or None, request.whole,
+                    pool, route, known.method, known.target, headers, body or None, request.whole,
                     request.later, breaker, generation, request.flat,
                 )  # fmt: skip
             except BaseException:
@@ -472,16 +470,12 @@ class _LeanRequest:
         "done",
         "gateway",
         "generation",
-        "method",
-        "path",
+        "known",
         "pool",
         "promoted",
         "protocol",
-        "query",
-        "raw_path",
         "rid",
         "rid_bytes",
-        "route",
         "security",
         "started",
     )  # fmt: skip
@@ -491,11 +485,7 @@ class _LeanRequest:
         protocol: GatewayHttpProtocol,
         gateway: Gateway,
         data: bytes,
-        method: str,
-        path: str,
-        raw_path: bytes,
-        query: bytes,
-        route: Route,
+        known: _Target,
         client: str,
         started: float,
         rid: str,
@@ -505,11 +495,8 @@ class _LeanRequest:
         self.protocol = protocol
         self.gateway = gateway
         self.data = data
-        self.method = method
-        self.path = path
-        self.raw_path = raw_path
-        self.query = query
-        self.route = route
+        self.known = known
+        """Its request line's meaning: method, path, query, route."""
         self.client = client
         self.started = started
         self.rid = rid
@@ -599,7 +586,7 @@ class _LeanRequest:
         except Exception:  # never leave the connection waiting for an answer
             sent = 0
         conn.took_whole(status, at)
-        answer_taken(self.pool, conn, self.route.upstream, self.breaker, self.generation)
+        answer_taken(self.pool, conn, self.known.route.upstream, self.breaker, self.generation)
         if sent:
             self._delivered(sent)
         else:
@@ -653,12 +640,13 @@ class _LeanRequest:
 
     def _account(self, status: int) -> None:
         """The request's access line and metrics, noted in the ledger (``Gateway._finish``)."""
-        route = self.route
+        known = self.known
+        route = known.route
         LEDGER.add(
             self.gateway._account,
             (
-                time.time(), time.perf_counter() - self.started, self.method, route.prefix,
-                self.path, status, route.upstream, self.client, self.rid,
+                time.time(), time.perf_counter() - self.started, known.method, route.prefix,
+                known.path, status, route.upstream, self.client, self.rid,
             ),
         )  # fmt: skip
 
@@ -678,10 +666,11 @@ class _LeanRequest:
         edge view made now, with what the lean path found (route, client, request id)."""
         if self.promoted is not None:
             return self.promoted
-        route = self.route
+        known = self.known
+        route = known.route
         fields = _Head.fields_of(self.data)
         protocol = self.protocol
-        scope = protocol.lean_scope(self.method, self.path, self.raw_path, self.query, fields)
+        scope = protocol.lean_scope(known.method, known.path, known.raw_path, known.query, fields)
         cycle = protocol.lean_promote(scope)
         exchange = self.gateway.exchange_for(scope)
         exchange.started = self.started

@@ -503,20 +503,19 @@ class _Gone(Exception):
     """A write found the client's connection closed (:meth:`GatewayCycle._body`)."""
 
 
+def writable_field(name: bytes, value: bytes) -> bool:
+    """Whether an answer's field may be written as it is, in one pass: a lower-case name,
+    and name and value passing uvicorn's checks (``HEADER_RE``, ``HEADER_VALUE_RE``)."""
+    return not (HEADER_RE.search(name) or HEADER_VALUE_RE.search(value) or name.lower() != name)
+
+
 def _check_rendered(rendered: bytes) -> None:
     """Pre-rendered fields pass uvicorn's checks too, and never frame the message."""
     if not rendered.endswith(b"\r\n"):
         raise RuntimeError("Invalid pre-rendered HTTP headers.")
     for line in rendered[:-2].split(b"\r\n"):
         name, sep, value = line.partition(b": ")
-        if (
-            not sep
-            or not name
-            or HEADER_RE.search(name)
-            or HEADER_VALUE_RE.search(value)
-            or name.lower() != name
-            or name in _NOT_RENDERED
-        ):
+        if not sep or not name or not writable_field(name, value) or name in _NOT_RENDERED:
             raise RuntimeError("Invalid pre-rendered HTTP header.")
 
 
