@@ -9,6 +9,7 @@ import re
 import time
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tellonce_shared.logging import request_id_var
@@ -163,6 +164,15 @@ def head_only(request: Request) -> bool:
     """Whether this GET runs for a HEAD request: its content will be dropped, so it
     discloses nothing but the header fields."""
     return bool(request.scope.get(HEAD_ONLY, False))
+
+
+def head_answer(media_type: str, headers: dict[str, str]) -> Response:
+    """The answer to a HEAD whose content the route does not make (a PDF it would render):
+    the GET's fields, no content, and no ``Content-Length``, which only the content would
+    give (RFC 9110 9.3.2 lets a HEAD leave it out)."""
+    response = Response(media_type=media_type, headers=headers)
+    del response.headers["content-length"]
+    return response
 
 
 class HeadAsGetMiddleware:

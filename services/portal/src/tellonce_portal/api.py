@@ -806,8 +806,7 @@ class Gateway:
             headers={"Accept": "application/pdf"},
             raw=True,
         )
-        content = b"" if head else resp.content
-        return Download(content, "application/pdf", f"receipt-{submission_id}.pdf")
+        return Download(resp.content, "application/pdf", f"receipt-{submission_id}.pdf")
 
     async def post_status(
         self, submission_id: str, status: str, message: str | None, *, reopen: bool = False

@@ -14,7 +14,7 @@ from tellonce_portal.forms import pointers
 from tellonce_portal.forms.schema import FormDefinition
 from tellonce_portal.forms.summary import sections
 from tellonce_portal.i18n import Translator, in_state_time, state_zone
-from tellonce_shared.middleware import head_only
+from tellonce_shared.middleware import head_answer, head_only
 
 router = APIRouter()
 
@@ -186,11 +186,7 @@ async def receipt(ctx: PageDep, submission_id: str) -> Response:
     ctx.require("resident")
     head = head_only(ctx.request)
     download = await (await ctx.api()).receipt(submission_id, ctx.locale, head=head)
-    response = Response(
-        download.content,
-        media_type=download.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
-    )
+    fields = {"Content-Disposition": f'attachment; filename="{download.filename}"'}
     if head:
-        del response.headers["content-length"]
-    return ctx.finish(response)
+        return ctx.finish(head_answer(download.media_type, fields))
+    return ctx.finish(Response(download.content, media_type=download.media_type, headers=fields))

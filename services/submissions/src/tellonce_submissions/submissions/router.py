@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tellonce_shared.auth import Principal, principal_with_role, require_roles
 from tellonce_shared.body import json_body
-from tellonce_shared.middleware import head_only
+from tellonce_shared.middleware import head_answer, head_only
 from tellonce_shared.problems import Problem
 from tellonce_submissions.config import Settings
 from tellonce_submissions.context import (
@@ -238,9 +238,7 @@ async def get_receipt(
         "Cache-Control": "private, no-store",
     }
     if head_only(request):
-        response = Response(media_type="application/pdf", headers=fields)
-        del response.headers["content-length"]
-        return response
+        return head_answer("application/pdf", fields)
     version = await registry.version(submission.form, submission.version)
     answers = service.answers_of(submission, masked=False)
     deliveries = await repository.deliveries_for(session, [submission.id])
