@@ -655,9 +655,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         """The connection's one timer for the head deadline and the body idle timeout."""
 
     def connection_lost(self, exc: Exception | None) -> None:
-        part = self._lean_part
-        if part is not None:  # the parser reads what came of it: logged and counted as gone,
-            self._parse(self._lean_unhold(part))  # as on the other paths
+        self._parse_held()  # a held request: logged and counted as gone, as elsewhere
         super().connection_lost(exc)  # tells self.cycle, the last request read
         running = self._running
         if running is not None or self.pipeline:
@@ -697,7 +695,10 @@ class GatewayHttpProtocol(HttpToolsProtocol):
                 return
             part = self._lean_part
             self._lean_joined = part is not None
-            offered = data if part is None else self._lean_unhold(part) + data
+            offered = data
+            if part is not None:
+                self._lean_part = None
+                offered = part + data
             cycle = self.cycle
             if (cycle is None or cycle.response_complete) and not self.flow.write_paused:
                 try:
@@ -874,13 +875,12 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         timeout = self._head_timeout
         wait = self._period
         now = self.loop.time()
-        part = self._lean_part
-        if part is not None:  # held for the lean path (lean_wait): its head came, a body owed
+        if self._lean_part is not None:  # held (lean_wait): its head came, a body is owed
             left = self._lean_part_at + self._body_timeout - now
             if left > 0:
                 self._head_timer = self.loop.call_later(min(wait, left), self._deadlines)
                 return
-            self._parse(self._lean_unhold(part))  # late: the parser reads it, as it came
+            self._parse_held()  # late
             if self._body_since is not None:
                 self._body_since = self._lean_part_at  # owed since then
         since = self._head_since
@@ -1012,9 +1012,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         if self.lean_busy:  # answering a request of the lean path: close after it
             self.lean_closing = True
             return
-        part = self._lean_part
-        if part is not None:  # a request begun: the parser reads it, and it is answered
-            self._parse(self._lean_unhold(part))
+        self._parse_held()  # a request begun: read, so that it is answered
         super().shutdown()
 
     def lean_wait(self, data: bytes) -> bool:
@@ -1030,10 +1028,12 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         self._lean_part_at = self.loop.time()
         return True
 
-    def _lean_unhold(self, part: bytes) -> bytes:
-        """The held read, no longer held."""
-        self._lean_part = None
-        return part
+    def _parse_held(self) -> None:
+        """The parser reads the read the lean path holds, if any, as it came."""
+        part = self._lean_part
+        if part is not None:
+            self._lean_part = None
+            self._parse(part)
 
     def on_response_complete(self) -> None:
         self.server_state.total_requests += 1
